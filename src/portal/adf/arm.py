@@ -1,0 +1,462 @@
+"""The ARM writer: a loaded factory → the files ADF Publish writes to the publish branch.
+
+`export_factory` is a pure function of the factory; `write_export` puts the files on disk atomically.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from portal.errors import PortalError
+from portal.adf.jsonformat import dumps_adf
+from portal.adf.model import AdfObject, Factory, Kind
+from portal.adf.parameterization import (
+    DEFAULT_DEFINITION,
+    ParameterSink,
+    RuleApplier,
+    TemplateParameter,
+    ordered_parameters,
+    rules_for,
+)
+from portal.adf.publish_defaults import apply_publish_defaults, escape_brackets
+from portal.adf.references import dependency_keys
+from portal.adf.secrets import replace_encrypted_credential
+
+API_VERSION = "2018-06-01"
+DEPLOYMENTS_API_VERSION = "2024-03-01"
+TEMPLATE_SCHEMA = "http://schema.management.azure.com/schemas/2015-01-01/deploymentTemplate.json#"
+PARAMETERS_SCHEMA = "https://schema.management.azure.com/schemas/2015-01-01/deploymentParameters.json#"
+CONTENT_VERSION = "1.0.0.0"
+FACTORY_ID = "[concat('Microsoft.DataFactory/factories/', parameters('factoryName'))]"
+FACTORY_TYPE = "Microsoft.DataFactory/factories"
+GLOBAL_PARAMETERS_TYPE = "Microsoft.DataFactory/factories/globalparameters"
+# The factory resource's parameters are named after this literal, not after the factory.
+FACTORY_PARAMETER_PREFIX = "dataFactory"
+# Publish puts at most this many resources in one linked template.
+LINKED_TEMPLATE_SIZE = 20
+
+# The order of resource kinds in ARMTemplateForFactory.json.
+KIND_ORDER: tuple[Kind, ...] = (
+    Kind.PIPELINE,
+    Kind.DATASET,
+    Kind.LINKED_SERVICE,
+    Kind.TRIGGER,
+    Kind.INTEGRATION_RUNTIME,
+    Kind.DATAFLOW,
+    Kind.CREDENTIAL,
+    Kind.MANAGED_VIRTUAL_NETWORK,
+    Kind.MANAGED_PRIVATE_ENDPOINT,
+)
+
+# Publish writes these descriptions in the language of the ADF Studio session that pressed the button.
+MESSAGES: Mapping[str, Mapping[str, str]] = {
+    "en": {
+        "factoryName": "Data Factory name",
+        "containerUri": "URI to storage account containing linked ARM templates",
+        "containerSasToken": "Sas token to storage account containing linked ARM templates",
+    },
+    "ja": {
+        "factoryName": "データ ファクトリ名",
+        "containerUri": "リンクされた ARM テンプレートを含むストレージ アカウントの URI",
+        "containerSasToken": "リンクされた ARM テンプレートを格納するストレージ アカウントへの SAS トークン",
+    },
+}
+LOCALES = tuple(MESSAGES)
+
+_PARAMETER_REF = re.compile(r"^\[parameters\('((?:[^']|'')*)'\)\]$")
+# Factory properties that the service owns; they never go into a template.
+_FACTORY_READ_ONLY = frozenset({"provisioningState", "createTime", "version", "repoConfiguration"})
+
+
+@dataclass(frozen=True)
+class ArmResource:
+    """One resource of the template, with what the linked-template split needs to know about it."""
+
+    key: tuple[str, str]  # (resource type, object name)
+    body: Mapping[str, Any]
+    depends_on: tuple[tuple[str, str], ...]
+    parameters: tuple[str, ...]  # in the order they appear in the resource
+
+
+@dataclass(frozen=True)
+class ArmExport:
+    factory_name: str
+    parameters: tuple[TemplateParameter, ...]
+    resources: tuple[ArmResource, ...]
+    global_parameters: Mapping[str, Any]
+    definition_source: str  # "default" or the definition file's path
+    locale: str = "en"
+    clashes: tuple[tuple[str, str], ...] = ()
+    _files: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def template(self) -> dict[str, Any]:
+        return template_document(self.factory_name, self.parameters, [r.body for r in self.resources], self.locale)
+
+    @property
+    def parameter_file(self) -> dict[str, Any]:
+        return parameters_document(self.factory_name, self.parameters)
+
+    def linked_templates(self) -> list[dict[str, Any]]:
+        by_name = {p.name: p for p in self.parameters}
+        templates = []
+        for chunk in split_for_linked_templates(self.resources):
+            names: list[str] = []
+            for resource in chunk:
+                names.extend(n for n in resource.parameters if n not in names)
+            chunk_params = ordered_parameters([by_name[n] for n in names])
+            members = {r.key for r in chunk}
+            bodies = [_local_dependencies(r, members) for r in chunk]
+            templates.append(template_document(self.factory_name, chunk_params, bodies, self.locale))
+        return templates
+
+    def files(self) -> dict[str, str]:
+        """Every output file, relative path → JSON text, in the exact form Publish writes."""
+        if self._files:
+            return self._files
+        files: dict[str, str] = {
+            "ARMTemplateForFactory.json": dumps_adf(self.template),
+            "ARMTemplateParametersForFactory.json": dumps_adf(self.parameter_file),
+        }
+        linked = self.linked_templates()
+        for index, document in enumerate(linked):
+            files[f"linkedTemplates/ArmTemplate_{index}.json"] = dumps_adf(document)
+        files["linkedTemplates/ArmTemplate_master.json"] = dumps_adf(
+            master_document(self.factory_name, self.parameters, linked, self.locale)
+        )
+        files["linkedTemplates/ArmTemplateParameters_master.json"] = dumps_adf(
+            master_parameters_document(self.factory_name, self.parameters)
+        )
+        files[f"globalParameters/{self.factory_name}_GlobalParameters.json"] = dumps_adf(
+            dict(self.global_parameters)
+        )
+        self._files.update(files)
+        return files
+
+
+def export_factory(factory: Factory, *, locale: str = "en") -> ArmExport:
+    """The ARM export of `factory`; `locale` is the language of the descriptions Publish writes."""
+    if locale not in MESSAGES:
+        raise PortalError("--locale", f"unknown locale {locale!r}", hint="one of " + ", ".join(LOCALES),
+                          code="LOCALE")
+    if not factory.name:
+        raise PortalError("factory/", "the factory name is unknown", hint="pass --factory-name NAME",
+                          code="FACTORY_NAME")
+    definition = factory.parameter_definition
+    definition_source = factory.parameter_definition_path or "default"
+    if definition is None:
+        definition = DEFAULT_DEFINITION
+    sink = ParameterSink()
+    resources: list[ArmResource] = []
+    include_factory = factory.include_factory_template
+    for kind in KIND_ORDER:
+        for obj in factory.of_kind(kind):
+            resources.append(_object_resource(factory, obj, definition, definition_source, sink, include_factory))
+    if include_factory:
+        resources.append(_factory_resource(factory, definition, definition_source, sink))
+    if factory.include_global_params_template:
+        resources.append(_global_parameters_resource(factory, definition, definition_source, sink, include_factory))
+
+    used: list[str] = []
+    for resource in resources:
+        used.extend(resource.parameters)
+    ordered = ordered_parameters([sink.parameters[name] for name in used])
+    factory_parameter = TemplateParameter(
+        name="factoryName", type="string", default=factory.name, metadata=MESSAGES[locale]["factoryName"],
+        resource=FACTORY_TYPE, object_name=factory.name, path=("name",), required=False,
+    )
+    return ArmExport(
+        factory_name=factory.name,
+        parameters=(factory_parameter, *ordered),
+        resources=tuple(resources),
+        global_parameters=copy.deepcopy(dict(factory.global_parameters)),
+        definition_source=definition_source,
+        locale=locale,
+        clashes=tuple(sink.clashes),
+    )
+
+
+def _arm_string(text: str) -> str:
+    """A name inside an ARM expression's single-quoted string."""
+    return text.replace("'", "''")
+
+
+def resource_name_expression(qualified_name: str) -> str:
+    return f"[concat(parameters('factoryName'), '/{_arm_string(qualified_name)}')]"
+
+
+def depends_on_expression(kind: Kind, qualified_name: str) -> str:
+    return f"[concat(variables('factoryId'), '/{kind.segment}/{_arm_string(qualified_name)}')]"
+
+
+def _object_resource(
+    factory: Factory, obj: AdfObject, definition: Mapping[str, Any], definition_source: str,
+    sink: ParameterSink, include_factory: bool,
+) -> ArmResource:
+    props = copy.deepcopy(dict(obj.properties)) if "properties" in obj.body else {}
+    if obj.kind is Kind.MANAGED_VIRTUAL_NETWORK and "properties" not in obj.body:
+        props = {}
+    props = apply_publish_defaults(obj.kind, props, lambda name: _body_of(factory, Kind.DATAFLOW, name))
+    escape_brackets(props)
+    if obj.kind is Kind.LINKED_SERVICE and isinstance(props.get("typeProperties"), dict):
+        props["typeProperties"] = replace_encrypted_credential(
+            obj.name, obj.subtype, props["typeProperties"], sink, obj.kind.arm_type
+        )
+    deps = dependency_keys(factory, obj)
+    depends_on: list[str] = ["[variables('factoryId')]"] if include_factory else []
+    depends_on.extend(depends_on_expression(kind, name) for kind, name in deps)
+    body: dict[str, Any] = {
+        "name": resource_name_expression(obj.qualified_name),
+        "type": obj.kind.arm_type,
+        "apiVersion": API_VERSION,
+        "properties": props,
+        "dependsOn": depends_on,
+    }
+    rules = rules_for(definition, obj.kind.arm_type, obj.subtype, definition_source)
+    if rules:
+        RuleApplier(prefix=obj.name, object_name=obj.name, resource_type=obj.kind.arm_type, sink=sink,
+                    where=definition_source).apply(body, rules)
+    dep_keys = [(kind.arm_type, name) for kind, name in deps]
+    if include_factory:
+        dep_keys.insert(0, (FACTORY_TYPE, factory.name))
+    return ArmResource(
+        key=(obj.kind.arm_type, obj.qualified_name),
+        body=body,
+        depends_on=tuple(dep_keys),
+        parameters=tuple(parameters_in(body)),
+    )
+
+
+def _body_of(factory: Factory, kind: Kind, name: str) -> dict[str, Any] | None:
+    obj = factory.find(kind, name)
+    return dict(obj.body) if obj is not None else None
+
+
+def _factory_resource(
+    factory: Factory, definition: Mapping[str, Any], definition_source: str, sink: ParameterSink
+) -> ArmResource:
+    source = factory.factory_body or {}
+    props = {k: copy.deepcopy(v) for k, v in (source.get("properties") or {}).items() if k not in _FACTORY_READ_ONLY}
+    escape_brackets(props)
+    body: dict[str, Any] = {
+        "name": "[parameters('factoryName')]",
+        "type": FACTORY_TYPE,
+        "apiVersion": API_VERSION,
+        "properties": props,
+        "dependsOn": [],
+    }
+    if "location" in source:
+        body["location"] = source["location"]
+    identity = source.get("identity")
+    if isinstance(identity, dict):
+        # principalId and tenantId are assigned by Azure per factory; only the kind of identity is deployed.
+        body["identity"] = {k: copy.deepcopy(v) for k, v in identity.items() if k not in ("principalId", "tenantId")}
+    rules = rules_for(definition, FACTORY_TYPE, None, definition_source)
+    if rules:
+        RuleApplier(prefix=FACTORY_PARAMETER_PREFIX, object_name=factory.name, resource_type=FACTORY_TYPE,
+                    sink=sink, where=definition_source).apply(body, rules)
+    return ArmResource(key=(FACTORY_TYPE, factory.name), body=body, depends_on=(),
+                       parameters=tuple(parameters_in(body)))
+
+
+def _global_parameters_resource(
+    factory: Factory, definition: Mapping[str, Any], definition_source: str, sink: ParameterSink,
+    include_factory: bool,
+) -> ArmResource:
+    props = copy.deepcopy(dict(factory.global_parameters))
+    escape_brackets(props)
+    body: dict[str, Any] = {
+        "name": resource_name_expression("default"),
+        "type": GLOBAL_PARAMETERS_TYPE,
+        "apiVersion": API_VERSION,
+        "properties": props,
+        "dependsOn": ["[variables('factoryId')]"] if include_factory else [],
+    }
+    rules = rules_for(definition, GLOBAL_PARAMETERS_TYPE, None, definition_source)
+    if rules:
+        RuleApplier(prefix="default", object_name="default", resource_type=GLOBAL_PARAMETERS_TYPE, sink=sink,
+                    where=definition_source).apply(body, rules)
+    deps = ((FACTORY_TYPE, factory.name),) if include_factory else ()
+    return ArmResource(key=(GLOBAL_PARAMETERS_TYPE, "default"), body=body, depends_on=deps,
+                       parameters=tuple(parameters_in(body)))
+
+
+def parameters_in(value: Any) -> Iterator[str]:
+    """Template parameter names used in a resource, in document order, each once."""
+    seen: set[str] = set()
+    stack: list[Any] = [value]
+    # Depth-first in document order: push children reversed.
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            match = _PARAMETER_REF.match(item)
+            if match:
+                name = match.group(1).replace("''", "'")
+                if name not in seen and name != "factoryName":
+                    seen.add(name)
+                    yield name
+        elif isinstance(item, dict):
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+
+
+def split_for_linked_templates(resources: tuple[ArmResource, ...]) -> list[list[ArmResource]]:
+    """Dependencies first, level by level (a resource's level is one more than its deepest dependency), in
+    template order within a level; then cut into templates of at most 20 resources, each deployed after the
+    one before."""
+    index = {resource.key: position for position, resource in enumerate(resources)}
+    levels: dict[tuple[str, str], int] = {}
+
+    def level_of(key: tuple[str, str]) -> int:
+        # Iterative, so deep dependency chains cannot exhaust the stack; cycles are cut.
+        if key in levels:
+            return levels[key]
+        stack = [(key, 0)]
+        visiting = {key}
+        while stack:
+            current, child_index = stack[-1]
+            deps = [d for d in resources[index[current]].depends_on if d in index]
+            if child_index < len(deps):
+                stack[-1] = (current, child_index + 1)
+                dep = deps[child_index]
+                if dep not in levels and dep not in visiting:
+                    visiting.add(dep)
+                    stack.append((dep, 0))
+                continue
+            levels[current] = 1 + max((levels.get(d, 0) for d in deps if d in levels), default=-1)
+            visiting.discard(current)
+            stack.pop()
+        return levels[key]
+
+    # The factory-level resources (factory, global parameters) lead their level.
+    def base(resource: ArmResource) -> tuple[int, int]:
+        return (0 if resource.key[0] in (FACTORY_TYPE, GLOBAL_PARAMETERS_TYPE) else 1, index[resource.key])
+
+    ordered = sorted(resources, key=lambda r: (level_of(r.key), *base(r)))
+    return [ordered[i:i + LINKED_TEMPLATE_SIZE] for i in range(0, len(ordered), LINKED_TEMPLATE_SIZE)]
+
+
+def _local_dependencies(resource: ArmResource, members: set[tuple[str, str]]) -> Mapping[str, Any]:
+    """A linked template can only depend on resources deployed by itself; the templates before it are ordered
+    by the master's chain of deployments."""
+    if not isinstance(resource.body.get("dependsOn"), list):
+        return resource.body
+    keep = {_depends_on_for(key) for key in resource.depends_on if key in members}
+    body = dict(resource.body)
+    body["dependsOn"] = [entry for entry in resource.body["dependsOn"] if entry in keep]
+    return body
+
+
+def _depends_on_for(key: tuple[str, str]) -> str:
+    resource_type, name = key
+    if resource_type == FACTORY_TYPE:
+        return "[variables('factoryId')]"
+    segment = resource_type[len(FACTORY_TYPE) + 1:]
+    return f"[concat(variables('factoryId'), '/{segment}/{_arm_string(name)}')]"
+
+
+def template_document(
+    factory_name: str, parameters: Any, resources: list[Mapping[str, Any]], locale: str = "en"
+) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "factoryName": {"type": "string", "metadata": MESSAGES[locale]["factoryName"], "defaultValue": factory_name}
+    }
+    for parameter in parameters:
+        if parameter.name != "factoryName":
+            params[parameter.name] = parameter.template_entry()
+    return {
+        "$schema": TEMPLATE_SCHEMA,
+        "contentVersion": CONTENT_VERSION,
+        "parameters": params,
+        "variables": {"factoryId": FACTORY_ID},
+        "resources": list(resources),
+    }
+
+
+def parameters_document(factory_name: str, parameters: Any, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    values: dict[str, Any] = {"factoryName": {"value": factory_name}}
+    for parameter in parameters:
+        if parameter.name != "factoryName":
+            values[parameter.name] = {"value": parameter.file_value()}
+    for name, value in (extra or {}).items():
+        values[name] = {"value": value}
+    return {"$schema": PARAMETERS_SCHEMA, "contentVersion": CONTENT_VERSION, "parameters": values}
+
+
+def master_document(
+    factory_name: str, parameters: Any, linked: list[dict[str, Any]], locale: str = "en"
+) -> dict[str, Any]:
+    document = template_document(factory_name, parameters, [], locale)
+    document["parameters"]["containerUri"] = {"type": "string", "metadata": MESSAGES[locale]["containerUri"]}
+    document["parameters"]["containerSasToken"] = {
+        "type": "string", "metadata": MESSAGES[locale]["containerSasToken"]}
+    resources = []
+    for index, child in enumerate(linked):
+        deployment = f"{factory_name}_ArmTemplate_{index}"
+        resources.append({
+            "name": deployment,
+            "type": "Microsoft.Resources/deployments",
+            "apiVersion": DEPLOYMENTS_API_VERSION,
+            "properties": {
+                "mode": "incremental",
+                "templateLink": {
+                    "uri": f"[concat(parameters('containerUri'), '/ArmTemplate_{index}.json', "
+                           f"parameters('containerSasToken'))]",
+                    "contentVersion": CONTENT_VERSION,
+                },
+                "parameters": {name: {"value": f"[parameters('{name}')]"} for name in child["parameters"]},
+            },
+            "dependsOn": [] if index == 0 else [
+                f"[resourceId('Microsoft.Resources/deployments', '{factory_name}_ArmTemplate_{index - 1}')]"
+            ],
+        })
+    document["resources"] = resources
+    return document
+
+
+def master_parameters_document(factory_name: str, parameters: Any) -> dict[str, Any]:
+    return parameters_document(factory_name, parameters, {"containerUri": "", "containerSasToken": ""})
+
+
+def write_export(export: ArmExport, out_dir: str | os.PathLike[str]) -> Path:
+    """Write every file into a temporary folder beside `out_dir`, then swap it into place.
+
+    A failure at any point leaves `out_dir` as it was. Files in `out_dir` that Publish does not write (a
+    README, hand-made parameter files) are kept; stale linked templates from a bigger export are removed.
+    """
+    target = Path(out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    files = export.files()
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        if target.is_dir():
+            shutil.copytree(target, staging, dirs_exist_ok=True)
+            for stale in list((staging / "linkedTemplates").glob("ArmTemplate_*.json")):
+                stale.unlink()
+            for stale in list((staging / "globalParameters").glob("*_GlobalParameters.json")):
+                stale.unlink()
+        elif target.exists():
+            raise PortalError(str(target), "exists and is not a folder", code="OUT_DIR")
+        for relative, text in files.items():
+            path = staging / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(text.encode("utf-8"))
+        backup = None
+        if target.exists():
+            backup = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, backup)
+        os.replace(staging, target)
+        if backup is not None:
+            shutil.rmtree(backup, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target

@@ -1,0 +1,198 @@
+"""What ADF Publish adds to or changes in an object's properties before they go into the ARM template.
+
+Each rule here was seen in real Publish output (see the corpus README in shared/adf-corpus): empty defaults
+that the service fills in, the dropped `encryptedCredential` of linked services replaced by secure-string
+parameters, and the `[[` escaping of strings that ARM would otherwise evaluate.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from portal.adf.model import Kind
+
+# The current (2025-2026) form of the empty pipeline policy Publish adds.
+PIPELINE_POLICY_DEFAULT: dict[str, Any] = {"elapsedTimeMetric": {}}
+
+WEB_ACTIVITY_TYPES = frozenset({"WebActivity", "WebHook", "AzureFunctionActivity"})
+# Dataset location properties that hold expressions when their text starts with '@'.
+LOCATION_EXPRESSION_KEYS = frozenset({"fileName", "folderPath", "container", "fileSystem", "bucketName"})
+
+
+def insert_after(mapping: dict[str, Any], anchor: str | None, key: str, value: Any) -> dict[str, Any]:
+    """A copy of `mapping` with `key` placed right after `anchor` (at the end when the anchor is absent)."""
+    if anchor is None or anchor not in mapping:
+        out = dict(mapping)
+        out[key] = value
+        return out
+    out = {}
+    for existing, existing_value in mapping.items():
+        out[existing] = existing_value
+        if existing == anchor:
+            out[key] = value
+    return out
+
+
+def escape_brackets(value: Any) -> Any:
+    """ARM evaluates strings that start with '['; a literal one is written with '[[' (in place)."""
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if isinstance(child, str):
+                if child.startswith("["):
+                    value[key] = "[" + child
+            elif isinstance(child, (dict, list)):
+                escape_brackets(child)
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            if isinstance(child, str):
+                if child.startswith("["):
+                    value[index] = "[" + child
+            elif isinstance(child, (dict, list)):
+                escape_brackets(child)
+    return value
+
+
+def _add_reference_parameters(value: Any) -> Any:
+    """`"parameters": {}` on every dataset and data flow reference of a pipeline, as the service returns them
+    (data flows keep their dataset references as written)."""
+    if isinstance(value, dict):
+        out = {}
+        for key, child in value.items():
+            out[key] = _add_reference_parameters(child) if isinstance(child, (dict, list)) else child
+        ref_type = out.get("type")
+        if "referenceName" in out and ref_type in ("DatasetReference", "DataFlowReference"):
+            if "parameters" not in out:
+                out["parameters"] = {}
+            if ref_type == "DataFlowReference" and "datasetParameters" not in out:
+                out["datasetParameters"] = {}
+        return out
+    if isinstance(value, list):
+        return [_add_reference_parameters(child) if isinstance(child, (dict, list)) else child for child in value]
+    return value
+
+
+DataFlowLookup = Callable[[str], "dict[str, Any] | None"]
+
+
+def _execute_data_flow_defaults(props: dict[str, Any], lookup: DataFlowLookup) -> dict[str, Any]:
+    """The service lists every source and sink of the data flow under `datasetParameters` and adds an empty
+    `staging`."""
+    ref = props.get("dataflow")
+    if isinstance(ref, dict) and isinstance(ref.get("referenceName"), str):
+        flow = lookup(ref["referenceName"])
+        flow_props = (flow or {}).get("properties") or {}
+        type_props = flow_props.get("typeProperties") if isinstance(flow_props, dict) else None
+        if isinstance(type_props, dict):
+            names = [
+                item.get("name")
+                for key in ("sources", "sinks")
+                for item in (type_props.get(key) or [])
+                if isinstance(item, dict) and isinstance(item.get("name"), str)
+            ]
+            ref = dict(ref)
+            existing = ref.get("datasetParameters")
+            existing = existing if isinstance(existing, dict) else {}
+            filled = dict(existing)
+            for name in names:
+                filled.setdefault(name, {})
+            if "parameters" not in ref:
+                ref["parameters"] = {}
+            ref["datasetParameters"] = filled
+            props = {**props, "dataflow": ref}
+    if "staging" not in props:
+        props = insert_after(props, "dataflow", "staging", {})
+    return props
+
+
+def _activity_defaults(activities: list[Any], lookup: DataFlowLookup) -> list[Any]:
+    result = []
+    for activity in activities:
+        if not isinstance(activity, dict):
+            result.append(activity)
+            continue
+        activity = dict(activity)
+        kind = activity.get("type")
+        props = activity.get("typeProperties")
+        if isinstance(props, dict):
+            props = dict(props)
+            if kind in WEB_ACTIVITY_TYPES and "headers" not in props:
+                props = insert_after(props, "method", "headers", {})
+            if kind == "ExecutePipeline" and "parameters" not in props:
+                props["parameters"] = {}
+            if kind == "ExecuteDataFlow":
+                props = _execute_data_flow_defaults(props, lookup)
+            for nested_key in ("activities", "ifTrueActivities", "ifFalseActivities", "defaultActivities"):
+                if isinstance(props.get(nested_key), list):
+                    props[nested_key] = _activity_defaults(props[nested_key], lookup)
+            if isinstance(props.get("cases"), list):
+                props["cases"] = [
+                    {**case, "activities": _activity_defaults(case["activities"], lookup)}
+                    if isinstance(case, dict) and isinstance(case.get("activities"), list) else case
+                    for case in props["cases"]
+                ]
+            activity["typeProperties"] = props
+        result.append(activity)
+    return result
+
+
+def pipeline_defaults(props: dict[str, Any], lookup: DataFlowLookup) -> dict[str, Any]:
+    if isinstance(props.get("activities"), list):
+        props = {**props, "activities": _activity_defaults(props["activities"], lookup)}
+    props = _add_reference_parameters(props)
+    if "policy" not in props:
+        anchor = "activities" if "activities" in props else None
+        if anchor is None:
+            props = {"policy": dict(PIPELINE_POLICY_DEFAULT), **props}
+        else:
+            props = insert_after(props, anchor, "policy", dict(PIPELINE_POLICY_DEFAULT))
+    return props
+
+
+def dataset_defaults(props: dict[str, Any]) -> dict[str, Any]:
+    type_props = props.get("typeProperties")
+    if isinstance(type_props, dict) and isinstance(type_props.get("location"), dict):
+        location = dict(type_props["location"])
+        for key in LOCATION_EXPRESSION_KEYS:
+            text = location.get(key)
+            if isinstance(text, str) and text.startswith("@") and not text.startswith("@@"):
+                location[key] = {"value": text, "type": "Expression"}
+        props = {**props, "typeProperties": {**type_props, "location": location}}
+    return props
+
+
+def trigger_defaults(props: dict[str, Any]) -> dict[str, Any]:
+    pipelines = props.get("pipelines")
+    if isinstance(pipelines, list):
+        fixed = []
+        for entry in pipelines:
+            if isinstance(entry, dict) and "parameters" not in entry:
+                entry = insert_after(entry, "pipelineReference", "parameters", {})
+            fixed.append(entry)
+        props = {**props, "pipelines": fixed}
+    return props
+
+
+def integration_runtime_defaults(props: dict[str, Any]) -> dict[str, Any]:
+    if "typeProperties" not in props:
+        props = {**props, "typeProperties": {}}
+    return props
+
+
+def managed_virtual_network_defaults(props: dict[str, Any]) -> dict[str, Any]:
+    return props
+
+
+DEFAULTS_BY_KIND: dict[Kind, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    Kind.DATASET: dataset_defaults,
+    Kind.TRIGGER: trigger_defaults,
+    Kind.INTEGRATION_RUNTIME: integration_runtime_defaults,
+    Kind.MANAGED_VIRTUAL_NETWORK: managed_virtual_network_defaults,
+}
+
+
+def apply_publish_defaults(kind: Kind, props: dict[str, Any], lookup: DataFlowLookup) -> dict[str, Any]:
+    """`lookup` finds a data flow's JSON by name (ExecuteDataFlow activities need its sources and sinks)."""
+    if kind is Kind.PIPELINE:
+        return pipeline_defaults(props, lookup)
+    handler = DEFAULTS_BY_KIND.get(kind)
+    return handler(props) if handler else props
