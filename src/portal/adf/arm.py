@@ -345,11 +345,11 @@ def split_for_linked_templates(resources: tuple[ArmResource, ...]) -> list[list[
 
 
 def _local_dependencies(resource: ArmResource, members: set[tuple[str, str]]) -> Mapping[str, Any]:
-    """A linked template can only depend on resources deployed by itself; the templates before it are ordered
-    by the master's chain of deployments."""
+    """A linked template only lists dependencies on resources it deploys itself (not even the factory); the
+    templates before it are ordered by the master's chain of deployments."""
     if not isinstance(resource.body.get("dependsOn"), list):
         return resource.body
-    keep = {_depends_on_for(key) for key in resource.depends_on if key in members}
+    keep = {_depends_on_for(key) for key in resource.depends_on if key in members and key[0] != FACTORY_TYPE}
     body = dict(resource.body)
     body["dependsOn"] = [entry for entry in resource.body["dependsOn"] if entry in keep]
     return body

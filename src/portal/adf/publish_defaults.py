@@ -119,6 +119,8 @@ def _activity_defaults(activities: list[Any], lookup: DataFlowLookup) -> list[An
                 props = insert_after(props, "method", "headers", {})
             if kind == "ExecutePipeline" and "parameters" not in props:
                 props["parameters"] = {}
+            if kind in ("DatabricksSparkPython", "DatabricksSparkJar") and "parameters" not in props:
+                props["parameters"] = []
             if kind == "ExecuteDataFlow":
                 props = _execute_data_flow_defaults(props, lookup)
             for nested_key in ("activities", "ifTrueActivities", "ifFalseActivities", "defaultActivities"):

@@ -36,8 +36,49 @@ def find_references(value: Any, pointer: str = "") -> Iterator[Reference]:
                 yield from find_references(child, f"{pointer}[{index}]")
 
 
+NESTED_ACTIVITY_KEYS = ("activities", "ifTrueActivities", "ifFalseActivities", "defaultActivities")
+
+
+def _activity_references(activities: list[Any], pointer: str) -> list[Reference]:
+    """References of a pipeline's activities, breadth first: every activity at one level before the
+    activities nested in ForEach, Until, If and Switch, as Publish orders `dependsOn`."""
+    refs: list[Reference] = []
+    queue: list[tuple[Any, str]] = [(a, f"{pointer}[{i}]") for i, a in enumerate(activities)]
+    while queue:
+        nested: list[tuple[Any, str]] = []
+        for activity, where in queue:
+            if not isinstance(activity, dict):
+                continue
+            for key, child in activity.items():
+                if key == "typeProperties" and isinstance(child, dict):
+                    for tkey, tchild in child.items():
+                        tpath = f"{where}.typeProperties.{tkey}"
+                        if tkey in NESTED_ACTIVITY_KEYS and isinstance(tchild, list):
+                            nested.extend((a, f"{tpath}[{i}]") for i, a in enumerate(tchild))
+                        elif tkey == "cases" and isinstance(tchild, list):
+                            for ci, case in enumerate(tchild):
+                                if isinstance(case, dict) and isinstance(case.get("activities"), list):
+                                    nested.extend((a, f"{tpath}[{ci}].activities[{i}]")
+                                                  for i, a in enumerate(case["activities"]))
+                        elif isinstance(tchild, (dict, list)):
+                            refs.extend(find_references(tchild, tpath))
+                elif isinstance(child, (dict, list)):
+                    refs.extend(find_references(child, f"{where}.{key}"))
+        queue = nested
+    return refs
+
+
 def object_references(obj: AdfObject) -> list[Reference]:
-    refs = list(find_references(obj.body))
+    props = obj.body.get("properties")
+    if obj.kind is Kind.PIPELINE and isinstance(props, dict) and isinstance(props.get("activities"), list):
+        refs = []
+        for key, child in props.items():
+            if key == "activities":
+                refs.extend(_activity_references(child, "properties.activities"))
+            elif isinstance(child, (dict, list)):
+                refs.extend(find_references(child, f"properties.{key}"))
+    else:
+        refs = list(find_references(obj.body))
     if obj.kind is Kind.MANAGED_PRIVATE_ENDPOINT and obj.parent:
         # A private endpoint lives inside its managed virtual network.
         refs.insert(0, Reference(Kind.MANAGED_VIRTUAL_NETWORK, obj.parent, "(parent)"))

@@ -1,0 +1,92 @@
+"""Access to the shared corpus of real factories: Git JSON and what ADF Publish made from it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "adf-corpus"
+
+
+@dataclass(frozen=True)
+class CorpusEntry:
+    name: str
+    path: Path
+
+    @property
+    def source(self) -> Path:
+        return self.path / "source"
+
+    @property
+    def arm(self) -> Path:
+        return self.path / "arm"
+
+    @property
+    def _info(self) -> str:
+        return (self.path / "SOURCE.txt").read_text(encoding="utf-8")
+
+    @property
+    def published_year(self) -> int:
+        section = self._info.split("generated ARM", 1)[1]
+        return int(re.search(r"commit date: (\d{4})-", section).group(1))
+
+    @property
+    def publish_subject(self) -> str:
+        section = self._info.split("generated ARM", 1)[1]
+        return re.search(r"commit subject: (.*)", section).group(1)
+
+    @property
+    def factory_name(self) -> str:
+        """The factory Publish ran in: the folder it wrote on the publish branch."""
+        section = self._info.split("generated ARM", 1)[1]
+        return re.search(r"path in repo: (\S+?)/", section).group(1)
+
+    @property
+    def locale(self) -> str:
+        # Publish writes its commit message in the ADF Studio language, which also sets the template texts.
+        return "ja" if re.search(r"[\u3040-\u30ff]", self.publish_subject) else "en"
+
+    @property
+    def current_format(self) -> bool:
+        return self.published_year >= 2024
+
+
+def paired_entries() -> list[CorpusEntry]:
+    if not CORPUS.is_dir():
+        return []
+    return [CorpusEntry(p.name, p) for p in sorted(CORPUS.iterdir()) if (p / "arm").is_dir()]
+
+
+def source_only_entries() -> list[CorpusEntry]:
+    base = CORPUS / "_source_only"
+    if not base.is_dir():
+        return []
+    return [CorpusEntry(p.name, p) for p in sorted(base.iterdir()) if (p / "source").is_dir()]
+
+
+def first_difference(ours: object, theirs: object, path: str = "$") -> str | None:
+    """Where two JSON values first differ (keys in order), for readable golden-test failures."""
+    if type(ours) is not type(theirs):
+        return f"{path}: {type(ours).__name__} {str(ours)[:120]!r} vs {type(theirs).__name__} {str(theirs)[:120]!r}"
+    if isinstance(ours, dict):
+        assert isinstance(theirs, dict)
+        if set(ours) != set(theirs):
+            return f"{path}: extra keys {sorted(set(ours) - set(theirs))}, missing {sorted(set(theirs) - set(ours))}"
+        for key in ours:
+            found = first_difference(ours[key], theirs[key], f"{path}.{key}")
+            if found:
+                return found
+        if list(ours) != list(theirs):
+            return f"{path}: key order {list(ours)} vs {list(theirs)}"
+        return None
+    if isinstance(ours, list):
+        assert isinstance(theirs, list)
+        for index, (a, b) in enumerate(zip(ours, theirs)):
+            found = first_difference(a, b, f"{path}[{index}]")
+            if found:
+                return found
+        if len(ours) != len(theirs):
+            return f"{path}: {len(ours)} items vs {len(theirs)}"
+        return None
+    return None if ours == theirs else f"{path}: {ours!r} vs {theirs!r}"
