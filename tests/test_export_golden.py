@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from portal.adf.jsonformat import dumps_bytes
 from portal.cli import main
 from tests.corpus import CorpusEntry, first_difference, paired_entries
 
@@ -25,6 +26,9 @@ ENTRIES = paired_entries()
 SESSION_APPENDED: dict[str, list[str]] = {
     # Publish commit "Adding pipeline: pipeline2".
     "aolear__azure-datafactory-poc": ["[concat(parameters('factoryName'), '/pipeline2')]"],
+    # Every other Publish output lists integration runtimes before credentials and managed virtual networks;
+    # here the runtime (created with the managed network) comes last.
+    "KenshoHigashi__labs-adf": ["[concat(parameters('factoryName'), '/integrationRuntime1')]"],
 }
 
 OLD_POLICIES = ({"elapsedTimeMetric": {}, "cancelAfter": {}}, {"elapsedTimeMetric": {}})
@@ -93,11 +97,16 @@ def test_export_matches_adf_publish(entry: CorpusEntry, tmp_path: Path) -> None:
     for name in expected:
         ours = json.loads(produced[name])
         theirs = json.loads(expected[name])
-        if entry.current_format and entry.name not in SESSION_APPENDED:
-            assert produced[name] == expected[name], (
+        if entry.current_format:
+            text = produced[name]
+            if entry.name in SESSION_APPENDED and name == "ARMTemplateForFactory.json":
+                ours = _session_order(entry, ours)
+                text = dumps_bytes(ours)
+            assert text == expected[name], (
                 f"{name} differs from ADF Publish byte for byte: {first_difference(ours, theirs)}")
             continue
-        ours = _session_order(entry, ours)
+        if name == "ARMTemplateForFactory.json":
+            ours = _session_order(entry, ours)
         if not entry.current_format:
             ours, theirs = _normalise_old_format(name, ours), _normalise_old_format(name, theirs)
         assert ours == theirs, f"{name} differs from ADF Publish: {first_difference(ours, theirs)}"

@@ -20,6 +20,7 @@ class Kind(str, Enum):
     CREDENTIAL = "credential"
     MANAGED_VIRTUAL_NETWORK = "managedVirtualNetwork"
     MANAGED_PRIVATE_ENDPOINT = "managedPrivateEndpoint"
+    CHANGE_DATA_CAPTURE = "adfcdc"
 
     @property
     def arm_type(self) -> str:
@@ -65,6 +66,7 @@ KIND_INFO: Mapping[Kind, KindInfo] = MappingProxyType(
             "ManagedPrivateEndpointReference",
             "Managed private endpoint",
         ),
+        Kind.CHANGE_DATA_CAPTURE: KindInfo("adfcdcs", "AdfcdcReference", "Change data capture"),
     }
 )
 

@@ -16,6 +16,8 @@ from portal.adf.publish_defaults import insert_after
 # Credential pairs: when the first property is present, the second holds the secret and follows it.
 IDENTITY_SECRET_PAIRS: tuple[tuple[str, str], ...] = (
     ("servicePrincipalId", "servicePrincipalKey"),
+    ("accessKeyName", "accessKey"),
+    ("userId", "password"),
     ("accessKeyId", "secretAccessKey"),
     ("userName", "password"),
     ("username", "password"),
@@ -54,6 +56,10 @@ def secret_properties(ls_type: str | None, type_props: dict[str, Any]) -> list[t
         return [(secret, anchor)]
     if ls_type == "AzureFunction":
         return [("functionKey", "functionAppUrl")]
+    if "servicePrincipalCredentialType" in type_props and "servicePrincipalCredential" not in type_props:
+        # Newer connectors name the service principal's secret differently.
+        anchor = "servicePrincipalCredentialType" if ls_type == "AzureBlobStorage" else "servicePrincipalId"
+        return [("servicePrincipalCredential", anchor)]
     for identity, secret in IDENTITY_SECRET_PAIRS:
         if identity == "functionAppUrl":
             continue

@@ -1,0 +1,518 @@
+"""Static checks of a factory's Git JSON, before it is exported or promoted.
+
+Covers what azure.datafactory.tools' Test-AdfCode checks (JSON syntax, file vs object names, dangling references,
+global parameter names, dashes in names) and more: object types, duplicate names, reference cycles, the ARM
+limits of the export, and the parameter definition file.
+
+Findings name files, objects and property paths; they never quote property values, which may be secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+from portal.errors import Finding, FindingsError, PortalError, Severity
+from portal.adf.arm import FACTORY_TYPE, GLOBAL_PARAMETERS_TYPE, ArmExport, export_factory
+from portal.adf.loader import open_source, parse_factory
+from portal.adf.model import PARAMETER_DEFINITION_FILE, PUBLISH_CONFIG_FILE, AdfObject, Factory, Kind
+from portal.adf.parameterization import RESOURCE_LEVEL_KEYS, SUBTYPED_RESOURCE_TYPES, RuleSpec
+from portal.adf.references import dependency_graph, find_cycles, object_references
+
+# ARM limits for one template (https://learn.microsoft.com/azure/azure-resource-manager/templates/best-practices).
+MAX_PARAMETERS = 256
+MAX_RESOURCES = 800
+MAX_TEMPLATE_BYTES = 4 * 1024 * 1024
+MAIN_TEMPLATE = "ARMTemplateForFactory.json"
+LINKED_PREFIX = "linkedTemplates/ArmTemplate_"
+MASTER_TEMPLATE = "linkedTemplates/ArmTemplate_master.json"
+
+# ADF resolves this integration runtime itself; factories reference it without a file for it.
+BUILT_IN_RUNTIME = "AutoResolveIntegrationRuntime"
+
+# Kinds whose `properties.type` ADF needs to know what the object is.
+TYPED_KINDS = frozenset(
+    {Kind.LINKED_SERVICE, Kind.DATASET, Kind.TRIGGER, Kind.INTEGRATION_RUNTIME, Kind.CREDENTIAL}
+)
+# Test-AdfCode warns about these characters in these kinds' names (they break some connectors and expressions).
+NAME_CHARACTER_KINDS = (Kind.LINKED_SERVICE, Kind.DATASET, Kind.DATAFLOW)
+BAD_NAME_CHARACTERS = ("-", " ")
+
+_KIND_BY_ARM_TYPE: Mapping[str, Kind] = {kind.arm_type.lower(): kind for kind in Kind}
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    findings: tuple[Finding, ...]
+    object_count: int
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.WARNING]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def validate_source(
+    adf_root: str | os.PathLike[str], *, ref: str | None = None, root_folder: str | None = None,
+    factory_name: str | None = None,
+) -> ValidationReport:
+    """Load the factory (at `ref` when given) and check it; a source that cannot be opened raises PortalError."""
+    loaded = parse_factory(open_source(adf_root, ref, root_folder), factory_name=factory_name)
+    return validate_factory(loaded.factory, loaded.findings)
+
+
+def validate_factory(factory: Factory, load_findings: Iterable[Finding] = ()) -> ValidationReport:
+    findings: list[Finding] = list(load_findings)
+    findings.extend(check_names(factory))
+    findings.extend(check_types(factory))
+    findings.extend(check_duplicates(factory))
+    findings.extend(check_references(factory))
+    findings.extend(check_cycles(factory))
+    findings.extend(check_global_parameters(factory))
+    rule_findings = check_parameter_definition(factory)
+    findings.extend(rule_findings)
+    # A bad rule also stops the export; it is reported once, by the definition check, which finds all of them.
+    reported = {f.code for f in rule_findings if f.severity is Severity.ERROR}
+    findings.extend(check_export(factory, skip_codes=reported))
+    ordered = sorted(findings, key=lambda f: (f.severity is not Severity.ERROR, f.where))
+    return ValidationReport(findings=tuple(ordered), object_count=len(factory.objects))
+
+
+# --- names and types ---------------------------------------------------------------------------------------------
+
+
+def check_names(factory: Factory) -> Iterator[Finding]:
+    for obj in factory.objects:
+        stem = PurePosixPath(obj.path).stem
+        if obj.name != stem:
+            yield Finding(
+                "NAME_MISMATCH", obj.path,
+                f"the file is named {stem!r} but the {obj.kind.label.lower()} inside is named {obj.name!r}",
+                hint=f"rename the file to {obj.name}.json, or the object to {stem!r}",
+            )
+    if factory.factory_path and factory.factory_body is not None:
+        name = factory.factory_body.get("name")
+        stem = PurePosixPath(factory.factory_path).stem
+        if isinstance(name, str) and name != stem:
+            yield Finding(
+                "NAME_MISMATCH", factory.factory_path,
+                f"the file is named {stem!r} but the factory inside is named {name!r}",
+                hint=f"rename the file to {name}.json",
+            )
+    for kind in NAME_CHARACTER_KINDS:
+        for obj in factory.of_kind(kind):
+            found = [c for c in BAD_NAME_CHARACTERS if c in obj.name]
+            if found:
+                what = " and ".join("a dash" if c == "-" else "a space" for c in found)
+                yield Finding(
+                    "NAME_CHARACTERS", obj.path, f"the name of {obj.describe()} contains {what}",
+                    Severity.WARNING, "use letters, digits and underscores",
+                )
+
+
+def check_types(factory: Factory) -> Iterator[Finding]:
+    for obj in factory.objects:
+        declared = obj.body.get("type")
+        if declared is not None and (not isinstance(declared, str) or declared.lower() != obj.kind.arm_type.lower()):
+            shown = declared if isinstance(declared, str) else f"a JSON {type(declared).__name__}"
+            yield Finding(
+                "WRONG_TYPE", f"{obj.path} (type)",
+                f"the file declares type {shown!r} but sits in the {obj.kind.value}/ folder, "
+                f"which holds {obj.kind.arm_type}",
+                hint="move the file to the folder of its type, or fix its \"type\"",
+            )
+        if obj.kind in TYPED_KINDS and not obj.subtype:
+            yield Finding(
+                "MISSING_TYPE", f"{obj.path} (properties.type)",
+                f"{obj.describe()} has no properties.type, so ADF cannot tell what kind of "
+                f"{obj.kind.label.lower()} it is",
+                hint="recreate the object in ADF Studio or add its \"type\" under \"properties\"",
+            )
+    if factory.factory_path and factory.factory_body is not None:
+        declared = factory.factory_body.get("type")
+        if declared is not None and (not isinstance(declared, str) or declared.lower() != FACTORY_TYPE.lower()):
+            yield Finding(
+                "WRONG_TYPE", f"{factory.factory_path} (type)",
+                f"the factory file declares type {declared!r} instead of {FACTORY_TYPE}",
+            )
+
+
+def check_duplicates(factory: Factory) -> Iterator[Finding]:
+    """ADF names are case-insensitive: `PL_A` and `pl_a` are one object, and the second file overwrites it."""
+    first: dict[tuple[Kind, str], AdfObject] = {}
+    for obj in sorted(factory.objects, key=lambda o: o.path):
+        key = (obj.kind, obj.qualified_name.lower())
+        if key not in first:
+            first[key] = obj
+            continue
+        other = first[key]
+        yield Finding(
+            "DUPLICATE_NAME", obj.path,
+            f"{obj.describe()} has the same name as {other.describe()} in {other.path} "
+            "(ADF names are case-insensitive)",
+            hint="rename or delete one of the two files",
+        )
+
+
+# --- references --------------------------------------------------------------------------------------------------
+
+
+def check_references(factory: Factory) -> Iterator[Finding]:
+    by_folded = {(obj.kind, obj.qualified_name.lower()): obj for obj in factory.objects}
+    for obj in factory.objects:
+        for ref in object_references(obj):
+            if factory.find(ref.kind, ref.name) is not None:
+                continue
+            target = f"{ref.kind.label.lower()} {ref.name}"
+            where = f"{obj.path} ({ref.pointer})"
+            if ref.kind is Kind.INTEGRATION_RUNTIME and ref.name == BUILT_IN_RUNTIME:
+                continue
+            other = by_folded.get((ref.kind, ref.name.lower()))
+            if other is not None:
+                # ADF resolves it, but the export's dependsOn matches names exactly and would miss it.
+                yield Finding(
+                    "REFERENCE_CASE", where,
+                    f"{obj.describe()} refers to {target}, which is named {other.qualified_name!r}",
+                    Severity.WARNING, f"write the name as {other.qualified_name!r}",
+                )
+                continue
+            yield Finding(
+                "DANGLING_REFERENCE", where,
+                f"{obj.describe()} refers to {target}, which does not exist in the factory",
+                hint=f"add {ref.kind.value}/{ref.name}.json or remove the reference",
+            )
+
+
+def check_cycles(factory: Factory) -> Iterator[Finding]:
+    graph = dependency_graph(factory)
+    for cycle in find_cycles(graph):
+        start = factory.find(*cycle[0])
+        label = " → ".join(f"{kind.value} {name}" for kind, name in cycle)
+        yield Finding(
+            "REFERENCE_CYCLE", start.path if start is not None else cycle[0][1],
+            f"reference cycle: {label}",
+            hint="remove one of these references; ARM cannot deploy resources that depend on each other "
+                 "in a circle",
+        )
+
+
+# --- global parameters -------------------------------------------------------------------------------------------
+
+
+def check_global_parameters(factory: Factory) -> Iterator[Finding]:
+    sources: list[tuple[str, Mapping[str, Any]]] = []
+    if factory.factory_body is not None and factory.factory_path:
+        props = factory.factory_body.get("properties")
+        if isinstance(props, dict) and isinstance(props.get("globalParameters"), dict):
+            sources.append((f"{factory.factory_path} (properties.globalParameters.", props["globalParameters"]))
+    if factory.global_parameters_body is not None:
+        body = factory.global_parameters_body
+        params = body.get("properties", body)
+        if isinstance(params, dict):
+            sources.append(("globalParameters/ (", params))
+    for prefix, params in sources:
+        for name in params:
+            if "-" in name:
+                yield Finding(
+                    "GLOBAL_PARAMETER_NAME", f"{prefix}{name})",
+                    f"global parameter {name!r} contains a dash, so ADF expressions cannot reference it",
+                    hint="use letters, digits and underscores",
+                )
+
+
+# --- the parameter definition file -------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Leaf:
+    """A rule string in the definition, kept by identity so a walk can mark it used."""
+
+    path: str
+    text: str
+
+
+def check_parameter_definition(factory: Factory) -> list[Finding]:
+    definition = factory.parameter_definition
+    if definition is None:
+        return []  # the default template is ADF's own
+    file = factory.parameter_definition_path or PARAMETER_DEFINITION_FILE
+    findings: list[Finding] = []
+    resources = _rule_targets(factory)
+    seen_types: set[str] = set()
+    for type_key, root in definition.items():
+        where = f"{file} ({type_key})"
+        if not isinstance(root, dict):
+            findings.append(Finding("PARAM_RULE", where, "the rules for a resource type must be a JSON object"))
+            continue
+        tree = _annotate(root, "", lambda path, t=type_key: f"{file} ({t} → {path})", findings)
+        lowered = type_key.lower()
+        if not root:
+            continue  # `{}`: boilerplate of ADF's default template, parameterizes nothing on purpose
+        if lowered in seen_types:
+            findings.append(Finding("UNUSED_RULE", where, "is ignored: an earlier key names the same resource type",
+                                    Severity.WARNING, "merge the two sets of rules"))
+            continue
+        seen_types.add(lowered)
+        if lowered not in resources:
+            findings.append(Finding("UNUSED_RULE", where, "is not a resource type of a data factory; its rules "
+                                    "match nothing", Severity.WARNING, "check the spelling of the type"))
+            continue
+        targets = resources[lowered]
+        if not targets:
+            findings.append(Finding("UNUSED_RULE", where, _why_absent(factory, lowered), Severity.WARNING))
+            continue
+        subtyped = lowered in SUBTYPED_RESOURCE_TYPES or not (RESOURCE_LEVEL_KEYS & set(root))
+        used: set[_Leaf] = set()
+        if subtyped:
+            subtypes = {subtype for subtype, _ in targets}
+            for subtype, body in targets:
+                _mark(_merge(tree.get("*"), tree.get(subtype) if subtype else None), body, used)
+            branches = []
+            for key, branch in tree.items():
+                if key == "*" or key in subtypes:
+                    branches.append(branch)
+                else:
+                    # One finding for the whole subtype rather than one per rule below it.
+                    findings.append(Finding(
+                        "UNUSED_RULE", f"{file} ({type_key} → {key})",
+                        f"no {_noun(lowered)} has type {key!r}, so these rules match nothing", Severity.WARNING,
+                    ))
+        else:
+            for _, body in targets:
+                _mark(tree, body, used)
+            branches = [tree]
+        for branch in branches:
+            for leaf in _leaves(branch):
+                if leaf not in used:
+                    findings.append(Finding(
+                        "UNUSED_RULE", f"{file} ({type_key} → {leaf.path})",
+                        f"the rule matches no property of any {_noun(lowered)}", Severity.WARNING,
+                        "remove it, or check the property path",
+                    ))
+    return findings
+
+
+def _rule_targets(factory: Factory) -> dict[str, list[tuple[str | None, Mapping[str, Any]]]]:
+    """Each resource type (lower case) → (subtype, resource) for the resources the export writes.
+
+    The resources are shaped as in the template (`name`, `type`, `properties`, `dependsOn`, for the factory
+    `location` and `identity`), which is what the rules are written against; values are never shown.
+    """
+    targets: dict[str, list[tuple[str | None, Mapping[str, Any]]]] = {t: [] for t in _KIND_BY_ARM_TYPE}
+    targets[FACTORY_TYPE.lower()] = []
+    targets[GLOBAL_PARAMETERS_TYPE.lower()] = []
+    for obj in factory.objects:
+        resource = {
+            "name": obj.qualified_name,
+            "type": obj.kind.arm_type,
+            "properties": obj.properties,
+            # Only whether `dependsOn` has entries matters to a rule, not how they are written.
+            "dependsOn": [f"{ref.kind.segment}/{ref.name}" for ref in object_references(obj)],
+        }
+        targets[obj.kind.arm_type.lower()].append((obj.subtype, resource))
+    if factory.include_factory_template:
+        body = factory.factory_body or {}
+        resource = {"name": factory.name, "type": FACTORY_TYPE, "properties": body.get("properties") or {},
+                    "dependsOn": []}
+        for key in ("location", "identity"):
+            if key in body:
+                resource[key] = body[key]
+        targets[FACTORY_TYPE.lower()].append((None, resource))
+    if factory.include_global_params_template:
+        targets[GLOBAL_PARAMETERS_TYPE.lower()].append(
+            (None, {"name": "default", "type": GLOBAL_PARAMETERS_TYPE, "properties": factory.global_parameters,
+                    "dependsOn": []}))
+    return targets
+
+
+def _why_absent(factory: Factory, lowered: str) -> str:
+    if lowered == FACTORY_TYPE.lower():
+        return (f"has rules, but the template holds no factory resource (includeFactoryTemplate is not set in "
+                f"{PUBLISH_CONFIG_FILE})")
+    if lowered == GLOBAL_PARAMETERS_TYPE.lower():
+        return (f"has rules, but the template holds no global parameters resource (includeGlobalParamsTemplate "
+                f"is not set in {PUBLISH_CONFIG_FILE})")
+    return f"has rules, but the factory has no {_noun(lowered)}s"
+
+
+def _noun(lowered: str) -> str:
+    kind = _KIND_BY_ARM_TYPE.get(lowered)
+    if kind is not None:
+        return kind.label.lower()
+    return "factory" if lowered == FACTORY_TYPE.lower() else "global parameters resource"
+
+
+def _annotate(rule: Any, path: str, where: Callable[[str], str], findings: list[Finding]) -> Any:
+    """The rule tree with each rule string replaced by a `_Leaf`; malformed rules become PARAM_RULE findings."""
+    shown = path or "(root)"
+    if isinstance(rule, str):
+        try:
+            RuleSpec.parse(rule, where(shown))
+        except PortalError as exc:
+            findings.append(exc.as_finding())
+        return _Leaf(shown, rule)
+    if isinstance(rule, dict):
+        return {key: _annotate(value, f"{path}.{key}" if path else key, where, findings)
+                for key, value in rule.items()}
+    if isinstance(rule, list):
+        if not rule or len(rule) > 2 or (len(rule) == 2 and not isinstance(rule[1], str)):
+            findings.append(Finding(
+                "PARAM_RULE", where(shown),
+                "an array rule must be [rule for each item] or [rule for each item, \"naming.property.path\"]",
+            ))
+            return None
+        return [_annotate(rule[0], f"{path}[]", where, findings), *rule[1:]]
+    findings.append(Finding("PARAM_RULE", where(shown), "a rule must be a string, an object or an array",
+                            hint="write e.g. \"=\" to keep the current value as default"))
+    return None
+
+
+def _merge(general: Any, specific: Any) -> Any:
+    """`*` and subtype rules together, the subtype winning where both name a property (as the export does)."""
+    if general is None:
+        return specific
+    if specific is None:
+        return general
+    if isinstance(general, dict) and isinstance(specific, dict):
+        merged = dict(general)
+        for key, value in specific.items():
+            merged[key] = _merge(general[key], value) if key in general else value
+        return merged
+    return specific
+
+
+def _mark(rule: Any, value: Any, used: set[_Leaf]) -> None:
+    """Walk `value` as the export's rule applier does, marking each rule that would apply to something."""
+    if isinstance(rule, _Leaf):
+        used.add(rule)
+    elif isinstance(rule, dict) and isinstance(value, Mapping):
+        star = rule.get("*")
+        for key, child in value.items():
+            # A named rule overrides `*` for its key.
+            child_rule = rule[key] if key in rule else star
+            if child_rule is not None:
+                _mark(child_rule, child, used)
+    elif isinstance(rule, list) and rule and isinstance(value, list):
+        for item in value:
+            _mark(rule[0], item, used)
+
+
+def _leaves(rule: Any) -> Iterator[_Leaf]:
+    if isinstance(rule, _Leaf):
+        yield rule
+    elif isinstance(rule, dict):
+        for child in rule.values():
+            yield from _leaves(child)
+    elif isinstance(rule, list) and rule:
+        yield from _leaves(rule[0])
+
+
+# --- the ARM export ----------------------------------------------------------------------------------------------
+
+
+def check_export(factory: Factory, *, skip_codes: Iterable[str] = ()) -> list[Finding]:
+    """Export the factory as Publish would and check the templates against ARM's limits."""
+    if not factory.name:
+        return []  # the loader already reported that the factory name is unknown
+    try:
+        export = export_factory(factory)
+        files = export.files()
+    except FindingsError as exc:
+        return list(exc.findings)
+    except PortalError as exc:
+        if exc.code in set(skip_codes):
+            return []
+        return [Finding(exc.code, exc.where, f"the ARM export fails: {exc.what}", hint=exc.hint)]
+    findings = [_clash(factory, export, name, new_name) for name, new_name in export.clashes]
+    findings.extend(_limits(files))
+    return findings
+
+
+def _clash(factory: Factory, export: ArmExport, name: str, new_name: str) -> Finding:
+    parameter = next((p for p in export.parameters if p.name == new_name), None)
+    where = MAIN_TEMPLATE + f" (parameters.{new_name})"
+    if parameter is not None:
+        kind = _KIND_BY_ARM_TYPE.get(parameter.resource.lower())
+        obj = factory.find(kind, parameter.object_name) if kind is not None else None
+        if obj is not None:
+            where = f"{obj.path} ({'.'.join(parameter.path)})"
+    return Finding(
+        "PARAMETER_CLASH", where,
+        f"two rules make the template parameter {name!r}; this one is renamed {new_name!r}",
+        Severity.WARNING, "give one of the rules its own name (\"=:name\") in the parameter definition file",
+    )
+
+
+def _limits(files: Mapping[str, str]) -> list[Finding]:
+    findings: list[Finding] = []
+    main = _measure(files[MAIN_TEMPLATE])
+    linked = {path: _measure(text) for path, text in files.items() if path.startswith(LINKED_PREFIX)}
+    linked_ok = {
+        "parameters": all(m.parameters <= MAX_PARAMETERS for m in linked.values()),
+        "resources": all(m.resources <= MAX_RESOURCES for m in linked.values()),
+        "size": all(m.size <= MAX_TEMPLATE_BYTES for m in linked.values()),
+    }
+    use_linked = "deploy the linked templates (linkedTemplates/ArmTemplate_master.json) instead; they stay " \
+                 "under the limit"
+    if main.parameters > MAX_PARAMETERS:
+        findings.append(Finding(
+            "ARM_PARAMETER_LIMIT", MAIN_TEMPLATE,
+            f"the template has {main.parameters} parameters; ARM allows at most {MAX_PARAMETERS}",
+            hint="parameterize fewer properties in arm-template-parameters-definition.json (the linked "
+                 "templates' master has all the parameters too)",
+        ))
+    if main.resources > MAX_RESOURCES:
+        findings.append(Finding(
+            "ARM_RESOURCE_LIMIT", MAIN_TEMPLATE,
+            f"the template has {main.resources} resources; ARM allows at most {MAX_RESOURCES}",
+            hint=use_linked if linked_ok["resources"] else "split the factory",
+        ))
+    if main.size > MAX_TEMPLATE_BYTES:
+        findings.append(Finding(
+            "ARM_SIZE_LIMIT", MAIN_TEMPLATE,
+            f"the template is {_mb(main.size)}; ARM allows at most {_mb(MAX_TEMPLATE_BYTES)}",
+            hint=use_linked if linked_ok["size"] else "make the biggest objects smaller",
+        ))
+    # The linked templates matter only to those who deploy them; a limit the main template already breaks is
+    # reported there once.
+    for path, measured in sorted(linked.items()):
+        if measured.parameters > MAX_PARAMETERS and main.parameters <= MAX_PARAMETERS:
+            findings.append(Finding(
+                "ARM_PARAMETER_LIMIT", path,
+                f"the linked template has {measured.parameters} parameters; ARM allows at most {MAX_PARAMETERS}",
+                Severity.WARNING, f"deploy {MAIN_TEMPLATE} instead, or parameterize fewer properties",
+            ))
+        if measured.size > MAX_TEMPLATE_BYTES:
+            findings.append(Finding(
+                "ARM_SIZE_LIMIT", path,
+                f"the linked template is {_mb(measured.size)}; ARM allows at most {_mb(MAX_TEMPLATE_BYTES)}",
+                Severity.WARNING, "make the biggest objects in it smaller",
+            ))
+    return findings
+
+
+@dataclass(frozen=True)
+class _Measure:
+    parameters: int
+    resources: int
+    size: int
+
+
+def _measure(text: str) -> _Measure:
+    document = json.loads(text)
+    return _Measure(len(document.get("parameters", {})), len(document.get("resources", [])),
+                    len(text.encode("utf-8")))
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.2f} MB"

@@ -1,0 +1,210 @@
+"""Loading from folders and Git commits, the CLI, and what happens with bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import git
+import pytest
+
+from portal.adf import export_to_folder, load_factory
+from portal.adf.model import Kind
+from portal.cli import main
+from portal.errors import FindingsError, PortalError
+from tests.corpus import CORPUS, source_only_entries
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write(path: Path, document: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent="\t"), encoding="utf-8")
+
+
+def small_factory(root: Path, url: str = "https://dev.example.net/") -> None:
+    write(root / "factory" / "adf-dev.json", {"name": "adf-dev", "location": "westeurope"})
+    write(root / "linkedService" / "LS_Blob.json", {
+        "name": "LS_Blob", "properties": {"type": "AzureBlobFS", "annotations": [], "typeProperties": {"url": url}}})
+    write(root / "dataset" / "DS_In.json", {"name": "DS_In", "properties": {
+        "linkedServiceName": {"referenceName": "LS_Blob", "type": "LinkedServiceReference"},
+        "annotations": [], "type": "Binary", "typeProperties": {"location": {"type": "AzureBlobFSLocation"}}}})
+    write(root / "pipeline" / "PL_Copy.json", {"name": "PL_Copy", "properties": {"activities": [
+        {"name": "Copy", "type": "Copy", "inputs": [{"referenceName": "DS_In", "type": "DatasetReference"}],
+         "typeProperties": {"source": {"type": "BinarySource"}, "sink": {"type": "BinarySink"}}}],
+        "annotations": []}})
+
+
+def template(out: Path) -> dict:
+    return json.loads((out / "ARMTemplateForFactory.json").read_text(encoding="utf-8"))
+
+
+def test_export_writes_every_publish_file(tmp_path: Path) -> None:
+    small_factory(tmp_path / "adf")
+    assert main(["export-arm", str(tmp_path / "adf"), "--out", str(tmp_path / "out")]) == 0
+    files = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.json"))
+    assert files == [
+        "ARMTemplateForFactory.json", "ARMTemplateParametersForFactory.json",
+        "globalParameters/adf-dev_GlobalParameters.json", "linkedTemplates/ArmTemplateParameters_master.json",
+        "linkedTemplates/ArmTemplate_0.json", "linkedTemplates/ArmTemplate_master.json",
+    ]
+    doc = template(tmp_path / "out")
+    assert [r["name"] for r in doc["resources"]] == [
+        "[concat(parameters('factoryName'), '/PL_Copy')]", "[concat(parameters('factoryName'), '/DS_In')]",
+        "[concat(parameters('factoryName'), '/LS_Blob')]"]
+    assert doc["parameters"]["LS_Blob_properties_typeProperties_url"]["defaultValue"] == "https://dev.example.net/"
+    # Publish adds the empty defaults the service returns.
+    pipeline = doc["resources"][0]["properties"]
+    assert pipeline["policy"] == {"elapsedTimeMetric": {}}
+    assert pipeline["activities"][0]["inputs"][0]["parameters"] == {}
+    assert doc["resources"][0]["dependsOn"] == ["[concat(variables('factoryId'), '/datasets/DS_In')]"]
+
+
+def test_python_dash_m_runs_the_same_cli(tmp_path: Path) -> None:
+    small_factory(tmp_path / "adf")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run([sys.executable, "-m", "portal", "export-arm", str(tmp_path / "adf"), "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "wrote 6 files" in done.stdout
+
+
+def test_export_reads_the_commit_not_the_working_tree(tmp_path: Path) -> None:
+    repo_dir = tmp_path / "repo"
+    small_factory(repo_dir / "adf", url="https://committed.example.net/")
+    repo = git.Repo.init(repo_dir)
+    repo.index.add([str(p) for p in (repo_dir / "adf").rglob("*.json")])
+    first = repo.index.commit("factory as committed")
+    # Change the working tree after the commit, and remove a file: neither may show up.
+    small_factory(repo_dir / "adf", url="https://uncommitted.example.net/")
+    (repo_dir / "adf" / "pipeline" / "PL_Copy.json").unlink()
+
+    out = tmp_path / "out"
+    assert main(["export-arm", str(repo_dir / "adf"), "--out", str(out), "--ref", first.hexsha[:8]]) == 0
+    doc = template(out)
+    assert doc["parameters"]["LS_Blob_properties_typeProperties_url"]["defaultValue"] == "https://committed.example.net/"
+    assert len(doc["resources"]) == 3
+
+    # The ADF root folder may also be given as ADF's Git configuration has it.
+    factory = load_factory(repo_dir, "HEAD", root_folder="/adf")
+    assert {o.name for o in factory.of_kind(Kind.PIPELINE)} == {"PL_Copy"}
+
+
+def test_bad_ref_names_the_ref(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    small_factory(tmp_path / "adf")
+    git.Repo.init(tmp_path)
+    assert main(["export-arm", str(tmp_path / "adf"), "--out", str(tmp_path / "out"), "--ref", "no-such"]) == 1
+    assert "'no-such'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_ref_outside_git_is_refused(tmp_path: Path) -> None:
+    small_factory(tmp_path / "adf")
+    with pytest.raises(PortalError, match="not inside a Git repository"):
+        load_factory(tmp_path / "adf", "main")
+
+
+def test_invalid_json_names_file_line_and_column_and_writes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    small_factory(tmp_path / "adf")
+    (tmp_path / "adf" / "dataset" / "DS_In.json").write_text('{\n  "name": "DS_In",\n  "properties": {,}\n}')
+    out = tmp_path / "out"
+    assert main(["export-arm", str(tmp_path / "adf"), "--out", str(out)]) == 1
+    assert "dataset/DS_In.json:3:18" in capsys.readouterr().err
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["adf"]  # no temporary folder left behind
+
+
+def test_failed_export_leaves_the_previous_output_untouched(tmp_path: Path) -> None:
+    small_factory(tmp_path / "adf")
+    out = tmp_path / "out"
+    export_to_folder(tmp_path / "adf", out)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    write(tmp_path / "adf" / "arm-template-parameters-definition.json",
+          {"Microsoft.DataFactory/factories/linkedServices": {"*": {"properties": {"typeProperties": {"url": "?"}}}}})
+    with pytest.raises(PortalError, match="must start with"):
+        export_to_folder(tmp_path / "adf", out)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adf", "out"]
+
+
+def test_rerun_replaces_stale_linked_templates_and_keeps_foreign_files(tmp_path: Path) -> None:
+    adf = tmp_path / "adf"
+    small_factory(adf)
+    for index in range(30):
+        write(adf / "pipeline" / f"PL_{index:02}.json", {"name": f"PL_{index:02}", "properties": {"activities": []}})
+    out = tmp_path / "out"
+    export_to_folder(adf, out)
+    assert (out / "linkedTemplates" / "ArmTemplate_1.json").exists()
+    (out / "README.md").write_text("kept")
+    shutil.rmtree(adf / "pipeline")
+    export_to_folder(adf, out)
+    assert not (out / "linkedTemplates" / "ArmTemplate_1.json").exists()
+    assert (out / "README.md").read_text() == "kept"
+
+
+def test_several_factory_files_choose_and_warn(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    small_factory(tmp_path / "adf")
+    write(tmp_path / "adf" / "factory" / "adf-prod.json", {"name": "adf-prod", "location": "westeurope"})
+    assert main(["export-arm", str(tmp_path / "adf"), "--out", str(tmp_path / "out")]) == 0
+    assert "exporting for 'adf-dev'" in capsys.readouterr().err
+    assert template(tmp_path / "out")["parameters"]["factoryName"]["defaultValue"] == "adf-dev"
+    assert main(["export-arm", str(tmp_path / "adf"), "--out", str(tmp_path / "o2"), "--factory-name",
+                 "adf-prod"]) == 0
+    assert template(tmp_path / "o2")["parameters"]["factoryName"]["defaultValue"] == "adf-prod"
+
+
+def test_no_factory_file_needs_a_name(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    small_factory(tmp_path / "adf")
+    shutil.rmtree(tmp_path / "adf" / "factory")
+    assert main(["export-arm", str(tmp_path / "adf"), "--out", str(tmp_path / "out")]) == 1
+    assert "--factory-name" in capsys.readouterr().err
+    with pytest.raises(FindingsError):
+        load_factory(tmp_path / "adf")
+
+
+def test_strings_starting_with_a_bracket_are_escaped(tmp_path: Path) -> None:
+    small_factory(tmp_path / "adf")
+    write(tmp_path / "adf" / "pipeline" / "PL_B.json", {"name": "PL_B", "properties": {
+        "description": "[not an expression]", "activities": [], "annotations": ["[x"]}})
+    export_to_folder(tmp_path / "adf", tmp_path / "out")
+    resource = next(r for r in template(tmp_path / "out")["resources"] if "PL_B" in r["name"])
+    assert resource["properties"]["description"] == "[[not an expression]"
+    assert resource["properties"]["annotations"] == ["[[x"]
+
+
+def test_secrets_never_reach_the_output(tmp_path: Path) -> None:
+    small_factory(tmp_path / "adf")
+    write(tmp_path / "adf" / "linkedService" / "LS_Sql.json", {"name": "LS_Sql", "properties": {
+        "type": "AzureSqlDatabase", "typeProperties": {
+            "connectionString": "Server=s;Password=Sup3rS3cret", "encryptedCredential": "ZW5jcnlwdGVk"}}})
+    result = export_to_folder(tmp_path / "adf", tmp_path / "out")
+    text = "".join(result.export.files().values())
+    assert "Sup3rS3cret" not in text and "ZW5jcnlwdGVk" not in text
+    params = template(tmp_path / "out")["parameters"]
+    assert params["LS_Sql_connectionString"] == {
+        "type": "secureString", "metadata": "Secure string for 'connectionString' of 'LS_Sql'"}
+
+
+@pytest.mark.parametrize("entry", source_only_entries(), ids=lambda e: e.name)
+def test_source_only_factories_export(entry, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    # A factory without a factory file in Git is named on the command line.
+    name = None if (entry.source / "factory").is_dir() else entry.name.split("__")[-1]
+    result = export_to_folder(entry.source, out, factory_name=name)
+    doc = template(out)
+    triggers = [r for r in doc["resources"] if r["type"].endswith("/triggers")]
+    assert len(triggers) == len(list((entry.source / "trigger").glob("*.json"))) > 100
+    # Every resource is in exactly one linked template, none bigger than 20.
+    linked = [json.loads(t) for n, t in result.export.files().items() if n.startswith("linkedTemplates/ArmTemplate_")
+              and "master" not in n]
+    assert sum(len(t["resources"]) for t in linked) == len(doc["resources"])
+    assert max(len(t["resources"]) for t in linked) <= 20
+
+
+def test_source_only_corpus_is_present() -> None:
+    assert len(source_only_entries()) == 2, f"expected two factories in {CORPUS / '_source_only'}"

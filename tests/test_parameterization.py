@@ -1,0 +1,248 @@
+"""The parameterization rules (`arm-template-parameters-definition.json`), by example and by property."""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from portal.adf.parameterization import (
+    DEFAULT_DEFINITION,
+    ParameterSink,
+    RuleApplier,
+    RuleSpec,
+    rules_for,
+)
+from portal.adf.secrets import replace_encrypted_credential
+from portal.errors import PortalError
+
+LS_TYPE = "Microsoft.DataFactory/factories/linkedServices"
+TRIGGER_TYPE = "Microsoft.DataFactory/factories/triggers"
+
+
+def apply(resource: dict[str, Any], rules: Any, prefix: str = "obj") -> tuple[dict[str, Any], ParameterSink]:
+    resource = copy.deepcopy(resource)
+    sink = ParameterSink()
+    RuleApplier(prefix=prefix, object_name=prefix, resource_type=LS_TYPE, sink=sink, where="defs.json").apply(
+        resource, rules)
+    return resource, sink
+
+
+# --- examples -------------------------------------------------------------------------------------------------
+
+def test_equals_keeps_value_as_default_and_names_by_path() -> None:
+    out, sink = apply({"properties": {"typeProperties": {"url": "https://a"}}},
+                      {"properties": {"typeProperties": {"url": "="}}}, prefix="LS1")
+    assert out["properties"]["typeProperties"]["url"] == "[parameters('LS1_properties_typeProperties_url')]"
+    parameter = sink.parameters["LS1_properties_typeProperties_url"]
+    assert parameter.template_entry() == {"type": "string", "defaultValue": "https://a"}
+
+
+def test_dash_makes_the_parameter_required_without_default() -> None:
+    _, sink = apply({"properties": {"x": 5}}, {"properties": {"x": "-"}})
+    parameter = sink.parameters["obj_properties_x"]
+    assert parameter.template_entry() == {"type": "int"}
+    assert parameter.required and parameter.file_value() == ""
+
+
+def test_name_parts_short_and_replacing() -> None:
+    _, sink = apply({"properties": {"recurrence": {"interval": 1, "frequency": "Day"}}},
+                    {"properties": {"recurrence": {"interval": "=:triggerSuffix:int", "frequency": "=:-freq"}}})
+    assert list(sink.parameters) == ["obj_properties_recurrence_triggerSuffix", "obj_freq"]
+    assert sink.parameters["obj_properties_recurrence_triggerSuffix"].type == "int"
+
+
+def test_star_applies_at_one_level_and_siblings_override() -> None:
+    out, sink = apply(
+        {"properties": {"a": "1", "b": 2, "nested": {"c": "3"}}},
+        {"properties": {"*": "=", "b": "=:-bee:string"}},
+    )
+    assert list(sink.parameters) == ["obj_properties_a", "obj_bee", "obj_properties_nested"]
+    # One level only: the nested object is parameterized whole (as an object), not walked into.
+    assert sink.parameters["obj_properties_nested"].template_entry() == {"type": "object", "defaultValue": {"c": "3"}}
+    assert sink.parameters["obj_bee"].type == "string"
+    assert out["properties"]["nested"] == "[parameters('obj_properties_nested')]"
+
+
+def test_array_rule_with_naming_property() -> None:
+    trigger = {"properties": {"pipelines": [
+        {"pipelineReference": {"referenceName": "PL_A"}, "parameters": {"day": "mon"}},
+        {"pipelineReference": {"referenceName": "PL_B"}, "parameters": {"day": "tue", "n": 3}},
+    ]}}
+    _, sink = apply(trigger, {"properties": {"pipelines": [{"parameters": {"*": "="}},
+                                                          "pipelineReference.referenceName"]}}, prefix="TR")
+    assert list(sink.parameters) == [
+        "TR_properties_PL_A_parameters_day", "TR_properties_PL_B_parameters_day", "TR_properties_PL_B_parameters_n"]
+
+
+def test_array_rule_without_naming_property_uses_the_index() -> None:
+    pipeline = {"properties": {"activities": [{"name": "A"}, {"name": "B"}]}}
+    _, sink = apply(pipeline, {"properties": {"activities": [{"name": "="}]}}, prefix="PL")
+    assert [p.default for p in sink.parameters.values()] == ["A", "B"]
+    assert list(sink.parameters) == ["PL_properties_0_name", "PL_properties_1_name"]
+
+
+def test_expression_values_keep_their_wrapper() -> None:
+    out, sink = apply({"properties": {"folderPath": {"value": "@dataset().folder", "type": "Expression"}}},
+                      {"properties": {"folderPath": "="}})
+    assert out["properties"]["folderPath"] == {"value": "[parameters('obj_properties_folderPath')]",
+                                               "type": "Expression"}
+    assert sink.parameters["obj_properties_folderPath"].default == "@dataset().folder"
+
+
+def test_pipe_on_key_vault_reference_parameterizes_the_secret_name() -> None:
+    secret = {"type": "AzureKeyVaultSecret", "store": {"referenceName": "KV", "type": "LinkedServiceReference"},
+              "secretName": "conn"}
+    out, sink = apply({"properties": {"typeProperties": {"connectionString": secret}}},
+                      {"properties": {"typeProperties": {"connectionString": "|:-connectionString:secureString"}}})
+    name = "obj_properties_typeProperties_connectionString_secretName"
+    assert list(sink.parameters) == [name]
+    assert sink.parameters[name].template_entry() == {"type": "string", "defaultValue": "conn"}
+    assert out["properties"]["typeProperties"]["connectionString"]["secretName"] == f"[parameters('{name}')]"
+
+
+def test_pipe_on_plain_value_makes_a_secure_string_without_default() -> None:
+    out, sink = apply({"properties": {"typeProperties": {"connectionString": "Server=x;Password=hunter2"}}},
+                      {"properties": {"typeProperties": {"connectionString": "|:-connectionString:secureString"}}},
+                      prefix="SQL")
+    entry = sink.parameters["SQL_connectionString"].template_entry()
+    assert entry == {"type": "secureString", "metadata": "Secure string for 'connectionString' of 'SQL'"}
+    assert "hunter2" not in repr(sink.parameters) and "hunter2" not in repr(out)
+
+
+def test_subtype_rules_merge_with_star_and_win() -> None:
+    rules = rules_for(DEFAULT_DEFINITION, LS_TYPE, "Odbc", "default")
+    type_props = rules["properties"]["typeProperties"]
+    assert type_props["connectionString"] == {"secretName": "="}  # Odbc's own rule
+    assert type_props["url"] == "="  # still from `*`
+    assert rules_for(DEFAULT_DEFINITION, LS_TYPE, "AzureBlobFS", "default")["properties"]["typeProperties"][
+        "connectionString"] == "|:-connectionString:secureString"
+
+
+def test_resource_types_match_case_insensitively() -> None:
+    definition = {"microsoft.datafactory/factories/TRIGGERS": {"properties": {"x": "="}}}
+    assert rules_for(definition, TRIGGER_TYPE, None, "d") == {"properties": {"x": "="}}
+
+
+@pytest.mark.parametrize("text", ["", "x", "=:a:b:c", "=:a:float", "+", ":name"])
+def test_invalid_rules_are_refused_with_their_place(text: str) -> None:
+    with pytest.raises(PortalError) as info:
+        RuleSpec.parse(text, "arm-template-parameters-definition.json: triggers → properties.x")
+    assert "properties.x" in str(info.value) and repr(text) in str(info.value)
+
+
+def test_clashing_names_are_numbered_not_merged() -> None:
+    _, sink = apply({"properties": {"a": {"x": "1"}, "b": {"x": "2"}}},
+                    {"properties": {"a": {"x": "=:-x"}, "b": {"x": "=:-x"}}})
+    assert list(sink.parameters) == ["obj_x", "obj_x_2"]
+    assert sink.clashes == [("obj_x", "obj_x_2")]
+
+
+def test_encrypted_credential_becomes_a_secure_parameter_in_place() -> None:
+    sink = ParameterSink()
+    type_props = {"functionAppUrl": "https://f", "authentication": "Anonymous", "encryptedCredential": "abc"}
+    out = replace_encrypted_credential("AF", "AzureFunction", type_props, sink, LS_TYPE)
+    assert list(out) == ["functionAppUrl", "functionKey", "authentication"]
+    assert out["functionKey"] == {"type": "SecureString", "value": "[parameters('AF_functionKey')]"}
+    assert sink.parameters["AF_functionKey"].metadata == "Secure string for 'functionKey' of 'AF'"
+
+
+def test_encrypted_credential_with_service_principal() -> None:
+    sink = ParameterSink()
+    type_props = {"connectionString": "Server=s", "servicePrincipalId": "id", "tenant": "t",
+                  "encryptedCredential": "abc"}
+    out = replace_encrypted_credential("DW", "AzureSqlDatabase", type_props, sink, LS_TYPE)
+    assert list(out) == ["connectionString", "servicePrincipalId", "servicePrincipalKey", "tenant"]
+    assert list(sink.parameters) == ["DW_servicePrincipalKey"]
+
+
+# --- properties -----------------------------------------------------------------------------------------------
+
+KEYS = st.text(alphabet="abcdefgh", min_size=1, max_size=4)
+SCALARS = st.one_of(st.text(alphabet="xyz/:@ .", max_size=8), st.integers(-5, 5), st.booleans())
+JSON = st.recursive(
+    SCALARS,
+    lambda children: st.one_of(st.lists(children, max_size=3), st.dictionaries(KEYS, children, max_size=4)),
+    max_leaves=12,
+)
+RESOURCES = st.dictionaries(KEYS, JSON, min_size=1, max_size=5).map(lambda d: {"properties": d})
+
+
+def _leaf_paths(value: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    if isinstance(value, dict) and value:
+        return [p for key, child in value.items() for p in _leaf_paths(child, path + (key,))]
+    return [path] if path else []
+
+
+def _rules_for_paths(paths: list[tuple[str, ...]], action: str) -> dict[str, Any]:
+    rules: dict[str, Any] = {}
+    for path in paths:
+        node = rules
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node.setdefault(path[-1], action)
+    return rules
+
+
+def _substitute(value: Any, defaults: dict[str, Any]) -> Any:
+    if isinstance(value, str):
+        match = re.fullmatch(r"\[parameters\('(.*)'\)\]", value)
+        return copy.deepcopy(defaults[match.group(1)]) if match else value
+    if isinstance(value, dict):
+        return {k: _substitute(v, defaults) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, defaults) for v in value]
+    return value
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@given(resource=RESOURCES, data=st.data())
+def test_keep_rules_round_trip_to_the_original(resource: dict[str, Any], data: st.DataObject) -> None:
+    """Putting every `=` parameter's default back where its expression is gives the original resource."""
+    leaves = [p for p in _leaf_paths(resource) if p[0] == "properties"]
+    chosen = data.draw(st.lists(st.sampled_from(leaves), unique=True) if leaves else st.just([]))
+    out, sink = apply(resource, _rules_for_paths(chosen, "="))
+    defaults = {name: p.default for name, p in sink.parameters.items()}
+    assert _substitute(out, defaults) == resource
+    assert len(sink.parameters) == len({p.path for p in sink.parameters.values()})
+    for parameter in sink.parameters.values():
+        assert parameter.name.startswith("obj_properties_")
+        assert parameter.type == {bool: "bool", int: "int", dict: "object", list: "array", str: "string"}[
+            type(parameter.default)]
+
+
+@settings(max_examples=100)
+@given(resource=RESOURCES)
+def test_star_touches_exactly_the_keys_of_its_level(resource: dict[str, Any]) -> None:
+    out, sink = apply(resource, {"properties": {"*": "-"}})
+    assert set(out["properties"]) == set(resource["properties"])
+    assert all(isinstance(v, str) and v.startswith("[parameters('") for v in out["properties"].values())
+    assert [p.path for p in sink.parameters.values()] == [("properties", k) for k in resource["properties"]]
+    assert not any(p.has_default for p in sink.parameters.values())
+
+
+@settings(max_examples=100)
+@given(names=st.lists(st.text(alphabet="ABCxyz_", min_size=1, max_size=5), min_size=1, max_size=6, unique=True),
+       values=st.data())
+def test_array_items_are_named_by_the_naming_property(names: list[str], values: st.DataObject) -> None:
+    items = [{"ref": {"name": n}, "parameters": {"p": values.draw(SCALARS)}} for n in names]
+    _, sink = apply({"properties": {"list": items}},
+                    {"properties": {"list": [{"parameters": {"p": "="}}, "ref.name"]}})
+    assert list(sink.parameters) == [f"obj_properties_{n}_parameters_p" for n in names]
+    assert [p.default for p in sink.parameters.values()] == [i["parameters"]["p"] for i in items]
+
+
+@given(action=st.sampled_from(["=", "-", "|"]), name=st.sampled_from(["", "n", "-short"]),
+       type_name=st.sampled_from(["", "string", "SecureString", "int", "bool", "object", "secureObject", "array"]))
+def test_rule_text_parses(action: str, name: str, type_name: str) -> None:
+    text = action + (f":{name}" if name or type_name else "") + (f":{type_name}" if type_name else "")
+    spec = RuleSpec.parse(text, "here")
+    assert spec.action == action and spec.name == name
+    assert (spec.type or "").lower() == type_name.lower()
