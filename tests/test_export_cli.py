@@ -125,8 +125,8 @@ def test_failed_export_leaves_the_previous_output_untouched(tmp_path: Path) -> N
     export_to_folder(tmp_path / "adf", out)
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     write(tmp_path / "adf" / "arm-template-parameters-definition.json",
-          {"Microsoft.DataFactory/factories/linkedServices": {"*": {"properties": {"typeProperties": {"url": "?"}}}}})
-    with pytest.raises(PortalError, match="must start with"):
+          {"Microsoft.DataFactory/factories/linkedServices": {"*": {"properties": {"typeProperties": {"url": "=::float"}}}}})
+    with pytest.raises(PortalError, match="unknown parameter type 'float'"):
         export_to_folder(tmp_path / "adf", out)
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adf", "out"]
@@ -165,6 +165,17 @@ def test_no_factory_file_needs_a_name(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "--factory-name" in capsys.readouterr().err
     with pytest.raises(FindingsError):
         load_factory(tmp_path / "adf")
+
+
+def test_a_value_that_is_no_rule_is_reported_and_ignored(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    small_factory(tmp_path / "adf")
+    write(tmp_path / "adf" / "arm-template-parameters-definition.json", {
+        "Microsoft.DataFactory/factories/linkedServices": {"*": {"properties": {
+            "type": "AzureBlobFS", "typeProperties": {"url": "=:-endpoint"}}}}})
+    assert main(["export-arm", str(tmp_path / "adf"), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "'AzureBlobFS' is not a parameterization rule" in err and "properties.type" in err
+    assert list(template(tmp_path / "out")["parameters"]) == ["factoryName", "LS_Blob_endpoint"]
 
 
 def test_strings_starting_with_a_bracket_are_escaped(tmp_path: Path) -> None:

@@ -135,6 +135,14 @@ def test_invalid_rules_are_refused_with_their_place(text: str) -> None:
     assert "properties.x" in str(info.value) and repr(text) in str(info.value)
 
 
+def test_values_that_are_no_rule_are_ignored_and_recorded() -> None:
+    out, sink = apply({"properties": {"type": "BlobEventsTrigger", "x": "1"}},
+                      {"properties": {"type": "BlobEventsTrigger", "x": "="}})
+    assert out["properties"]["type"] == "BlobEventsTrigger"
+    assert list(sink.parameters) == ["obj_properties_x"]
+    assert sink.ignored_rules == [(f"defs.json: {LS_TYPE} → properties.type", "BlobEventsTrigger")]
+
+
 def test_clashing_names_are_numbered_not_merged() -> None:
     _, sink = apply({"properties": {"a": {"x": "1"}, "b": {"x": "2"}}},
                     {"properties": {"a": {"x": "=:-x"}, "b": {"x": "=:-x"}}})

@@ -36,5 +36,5 @@ def export_to_folder(
         raise FindingsError(loaded.errors)
     export = export_factory(loaded.factory, locale=locale)
     target = write_export(export, out_dir)
-    warnings = tuple(f for f in loaded.findings if f.severity is Severity.WARNING)
+    warnings = tuple(f for f in loaded.findings if f.severity is Severity.WARNING) + tuple(export.warnings())
     return ExportResult(loaded.factory.name, target, tuple(export.files()), warnings, export)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from portal.errors import PortalError
+from portal.errors import Finding, PortalError, Severity
 from portal.adf.jsonformat import dumps_adf
 from portal.adf.model import AdfObject, Factory, Kind
 from portal.adf.parameterization import (
@@ -96,7 +96,22 @@ class ArmExport:
     definition_source: str  # "default" or the definition file's path
     locale: str = "en"
     clashes: tuple[tuple[str, str], ...] = ()
+    ignored_rules: tuple[tuple[str, str], ...] = ()
     _files: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def warnings(self) -> list[Finding]:
+        found = [
+            Finding("PARAMETER_CLASH", self.definition_source,
+                    f"two rules make parameter {first!r}; the second is named {second!r}", Severity.WARNING,
+                    "give one of the rules its own name part (e.g. \"=:-myName\")")
+            for first, second in self.clashes
+        ]
+        found += [
+            Finding("UNKNOWN_RULE", where, f"{text!r} is not a parameterization rule and is ignored",
+                    Severity.WARNING, "a rule starts with '=', '-' or '|'")
+            for where, text in self.ignored_rules
+        ]
+        return found
 
     @property
     def template(self) -> dict[str, Any]:
@@ -182,6 +197,7 @@ def export_factory(factory: Factory, *, locale: str = "en") -> ArmExport:
         definition_source=definition_source,
         locale=locale,
         clashes=tuple(sink.clashes),
+        ignored_rules=tuple(sink.ignored_rules),
     )
 
 

@@ -197,6 +197,8 @@ class ParameterSink:
 
     parameters: dict[str, TemplateParameter] = field(default_factory=dict)
     clashes: list[tuple[str, str]] = field(default_factory=list)
+    # Rule values that are no rule at all (e.g. a subtype name where a rule belongs): (where, text).
+    ignored_rules: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, parameter: TemplateParameter) -> str:
         name = parameter.name
@@ -291,6 +293,13 @@ class RuleApplier:
     def _walk(self, holder: Any, key: Any, rule: Any, path: tuple[str, ...], name_path: tuple[str, ...]) -> None:
         value = holder[key]
         if isinstance(rule, str):
+            if not rule.startswith(ACTIONS):
+                # Not a rule: real definition files hold such values (a trigger type written where a rule
+                # belongs); they parameterize nothing and are reported, not fatal.
+                where = (self._rule_where(path), rule)
+                if where not in self.sink.ignored_rules:
+                    self.sink.ignored_rules.append(where)
+                return
             self._parameterize(holder, key, RuleSpec.parse(rule, self._rule_where(path)), path, name_path)
         elif isinstance(rule, dict):
             if isinstance(value, dict):
