@@ -254,3 +254,12 @@ def test_rule_text_parses(action: str, name: str, type_name: str) -> None:
     spec = RuleSpec.parse(text, "here")
     assert spec.action == action and spec.name == name
     assert (spec.type or "").lower() == type_name.lower()
+
+
+def test_default_rules_name_trigger_parameters_by_pipeline() -> None:
+    trigger = {"properties": {"pipelines": [
+        {"pipelineReference": {"referenceName": "PL_Control", "type": "PipelineReference"},
+         "parameters": {"LoadType": "full"}}]}}
+    rules = rules_for(DEFAULT_DEFINITION, TRIGGER_TYPE, "ScheduleTrigger", "default")
+    _, sink = apply(trigger, rules, prefix="TRG_Daily")
+    assert list(sink.parameters) == ["TRG_Daily_properties_PL_Control_parameters_LoadType"]

@@ -20,91 +20,17 @@ Semantics, as ADF Publish applies them:
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from portal.errors import PortalError
 
-# The default parameterization template ADF uses when the factory has no definition file.
-DEFAULT_DEFINITION: Mapping[str, Any] = {
-    "Microsoft.DataFactory/factories": {
-        "properties": {"globalParameters": {"*": {"value": "="}}},
-        "location": "=",
-    },
-    "Microsoft.DataFactory/factories/globalparameters": {"properties": {"*": {"value": "="}}},
-    "Microsoft.DataFactory/factories/pipelines": {},
-    "Microsoft.DataFactory/factories/dataflows": {},
-    "Microsoft.DataFactory/factories/integrationRuntimes": {
-        "properties": {
-            "typeProperties": {
-                "ssisProperties": {
-                    "catalogInfo": {
-                        "catalogServerEndpoint": "=",
-                        "catalogAdminUserName": "=",
-                        "catalogAdminPassword": {"value": "-::secureString"},
-                    },
-                    "customSetupScriptProperties": {"sasToken": {"value": "-::secureString"}},
-                },
-                "linkedInfo": {"key": {"value": "-::secureString"}, "resourceId": "="},
-                "computeProperties": {
-                    "dataFlowProperties": {"externalComputeInfo": [{"accessToken": "-::secureString"}]}
-                },
-            }
-        }
-    },
-    "Microsoft.DataFactory/factories/triggers": {
-        "properties": {
-            "pipelines": [{"parameters": {"*": "="}}],
-            "pipeline": {"parameters": {"*": "="}},
-            "typeProperties": {"scope": "="},
-        }
-    },
-    "Microsoft.DataFactory/factories/linkedServices": {
-        "*": {
-            "properties": {
-                "typeProperties": {
-                    "accountName": "=",
-                    "username": "=",
-                    "userName": "=",
-                    "accessKeyId": "=",
-                    "servicePrincipalId": "=",
-                    "userId": "=",
-                    "host": "=",
-                    "clientId": "=",
-                    "clusterUserName": "=",
-                    "clusterSshUserName": "=",
-                    "hostSubscriptionId": "=",
-                    "clusterResourceGroup": "=",
-                    "subscriptionId": "=",
-                    "resourceGroupName": "=",
-                    "tenant": "=",
-                    "dataLakeStoreUri": "=",
-                    "baseUrl": "=",
-                    "database": "=",
-                    "serviceEndpoint": "=",
-                    "batchUri": "=",
-                    "poolName": "=",
-                    "databaseName": "=",
-                    "systemNumber": "=",
-                    "server": "=",
-                    "url": "=",
-                    "functionAppUrl": "=",
-                    "environmentUrl": "=",
-                    "aadResourceId": "=",
-                    "sasUri": "|:-sasUri:secureString",
-                    "sasToken": "|",
-                    "connectionString": "|:-connectionString:secureString",
-                    "hostKeyFingerprint": "=",
-                }
-            }
-        },
-        "Odbc": {"properties": {"typeProperties": {"userName": "=", "connectionString": {"secretName": "="}}}},
-    },
-    "Microsoft.DataFactory/factories/datasets": {
-        "*": {"properties": {"typeProperties": {"folderPath": "=", "fileName": "="}}}
-    },
-    "Microsoft.DataFactory/factories/managedVirtualNetworks/managedPrivateEndpoints": {"properties": {"*": "="}},
-}
+# The default parameterization template ADF uses when the factory has no definition file: the one ADF Studio
+# offers under "Edit parameter configuration" (2023-2025), kept as JSON beside this module.
+DEFAULT_DEFINITION_PATH = Path(__file__).with_name("default-parameter-definition.json")
+DEFAULT_DEFINITION: Mapping[str, Any] = json.loads(DEFAULT_DEFINITION_PATH.read_text(encoding="utf-8"))
 
 ACTIONS = ("=", "-", "|")
 SECURE_TYPES = ("secureString", "secureObject")
