@@ -13,8 +13,8 @@ Measurements, each in a fresh subprocess (`--one portal|baseline`) so that peak 
   a reference export (`json.loads` of each file, before timing), so the baseline does the minimum any exporter
   must do: parse the input, serialize the same output.
 Timings are the median of `--repeat` runs (interleaved); peak RSS (`ru_maxrss`) is the maximum over the runs.
-A tracemalloc peak (Python allocations only) is taken in one extra run per measurement, since tracemalloc slows
-the run it traces.
+A tracemalloc peak (Python allocations only) is taken in the untimed warm-up run of each measurement, since
+tracemalloc slows the run it traces.
 """
 
 from __future__ import annotations
@@ -181,13 +181,19 @@ def bench(args: argparse.Namespace) -> dict:
             item["portal"], item["baseline"] = [], []
             item["input_files"] = len(_source_files(item["source"]))
             item["input_mb"] = _size_mb(item["source"])
-            # Warm-up + reference export (not counted): also warms the page cache for both measurements.
-            ref = _measure("portal", item["source"], work, item["factory_name"], keep=True)
+            # Warm-up runs, not timed: the reference export (the baseline's output documents), the check that
+            # the baseline writes the same bytes, and the tracemalloc peaks (tracemalloc slows what it traces).
+            # They also warm the page cache for the timed runs.
+            tm = args.with_tracemalloc
+            ref = _measure("portal", item["source"], work, item["factory_name"], keep=True, tracemalloc=tm)
             item["reference"] = Path(ref["out"])
             item["resources"], item["files"], item["parameters"] = ref["resources"], ref["files"], ref["parameters"]
             item["output_mb"] = _size_mb(item["reference"])
-            check = _measure("baseline", item["source"], work, None, item["reference"], check=True)
+            check = _measure("baseline", item["source"], work, None, item["reference"], check=True, tracemalloc=tm)
             item["identical"] = check["identical"]
+            if tm:
+                item["portal_tracemalloc"] = ref["tracemalloc_mb"]
+                item["baseline_tracemalloc"] = check["tracemalloc_mb"]
 
         for rep in range(args.repeat):
             for item in inputs:
@@ -197,13 +203,6 @@ def bench(args: argparse.Namespace) -> dict:
                     item[mode].append(info)
                     print(f"  run {rep + 1}/{args.repeat} {item['label']:<45} {mode:<8} {info['wall']:7.2f} s "
                           f"{info['rss_mb']:7.1f} MB", flush=True)
-
-        if args.with_tracemalloc:
-            for item in inputs:
-                for mode in ("portal", "baseline"):
-                    ref = item["reference"] if mode == "baseline" else None
-                    info = _measure(mode, item["source"], work, item["factory_name"], ref, tracemalloc=True)
-                    item[f"{mode}_tracemalloc"] = info["tracemalloc_mb"]
 
         for item in inputs:
             for mode in ("portal", "baseline"):
@@ -299,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-tracemalloc", dest="with_tracemalloc", action="store_false",
-                        help="skip the extra tracemalloc runs")
+                        help="run the warm-up without tracemalloc")
     parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
     args = parser.parse_args(argv)
     if args.one:

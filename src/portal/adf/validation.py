@@ -13,13 +13,19 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 from portal.errors import Finding, FindingsError, PortalError, Severity
 from portal.adf.arm import FACTORY_TYPE, GLOBAL_PARAMETERS_TYPE, ArmExport, export_factory
 from portal.adf.loader import open_source, parse_factory
 from portal.adf.model import PARAMETER_DEFINITION_FILE, PUBLISH_CONFIG_FILE, AdfObject, Factory, Kind
-from portal.adf.parameterization import RESOURCE_LEVEL_KEYS, SUBTYPED_RESOURCE_TYPES, RuleSpec
+from portal.adf.parameterization import (
+    ACTIONS,
+    DEFAULT_DEFINITION,
+    RESOURCE_LEVEL_KEYS,
+    SUBTYPED_RESOURCE_TYPES,
+    RuleSpec,
+)
 from portal.adf.references import dependency_graph, find_cycles, object_references
 
 # ARM limits for one template (https://learn.microsoft.com/azure/azure-resource-manager/templates/best-practices).
@@ -28,7 +34,6 @@ MAX_RESOURCES = 800
 MAX_TEMPLATE_BYTES = 4 * 1024 * 1024
 MAIN_TEMPLATE = "ARMTemplateForFactory.json"
 LINKED_PREFIX = "linkedTemplates/ArmTemplate_"
-MASTER_TEMPLATE = "linkedTemplates/ArmTemplate_master.json"
 
 # ADF resolves this integration runtime itself; factories reference it without a file for it.
 BUILT_IN_RUNTIME = "AutoResolveIntegrationRuntime"
@@ -37,7 +42,7 @@ BUILT_IN_RUNTIME = "AutoResolveIntegrationRuntime"
 TYPED_KINDS = frozenset(
     {Kind.LINKED_SERVICE, Kind.DATASET, Kind.TRIGGER, Kind.INTEGRATION_RUNTIME, Kind.CREDENTIAL}
 )
-# Test-AdfCode warns about these characters in these kinds' names (they break some connectors and expressions).
+# Test-AdfCode warns about these characters in these kinds' names.
 NAME_CHARACTER_KINDS = (Kind.LINKED_SERVICE, Kind.DATASET, Kind.DATAFLOW)
 BAD_NAME_CHARACTERS = ("-", " ")
 
@@ -174,7 +179,8 @@ def check_references(factory: Factory) -> Iterator[Finding]:
             if factory.find(ref.kind, ref.name) is not None:
                 continue
             target = f"{ref.kind.label.lower()} {ref.name}"
-            where = f"{obj.path} ({ref.pointer})"
+            # The parent link of a managed private endpoint has a pointer in parentheses already.
+            where = f"{obj.path} {ref.pointer}" if ref.pointer.startswith("(") else f"{obj.path} ({ref.pointer})"
             if ref.kind is Kind.INTEGRATION_RUNTIME and ref.name == BUILT_IN_RUNTIME:
                 continue
             other = by_folded.get((ref.kind, ref.name.lower()))
@@ -242,6 +248,7 @@ class _Leaf:
 
 
 def check_parameter_definition(factory: Factory) -> list[Finding]:
+    """Malformed rules (errors) and rules that match nothing in this factory (warnings)."""
     definition = factory.parameter_definition
     if definition is None:
         return []  # the default template is ADF's own
@@ -254,52 +261,98 @@ def check_parameter_definition(factory: Factory) -> list[Finding]:
         if not isinstance(root, dict):
             findings.append(Finding("PARAM_RULE", where, "the rules for a resource type must be a JSON object"))
             continue
-        tree = _annotate(root, "", lambda path, t=type_key: f"{file} ({t} → {path})", findings)
+        tree = _annotate(root, "", f"{file} ({type_key} → ", findings)
         lowered = type_key.lower()
         if not root:
             continue  # `{}`: boilerplate of ADF's default template, parameterizes nothing on purpose
         if lowered in seen_types:
             findings.append(Finding("UNUSED_RULE", where, "is ignored: an earlier key names the same resource type",
                                     Severity.WARNING, "merge the two sets of rules"))
-            continue
-        seen_types.add(lowered)
-        if lowered not in resources:
+        elif lowered not in resources:
             findings.append(Finding("UNUSED_RULE", where, "is not a resource type of a data factory; its rules "
                                     "match nothing", Severity.WARNING, "check the spelling of the type"))
-            continue
-        targets = resources[lowered]
-        if not targets:
-            findings.append(Finding("UNUSED_RULE", where, _why_absent(factory, lowered), Severity.WARNING))
-            continue
-        subtyped = lowered in SUBTYPED_RESOURCE_TYPES or not (RESOURCE_LEVEL_KEYS & set(root))
-        used: set[_Leaf] = set()
-        if subtyped:
-            subtypes = {subtype for subtype, _ in targets}
-            for subtype, body in targets:
-                _mark(_merge(tree.get("*"), tree.get(subtype) if subtype else None), body, used)
-            branches = []
-            for key, branch in tree.items():
-                if key == "*" or key in subtypes:
-                    branches.append(branch)
-                else:
-                    # One finding for the whole subtype rather than one per rule below it.
-                    findings.append(Finding(
-                        "UNUSED_RULE", f"{file} ({type_key} → {key})",
-                        f"no {_noun(lowered)} has type {key!r}, so these rules match nothing", Severity.WARNING,
-                    ))
+        elif not resources[lowered]:
+            if root not in (_default_rules(lowered), _EARLIER_DEFAULTS.get(lowered)):
+                findings.append(Finding("UNUSED_RULE", where, _why_absent(lowered), Severity.WARNING))
         else:
-            for _, body in targets:
-                _mark(tree, body, used)
-            branches = [tree]
-        for branch in branches:
-            for leaf in _leaves(branch):
-                if leaf not in used:
-                    findings.append(Finding(
-                        "UNUSED_RULE", f"{file} ({type_key} → {leaf.path})",
-                        f"the rule matches no property of any {_noun(lowered)}", Severity.WARNING,
-                        "remove it, or check the property path",
-                    ))
+            subtyped = lowered in SUBTYPED_RESOURCE_TYPES or not (RESOURCE_LEVEL_KEYS & set(root))
+            findings.extend(_unused_rules(tree, resources[lowered], subtyped, f"{file} ({type_key} → ", lowered))
+        seen_types.add(lowered)
     return findings
+
+
+def _unused_rules(
+    tree: dict[str, Any], targets: list[tuple[str | None, Mapping[str, Any]]], subtyped: bool, where: str,
+    lowered: str,
+) -> Iterator[Finding]:
+    used: set[_Leaf] = set()
+    if subtyped:
+        subtypes = {subtype for subtype, _ in targets}
+        for subtype, body in targets:
+            _mark(_merge(tree.get("*"), tree.get(subtype) if subtype else None), body, used)
+        branches = []
+        for key, branch in tree.items():
+            if key == "*" or key in subtypes:
+                branches.append(branch)
+            elif _default_rules(lowered, key) == _plain(branch):
+                continue  # ADF's own default rules for that connector: boilerplate, not a mistake
+            else:
+                # One finding for the whole subtype rather than one per rule below it.
+                yield Finding("UNUSED_RULE", f"{where}{key})",
+                              f"no {_noun(lowered)} has type {key!r}, so these rules match nothing",
+                              Severity.WARNING)
+    else:
+        for _, body in targets:
+            _mark(tree, body, used)
+        branches = [tree]
+    for branch in branches:
+        for leaf in _leaves(branch):
+            if leaf not in used and not _from_default_template(lowered, leaf):
+                yield Finding("UNUSED_RULE", f"{where}{leaf.path})",
+                              f"the rule matches no property of any {_noun(lowered)}", Severity.WARNING,
+                              "remove it, or check the property path")
+
+
+# Earlier forms of ADF's default template that definition files still copy.
+_EARLIER_DEFAULTS: Mapping[str, Any] = {
+    "microsoft.datafactory/factories/managedvirtualnetworks/managedprivateendpoints": {"properties": {"*": "="}},
+}
+
+
+def _default_rules(lowered: str, *path: str) -> Any:
+    """The default template's rules for a resource type (and a path below it), or None."""
+    node: Any = next((v for k, v in DEFAULT_DEFINITION.items() if k.lower() == lowered), None)
+    for part in path:
+        if isinstance(node, list):
+            node = node[0] if node and part == "[]" else None
+        elif isinstance(node, dict):
+            node = node.get(part)
+        else:
+            return None
+    return node
+
+
+def _from_default_template(lowered: str, leaf: "_Leaf") -> bool:
+    """Rules copied from ADF's default template (most definition files start as a copy) stay quiet when they
+    match nothing: they are boilerplate, not a mistake of the author's."""
+    parts: list[str] = []
+    for part in leaf.path.split("."):
+        if part.endswith("[]"):
+            parts.extend([part[:-2], "[]"])
+        else:
+            parts.append(part)
+    return _default_rules(lowered, *parts) == leaf.text
+
+
+def _plain(rule: Any) -> Any:
+    """An annotated rule tree back as plain JSON."""
+    if isinstance(rule, _Leaf):
+        return rule.text
+    if isinstance(rule, dict):
+        return {k: _plain(v) for k, v in rule.items()}
+    if isinstance(rule, list):
+        return [_plain(rule[0]), *rule[1:]] if rule else rule
+    return rule
 
 
 def _rule_targets(factory: Factory) -> dict[str, list[tuple[str | None, Mapping[str, Any]]]]:
@@ -335,7 +388,7 @@ def _rule_targets(factory: Factory) -> dict[str, list[tuple[str | None, Mapping[
     return targets
 
 
-def _why_absent(factory: Factory, lowered: str) -> str:
+def _why_absent(lowered: str) -> str:
     if lowered == FACTORY_TYPE.lower():
         return (f"has rules, but the template holds no factory resource (includeFactoryTemplate is not set in "
                 f"{PUBLISH_CONFIG_FILE})")
@@ -352,27 +405,36 @@ def _noun(lowered: str) -> str:
     return "factory" if lowered == FACTORY_TYPE.lower() else "global parameters resource"
 
 
-def _annotate(rule: Any, path: str, where: Callable[[str], str], findings: list[Finding]) -> Any:
-    """The rule tree with each rule string replaced by a `_Leaf`; malformed rules become PARAM_RULE findings."""
+def _annotate(rule: Any, path: str, where_prefix: str, findings: list[Finding]) -> Any:
+    """The rule tree with each rule string replaced by a `_Leaf`; malformed rules become PARAM_RULE findings.
+
+    `where_prefix` is `FILE (TYPE → `; the rule's path and `)` complete it.
+    """
     shown = path or "(root)"
+    where = f"{where_prefix}{shown})"
     if isinstance(rule, str):
+        if not rule.startswith(ACTIONS):
+            # The export ignores such a value (real files hold e.g. a trigger type where a rule belongs).
+            findings.append(Finding("UNKNOWN_RULE", where, f"{rule!r} is not a parameterization rule and is "
+                                    "ignored", Severity.WARNING, "a rule starts with '=', '-' or '|'"))
+            return _Leaf(shown, rule)
         try:
-            RuleSpec.parse(rule, where(shown))
+            RuleSpec.parse(rule, where)
         except PortalError as exc:
             findings.append(exc.as_finding())
         return _Leaf(shown, rule)
     if isinstance(rule, dict):
-        return {key: _annotate(value, f"{path}.{key}" if path else key, where, findings)
+        return {key: _annotate(value, f"{path}.{key}" if path else key, where_prefix, findings)
                 for key, value in rule.items()}
     if isinstance(rule, list):
         if not rule or len(rule) > 2 or (len(rule) == 2 and not isinstance(rule[1], str)):
             findings.append(Finding(
-                "PARAM_RULE", where(shown),
+                "PARAM_RULE", where,
                 "an array rule must be [rule for each item] or [rule for each item, \"naming.property.path\"]",
             ))
             return None
-        return [_annotate(rule[0], f"{path}[]", where, findings), *rule[1:]]
-    findings.append(Finding("PARAM_RULE", where(shown), "a rule must be a string, an object or an array",
+        return [_annotate(rule[0], f"{path}[]", where_prefix, findings), *rule[1:]]
+    findings.append(Finding("PARAM_RULE", where, "a rule must be a string, an object or an array",
                             hint="write e.g. \"=\" to keep the current value as default"))
     return None
 
@@ -475,12 +537,15 @@ def _limits(files: Mapping[str, str]) -> list[Finding]:
         findings.append(Finding(
             "ARM_RESOURCE_LIMIT", MAIN_TEMPLATE,
             f"the template has {main.resources} resources; ARM allows at most {MAX_RESOURCES}",
+            # Deployable all the same when the linked templates are within the limits, as Publish intends.
+            Severity.WARNING if linked_ok["resources"] else Severity.ERROR,
             hint=use_linked if linked_ok["resources"] else "split the factory",
         ))
     if main.size > MAX_TEMPLATE_BYTES:
         findings.append(Finding(
             "ARM_SIZE_LIMIT", MAIN_TEMPLATE,
             f"the template is {_mb(main.size)}; ARM allows at most {_mb(MAX_TEMPLATE_BYTES)}",
+            Severity.WARNING if linked_ok["size"] else Severity.ERROR,
             hint=use_linked if linked_ok["size"] else "make the biggest objects smaller",
         ))
     # The linked templates matter only to those who deploy them; a limit the main template already breaks is
