@@ -37,4 +37,4 @@ def export_to_folder(
     export = export_factory(loaded.factory, locale=locale)
     target = write_export(export, out_dir)
     warnings = tuple(f for f in loaded.findings if f.severity is Severity.WARNING) + tuple(export.warnings())
-    return ExportResult(loaded.factory.name, target, tuple(export.files()), warnings, export)
+    return ExportResult(loaded.factory.name, target, tuple(export.file_names()), warnings, export)

@@ -10,12 +10,12 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from portal.errors import Finding, PortalError, Severity
-from portal.adf.jsonformat import dumps_adf
+from portal.adf.jsonformat import dumps_adf, write_adf
 from portal.adf.model import AdfObject, Factory, Kind
 from portal.adf.parameterization import (
     DEFAULT_DEFINITION,
@@ -25,7 +25,7 @@ from portal.adf.parameterization import (
     ordered_parameters,
     rules_for,
 )
-from portal.adf.publish_defaults import apply_publish_defaults, escape_brackets
+from portal.adf.publish_defaults import apply_publish_defaults, copy_escaped
 from portal.adf.references import dependency_keys
 from portal.adf.secrets import replace_encrypted_credential
 
@@ -97,7 +97,6 @@ class ArmExport:
     locale: str = "en"
     clashes: tuple[tuple[str, str], ...] = ()
     ignored_rules: tuple[tuple[str, str], ...] = ()
-    _files: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def warnings(self) -> list[Finding]:
         found = [
@@ -134,28 +133,32 @@ class ArmExport:
             templates.append(template_document(self.factory_name, chunk_params, bodies, self.locale))
         return templates
 
-    def files(self) -> dict[str, str]:
-        """Every output file, relative path → JSON text, in the exact form Publish writes."""
-        if self._files:
-            return self._files
-        files: dict[str, str] = {
-            "ARMTemplateForFactory.json": dumps_adf(self.template),
-            "ARMTemplateParametersForFactory.json": dumps_adf(self.parameter_file),
-        }
+    def documents(self) -> Iterator[tuple[str, Any]]:
+        """Every output file as (relative path, JSON document), in the order Publish lists them."""
+        yield "ARMTemplateForFactory.json", self.template
+        yield "ARMTemplateParametersForFactory.json", self.parameter_file
         linked = self.linked_templates()
         for index, document in enumerate(linked):
-            files[f"linkedTemplates/ArmTemplate_{index}.json"] = dumps_adf(document)
-        files["linkedTemplates/ArmTemplate_master.json"] = dumps_adf(
-            master_document(self.factory_name, self.parameters, linked, self.locale)
-        )
-        files["linkedTemplates/ArmTemplateParameters_master.json"] = dumps_adf(
-            master_parameters_document(self.factory_name, self.parameters)
-        )
-        files[f"globalParameters/{self.factory_name}_GlobalParameters.json"] = dumps_adf(
-            dict(self.global_parameters)
-        )
-        self._files.update(files)
-        return files
+            yield f"linkedTemplates/ArmTemplate_{index}.json", document
+        yield "linkedTemplates/ArmTemplate_master.json", master_document(
+            self.factory_name, self.parameters, linked, self.locale)
+        yield "linkedTemplates/ArmTemplateParameters_master.json", master_parameters_document(
+            self.factory_name, self.parameters)
+        yield f"globalParameters/{self.factory_name}_GlobalParameters.json", dict(self.global_parameters)
+
+    def file_names(self) -> list[str]:
+        count = len(split_for_linked_templates(self.resources))
+        return [
+            "ARMTemplateForFactory.json", "ARMTemplateParametersForFactory.json",
+            *(f"linkedTemplates/ArmTemplate_{i}.json" for i in range(count)),
+            "linkedTemplates/ArmTemplate_master.json", "linkedTemplates/ArmTemplateParameters_master.json",
+            f"globalParameters/{self.factory_name}_GlobalParameters.json",
+        ]
+
+    def files(self) -> dict[str, str]:
+        """Every output file, relative path → JSON text, in the exact form Publish writes (all in memory; to
+        write them, `write_export` streams instead)."""
+        return {name: dumps_adf(document) for name, document in self.documents()}
 
 
 def export_factory(factory: Factory, *, locale: str = "en") -> ArmExport:
@@ -218,11 +221,10 @@ def _object_resource(
     factory: Factory, obj: AdfObject, definition: Mapping[str, Any], definition_source: str,
     sink: ParameterSink, include_factory: bool,
 ) -> ArmResource:
-    props = copy.deepcopy(dict(obj.properties)) if "properties" in obj.body else {}
-    if obj.kind is Kind.MANAGED_VIRTUAL_NETWORK and "properties" not in obj.body:
-        props = {}
+    # The copy escapes literal '[' on the way; the defaults Publish adds contain none.
+    props = copy_escaped(obj.properties) if "properties" in obj.body else {}
     props = apply_publish_defaults(obj.kind, props, lambda name: _body_of(factory, Kind.DATAFLOW, name))
-    escape_brackets(props)
+    made_before = len(sink.parameters)
     if obj.kind is Kind.LINKED_SERVICE and isinstance(props.get("typeProperties"), dict):
         props["typeProperties"] = replace_encrypted_credential(
             obj.name, obj.subtype, props["typeProperties"], sink, obj.kind.arm_type
@@ -244,11 +246,12 @@ def _object_resource(
     dep_keys = [(kind.arm_type, name) for kind, name in deps]
     if include_factory:
         dep_keys.insert(0, (FACTORY_TYPE, factory.name))
+    # Most resources get no parameter; only those that did are scanned for the order of theirs.
     return ArmResource(
         key=(obj.kind.arm_type, obj.qualified_name),
         body=body,
         depends_on=tuple(dep_keys),
-        parameters=tuple(parameters_in(body)),
+        parameters=tuple(parameters_in(body)) if len(sink.parameters) > made_before else (),
     )
 
 
@@ -261,8 +264,7 @@ def _factory_resource(
     factory: Factory, definition: Mapping[str, Any], definition_source: str, sink: ParameterSink
 ) -> ArmResource:
     source = factory.factory_body or {}
-    props = {k: copy.deepcopy(v) for k, v in (source.get("properties") or {}).items() if k not in _FACTORY_READ_ONLY}
-    escape_brackets(props)
+    props = {k: copy_escaped(v) for k, v in (source.get("properties") or {}).items() if k not in _FACTORY_READ_ONLY}
     body: dict[str, Any] = {
         "name": "[parameters('factoryName')]",
         "type": FACTORY_TYPE,
@@ -288,8 +290,7 @@ def _global_parameters_resource(
     factory: Factory, definition: Mapping[str, Any], definition_source: str, sink: ParameterSink,
     include_factory: bool,
 ) -> ArmResource:
-    props = copy.deepcopy(dict(factory.global_parameters))
-    escape_brackets(props)
+    props = copy_escaped(dict(factory.global_parameters))
     body: dict[str, Any] = {
         "name": resource_name_expression("default"),
         "type": GLOBAL_PARAMETERS_TYPE,
@@ -452,7 +453,6 @@ def write_export(export: ArmExport, out_dir: str | os.PathLike[str]) -> Path:
     """
     target = Path(out_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
-    files = export.files()
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         if target.is_dir():
@@ -463,10 +463,12 @@ def write_export(export: ArmExport, out_dir: str | os.PathLike[str]) -> Path:
                 stale.unlink()
         elif target.exists():
             raise PortalError(str(target), "exists and is not a folder", code="OUT_DIR")
-        for relative, text in files.items():
+        for relative, document in export.documents():
             path = staging / relative
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(text.encode("utf-8"))
+            # Streamed: the text of a big template never sits in memory whole.
+            with open(path, "w", encoding="utf-8", newline="") as handle:
+                write_adf(document, handle)
         backup = None
         if target.exists():
             backup = target.with_name(f".{target.name}.old-{os.getpid()}")

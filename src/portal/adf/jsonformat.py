@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import IO, Any
+
+_ENCODER = json.JSONEncoder(indent="\t", ensure_ascii=False)
 
 
 def dumps_adf(value: Any) -> str:
@@ -12,3 +14,10 @@ def dumps_adf(value: Any) -> str:
 
 def dumps_bytes(value: Any) -> bytes:
     return dumps_adf(value).encode("utf-8")
+
+
+def write_adf(value: Any, handle: IO[str]) -> None:
+    """The same text as `dumps_adf`, written piece by piece (big templates are tens of MB)."""
+    write = handle.write
+    for chunk in _ENCODER.iterencode(value):
+        write(chunk)

@@ -33,41 +33,39 @@ def insert_after(mapping: dict[str, Any], anchor: str | None, key: str, value: A
     return out
 
 
-def escape_brackets(value: Any) -> Any:
-    """ARM evaluates strings that start with '['; a literal one is written with '[[' (in place)."""
+def copy_escaped(value: Any) -> Any:
+    """A fresh copy of a JSON value in which every string that starts with '[' is written '[[' (ARM evaluates
+    strings that start with '['). One pass for both, as this runs over every property of every object."""
     if isinstance(value, dict):
-        for key, child in value.items():
-            if isinstance(child, str):
-                if child.startswith("["):
-                    value[key] = "[" + child
-            elif isinstance(child, (dict, list)):
-                escape_brackets(child)
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            if isinstance(child, str):
-                if child.startswith("["):
-                    value[index] = "[" + child
-            elif isinstance(child, (dict, list)):
-                escape_brackets(child)
+        return {key: (("[" + child if child[:1] == "[" else child) if isinstance(child, str)
+                      else copy_escaped(child) if isinstance(child, (dict, list)) else child)
+                for key, child in value.items()}
+    if isinstance(value, list):
+        return [(("[" + child if child[:1] == "[" else child) if isinstance(child, str)
+                 else copy_escaped(child) if isinstance(child, (dict, list)) else child)
+                for child in value]
+    if isinstance(value, str) and value[:1] == "[":
+        return "[" + value
     return value
 
 
 def _add_reference_parameters(value: Any) -> Any:
     """`"parameters": {}` on every dataset and data flow reference of a pipeline, as the service returns them
-    (data flows keep their dataset references as written)."""
+    (data flows keep their dataset references as written). Changes `value` in place."""
     if isinstance(value, dict):
-        out = {}
-        for key, child in value.items():
-            out[key] = _add_reference_parameters(child) if isinstance(child, (dict, list)) else child
-        ref_type = out.get("type")
-        if "referenceName" in out and ref_type in ("DatasetReference", "DataFlowReference"):
-            if "parameters" not in out:
-                out["parameters"] = {}
-            if ref_type == "DataFlowReference" and "datasetParameters" not in out:
-                out["datasetParameters"] = {}
-        return out
-    if isinstance(value, list):
-        return [_add_reference_parameters(child) if isinstance(child, (dict, list)) else child for child in value]
+        for child in value.values():
+            if isinstance(child, (dict, list)):
+                _add_reference_parameters(child)
+        ref_type = value.get("type")
+        if ref_type in ("DatasetReference", "DataFlowReference") and "referenceName" in value:
+            if "parameters" not in value:
+                value["parameters"] = {}
+            if ref_type == "DataFlowReference" and "datasetParameters" not in value:
+                value["datasetParameters"] = {}
+    elif isinstance(value, list):
+        for child in value:
+            if isinstance(child, (dict, list)):
+                _add_reference_parameters(child)
     return value
 
 

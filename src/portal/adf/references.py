@@ -12,73 +12,83 @@ from portal.adf.model import KIND_BY_REFERENCE_TYPE, AdfObject, Factory, Kind
 class Reference:
     kind: Kind
     name: str
-    # Where in the referring object's JSON the reference sits, e.g. `properties.activities[2].inputs[0]`.
-    pointer: str
+    # Where in the referring object's JSON the reference sits, e.g. `properties.activities[2].inputs[0]`;
+    # None when the caller asked for speed rather than places.
+    pointer: str | None
+    # The Key Vault linked service of a secret (`{"type": "AzureKeyVaultSecret", "store": {...}}`).
+    via_store: bool = False
 
 
-def find_references(value: Any, pointer: str = "") -> Iterator[Reference]:
+def find_references(value: Any, pointer: str | None = "", parent_key: str = "") -> Iterator[Reference]:
     """References in document order: nested activities, data flow sources and sinks, `connectVia`, Key Vault
     stores, credentials, trigger pipelines and trigger dependencies all use the same `{referenceName, type}`
-    shape, so one walk finds them all."""
+    shape, so one walk finds them all. With `pointer=None` no places are built (the export's fast path)."""
     if isinstance(value, dict):
         ref_type = value.get("type")
-        ref_name = value.get("referenceName")
-        if isinstance(ref_type, str) and ref_type in KIND_BY_REFERENCE_TYPE and "referenceName" in value:
+        if isinstance(ref_type, str) and "referenceName" in value and ref_type in KIND_BY_REFERENCE_TYPE:
+            ref_name = value["referenceName"]
             # A name given as an expression is resolved at run time; it is no static dependency.
             if isinstance(ref_name, str) and not ref_name.startswith("@"):
-                yield Reference(KIND_BY_REFERENCE_TYPE[ref_type], ref_name, pointer or ".")
+                yield Reference(KIND_BY_REFERENCE_TYPE[ref_type], ref_name,
+                                None if pointer is None else (pointer or "."), parent_key == "store")
         for key, child in value.items():
             if isinstance(child, (dict, list)):
-                yield from find_references(child, f"{pointer}.{key}" if pointer else key)
+                child_pointer = None if pointer is None else (f"{pointer}.{key}" if pointer else key)
+                yield from find_references(child, child_pointer, key)
     elif isinstance(value, list):
         for index, child in enumerate(value):
             if isinstance(child, (dict, list)):
-                yield from find_references(child, f"{pointer}[{index}]")
+                yield from find_references(child, None if pointer is None else f"{pointer}[{index}]", parent_key)
 
 
 NESTED_ACTIVITY_KEYS = ("activities", "ifTrueActivities", "ifFalseActivities", "defaultActivities")
 
 
-def _activity_references(activities: list[Any], pointer: str) -> list[Reference]:
+def _at(pointer: str | None, suffix: str) -> str | None:
+    return None if pointer is None else pointer + suffix
+
+
+def _activity_references(activities: list[Any], pointer: str | None) -> list[Reference]:
     """References of a pipeline's activities, breadth first: every activity at one level before the
     activities nested in ForEach, Until, If and Switch, as Publish orders `dependsOn`."""
     refs: list[Reference] = []
-    queue: list[tuple[Any, str]] = [(a, f"{pointer}[{i}]") for i, a in enumerate(activities)]
+    queue: list[tuple[Any, str | None]] = [(a, _at(pointer, f"[{i}]")) for i, a in enumerate(activities)]
     while queue:
-        nested: list[tuple[Any, str]] = []
+        nested: list[tuple[Any, str | None]] = []
         for activity, where in queue:
             if not isinstance(activity, dict):
                 continue
             for key, child in activity.items():
                 if key == "typeProperties" and isinstance(child, dict):
                     for tkey, tchild in child.items():
-                        tpath = f"{where}.typeProperties.{tkey}"
+                        tpath = _at(where, f".typeProperties.{tkey}")
                         if tkey in NESTED_ACTIVITY_KEYS and isinstance(tchild, list):
-                            nested.extend((a, f"{tpath}[{i}]") for i, a in enumerate(tchild))
+                            nested.extend((a, _at(tpath, f"[{i}]")) for i, a in enumerate(tchild))
                         elif tkey == "cases" and isinstance(tchild, list):
                             for ci, case in enumerate(tchild):
                                 if isinstance(case, dict) and isinstance(case.get("activities"), list):
-                                    nested.extend((a, f"{tpath}[{ci}].activities[{i}]")
+                                    nested.extend((a, _at(tpath, f"[{ci}].activities[{i}]"))
                                                   for i, a in enumerate(case["activities"]))
                         elif isinstance(tchild, (dict, list)):
-                            refs.extend(find_references(tchild, tpath))
+                            refs.extend(find_references(tchild, tpath, tkey))
                 elif isinstance(child, (dict, list)):
-                    refs.extend(find_references(child, f"{where}.{key}"))
+                    refs.extend(find_references(child, _at(where, f".{key}"), key))
         queue = nested
     return refs
 
 
-def object_references(obj: AdfObject) -> list[Reference]:
+def object_references(obj: AdfObject, *, with_places: bool = True) -> list[Reference]:
     props = obj.body.get("properties")
+    root = "" if with_places else None
     if obj.kind is Kind.PIPELINE and isinstance(props, dict) and isinstance(props.get("activities"), list):
         refs = []
         for key, child in props.items():
             if key == "activities":
-                refs.extend(_activity_references(child, "properties.activities"))
+                refs.extend(_activity_references(child, _at(root, "properties.activities")))
             elif isinstance(child, (dict, list)):
-                refs.extend(find_references(child, f"properties.{key}"))
+                refs.extend(find_references(child, _at(root, f"properties.{key}"), key))
     else:
-        refs = list(find_references(obj.body))
+        refs = list(find_references(obj.body, root))
     if obj.kind is Kind.MANAGED_PRIVATE_ENDPOINT and obj.parent:
         # A private endpoint lives inside its managed virtual network.
         refs.insert(0, Reference(Kind.MANAGED_VIRTUAL_NETWORK, obj.parent, "(parent)"))
@@ -89,9 +99,9 @@ def dependency_keys(factory: Factory, obj: AdfObject) -> list[tuple[Kind, str]]:
     """The distinct objects `obj` depends on that exist in the factory, in first-reference order, except that
     Key Vault stores of secrets come after the other references (as Publish lists them in `dependsOn`)."""
     seen: dict[tuple[Kind, str], None] = {}
-    refs = object_references(obj)
-    stores = [r for r in refs if r.pointer.endswith(".store")]
-    others = [r for r in refs if not r.pointer.endswith(".store")]
+    refs = object_references(obj, with_places=False)
+    stores = [r for r in refs if r.via_store]
+    others = [r for r in refs if not r.via_store]
     for ref in others + stores:
         key = (ref.kind, ref.name)
         if key == obj.key or key in seen:
