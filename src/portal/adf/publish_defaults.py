@@ -1,8 +1,8 @@
 """What ADF Publish adds to or changes in an object's properties before they go into the ARM template.
 
-Each rule here was seen in real Publish output (see the corpus README in shared/adf-corpus): empty defaults
-that the service fills in, the dropped `encryptedCredential` of linked services replaced by secure-string
-parameters, and the `[[` escaping of strings that ARM would otherwise evaluate.
+Each rule here was seen in real Publish output (see the corpus README in shared/adf-corpus): the empty defaults
+the service fills in, the Expression wrapper of dataset locations, and the `[[` escaping of strings that ARM would
+otherwise evaluate. (The secure strings Publish puts in place of `encryptedCredential` are in `secrets.py`.)
 """
 
 from __future__ import annotations
@@ -178,15 +178,10 @@ def integration_runtime_defaults(props: dict[str, Any]) -> dict[str, Any]:
     return props
 
 
-def managed_virtual_network_defaults(props: dict[str, Any]) -> dict[str, Any]:
-    return props
-
-
 DEFAULTS_BY_KIND: dict[Kind, Callable[[dict[str, Any]], dict[str, Any]]] = {
     Kind.DATASET: dataset_defaults,
     Kind.TRIGGER: trigger_defaults,
     Kind.INTEGRATION_RUNTIME: integration_runtime_defaults,
-    Kind.MANAGED_VIRTUAL_NETWORK: managed_virtual_network_defaults,
 }
 
 
