@@ -219,3 +219,45 @@ def test_source_only_factories_export(entry, tmp_path: Path) -> None:
 
 def test_source_only_corpus_is_present() -> None:
     assert len(source_only_entries()) == 2, f"expected two factories in {CORPUS / '_source_only'}"
+
+
+def test_private_endpoints_global_parameters_and_factory_resource(tmp_path: Path) -> None:
+    """Shapes confirmed in real Publish output: endpoints below `default`, the global parameters resource and
+    the factory resource with its literal `dataFactory` parameter prefix."""
+    adf = tmp_path / "adf"
+    small_factory(adf)
+    write(adf / "factory" / "adf-dev.json", {
+        "name": "adf-dev", "location": "westeurope",
+        "properties": {"globalParameters": {"env": {"type": "String", "value": "dev"}}},
+        "identity": {"type": "SystemAssigned", "principalId": "p", "tenantId": "t"}})
+    write(adf / "publish_config.json", {"publishBranch": "adf_publish", "includeFactoryTemplate": True,
+                                        "includeGlobalParamsTemplate": True})
+    write(adf / "managedVirtualNetwork" / "default.json", {"name": "default"})
+    write(adf / "managedVirtualNetwork" / "default" / "managedPrivateEndpoint" / "mpe_lake.json", {
+        "name": "mpe_lake", "properties": {"privateLinkResourceId": "/subscriptions/s/storageAccounts/lake",
+                                           "groupId": "dfs", "fqdns": ["lake.dfs.core.windows.net"]}})
+    result = export_to_folder(adf, tmp_path / "out")
+    doc = template(tmp_path / "out")
+    by_type = {r["type"]: r for r in doc["resources"]}
+    endpoint = by_type["Microsoft.DataFactory/factories/managedVirtualNetworks/managedPrivateEndpoints"]
+    assert endpoint["name"] == "[concat(parameters('factoryName'), '/default/mpe_lake')]"
+    assert endpoint["dependsOn"] == ["[variables('factoryId')]",
+                                     "[concat(variables('factoryId'), '/managedVirtualNetworks/default')]"]
+    assert doc["parameters"]["mpe_lake_properties_fqdns"] == {
+        "type": "array", "defaultValue": ["lake.dfs.core.windows.net"]}
+    assert by_type["Microsoft.DataFactory/factories/managedVirtualNetworks"]["properties"] == {}
+    gp = by_type["Microsoft.DataFactory/factories/globalparameters"]
+    assert gp["name"] == "[concat(parameters('factoryName'), '/default')]"
+    assert gp["properties"]["env"]["value"] == "[parameters('default_properties_env_value')]"
+    factory = by_type["Microsoft.DataFactory/factories"]
+    assert factory["name"] == "[parameters('factoryName')]"
+    assert factory["identity"] == {"type": "[parameters('dataFactory_identity_type')]"}
+    assert factory["location"] == "[parameters('dataFactory_location')]"
+    assert "dataFactory_properties_globalParameters_env_value" in doc["parameters"]
+    # The factory resource comes last in the template and first in the linked templates.
+    assert doc["resources"][-2]["type"] == "Microsoft.DataFactory/factories"
+    linked = json.loads(result.export.files()["linkedTemplates/ArmTemplate_0.json"])
+    assert linked["resources"][0]["type"] == "Microsoft.DataFactory/factories"
+    assert all("[variables('factoryId')]" not in r["dependsOn"] for r in linked["resources"])
+    gp_file = json.loads((tmp_path / "out" / "globalParameters" / "adf-dev_GlobalParameters.json").read_text())
+    assert gp_file == {"env": {"type": "String", "value": "dev"}}
