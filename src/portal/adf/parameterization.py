@@ -183,20 +183,19 @@ def rules_for(definition: Mapping[str, Any], resource_type: str, subtype: str | 
     subtyped = wanted in SUBTYPED_RESOURCE_TYPES or (root and not (RESOURCE_LEVEL_KEYS & set(root)))
     if not subtyped:
         return root
-    general = root.get("*")
-    specific = root.get(subtype) if subtype else None
+    return merge_rules(root.get("*"), root.get(subtype) if subtype else None)
+
+
+def merge_rules(general: Any, specific: Any) -> Any:
+    """`*` and subtype rules together, the subtype winning where both name a property."""
     if general is None:
         return specific
     if specific is None:
         return general
-    return _merge_rules(general, specific)
-
-
-def _merge_rules(general: Any, specific: Any) -> Any:
     if isinstance(general, dict) and isinstance(specific, dict):
         merged = dict(general)
         for key, value in specific.items():
-            merged[key] = _merge_rules(general[key], value) if key in general else value
+            merged[key] = merge_rules(general[key], value) if key in general else value
         return merged
     return specific
 

@@ -25,6 +25,7 @@ from portal.adf.parameterization import (
     RESOURCE_LEVEL_KEYS,
     SUBTYPED_RESOURCE_TYPES,
     RuleSpec,
+    merge_rules,
 )
 from portal.adf.references import dependency_graph, find_cycles, object_references
 
@@ -289,7 +290,7 @@ def _unused_rules(
     if subtyped:
         subtypes = {subtype for subtype, _ in targets}
         for subtype, body in targets:
-            _mark(_merge(tree.get("*"), tree.get(subtype) if subtype else None), body, used)
+            _mark(merge_rules(tree.get("*"), tree.get(subtype) if subtype else None), body, used)
         branches = []
         for key, branch in tree.items():
             if key == "*" or key in subtypes:
@@ -437,20 +438,6 @@ def _annotate(rule: Any, path: str, where_prefix: str, findings: list[Finding]) 
     findings.append(Finding("PARAM_RULE", where, "a rule must be a string, an object or an array",
                             hint="write e.g. \"=\" to keep the current value as default"))
     return None
-
-
-def _merge(general: Any, specific: Any) -> Any:
-    """`*` and subtype rules together, the subtype winning where both name a property (as the export does)."""
-    if general is None:
-        return specific
-    if specific is None:
-        return general
-    if isinstance(general, dict) and isinstance(specific, dict):
-        merged = dict(general)
-        for key, value in specific.items():
-            merged[key] = _merge(general[key], value) if key in general else value
-        return merged
-    return specific
 
 
 def _mark(rule: Any, value: Any, used: set[_Leaf]) -> None:
