@@ -261,3 +261,24 @@ def test_private_endpoints_global_parameters_and_factory_resource(tmp_path: Path
     assert all("[variables('factoryId')]" not in r["dependsOn"] for r in linked["resources"])
     gp_file = json.loads((tmp_path / "out" / "globalParameters" / "adf-dev_GlobalParameters.json").read_text())
     assert gp_file == {"env": {"type": "String", "value": "dev"}}
+
+
+def test_export_refuses_an_inconsistent_factory_and_writes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    small_factory(tmp_path / "adf")
+    (tmp_path / "adf" / "linkedService" / "LS_Blob.json").unlink()
+    assert main(["export-arm", str(tmp_path / "adf"), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "[DANGLING_REFERENCE]" in err and "dataset/DS_In.json" in err and "LS_Blob" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_reports_arm_limits_as_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    small_factory(tmp_path / "adf")
+    for index in range(260):
+        write(tmp_path / "adf" / "linkedService" / f"LS_{index:03}.json", {"name": f"LS_{index:03}", "properties": {
+            "type": "AzureKeyVault", "typeProperties": {"baseUrl": f"https://kv{index}.vault.azure.net/"}}})
+    assert main(["export-arm", str(tmp_path / "adf"), "--out", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert "warning: ARMTemplateForFactory.json: the template has 262 parameters" in captured.err
+    assert len(template(tmp_path / "out")["parameters"]) == 262

@@ -263,3 +263,12 @@ def test_default_rules_name_trigger_parameters_by_pipeline() -> None:
     rules = rules_for(DEFAULT_DEFINITION, TRIGGER_TYPE, "ScheduleTrigger", "default")
     _, sink = apply(trigger, rules, prefix="TRG_Daily")
     assert list(sink.parameters) == ["TRG_Daily_properties_PL_Control_parameters_LoadType"]
+
+
+def test_pipe_on_a_masked_secure_string_keeps_the_wrapper_and_no_value() -> None:
+    out, sink = apply({"properties": {"typeProperties": {"sasToken": {"type": "SecureString", "value": "**********"}}}},
+                      {"properties": {"typeProperties": {"sasToken": "|"}}}, prefix="LS")
+    assert out["properties"]["typeProperties"]["sasToken"] == {"type": "SecureString",
+                                                               "value": "[parameters('LS_sasToken')]"}
+    assert sink.parameters["LS_sasToken"].template_entry() == {
+        "type": "secureString", "metadata": "Secure string for 'sasToken' of 'LS'"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from portal.errors import Finding, FindingsError, Severity
@@ -30,11 +30,21 @@ def export_to_folder(
     adf_root: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, ref: str | None = None,
     root_folder: str | None = None, factory_name: str | None = None, locale: str = "en",
 ) -> ExportResult:
-    """Load the factory (at `ref` when given), export it and write the files atomically to `out_dir`."""
+    """Load the factory (at `ref` when given), check it, export it and write the files atomically to `out_dir`.
+
+    Like ADF's own export, a factory with errors (dangling references, cycles, duplicate names …) is refused
+    and nothing is written. ARM's size limits are reported as warnings: the files are what Publish would
+    write all the same, and which of them can be deployed is the deployer's choice.
+    """
+    from portal.adf.validation import check_structure, sort_findings, written_limit_findings
+
     loaded = parse_factory(open_source(adf_root, ref, root_folder), factory_name=factory_name)
-    if loaded.errors:
-        raise FindingsError(loaded.errors)
+    findings = check_structure(loaded.factory, loaded.findings)
+    errors = [f for f in findings if f.severity is Severity.ERROR]
+    if errors:
+        raise FindingsError(sort_findings(errors))
     export = export_factory(loaded.factory, locale=locale)
     target = write_export(export, out_dir)
-    warnings = tuple(f for f in loaded.findings if f.severity is Severity.WARNING) + tuple(export.warnings())
-    return ExportResult(loaded.factory.name, target, tuple(export.file_names()), warnings, export)
+    limits = [replace(f, severity=Severity.WARNING) for f in written_limit_findings(export, target)]
+    warnings = [f for f in findings if f.severity is Severity.WARNING] + export.warnings() + limits
+    return ExportResult(loaded.factory.name, target, tuple(export.file_names()), tuple(warnings), export)

@@ -1,7 +1,8 @@
 """ADF's custom parameterization: `arm-template-parameters-definition.json` applied to ARM resources.
 
 Semantics, as ADF Publish applies them:
-- Without a definition file the default template below is used; a custom file replaces it (no merge).
+- Without a definition file the default template (`default-parameter-definition.json`) is used; a custom
+  file replaces it (no merge).
 - Top-level keys are resource types. Linked services and datasets (and credentials when written that way) have
   one more level: `*` for every subtype, or a subtype name such as `AzureBlobStorage`; both apply, the subtype
   winning where they name the same property.
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -142,8 +143,6 @@ class ParameterSink:
 
 
 def _replace_name(parameter: TemplateParameter, name: str) -> TemplateParameter:
-    from dataclasses import replace
-
     return replace(parameter, name=name)
 
 
@@ -279,6 +278,10 @@ class RuleApplier:
                     self._parameterize(value, "secretName", RuleSpec("="), path + ("secretName",),
                                        name_path + ("secretName",))
                 return
+        if isinstance(value, dict) and value.get("type") == "SecureString" and spec.action == "|":
+            # A secret typed into the UI (Git holds it masked): the parameter takes the value's place.
+            self._parameterize(value, "value", spec, path, name_path)
+            return
         rule_text = _spec_text(spec)
         if spec.action == "|" and not isinstance(value, (dict, list)):
             prop = str(name_path[-1]) if name_path else "value"
@@ -317,8 +320,6 @@ class RuleApplier:
 
 
 def _with_default(parameter: TemplateParameter, value: Any) -> TemplateParameter:
-    from dataclasses import replace
-
     return replace(parameter, default=copy.deepcopy(value))
 
 

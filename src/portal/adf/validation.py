@@ -78,6 +78,19 @@ def validate_source(
 
 
 def validate_factory(factory: Factory, load_findings: Iterable[Finding] = ()) -> ValidationReport:
+    findings = check_structure(factory, load_findings)
+    # A bad rule also stops the export; it is reported once, by the definition check, which finds all of them.
+    reported = {f.code for f in findings if f.severity is Severity.ERROR}
+    findings.extend(check_export(factory, skip_codes=reported & {"PARAM_RULE"}))
+    return ValidationReport(findings=tuple(sort_findings(findings)), object_count=len(factory.objects))
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (f.severity is not Severity.ERROR, f.where))
+
+
+def check_structure(factory: Factory, load_findings: Iterable[Finding] = ()) -> list[Finding]:
+    """Every check but the ARM limits: what must hold before an export is worth writing."""
     findings: list[Finding] = list(load_findings)
     findings.extend(check_names(factory))
     findings.extend(check_types(factory))
@@ -85,13 +98,8 @@ def validate_factory(factory: Factory, load_findings: Iterable[Finding] = ()) ->
     findings.extend(check_references(factory))
     findings.extend(check_cycles(factory))
     findings.extend(check_global_parameters(factory))
-    rule_findings = check_parameter_definition(factory)
-    findings.extend(rule_findings)
-    # A bad rule also stops the export; it is reported once, by the definition check, which finds all of them.
-    reported = {f.code for f in rule_findings if f.severity is Severity.ERROR}
-    findings.extend(check_export(factory, skip_codes=reported))
-    ordered = sorted(findings, key=lambda f: (f.severity is not Severity.ERROR, f.where))
-    return ValidationReport(findings=tuple(ordered), object_count=len(factory.objects))
+    findings.extend(check_parameter_definition(factory))
+    return findings
 
 
 # --- names and types ---------------------------------------------------------------------------------------------
@@ -483,7 +491,7 @@ def check_export(factory: Factory, *, skip_codes: Iterable[str] = ()) -> list[Fi
             return []
         return [Finding(exc.code, exc.where, f"the ARM export fails: {exc.what}", hint=exc.hint)]
     findings = [_clash(factory, export, name, new_name) for name, new_name in export.clashes]
-    findings.extend(_limits(files))
+    findings.extend(_limits({path: _measure(text) for path, text in files.items()}))
     return findings
 
 
@@ -502,10 +510,19 @@ def _clash(factory: Factory, export: ArmExport, name: str, new_name: str) -> Fin
     )
 
 
-def _limits(files: Mapping[str, str]) -> list[Finding]:
+def written_limit_findings(export: ArmExport, folder: str | os.PathLike[str]) -> list[Finding]:
+    """ARM's limits for an export already written to `folder` (sizes from the files, so no text is held)."""
+    measures = {}
+    for path, document in export.documents():
+        measures[path] = _Measure(len(document.get("parameters", {})), len(document.get("resources", [])),
+                                  os.path.getsize(os.path.join(folder, path)))
+    return _limits(measures)
+
+
+def _limits(measures: Mapping[str, "_Measure"]) -> list[Finding]:
     findings: list[Finding] = []
-    main = _measure(files[MAIN_TEMPLATE])
-    linked = {path: _measure(text) for path, text in files.items() if path.startswith(LINKED_PREFIX)}
+    main = measures[MAIN_TEMPLATE]
+    linked = {path: m for path, m in measures.items() if path.startswith(LINKED_PREFIX)}
     linked_ok = {
         "parameters": all(m.parameters <= MAX_PARAMETERS for m in linked.values()),
         "resources": all(m.resources <= MAX_RESOURCES for m in linked.values()),
