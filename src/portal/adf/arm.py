@@ -11,6 +11,7 @@ import re
 import shutil
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -120,6 +121,7 @@ class ArmExport:
     def parameter_file(self) -> dict[str, Any]:
         return parameters_document(self.factory_name, self.parameters)
 
+    @cached_property
     def linked_templates(self) -> list[dict[str, Any]]:
         by_name = {p.name: p for p in self.parameters}
         templates = []
@@ -137,7 +139,7 @@ class ArmExport:
         """Every output file as (relative path, JSON document), in the order Publish lists them."""
         yield "ARMTemplateForFactory.json", self.template
         yield "ARMTemplateParametersForFactory.json", self.parameter_file
-        linked = self.linked_templates()
+        linked = self.linked_templates
         for index, document in enumerate(linked):
             yield f"linkedTemplates/ArmTemplate_{index}.json", document
         yield "linkedTemplates/ArmTemplate_master.json", master_document(
@@ -147,7 +149,7 @@ class ArmExport:
         yield f"globalParameters/{self.factory_name}_GlobalParameters.json", dict(self.global_parameters)
 
     def file_names(self) -> list[str]:
-        count = len(split_for_linked_templates(self.resources))
+        count = len(self.linked_templates)
         return [
             "ARMTemplateForFactory.json", "ARMTemplateParametersForFactory.json",
             *(f"linkedTemplates/ArmTemplate_{i}.json" for i in range(count)),

@@ -18,6 +18,12 @@ def dumps_bytes(value: Any) -> bytes:
 
 def write_adf(value: Any, handle: IO[str]) -> None:
     """The same text as `dumps_adf`, written piece by piece (big templates are tens of MB)."""
-    write = handle.write
+    # The encoder yields millions of tiny pieces; joining a few thousand at a time keeps writes few and
+    # memory flat.
+    batch: list[str] = []
     for chunk in _ENCODER.iterencode(value):
-        write(chunk)
+        batch.append(chunk)
+        if len(batch) >= 8192:
+            handle.write("".join(batch))
+            batch.clear()
+    handle.write("".join(batch))

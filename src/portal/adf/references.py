@@ -77,9 +77,18 @@ def _activity_references(activities: list[Any], pointer: str | None) -> list[Ref
     return refs
 
 
-def object_references(obj: AdfObject, *, with_places: bool = True) -> list[Reference]:
+def object_references(obj: AdfObject) -> list[Reference]:
+    """The object's references, with places; walked once per object (validation and export both ask)."""
+    cached = obj.__dict__.get("_references")
+    if cached is None:
+        cached = _walk_object(obj)
+        object.__setattr__(obj, "_references", cached)  # a cache on a frozen value, derived from its body
+    return cached
+
+
+def _walk_object(obj: AdfObject) -> list[Reference]:
     props = obj.body.get("properties")
-    root = "" if with_places else None
+    root = ""
     if obj.kind is Kind.PIPELINE and isinstance(props, dict) and isinstance(props.get("activities"), list):
         refs = []
         for key, child in props.items():
@@ -98,8 +107,12 @@ def object_references(obj: AdfObject, *, with_places: bool = True) -> list[Refer
 def dependency_keys(factory: Factory, obj: AdfObject) -> list[tuple[Kind, str]]:
     """The distinct objects `obj` depends on that exist in the factory, in first-reference order, except that
     Key Vault stores of secrets come after the other references (as Publish lists them in `dependsOn`)."""
+    return dependency_graph(factory)[obj.key]
+
+
+def _dependency_keys(factory: Factory, obj: AdfObject) -> list[tuple[Kind, str]]:
     seen: dict[tuple[Kind, str], None] = {}
-    refs = object_references(obj, with_places=False)
+    refs = object_references(obj)
     stores = [r for r in refs if r.via_store]
     others = [r for r in refs if not r.via_store]
     for ref in others + stores:
@@ -112,7 +125,12 @@ def dependency_keys(factory: Factory, obj: AdfObject) -> list[tuple[Kind, str]]:
 
 
 def dependency_graph(factory: Factory) -> Mapping[tuple[Kind, str], list[tuple[Kind, str]]]:
-    return {obj.key: dependency_keys(factory, obj) for obj in factory.objects}
+    """Object → the objects it depends on; computed once per factory."""
+    cached = factory.__dict__.get("_dependency_graph")
+    if cached is None:
+        cached = {obj.key: _dependency_keys(factory, obj) for obj in factory.objects}
+        object.__setattr__(factory, "_dependency_graph", cached)
+    return cached
 
 
 def find_cycles(graph: Mapping[tuple[Kind, str], list[tuple[Kind, str]]]) -> list[list[tuple[Kind, str]]]:
