@@ -272,3 +272,26 @@ def test_pipe_on_a_masked_secure_string_keeps_the_wrapper_and_no_value() -> None
                                                                "value": "[parameters('LS_sasToken')]"}
     assert sink.parameters["LS_sasToken"].template_entry() == {
         "type": "secureString", "metadata": "Secure string for 'sasToken' of 'LS'"}
+
+
+@pytest.mark.parametrize(("ls_type", "type_props", "expected"), [
+    # Seen in Publish output: the secret follows the identity it belongs to.
+    ("SqlServer", {"connectionString": "Data Source=s", "userName": "u", "encryptedCredential": "x"},
+     ["connectionString", "userName", "password"]),
+    ("AmazonS3", {"accessKeyId": "k", "authenticationType": "AccessKey", "encryptedCredential": "x"},
+     ["accessKeyId", "secretAccessKey", "authenticationType"]),
+    ("AzureDatabricks", {"domain": "https://adb", "existingClusterId": "c", "encryptedCredential": "x"},
+     ["domain", "accessToken", "existingClusterId"]),
+    ("FileServer", {"host": "\\\\share", "userId": "u", "encryptedCredential": "x"}, ["host", "userId", "password"]),
+    ("AzureBlobFS", {"url": "https://lake", "encryptedCredential": "x"}, ["url", "accountKey"]),
+    ("AzureBlobStorage", {"serviceEndpoint": "https://b", "servicePrincipalId": "id",
+                          "servicePrincipalCredentialType": "ServicePrincipalKey", "accountKind": "StorageV2",
+                          "encryptedCredential": "x"},
+     ["serviceEndpoint", "servicePrincipalId", "servicePrincipalCredentialType", "servicePrincipalCredential",
+      "accountKind"]),
+    ("RestService", {"url": "https://api", "authenticationType": "Anonymous", "encryptedCredential": "x"},
+     ["url", "authenticationType"]),
+])
+def test_secret_property_per_connector(ls_type: str, type_props: dict[str, Any], expected: list[str]) -> None:
+    out = replace_encrypted_credential("LS", ls_type, type_props, ParameterSink(), LS_TYPE)
+    assert list(out) == expected

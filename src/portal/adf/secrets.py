@@ -23,7 +23,6 @@ IDENTITY_SECRET_PAIRS: tuple[tuple[str, str], ...] = (
     ("username", "password"),
     ("user", "password"),
     ("clientId", "clientSecret"),
-    ("functionAppUrl", "functionKey"),
 )
 # Connectors whose secret, with no identity property, is an account key next to the endpoint.
 ACCOUNT_KEY_TYPES: dict[str, str] = {
@@ -41,7 +40,7 @@ TOKEN_TYPES: dict[str, tuple[str, str]] = {
 PLAIN_SECRET_PROPERTIES = ("connectionString", "sasUri")
 # Authentication types that carry no secret at all.
 SECRETLESS_AUTH = frozenset({"Anonymous", "ManagedServiceIdentity", "SystemAssignedManagedIdentity",
-                             "UserAssignedManagedIdentity", "Windows"})
+                             "UserAssignedManagedIdentity"})
 
 
 def secure_value(name: str) -> dict[str, Any]:
@@ -61,9 +60,7 @@ def secret_properties(ls_type: str | None, type_props: dict[str, Any]) -> list[t
         anchor = "servicePrincipalCredentialType" if ls_type == "AzureBlobStorage" else "servicePrincipalId"
         return [("servicePrincipalCredential", anchor)]
     for identity, secret in IDENTITY_SECRET_PAIRS:
-        if identity == "functionAppUrl":
-            continue
-        if identity in type_props and secret not in type_props:
+        if identity in type_props and secret not in type_props and all(secret != f[0] for f in found):
             found.append((secret, identity))
     if found:
         return found
