@@ -30,7 +30,45 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = commands.add_parser("validate", help="check the factory's JSON for errors")
     _add_source_arguments(validate)
+
+    params = commands.add_parser("params", help="parameter values per environment")
+    params_commands = params.add_subparsers(dest="params_command", required=True)
+    show = params_commands.add_parser("show", help="the parameters and one environment's values")
+    show.add_argument("env", metavar="ENV")
+    show.add_argument("--json", action="store_true", help="one JSON object per parameter")
+    set_ = params_commands.add_parser("set", help="give a parameter a value (saved as a Git commit)")
+    set_.add_argument("env", metavar="ENV")
+    set_.add_argument("name", metavar="NAME")
+    set_.add_argument("value", metavar="VALUE", help="the value; for a secret keyvault:<vault id>/secrets/<name> "
+                      "or env:VARIABLE")
+    check = params_commands.add_parser("validate", help="check the values of one environment or all")
+    check.add_argument("env", metavar="ENV", nargs="?")
+    stale = params_commands.add_parser("remove-stale", help="remove values of parameters the template lost")
+    stale.add_argument("env", metavar="ENV")
+    for sub in (show, set_, check, stale):
+        _add_repo_arguments(sub)
+    for sub in (set_, stale):
+        _add_commit_arguments(sub)
+
+    render = commands.add_parser("render", help="the concrete resources and parameter file an environment gets")
+    render.add_argument("env", metavar="ENV")
+    render.add_argument("--out", required=True, help="folder to write the rendered resources to")
+    _add_repo_arguments(render)
     return parser
+
+
+def _add_repo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repo", default=".", help="the data repository (default: the current directory)")
+    parser.add_argument("--ref", help="read this Git commit, branch or tag instead of the working tree")
+
+
+def _add_commit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--branch", help="the new branch for the commit (default: params/<env>-<time>)")
+    parser.add_argument("--direct", action="store_true",
+                        help="commit straight to the main branch (only where portal.yaml allows it)")
+    parser.add_argument("--push", action="store_true", default=None, help="push the branch after committing")
+    parser.add_argument("--author", help='"Name <email>" (default: the repository\'s Git user)')
+    parser.add_argument("--message", help="the commit's first line (default: made from the changes)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,6 +78,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _export(args)
         if args.command == "validate":
             return _validate(args)
+        if args.command == "params":
+            from portal import params_cli
+
+            return params_cli.run(args)
+        if args.command == "render":
+            from portal import params_cli
+
+            return params_cli.render(args)
     except FindingsError as exc:
         for finding in exc.findings:
             print(finding, file=sys.stderr)

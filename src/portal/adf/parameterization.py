@@ -256,10 +256,12 @@ class RuleApplier:
                 named = _dotted(item, naming)
                 if isinstance(named, (str, int)) and not isinstance(named, bool):
                     segment = str(named)
+            # Array items are named in the path as in the parameter name: `pipelines[PL_Load]`, else `[0]`.
+            step = f"[{index}]" if segment == str(index) else f"[{segment}]"
             if isinstance(item_rule, str):
-                self._walk(items, index, item_rule, path + (f"[{index}]",), name_path + (segment,))
+                self._walk(items, index, item_rule, path + (step,), name_path + (segment,))
             elif isinstance(item_rule, dict) and isinstance(item, dict):
-                self._walk_object(item, item_rule, path + (f"[{index}]",), name_path + (segment,))
+                self._walk_object(item, item_rule, path + (step,), name_path + (segment,))
 
     def _parameterize(self, holder: Any, key: Any, spec: RuleSpec, path: tuple[str, ...],
                       name_path: tuple[str, ...]) -> None:

@@ -1,0 +1,228 @@
+"""The portal's configuration in the data repository (`portal.yaml`): where the factory lives, the ordered
+environments with their targets, protection and parameter files, and how edits reach Git.
+
+It is versioned and reviewed like code; the schema below checks it and every problem names its field.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any, Literal
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from portal.errors import Finding, FindingsError, PortalError
+from portal.environments.repository import RepoSnapshot
+
+CONFIG_FILE = "portal.yaml"
+
+GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# Data factory names: 3-63 letters, digits and hyphens, starting and ending with a letter or digit.
+FACTORY_NAME = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{1,61})[A-Za-z0-9]$"
+ENVIRONMENT_NAME = r"^[a-z][a-z0-9-]{0,31}$"
+ENV_VAR = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataFactoryTarget(_Strict):
+    subscription_id: str = Field(pattern=GUID)
+    resource_group: str = Field(min_length=1, max_length=90, pattern=r"^[-\w._()]+$")
+    factory_name: str = Field(pattern=FACTORY_NAME)
+    location: str = Field(min_length=1, pattern=r"^[a-z0-9]+$")
+
+    @property
+    def factory_id(self) -> str:
+        return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                f"/providers/Microsoft.DataFactory/factories/{self.factory_name}")
+
+
+class DatabricksTarget(_Strict):
+    host: str = Field(pattern=r"^https://[^/\s]+/?$")
+    target_folder: str = Field(pattern=r"^/\S.*$")
+    auth: Literal["pat", "azure-service-principal", "azure-cli"] = "azure-cli"
+
+    @field_validator("target_folder")
+    @classmethod
+    def _no_parent_steps(cls, value: str) -> str:
+        if ".." in value.split("/"):
+            raise ValueError("must not contain '..'")
+        return value.rstrip("/") or "/"
+
+
+class Protection(_Strict):
+    approvals_required: int = Field(default=0, ge=0, le=10)
+
+
+class Environment(_Strict):
+    name: str = Field(pattern=ENVIRONMENT_NAME)
+    data_factory: DataFactoryTarget
+    databricks: DatabricksTarget | None = None
+    protection: Protection = Protection()
+    # ARM deployment parameter file (the format of ARMTemplateParametersForFactory.json), repository-relative.
+    parameters_file: str | None = None
+    # Secure parameters read from an environment variable at deploy time: parameter name → variable name.
+    secrets_from_environment: dict[str, str] = {}
+
+    @field_validator("secrets_from_environment")
+    @classmethod
+    def _variable_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for parameter, variable in value.items():
+            if not re.match(ENV_VAR, variable):
+                raise ValueError(f"{parameter}: {variable!r} is not an environment variable name")
+        return value
+
+    @field_validator("parameters_file")
+    @classmethod
+    def _inside_repository(cls, value: str | None) -> str | None:
+        if value is not None and (value.startswith("/") or ".." in value.replace("\\", "/").split("/")):
+            raise ValueError("must be a path inside the repository")
+        return value
+
+    @property
+    def parameter_file_path(self) -> str:
+        return self.parameters_file or f"environments/{self.name}.parameters.json"
+
+
+class AdfSource(_Strict):
+    root_folder: str = "adf"
+    factory_name: str | None = None
+
+
+class GitSettings(_Strict):
+    main_branch: str = "main"
+    allow_direct_commits: bool = False
+    push: bool = False
+    remote: str = "origin"
+
+
+class PortalConfig(_Strict):
+    version: Literal[1] = 1
+    adf: AdfSource = AdfSource()
+    git: GitSettings = GitSettings()
+    environments: list[Environment] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "PortalConfig":
+        seen: set[str] = set()
+        files: set[str] = set()
+        for env in self.environments:
+            if env.name in seen:
+                raise ValueError(f"environment {env.name!r} is defined twice")
+            if env.parameter_file_path in files:
+                raise ValueError(f"two environments share the parameter file {env.parameter_file_path}")
+            seen.add(env.name)
+            files.add(env.parameter_file_path)
+        return self
+
+    def environment(self, name: str) -> Environment:
+        for env in self.environments:
+            if env.name == name:
+                return env
+        raise PortalError(
+            f"environment {name!r}", "is not configured",
+            hint="environments in portal.yaml: " + ", ".join(e.name for e in self.environments),
+            code="UNKNOWN_ENVIRONMENT",
+        )
+
+    @property
+    def names(self) -> list[str]:
+        return [env.name for env in self.environments]
+
+
+def parse_config(text: bytes | str, where: str = CONFIG_FILE) -> PortalConfig:
+    """Parse and check the configuration; every problem becomes a finding naming its line or field."""
+    try:
+        data = load_yaml(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        place = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
+        raise FindingsError([Finding("CONFIG_SYNTAX", place, f"invalid YAML: {exc.problem}")]) from exc
+    except YAMLError as exc:
+        raise FindingsError([Finding("CONFIG_SYNTAX", where, f"invalid YAML: {exc}")]) from exc
+    if not isinstance(data, dict):
+        raise FindingsError([Finding("CONFIG", where, "must be a mapping with an `environments` list")])
+    try:
+        return PortalConfig.model_validate(data)
+    except ValidationError as exc:
+        raise FindingsError([_finding(where, error, data) for error in exc.errors()]) from exc
+
+
+def load_yaml(text: bytes | str) -> Any:
+    """Round-trip loading (ruamel.yaml), so an edit written back keeps the file's comments and order."""
+    return YAML(typ="rt").load(text)
+
+
+def dump_yaml(data: Any) -> str:
+    stream = io.StringIO()
+    yaml = YAML(typ="rt")
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096  # never re-wrap lines the author wrote
+    yaml.dump(data, stream)
+    return stream.getvalue()
+
+
+def with_secret_variable(text: bytes | str, environment: str, parameter: str, variable: str | None) -> str:
+    """portal.yaml with one secret's environment variable set (or removed, `variable=None`), all else kept."""
+    data = load_yaml(text)
+    for env in data.get("environments") or []:
+        if env.get("name") == environment:
+            mapping = env.get("secrets_from_environment")
+            if variable is None:
+                if mapping and parameter in mapping:
+                    del mapping[parameter]
+            else:
+                if mapping is None:
+                    env["secrets_from_environment"] = mapping = {}
+                mapping[parameter] = variable
+            return dump_yaml(data)
+    raise PortalError(f"environment {environment!r}", "is not configured", code="UNKNOWN_ENVIRONMENT")
+
+
+def load_config(snapshot: RepoSnapshot) -> PortalConfig:
+    data = snapshot.read(CONFIG_FILE)
+    if data is None:
+        raise PortalError(snapshot.describe(CONFIG_FILE), "not found: the repository has no portal configuration",
+                          hint="add portal.yaml (see the README's Configuration section)", code="CONFIG_MISSING")
+    return parse_config(data, snapshot.describe(CONFIG_FILE))
+
+
+def _finding(where: str, error: Any, data: Any) -> Finding:
+    field = ""
+    node = data
+    for part in error["loc"]:
+        if isinstance(part, int):
+            field += f"[{part}]"
+            name = node[part].get("name") if isinstance(node, list) and part < len(node) \
+                and isinstance(node[part], dict) else None
+            if isinstance(name, str):
+                field += f" ({name})"
+        else:
+            field += f".{part}" if field else str(part)
+        node = node[part] if isinstance(node, (dict, list)) and _has(node, part) else None
+    message = error["msg"]
+    if error["type"] == "string_pattern_mismatch":
+        message = f"{error.get('input')!r} has the wrong form ({_pattern_words(error['ctx']['pattern'])})"
+    elif error["type"] == "extra_forbidden":
+        message = "is not a known setting (check the spelling)"
+    return Finding("CONFIG", f"{where}: {field or '(top)'}", message)
+
+
+def _has(node: Any, part: Any) -> bool:
+    return part in node if isinstance(node, dict) else isinstance(part, int) and part < len(node)
+
+
+def _pattern_words(pattern: str) -> str:
+    return {
+        GUID: "a GUID such as 00000000-0000-0000-0000-000000000000",
+        FACTORY_NAME: "3-63 letters, digits and hyphens, starting and ending with a letter or digit",
+        ENVIRONMENT_NAME: "lower-case letters, digits and hyphens, starting with a letter",
+        r"^[-\w._()]+$": "letters, digits, '-', '_', '.', '(' and ')'",
+        r"^https://[^/\s]+/?$": "https://<workspace host>",
+        r"^/\S.*$": "an absolute workspace path such as /Shared/etl",
+    }.get(pattern, f"expected {pattern}")

@@ -1,0 +1,437 @@
+"""Edits made through the portal, saved as Git commits without a checkout.
+
+Several users' edits may be in flight at once, and the repository the portal reads may be someone's checkout, so
+nothing here touches a working tree, an index or HEAD while building a commit:
+
+- blobs are written with `git hash-object -w --no-filters` (the exact bytes, as the portal read them from blobs);
+- the tree is built in a temporary index file (GIT_INDEX_FILE) with `read-tree`, `update-index --index-info` and
+  `write-tree`, and the commit with `commit-tree`;
+- the branch moves with `git update-ref <ref> <new> <old>`, a compare-and-swap: an edit based on a commit that is no
+  longer the branch's head is refused (BASE_MOVED) even when another writer gets in between the check and the move.
+
+The one exception is a direct commit to a branch that a working tree has checked out: that working tree must be
+clean, and after the ref moved it is brought along with `git read-tree -m -u <old> <new>`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import git
+
+from portal.errors import PortalError
+
+__all__ = ["Author", "CommitResult", "FileChange", "commit_changes", "head_of"]
+
+# Pushing must never wait for a password prompt on a server, nor forever on a dead remote.
+PUSH_TIMEOUT_S = 300.0
+
+_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256 repositories
+_REGULAR, _EXECUTABLE = "100644", "100755"
+_MODE_NAMES = {"120000": "a symbolic link", "160000": "a submodule"}
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str  # repository-relative, forward slashes
+    content: bytes | None  # None deletes the file
+
+
+@dataclass(frozen=True)
+class Author:
+    name: str
+    email: str
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    branch: str
+    commit: str  # full hexsha
+    base: str  # the hexsha the edit was based on
+    pushed: bool
+
+
+def head_of(repo_dir: str | os.PathLike[str], branch: str) -> str:
+    """The hexsha `refs/heads/<branch>` points at; an edit started now is based on it."""
+    return _head(_open(repo_dir), branch, f"{repo_dir}@{branch}")
+
+
+def commit_changes(
+    repo_dir: str | os.PathLike[str],
+    changes: Sequence[FileChange],
+    *,
+    base_branch: str,
+    expected_base: str,
+    author: Author,
+    message: str,
+    branch: str | None = None,
+    allow_direct: bool = False,
+    push: bool = False,
+    remote: str = "origin",
+) -> CommitResult:
+    """Commit `changes` on top of `expected_base`: on the new branch `branch`, or directly on `base_branch`.
+
+    Everything that can be checked is checked before anything is written; the ref moves last, atomically.
+    """
+    where = f"{repo_dir}@{base_branch}"
+    _check_message(message, where)
+    _check_author(author, where)
+    checked = _checked_changes(changes, where)
+    if branch is None and not allow_direct:
+        raise PortalError(
+            where, f"direct commits to {base_branch} are not allowed",
+            hint=f"the configuration does not allow direct commits to {base_branch}; "
+                 "a branch will be created instead if you give one",
+            code="DIRECT_COMMIT_REFUSED",
+        )
+    repo = _open(repo_dir)
+    if branch is not None:
+        _check_branch_name(repo, branch, f"{repo_dir}@{branch}")
+    if push and remote not in {r.name for r in repo.remotes}:
+        raise PortalError(where, f"the repository has no remote {remote!r}; nothing was committed",
+                          code="UNKNOWN_REMOTE")
+
+    base = expected_base.strip().lower()
+    if not _FULL_SHA.fullmatch(base):
+        raise PortalError(where, f"expected base {expected_base!r} is not a full commit id",
+                          hint="pass the hexsha head_of returned when the edit began", code="BAD_BASE")
+    current = _head(repo, base_branch, where)
+    if current != base:
+        raise _base_moved(where, base_branch, base, current)
+
+    target = branch if branch is not None else base_branch
+    ref = f"refs/heads/{target}"
+    if branch is not None and _ref(repo, ref) is not None:
+        raise _branch_exists(repo_dir, branch)
+    # A new branch is checked out nowhere; a direct commit must keep the checkouts of base_branch consistent.
+    checkouts = [] if branch is not None else _checkouts(repo, base_branch)
+    for checkout in checkouts:
+        if _is_dirty(checkout):
+            raise PortalError(
+                where, f"{base_branch} is checked out in {checkout} and that working tree has uncommitted changes",
+                hint="commit or stash them there, or save the edit on a new branch", code="BRANCH_CHECKED_OUT",
+            )
+
+    identity = _identity_env(author)
+    commit = _write_commit(repo, base, checked, identity, message, where)
+    subject = message.strip().splitlines()[0].strip()
+    old = base if branch is None else "0" * len(base)  # all zeros: the ref must not exist yet
+    status, _, err = _run(repo.git, "update-ref", "-m", f"portal: {subject}", ref, commit, old, env=identity)
+    if status != 0:
+        now = _ref(repo, ref)
+        if branch is not None and now is not None:
+            raise _branch_exists(repo_dir, branch)
+        if branch is None and now != base:
+            raise _base_moved(where, base_branch, base, now)
+        raise PortalError(f"{repo_dir}@{target}", f"could not move the branch: {err}", code="GIT")
+    _follow(repo, checkouts, ref, base, commit, subject, identity, where)
+
+    if push:
+        _push(repo, remote, target, commit, f"{repo_dir}@{target}")
+    return CommitResult(branch=target, commit=commit, base=base, pushed=push)
+
+
+# --- checks ----------------------------------------------------------------------------------------------------
+
+
+def _check_message(message: str, where: str) -> None:
+    first = message.split("\n", 1)[0].strip()
+    if not first or "\0" in message:
+        raise PortalError(where, "the commit message needs a first line that says what changed",
+                          code="BAD_MESSAGE")
+
+
+def _check_author(author: Author, where: str) -> None:
+    # Git strips or refuses these in identities; better to say so than to commit a mangled name.
+    for value in (author.name, author.email):
+        if not value.strip() or any(c in value for c in "<>\n\0"):
+            raise PortalError(where, f"author {author.name!r} <{author.email}> is not a usable Git identity",
+                              code="BAD_AUTHOR")
+
+
+def _checked_changes(changes: Sequence[FileChange], where: str) -> list[FileChange]:
+    seen: set[str] = set()
+    for change in changes:
+        problem = _path_problem(change.path)
+        if problem is None and change.path in seen:
+            problem = "is changed twice in the same edit"
+        if problem is not None:
+            raise PortalError(f"{where}:{change.path}", problem,
+                              hint="give a repository-relative path with forward slashes", code="BAD_PATH")
+        seen.add(change.path)
+    return list(changes)
+
+
+def _path_problem(path: str) -> str | None:
+    """Why `path` cannot be written, or None. Git would silently skip most of these ("Ignoring path")."""
+    if not path:
+        return "is empty"
+    if "\\" in path or "\0" in path:
+        return "contains a backslash or NUL"
+    if path.startswith("/") or re.match(r"[A-Za-z]:", path):
+        return "is absolute: it must stay inside the repository"
+    for part in path.split("/"):
+        if part in ("", ".", ".."):
+            return "has an empty, '.' or '..' part: it must stay inside the repository"
+        if part.lower() == ".git":
+            return "is inside .git"
+    return None
+
+
+def _check_branch_name(repo: git.Repo, name: str, where: str) -> None:
+    # --branch also refuses names starting with "-" and HEAD; it expands @{-1}, hence the comparison.
+    status, out, err = _run(repo.git, "check-ref-format", "--branch", name)
+    if status != 0 or out != name:
+        raise PortalError(where, f"{name!r} is not a valid branch name",
+                          hint="use letters, digits, '-', '_', '.' and '/' (no spaces, '..' or '~^:?*[\\')",
+                          code="BAD_BRANCH")
+
+
+def _base_moved(where: str, branch: str, expected: str, current: str | None) -> PortalError:
+    now = current[:8] if current else "deleted"
+    return PortalError(
+        where,
+        f"{branch} is now at {now}, not at {expected[:8]} where the edit began: "
+        "someone else changed it since the edit began",
+        hint=f"reload {branch} and redo the edit", code="BASE_MOVED",
+    )
+
+
+def _branch_exists(repo_dir: str | os.PathLike[str], branch: str) -> PortalError:
+    return PortalError(f"{repo_dir}@{branch}", f"branch {branch} already exists",
+                       hint="choose another branch name", code="BRANCH_EXISTS")
+
+
+# --- Git ---------------------------------------------------------------------------------------------------------
+
+
+def _open(repo_dir: str | os.PathLike[str]) -> git.Repo:
+    try:
+        return git.Repo(repo_dir)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+        raise PortalError(str(repo_dir), "is not a Git repository", code="GIT") from exc
+
+
+def _run(
+    cmd: git.Git, *args: str, env: Mapping[str, str] | None = None, stdin: bytes | None = None,
+) -> tuple[int, str, str]:
+    """Run `git <args>` where `cmd` works; return status, stdout and stderr (never raises on a failed command)."""
+    command = [git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git", *args]
+    if stdin is None:
+        status, out, err = cmd.execute(command, env=dict(env or {}), with_extended_output=True,
+                                       with_exceptions=False)
+    else:
+        with tempfile.TemporaryFile() as istream:  # GitPython's istream must be a real file: it becomes stdin
+            istream.write(stdin)
+            istream.seek(0)
+            status, out, err = cmd.execute(command, istream=istream, env=dict(env or {}),
+                                           with_extended_output=True, with_exceptions=False)
+    return status, str(out), str(err)
+
+
+def _out(repo: git.Repo, *args: str, where: str, env: Mapping[str, str] | None = None,
+         stdin: bytes | None = None) -> str:
+    status, out, err = _run(repo.git, *args, env=env, stdin=stdin)
+    if status != 0:
+        raise PortalError(where, f"git {args[0]} failed: {err.strip()}", code="GIT")
+    return out
+
+
+def _ref(repo: git.Repo, ref: str) -> str | None:
+    # show-ref --verify takes the full ref name literally (rev-parse would also try refs/heads/refs/heads/...).
+    status, out, _ = _run(repo.git, "show-ref", "--verify", "--hash", ref)
+    return out.strip() if status == 0 else None
+
+
+def _head(repo: git.Repo, branch: str, where: str) -> str:
+    status, out, _ = _run(repo.git, "check-ref-format", "--branch", branch)
+    sha = _ref(repo, f"refs/heads/{branch}") if status == 0 and out == branch else None
+    if sha is None:
+        raise PortalError(where, f"there is no branch {branch!r}", code="UNKNOWN_BRANCH")
+    return sha
+
+
+def _identity_env(author: Author) -> dict[str, str]:
+    # Git's raw date format, "<epoch seconds> <+hhmm>", carries the local UTC offset.
+    now = datetime.now().astimezone()
+    date = f"{int(now.timestamp())} {now.strftime('%z')}"
+    return {
+        "GIT_AUTHOR_NAME": author.name, "GIT_AUTHOR_EMAIL": author.email, "GIT_AUTHOR_DATE": date,
+        "GIT_COMMITTER_NAME": author.name, "GIT_COMMITTER_EMAIL": author.email, "GIT_COMMITTER_DATE": date,
+    }
+
+
+def _write_commit(repo: git.Repo, base: str, changes: list[FileChange], identity: Mapping[str, str],
+                  message: str, where: str) -> str:
+    """The commit of `changes` on top of `base`, built in a temporary index; no ref moves yet."""
+    with tempfile.TemporaryDirectory(prefix="portal-commit-") as tmp:
+        # A temporary index (not GitPython's IndexFile.from_tree, which moves .git/index aside meanwhile).
+        index = {"GIT_INDEX_FILE": os.path.join(tmp, "index")}
+        _out(repo, "read-tree", base, where=where, env=index)
+        files = _index_files(repo, index, where)
+        planned = _plan(files, changes, where)
+
+        writes = [c for c in changes if c.content is not None]
+        blob_paths = []
+        for number, change in enumerate(writes):
+            blob_path = os.path.join(tmp, f"blob-{number}")
+            Path(blob_path).write_bytes(change.content or b"")
+            blob_paths.append(blob_path)
+        shas = _out(repo, "hash-object", "-w", "--no-filters", "--stdin-paths", where=where,
+                    stdin="".join(p + "\n" for p in blob_paths).encode()).split() if writes else []
+
+        zero = "0" * len(base)
+        lines = [f"0 {zero}\t{c.path}" for c in changes if c.content is None]  # mode 0 removes the entry
+        for change, sha in zip(writes, shas):
+            mode = planned[change.path][0]
+            planned[change.path] = (mode, sha)
+            lines.append(f"{mode} {sha}\t{change.path}")
+        _out(repo, "update-index", "-z", "--index-info", where=where, env=index,
+             stdin="".join(line + "\0" for line in lines).encode())
+        # update-index skips paths it refuses with only a warning: make sure the index is what was planned.
+        refused = sorted(set(planned) ^ set(_index_files(repo, index, where)))
+        if refused:
+            raise PortalError(f"{where}:{refused[0]}", "Git refuses this path", code="BAD_PATH")
+        tree = _out(repo, "write-tree", where=where, env=index).strip()
+
+    if tree == _out(repo, "rev-parse", f"{base}^{{tree}}", where=where).strip():
+        raise PortalError(where, "the edit changes nothing: the files already have this content",
+                          code="NOTHING_CHANGED")
+    message_file = None
+    try:
+        with tempfile.NamedTemporaryFile("wb", prefix="portal-message-", delete=False) as handle:
+            handle.write(message.rstrip().encode() + b"\n")
+            message_file = handle.name
+        return _out(repo, "commit-tree", tree, "-p", base, "-F", message_file, where=where, env=identity).strip()
+    finally:
+        if message_file:
+            os.unlink(message_file)
+
+
+def _index_files(repo: git.Repo, env: Mapping[str, str], where: str) -> dict[str, tuple[str, str]]:
+    """path → (mode, sha) of every entry in the index `env` names."""
+    files: dict[str, tuple[str, str]] = {}
+    for record in _out(repo, "ls-files", "-s", "-z", where=where, env=env).split("\0"):
+        if record:
+            info, path = record.split("\t", 1)
+            mode, sha, _stage = info.split(" ")
+            files[path] = (mode, sha)
+    return files
+
+
+def _plan(files: dict[str, tuple[str, str]], changes: list[FileChange], where: str) -> dict[str, tuple[str, str]]:
+    """The files after `changes` (written ones with their mode and a placeholder sha); refuses what Git would
+    do silently: replacing a folder by a file or a file by a folder, or rewriting a symlink or submodule."""
+    planned = dict(files)
+
+    def refuse(path: str, what: str) -> PortalError:
+        return PortalError(f"{where}:{path}", what, code="BAD_PATH")
+
+    for change in changes:
+        if change.content is None:
+            if planned.pop(change.path, None) is None:
+                raise refuse(change.path, "is not a file, so it cannot be deleted")
+    folders = {parent for path in planned for parent in _parents(path)}
+    for change in changes:
+        if change.content is None:
+            continue
+        path = change.path
+        if path in folders:
+            raise refuse(path, "is a folder: a file cannot replace it")
+        for parent in _parents(path):
+            if parent in planned:
+                raise refuse(path, f"{parent} is a file, so nothing can be written under it")
+        mode = planned.get(path, (_REGULAR, ""))[0]
+        if mode in _MODE_NAMES:
+            raise refuse(path, f"is {_MODE_NAMES[mode]}: the portal writes only regular files")
+        planned[path] = (_EXECUTABLE if mode == _EXECUTABLE else _REGULAR, "")
+        folders.update(_parents(path))
+    return planned
+
+
+def _parents(path: str) -> list[str]:
+    parts = path.split("/")
+    return ["/".join(parts[:n]) for n in range(1, len(parts))]
+
+
+# --- working trees -----------------------------------------------------------------------------------------------
+
+
+def _checkouts(repo: git.Repo, branch: str) -> list[Path]:
+    """The working trees (main and linked) that have `branch` checked out; a bare repository has none."""
+    _, out, _ = _run(repo.git, "worktree", "list", "--porcelain")
+    found = []
+    for block in out.split("\n\n"):
+        fields = {key: value for key, _, value in (line.partition(" ") for line in block.splitlines())}
+        if fields.get("branch") == f"refs/heads/{branch}" and "bare" not in fields:
+            path = Path(fields["worktree"])
+            if path.is_dir():  # a deleted (prunable) worktree has nothing to keep consistent
+                found.append(path)
+    return found
+
+
+def _is_dirty(checkout: Path) -> bool:
+    # GIT_OPTIONAL_LOCKS=0: `status` must not rewrite that working tree's index while only looking.
+    _, out, _ = _run(git.Git(str(checkout)), "status", "--porcelain", "--untracked-files=no",
+                     env={"GIT_OPTIONAL_LOCKS": "0"})
+    return bool(out.strip())
+
+
+def _follow(repo: git.Repo, checkouts: list[Path], ref: str, old: str, new: str, subject: str,
+            identity: Mapping[str, str], where: str) -> None:
+    """Bring the checkouts of the branch from `old` to `new`, or undo the commit if one cannot follow.
+
+    `reset --keep <new>` would do nothing here: HEAD already names `new` once the ref moved. A two-tree
+    `read-tree -m -u old new` is the same fast-forward and keeps unrelated local changes, like reset --keep.
+    """
+    moved: list[Path] = []
+    for checkout in checkouts:
+        cmd = git.Git(str(checkout))
+        _run(cmd, "update-index", "-q", "--refresh")  # stale stat data would read as "not uptodate"
+        status, _, err = _run(cmd, "read-tree", "-m", "-u", old, new)
+        if status == 0:
+            moved.append(checkout)
+            continue
+        # Someone changed that working tree after the check (or an untracked file is in the way).
+        undone, _, _ = _run(repo.git, "update-ref", "-m", f"portal: undo {subject}", ref, old, new, env=identity)
+        if undone == 0:
+            for done in moved:
+                _run(git.Git(str(done)), "read-tree", "-m", "-u", new, old)
+            raise PortalError(where, f"the working tree {checkout} could not follow the commit, so nothing was "
+                                     f"committed: {err.strip()}",
+                              hint="commit, stash or remove the files in the way there, then redo the edit",
+                              code="BRANCH_CHECKED_OUT")
+        raise PortalError(where, f"commit {new[:8]} is on the branch but the working tree {checkout} still has "
+                                 f"the files of {old[:8]}: {err.strip()}",
+                          hint=f"there, save local changes and run git read-tree -m -u {old[:8]} {new[:8]}",
+                          code="WORKTREE_NOT_UPDATED")
+
+
+# --- push --------------------------------------------------------------------------------------------------------
+
+
+def _push(repo: git.Repo, remote: str, branch: str, commit: str, where: str) -> None:
+    spec = f"refs/heads/{branch}:refs/heads/{branch}"
+    progress = git.RemoteProgress()  # collects the "remote: ..." lines hooks print
+    kept = f"the commit {commit[:8]} stays on the local branch {branch}"
+    try:
+        with repo.git.custom_environment(GIT_TERMINAL_PROMPT="0"):
+            infos = repo.remote(remote).push(spec, progress=progress, kill_after_timeout=PUSH_TIMEOUT_S)
+    except git.GitCommandError as exc:  # unreachable remote, authentication, timeout: git exits before reporting
+        raise PortalError(where, f"push to {remote} failed: {str(exc.stderr).strip()}; {kept}",
+                          hint="push again later", code="PUSH_FAILED") from exc
+    # A rejected push does not raise in GitPython: the refusal is in each PushInfo's flags.
+    refused = git.PushInfo.ERROR | git.PushInfo.REJECTED | git.PushInfo.REMOTE_REJECTED | git.PushInfo.REMOTE_FAILURE
+    failed = [info for info in infos if info.flags & refused]
+    if failed or not infos:
+        said = "; ".join(info.summary.strip() for info in failed) or "no ref was pushed"
+        remote_lines = [line for line in progress.other_lines if line.startswith("remote:")]
+        raise PortalError(where, f"push to {remote} failed: {'; '.join([said, *remote_lines])}; {kept}",
+                          hint=f"someone may have pushed to {branch}: reload and redo the edit, or push later",
+                          code="PUSH_FAILED")

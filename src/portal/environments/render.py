@@ -1,0 +1,212 @@
+"""What an environment will receive: the template's resources with that environment's values, evaluated.
+
+Every ARM expression in the template is evaluated offline (`portal.adf.expressions`); what cannot be evaluated
+is an error, never passed through. Secrets stay secrets: they render as where they come from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from portal.adf.arm import FACTORY_TYPE
+from portal.adf.expressions import EvaluationContext, Secret, evaluate_value
+from portal.adf.model import Kind
+from portal.environments.config import Environment
+from portal.environments.parameter_files import ParameterEntry, ParameterFile
+from portal.errors import FindingsError, PortalError, Severity
+
+_KIND_BY_TYPE = {kind.arm_type: kind for kind in Kind}
+
+
+@dataclass(frozen=True)
+class RenderedResource:
+    type: str
+    name: str  # as deployed: "<factory>/<object>"
+    object_name: str  # "PL_Load", or "default/mpe" for a private endpoint
+    properties: Any
+    depends_on: tuple[str, ...]
+
+    @property
+    def kind_label(self) -> str:
+        kind = _KIND_BY_TYPE.get(self.type)
+        if kind is not None:
+            return kind.label
+        return "Factory" if self.type == FACTORY_TYPE else "Global parameters"
+
+    @property
+    def folder(self) -> str:
+        """Where ADF Git integration would keep this object, so rendered files sit where people look."""
+        kind = _KIND_BY_TYPE.get(self.type)
+        if kind is Kind.MANAGED_PRIVATE_ENDPOINT:
+            network, _, _ = self.object_name.partition("/")
+            return f"managedVirtualNetwork/{network}/managedPrivateEndpoint"
+        if kind is not None:
+            return kind.value
+        return "factory" if self.type == FACTORY_TYPE else "globalParameters"
+
+    @property
+    def file_name(self) -> str:
+        return self.object_name.rsplit("/", 1)[-1] + ".json"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "type": self.type, "properties": shown(self.properties),
+                "dependsOn": list(self.depends_on)}
+
+
+@dataclass(frozen=True)
+class RenderedEnvironment:
+    environment: str
+    factory_name: str
+    resources: tuple[RenderedResource, ...]
+    parameter_file: ParameterFile  # the complete deployment parameter file for this environment
+    secrets_from_environment: Mapping[str, str]
+
+    def find(self, object_name: str, type_or_label: str | None = None) -> RenderedResource | None:
+        for resource in self.resources:
+            if resource.object_name == object_name and type_or_label in (None, resource.type, resource.kind_label):
+                return resource
+        return None
+
+
+def shown(value: Any) -> Any:
+    """A rendered value fit for display and files: secrets replaced by where they come from."""
+    if isinstance(value, Secret):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: shown(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [shown(v) for v in value]
+    return value
+
+
+def parameter_values(workspace: Any, env: Environment) -> tuple[dict[str, Any], ParameterFile]:
+    """Each template parameter's value in `env` (secrets as `Secret`), and the deployment parameter file."""
+    findings = [f for f in workspace.check(env.name) if f.severity is Severity.ERROR]
+    if findings:
+        raise FindingsError(findings)
+    file = workspace.values(env)
+    values: dict[str, Any] = {}
+    entries: dict[str, ParameterEntry] = {}
+    for parameter in workspace.export.parameters:
+        name = parameter.name
+        entry = file.get(name)
+        if name == "factoryName":
+            values[name] = env.data_factory.factory_name
+            entries[name] = ParameterEntry(name, env.data_factory.factory_name)
+        elif name in env.secrets_from_environment:
+            values[name] = Secret(f"environment variable {env.secrets_from_environment[name]}")
+        elif entry is not None and entry.reference is not None:
+            values[name] = Secret(entry.reference.describe())
+            entries[name] = entry
+        elif entry is not None:
+            values[name] = entry.value
+            entries[name] = entry
+        elif parameter.has_default:
+            # A default may itself be an expression; the evaluator resolves it lazily.
+            values[name] = parameter.default
+            entries[name] = ParameterEntry(name, parameter.default)
+    return values, ParameterFile(file.path, entries, file.header, file.indent, file.final_newline)
+
+
+def render_environment(workspace: Any, env_name: str) -> RenderedEnvironment:
+    """The resources `env_name` receives; refuses (with the findings) while its values have errors."""
+    env = workspace.environment(env_name)
+    values, parameter_file = parameter_values(workspace, env)
+    template = workspace.export.template
+    context = EvaluationContext(
+        parameters=values, variables=template["variables"],
+        subscription_id=env.data_factory.subscription_id, resource_group=env.data_factory.resource_group,
+        location=env.data_factory.location, deployment_name=f"{env.data_factory.factory_name}_portal",
+    )
+    resources = []
+    for arm, body in zip(workspace.export.resources, template["resources"]):
+        where = f"environment {env.name} → {arm.key[0].rsplit('/', 1)[-1]} {arm.key[1]}"
+        name = evaluate_value(body["name"], context, f"{where}.name")
+        properties = evaluate_value(body.get("properties", {}), context, f"{where}.properties")
+        depends = evaluate_value(body.get("dependsOn", []), context, f"{where}.dependsOn")
+        if not isinstance(depends, list):
+            raise PortalError(where, "dependsOn does not evaluate to a list", code="RENDER")
+        resources.append(RenderedResource(arm.key[0], str(name), arm.key[1], properties,
+                                          tuple(str(d) for d in depends)))
+    return RenderedEnvironment(env.name, env.data_factory.factory_name, tuple(resources), parameter_file,
+                               dict(env.secrets_from_environment))
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    path: str
+    values: Mapping[str, Any]  # environment → displayed value (absent: the property is not there)
+
+    @property
+    def differs(self) -> bool:
+        seen = [json.dumps(v, sort_keys=True) for v in self.values.values()]
+        return len(set(seen)) > 1 or len(seen) < 1
+
+
+MISSING = "— absent —"
+
+
+def compare(renders: Mapping[str, RenderedEnvironment], object_name: str,
+            type_or_label: str | None = None) -> list[ComparisonRow]:
+    """One object's rendered properties side by side across environments, one row per property path."""
+    flat: dict[str, dict[str, Any]] = {}
+    order: list[str] = []
+    for env, rendered in renders.items():
+        resource = rendered.find(object_name, type_or_label)
+        if resource is None:
+            continue
+        for path, value in _flatten(shown(resource.properties), "properties").items():
+            if path not in flat:
+                flat[path] = {}
+                order.append(path)
+            flat[path][env] = value
+    if not order:
+        raise PortalError(f"object {object_name!r}", "is in none of the rendered environments", code="UNKNOWN_OBJECT")
+    return [ComparisonRow(path, {env: flat[path].get(env, MISSING) for env in renders}) for path in order]
+
+
+def _flatten(value: Any, prefix: str) -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for key, child in value.items():
+            out.update(_flatten(child, f"{prefix}.{key}"))
+        return out
+    if isinstance(value, list) and value and any(isinstance(v, (dict, list)) for v in value):
+        out = {}
+        for index, child in enumerate(value):
+            out.update(_flatten(child, f"{prefix}[{index}]"))
+        return out
+    return {prefix: value}
+
+
+def write_rendered(rendered: RenderedEnvironment, out_dir: str | os.PathLike[str]) -> Path:
+    """`out_dir/<folder>/<object>.json` per resource, `parameters.json` (deployable with Azure's tooling) and
+    `secrets-from-environment.json`; written to a temporary folder and moved into place."""
+    target = Path(out_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        for resource in rendered.resources:
+            path = staging / resource.folder / resource.file_name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(resource.as_json(), indent=4, ensure_ascii=False) + "\n", encoding="utf-8")
+        (staging / "parameters.json").write_text(rendered.parameter_file.to_json(), encoding="utf-8")
+        (staging / "secrets-from-environment.json").write_text(
+            json.dumps(dict(rendered.secrets_from_environment), indent=4) + "\n", encoding="utf-8")
+        if target.exists():
+            backup = target.with_name(f".{target.name}.old-{os.getpid()}")
+            os.replace(target, backup)
+            os.replace(staging, target)
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target

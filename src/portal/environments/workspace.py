@@ -1,0 +1,204 @@
+"""The mappings façade: one repository at one commit, its environments and their parameter values.
+
+The CLI and the portal pages call this and nothing below it: read the catalogue, check values, prepare edits,
+and save them as a Git commit.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Iterable, Sequence
+
+from portal.adf.arm import ArmExport, export_factory
+from portal.adf.loader import parse_factory, read_git, read_folder
+from portal.adf.model import Factory
+from portal.adf.parameterization import TemplateParameter
+from portal.environments.catalogue import CatalogueEntry, catalogue_entry, display_value
+from portal.environments.checks import check_environment, parse_input, sort_findings
+from portal.environments.config import (
+    CONFIG_FILE,
+    Environment,
+    PortalConfig,
+    load_config,
+    with_secret_variable,
+)
+from portal.environments.parameter_files import (
+    ParameterFile,
+    empty_parameter_file,
+    parse_parameter_file,
+)
+from portal.environments.repository import RepoSnapshot
+from portal.errors import Finding, FindingsError, PortalError, Severity
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One file changed by an edit, with what it was and what it becomes."""
+
+    path: str
+    before: str | None
+    after: str | None
+    changes: tuple[str, ...]  # one line per change, for the commit message and the preview
+
+    def diff(self) -> str:
+        return "".join(difflib.unified_diff(
+            (self.before or "").splitlines(keepends=True), (self.after or "").splitlines(keepends=True),
+            fromfile=f"a/{self.path}", tofile=f"b/{self.path}"))
+
+
+class MappingWorkspace:
+    def __init__(self, snapshot: RepoSnapshot, config: PortalConfig, factory: Factory):
+        self.snapshot = snapshot
+        self.config = config
+        self.factory = factory
+
+    @classmethod
+    def open(cls, repo_dir: str | os.PathLike[str] = ".", ref: str | None = None) -> "MappingWorkspace":
+        snapshot = RepoSnapshot.open(repo_dir, ref)
+        config = load_config(snapshot)
+        root = config.adf.root_folder.strip("/")
+        source = (read_git(snapshot.root, ref, root) if ref is not None
+                  else read_folder(snapshot.root / root if root else snapshot.root))
+        loaded = parse_factory(source, factory_name=config.adf.factory_name)
+        if loaded.errors:
+            raise FindingsError(loaded.errors)
+        return cls(snapshot, config, loaded.factory)
+
+    # --- reading -------------------------------------------------------------------------------------------------
+
+    @cached_property
+    def export(self) -> ArmExport:
+        return export_factory(self.factory)
+
+    @property
+    def parameters(self) -> list[TemplateParameter]:
+        return list(self.export.parameters)
+
+    def parameter(self, name: str) -> TemplateParameter:
+        for parameter in self.export.parameters:
+            if parameter.name == name:
+                return parameter
+        raise PortalError(f"parameter {name!r}", "is not a parameter of the template",
+                          hint="`portal params show ENV` lists them", code="UNKNOWN_PARAMETER")
+
+    def environment(self, name: str) -> Environment:
+        return self.config.environment(name)
+
+    def values(self, env: str | Environment) -> ParameterFile:
+        environment = self.environment(env) if isinstance(env, str) else env
+        path = environment.parameter_file_path
+        data = self.snapshot.read(path)
+        return empty_parameter_file(path) if data is None else parse_parameter_file(data, path)
+
+    def catalogue(self) -> list[CatalogueEntry]:
+        files = {env.name: self.values(env) for env in self.config.environments}
+        entries = []
+        for parameter in self.export.parameters:
+            values = {
+                env.name: display_value(parameter, files[env.name].get(parameter.name),
+                                        env.secrets_from_environment.get(parameter.name),
+                                        env.data_factory.factory_name)
+                for env in self.config.environments
+            }
+            entries.append(catalogue_entry(parameter, values))
+        return entries
+
+    def check(self, env: str | None = None) -> list[Finding]:
+        """The findings of one environment (or all), parameter files that cannot be read included."""
+        chosen = [self.environment(env)] if env else list(self.config.environments)
+        findings: list[Finding] = []
+        for environment in chosen:
+            try:
+                values = self.values(environment)
+            except FindingsError as exc:
+                findings.extend(exc.findings)
+                continue
+            findings.extend(check_environment(environment, self.export.parameters, values))
+        return sort_findings(findings)
+
+    def stale(self, env: str) -> list[str]:
+        names = {p.name for p in self.export.parameters}
+        return [name for name in self.values(env).entries if name not in names]
+
+    # --- edits ---------------------------------------------------------------------------------------------------
+
+    def set_values(self, env: str, inputs: Iterable[tuple[str, str]]) -> list[Edit]:
+        """Edits that give parameters of `env` new values typed by a person. Nothing is written yet; a secret
+        in plain text, a wrong type or an expression is refused here."""
+        environment = self.environment(env)
+        values = self.values(environment)
+        config_text = self._config_text()
+        changes: list[str] = []
+        config_changes: list[str] = []
+        for name, text in inputs:
+            parameter = self.parameter(name)
+            if name == "factoryName":
+                raise PortalError(f"environment {env} → factoryName", "comes from the environment's target",
+                                  hint="change data_factory.factory_name in portal.yaml", code="FACTORY_NAME")
+            parsed = parse_input(parameter, text, environment)
+            if isinstance(parsed, str):
+                config_text = with_secret_variable(config_text, env, name, parsed)
+                config_changes.append(f"{env}: {name} from environment variable {parsed}")
+                if values.get(name) is not None:
+                    values = values.without({name})
+                    changes.append(f"{env}: {name} no longer in the parameter file")
+                continue
+            if name in environment.secrets_from_environment:
+                config_text = with_secret_variable(config_text, env, name, None)
+            values = values.with_entry(parsed)
+            shown = parsed.reference.describe() if parsed.reference else "new value"
+            changes.append(f"{env}: set {name} ({shown})")
+        edits = []
+        if changes:
+            edits.append(self._file_edit(values.path, values.to_json(), changes))
+        if config_changes or config_text != self._config_text():
+            edits.append(self._file_edit(CONFIG_FILE, config_text, config_changes or [f"{env}: secret sources"]))
+        return [edit for edit in edits if edit.before != edit.after]
+
+    def remove_stale(self, env: str) -> list[Edit]:
+        stale = set(self.stale(env))
+        if not stale:
+            return []
+        values = self.values(env)
+        return [self._file_edit(values.path, values.without(stale).to_json(),
+                                [f"{env}: remove stale {name}" for name in sorted(stale)])]
+
+    def _config_text(self) -> str:
+        data = self.snapshot.read(CONFIG_FILE)
+        return "" if data is None else data.decode("utf-8")
+
+    def _file_edit(self, path: str, after: str, changes: Sequence[str]) -> Edit:
+        before = self.snapshot.read(path)
+        return Edit(path, None if before is None else before.decode("utf-8"), after, tuple(changes))
+
+    # --- saving --------------------------------------------------------------------------------------------------
+
+    def save(self, edits: Sequence[Edit], *, author: Any, branch: str | None = None, message: str | None = None,
+             push: bool | None = None) -> Any:
+        """Commit the edits on a new branch (or directly, where the configuration allows), based on the commit
+        this workspace was read at; refused if the main branch moved since."""
+        from portal.environments.git_store import FileChange, commit_changes
+
+        if not edits:
+            raise PortalError("edit", "changes nothing", code="NOTHING_CHANGED")
+        if self.snapshot.commit is None:
+            raise PortalError(str(self.snapshot.root), "is not a Git repository with a commit to build on",
+                              code="GIT")
+        lines = [line for edit in edits for line in edit.changes]
+        title = message or (lines[0] if len(lines) == 1 else f"Update parameters: {len(lines)} changes")
+        body = "\n".join(f"- {line}" for line in lines)
+        git = self.config.git
+        return commit_changes(
+            self.snapshot.root,
+            [FileChange(edit.path, None if edit.after is None else edit.after.encode("utf-8")) for edit in edits],
+            base_branch=git.main_branch, expected_base=self.snapshot.commit, author=author,
+            message=f"{title}\n\n{body}\n", branch=branch, allow_direct=git.allow_direct_commits,
+            push=git.push if push is None else push, remote=git.remote,
+        )
+
+
+def errors_in(findings: Iterable[Finding]) -> list[Finding]:
+    return [f for f in findings if f.severity is Severity.ERROR]

@@ -1,0 +1,97 @@
+"""`portal params …` and `portal render`: argument handling and printing over the mappings façade."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from datetime import datetime, timezone
+
+from portal.environments.workspace import MappingWorkspace
+from portal.errors import PortalError, Severity
+
+
+def run(args: argparse.Namespace) -> int:
+    workspace = MappingWorkspace.open(args.repo, args.ref)
+    command = args.params_command
+    if command == "show":
+        return _show(workspace, args)
+    if command == "set":
+        edits = workspace.set_values(args.env, [(args.name, args.value)])
+        return _save(workspace, edits, args)
+    if command == "remove-stale":
+        edits = workspace.remove_stale(args.env)
+        if not edits:
+            print(f"{args.env}: no stale parameters")
+            return 0
+        return _save(workspace, edits, args)
+    if command == "validate":
+        findings = workspace.check(args.env)
+        for finding in findings:
+            print(finding, file=sys.stderr if finding.severity is Severity.ERROR else sys.stdout)
+        errors = sum(1 for f in findings if f.severity is Severity.ERROR)
+        scope = args.env or ", ".join(workspace.config.names)
+        print(f"{scope}: {errors} errors, {len(findings) - errors} warnings")
+        return 1 if errors else 0
+    raise PortalError("params", f"unknown command {command!r}")
+
+
+def _show(workspace: MappingWorkspace, args: argparse.Namespace) -> int:
+    env = workspace.environment(args.env).name
+    entries = workspace.catalogue()
+    if args.json:
+        print(json.dumps([entry.as_json(env) for entry in entries], indent=2, ensure_ascii=False))
+        return 0
+    for entry in entries:
+        flags = ", ".join(f for f, on in (("required", entry.required), ("secret", entry.secret)) if on)
+        print(f"{entry.name}  ({entry.type}{', ' + flags if flags else ''})")
+        print(f"    {entry.source}")
+        print(f"    {env}: {entry.values[env].display}")
+    print(f"{len(entries)} parameters")
+    return 0
+
+
+def _save(workspace: MappingWorkspace, edits, args: argparse.Namespace) -> int:
+    from portal.environments.git_store import Author
+
+    author = _author(workspace, args.author)
+    branch = None if args.direct else (args.branch or _branch_name(args.env))
+    result = workspace.save(edits, author=Author(*author), branch=branch, message=args.message, push=args.push)
+    for edit in edits:
+        for line in edit.changes:
+            print(f"  {line}")
+    pushed = " and pushed" if result.pushed else ""
+    print(f"committed {result.commit[:10]} on branch {result.branch}{pushed} (based on {result.base[:10]})")
+    return 0
+
+
+def _branch_name(env: str) -> str:
+    return f"params/{env}-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}"
+
+
+def _author(workspace: MappingWorkspace, given: str | None) -> tuple[str, str]:
+    if given:
+        match = re.fullmatch(r"\s*(.+?)\s*<([^<>\s]+@[^<>\s]+)>\s*", given)
+        if not match:
+            raise PortalError("--author", f"{given!r} is not \"Name <email>\"", code="AUTHOR")
+        return match.group(1), match.group(2)
+    import git
+
+    reader = git.Repo(workspace.snapshot.root).config_reader()
+    name = reader.get_value("user", "name", default="")
+    email = reader.get_value("user", "email", default="")
+    if not name or not email:
+        raise PortalError("--author", "no author given and no Git user configured",
+                          hint='pass --author "Name <email>"', code="AUTHOR")
+    return str(name), str(email)
+
+
+def render(args: argparse.Namespace) -> int:
+    from portal.environments.render import render_environment, write_rendered
+
+    workspace = MappingWorkspace.open(args.repo, args.ref)
+    rendered = render_environment(workspace, args.env)
+    written = write_rendered(rendered, args.out)
+    print(f"{args.env}: {len(rendered.resources)} resources and the parameter file written to {written}")
+    return 0

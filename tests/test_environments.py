@@ -1,0 +1,254 @@
+"""Environments and parameter mappings: configuration, parameter files, catalogue, checks and edits."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from portal.cli import main
+from portal.environments.config import parse_config
+from portal.environments.parameter_files import ParameterEntry, parse_parameter_file
+from portal.environments.workspace import MappingWorkspace
+from portal.errors import FindingsError, PortalError, Severity
+from tests.mapping_repo import CONFIG, KV_TEST, make_repo, write_json
+
+URL = "LS_Lake_properties_typeProperties_url"
+BATCH = "TR_Daily_properties_PL_Load_parameters_batchSize"
+
+
+@pytest.fixture()
+def repo(tmp_path: Path) -> Path:
+    make_repo(tmp_path / "data")
+    return tmp_path / "data"
+
+
+def codes(findings, env: str | None = None) -> list[tuple[str, str]]:
+    return [(f.code, f.where) for f in findings if env is None or f"environment {env} " in f.where]
+
+
+# --- configuration ----------------------------------------------------------------------------------------------
+
+def test_configuration_reads_ordered_environments() -> None:
+    config = parse_config(CONFIG)
+    assert config.names == ["dev", "test", "prod"]
+    assert config.environment("prod").protection.approvals_required == 2
+    assert config.environment("test").databricks.target_folder == "/Shared/sales/test"
+    assert config.environment("test").parameter_file_path == "environments/test.parameters.json"
+
+
+@pytest.mark.parametrize(("change", "where", "words"), [
+    (("factory_name: adf-sales-test", "factory_name: -bad-"), "environments[1] (test).data_factory.factory_name",
+     "3-63 letters"),
+    (("subscription_id: 2222", "subscription_id: x2222"), "environments[1] (test).data_factory.subscription_id",
+     "GUID"),
+    (("location: westeurope\n    databricks", "location: westeurope\n    colour: blue\n    databricks"),
+     "environments[1] (test).colour", "not a known setting"),
+    (("target_folder: /Shared/sales/test", "target_folder: Shared/x"),
+     "environments[1] (test).databricks.target_folder", "absolute workspace path"),
+    (("approvals_required: 2", "approvals_required: -1"), "environments[2] (prod).protection.approvals_required",
+     "greater than or equal to 0"),
+])
+def test_configuration_errors_name_the_field(change: tuple[str, str], where: str, words: str) -> None:
+    with pytest.raises(FindingsError) as info:
+        parse_config(CONFIG.replace(*change))
+    finding = info.value.findings[0]
+    assert finding.where == f"portal.yaml: {where}"
+    assert words in finding.what
+
+
+def test_configuration_syntax_error_has_line_and_column() -> None:
+    with pytest.raises(FindingsError) as info:
+        parse_config(CONFIG.replace("  - name: prod", "  - name: [prod"))
+    # The parser notices the unclosed list where the next line starts.
+    assert info.value.findings[0].where == "portal.yaml:24:5"
+
+
+def test_duplicate_environment_is_refused() -> None:
+    with pytest.raises(FindingsError, match="environment 'dev' is defined twice"):
+        parse_config(CONFIG.replace("name: test", "name: dev"))
+
+
+def test_unknown_environment_lists_the_known_ones(repo: Path) -> None:
+    workspace = MappingWorkspace.open(repo)
+    with pytest.raises(PortalError) as info:
+        workspace.environment("staging")
+    assert info.value.code == "UNKNOWN_ENVIRONMENT" and "dev, test, prod" in info.value.hint
+
+
+# --- parameter files --------------------------------------------------------------------------------------------
+
+def test_parameter_file_round_trip_keeps_layout_and_unknown_keys() -> None:
+    text = ('{\n\t"$schema": "x",\n\t"contentVersion": "1.0.0.0",\n\t"extra": 1,\n\t"parameters": {\n'
+            '\t\t"a": {\n\t\t\t"value": "b",\n\t\t\t"metadata": {"note": "kept"}\n\t\t}\n\t}\n}')
+    parsed = parse_parameter_file(text.encode(), "p.json")
+    assert parsed.indent == "\t" and not parsed.final_newline
+    assert json.loads(parsed.to_json()) == json.loads(text)
+    changed = parsed.with_entry(ParameterEntry("a", "c", raw=parsed.get("a").raw))
+    assert json.loads(changed.to_json())["parameters"]["a"] == {"value": "c", "metadata": {"note": "kept"}}
+
+
+@given(st.dictionaries(st.text(alphabet="abcXYZ_", min_size=1, max_size=8),
+                       st.recursive(st.one_of(st.text(max_size=10), st.integers(), st.booleans(), st.none()),
+                                    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=3), c,
+                                                                                          max_size=3),
+                                    max_leaves=6), max_size=6))
+def test_parameter_file_round_trip_of_any_values(values: dict) -> None:
+    document = {"$schema": "s", "contentVersion": "1.0.0.0",
+                "parameters": {name: {"value": value} for name, value in values.items()}}
+    parsed = parse_parameter_file(json.dumps(document, indent=4).encode(), "p.json")
+    assert json.loads(parsed.to_json()) == document
+    assert parse_parameter_file(parsed.to_json().encode(), "p.json") == parsed
+
+
+@pytest.mark.parametrize(("parameters", "words"), [
+    ({"a": {"value": 1, "reference": {}}}, "either \"value\" or a Key Vault \"reference\""),
+    ({"a": {"reference": {"secretName": "x"}}}, "a reference must be"),
+    ({"a": 5}, "either \"value\""),
+])
+def test_malformed_parameter_file_names_the_parameter(parameters: dict, words: str) -> None:
+    with pytest.raises(FindingsError) as info:
+        parse_parameter_file(json.dumps({"parameters": parameters}).encode(), "env.json")
+    assert info.value.findings[0].where == "env.json (parameters.a)" and words in info.value.findings[0].what
+
+
+def test_invalid_json_in_a_parameter_file(repo: Path) -> None:
+    (repo / "environments" / "test.parameters.json").write_text('{"parameters": {,}}')
+    findings = MappingWorkspace.open(repo).check("test")
+    assert [(f.code, f.where) for f in findings] == [("PARAMETER_FILE", "environments/test.parameters.json:1:17")]
+
+
+# --- catalogue --------------------------------------------------------------------------------------------------
+
+def test_catalogue_explains_each_parameter(repo: Path) -> None:
+    entries = {e.name: e for e in MappingWorkspace.open(repo).catalogue()}
+    assert entries[URL].source == "Linked service LS_Lake → URL"
+    assert entries["LS_Sql_connectionString"].source == "Linked service LS_Sql → connection string"
+    assert entries[BATCH].source == "Trigger TR_Daily → pipelines → PL_Load → parameters → batch size"
+    assert entries[URL].default == "https://lakedev.dfs.core.windows.net/" and not entries[URL].required
+    secret = entries["LS_Lake_accountKey"]
+    assert secret.secret and secret.required and secret.default is None
+    assert secret.values["test"].display == "Key Vault kv-test / lake-key"
+    assert secret.values["prod"].kind == "missing"
+    assert entries[URL].values["test"].value == "https://laketest.dfs.core.windows.net/"
+    assert entries[URL].values["prod"].kind == "default"
+    assert entries["factoryName"].values["prod"].value == "adf-sales-prod"
+
+
+def test_params_show_json(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["params", "show", "test", "--json", "--repo", str(repo)]) == 0
+    shown = {p["name"]: p for p in json.loads(capsys.readouterr().out)}
+    assert set(shown[URL]) >= {"name", "type", "source", "value", "required", "secret"}
+    assert shown[URL]["value"] == "https://laketest.dfs.core.windows.net/"
+    assert shown[BATCH]["value"] == 500 and shown[BATCH]["type"] == "int"
+    assert shown["LS_Lake_accountKey"]["value"] is None and shown["LS_Lake_accountKey"]["secret"] is True
+    assert shown["LS_Lake_accountKey"]["display"] == "Key Vault kv-test / lake-key"
+
+
+# --- checks -----------------------------------------------------------------------------------------------------
+
+def set_test_values(repo: Path, parameters: dict) -> None:
+    write_json(repo / "environments" / "test.parameters.json", {"parameters": parameters})
+
+
+KV_REF = {"reference": {"keyVault": {"id": KV_TEST}, "secretName": "s"}}
+
+
+def test_each_check(repo: Path) -> None:
+    set_test_values(repo, {
+        URL: {"value": "not a url"},
+        BATCH: {"value": "500"},
+        "LS_Lake_accountKey": {"value": "hunter2"},
+        "LS_Sql_connectionString": {"reference": {"keyVault": {"id": "/bad"}, "secretName": "no spaces!"}},
+        "LS_Gone_properties_typeProperties_url": {"value": "https://x"},
+        "factoryName": {"value": "adf-other"},
+    })
+    findings = MappingWorkspace.open(repo).check("test")
+    assert sorted(codes(findings)) == sorted([
+        ("FACTORY_NAME_MISMATCH", "environment test → factoryName"),
+        ("FORMAT", f"environment test → {URL}"),
+        ("KEY_VAULT_REFERENCE", "environment test → LS_Sql_connectionString"),
+        ("KEY_VAULT_REFERENCE", "environment test → LS_Sql_connectionString"),
+        ("PLAINTEXT_SECRET", "environment test → LS_Lake_accountKey"),
+        ("STALE_PARAMETER", "environment test → LS_Gone_properties_typeProperties_url"),
+        ("TYPE", f"environment test → {BATCH}"),
+    ])
+    by_code = {f.code: f for f in findings}
+    assert "hunter2" not in "".join(str(f) for f in findings)
+    assert by_code["TYPE"].what == "must be of type int, not string"
+    assert by_code["STALE_PARAMETER"].severity is Severity.WARNING
+    assert by_code["FORMAT"].severity is Severity.WARNING
+
+
+def test_missing_values_and_expressions(repo: Path) -> None:
+    set_test_values(repo, {URL: {"value": "[concat('https://', 'evil')]"}, "LS_Lake_accountKey": KV_REF})
+    findings = MappingWorkspace.open(repo).check("test")
+    assert sorted(codes(findings)) == [
+        ("EXPRESSION_INJECTION", f"environment test → {URL}"),
+        ("MISSING_VALUE", "environment test → LS_Sql_connectionString"),
+    ]
+    set_test_values(repo, {URL: {"value": "[[literal]"}, "LS_Lake_accountKey": KV_REF,
+                           "LS_Sql_connectionString": KV_REF})
+    # A literal '[' (written '[[') is no expression; it only fails to look like a URL.
+    assert [f.code for f in MappingWorkspace.open(repo).check("test")] == ["FORMAT"]
+
+
+def test_validate_cli_exit_codes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["params", "validate", "test", "--repo", str(repo)]) == 1
+    assert "LS_Sql_connectionString" in capsys.readouterr().err
+    set_test_values(repo, {"LS_Lake_accountKey": KV_REF, "LS_Sql_connectionString": KV_REF})
+    assert main(["params", "validate", "test", "--repo", str(repo)]) == 0
+    assert main(["params", "validate", "nope", "--repo", str(repo)]) == 1
+
+
+# --- edits ------------------------------------------------------------------------------------------------------
+
+def test_typed_input_becomes_a_typed_value(repo: Path) -> None:
+    workspace = MappingWorkspace.open(repo)
+    [edit] = workspace.set_values("test", [(BATCH, "1000"), (URL, "https://new.dfs.core.windows.net/")])
+    after = json.loads(edit.after)["parameters"]
+    assert after[BATCH] == {"value": 1000} and after[URL]["value"] == "https://new.dfs.core.windows.net/"
+    assert edit.changes == (f"test: set {BATCH} (new value)", f"test: set {URL} (new value)")
+    assert "+        \"" in edit.diff() or "+\t\t\"" in edit.diff()
+
+
+@pytest.mark.parametrize(("name", "text", "code"), [
+    (BATCH, "many", "TYPE"),
+    (URL, "[parameters('x')]", "EXPRESSION_INJECTION"),
+    ("LS_Sql_connectionString", "Server=s;Password=hunter2", "PLAINTEXT_SECRET"),
+    ("LS_Sql_connectionString", "keyvault:/subscriptions/x/vaults/v/secrets/s", "PLAINTEXT_SECRET"),
+    ("LS_Sql_connectionString", "env:1BAD", "ENV_VARIABLE"),
+    ("factoryName", "adf-x", "FACTORY_NAME"),
+    ("No_such_parameter", "1", "UNKNOWN_PARAMETER"),
+])
+def test_bad_input_is_refused_and_never_echoed(repo: Path, name: str, text: str, code: str) -> None:
+    with pytest.raises(PortalError) as info:
+        MappingWorkspace.open(repo).set_values("test", [(name, text)])
+    assert info.value.code == code
+    if code == "PLAINTEXT_SECRET":
+        assert "hunter2" not in str(info.value) and "test" in info.value.where
+
+
+def test_secret_as_key_vault_reference_or_environment_variable(repo: Path) -> None:
+    workspace = MappingWorkspace.open(repo)
+    [edit] = workspace.set_values("test", [("LS_Sql_connectionString", f"keyvault:{KV_TEST}/secrets/sql-conn")])
+    assert json.loads(edit.after)["parameters"]["LS_Sql_connectionString"] == {
+        "reference": {"keyVault": {"id": KV_TEST}, "secretName": "sql-conn"}}
+    assert edit.changes == ("test: set LS_Sql_connectionString (Key Vault kv-test / sql-conn)",)
+    edits = workspace.set_values("test", [("LS_Lake_accountKey", "env:LAKE_KEY")])
+    by_path = {e.path: e for e in edits}
+    assert "LAKE_KEY" in by_path["portal.yaml"].after
+    assert "# Environments of the sales data platform" in by_path["portal.yaml"].after  # comments kept
+    assert "LS_Lake_accountKey" not in json.loads(by_path["environments/test.parameters.json"].after)["parameters"]
+
+
+def test_remove_stale(repo: Path) -> None:
+    set_test_values(repo, {URL: {"value": "https://a.b/"}, "Old_one": {"value": 1}})
+    workspace = MappingWorkspace.open(repo)
+    assert workspace.stale("test") == ["Old_one"]
+    [edit] = workspace.remove_stale("test")
+    assert list(json.loads(edit.after)["parameters"]) == [URL]
+    assert edit.changes == ("test: remove stale Old_one",)
