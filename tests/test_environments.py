@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portal.cli import main
@@ -91,6 +91,7 @@ def test_parameter_file_round_trip_keeps_layout_and_unknown_keys() -> None:
     assert json.loads(changed.to_json())["parameters"]["a"] == {"value": "c", "metadata": {"note": "kept"}}
 
 
+@settings(deadline=None)
 @given(st.dictionaries(st.text(alphabet="abcXYZ_", min_size=1, max_size=8),
                        st.recursive(st.one_of(st.text(max_size=10), st.integers(), st.booleans(), st.none()),
                                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=3), c,

@@ -210,7 +210,7 @@ def _substitute(value: Any, defaults: dict[str, Any]) -> Any:
     return value
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(resource=RESOURCES, data=st.data())
 def test_keep_rules_round_trip_to_the_original(resource: dict[str, Any], data: st.DataObject) -> None:
     """Putting every `=` parameter's default back where its expression is gives the original resource."""
@@ -226,7 +226,7 @@ def test_keep_rules_round_trip_to_the_original(resource: dict[str, Any], data: s
             type(parameter.default)]
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(resource=RESOURCES)
 def test_star_touches_exactly_the_keys_of_its_level(resource: dict[str, Any]) -> None:
     out, sink = apply(resource, {"properties": {"*": "-"}})
@@ -236,7 +236,7 @@ def test_star_touches_exactly_the_keys_of_its_level(resource: dict[str, Any]) ->
     assert not any(p.has_default for p in sink.parameters.values())
 
 
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 @given(names=st.lists(st.text(alphabet="ABCxyz_", min_size=1, max_size=5), min_size=1, max_size=6, unique=True),
        values=st.data())
 def test_array_items_are_named_by_the_naming_property(names: list[str], values: st.DataObject) -> None:
@@ -247,6 +247,7 @@ def test_array_items_are_named_by_the_naming_property(names: list[str], values: 
     assert [p.default for p in sink.parameters.values()] == [i["parameters"]["p"] for i in items]
 
 
+@settings(deadline=None)
 @given(action=st.sampled_from(["=", "-", "|"]), name=st.sampled_from(["", "n", "-short"]),
        type_name=st.sampled_from(["", "string", "SecureString", "int", "bool", "object", "secureObject", "array"]))
 def test_rule_text_parses(action: str, name: str, type_name: str) -> None:

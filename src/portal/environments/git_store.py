@@ -59,7 +59,8 @@ class CommitResult:
 
 def head_of(repo_dir: str | os.PathLike[str], branch: str) -> str:
     """The hexsha `refs/heads/<branch>` points at; an edit started now is based on it."""
-    return _head(_open(repo_dir), branch, f"{repo_dir}@{branch}")
+    with _open(repo_dir) as repo:
+        return _head(repo, branch, f"{repo_dir}@{branch}")
 
 
 def commit_changes(
@@ -91,50 +92,47 @@ def commit_changes(
             code="DIRECT_COMMIT_REFUSED",
         )
     repo = _open(repo_dir)
-    if branch is not None:
-        _check_branch_name(repo, branch, f"{repo_dir}@{branch}")
-    if push and remote not in {r.name for r in repo.remotes}:
-        raise PortalError(where, f"the repository has no remote {remote!r}; nothing was committed",
-                          code="UNKNOWN_REMOTE")
+    try:
+        if branch is not None:
+            _check_branch_name(repo, branch, f"{repo_dir}@{branch}")
+        if push and remote not in {r.name for r in repo.remotes}:
+            raise PortalError(where, f"the repository has no remote {remote!r}; nothing was committed",
+                              code="UNKNOWN_REMOTE")
 
-    base = expected_base.strip().lower()
-    if not _FULL_SHA.fullmatch(base):
-        raise PortalError(where, f"expected base {expected_base!r} is not a full commit id",
-                          hint="pass the hexsha head_of returned when the edit began", code="BAD_BASE")
-    current = _head(repo, base_branch, where)
-    if current != base:
-        raise _base_moved(where, base_branch, base, current)
+        base = expected_base.strip().lower()
+        if not _FULL_SHA.fullmatch(base):
+            raise PortalError(where, f"expected base {expected_base!r} is not a full commit id",
+                              hint="pass the hexsha head_of returned when the edit began", code="BAD_BASE")
+        current = _head(repo, base_branch, where)
+        if current != base:
+            raise _base_moved(where, base_branch, base, current)
 
-    target = branch if branch is not None else base_branch
-    ref = f"refs/heads/{target}"
-    if branch is not None and _ref(repo, ref) is not None:
-        raise _branch_exists(repo_dir, branch)
-    # A new branch is checked out nowhere; a direct commit must keep the checkouts of base_branch consistent.
-    checkouts = [] if branch is not None else _checkouts(repo, base_branch)
-    for checkout in checkouts:
-        if _is_dirty(checkout):
-            raise PortalError(
-                where, f"{base_branch} is checked out in {checkout} and that working tree has uncommitted changes",
-                hint="commit or stash them there, or save the edit on a new branch", code="BRANCH_CHECKED_OUT",
-            )
-
-    identity = _identity_env(author)
-    commit = _write_commit(repo, base, checked, identity, message, where)
-    subject = message.strip().splitlines()[0].strip()
-    old = base if branch is None else "0" * len(base)  # all zeros: the ref must not exist yet
-    status, _, err = _run(repo.git, "update-ref", "-m", f"portal: {subject}", ref, commit, old, env=identity)
-    if status != 0:
-        now = _ref(repo, ref)
-        if branch is not None and now is not None:
+        target = branch if branch is not None else base_branch
+        ref = f"refs/heads/{target}"
+        if branch is not None and _ref(repo, ref) is not None:
             raise _branch_exists(repo_dir, branch)
-        if branch is None and now != base:
-            raise _base_moved(where, base_branch, base, now)
-        raise PortalError(f"{repo_dir}@{target}", f"could not move the branch: {err}", code="GIT")
-    _follow(repo, checkouts, ref, base, commit, subject, identity, where)
+        # A new branch is checked out nowhere; a direct commit must keep the checkouts of base_branch consistent.
+        checkouts = [] if branch is not None else _checkouts_ready(repo, base_branch, base, checked, where)
 
-    if push:
-        _push(repo, remote, target, commit, f"{repo_dir}@{target}")
-    return CommitResult(branch=target, commit=commit, base=base, pushed=push)
+        identity = _identity_env(author)
+        commit = _write_commit(repo, base, checked, identity, message, where)
+        subject = message.strip().splitlines()[0].strip()
+        old = base if branch is None else "0" * len(base)  # all zeros: the ref must not exist yet
+        status, _, err = _run(repo.git, "update-ref", "-m", f"portal: {subject}", ref, commit, old, env=identity)
+        if status != 0:
+            now = _ref(repo, ref)
+            if branch is not None and now is not None:
+                raise _branch_exists(repo_dir, branch)
+            if branch is None and now != base:
+                raise _base_moved(where, base_branch, base, now)
+            raise PortalError(f"{repo_dir}@{target}", f"could not move the branch: {err}", code="GIT")
+        _follow(repo, checkouts, ref, base, commit, subject, identity, where)
+
+        if push:
+            _push(repo, remote, target, commit, f"{repo_dir}@{target}")
+        return CommitResult(branch=target, commit=commit, base=base, pushed=push)
+    finally:
+        repo.close()  # ends GitPython's persistent cat-file processes; a portal server runs for long
 
 
 # --- checks ----------------------------------------------------------------------------------------------------
@@ -363,6 +361,24 @@ def _parents(path: str) -> list[str]:
 # --- working trees -----------------------------------------------------------------------------------------------
 
 
+def _checkouts_ready(repo: git.Repo, branch: str, base: str, changes: list[FileChange], where: str) -> list[Path]:
+    """The checkouts of `branch`, once sure each can follow a commit of `changes` (else BRANCH_CHECKED_OUT)."""
+    checkouts = _checkouts(repo, branch)
+    for checkout in checkouts:
+        if _is_dirty(checkout):
+            raise PortalError(
+                where, f"{branch} is checked out in {checkout} and that working tree has uncommitted changes",
+                hint="commit or stash them there, or save the edit on a new branch", code="BRANCH_CHECKED_OUT",
+            )
+        in_the_way = _untracked_in_the_way(repo, base, checkout, changes)
+        if in_the_way is not None:
+            raise PortalError(
+                where, f"{branch} is checked out in {checkout} and the untracked {in_the_way} there is in the way",
+                hint="move or remove it there, or save the edit on a new branch", code="BRANCH_CHECKED_OUT",
+            )
+    return checkouts
+
+
 def _checkouts(repo: git.Repo, branch: str) -> list[Path]:
     """The working trees (main and linked) that have `branch` checked out; a bare repository has none."""
     _, out, _ = _run(repo.git, "worktree", "list", "--porcelain")
@@ -381,6 +397,18 @@ def _is_dirty(checkout: Path) -> bool:
     _, out, _ = _run(git.Git(str(checkout)), "status", "--porcelain", "--untracked-files=no",
                      env={"GIT_OPTIONAL_LOCKS": "0"})
     return bool(out.strip())
+
+
+def _untracked_in_the_way(repo: git.Repo, base: str, checkout: Path, changes: list[FileChange]) -> str | None:
+    """A new file of the edit that exists untracked in the checkout (the checkout could not take the commit)."""
+    tree = repo.commit(base).tree
+    for change in changes:
+        if change.content is not None and os.path.lexists(checkout / change.path):
+            try:
+                tree / change.path  # tracked: the clean checkout has the base's version, which may be replaced
+            except KeyError:
+                return change.path
+    return None
 
 
 def _follow(repo: git.Repo, checkouts: list[Path], ref: str, old: str, new: str, subject: str,
