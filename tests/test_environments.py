@@ -253,3 +253,79 @@ def test_remove_stale(repo: Path) -> None:
     [edit] = workspace.remove_stale("test")
     assert list(json.loads(edit.after)["parameters"]) == [URL]
     assert edit.changes == ("test: remove stale Old_one",)
+
+
+# --- saving as commits ------------------------------------------------------------------------------------------
+
+def test_params_set_commits_on_a_new_branch(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import git
+
+    git_repo = git.Repo(repo)
+    head_before = git_repo.head.commit.hexsha
+    assert main(["params", "set", "test", BATCH, "750", "--repo", str(repo), "--branch", "params/batch",
+                 "--author", "Ann Analyst <ann@example.com>"]) == 0
+    assert "on branch params/batch" in capsys.readouterr().out
+    commit = git_repo.heads["params/batch"].commit
+    assert commit.parents[0].hexsha == head_before
+    assert (commit.author.name, commit.author.email) == ("Ann Analyst", "ann@example.com")
+    assert commit.message.splitlines()[0] == f"test: set {BATCH} (new value)"
+    stored = json.loads((commit.tree / "environments/test.parameters.json").data_stream.read())
+    assert stored["parameters"][BATCH] == {"value": 750}
+    # The working tree and HEAD are as they were.
+    assert git_repo.head.commit.hexsha == head_before
+    assert BATCH not in (repo / "environments" / "test.parameters.json").read_text()
+    # Reading the new branch shows the new value.
+    workspace = MappingWorkspace.open(repo, "params/batch")
+    assert {e.name: e for e in workspace.catalogue()}[BATCH].values["test"].value == 750
+
+
+def test_a_moved_base_is_refused(repo: Path) -> None:
+    import git
+
+    from portal.environments.git_store import Author
+
+    workspace = MappingWorkspace.open(repo)
+    edits = workspace.set_values("test", [(BATCH, "1")])
+    # Someone else commits to main after this edit began.
+    (repo / "README.md").write_text("other change")
+    git_repo = git.Repo(repo)
+    git_repo.index.add(["README.md"])
+    git_repo.index.commit("someone else")
+    with pytest.raises(PortalError) as info:
+        workspace.save(edits, author=Author("Ann", "ann@example.com"), branch="params/late")
+    assert info.value.code == "BASE_MOVED"
+    assert "params/late" not in [h.name for h in git_repo.heads]
+
+
+def test_direct_commits_only_where_allowed(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["params", "set", "test", BATCH, "9", "--repo", str(repo), "--direct", "--author", "A <a@b.c>"]
+    assert main(args) == 1
+    assert "direct commits to main are not allowed" in capsys.readouterr().err
+    from portal.environments.git_store import Author
+
+    workspace = MappingWorkspace.open(repo)
+    with pytest.raises(PortalError) as info:
+        workspace.save(workspace.set_values("test", [(BATCH, "9")]), author=Author("A", "a@b.c"))
+    assert info.value.code == "DIRECT_COMMIT_REFUSED"
+    # Where portal.yaml allows it, the commit goes straight to main.
+    (repo / "portal.yaml").write_text(CONFIG.replace("  main_branch: main", "  main_branch: main\n"
+                                                                           "  allow_direct_commits: true"))
+    import git
+
+    git_repo = git.Repo(repo)
+    git_repo.index.add(["portal.yaml"])
+    git_repo.index.commit("allow direct commits")
+    assert main(args) == 0
+    assert '"value": 9' in (repo / "environments" / "test.parameters.json").read_text()
+
+
+def test_plaintext_secret_never_reaches_git(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import git
+
+    assert main(["params", "set", "test", "LS_Sql_connectionString", "Password=hunter2", "--repo", str(repo),
+                 "--author", "A <a@b.c>"]) == 1
+    err = capsys.readouterr().err
+    assert "hunter2" not in err and "plain text is refused" in err
+    git_repo = git.Repo(repo)
+    assert [h.name for h in git_repo.heads] == ["main"]
+    assert "hunter2" not in git_repo.git.log("--all", "-p")
