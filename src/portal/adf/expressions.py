@@ -400,6 +400,8 @@ class _Function:
 
 
 class _Evaluator:
+    """Evaluates one expression string; errors name its place and quote it."""
+
     def __init__(self, ctx: EvaluationContext, where: str, text: str):
         self.ctx, self.where, self.text = ctx, where, text
 
@@ -450,9 +452,9 @@ class _Evaluator:
             self.fail(f"{spec.name} takes {_arity(spec)}, got {count}", node.column)
         args = [self.eval(arg) for arg in node.args]
         invocation = _Invocation(self, spec.name, node.column)
-        if spec.secrets == "value" or spec.secrets == "shallow":
-            found = (next((a for a in args if isinstance(a, Secret)), None) if spec.secrets == "shallow"
-                     else next((s for a in args for s in _secrets(a)), None))
+        if spec.secrets in ("value", "shallow"):
+            shallow = spec.secrets == "shallow"
+            found = next((s for a in args for s in ([a] if shallow else _secrets(a)) if isinstance(s, Secret)), None)
             if found is not None:
                 invocation.secret(found)
         elif spec.secrets == "propagate":
@@ -467,8 +469,9 @@ class _Evaluator:
             self.fail(f"if takes 3 arguments (condition, value if true, value if false), got {len(node.args)}",
                       node.column)
         condition = self.eval(node.args[0])
-        if isinstance(condition, Secret) or any(True for _ in _secrets(condition)):
-            _Invocation(self, "if", node.column).secret(next(_secrets(condition)))
+        secret = next(_secrets(condition), None)
+        if secret is not None:
+            _Invocation(self, "if", node.column).secret(secret)
         if not isinstance(condition, bool):
             self.fail(f"if needs a bool condition, got a {_type_name(condition)}", node.column)
         return self.eval(node.args[1] if condition else node.args[2])
@@ -540,25 +543,32 @@ class _Invocation:
         self.fail(f"needs the value of {secret}, which is unknown offline",
                   "a secure value can be passed on or combined into a string, not tested or compared")
 
-    def _check(self, args: list[Any], i: int, ok: bool, wanted: str) -> None:
-        if not ok:
-            self.fail(f"argument {i + 1} must be {wanted}, got a {_type_name(args[i])}")
+    def wrong(self, args: list[Any], i: int, wanted: str) -> NoReturn:
+        self.fail(f"argument {i + 1} must be {wanted}, got a {_type_name(args[i])}")
 
     def string(self, args: list[Any], i: int) -> str:
-        self._check(args, i, isinstance(args[i], str), "a string")
-        return args[i]
+        value = args[i]
+        if not isinstance(value, str):
+            self.wrong(args, i, "a string")
+        return value
 
     def integer(self, args: list[Any], i: int) -> int:
-        self._check(args, i, _is_int(args[i]), "an int")
-        return args[i]
+        value = args[i]
+        if not isinstance(value, int) or isinstance(value, bool):
+            self.wrong(args, i, "an int")
+        return value
 
     def boolean(self, args: list[Any], i: int) -> bool:
-        self._check(args, i, isinstance(args[i], bool), "a bool")
-        return args[i]
+        value = args[i]
+        if not isinstance(value, bool):
+            self.wrong(args, i, "a bool")
+        return value
 
     def array(self, args: list[Any], i: int) -> list[Any]:
-        self._check(args, i, isinstance(args[i], list), "an array")
-        return args[i]
+        value = args[i]
+        if not isinstance(value, list):
+            self.wrong(args, i, "an array")
+        return value
 
     def text(self, value: Any, what: str) -> str:
         """ARM's conversion of a scalar to text (bools are True/False as .NET writes them)."""
@@ -1101,7 +1111,7 @@ def _range(call: _Invocation, args: list[Any]) -> list[int]:
 def _compare(call: _Invocation, args: list[Any]) -> int:
     a, b = args
     if _is_int(a) and _is_int(b) or isinstance(a, str) and isinstance(b, str):
-        return (a > b) - (a < b)  # strings: ordinal
+        return int(a > b) - int(a < b)  # strings: ordinal
     call.fail(f"compares two ints or two strings, not a {_type_name(a)} and a {_type_name(b)}")
 
 
@@ -1127,7 +1137,7 @@ def _mod(call: _Invocation, args: list[Any]) -> int:
 
 def _int(call: _Invocation, args: list[Any]) -> int:
     value = args[0]
-    if _is_int(value):
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
         return call.checked(int(value))
@@ -1138,7 +1148,7 @@ def _bool(call: _Invocation, args: list[Any]) -> bool:
     value = args[0]
     if isinstance(value, bool):
         return value
-    if _is_int(value):
+    if isinstance(value, int):
         return value != 0
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"

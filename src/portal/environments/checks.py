@@ -52,10 +52,10 @@ def _json_type(value: Any) -> str:
 
 
 def injection_problem(value: Any) -> str | None:
-    """ARM evaluates a string that starts with '['; a value must not smuggle an expression in."""
+    """ARM evaluates a string that starts with '[' and ends with ']'; a value must not smuggle one in."""
     texts = [value] if isinstance(value, str) else list(_strings(value))
     for text in texts:
-        if text.startswith("[") and not text.startswith("[["):
+        if text.startswith("[") and text.endswith("]") and not text.startswith("[["):
             return (f"{_short(text)!r} starts with '[' and ARM would evaluate it as an expression; write '[[' to "
                     "mean a literal '['")
     return None
