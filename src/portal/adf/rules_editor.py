@@ -428,9 +428,10 @@ def add_rule(definition: Mapping[str, Any], rule: Rule) -> dict[str, Any]:
                 current = [] if wants_array else {}
                 put(current)
             elif isinstance(current, str):
-                already = "the rule for every item" if segment == ARRAY else "the rule"
+                items = " for every item" if segment == ARRAY else ""
                 raise _conflict(
-                    target, here, f"is already {already} {current!r}; a rule for {target.dotted} cannot go below it",
+                    target, here, f"is already the rule {current!r}{items}; a rule for {target.dotted} cannot go "
+                    "below it",
                     hint=f"remove the rule at {_dotted(here)} first, or change that rule instead")
             elif wants_array and isinstance(current, dict):
                 raise _conflict(
@@ -456,39 +457,39 @@ def remove_rule(definition: Mapping[str, Any], target: RuleTarget) -> dict[str, 
     entries the removal leaves empty. RULE_NOT_FOUND when there is no rule there."""
     result = _plain(definition)
 
-    def missing(path: tuple[str, ...], why: str) -> PortalError:
+    def missing(why: str) -> PortalError:
         return PortalError(target.describe(), f"there is no rule here: {why}", code="RULE_NOT_FOUND",
                            hint="list_rules shows the rules there are")
 
     type_key = _type_key(result, target.resource_type)
     if type_key is None or not isinstance(result[type_key], dict):
-        raise missing((), f"the definition has no rules for {target.resource_type}")
+        raise missing(f"the definition has no rules for {target.resource_type}")
     root = result[type_key]
     chain: list[tuple[Any, Any]] = [(result, type_key)]
     if _is_subtyped(target.resource_type, root):
         key = STAR if target.every_subtype else target.subtype
         if not isinstance(root.get(key), dict):
-            raise missing((), f"the definition has no rules for subtype {key!r}")
+            raise missing(f"the definition has no rules for subtype {key!r}")
         chain.append((root, key))
         node: Any = root[key]
     else:
         if not target.every_subtype:
-            raise missing((), "the rules for this type are not keyed by subtype")
+            raise missing("the rules for this type are not keyed by subtype")
         node = root
     for index, segment in enumerate(target.path):
         if segment == ARRAY:
             if not isinstance(node, list) or not node:
-                raise missing(target.path[:index], f"{_dotted(target.path[:index])} is not an array rule")
+                raise missing(f"{_dotted(target.path[:index])} is not an array rule")
             slot: Any = 0
         else:
             if not isinstance(node, dict) or segment not in node:
                 shown = _dotted(target.path[: index + 1])
-                raise missing(target.path[:index], f"nothing at {shown}")
+                raise missing(f"nothing at {shown}")
             slot = segment
         chain.append((node, slot))
         node = node[slot]
     if not isinstance(node, str):
-        raise missing(target.path, f"{target.dotted} holds rules for what is below it, not a rule")
+        raise missing(f"{target.dotted} holds rules for what is below it, not a rule")
 
     while chain:
         container, slot = chain.pop()
