@@ -305,7 +305,8 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)  # bool is an int in Python, not in ARM
 
 
-def _type_name(value: Any) -> str:
+def json_type_name(value: Any) -> str:
+    """The JSON/ARM name of a value's type, for messages."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -427,7 +428,7 @@ class _Evaluator:
             return target[key]
         if isinstance(target, Secret):
             self.fail(f"cannot read property '{name}' of {target}: its value is unknown offline", column)
-        self.fail(f"cannot read property '{name}' of a {_type_name(target)}", column)
+        self.fail(f"cannot read property '{name}' of a {json_type_name(target)}", column)
 
     def index(self, target: Any, key: Any, column: int) -> Any:
         if isinstance(target, list) and _is_int(key):
@@ -438,7 +439,7 @@ class _Evaluator:
             return self.member(target, key, column)
         if isinstance(target, Secret):
             self.fail(f"cannot index {target}: its value is unknown offline", column)
-        self.fail(f"cannot index a {_type_name(target)} with a {_type_name(key)}", column)
+        self.fail(f"cannot index a {json_type_name(target)} with a {json_type_name(key)}", column)
 
     def call(self, node: Call) -> Any:
         key = node.name.lower()
@@ -473,7 +474,7 @@ class _Evaluator:
         if secret is not None:
             _Invocation(self, "if", node.column).secret(secret)
         if not isinstance(condition, bool):
-            self.fail(f"if needs a bool condition, got a {_type_name(condition)}", node.column)
+            self.fail(f"if needs a bool condition, got a {json_type_name(condition)}", node.column)
         return self.eval(node.args[1] if condition else node.args[2])
 
     def unknown(self, node: Call) -> NoReturn:
@@ -544,7 +545,7 @@ class _Invocation:
                   "a secure value can be passed on or combined into a string, not tested or compared")
 
     def wrong(self, args: list[Any], i: int, wanted: str) -> NoReturn:
-        self.fail(f"argument {i + 1} must be {wanted}, got a {_type_name(args[i])}")
+        self.fail(f"argument {i + 1} must be {wanted}, got a {json_type_name(args[i])}")
 
     def string(self, args: list[Any], i: int) -> str:
         value = args[i]
@@ -580,7 +581,7 @@ class _Invocation:
             return str(value)
         if isinstance(value, float):
             return _float_text(value)
-        self.fail(f"{what} is a {_type_name(value)}, which cannot be written into a string")
+        self.fail(f"{what} is a {json_type_name(value)}, which cannot be written into a string")
 
     def checked(self, value: int) -> int:
         if not INT_MIN <= value <= INT_MAX:
@@ -595,12 +596,12 @@ def _concat(call: _Invocation, args: list[Any]) -> Any:
         joined: list[Any] = []
         for i, arg in enumerate(args):
             if not isinstance(arg, list):
-                call.fail(f"argument {i + 1} is a {_type_name(arg)}; concat joins only arrays or only strings")
+                call.fail(f"argument {i + 1} is a {json_type_name(arg)}; concat joins only arrays or only strings")
             joined.extend(arg)
         return joined
     for i, arg in enumerate(args):
         if isinstance(arg, (list, dict)) or arg is None:
-            call.fail(f"argument {i + 1} is a {_type_name(arg)}; concat joins only arrays or only strings")
+            call.fail(f"argument {i + 1} is a {json_type_name(arg)}; concat joins only arrays or only strings")
     combined = _combined("concat", args)
     if combined is not None:
         return combined
@@ -649,11 +650,11 @@ def _format(call: _Invocation, args: list[Any]) -> str:
 def _format_item(call: _Invocation, value: Any, spec: str | None, position: int) -> str:
     if not spec:
         if isinstance(value, (list, dict)):
-            call.fail(f"value {position} is an {_type_name(value)}", "convert it with string() first")
+            call.fail(f"value {position} is an {json_type_name(value)}", "convert it with string() first")
         return call.text(value, f"value {position}")
     match = re.fullmatch(r"([NnDdXx])(\d{0,2})", spec)
     if not match or not _is_int(value):
-        call.fail(f"the format specifier ':{spec}' is not supported offline for a {_type_name(value)}",
+        call.fail(f"the format specifier ':{spec}' is not supported offline for a {json_type_name(value)}",
                   "supported: N, D and X with an optional precision, for ints")
     kind, digits = match[1], match[2]
     if kind in "Nn":
@@ -689,7 +690,7 @@ def _substring(call: _Invocation, args: list[Any]) -> str:
 def _pad_left(call: _Invocation, args: list[Any]) -> str:
     value = args[0]
     if not (isinstance(value, str) or _is_int(value)):
-        call.fail(f"argument 1 must be a string or an int, got a {_type_name(value)}")
+        call.fail(f"argument 1 must be a string or an int, got a {json_type_name(value)}")
     total = call.integer(args, 1)
     pad = call.string(args, 2) if len(args) > 2 else " "
     if len(pad) != 1:
@@ -702,7 +703,7 @@ def _pad_left(call: _Invocation, args: list[Any]) -> str:
 def _length(call: _Invocation, args: list[Any]) -> int:
     value = args[0]
     if not isinstance(value, (str, list, dict)):
-        call.fail(f"needs a string, an array or an object, got a {_type_name(value)}")
+        call.fail(f"needs a string, an array or an object, got a {json_type_name(value)}")
     return len(value)
 
 
@@ -711,7 +712,7 @@ def _empty(call: _Invocation, args: list[Any]) -> bool:
     if value is None:
         return True
     if not isinstance(value, (str, list, dict)):
-        call.fail(f"needs a string, an array or an object, got a {_type_name(value)}")
+        call.fail(f"needs a string, an array or an object, got a {json_type_name(value)}")
     return len(value) == 0
 
 
@@ -722,18 +723,18 @@ def _contains(call: _Invocation, args: list[Any]) -> bool:
         if isinstance(item, Secret):
             call.secret(item)
         if not isinstance(item, str):
-            call.fail(f"an object's keys are strings; the item is a {_type_name(item)}")
+            call.fail(f"an object's keys are strings; the item is a {json_type_name(item)}")
         return any(key.lower() == item.lower() for key in container)
     found = next((s for value in (container, item) for s in _secrets(value)), None)
     if found is not None:
         call.secret(found)
     if isinstance(container, str):
         if not (isinstance(item, str) or _is_int(item)):
-            call.fail(f"a string can contain a string or an int, not a {_type_name(item)}")
+            call.fail(f"a string can contain a string or an int, not a {json_type_name(item)}")
         return str(item) in container  # case-sensitive, as ARM documents
     if isinstance(container, list):
         return any(_deep_equal(element, item) for element in container)
-    call.fail(f"needs a string, an array or an object, got a {_type_name(container)}")
+    call.fail(f"needs a string, an array or an object, got a {json_type_name(container)}")
 
 
 def _starts_with(call: _Invocation, args: list[Any]) -> bool:
@@ -986,7 +987,7 @@ def _sliced(call: _Invocation, args: list[Any], take: bool) -> Any:
     if isinstance(value, Secret):
         return Secret(f"{call.name} of {value.source}")
     if not isinstance(value, (str, list)):
-        call.fail(f"needs an array or a string, got a {_type_name(value)}")
+        call.fail(f"needs an array or a string, got a {json_type_name(value)}")
     count = max(count, 0)  # 0 or less: take nothing, skip nothing
     return value[:count] if take else value[count:]
 
@@ -1007,7 +1008,7 @@ def _end(call: _Invocation, args: list[Any], first: bool) -> Any:
         return (value[:1] if first else value[-1:])
     if isinstance(value, list):
         return (value[0] if first else value[-1]) if value else None
-    call.fail(f"needs an array or a string, got a {_type_name(value)}")
+    call.fail(f"needs an array or a string, got a {json_type_name(value)}")
 
 
 def _first(call: _Invocation, args: list[Any]) -> Any:
@@ -1039,7 +1040,7 @@ def _array(call: _Invocation, args: list[Any]) -> list[Any]:
 def _same_kind(call: _Invocation, args: list[Any]) -> type:
     kind = list if isinstance(args[0], list) else dict if isinstance(args[0], dict) else None
     if kind is None or not all(isinstance(arg, kind) for arg in args):
-        call.fail("needs only arrays or only objects, got " + ", ".join(_type_name(a) for a in args))
+        call.fail("needs only arrays or only objects, got " + ", ".join(json_type_name(a) for a in args))
     return kind
 
 
@@ -1093,7 +1094,7 @@ def _ints(call: _Invocation, args: list[Any]) -> list[int]:
         call.fail("needs at least one int")
     for value in values:
         if not _is_int(value):
-            call.fail(f"needs ints, got a {_type_name(value)}")
+            call.fail(f"needs ints, got a {json_type_name(value)}")
     return values
 
 
@@ -1112,7 +1113,7 @@ def _compare(call: _Invocation, args: list[Any]) -> int:
     a, b = args
     if _is_int(a) and _is_int(b) or isinstance(a, str) and isinstance(b, str):
         return int(a > b) - int(a < b)  # strings: ordinal
-    call.fail(f"compares two ints or two strings, not a {_type_name(a)} and a {_type_name(b)}")
+    call.fail(f"compares two ints or two strings, not a {json_type_name(a)} and a {json_type_name(b)}")
 
 
 def _bools(call: _Invocation, args: list[Any]) -> list[bool]:
@@ -1141,7 +1142,7 @@ def _int(call: _Invocation, args: list[Any]) -> int:
         return value
     if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
         return call.checked(int(value))
-    call.fail(f"cannot convert the {_type_name(value)} {value!r} to an int")
+    call.fail(f"cannot convert the {json_type_name(value)} {value!r} to an int")
 
 
 def _bool(call: _Invocation, args: list[Any]) -> bool:
@@ -1152,7 +1153,7 @@ def _bool(call: _Invocation, args: list[Any]) -> bool:
         return value != 0
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
-    call.fail(f"cannot convert the {_type_name(value)} {value!r} to a bool")
+    call.fail(f"cannot convert the {json_type_name(value)} {value!r} to a bool")
 
 
 def _float(call: _Invocation, args: list[Any]) -> float:
@@ -1161,7 +1162,7 @@ def _float(call: _Invocation, args: list[Any]) -> float:
         return float(value)
     if isinstance(value, str) and re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", value):
         return float(value)
-    call.fail(f"cannot convert the {_type_name(value)} {value!r} to a number")
+    call.fail(f"cannot convert the {json_type_name(value)} {value!r} to a number")
 
 
 # --- functions: deployment ------------------------------------------------------------------------------------

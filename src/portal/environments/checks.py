@@ -9,6 +9,7 @@ import json
 import re
 from typing import Any, Iterable, Mapping
 
+from portal.adf.expressions import json_type_name
 from portal.adf.parameterization import TemplateParameter
 from portal.environments.config import ENV_VAR, Environment
 from portal.environments.parameter_files import KeyVaultReference, ParameterEntry, ParameterFile
@@ -42,13 +43,8 @@ def type_problem(parameter: TemplateParameter, value: Any) -> str | None:
     if parameter.type == "int" and isinstance(value, bool):
         return "must be a whole number, not true/false"
     if not isinstance(value, expected):
-        return f"must be of type {parameter.type}, not {_json_type(value)}"
+        return f"must be of type {parameter.type}, not {json_type_name(value)}"
     return None
-
-
-def _json_type(value: Any) -> str:
-    return {bool: "bool", int: "int", float: "number", str: "string", dict: "object", list: "array",
-            type(None): "null"}.get(type(value), type(value).__name__)
 
 
 def injection_problem(value: Any) -> str | None:
