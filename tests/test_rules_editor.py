@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,6 @@ def test_without_a_file_editing_starts_from_the_default_and_keeps_its_rules(tmp_
 
 
 def _with_definition(factory: Factory, definition: dict[str, Any]) -> Factory:
-    import dataclasses
     return dataclasses.replace(factory, parameter_definition=definition, parameter_definition_path=DEFINITION_FILE)
 
 
@@ -250,16 +250,18 @@ def test_removal_prunes_what_it_empties_but_not_other_empty_entries() -> None:
         ".accessToken"))
     assert "computeProperties" not in runtime["Microsoft.DataFactory/factories/integrationRuntimes"]["properties"][
         "typeProperties"]  # the array and the objects it sat in
-    scope = remove_rule(remove_rule(remove_rule(DEFAULT_DEFINITION, RuleTarget.parse(
-        "trigger", "properties.pipelines[].parameters.*")), RuleTarget.parse("trigger", "properties.pipeline.parameters.*")),
-        RuleTarget.parse("trigger", "properties.typeProperties.scope"))
+    scope: Any = DEFAULT_DEFINITION
+    for dotted in ("properties.pipelines[].parameters.*", "properties.pipeline.parameters.*",
+                   "properties.typeProperties.scope"):
+        scope = remove_rule(scope, RuleTarget.parse("trigger", dotted))
     assert TRIGGER_TYPE not in scope  # the resource-type entry goes when its last rule does
     assert list(scope) == [k for k in DEFAULT_DEFINITION if k != TRIGGER_TYPE]
 
 
 def test_removing_a_missing_rule_is_refused() -> None:
     cases = [
-        (RuleTarget.parse("linkedService", "properties.typeProperties.nope"), "nothing at properties.typeProperties.nope"),
+        (RuleTarget.parse("linkedService", "properties.typeProperties.nope"),
+         "nothing at properties.typeProperties.nope"),
         (RuleTarget.parse("linkedService", "properties.typeProperties"), "holds rules"),
         (RuleTarget.parse("linkedService", "properties.typeProperties.url", "AzureSqlDatabase"), "'AzureSqlDatabase'"),
         (RuleTarget.parse("adfcdc", "properties.x"), "no rules for Microsoft.DataFactory/factories/adfcdcs"),
@@ -342,7 +344,8 @@ def test_invalid_rules_are_refused_naming_the_target(kwargs: dict[str, Any], sai
         with pytest.raises(PortalError) as info:
             attempt()
         assert info.value.code == "PARAM_RULE"
-        assert info.value.where == "Microsoft.DataFactory/factories/triggers → properties.typeProperties.recurrence.interval"
+        assert info.value.where == (
+            "Microsoft.DataFactory/factories/triggers → properties.typeProperties.recurrence.interval")
         assert said in info.value.what
 
 

@@ -543,7 +543,8 @@ def _path_matches(pattern: tuple[str, ...], path: tuple[str, ...]) -> bool:
     return True
 
 
-def _rule_matches(rule: Rule, parameters: tuple[TemplateParameter, ...], subtypes: Mapping[tuple[str, str], Any]) -> bool:
+def _rule_matches(rule: Rule, parameters: tuple[TemplateParameter, ...],
+                  subtypes: Mapping[tuple[str, str], Any]) -> bool:
     target = rule.target
     wanted_type = target.resource_type.lower()
     for parameter in parameters:
