@@ -329,3 +329,38 @@ def test_plaintext_secret_never_reaches_git(repo: Path, capsys: pytest.CaptureFi
     git_repo = git.Repo(repo)
     assert [h.name for h in git_repo.heads] == ["main"]
     assert "hunter2" not in git_repo.git.log("--all", "-p")
+
+
+# --- parameterization rules through the workspace ---------------------------------------------------------------
+
+def test_rules_add_previews_and_commits(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import git
+
+    args = ["rules", "add", "trigger", "properties.typeProperties.recurrence.interval", "--name=-interval",
+            "--type", "int", "--repo", str(repo), "--author", "Rita Rules <rita@example.com>"]
+    assert main([*args, "--preview"]) == 0
+    assert "+ TR_Daily_interval (int)" in capsys.readouterr().out
+    assert [h.name for h in git.Repo(repo).heads] == ["main"]  # a preview commits nothing
+    assert main([*args, "--branch", "rules/interval"]) == 0
+    commit = git.Repo(repo).heads["rules/interval"].commit
+    definition = json.loads((commit.tree / "adf/arm-template-parameters-definition.json").data_stream.read())
+    triggers = definition["Microsoft.DataFactory/factories/triggers"]
+    assert triggers["properties"]["typeProperties"]["recurrence"] == {"interval": "=:-interval:int"}
+    # ADF's default rules came along: a custom file replaces the default, so they must be kept.
+    assert definition["Microsoft.DataFactory/factories/linkedServices"]["*"]["properties"]["typeProperties"][
+        "url"] == "="
+    workspace = MappingWorkspace.open(repo, "rules/interval")
+    assert "TR_Daily_interval" in {p.name for p in workspace.parameters}
+
+
+def test_rules_remove_lists_the_parameters_that_go(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from portal.adf.rules_editor import RuleTarget
+
+    workspace = MappingWorkspace.open(repo)
+    edits, preview = workspace.change_rules(
+        remove=RuleTarget.parse("linkedService", "properties.typeProperties.url"))
+    assert [p.name for p in preview.removed] == [URL]
+    assert edits[0].path == "adf/arm-template-parameters-definition.json" and edits[0].before is None
+    assert main(["rules", "remove", "linkedService", "properties.typeProperties.nothing", "--repo",
+                 str(repo)]) == 1
+    assert "nothing at" in capsys.readouterr().err

@@ -50,6 +50,31 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (set_, stale):
         _add_commit_arguments(sub)
 
+    rules = commands.add_parser("rules", help="the parameterization rules (arm-template-parameters-definition.json)")
+    rules_commands = rules.add_subparsers(dest="rules_command", required=True)
+    rules_list = rules_commands.add_parser("list", help="every rule in force")
+    rules_list.add_argument("--json", action="store_true")
+    rules_add = rules_commands.add_parser("add", help="add or replace a rule (saved as a Git commit)")
+    rules_remove = rules_commands.add_parser("remove", help="remove a rule (saved as a Git commit)")
+    for sub in (rules_add, rules_remove):
+        sub.add_argument("resource_type", metavar="TYPE", help="linkedService, dataset, pipeline, trigger, … or "
+                         "the ARM type")
+        sub.add_argument("path", metavar="PATH", help="property path, e.g. properties.typeProperties.url; * for "
+                         "every key, [] for every array item")
+        sub.add_argument("--subtype", help="for linked services and datasets: a type such as AzureSqlDatabase "
+                         "(default: every type, *)")
+        sub.add_argument("--preview", action="store_true", help="show the parameters it yields; commit nothing")
+        _add_commit_arguments(sub)
+    rules_add.add_argument("--action", default="=", choices=["=", "-", "|"],
+                           help="= keep the value as default, - required, | secret (default =)")
+    rules_add.add_argument("--name", default="", help="parameter name part: -short, or a replacement for the "
+                           "last path segment")
+    rules_add.add_argument("--type", help="string, securestring, int, bool, object, secureobject or array")
+    rules_add.add_argument("--naming", help="with []: the item property that names items, e.g. "
+                           "pipelineReference.referenceName")
+    for sub in (rules_list, rules_add, rules_remove):
+        _add_repo_arguments(sub)
+
     render = commands.add_parser("render", help="the concrete resources and parameter file an environment gets")
     render.add_argument("env", metavar="ENV")
     render.add_argument("--out", required=True, help="folder to write the rendered resources to")
@@ -82,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from portal import params_cli
 
             return params_cli.run(args)
+        if args.command == "rules":
+            from portal import params_cli
+
+            return params_cli.rules(args)
         if args.command == "render":
             from portal import params_cli
 

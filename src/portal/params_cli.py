@@ -52,11 +52,46 @@ def _show(workspace: MappingWorkspace, args: argparse.Namespace) -> int:
     return 0
 
 
+def rules(args: argparse.Namespace) -> int:
+    from portal.adf.rules_editor import Rule, RuleTarget
+
+    workspace = MappingWorkspace.open(args.repo, args.ref)
+    if args.rules_command == "list":
+        listed = workspace.rules()
+        if args.json:
+            print(json.dumps([{"resourceType": r.target.resource_type, "subtype": r.target.subtype,
+                               "path": r.target.dotted, "rule": r.text(), "naming": r.naming} for r in listed],
+                             indent=2))
+        else:
+            for rule in listed:
+                print(f"{rule.target.describe()}  {rule.text()}")
+            print(f"{len(listed)} rules")
+        return 0
+    target = RuleTarget.parse(args.resource_type, args.path, args.subtype)
+    if args.rules_command == "add":
+        edits, preview = workspace.change_rules(
+            add=Rule(target, args.action, args.name, args.type, args.naming))
+    else:
+        edits, preview = workspace.change_rules(remove=target)
+    for parameter in preview.added:
+        print(f"  + {parameter.name} ({parameter.type})")
+    for parameter in preview.removed:
+        print(f"  - {parameter.name}")
+    for old, new in preview.changed:
+        print(f"  ~ {new.name} ({old.type} → {new.type})")
+    for warning in preview.warnings:
+        print(f"warning: {warning}")
+    print(f"{preview.parameter_count} parameters after the change (ARM allows 256)")
+    if args.preview or not edits:
+        return 0
+    return _save(workspace, edits, args)
+
+
 def _save(workspace: MappingWorkspace, edits, args: argparse.Namespace) -> int:
     from portal.environments.git_store import Author
 
     author = _author(workspace, args.author)
-    branch = None if args.direct else (args.branch or _branch_name(args.env))
+    branch = None if args.direct else (args.branch or _branch_name(getattr(args, "env", None) or "rules"))
     result = workspace.save(edits, author=Author(*author), branch=branch, message=args.message, push=args.push)
     for edit in edits:
         for line in edit.changes:
@@ -67,7 +102,8 @@ def _save(workspace: MappingWorkspace, edits, args: argparse.Namespace) -> int:
 
 
 def _branch_name(env: str) -> str:
-    return f"params/{env}-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}"
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"rules/{stamp}" if env == "rules" else f"params/{env}-{stamp}"
 
 
 def _author(workspace: MappingWorkspace, given: str | None) -> tuple[str, str]:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Iterable, Sequence
 
 from portal.adf.arm import ArmExport, export_factory
 from portal.adf.loader import parse_factory, read_git, read_folder
-from portal.adf.model import Factory
+from portal.adf.model import PARAMETER_DEFINITION_FILE, Factory
 from portal.adf.parameterization import TemplateParameter
 from portal.environments.catalogue import CatalogueEntry, catalogue_entry, display_value
 from portal.environments.checks import check_environment, parse_input, sort_findings
@@ -165,6 +166,37 @@ class MappingWorkspace:
         values = self.values(env)
         return [self._file_edit(values.path, values.without(stale).to_json(),
                                 [f"{env}: remove stale {name}" for name in sorted(stale)])]
+
+    # --- parameterization rules ---------------------------------------------------------------------------------
+
+    def rules(self) -> list[Any]:
+        """The rules in force: the factory's definition file, or ADF's default when it has none."""
+        from portal.adf.rules_editor import current_definition, list_rules
+
+        return list_rules(current_definition(self.factory))
+
+    def change_rules(self, *, add: Any = None, remove: Any = None) -> tuple[list[Edit], Any]:
+        """An edit of `arm-template-parameters-definition.json` that adds a rule and/or removes one, with the
+        preview of the parameters the new rules yield. Nothing is written yet."""
+        from portal.adf.rules_editor import add_rule, current_definition, definition_text, preview, remove_rule
+
+        definition = current_definition(self.factory)
+        lines = []
+        if remove is not None:
+            definition = remove_rule(definition, remove)
+            lines.append(f"rules: remove {remove.describe()}")
+        if add is not None:
+            definition = add_rule(definition, add)
+            lines.append(f"rules: {add.target.describe()} = {add.text()}")
+        root = self.config.adf.root_folder.strip("/")
+        path = f"{root}/{PARAMETER_DEFINITION_FILE}" if root else PARAMETER_DEFINITION_FILE
+        before = self.snapshot.read(path)
+        indent = "    "
+        if before is not None:
+            found = re.search(rb"\n([ \t]+)\S", before)
+            indent = found.group(1).decode() if found else indent
+        edit = self._file_edit(path, definition_text(definition, indent), lines)
+        return ([edit] if edit.before != edit.after else []), preview(self.factory, definition)
 
     def _config_text(self) -> str:
         data = self.snapshot.read(CONFIG_FILE)
