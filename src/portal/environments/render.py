@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from portal.adf.arm import FACTORY_TYPE
 from portal.adf.expressions import EvaluationContext, Secret, evaluate_value
@@ -20,6 +20,9 @@ from portal.adf.model import Kind
 from portal.environments.config import Environment
 from portal.environments.parameter_files import ParameterEntry, ParameterFile
 from portal.errors import FindingsError, PortalError, Severity
+
+if TYPE_CHECKING:
+    from portal.environments.workspace import MappingWorkspace
 
 _KIND_BY_TYPE = {kind.arm_type: kind for kind in Kind}
 
@@ -85,7 +88,7 @@ def shown(value: Any) -> Any:
     return value
 
 
-def parameter_values(workspace: Any, env: Environment) -> tuple[dict[str, Any], ParameterFile]:
+def parameter_values(workspace: "MappingWorkspace", env: Environment) -> tuple[dict[str, Any], ParameterFile]:
     """Each template parameter's value in `env` (secrets as `Secret`), and the deployment parameter file."""
     findings = [f for f in workspace.check(env.name) if f.severity is Severity.ERROR]
     if findings:
@@ -114,7 +117,7 @@ def parameter_values(workspace: Any, env: Environment) -> tuple[dict[str, Any], 
     return values, ParameterFile(file.path, entries, file.header, file.indent, file.final_newline)
 
 
-def render_environment(workspace: Any, env_name: str) -> RenderedEnvironment:
+def render_environment(workspace: "MappingWorkspace", env_name: str) -> RenderedEnvironment:
     """The resources `env_name` receives; refuses (with the findings) while its values have errors."""
     env = workspace.environment(env_name)
     values, parameter_file = parameter_values(workspace, env)

@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from portal.adf.arm import ArmExport, export_factory
 from portal.adf.loader import parse_factory, read_git, read_folder
@@ -33,6 +33,10 @@ from portal.environments.parameter_files import (
 )
 from portal.environments.repository import RepoSnapshot
 from portal.errors import Finding, FindingsError, PortalError, Severity
+
+if TYPE_CHECKING:
+    from portal.adf.rules_editor import Rule, RulePreview, RuleTarget
+    from portal.environments.git_store import Author, CommitResult
 
 
 @dataclass(frozen=True)
@@ -169,13 +173,14 @@ class MappingWorkspace:
 
     # --- parameterization rules ---------------------------------------------------------------------------------
 
-    def rules(self) -> list[Any]:
+    def rules(self) -> list["Rule"]:
         """The rules in force: the factory's definition file, or ADF's default when it has none."""
         from portal.adf.rules_editor import current_definition, list_rules
 
         return list_rules(current_definition(self.factory))
 
-    def change_rules(self, *, add: Any = None, remove: Any = None) -> tuple[list[Edit], Any]:
+    def change_rules(self, *, add: "Rule | None" = None,
+                     remove: "RuleTarget | None" = None) -> tuple[list[Edit], "RulePreview"]:
         """An edit of `arm-template-parameters-definition.json` that adds a rule and/or removes one, with the
         preview of the parameters the new rules yield. Nothing is written yet."""
         from portal.adf.rules_editor import add_rule, current_definition, definition_text, preview, remove_rule
@@ -208,8 +213,8 @@ class MappingWorkspace:
 
     # --- saving --------------------------------------------------------------------------------------------------
 
-    def save(self, edits: Sequence[Edit], *, author: Any, branch: str | None = None, message: str | None = None,
-             push: bool | None = None) -> Any:
+    def save(self, edits: Sequence[Edit], *, author: "Author", branch: str | None = None,
+             message: str | None = None, push: bool | None = None) -> "CommitResult":
         """Commit the edits on a new branch (or directly, where the configuration allows), based on the commit
         this workspace was read at; refused if the main branch moved since."""
         from portal.environments.git_store import FileChange, commit_changes
