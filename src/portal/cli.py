@@ -75,6 +75,24 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (rules_list, rules_add, rules_remove):
         _add_repo_arguments(sub)
 
+    plan = commands.add_parser("plan", help="what promoting ENV would change in its live factory")
+    plan.add_argument("env", metavar="ENV")
+    plan.add_argument("--json", action="store_true", help="the plan as JSON")
+    _add_repo_arguments(plan)
+    promote = commands.add_parser("promote", help="plan ENV and apply the plan")
+    promote.add_argument("env", metavar="ENV")
+    promote.add_argument("--yes", action="store_true", help="apply without asking")
+    _add_repo_arguments(promote)
+
+    sandbox = commands.add_parser("sandbox", help="the embedded Data Factory sandbox")
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
+    serve = sandbox_commands.add_parser("serve", help="run the sandbox as a server")
+    serve.add_argument("--state", default=".portal-sandbox", help="folder for the sandbox's state")
+    serve.add_argument("--port", type=int, default=8443)
+    serve.add_argument("--latency-ms", type=int, default=0, help="added to every request")
+    serve.add_argument("--throttle-every", type=int, default=0, help="answer every Nth request with 429")
+    serve.add_argument("--error-every", type=int, default=0, help="answer every Nth write with 503")
+
     render = commands.add_parser("render", help="the concrete resources and parameter file an environment gets")
     render.add_argument("env", metavar="ENV")
     render.add_argument("--out", required=True, help="folder to write the rendered resources to")
@@ -111,6 +129,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             from portal import params_cli
 
             return params_cli.rules(args)
+        if args.command in ("plan", "promote"):
+            from portal import deploy_cli
+
+            return deploy_cli.run(args)
+        if args.command == "sandbox":
+            from portal.sandbox import Faults, serve as serve_sandbox
+
+            serve_sandbox(args.state, port=args.port, faults=Faults(
+                latency_ms=args.latency_ms, throttle_every=args.throttle_every, error_every=args.error_every))
+            return 0
         if args.command == "render":
             from portal import params_cli
 

@@ -35,6 +35,20 @@ class DataFactoryTarget(_Strict):
     resource_group: str = Field(min_length=1, max_length=90, pattern=r"^[-\w._()]+$")
     factory_name: str = Field(pattern=FACTORY_NAME)
     location: str = Field(min_length=1, pattern=r"^[a-z0-9]+$")
+    # How the deploy signs in: azure-identity's DefaultAzureCredential chain (environment, workload identity,
+    # managed identity, Azure CLI …), one of its members explicitly, or the embedded sandbox.
+    auth: Literal["default", "service-principal", "managed-identity", "workload-identity", "azure-cli",
+                  "sandbox"] = "default"
+    # For auth "sandbox": the sandbox's state folder, relative to the repository.
+    sandbox: str | None = None
+
+    @model_validator(mode="after")
+    def _sandbox_folder(self) -> "DataFactoryTarget":
+        if (self.auth == "sandbox") != (self.sandbox is not None):
+            raise ValueError("auth: sandbox and a sandbox folder go together")
+        if self.sandbox is not None and (self.sandbox.startswith("/") or ".." in self.sandbox.split("/")):
+            raise ValueError("sandbox must be a folder inside the repository")
+        return self
 
     @property
     def factory_id(self) -> str:
@@ -59,11 +73,20 @@ class Protection(_Strict):
     approvals_required: int = Field(default=0, ge=0, le=10)
 
 
+class DeploySettings(_Strict):
+    # Objects in the live factory that the source no longer has are deleted only when this is on.
+    delete_removed: bool = False
+    # After a deployment, triggers take the state the source says (`runtimeState`) or the one they had before.
+    trigger_state: Literal["source", "previous"] = "source"
+    parallelism: int = Field(default=4, ge=1, le=32)
+
+
 class Environment(_Strict):
     name: str = Field(pattern=ENVIRONMENT_NAME)
     data_factory: DataFactoryTarget
     databricks: DatabricksTarget | None = None
     protection: Protection = Protection()
+    deploy: DeploySettings = DeploySettings()
     # ARM deployment parameter file (the format of ARMTemplateParametersForFactory.json), repository-relative.
     parameters_file: str | None = None
     # Secure parameters read from an environment variable at deploy time: parameter name → variable name.

@@ -1,0 +1,217 @@
+"""Apply a plan: stop the triggers it names, deploy only what changes (dependencies first, independent objects
+in parallel), delete what the source dropped (dependents first), and put the triggers back.
+
+Safety: the plan is made again first and must be the one that was shown; after any failure the triggers this
+run stopped are started again, and the report says exactly which could not be.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from portal.adf.expressions import Secret
+from portal.deploy.events import (
+    FAILED,
+    FINISHED,
+    OBJECT_DONE,
+    STEP_FINISHED,
+    STEP_STARTED,
+    Event,
+    EventSink,
+    no_events,
+)
+from portal.deploy.plan import CREATE, UPDATE, DesiredObject, Key, Plan
+from portal.deploy.target import FactoryTarget, service_message
+from portal.errors import PortalError
+
+SecretResolver = Callable[[Secret], str]
+
+
+@dataclass
+class ApplyReport:
+    plan_hash: str
+    deployed: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    triggers_stopped: list[str] = field(default_factory=list)
+    triggers_started: list[str] = field(default_factory=list)
+    still_stopped: list[str] = field(default_factory=list)  # stopped by this run and not started again
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def as_json(self) -> dict[str, Any]:
+        return dict(self.__dict__, ok=self.ok)
+
+
+class ApplyFailed(PortalError):
+    def __init__(self, report: ApplyReport, where: str, what: str):
+        self.report = report
+        hint = None
+        if report.still_stopped:
+            hint = "these triggers are stopped and could not be started again: " + ", ".join(report.still_stopped)
+        super().__init__(where, what, hint, code="APPLY_FAILED")
+
+
+def apply_plan(plan: Plan, desired: Mapping[Key, DesiredObject], target: FactoryTarget, *,
+               resolve_secret: SecretResolver, sink: EventSink = no_events, parallelism: int = 4) -> ApplyReport:
+    """Carry out `plan` (already checked against the live factory by the caller)."""
+    report = ApplyReport(plan.hash)
+    stopped: list[str] = []
+    try:
+        _stop_triggers(plan, target, sink, report, stopped)
+        _deploy(plan, desired, target, resolve_secret, sink, report, parallelism)
+        _delete(plan, target, sink, report)
+        _start_triggers(plan, target, sink, report, stopped)
+    except Exception as error:  # noqa: BLE001 - every failure must put the triggers back first
+        where, what = getattr(error, "portal_where", "apply"), service_message(error)
+        report.error = f"{where}: {what}"
+        sink(Event(FAILED, "apply", where, what))
+        _restore_triggers(target, stopped, sink, report)
+        raise ApplyFailed(report, where, what) from error
+    sink(Event(FINISHED, "apply", message=f"{len(report.deployed)} deployed, {len(report.deleted)} deleted, "
+                                          f"{len(report.triggers_started)} triggers started"))
+    return report
+
+
+def _located(error: Exception, where: str) -> Exception:
+    """Remember which object a failure belongs to, so the report names it."""
+    if not hasattr(error, "portal_where"):
+        error.portal_where = where  # type: ignore[attr-defined]
+    return error
+
+
+def _stop_triggers(plan: Plan, target: FactoryTarget, sink: EventSink, report: ApplyReport,
+                   stopped: list[str]) -> None:
+    to_stop = [t for t in plan.triggers if t.stop]
+    if not to_stop:
+        return
+    sink(Event(STEP_STARTED, "stop triggers", total=len(to_stop)))
+    for index, trigger in enumerate(to_stop, 1):
+        where = f"trigger {trigger.name}"
+        try:
+            if trigger.event_subscription:
+                target.set_event_subscription(trigger.name, False)
+            target.stop_trigger(trigger.name)
+        except Exception as error:
+            raise _located(error, where)
+        stopped.append(trigger.name)
+        report.triggers_stopped.append(trigger.name)
+        sink(Event(OBJECT_DONE, "stop triggers", where, "stopped", index, len(to_stop)))
+    sink(Event(STEP_FINISHED, "stop triggers", done=len(to_stop), total=len(to_stop)))
+
+
+def _deploy(plan: Plan, desired: Mapping[Key, DesiredObject], target: FactoryTarget,
+            resolve_secret: SecretResolver, sink: EventSink, report: ApplyReport, parallelism: int) -> None:
+    writes = [(o.kind, o.name) for o in plan.objects if o.action in (CREATE, UPDATE)]
+    if not writes:
+        return
+    sink(Event(STEP_STARTED, "deploy", total=len(writes)))
+    levels = _levels(writes, desired)
+    done = 0
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        for level in levels:
+            futures = {key: pool.submit(_put, target, desired[key], resolve_secret) for key in level}
+            failure: Exception | None = None
+            for key, future in futures.items():
+                try:
+                    future.result()
+                except Exception as error:  # wait for the whole level, then report the first failure
+                    failure = failure or _located(error, f"{key[0]} {key[1]}")
+                    continue
+                done += 1
+                report.deployed.append(f"{key[0]} {key[1]}")
+                sink(Event(OBJECT_DONE, "deploy", f"{key[0]} {key[1]}", "deployed", done, len(writes)))
+            if failure is not None:
+                raise failure
+    sink(Event(STEP_FINISHED, "deploy", done=done, total=len(writes)))
+
+
+def _levels(writes: list[Key], desired: Mapping[Key, DesiredObject]) -> list[list[Key]]:
+    """Objects grouped so each group only depends on earlier groups (or on objects already live)."""
+    pending = set(writes)
+    ordered = []
+    position = {key: index for index, key in enumerate(writes)}
+    while pending:
+        ready = [k for k in pending if not any(d in pending for d in desired[k].depends_on if d != k)]
+        if not ready:  # a cycle the source should not have: deploy the rest in plan order
+            ready = list(pending)
+        ready.sort(key=position.__getitem__)
+        ordered.append(ready)
+        pending -= set(ready)
+    return ordered
+
+
+def _put(target: FactoryTarget, obj: DesiredObject, resolve_secret: SecretResolver) -> None:
+    body = _with_secrets(obj.properties, resolve_secret)
+    if obj.kind == "trigger" and isinstance(body, dict):
+        body.pop("runtimeState", None)  # read-only on the service; start and stop decide it
+    target.put(obj.kind, obj.name, body)
+
+
+def _with_secrets(value: Any, resolve_secret: SecretResolver) -> Any:
+    if isinstance(value, Secret):
+        return resolve_secret(value)
+    if isinstance(value, dict):
+        return {k: _with_secrets(v, resolve_secret) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_secrets(v, resolve_secret) for v in value]
+    return value
+
+
+def _delete(plan: Plan, target: FactoryTarget, sink: EventSink, report: ApplyReport) -> None:
+    deletions = plan.effective_deletions
+    if not deletions:
+        return
+    sink(Event(STEP_STARTED, "delete", total=len(deletions)))
+    for index, change in enumerate(deletions, 1):
+        where = f"{change.kind} {change.name}"
+        try:
+            target.delete(change.kind, change.name)
+        except Exception as error:
+            raise _located(error, where)
+        report.deleted.append(where)
+        sink(Event(OBJECT_DONE, "delete", where, "deleted", index, len(deletions)))
+    sink(Event(STEP_FINISHED, "delete", done=len(deletions), total=len(deletions)))
+
+
+def _start_triggers(plan: Plan, target: FactoryTarget, sink: EventSink, report: ApplyReport,
+                    stopped: list[str]) -> None:
+    to_start = [t for t in plan.triggers if t.start]
+    if not to_start:
+        return
+    sink(Event(STEP_STARTED, "start triggers", total=len(to_start)))
+    for index, trigger in enumerate(to_start, 1):
+        where = f"trigger {trigger.name}"
+        try:
+            if trigger.event_subscription:
+                target.set_event_subscription(trigger.name, True)
+            target.start_trigger(trigger.name)
+        except Exception as error:
+            raise _located(error, where)
+        if trigger.name in stopped:
+            stopped.remove(trigger.name)
+        report.triggers_started.append(trigger.name)
+        sink(Event(OBJECT_DONE, "start triggers", where, "started", index, len(to_start)))
+    sink(Event(STEP_FINISHED, "start triggers", done=len(to_start), total=len(to_start)))
+
+
+def _restore_triggers(target: FactoryTarget, stopped: list[str], sink: EventSink, report: ApplyReport) -> None:
+    """After a failure: start again every trigger this run stopped; say which stay stopped."""
+    for name in list(stopped):
+        try:
+            target.start_trigger(name)
+            stopped.remove(name)
+            report.triggers_started.append(name)
+            sink(Event(OBJECT_DONE, "restore triggers", f"trigger {name}", "started again"))
+        except Exception as error:  # noqa: BLE001 - keep going: every trigger gets its chance
+            sink(Event(FAILED, "restore triggers", f"trigger {name}", service_message(error)))
+    report.still_stopped = list(stopped)
+
+
+def sandbox_secret(secret: Secret) -> str:
+    """The sandbox has no Key Vault: a secret becomes a marker naming its source (never a real value)."""
+    return f"sandbox-secret({secret.source})"

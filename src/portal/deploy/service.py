@@ -1,0 +1,100 @@
+"""The deploy façade the CLI and the portal call: plan an environment, apply a plan that was shown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from portal.adf.expressions import Secret
+from portal.deploy.apply import ApplyReport, apply_plan, sandbox_secret
+from portal.deploy.events import STEP_FINISHED, STEP_STARTED, Event, EventSink, no_events
+from portal.deploy.plan import DesiredObject, Key, Plan, desired_state, make_plan
+from portal.deploy.target import FactoryTarget, SinkHolder, client_for
+from portal.environments.parameter_files import KeyVaultReference
+from portal.environments.render import render_environment
+from portal.errors import PortalError
+
+if TYPE_CHECKING:
+    from portal.environments.workspace import MappingWorkspace
+
+
+@dataclass(frozen=True)
+class PlannedEnvironment:
+    plan: Plan
+    desired: Mapping[Key, DesiredObject]
+    target: FactoryTarget
+    secret_sources: Mapping[str, KeyVaultReference]
+
+
+def open_target(workspace: "MappingWorkspace", env_name: str, sink: EventSink = no_events,
+                retry: Mapping[str, Any] | None = None) -> FactoryTarget:
+    env = workspace.environment(env_name)
+    holder = SinkHolder(sink)
+    client = client_for(env.data_factory, workspace.snapshot.root, holder, retry)
+    return FactoryTarget(client, env.data_factory.resource_group, env.data_factory.factory_name, holder)
+
+
+def plan_environment(workspace: "MappingWorkspace", env_name: str, *, sink: EventSink = no_events,
+                     target: FactoryTarget | None = None) -> PlannedEnvironment:
+    """Render the environment, read its live factory and compare them."""
+    env = workspace.environment(env_name)
+    rendered = render_environment(workspace, env_name)
+    desired = desired_state(workspace, rendered)
+    target = target or open_target(workspace, env_name, sink)
+    sink(Event(STEP_STARTED, "read live factory", f"factory {env.data_factory.factory_name}"))
+    live = target.read_all()
+    sink(Event(STEP_FINISHED, "read live factory", message=f"{len(live)} objects"))
+    plan = make_plan(env, desired, live, workspace.snapshot.commit)
+    references = {entry.reference.describe(): entry.reference
+                  for entry in workspace.values(env).entries.values() if entry.reference is not None}
+    return PlannedEnvironment(plan, desired, target, references)
+
+
+def apply_environment(workspace: "MappingWorkspace", env_name: str, plan: Plan, *, sink: EventSink = no_events,
+                      target: FactoryTarget | None = None,
+                      resolve_secret: Callable[[Secret], str] | None = None) -> ApplyReport:
+    """Apply `plan` if it is still what promoting would do; refuse when the live factory (or the source) moved."""
+    if target is not None:
+        target.events.sink = sink  # retries during this run are this run's events
+    sink(Event(STEP_STARTED, "check live state", f"factory {plan.factory}"))
+    fresh = plan_environment(workspace, env_name, target=target)
+    if fresh.plan.hash != plan.hash:
+        moved = "the live factory changed" if fresh.plan.live_fingerprint != plan.live_fingerprint else \
+            "the source or the environment's values changed"
+        raise PortalError(f"environment {env_name}", f"{moved} since the plan was made; nothing was applied",
+                          hint="make a new plan, review it, and apply that", code="PLAN_STALE")
+    sink(Event(STEP_FINISHED, "check live state", message="unchanged since the plan"))
+    env = workspace.environment(env_name)
+    resolver = resolve_secret or (sandbox_secret if env.data_factory.auth == "sandbox"
+                                  else key_vault_resolver(fresh.secret_sources, env.data_factory.auth))
+    return apply_plan(plan, fresh.desired, fresh.target, resolve_secret=resolver, sink=sink,
+                      parallelism=env.deploy.parallelism)
+
+
+def key_vault_resolver(references: Mapping[str, KeyVaultReference], auth: str) -> Callable[[Secret], str]:
+    """Secrets fetched at deploy time: Key Vault references with the deployment's credential, environment
+    variables from the process."""
+    import os
+
+    from portal.deploy.target import credential_for
+
+    clients: dict[str, Any] = {}
+
+    def resolve(secret: Secret) -> str:
+        source = secret.source
+        if source.startswith("environment variable "):
+            name = source.split(" ", 2)[2]
+            if name not in os.environ:
+                raise PortalError(f"secret from {source}", "is not set", code="SECRET_MISSING")
+            return os.environ[name]
+        reference = references.get(source)
+        if reference is None:
+            raise PortalError(f"secret {source}", "cannot be resolved (only whole Key Vault secrets can)",
+                              code="SECRET_SOURCE")
+        from azure.keyvault.secrets import SecretClient
+
+        url = f"https://{reference.vault_name}.vault.azure.net"
+        client = clients.setdefault(url, SecretClient(url, credential_for(auth)))
+        return client.get_secret(reference.secret_name, reference.secret_version).value or ""
+
+    return resolve

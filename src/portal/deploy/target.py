@@ -1,0 +1,240 @@
+"""A live Data Factory, read and changed through the official SDK (`azure-mgmt-datafactory`, `azure-identity`).
+
+Bodies go to the service as the plain JSON the template renders (the SDK accepts JSON-compatible mappings), so
+nothing is lost in a model round trip; throttling and transient errors are retried by the SDK's own policies.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.pipeline.policies import RetryPolicy
+
+from portal.adf.model import Kind
+from portal.deploy.events import RETRY, Event, EventSink, no_events
+from portal.errors import PortalError
+
+GLOBAL_PARAMETERS = "globalParameters"
+
+
+@dataclass(frozen=True)
+class Collection:
+    key: str  # the object kind as the portal names it (ADF's Git folder name)
+    operations: str  # the SDK client's attribute
+
+
+# In dependency order for creation; deletion goes the other way.
+COLLECTIONS: tuple[Collection, ...] = (
+    Collection(GLOBAL_PARAMETERS, "global_parameters"),
+    Collection(Kind.MANAGED_VIRTUAL_NETWORK.value, "managed_virtual_networks"),
+    Collection(Kind.MANAGED_PRIVATE_ENDPOINT.value, "managed_private_endpoints"),
+    Collection(Kind.INTEGRATION_RUNTIME.value, "integration_runtimes"),
+    Collection(Kind.CREDENTIAL.value, "credential_operations"),
+    Collection(Kind.LINKED_SERVICE.value, "linked_services"),
+    Collection(Kind.DATASET.value, "datasets"),
+    Collection(Kind.DATAFLOW.value, "data_flows"),
+    Collection(Kind.PIPELINE.value, "pipelines"),
+    Collection(Kind.CHANGE_DATA_CAPTURE.value, "change_data_capture"),
+    Collection(Kind.TRIGGER.value, "triggers"),
+)
+COLLECTION_BY_KEY = {c.key: c for c in COLLECTIONS}
+EVENT_TRIGGER_TYPES = frozenset({"BlobEventsTrigger", "CustomEventsTrigger"})
+
+
+@dataclass(frozen=True)
+class LiveObject:
+    kind: str
+    name: str  # "default/mpe" for a private endpoint
+    properties: Mapping[str, Any]
+    etag: str | None
+
+    @property
+    def runtime_state(self) -> str | None:
+        state = self.properties.get("runtimeState")
+        return state if isinstance(state, str) else None
+
+
+def _as_json(model: Any) -> dict[str, Any]:
+    """The REST JSON of an SDK model (v10 models are mappings over it)."""
+    if hasattr(model, "as_dict"):
+        return model.as_dict()
+    return dict(model)
+
+
+class SinkHolder:
+    """Where retry events go; swapped per run, as one client serves a plan and then its apply."""
+
+    def __init__(self, sink: EventSink = no_events):
+        self.sink = sink
+
+    def __call__(self, event: Event) -> None:
+        self.sink(event)
+
+
+class EventRetryPolicy(RetryPolicy):
+    """The SDK's retry policy, telling the event sink about each retry (429 with Retry-After, 5xx, drops)."""
+
+    def __init__(self, sink: EventSink = no_events, **kwargs: Any):
+        super().__init__(**kwargs)
+        self._sink = sink
+
+    def increment(self, settings: Any, response: Any = None, error: Any = None) -> bool:
+        retry = super().increment(settings, response=response, error=error)
+        if retry:
+            status = getattr(getattr(response, "http_response", None), "status_code", None)
+            why = f"HTTP {status}" if status else type(error).__name__ if error else "transient error"
+            request = getattr(getattr(response, "http_request", None), "url", "") or ""
+            self._sink(Event(RETRY, "retry", message=f"{why}; retrying {_short_url(request)}"))
+        return retry
+
+
+def _short_url(url: str) -> str:
+    marker = "/factories/"
+    return url.split(marker, 1)[-1].split("?", 1)[0] if marker in url else url
+
+
+class FactoryTarget:
+    """One factory: list, put, delete, and trigger state changes."""
+
+    def __init__(self, client: Any, resource_group: str, factory_name: str, events: SinkHolder | None = None):
+        self.client = client
+        self.resource_group = resource_group
+        self.factory_name = factory_name
+        self.events = events or SinkHolder()
+
+    def _ops(self, kind: str) -> Any:
+        return getattr(self.client, COLLECTION_BY_KEY[kind].operations)
+
+    def read_all(self) -> dict[tuple[str, str], LiveObject]:
+        """Every object of every kind, paging through the list results."""
+        live: dict[tuple[str, str], LiveObject] = {}
+        rg, factory = self.resource_group, self.factory_name
+        try:
+            self.client.factories.get(rg, factory)
+        except ResourceNotFoundError as exc:
+            raise PortalError(f"factory {factory}", f"does not exist in resource group {rg}",
+                              hint="create the factory first (the portal deploys into an existing factory)",
+                              code="NO_FACTORY") from exc
+        for collection in COLLECTIONS:
+            if collection.key == Kind.MANAGED_PRIVATE_ENDPOINT.value:
+                networks = [name for kind, name in live if kind == Kind.MANAGED_VIRTUAL_NETWORK.value]
+                for network in networks:
+                    for item in self._ops(collection.key).list_by_factory(rg, factory, network):
+                        self._add(live, collection.key, f"{network}/{item['name']}", item)
+                continue
+            for item in self._ops(collection.key).list_by_factory(rg, factory):
+                self._add(live, collection.key, item["name"], item)
+        return live
+
+    @staticmethod
+    def _add(live: dict[tuple[str, str], LiveObject], kind: str, name: str, item: Any) -> None:
+        data = _as_json(item)
+        live[(kind, name)] = LiveObject(kind, name, data.get("properties") or {}, data.get("etag"))
+
+    def put(self, kind: str, name: str, properties: Mapping[str, Any]) -> str | None:
+        rg, factory = self.resource_group, self.factory_name
+        body = {"properties": properties}
+        if kind == Kind.MANAGED_PRIVATE_ENDPOINT.value:
+            network, _, endpoint = name.partition("/")
+            result = self._ops(kind).create_or_update(rg, factory, network, endpoint, body)
+        else:
+            result = self._ops(kind).create_or_update(rg, factory, name, body)
+        return _as_json(result).get("etag")
+
+    def delete(self, kind: str, name: str) -> None:
+        rg, factory = self.resource_group, self.factory_name
+        if kind == Kind.MANAGED_PRIVATE_ENDPOINT.value:
+            network, _, endpoint = name.partition("/")
+            self._ops(kind).delete(rg, factory, network, endpoint)
+        else:
+            self._ops(kind).delete(rg, factory, name)
+
+    def start_trigger(self, name: str) -> None:
+        self.client.triggers.begin_start(self.resource_group, self.factory_name, name).result()
+
+    def stop_trigger(self, name: str) -> None:
+        self.client.triggers.begin_stop(self.resource_group, self.factory_name, name).result()
+
+    def set_event_subscription(self, name: str, enabled: bool, *, timeout_s: float = 300.0,
+                               poll_s: float = 0.2) -> None:
+        """Subscribe (or unsubscribe) an event trigger and wait until the service says it is done."""
+        rg, factory = self.resource_group, self.factory_name
+        if enabled:
+            self.client.triggers.begin_subscribe_to_events(rg, factory, name).result()
+        else:
+            self.client.triggers.begin_unsubscribe_from_events(rg, factory, name).result()
+        wanted = "Enabled" if enabled else "Disabled"
+        deadline = time.monotonic() + timeout_s
+        while True:
+            status = _as_json(self.client.triggers.get_event_subscription_status(rg, factory, name)).get("status")
+            if status == wanted:
+                return
+            if time.monotonic() > deadline:
+                raise PortalError(f"trigger {name}", f"event subscription still {status} after {timeout_s:.0f} s",
+                                  code="EVENT_SUBSCRIPTION")
+            time.sleep(poll_s)
+
+
+def service_message(error: Exception) -> str:
+    """The service's own words for a failed call (error code and message), without request details."""
+    if isinstance(error, HttpResponseError):
+        code = getattr(getattr(error, "error", None), "code", None)
+        message = getattr(getattr(error, "error", None), "message", None) or error.message or str(error)
+        first = str(message).strip().splitlines()[0] if message else ""
+        return f"{code}: {first}" if code else first
+    return str(error)
+
+
+# --- clients ------------------------------------------------------------------------------------------------------
+
+_SANDBOXES: dict[str, Any] = {}
+_SANDBOX_LOCK = threading.Lock()
+
+
+def sandbox_for(state_dir: str | os.PathLike[str]) -> Any:
+    """The in-process sandbox serving `state_dir`, started on first use and shared by every caller."""
+    from portal.sandbox import SandboxServer
+
+    key = str(Path(state_dir).resolve())
+    with _SANDBOX_LOCK:
+        server = _SANDBOXES.get(key)
+        if server is None:
+            server = SandboxServer(key).start()
+            _SANDBOXES[key] = server
+        return server
+
+
+def credential_for(auth: str) -> Any:
+    """The azure-identity credential for an environment's `auth` setting."""
+    import azure.identity as identity
+
+    if auth == "default":
+        return identity.DefaultAzureCredential()
+    if auth == "service-principal":
+        return identity.EnvironmentCredential()
+    if auth == "managed-identity":
+        return identity.ManagedIdentityCredential(client_id=os.environ.get("AZURE_CLIENT_ID"))
+    if auth == "workload-identity":
+        return identity.WorkloadIdentityCredential()
+    if auth == "azure-cli":
+        return identity.AzureCliCredential()
+    raise PortalError("data_factory.auth", f"unknown authentication {auth!r}", code="AUTH")
+
+
+def client_for(target: Any, repo_root: Path, sink: EventSink = no_events,
+               retry: Mapping[str, Any] | None = None) -> Any:
+    """The SDK client for an environment's Data Factory target (the sandbox when the target says so)."""
+    retry_policy = EventRetryPolicy(sink, **dict(retry or {}))
+    if target.auth == "sandbox":
+        server = sandbox_for(repo_root / target.sandbox)
+        return server.client(target.subscription_id, retry_policy=retry_policy)
+    from azure.mgmt.datafactory import DataFactoryManagementClient
+
+    return DataFactoryManagementClient(credential_for(target.auth), target.subscription_id,
+                                       retry_policy=retry_policy)

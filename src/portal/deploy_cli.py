@@ -1,0 +1,70 @@
+"""`portal plan` and `portal promote`: arguments and printing over the deploy façade."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from portal.deploy.apply import ApplyFailed
+from portal.deploy.events import PrintSink
+from portal.deploy.plan import Plan
+from portal.deploy.service import apply_environment, plan_environment
+from portal.environments.workspace import MappingWorkspace
+
+# `portal plan` exit codes: nothing to do, or changes to apply.
+NO_CHANGES, CHANGES = 0, 2
+
+
+def run(args: argparse.Namespace) -> int:
+    workspace = MappingWorkspace.open(args.repo, args.ref)
+    planned = plan_environment(workspace, args.env)
+    plan = planned.plan
+    if args.command == "plan":
+        if args.json:
+            print(json.dumps(plan.to_json(), indent=2, ensure_ascii=False, default=str))
+        else:
+            print_plan(plan)
+        return CHANGES if plan.has_changes else NO_CHANGES
+    print_plan(plan)
+    if not plan.has_changes:
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print("not applied: confirm with --yes (no terminal to ask)", file=sys.stderr)
+            return 1
+        answer = input(f"Apply this plan to {plan.factory}? Type 'yes': ")
+        if answer.strip().lower() != "yes":
+            print("not applied")
+            return 1
+    try:
+        report = apply_environment(workspace, args.env, plan, sink=PrintSink(), target=planned.target)
+    except ApplyFailed as failure:
+        print(f"error: {failure}", file=sys.stderr)
+        return 1
+    print(f"applied plan {plan.hash[:12]}: {len(report.deployed)} deployed, {len(report.deleted)} deleted, "
+          f"{len(report.triggers_started)} triggers started")
+    return 0
+
+
+def print_plan(plan: Plan) -> None:
+    counts = plan.counts()
+    print(f"Plan {plan.hash[:12]} for {plan.environment} (factory {plan.factory}, source "
+          f"{(plan.source_commit or 'working tree')[:10]})")
+    for change in plan.objects:
+        if change.action == "unchanged":
+            continue
+        mark = "+" if change.action == "create" else "~"
+        print(f"  {mark} {change.label}")
+        for property_change in change.changes:
+            print(f"      {property_change}")
+    for change in plan.deletions:
+        mark = "-" if plan.deletions_enabled else "?"
+        print(f"  {mark} {change.label}" + ("" if plan.deletions_enabled else " (not in the source; kept)"))
+    for trigger in plan.triggers:
+        steps = " and ".join(s for s, on in (("stop", trigger.stop), ("start", trigger.start)) if on)
+        print(f"  ! trigger {trigger.name}: {steps} ({trigger.reason})")
+    for note in plan.notes:
+        print(f"  note: {note}")
+    print(f"{counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete, "
+          f"{counts['unchanged']} unchanged, {counts['triggers']} trigger changes")

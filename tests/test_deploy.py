@@ -1,0 +1,223 @@
+"""Plan and apply through the real SDK against the embedded sandbox over HTTPS."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import git
+import pytest
+
+from portal.cli import main
+from portal.deploy.apply import ApplyFailed
+from portal.deploy.events import FAILED, OBJECT_DONE, RETRY, EventLog
+from portal.deploy.service import apply_environment, open_target, plan_environment
+from portal.deploy.target import sandbox_for
+from portal.environments.workspace import MappingWorkspace
+from portal.errors import PortalError
+from portal.sandbox import FaultRule, Faults
+from tests.mapping_repo import KV_TEST, SUB_TEST, write_factory, write_json
+
+CONFIG = f"""\
+version: 1
+adf:
+  root_folder: adf
+environments:
+  - name: test
+    data_factory:
+      subscription_id: {SUB_TEST}
+      resource_group: rg-test
+      factory_name: adf-sales-test
+      location: westeurope
+      auth: sandbox
+      sandbox: .sandbox
+    deploy:
+      delete_removed: true
+      parallelism: 3
+"""
+
+
+def kv(secret: str) -> dict:
+    return {"reference": {"keyVault": {"id": KV_TEST}, "secretName": secret}}
+
+
+def commit_all(repo: git.Repo, message: str) -> None:
+    repo.git.add(A=True)
+    repo.index.commit(message)
+
+
+@pytest.fixture()
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    git_repo = git.Repo.init(root, initial_branch="main")
+    write_factory(root / "adf")
+    (root / "portal.yaml").write_text(CONFIG)
+    (root / ".gitignore").write_text(".sandbox/\n")
+    write_json(root / "environments" / "test.parameters.json", {"parameters": {
+        "LS_Lake_properties_typeProperties_url": {"value": "https://laketest.dfs.core.windows.net/"},
+        "LS_Lake_accountKey": kv("lake-key"), "LS_Sql_connectionString": kv("sql-conn")}})
+    commit_all(git_repo, "data repository")
+    server = sandbox_for(root / ".sandbox")
+    client = server.client(SUB_TEST)
+    client.factories.create_or_update("rg-test", "adf-sales-test", {"location": "westeurope"})
+    yield root
+    server.faults = Faults()
+
+
+def plan(repo: Path):
+    return plan_environment(MappingWorkspace.open(repo), "test")
+
+
+def promote(repo: Path, log: EventLog | None = None):
+    workspace = MappingWorkspace.open(repo)
+    planned = plan_environment(workspace, "test")
+    return planned.plan, apply_environment(workspace, "test", planned.plan, sink=log or EventLog(),
+                                           target=planned.target)
+
+
+def live(repo: Path) -> dict:
+    return open_target(MappingWorkspace.open(repo), "test").read_all()
+
+
+def test_first_promotion_creates_everything_in_dependency_order(repo: Path) -> None:
+    first = plan(repo).plan
+    assert first.counts() == {"create": 5, "update": 0, "delete": 0, "unchanged": 0, "triggers": 1}
+    order = [c.label for c in first.objects]
+    assert order.index("linkedService LS_Lake") < order.index("dataset DS_Orders") < order.index(
+        "pipeline PL_Load") < order.index("trigger TR_Daily")
+    log = EventLog()
+    plan_made, report = promote(repo, log)
+    assert report.ok and len(report.deployed) == 5 and report.triggers_started == ["TR_Daily"]
+    state = live(repo)
+    assert state[("trigger", "TR_Daily")].runtime_state == "Started"
+    assert state[("linkedService", "LS_Lake")].properties["typeProperties"]["url"] == \
+        "https://laketest.dfs.core.windows.net/"
+    # The secret went to the service as a marker of its source, never as a value from Git.
+    assert "lake-key" in json.dumps(state[("linkedService", "LS_Lake")].properties)
+    assert [e.object for e in log.of_kind(OBJECT_DONE) if e.step == "deploy"][0] in (
+        "linkedService LS_Lake", "linkedService LS_Sql")
+    # Promoting again changes nothing.
+    again = plan(repo).plan
+    assert not again.has_changes and again.counts()["unchanged"] == 5
+
+
+def test_only_changed_objects_are_written_and_affected_triggers_restarted(repo: Path) -> None:
+    promote(repo)
+    server = sandbox_for(repo / ".sandbox")
+    pipeline = repo / "adf" / "pipeline" / "PL_Load.json"
+    document = json.loads(pipeline.read_text())
+    document["properties"]["description"] = "loads orders"
+    write_json(pipeline, document)
+    commit_all(git.Repo(repo), "describe the pipeline")
+    changed = plan(repo).plan
+    assert [c.label for c in changed.updates] == ["pipeline PL_Load"]
+    assert [str(c) for c in changed.updates[0].changes] == ["properties.description: (absent) → loads orders"]
+    assert [(t.name, t.stop, t.start) for t in changed.triggers] == [("TR_Daily", True, True)]
+    server.stats.reset()
+    _, report = promote(repo)
+    assert report.deployed == ["pipeline PL_Load"]
+    assert report.triggers_stopped == ["TR_Daily"] and report.triggers_started == ["TR_Daily"]
+    assert server.stats.by_method.get("PUT", 0) == 1
+    assert live(repo)[("trigger", "TR_Daily")].runtime_state == "Started"
+
+
+def test_removed_objects_are_deleted_dependents_first(repo: Path) -> None:
+    promote(repo)
+    for path in ("trigger/TR_Daily.json", "pipeline/PL_Load.json", "dataset/DS_Orders.json"):
+        (repo / "adf" / path).unlink()
+    commit_all(git.Repo(repo), "retire the orders load")
+    removal = plan(repo).plan
+    assert [c.label for c in removal.deletions] == ["trigger TR_Daily", "pipeline PL_Load", "dataset DS_Orders"]
+    _, report = promote(repo)
+    assert report.deleted == ["trigger TR_Daily", "pipeline PL_Load", "dataset DS_Orders"]
+    assert set(live(repo)) == {("linkedService", "LS_Lake"), ("linkedService", "LS_Sql")}
+
+
+def test_deletion_is_opt_in(repo: Path) -> None:
+    promote(repo)
+    (repo / "portal.yaml").write_text(CONFIG.replace("delete_removed: true", "delete_removed: false"))
+    (repo / "adf" / "trigger" / "TR_Daily.json").unlink()
+    commit_all(git.Repo(repo), "no trigger, no deletion")
+    kept = plan(repo).plan
+    assert [c.label for c in kept.deletions] == ["trigger TR_Daily"] and not kept.effective_deletions
+    assert not kept.has_changes and "deletion is off" in kept.notes[0]
+
+
+def test_a_fault_in_the_middle_restarts_triggers_and_a_rerun_converges(repo: Path) -> None:
+    promote(repo)
+    for name in ("PL_Load",):
+        path = repo / "adf" / "pipeline" / f"{name}.json"
+        document = json.loads(path.read_text())
+        document["properties"]["description"] = "v2"
+        write_json(path, document)
+    lake = repo / "adf" / "linkedService" / "LS_Lake.json"
+    document = json.loads(lake.read_text())
+    document["properties"]["description"] = "v2"
+    write_json(lake, document)
+    commit_all(git.Repo(repo), "v2")
+    server = sandbox_for(repo / ".sandbox")
+    # The pipeline's write fails for good (more times than the SDK retries).
+    server.faults = Faults(rules=[FaultRule(method="PUT", path_contains="/pipelines/PL_Load", status=400,
+                                            times=-1)])
+    log = EventLog()
+    with pytest.raises(ApplyFailed) as failure:
+        promote(repo, log)
+    assert failure.value.where == "pipeline PL_Load"
+    assert failure.value.report.triggers_stopped == ["TR_Daily"]
+    assert failure.value.report.still_stopped == []
+    assert log.of_kind(FAILED)
+    assert live(repo)[("trigger", "TR_Daily")].runtime_state == "Started"  # put back after the failure
+    server.faults = Faults()
+    second = plan(repo).plan
+    assert [c.label for c in second.updates] == ["pipeline PL_Load"]  # the linked service made it before
+    promote(repo)
+    assert not plan(repo).plan.has_changes
+
+
+def test_apply_refuses_when_the_live_factory_moved(repo: Path) -> None:
+    promote(repo)
+    lake = repo / "adf" / "linkedService" / "LS_Lake.json"
+    document = json.loads(lake.read_text())
+    document["properties"]["description"] = "new"
+    write_json(lake, document)
+    commit_all(git.Repo(repo), "describe")
+    workspace = MappingWorkspace.open(repo)
+    shown = plan_environment(workspace, "test").plan
+    # Someone changes the live factory by hand after the plan was shown.
+    client = sandbox_for(repo / ".sandbox").client(SUB_TEST)
+    client.datasets.create_or_update("rg-test", "adf-sales-test", "DS_Manual", {"properties": {
+        "type": "Binary", "linkedServiceName": {"referenceName": "LS_Lake", "type": "LinkedServiceReference"}}})
+    with pytest.raises(PortalError) as refused:
+        apply_environment(workspace, "test", shown)
+    assert refused.value.code == "PLAN_STALE" and "live factory changed" in refused.value.what
+    assert "new" not in json.dumps(live(repo)[("linkedService", "LS_Lake")].properties)
+
+
+def test_throttling_storm_is_retried_and_reported(repo: Path) -> None:
+    server = sandbox_for(repo / ".sandbox")
+    server.faults = Faults(throttle_every=2)
+    log = EventLog()
+    _, report = promote(repo, log)
+    assert report.ok and len(report.deployed) == 5
+    assert log.of_kind(RETRY)
+    server.faults = Faults()
+    assert not plan(repo).plan.has_changes
+
+
+def test_plan_cli_exit_codes_and_json(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "test", "--repo", str(repo)]) == 2
+    out = capsys.readouterr().out
+    assert "+ pipeline PL_Load" in out and "5 to create" in out
+    assert main(["plan", "test", "--repo", str(repo), "--json"]) == 2
+    document = json.loads(capsys.readouterr().out)
+    assert document["counts"]["create"] == 5 and len(document["hash"]) == 64
+    assert main(["promote", "test", "--repo", str(repo), "--yes"]) == 0
+    assert "applied plan" in capsys.readouterr().out
+    assert main(["plan", "test", "--repo", str(repo)]) == 0
+    assert main(["plan", "nowhere", "--repo", str(repo)]) == 1
+
+
+def test_plan_hash_is_stable(repo: Path) -> None:
+    first, second = plan(repo).plan, plan(repo).plan
+    assert first.hash == second.hash and first == second
+    assert json.loads(json.dumps(first.to_json(), default=str))["hash"] == first.hash
