@@ -221,3 +221,16 @@ def test_plan_hash_is_stable(repo: Path) -> None:
     first, second = plan(repo).plan, plan(repo).plan
     assert first.hash == second.hash and first == second
     assert json.loads(json.dumps(first.to_json(), default=str))["hash"] == first.hash
+
+
+def test_demo_from_nothing_to_a_promoted_test_environment(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "demo"
+    assert main(["demo", "--path", str(root)]) == 0
+    assert "dev is deployed" in capsys.readouterr().out
+    assert main(["plan", "dev", "--repo", str(root)]) == 0  # dev was deployed by the demo
+    assert main(["plan", "test", "--repo", str(root)]) == 2
+    capsys.readouterr()
+    assert main(["promote", "test", "--repo", str(root), "--yes"]) == 0
+    assert main(["plan", "test", "--repo", str(root)]) == 0
+    assert git.Repo(root).is_dirty(untracked_files=True) is False  # the sandbox state stays out of Git

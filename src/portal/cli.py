@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--throttle-every", type=int, default=0, help="answer every Nth request with 429")
     serve.add_argument("--error-every", type=int, default=0, help="answer every Nth write with 503")
 
+    demo = commands.add_parser("demo", help="create a ready demo data repository on the embedded sandbox")
+    demo.add_argument("--path", required=True, help="an empty or new folder for the repository")
+
     render = commands.add_parser("render", help="the concrete resources and parameter file an environment gets")
     render.add_argument("env", metavar="ENV")
     render.add_argument("--out", required=True, help="folder to write the rendered resources to")
@@ -138,6 +141,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             serve_sandbox(args.state, port=args.port, faults=Faults(
                 latency_ms=args.latency_ms, throttle_every=args.throttle_every, error_every=args.error_every))
+            return 0
+        if args.command == "demo":
+            from portal.deploy.events import PrintSink
+            from portal.sandbox.demo import create_demo
+
+            root = create_demo(args.path, sink=PrintSink())
+            print(f"demo repository ready in {root}: dev is deployed; try `portal plan test --repo {root}`")
             return 0
         if args.command == "render":
             from portal import params_cli

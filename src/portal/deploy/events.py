@@ -34,6 +34,8 @@ class Event:
         return asdict(self)
 
     def __str__(self) -> str:
+        if self.kind == STEP_STARTED:
+            return f"{self.step}: {self.total} to do" if self.total else f"{self.step}: {self.object}".rstrip(": ")
         counter = f"[{self.done}/{self.total}] " if self.total else ""
         subject = f"{self.object}: " if self.object else ""
         return f"{counter}{self.step}: {subject}{self.message}".rstrip(": ")
