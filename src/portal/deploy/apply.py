@@ -22,7 +22,7 @@ from portal.deploy.events import (
     EventSink,
     no_events,
 )
-from portal.deploy.plan import CREATE, UPDATE, DesiredObject, Key, Plan
+from portal.deploy.plan import CREATE, UPDATE, DesiredObject, Key, Plan, TriggerChange
 from portal.deploy.target import FactoryTarget, service_message
 from portal.errors import PortalError
 
@@ -86,22 +86,30 @@ def _located(error: Exception, where: str) -> Exception:
 
 def _stop_triggers(plan: Plan, target: FactoryTarget, sink: EventSink, report: ApplyReport,
                    stopped: list[str]) -> None:
-    to_stop = [t for t in plan.triggers if t.stop]
-    if not to_stop:
-        return
-    sink(Event(STEP_STARTED, "stop triggers", total=len(to_stop)))
-    for index, trigger in enumerate(to_stop, 1):
-        where = f"trigger {trigger.name}"
-        try:
-            if trigger.event_subscription:
-                target.set_event_subscription(trigger.name, False)
-            target.stop_trigger(trigger.name)
-        except Exception as error:
-            raise _located(error, where)
+    def stop(trigger: TriggerChange) -> None:
+        if trigger.event_subscription:
+            target.set_event_subscription(trigger.name, False)  # and wait: the service needs it gone first
+        target.stop_trigger(trigger.name)
         stopped.append(trigger.name)
         report.triggers_stopped.append(trigger.name)
-        sink(Event(OBJECT_DONE, "stop triggers", where, "stopped", index, len(to_stop)))
-    sink(Event(STEP_FINISHED, "stop triggers", done=len(to_stop), total=len(to_stop)))
+
+    _trigger_step("stop triggers", [t for t in plan.triggers if t.stop], stop, "stopped", sink)
+
+
+def _trigger_step(step: str, triggers: list[TriggerChange], act: Callable[[TriggerChange], None], done_word: str,
+                  sink: EventSink) -> None:
+    """One trigger after the other (the service serializes trigger state changes anyway), each reported."""
+    if not triggers:
+        return
+    sink(Event(STEP_STARTED, step, total=len(triggers)))
+    for index, trigger in enumerate(triggers, 1):
+        where = f"trigger {trigger.name}"
+        try:
+            act(trigger)
+        except Exception as error:
+            raise _located(error, where)
+        sink(Event(OBJECT_DONE, step, where, done_word, index, len(triggers)))
+    sink(Event(STEP_FINISHED, step, done=len(triggers), total=len(triggers)))
 
 
 def _deploy(plan: Plan, desired: Mapping[Key, DesiredObject], target: FactoryTarget,
@@ -180,23 +188,15 @@ def _delete(plan: Plan, target: FactoryTarget, sink: EventSink, report: ApplyRep
 
 def _start_triggers(plan: Plan, target: FactoryTarget, sink: EventSink, report: ApplyReport,
                     stopped: list[str]) -> None:
-    to_start = [t for t in plan.triggers if t.start]
-    if not to_start:
-        return
-    sink(Event(STEP_STARTED, "start triggers", total=len(to_start)))
-    for index, trigger in enumerate(to_start, 1):
-        where = f"trigger {trigger.name}"
-        try:
-            if trigger.event_subscription:
-                target.set_event_subscription(trigger.name, True)
-            target.start_trigger(trigger.name)
-        except Exception as error:
-            raise _located(error, where)
+    def start(trigger: TriggerChange) -> None:
+        if trigger.event_subscription:
+            target.set_event_subscription(trigger.name, True)
+        target.start_trigger(trigger.name)
         if trigger.name in stopped:
             stopped.remove(trigger.name)
         report.triggers_started.append(trigger.name)
-        sink(Event(OBJECT_DONE, "start triggers", where, "started", index, len(to_start)))
-    sink(Event(STEP_FINISHED, "start triggers", done=len(to_start), total=len(to_start)))
+
+    _trigger_step("start triggers", [t for t in plan.triggers if t.start], start, "started", sink)
 
 
 def _restore_triggers(target: FactoryTarget, stopped: list[str], sink: EventSink, report: ApplyReport) -> None:
