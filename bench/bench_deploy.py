@@ -147,7 +147,7 @@ def set_up(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     workspace = MappingWorkspace.open(root)
     planned = plan_environment(workspace, "test")
-    report = apply_environment(workspace, "test", planned.plan, target=planned.target)
+    report = apply_environment(workspace, "test", planned.plan, planned=planned)
     first = time.perf_counter() - started
     if not report.ok or plan_environment(MappingWorkspace.open(root), "test").plan.has_changes:
         raise SystemExit("the first promotion did not converge")
@@ -225,7 +225,7 @@ def run_portal(root: Path, server: Any, latency_ms: int, profile: cProfile.Profi
     phases.mark("plan", STEP_FINISHED)
     t1 = time.perf_counter()
     phases.mark("apply", STEP_STARTED)
-    report = apply_environment(workspace, "test", planned.plan, sink=phases, target=planned.target)
+    report = apply_environment(workspace, "test", planned.plan, sink=phases, planned=planned)
     phases.mark("apply", STEP_FINISHED)
     t2 = time.perf_counter()
     if profile is not None:

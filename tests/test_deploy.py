@@ -72,7 +72,7 @@ def promote(repo: Path, log: EventLog | None = None):
     workspace = MappingWorkspace.open(repo)
     planned = plan_environment(workspace, "test")
     return planned.plan, apply_environment(workspace, "test", planned.plan, sink=log or EventLog(),
-                                           target=planned.target)
+                                           planned=planned)
 
 
 def live(repo: Path) -> dict:
@@ -188,8 +188,13 @@ def test_apply_refuses_when_the_live_factory_moved(repo: Path) -> None:
     client.datasets.create_or_update("rg-test", "adf-sales-test", "DS_Manual", {"properties": {
         "type": "Binary", "linkedServiceName": {"referenceName": "LS_Lake", "type": "LinkedServiceReference"}}})
     with pytest.raises(PortalError) as refused:
-        apply_environment(workspace, "test", shown)
+        apply_environment(workspace, "test", shown)  # made again from scratch
     assert refused.value.code == "PLAN_STALE" and "live factory changed" in refused.value.what
+    planned = plan_environment(workspace, "test")
+    client.datasets.delete("rg-test", "adf-sales-test", "DS_Manual")
+    with pytest.raises(PortalError) as refused_again:
+        apply_environment(workspace, "test", planned.plan, planned=planned)  # only the live state read again
+    assert refused_again.value.code == "PLAN_STALE"
     assert "new" not in json.dumps(live(repo)[("linkedService", "LS_Lake")].properties)
 
 

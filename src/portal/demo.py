@@ -24,5 +24,5 @@ def create_demo(path: str | os.PathLike[str], *, sink: EventSink = no_events) ->
         client.factories.create_or_update(target.resource_group, target.factory_name,
                                           {"location": target.location})
     planned = plan_environment(workspace, "dev", sink=sink)
-    apply_environment(workspace, "dev", planned.plan, sink=sink, target=planned.target)
+    apply_environment(workspace, "dev", planned.plan, sink=sink, planned=planned)
     return root

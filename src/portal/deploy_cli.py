@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
             print("not applied")
             return 1
     try:
-        report = apply_environment(workspace, args.env, plan, sink=PrintSink(), target=planned.target)
+        report = apply_environment(workspace, args.env, plan, sink=PrintSink(), planned=planned)
     except ApplyFailed as failure:
         print(f"error: {failure}", file=sys.stderr)
         return 1

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from portal.adf.expressions import Secret
 from portal.deploy.apply import ApplyReport, apply_plan, sandbox_secret
 from portal.deploy.events import STEP_FINISHED, STEP_STARTED, Event, EventSink, no_events
-from portal.deploy.plan import DesiredObject, Key, Plan, desired_state, make_plan
+from portal.deploy.plan import DesiredObject, Key, Plan, desired_state, live_fingerprint, make_plan
 from portal.deploy.target import FactoryTarget, SinkHolder, client_for
 from portal.environments.parameter_files import KeyVaultReference
 from portal.environments.render import render_environment
@@ -51,17 +51,28 @@ def plan_environment(workspace: "MappingWorkspace", env_name: str, *, sink: Even
 
 
 def apply_environment(workspace: "MappingWorkspace", env_name: str, plan: Plan, *, sink: EventSink = no_events,
-                      target: FactoryTarget | None = None,
+                      target: FactoryTarget | None = None, planned: PlannedEnvironment | None = None,
                       resolve_secret: Callable[[Secret], str] | None = None) -> ApplyReport:
-    """Apply `plan` if it is still what promoting would do; refuse when the live factory (or the source) moved."""
+    """Apply `plan` if it is still what promoting would do; refuse when the live factory (or the source) moved.
+
+    Given the `planned` environment the plan came from (same workspace, so the same source), only the live
+    factory is read again; otherwise the whole plan is made again and compared."""
+    if planned is not None and planned.plan.hash == plan.hash:
+        target = planned.target
     if target is not None:
         target.events.sink = sink  # retries during this run are this run's events
     sink(Event(STEP_STARTED, "check live state", f"factory {plan.factory}"))
-    fresh = plan_environment(workspace, env_name, target=target)
-    if fresh.plan.hash != plan.hash:
-        moved = "the live factory changed" if fresh.plan.live_fingerprint != plan.live_fingerprint else \
+    if planned is not None and planned.plan.hash == plan.hash:
+        fresh = planned
+        moved = live_fingerprint(planned.target.read_all()) != plan.live_fingerprint
+        why = "the live factory changed"
+    else:
+        fresh = plan_environment(workspace, env_name, target=target)
+        moved = fresh.plan.hash != plan.hash
+        why = "the live factory changed" if fresh.plan.live_fingerprint != plan.live_fingerprint else \
             "the source or the environment's values changed"
-        raise PortalError(f"environment {env_name}", f"{moved} since the plan was made; nothing was applied",
+    if moved:
+        raise PortalError(f"environment {env_name}", f"{why} since the plan was made; nothing was applied",
                           hint="make a new plan, review it, and apply that", code="PLAN_STALE")
     sink(Event(STEP_FINISHED, "check live state", message="unchanged since the plan"))
     env = workspace.environment(env_name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -81,6 +82,10 @@ class EventRetryPolicy(RetryPolicy):
     """The SDK's retry policy, telling the event sink about each retry (429 with Retry-After, 5xx, drops)."""
 
     def __init__(self, sink: EventSink = no_events, **kwargs: Any):
+        # Throttling comes in storms when objects are written in parallel: more status retries than azure-core's
+        # default three, each waiting as long as the service's Retry-After says.
+        kwargs.setdefault("retry_total", 10)
+        kwargs.setdefault("retry_status", 10)
         super().__init__(**kwargs)
         self._sink = sink
 
@@ -111,9 +116,9 @@ class FactoryTarget:
     def _ops(self, kind: str) -> Any:
         return getattr(self.client, COLLECTION_BY_KEY[kind].operations)
 
-    def read_all(self) -> dict[tuple[str, str], LiveObject]:
-        """Every object of every kind, paging through the list results."""
-        live: dict[tuple[str, str], LiveObject] = {}
+    def read_all(self, parallelism: int = 4) -> dict[tuple[str, str], LiveObject]:
+        """Every object of every kind, paging through the list results; the kinds are listed in parallel (the
+        private endpoints after the managed networks they live in)."""
         rg, factory = self.resource_group, self.factory_name
         try:
             self.client.factories.get(rg, factory)
@@ -121,15 +126,25 @@ class FactoryTarget:
             raise PortalError(f"factory {factory}", f"does not exist in resource group {rg}",
                               hint="create the factory first (the portal deploys into an existing factory)",
                               code="NO_FACTORY") from exc
-        for collection in COLLECTIONS:
-            if collection.key == Kind.MANAGED_PRIVATE_ENDPOINT.value:
-                networks = [name for kind, name in live if kind == Kind.MANAGED_VIRTUAL_NETWORK.value]
-                for network in networks:
-                    for item in self._ops(collection.key).list_by_factory(rg, factory, network):
-                        self._add(live, collection.key, f"{network}/{item['name']}", item)
-                continue
-            for item in self._ops(collection.key).list_by_factory(rg, factory):
-                self._add(live, collection.key, item["name"], item)
+
+        def listed(kind: str, network: str | None = None) -> list[tuple[str, Any]]:
+            ops = self._ops(kind)
+            if network is None:
+                return [(item["name"], item) for item in ops.list_by_factory(rg, factory)]
+            return [(f"{network}/{item['name']}", item) for item in ops.list_by_factory(rg, factory, network)]
+
+        live: dict[tuple[str, str], LiveObject] = {}
+        endpoints = Kind.MANAGED_PRIVATE_ENDPOINT.value
+        with ThreadPoolExecutor(max_workers=parallelism) as pool:
+            jobs = {c.key: pool.submit(listed, c.key) for c in COLLECTIONS if c.key != endpoints}
+            for collection in COLLECTIONS:
+                if collection.key in jobs:
+                    for name, item in jobs[collection.key].result():
+                        self._add(live, collection.key, name, item)
+            networks = [name for kind, name in live if kind == Kind.MANAGED_VIRTUAL_NETWORK.value]
+            for job in [pool.submit(listed, endpoints, network) for network in networks]:
+                for name, item in job.result():
+                    self._add(live, endpoints, name, item)
         return live
 
     @staticmethod

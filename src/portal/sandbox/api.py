@@ -6,6 +6,8 @@ a delete refused while referenced) can never interleave with another request.
 
 from __future__ import annotations
 
+import copy
+
 import datetime as dt
 import json
 import re
@@ -224,7 +226,7 @@ class DataFactoryApi:
             raise ApiError(400, "InvalidSkipToken", f"The $skipToken '{token}' is not one this server gave.")
         start = int(token)
         page = items[start:start + self.page_size]
-        body: dict[str, Any] = {"value": [public(d) for d in page]}
+        body: dict[str, Any] = {"value": [public(copy.deepcopy(d)) for d in page]}
         end = start + len(page)
         if end < len(items):
             body["nextLink"] = f"{self.base_url()}{request.path}?api-version={API_VERSION}&$skipToken={end}"

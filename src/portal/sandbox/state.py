@@ -49,10 +49,13 @@ class SandboxState:
             return copy.deepcopy(doc) if doc is not None else None
 
     def children(self, parent_id: str, collection: str) -> list[Document]:
-        """The direct children of `parent_id` in `collection`, sorted by name (a stable order for paging)."""
+        """The direct children of `parent_id` in `collection`, sorted by name (a stable order for paging).
+
+        Not copied (callers copy the few they hand out: a page is 50 of maybe thousands); stored documents are
+        replaced on write, never changed in place."""
         prefix = f"{_key(parent_id)}/{collection.lower()}/"
         with self.lock:
-            found = [copy.deepcopy(d) for k, d in self._docs.items() if k.startswith(prefix) and "/" not in k[len(prefix):]]
+            found = [d for k, d in self._docs.items() if k.startswith(prefix) and "/" not in k[len(prefix):]]
         return sorted(found, key=lambda d: str(d.get("name", "")).lower())
 
     def descendants(self, parent_id: str) -> Iterator[Document]:
