@@ -239,3 +239,25 @@ def test_demo_from_nothing_to_a_promoted_test_environment(tmp_path: Path,
     assert main(["promote", "test", "--repo", str(root), "--yes"]) == 0
     assert main(["plan", "test", "--repo", str(root)]) == 0
     assert git.Repo(root).is_dirty(untracked_files=True) is False  # the sandbox state stays out of Git
+
+
+def test_event_trigger_is_unsubscribed_stopped_and_started_again(tmp_path: Path) -> None:
+    root = tmp_path / "demo"
+    assert main(["demo", "--path", str(root)]) == 0
+    pipeline = root / "adf" / "pipeline" / "PL_Ingest_Landing.json"
+    document = json.loads(pipeline.read_text())
+    document["properties"]["description"] = "lands new files"
+    write_json(pipeline, document)
+    commit_all(git.Repo(root), "describe the landing pipeline")
+    workspace = MappingWorkspace.open(root)
+    planned = plan_environment(workspace, "dev")
+    [trigger] = [t for t in planned.plan.triggers if t.name == "TR_NewFiles"]
+    assert trigger.stop and trigger.start and trigger.event_subscription
+    log = EventLog()
+    report = apply_environment(workspace, "dev", planned.plan, sink=log, planned=planned)
+    assert "TR_NewFiles" in report.triggers_stopped and "TR_NewFiles" in report.triggers_started
+    target = open_target(workspace, "dev")
+    assert target.read_all()[("trigger", "TR_NewFiles")].runtime_state == "Started"
+    status = target.client.triggers.get_event_subscription_status(
+        target.resource_group, target.factory_name, "TR_NewFiles")
+    assert dict(status)["status"] == "Enabled"
