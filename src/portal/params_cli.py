@@ -84,14 +84,16 @@ def rules(args: argparse.Namespace) -> int:
     print(f"{preview.parameter_count} parameters after the change (ARM allows 256)")
     if args.preview or not edits:
         return 0
-    return _save(workspace, edits, args)
+    return _save(workspace, edits, args, branch_prefix="rules/")
 
 
-def _save(workspace: MappingWorkspace, edits, args: argparse.Namespace) -> int:
+def _save(workspace: MappingWorkspace, edits, args: argparse.Namespace, branch_prefix: str | None = None) -> int:
     from portal.environments.git_store import Author
 
     author = _author(workspace, args.author)
-    branch = None if args.direct else (args.branch or _branch_name(getattr(args, "env", None) or "rules"))
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    default_branch = f"{branch_prefix or f'params/{args.env}-'}{stamp}"
+    branch = None if args.direct else (args.branch or default_branch)
     result = workspace.save(edits, author=Author(*author), branch=branch, message=args.message, push=args.push)
     for edit in edits:
         for line in edit.changes:
@@ -99,11 +101,6 @@ def _save(workspace: MappingWorkspace, edits, args: argparse.Namespace) -> int:
     pushed = " and pushed" if result.pushed else ""
     print(f"committed {result.commit[:10]} on branch {result.branch}{pushed} (based on {result.base[:10]})")
     return 0
-
-
-def _branch_name(env: str) -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return f"rules/{stamp}" if env == "rules" else f"params/{env}-{stamp}"
 
 
 def _author(workspace: MappingWorkspace, given: str | None) -> tuple[str, str]:

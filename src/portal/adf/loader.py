@@ -66,28 +66,42 @@ def read_folder(root: str | os.PathLike[str]) -> FactorySource:
     return FactorySource(label=str(base), files=tuple(files))
 
 
+def open_repository(path: str | os.PathLike[str]) -> Any:
+    """The Git repository (GitPython) that contains `path`; a clear error when there is none."""
+    import git  # GitPython; imported here so folder exports work without Git installed
+
+    start = Path(path).resolve()
+    try:
+        return git.Repo(start if start.is_dir() else start.parent, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+        raise PortalError(str(path), "not inside a Git repository, so --ref cannot be read", code="GIT") from exc
+
+
+def resolve_commit(repo: Any, ref: str) -> Any:
+    """The commit `ref` names (branch, tag, id), or an error that quotes the ref."""
+    import git
+
+    try:
+        return repo.commit(ref)
+    except (git.BadName, ValueError, git.GitCommandError) as exc:
+        top = repo.working_tree_dir or repo.git_dir
+        raise PortalError(f"{top}@{ref}", f"Git ref {ref!r} does not name a commit", code="GIT_REF") from exc
+
+
 def read_git(path: str | os.PathLike[str], ref: str, root_folder: str | None = None) -> FactorySource:
     """Read the ADF root at `ref` from the Git repository that contains `path`.
 
     `path` is the ADF root inside a working tree (or the repository itself when `root_folder` names the ADF
     root folder as ADF's Git configuration does, e.g. `/adf`).
     """
-    import git  # GitPython; imported here so folder exports work without Git installed
-
     start = Path(path).resolve()
-    try:
-        repo = git.Repo(start if start.is_dir() else start.parent, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
-        raise PortalError(str(path), "not inside a Git repository, so --ref cannot be read", code="GIT") from exc
+    repo = open_repository(start)
     top = Path(repo.working_tree_dir or repo.git_dir).resolve()
     if root_folder is not None:
         rel_root = PurePosixPath(root_folder.strip("/"))
     else:
         rel_root = PurePosixPath(start.relative_to(top).as_posix()) if start != top else PurePosixPath("")
-    try:
-        commit = repo.commit(ref)
-    except (git.BadName, ValueError, git.GitCommandError) as exc:
-        raise PortalError(f"{top}@{ref}", f"Git ref {ref!r} does not name a commit", code="GIT_REF") from exc
+    commit = resolve_commit(repo, ref)
     tree = commit.tree
     if str(rel_root) not in ("", "."):
         try:

@@ -86,7 +86,7 @@ def validate_factory(factory: Factory, load_findings: Iterable[Finding] = ()) ->
 
 
 def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
-    return sorted(findings, key=lambda f: (f.severity is not Severity.ERROR, f.where))
+    return sorted(findings, key=lambda f: (f.severity is not Severity.ERROR, f.where, f.code))
 
 
 def check_structure(factory: Factory, load_findings: Iterable[Finding] = ()) -> list[Finding]:

@@ -76,11 +76,3 @@ class PrintSink:
             return
         with self._lock:
             print(str(event), file=self.stream, flush=True)
-
-
-def fan_out(*sinks: EventSink) -> EventSink:
-    def send(event: Event) -> None:
-        for sink in sinks:
-            sink(event)
-
-    return send

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 from portal.adf.expressions import json_type_name
 from portal.adf.parameterization import TemplateParameter
@@ -201,18 +201,8 @@ def parse_input(parameter: TemplateParameter, text: str, env: Environment) -> Pa
         except json.JSONDecodeError as exc:
             raise PortalError(where, f"is of type {parameter.type}: give JSON ({exc.msg})", code="TYPE") from None
     entry = ParameterEntry(parameter.name, value)
-    for problem in (type_problem(parameter, value), injection_problem(value)):
+    for problem, code in ((type_problem(parameter, value), "TYPE"),
+                          (injection_problem(value), "EXPRESSION_INJECTION")):
         if problem:
-            raise PortalError(where, problem, code="TYPE" if problem.startswith("must") else "EXPRESSION_INJECTION")
+            raise PortalError(where, problem, code=code)
     return entry
-
-
-def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
-    return sorted(findings, key=lambda f: (f.severity is not Severity.ERROR, f.where, f.code))
-
-
-def by_severity(findings: Iterable[Finding]) -> Mapping[Severity, list[Finding]]:
-    out: dict[Severity, list[Finding]] = {Severity.ERROR: [], Severity.WARNING: []}
-    for finding in findings:
-        out[finding.severity].append(finding)
-    return out

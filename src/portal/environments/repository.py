@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from portal.adf.loader import open_repository, resolve_commit
 from portal.errors import PortalError
 
 
@@ -27,13 +28,7 @@ class RepoSnapshot:
         if repo is not None:
             top = Path(repo.working_tree_dir or root).resolve()
             if ref is not None:
-                import git
-
-                try:
-                    commit = repo.commit(ref).hexsha
-                except (git.BadName, ValueError, git.GitCommandError) as exc:
-                    raise PortalError(f"{root}@{ref}", f"Git ref {ref!r} does not name a commit",
-                                      code="GIT_REF") from exc
+                commit = resolve_commit(repo, ref).hexsha
             elif repo.head.is_valid():
                 commit = repo.head.commit.hexsha
             root = top
@@ -65,11 +60,10 @@ def _safe_relative(path: str) -> str:
 
 
 def _git_repo(root: Path, *, required: bool):
-    import git
-
+    """The repository holding `root`; without one, reading the working tree still works."""
     try:
-        return git.Repo(root, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
+        return open_repository(root)
+    except PortalError:
         if required:
-            raise PortalError(str(root), "not inside a Git repository, so --ref cannot be read", code="GIT") from exc
+            raise
         return None

@@ -18,7 +18,8 @@ from portal.adf.loader import parse_factory, read_git, read_folder
 from portal.adf.model import PARAMETER_DEFINITION_FILE, Factory
 from portal.adf.parameterization import TemplateParameter
 from portal.environments.catalogue import CatalogueEntry, catalogue_entry, display_value
-from portal.environments.checks import check_environment, parse_input, sort_findings
+from portal.adf.validation import sort_findings
+from portal.environments.checks import check_environment, parse_input
 from portal.environments.config import (
     CONFIG_FILE,
     Environment,
@@ -32,7 +33,7 @@ from portal.environments.parameter_files import (
     parse_parameter_file,
 )
 from portal.environments.repository import RepoSnapshot
-from portal.errors import Finding, FindingsError, PortalError, Severity
+from portal.errors import Finding, FindingsError, PortalError
 
 if TYPE_CHECKING:
     from portal.adf.rules_editor import Rule, RulePreview, RuleTarget
@@ -235,7 +236,3 @@ class MappingWorkspace:
             message=f"{title}\n\n{body}\n", branch=branch, allow_direct=git.allow_direct_commits,
             push=git.push if push is None else push, remote=git.remote,
         )
-
-
-def errors_in(findings: Iterable[Finding]) -> list[Finding]:
-    return [f for f in findings if f.severity is Severity.ERROR]
