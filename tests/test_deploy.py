@@ -261,3 +261,15 @@ def test_event_trigger_is_unsubscribed_stopped_and_started_again(tmp_path: Path)
     status = target.client.triggers.get_event_subscription_status(
         target.resource_group, target.factory_name, "TR_NewFiles")
     assert dict(status)["status"] == "Enabled"
+
+
+def test_a_target_that_cannot_be_signed_into_is_a_clear_error(repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    for name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
+                 "AZURE_USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    (repo / "portal.yaml").write_text(CONFIG.replace("auth: sandbox\n      sandbox: .sandbox",
+                                                     "auth: service-principal"))
+    assert main(["plan", "test", "--repo", str(repo)]) == 1
+    err = capsys.readouterr().err
+    assert "cannot read the live factory" in err and "adf-sales-test" in err and "Traceback" not in err

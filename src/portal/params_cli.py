@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from datetime import datetime, timezone
 
@@ -90,34 +89,17 @@ def rules(args: argparse.Namespace) -> int:
 def _save(workspace: MappingWorkspace, edits, args: argparse.Namespace, branch_prefix: str | None = None) -> int:
     from portal.environments.git_store import Author
 
-    author = _author(workspace, args.author)
+    author = Author.parse(args.author) if args.author else Author.from_git_config(workspace.snapshot.root)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     default_branch = f"{branch_prefix or f'params/{args.env}-'}{stamp}"
     branch = None if args.direct else (args.branch or default_branch)
-    result = workspace.save(edits, author=Author(*author), branch=branch, message=args.message, push=args.push)
+    result = workspace.save(edits, author=author, branch=branch, message=args.message, push=args.push)
     for edit in edits:
         for line in edit.changes:
             print(f"  {line}")
     pushed = " and pushed" if result.pushed else ""
     print(f"committed {result.commit[:10]} on branch {result.branch}{pushed} (based on {result.base[:10]})")
     return 0
-
-
-def _author(workspace: MappingWorkspace, given: str | None) -> tuple[str, str]:
-    if given:
-        match = re.fullmatch(r"\s*(.+?)\s*<([^<>\s]+@[^<>\s]+)>\s*", given)
-        if not match:
-            raise PortalError("--author", f"{given!r} is not \"Name <email>\"", code="AUTHOR")
-        return match.group(1), match.group(2)
-    import git
-
-    reader = git.Repo(workspace.snapshot.root).config_reader()
-    name = reader.get_value("user", "name", default="")
-    email = reader.get_value("user", "email", default="")
-    if not name or not email:
-        raise PortalError("--author", "no author given and no Git user configured",
-                          hint='pass --author "Name <email>"', code="AUTHOR")
-    return str(name), str(email)
 
 
 def render(args: argparse.Namespace) -> int:

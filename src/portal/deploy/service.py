@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from azure.core.exceptions import AzureError
+
 from portal.adf.expressions import Secret
 from portal.deploy.apply import ApplyReport, apply_plan, sandbox_secret
 from portal.deploy.events import STEP_FINISHED, STEP_STARTED, Event, EventSink, no_events
 from portal.deploy.plan import DesiredObject, Key, Plan, desired_state, live_fingerprint, make_plan
-from portal.deploy.target import FactoryTarget, SinkHolder, client_for
+from portal.deploy.target import FactoryTarget, SinkHolder, client_for, service_message
 from portal.environments.parameter_files import KeyVaultReference
 from portal.environments.render import render_environment
 from portal.errors import PortalError
@@ -42,7 +44,13 @@ def plan_environment(workspace: "MappingWorkspace", env_name: str, *, sink: Even
     desired = desired_state(workspace, rendered)
     target = target or open_target(workspace, env_name, sink)
     sink(Event(STEP_STARTED, "read live factory", f"factory {env.data_factory.factory_name}"))
-    live = target.read_all()
+    try:
+        live = target.read_all()
+    except AzureError as error:  # sign-in, permissions, network: say so with the service's words, no trace
+        raise PortalError(f"environment {env_name} → factory {env.data_factory.factory_name}",
+                          f"cannot read the live factory: {service_message(error)}",
+                          hint=f"check data_factory.auth ({env.data_factory.auth}) and the principal's access",
+                          code="TARGET") from error
     sink(Event(STEP_FINISHED, "read live factory", message=f"{len(live)} objects"))
     plan = make_plan(env, desired, live, workspace.snapshot.commit)
     references = {entry.reference.describe(): entry.reference

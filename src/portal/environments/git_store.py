@@ -48,6 +48,29 @@ class Author:
     name: str
     email: str
 
+    @staticmethod
+    def parse(text: str) -> "Author":
+        """`Name <email>`, as Git writes authors."""
+        match = re.fullmatch(r"\s*(.+?)\s*<([^<>\s]+@[^<>\s]+)>\s*", text)
+        if not match:
+            raise PortalError("author", f"{text!r} is not \"Name <email>\"", code="BAD_AUTHOR")
+        return Author(match.group(1), match.group(2))
+
+    @staticmethod
+    def from_git_config(repo_dir: str | os.PathLike[str]) -> "Author":
+        """The repository's configured Git user, for edits made on this machine."""
+        repo = git.Repo(repo_dir, search_parent_directories=True)
+        try:
+            reader = repo.config_reader()
+            name = str(reader.get_value("user", "name", default=""))
+            email = str(reader.get_value("user", "email", default=""))
+        finally:
+            repo.close()
+        if not name or not email:
+            raise PortalError("author", "none given and no Git user configured",
+                              hint='pass --author "Name <email>"', code="BAD_AUTHOR")
+        return Author(name, email)
+
 
 @dataclass(frozen=True)
 class CommitResult:
