@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from portal.adf.arm import FACTORY_TYPE, GLOBAL_PARAMETERS_TYPE
 from portal.adf.expressions import Secret
 from portal.adf.model import Kind
+from portal.adf.references import find_references
 from portal.deploy.target import COLLECTIONS, EVENT_TRIGGER_TYPES, GLOBAL_PARAMETERS, LiveObject
 from portal.environments.config import Environment
 
@@ -262,8 +263,6 @@ def _deletable(key: Key) -> bool:
 
 
 def _references(properties: Any) -> Iterable[Key]:
-    from portal.adf.references import find_references
-
     for ref in find_references(properties, None):
         yield (ref.kind.value, ref.name)
 
