@@ -310,7 +310,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             change_objects(root, setup["repo"], setup["chosen"], rep + 1)
             portal = run_portal(root, server, args.latency_ms, profile if rep == 0 else None)
             desired = portal.pop("desired")
-            target = FactoryTarget(server.client(SUBSCRIPTION), RESOURCE_GROUP, FACTORY)
+            target = FactoryTarget(server.client(SUBSCRIPTION), SUBSCRIPTION, RESOURCE_GROUP, FACTORY)
             full = run_full(server, target, desired, args.latency_ms, args.baseline_parallelism)
             portal_runs.append(portal)
             full_runs.append(full)

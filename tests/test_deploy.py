@@ -10,7 +10,7 @@ import pytest
 
 from portal.cli import main
 from portal.deploy.apply import ApplyFailed
-from portal.deploy.events import FAILED, OBJECT_DONE, RETRY, EventLog
+from portal.deploy.events import FAILED, OBJECT_DONE, RETRY, STEP_FINISHED, EventLog
 from portal.deploy.service import apply_environment, open_target, plan_environment
 from portal.deploy.target import sandbox_for
 from portal.environments.workspace import MappingWorkspace
@@ -174,28 +174,91 @@ def test_a_fault_in_the_middle_restarts_triggers_and_a_rerun_converges(repo: Pat
     assert not plan(repo).plan.has_changes
 
 
-def test_apply_refuses_when_the_live_factory_moved(repo: Path) -> None:
-    promote(repo)
+def _describe_lake(repo: Path, text: str) -> None:
     lake = repo / "adf" / "linkedService" / "LS_Lake.json"
     document = json.loads(lake.read_text())
-    document["properties"]["description"] = "new"
+    document["properties"]["description"] = text
     write_json(lake, document)
-    commit_all(git.Repo(repo), "describe")
+    commit_all(git.Repo(repo), f"describe: {text}")
+
+
+MANUAL_DATASET = {"properties": {
+    "type": "Binary", "linkedServiceName": {"referenceName": "LS_Lake", "type": "LinkedServiceReference"}}}
+
+
+def test_apply_refuses_when_the_live_factory_moved(repo: Path) -> None:
+    promote(repo)
+    _describe_lake(repo, "new")
     workspace = MappingWorkspace.open(repo)
     shown = plan_environment(workspace, "test").plan
     # Someone changes the live factory by hand after the plan was shown.
     client = sandbox_for(repo / ".sandbox").client(SUB_TEST)
-    client.datasets.create_or_update("rg-test", "adf-sales-test", "DS_Manual", {"properties": {
-        "type": "Binary", "linkedServiceName": {"referenceName": "LS_Lake", "type": "LinkedServiceReference"}}})
+    client.datasets.create_or_update("rg-test", "adf-sales-test", "DS_Manual", MANUAL_DATASET)
     with pytest.raises(PortalError) as refused:
         apply_environment(workspace, "test", shown)  # made again from scratch
     assert refused.value.code == "PLAN_STALE" and "live factory changed" in refused.value.what
-    planned = plan_environment(workspace, "test")
     client.datasets.delete("rg-test", "adf-sales-test", "DS_Manual")
+
+    # With the plan at hand only the objects it changes are read again: the linked service, edited by hand.
+    planned = plan_environment(workspace, "test")
+    assert [v.describe() for v in planned.plan.preconditions] == ["linkedService LS_Lake"]
+    client.linked_services.create_or_update("rg-test", "adf-sales-test", "LS_Lake", {"properties": {
+        "type": "AzureBlobFS", "typeProperties": {"url": "https://byhand.dfs.core.windows.net/"}}})
     with pytest.raises(PortalError) as refused_again:
-        apply_environment(workspace, "test", planned.plan, planned=planned)  # only the live state read again
-    assert refused_again.value.code == "PLAN_STALE"
-    assert "new" not in json.dumps(live(repo)[("linkedService", "LS_Lake")].properties)
+        apply_environment(workspace, "test", planned.plan, planned=planned)
+    assert refused_again.value.code == "PLAN_STALE" and "linkedService LS_Lake" in refused_again.value.what
+    lake = live(repo)[("linkedService", "LS_Lake")].properties
+    assert lake["typeProperties"]["url"] == "https://byhand.dfs.core.windows.net/" and "description" not in lake
+
+
+def test_changes_elsewhere_in_the_factory_do_not_block_a_plan_unless_asked(repo: Path) -> None:
+    promote(repo)
+    _describe_lake(repo, "new")
+    client = sandbox_for(repo / ".sandbox").client(SUB_TEST)
+    workspace = MappingWorkspace.open(repo)
+    planned = plan_environment(workspace, "test")
+    # A pipeline the plan does not touch is edited by hand: the plan still does exactly what it showed.
+    pipeline = client.pipelines.get("rg-test", "adf-sales-test", "PL_Load").as_dict()["properties"]
+    client.pipelines.create_or_update("rg-test", "adf-sales-test", "PL_Load",
+                                      {"properties": {**pipeline, "description": "edited by hand"}})
+    report = apply_environment(workspace, "test", planned.plan, planned=planned)
+    assert report.deployed == ["linkedService LS_Lake"]
+    state = live(repo)
+    assert state[("linkedService", "LS_Lake")].properties["description"] == "new"
+    assert state[("pipeline", "PL_Load")].properties["description"] == "edited by hand"  # drift: next plan shows it
+    assert [c.label for c in plan(repo).plan.updates] == ["pipeline PL_Load"]
+
+    # An environment that wants the whole factory unchanged says so.
+    config = repo / "portal.yaml"
+    config.write_text(config.read_text().replace("parallelism: 3", "parallelism: 3\n      stale_check: whole-factory"))
+    commit_all(git.Repo(repo), "strict stale check")
+    _describe_lake(repo, "newer")
+    workspace = MappingWorkspace.open(repo)
+    planned = plan_environment(workspace, "test")
+    assert planned.plan.stale_check == "whole-factory"
+    client.datasets.create_or_update("rg-test", "adf-sales-test", "DS_Manual", MANUAL_DATASET)
+    with pytest.raises(PortalError) as refused:
+        apply_environment(workspace, "test", planned.plan, planned=planned)
+    assert refused.value.code == "PLAN_STALE" and "live factory changed" in refused.value.what
+
+
+def test_a_change_between_the_check_and_the_write_is_not_overwritten(repo: Path) -> None:
+    promote(repo)
+    _describe_lake(repo, "new")
+    client = sandbox_for(repo / ".sandbox").client(SUB_TEST)
+    workspace = MappingWorkspace.open(repo)
+    planned = plan_environment(workspace, "test")
+
+    def edit_after_the_check(event) -> None:
+        if event.step == "check live state" and event.kind == STEP_FINISHED:
+            client.linked_services.create_or_update("rg-test", "adf-sales-test", "LS_Lake", {"properties": {
+                "type": "AzureBlobFS", "typeProperties": {"url": "https://byhand.dfs.core.windows.net/"}}})
+
+    with pytest.raises(ApplyFailed) as failed:
+        apply_environment(workspace, "test", planned.plan, planned=planned, sink=edit_after_the_check)
+    assert failed.value.where == "linkedService LS_Lake" and "PreconditionFailed" in failed.value.what
+    assert live(repo)[("linkedService", "LS_Lake")].properties["typeProperties"]["url"] == \
+        "https://byhand.dfs.core.windows.net/"
 
 
 def test_throttling_storm_is_retried_and_reported(repo: Path) -> None:

@@ -1374,14 +1374,28 @@ def _child(where: str, key: str) -> str:
 
 def evaluate_value(value: Any, ctx: EvaluationContext, where: str) -> Any:
     """`value` with every string evaluated, recursively through objects and arrays; property names are kept as
-    they are. `where` grows with the JSON path for errors."""
+    they are. Errors name the JSON path below `where`."""
+    return _evaluate_tree(value, ctx, where, ())
+
+
+def _evaluate_tree(value: Any, ctx: EvaluationContext, where: str, path: tuple[str | int, ...]) -> Any:
+    # The path of a string is only spelled out for expressions (the only strings that can fail): a rendered
+    # template has hundreds of thousands of plain strings.
     if isinstance(value, str):
-        return evaluate_string(value, ctx, where)
+        if not value.startswith("["):
+            return value
+        return evaluate_string(value, ctx, _spelled(where, path))
     if isinstance(value, dict):
-        return {key: evaluate_value(child, ctx, _child(where, str(key))) for key, child in value.items()}
+        return {key: _evaluate_tree(child, ctx, where, (*path, str(key))) for key, child in value.items()}
     if isinstance(value, list):
-        return [evaluate_value(child, ctx, f"{where}[{i}]") for i, child in enumerate(value)]
+        return [_evaluate_tree(child, ctx, where, (*path, i)) for i, child in enumerate(value)]
     return value
+
+
+def _spelled(where: str, path: tuple[str | int, ...]) -> str:
+    for step in path:
+        where = f"{where}[{step}]" if isinstance(step, int) else _child(where, step)
+    return where
 
 
 _PARAMETER_CALL = re.compile(r"parameters\s*\(\s*'((?:[^']|'')*)'\s*\)", re.I)

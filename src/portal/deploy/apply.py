@@ -1,8 +1,9 @@
 """Apply a plan: stop the triggers it names, deploy only what changes (dependencies first, independent objects
 in parallel), delete what the source dropped (dependents first), and put the triggers back.
 
-Safety: the plan is made again first and must be the one that was shown; after any failure the triggers this
-run stopped are started again, and the report says exactly which could not be.
+Safety: the caller has checked that the live factory still is what the plan saw; each write is conditional on the
+object's etag from the plan too, so a change made in between is not overwritten. After any failure the triggers
+this run stopped are started again, and the report says exactly which could not be.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from portal.deploy.events import (
     EventSink,
     no_events,
 )
-from portal.deploy.plan import CREATE, UPDATE, DesiredObject, Key, Plan, TriggerChange
+from portal.deploy.plan import CREATE, UPDATE, DesiredObject, Key, LiveVersion, Plan, TriggerChange
 from portal.deploy.target import FactoryTarget, service_message
 from portal.errors import PortalError
 
@@ -119,10 +120,15 @@ def _deploy(plan: Plan, desired: Mapping[Key, DesiredObject], target: FactoryTar
         return
     sink(Event(STEP_STARTED, "deploy", total=len(writes)))
     levels = _levels(writes, desired)
+    seen = {version.key: version for version in plan.preconditions}
+    # Triggers this run stopped have a new etag by now; the check before apply covered them.
+    stopped = {t.name for t in plan.triggers if t.stop}
     done = 0
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         for level in levels:
-            futures = {key: pool.submit(_put, target, desired[key], resolve_secret) for key in level}
+            futures = {key: pool.submit(_put, target, desired[key], resolve_secret,
+                                        None if key[0] == "trigger" and key[1] in stopped else seen.get(key))
+                       for key in level}
             failure: Exception | None = None
             for key, future in futures.items():
                 try:
@@ -153,11 +159,18 @@ def _levels(writes: list[Key], desired: Mapping[Key, DesiredObject]) -> list[lis
     return ordered
 
 
-def _put(target: FactoryTarget, obj: DesiredObject, resolve_secret: SecretResolver) -> None:
+def _put(target: FactoryTarget, obj: DesiredObject, resolve_secret: SecretResolver,
+         seen: LiveVersion | None = None) -> None:
+    """Write one object; when the plan recorded its live version, only if it is still that version."""
     body = _with_secrets(obj.properties, resolve_secret)
     if obj.kind == "trigger" and isinstance(body, dict):
         body.pop("runtimeState", None)  # read-only on the service; start and stop decide it
-    target.put(obj.kind, obj.name, body)
+    if seen is None:
+        target.put(obj.kind, obj.name, body)
+    elif seen.exists:
+        target.put(obj.kind, obj.name, body, if_etag=seen.etag)
+    else:
+        target.put(obj.kind, obj.name, body, if_missing=True)
 
 
 def _with_secrets(value: Any, resolve_secret: SecretResolver) -> Any:

@@ -1,8 +1,9 @@
 """The plan: what promoting an environment will change in its live factory, object by object.
 
 A plan compares the environment's rendered resources (the template with its values) with the live factory read
-through the SDK. It is immutable and JSON-serializable, with a stable hash: apply recomputes it and refuses when
-the hash moved (the live factory or the source changed since the plan was shown).
+through the SDK. It is immutable and JSON-serializable, with a stable hash. It records the live version (etag and
+trigger state) of every object it changes, so apply can refuse when any of them moved since the plan was shown;
+the fingerprint of the whole live factory is kept too, for environments that want that stricter check.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from portal.adf.arm import FACTORY_TYPE, GLOBAL_PARAMETERS_TYPE
@@ -79,6 +81,30 @@ class TriggerChange:
 
 
 @dataclass(frozen=True)
+class LiveVersion:
+    """An object as the plan saw it in the live factory: whether it existed, its etag and its runtime state (for
+    a trigger)."""
+
+    kind: str
+    name: str
+    exists: bool
+    etag: str | None = None
+    runtime_state: str | None = None
+
+    @property
+    def key(self) -> Key:
+        return (self.kind, self.name)
+
+    def matches(self, live: LiveObject | None) -> bool:
+        if live is None or not self.exists:
+            return live is None and not self.exists
+        return live.etag == self.etag and live.runtime_state == self.runtime_state
+
+    def describe(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+@dataclass(frozen=True)
 class Plan:
     environment: str
     subscription_id: str
@@ -92,6 +118,9 @@ class Plan:
     live_fingerprint: str  # the live state the plan was made against
     trigger_state: str = "source"
     notes: tuple[str, ...] = field(default=())
+    # The live versions of everything the plan writes, deletes, stops or starts (see `LiveVersion`).
+    preconditions: tuple[LiveVersion, ...] = field(default=())
+    stale_check: str = "changed-objects"
 
     @property
     def creates(self) -> list[ObjectChange]:
@@ -125,9 +154,10 @@ class Plan:
         data["hasChanges"] = self.has_changes
         return data
 
-    @property
+    @cached_property
     def hash(self) -> str:
-        """Stable over identical plans: canonical JSON of everything the plan says."""
+        """Stable over identical plans: canonical JSON of everything the plan says (computed once: the plan is
+        immutable)."""
         canonical = json.dumps(asdict(self), sort_keys=True, separators=(",", ":"), default=_show)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -237,7 +267,7 @@ def make_plan(env: Environment, desired: Mapping[Key, DesiredObject], live: Mapp
             objects[key] = ObjectChange(key[0], key[1], CREATE)
             continue
         ours, theirs = comparable(wanted.properties, current.properties)
-        changes = property_changes(theirs, ours)
+        changes = [] if ours == theirs else property_changes(theirs, ours)
         objects[key] = ObjectChange(key[0], key[1], UPDATE if changes else UNCHANGED, tuple(changes))
     deletions = [ObjectChange(k[0], k[1], DELETE) for k in live if k not in desired and _deletable(k)]
     notes = []
@@ -245,6 +275,9 @@ def make_plan(env: Environment, desired: Mapping[Key, DesiredObject], live: Mapp
         notes.append(f"{len(deletions)} live objects are not in the source; deletion is off for {env.name} "
                      "(deploy.delete_removed in portal.yaml)")
     triggers = _trigger_changes(env, desired, live, objects, deletions if env.deploy.delete_removed else [])
+    touched = [k for k, o in objects.items() if o.action != UNCHANGED]
+    touched += [(c.kind, c.name) for c in deletions if env.deploy.delete_removed]
+    touched += [(Kind.TRIGGER.value, t.name) for t in triggers]
     return Plan(
         environment=env.name, subscription_id=env.data_factory.subscription_id,
         resource_group=env.data_factory.resource_group, factory=env.data_factory.factory_name,
@@ -254,7 +287,20 @@ def make_plan(env: Environment, desired: Mapping[Key, DesiredObject], live: Mapp
         deletions_enabled=env.deploy.delete_removed,
         triggers=tuple(triggers), live_fingerprint=live_fingerprint(live),
         trigger_state=env.deploy.trigger_state, notes=tuple(notes),
+        preconditions=tuple(_live_version(key, live.get(key)) for key in sorted(set(touched))),
+        stale_check=env.deploy.stale_check,
     )
+
+
+def _live_version(key: Key, live: LiveObject | None) -> LiveVersion:
+    if live is None:
+        return LiveVersion(key[0], key[1], exists=False)
+    return LiveVersion(key[0], key[1], True, live.etag, live.runtime_state)
+
+
+def moved_since_plan(plan: Plan, live: Mapping[Key, LiveObject | None]) -> list[LiveVersion]:
+    """The plan's objects whose live version is no longer the one the plan saw (`live` holds at least them)."""
+    return [v for v in plan.preconditions if not v.matches(live.get(v.key))]
 
 
 def _deletable(key: Key) -> bool:

@@ -10,7 +10,15 @@ from azure.core.exceptions import AzureError
 from portal.adf.expressions import Secret
 from portal.deploy.apply import ApplyReport, apply_plan, sandbox_secret
 from portal.deploy.events import STEP_FINISHED, STEP_STARTED, Event, EventSink, no_events
-from portal.deploy.plan import DesiredObject, Key, Plan, desired_state, live_fingerprint, make_plan
+from portal.deploy.plan import (
+    DesiredObject,
+    Key,
+    Plan,
+    desired_state,
+    live_fingerprint,
+    make_plan,
+    moved_since_plan,
+)
 from portal.deploy.target import FactoryTarget, SinkHolder, client_for, service_message
 from portal.environments.parameter_files import KeyVaultReference
 from portal.environments.render import render_environment
@@ -33,7 +41,8 @@ def open_target(workspace: "MappingWorkspace", env_name: str, sink: EventSink = 
     env = workspace.environment(env_name)
     holder = SinkHolder(sink)
     client = client_for(env.data_factory, workspace.snapshot.root, holder, retry)
-    return FactoryTarget(client, env.data_factory.resource_group, env.data_factory.factory_name, holder)
+    factory = env.data_factory
+    return FactoryTarget(client, factory.subscription_id, factory.resource_group, factory.factory_name, holder)
 
 
 def plan_environment(workspace: "MappingWorkspace", env_name: str, *, sink: EventSink = no_events,
@@ -61,25 +70,28 @@ def plan_environment(workspace: "MappingWorkspace", env_name: str, *, sink: Even
 def apply_environment(workspace: "MappingWorkspace", env_name: str, plan: Plan, *, sink: EventSink = no_events,
                       target: FactoryTarget | None = None, planned: PlannedEnvironment | None = None,
                       resolve_secret: Callable[[Secret], str] | None = None) -> ApplyReport:
-    """Apply `plan` if it is still what promoting would do; refuse when the live factory (or the source) moved.
+    """Apply `plan` if it is still what promoting would do; refuse, before writing anything, when the live
+    factory moved under it (or the source changed).
 
     Given the `planned` environment the plan came from (same workspace, so the same source), only the live
-    factory is read again; otherwise the whole plan is made again and compared."""
-    if planned is not None and planned.plan.hash == plan.hash:
+    factory is checked again: the objects the plan changes, one GET each (`deploy.stale_check: changed-objects`),
+    or the whole factory (`whole-factory`). Otherwise the whole plan is made again and must be the same."""
+    same = planned is not None and planned.plan.hash == plan.hash
+    if same:
         target = planned.target
     if target is not None:
         target.events.sink = sink  # retries during this run are this run's events
     sink(Event(STEP_STARTED, "check live state", f"factory {plan.factory}"))
-    if planned is not None and planned.plan.hash == plan.hash:
+    if same:
         fresh = planned
-        moved = live_fingerprint(planned.target.read_all()) != plan.live_fingerprint
-        why = "the live factory changed"
+        why = _live_moved(plan, fresh.target, workspace.environment(env_name).deploy.parallelism)
     else:
         fresh = plan_environment(workspace, env_name, target=target)
-        moved = fresh.plan.hash != plan.hash
-        why = "the live factory changed" if fresh.plan.live_fingerprint != plan.live_fingerprint else \
-            "the source or the environment's values changed"
-    if moved:
+        why = None
+        if fresh.plan.hash != plan.hash:
+            why = "the live factory changed" if fresh.plan.live_fingerprint != plan.live_fingerprint else \
+                "the source or the environment's values changed"
+    if why is not None:
         raise PortalError(f"environment {env_name}", f"{why} since the plan was made; nothing was applied",
                           hint="make a new plan, review it, and apply that", code="PLAN_STALE")
     sink(Event(STEP_FINISHED, "check live state", message="unchanged since the plan"))
@@ -88,6 +100,32 @@ def apply_environment(workspace: "MappingWorkspace", env_name: str, plan: Plan, 
                                   else key_vault_resolver(fresh.secret_sources, env.data_factory.auth))
     return apply_plan(plan, fresh.desired, fresh.target, resolve_secret=resolver, sink=sink,
                       parallelism=env.deploy.parallelism)
+
+
+# Above this many objects to check, listing the whole factory takes fewer calls than one GET per object.
+_GET_EACH_LIMIT = 100
+
+
+def _live_moved(plan: Plan, target: FactoryTarget, parallelism: int) -> str | None:
+    """Why the plan no longer fits the live factory, or None when it still does."""
+    try:
+        if plan.stale_check == "whole-factory":
+            if live_fingerprint(target.read_all(parallelism)) != plan.live_fingerprint:
+                return "the live factory changed"
+            return None
+        keys = [version.key for version in plan.preconditions]
+        if not keys:
+            return None
+        live = target.read_all(parallelism) if len(keys) > _GET_EACH_LIMIT else \
+            target.read_objects(keys, parallelism)
+    except AzureError as error:
+        raise PortalError(f"factory {plan.factory}", f"cannot read the live factory: {service_message(error)}",
+                          code="TARGET") from error
+    moved = moved_since_plan(plan, live)
+    if not moved:
+        return None
+    shown = ", ".join(version.describe() for version in moved[:5]) + (" …" if len(moved) > 5 else "")
+    return f"{len(moved)} of the objects the plan changes moved in the live factory ({shown})"
 
 
 def key_vault_resolver(references: Mapping[str, KeyVaultReference], auth: str) -> Callable[[Secret], str]:

@@ -12,9 +12,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
+from urllib.parse import quote
 
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError, map_error
+from azure.mgmt.core.exceptions import ARMErrorFormat
 from azure.core.pipeline.policies import RetryPolicy
 
 from portal.adf.model import Kind
@@ -22,27 +25,29 @@ from portal.deploy.events import RETRY, Event, EventSink, no_events
 from portal.errors import PortalError
 
 GLOBAL_PARAMETERS = "globalParameters"
+API_VERSION = "2018-06-01"  # the Data Factory management API the SDK speaks
 
 
 @dataclass(frozen=True)
 class Collection:
     key: str  # the object kind as the portal names it (ADF's Git folder name)
     operations: str  # the SDK client's attribute
+    segment: str  # the collection in the REST API's URLs
 
 
 # In dependency order for creation; deletion goes the other way.
 COLLECTIONS: tuple[Collection, ...] = (
-    Collection(GLOBAL_PARAMETERS, "global_parameters"),
-    Collection(Kind.MANAGED_VIRTUAL_NETWORK.value, "managed_virtual_networks"),
-    Collection(Kind.MANAGED_PRIVATE_ENDPOINT.value, "managed_private_endpoints"),
-    Collection(Kind.INTEGRATION_RUNTIME.value, "integration_runtimes"),
-    Collection(Kind.CREDENTIAL.value, "credential_operations"),
-    Collection(Kind.LINKED_SERVICE.value, "linked_services"),
-    Collection(Kind.DATASET.value, "datasets"),
-    Collection(Kind.DATAFLOW.value, "data_flows"),
-    Collection(Kind.PIPELINE.value, "pipelines"),
-    Collection(Kind.CHANGE_DATA_CAPTURE.value, "change_data_capture"),
-    Collection(Kind.TRIGGER.value, "triggers"),
+    Collection(GLOBAL_PARAMETERS, "global_parameters", "globalParameters"),
+    Collection(Kind.MANAGED_VIRTUAL_NETWORK.value, "managed_virtual_networks", "managedVirtualNetworks"),
+    Collection(Kind.MANAGED_PRIVATE_ENDPOINT.value, "managed_private_endpoints", "managedPrivateEndpoints"),
+    Collection(Kind.INTEGRATION_RUNTIME.value, "integration_runtimes", "integrationRuntimes"),
+    Collection(Kind.CREDENTIAL.value, "credential_operations", "credentials"),
+    Collection(Kind.LINKED_SERVICE.value, "linked_services", "linkedservices"),
+    Collection(Kind.DATASET.value, "datasets", "datasets"),
+    Collection(Kind.DATAFLOW.value, "data_flows", "dataflows"),
+    Collection(Kind.PIPELINE.value, "pipelines", "pipelines"),
+    Collection(Kind.CHANGE_DATA_CAPTURE.value, "change_data_capture", "adfcdcs"),
+    Collection(Kind.TRIGGER.value, "triggers", "triggers"),
 )
 COLLECTION_BY_KEY = {c.key: c for c in COLLECTIONS}
 EVENT_TRIGGER_TYPES = frozenset({"BlobEventsTrigger", "CustomEventsTrigger"})
@@ -107,8 +112,10 @@ def _short_url(url: str) -> str:
 class FactoryTarget:
     """One factory: list, put, delete, and trigger state changes."""
 
-    def __init__(self, client: Any, resource_group: str, factory_name: str, events: SinkHolder | None = None):
+    def __init__(self, client: Any, subscription_id: str, resource_group: str, factory_name: str,
+                 events: SinkHolder | None = None):
         self.client = client
+        self.subscription_id = subscription_id
         self.resource_group = resource_group
         self.factory_name = factory_name
         self.events = events or SinkHolder()
@@ -127,11 +134,11 @@ class FactoryTarget:
                               hint="create the factory first (the portal deploys into an existing factory)",
                               code="NO_FACTORY") from exc
 
-        def listed(kind: str, network: str | None = None) -> list[tuple[str, Any]]:
-            ops = self._ops(kind)
+        def listed(kind: str, network: str | None = None) -> list[tuple[str, dict[str, Any]]]:
             if network is None:
-                return [(item["name"], item) for item in ops.list_by_factory(rg, factory)]
-            return [(f"{network}/{item['name']}", item) for item in ops.list_by_factory(rg, factory, network)]
+                return [(item["name"], item) for item in self._list_json(COLLECTION_BY_KEY[kind].segment)]
+            path = f"managedVirtualNetworks/{quote(network, safe='')}/managedPrivateEndpoints"
+            return [(f"{network}/{item['name']}", item) for item in self._list_json(path)]
 
         live: dict[tuple[str, str], LiveObject] = {}
         endpoints = Kind.MANAGED_PRIVATE_ENDPOINT.value
@@ -147,19 +154,80 @@ class FactoryTarget:
                     self._add(live, endpoints, name, item)
         return live
 
-    @staticmethod
-    def _add(live: dict[tuple[str, str], LiveObject], kind: str, name: str, item: Any) -> None:
-        data = _as_json(item)
-        live[(kind, name)] = LiveObject(kind, name, data.get("properties") or {}, data.get("etag"))
+    def read_objects(self, keys: list[tuple[str, str]],
+                     parallelism: int = 4) -> dict[tuple[str, str], LiveObject | None]:
+        """The given objects as they are now (None: not there), one GET each, `parallelism` at a time."""
 
-    def put(self, kind: str, name: str, properties: Mapping[str, Any]) -> str | None:
-        rg, factory = self.resource_group, self.factory_name
-        body = {"properties": properties}
+        def read(key: tuple[str, str]) -> LiveObject | None:
+            item = self._get_json(self._object_path(*key))
+            return None if item is None else LiveObject(key[0], key[1], item.get("properties") or {}, item.get("etag"))
+
+        with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+            return dict(zip(keys, pool.map(read, keys)))
+
+    @staticmethod
+    def _object_path(kind: str, name: str) -> str:
         if kind == Kind.MANAGED_PRIVATE_ENDPOINT.value:
             network, _, endpoint = name.partition("/")
-            result = self._ops(kind).create_or_update(rg, factory, network, endpoint, body)
+            return (f"managedVirtualNetworks/{quote(network, safe='')}/managedPrivateEndpoints/"
+                    f"{quote(endpoint, safe='')}")
+        return f"{COLLECTION_BY_KEY[kind].segment}/{quote(name, safe='')}"
+
+    # Reads go through the client's own pipeline (`send_request`: its credential, retry and logging policies) but
+    # are not turned into models: the SDK's operations deserialize every item into a model tree, which for a large
+    # factory costs more than the calls themselves, and the plan compares plain JSON anyway.
+
+    def _url(self, path: str) -> str:
+        return (f"/subscriptions/{quote(self.subscription_id, safe='')}/resourceGroups/"
+                f"{quote(self.resource_group, safe='')}/providers/Microsoft.DataFactory/factories/"
+                f"{quote(self.factory_name, safe='')}/{path}?api-version={API_VERSION}")
+
+    def _send_get(self, url: str) -> Any:
+        from azure.core.rest import HttpRequest
+
+        response = self.client.send_request(HttpRequest("GET", url, headers={"Accept": "application/json"}))
+        if response.status_code != 200:
+            map_error(response.status_code, response, {401: ClientAuthenticationError, 404: ResourceNotFoundError})
+            raise HttpResponseError(response=response, error_format=ARMErrorFormat)
+        return response.json()
+
+    def _get_json(self, path: str) -> dict[str, Any] | None:
+        try:
+            return self._send_get(self._url(path))
+        except ResourceNotFoundError:
+            return None
+
+    def _list_json(self, collection_path: str) -> Iterator[dict[str, Any]]:
+        """A collection's items as the REST JSON, following nextLink."""
+        url: str | None = self._url(collection_path)
+        while url:
+            page = self._send_get(url)
+            yield from page.get("value") or []
+            url = page.get("nextLink") or None
+
+    @staticmethod
+    def _add(live: dict[tuple[str, str], LiveObject], kind: str, name: str, item: Mapping[str, Any]) -> None:
+        live[(kind, name)] = LiveObject(kind, name, item.get("properties") or {}, item.get("etag"))
+
+    def put(self, kind: str, name: str, properties: Mapping[str, Any], *, if_etag: str | None = None,
+            if_missing: bool = False) -> str | None:
+        """Create or update one object; with `if_etag` only while the live object still has that etag (If-Match),
+        with `if_missing` only while there is none (If-None-Match: *), so a change made since the plan is not
+        overwritten."""
+        rg, factory = self.resource_group, self.factory_name
+        body = {"properties": properties}
+        conditions: dict[str, Any] = {}
+        if kind == GLOBAL_PARAMETERS:
+            pass  # the SDK sends no conditions for the factory's global parameters
+        elif if_etag is not None:
+            conditions = {"etag": if_etag, "match_condition": MatchConditions.IfNotModified}
+        elif if_missing:
+            conditions = {"match_condition": MatchConditions.IfMissing}
+        if kind == Kind.MANAGED_PRIVATE_ENDPOINT.value:
+            network, _, endpoint = name.partition("/")
+            result = self._ops(kind).create_or_update(rg, factory, network, endpoint, body, **conditions)
         else:
-            result = self._ops(kind).create_or_update(rg, factory, name, body)
+            result = self._ops(kind).create_or_update(rg, factory, name, body, **conditions)
         return _as_json(result).get("etag")
 
     def delete(self, kind: str, name: str) -> None:

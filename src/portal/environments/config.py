@@ -79,6 +79,9 @@ class DeploySettings(_Strict):
     # After a deployment, triggers take the state the source says (`runtimeState`) or the one they had before.
     trigger_state: Literal["source", "previous"] = "source"
     parallelism: int = Field(default=4, ge=1, le=32)
+    # What apply checks before writing: that nothing the plan changes (writes, deletes, starts or stops) moved
+    # since the plan, or that nothing at all in the live factory moved (reads the whole factory again).
+    stale_check: Literal["changed-objects", "whole-factory"] = "changed-objects"
 
 
 class Environment(_Strict):
