@@ -1375,7 +1375,26 @@ def _child(where: str, key: str) -> str:
 def evaluate_value(value: Any, ctx: EvaluationContext, where: str) -> Any:
     """`value` with every string evaluated, recursively through objects and arrays; property names are kept as
     they are. Errors name the JSON path below `where`."""
-    return _evaluate_tree(value, ctx, where, ())
+    try:
+        return _evaluate_quickly(value, ctx)
+    except Exception:  # noqa: BLE001 - evaluated again, this time keeping the path, to raise with the place
+        return _evaluate_tree(value, ctx, where, ())
+
+
+_PLAIN = (int, float, bool, type(None))
+
+
+def _evaluate_quickly(value: Any, ctx: EvaluationContext) -> Any:
+    # A rendered template has hundreds of thousands of nodes and few expressions: no paths, no call per plain
+    # value. Evaluation is deterministic, so a failure here fails the same way in `_evaluate_tree`.
+    kind = type(value)
+    if kind is str:
+        return evaluate_string(value, ctx, "") if value.startswith("[") else value
+    if kind is dict:
+        return {key: child if type(child) in _PLAIN else _evaluate_quickly(child, ctx) for key, child in value.items()}
+    if kind is list:
+        return [child if type(child) in _PLAIN else _evaluate_quickly(child, ctx) for child in value]
+    return _evaluate_tree(value, ctx, "", ())
 
 
 def _evaluate_tree(value: Any, ctx: EvaluationContext, where: str, path: tuple[str | int, ...]) -> Any:

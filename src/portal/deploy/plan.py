@@ -209,29 +209,41 @@ def comparable(desired: Any, live: Any) -> tuple[Any, Any]:
     return _clean(desired, desired, top=True), _clean(live, desired, top=True)
 
 
+_SCALARS = (str, int, float, bool)
+
+
 def _clean(value: Any, shape: Any, top: bool = False) -> Any:
-    if isinstance(value, dict):
+    # Runs over every node of both sides of every object: plain values are kept without a call of their own.
+    if type(value) is dict:
         out = {}
+        guides = shape if type(shape) is dict else None
         for key, child in value.items():
             if key in _SERVICE_OWNED or (top and key == "runtimeState"):
                 continue
-            guide = shape.get(key) if isinstance(shape, dict) else None
-            if isinstance(guide, Secret):
+            guide = guides.get(key) if guides is not None else None
+            if guide is not None and _is_secret_slot(guide):
                 continue  # a secret in the source: its live value is unknowable, so it is not compared
-            if isinstance(guide, dict) and guide.get("type") == "SecureString" and isinstance(guide.get("value"),
-                                                                                               Secret):
+            if type(child) in _SCALARS:
+                out[key] = child
                 continue
             cleaned = _clean(child, guide)
-            if cleaned in (None, {}, []):
+            if cleaned is None or cleaned == {} or cleaned == []:
                 continue
             out[key] = cleaned
         return out
-    if isinstance(value, list):
-        guides = shape if isinstance(shape, list) else []
-        return [_clean(child, guides[i] if i < len(guides) else None) for i, child in enumerate(value)]
+    if type(value) is list:
+        guide_list = shape if type(shape) is list else ()
+        return [child if type(child) in _SCALARS else _clean(child, guide_list[i] if i < len(guide_list) else None)
+                for i, child in enumerate(value)]
     if isinstance(value, Secret):
         return None
     return value
+
+
+def _is_secret_slot(guide: Any) -> bool:
+    if isinstance(guide, Secret):
+        return True
+    return type(guide) is dict and guide.get("type") == "SecureString" and isinstance(guide.get("value"), Secret)
 
 
 def property_changes(before: Any, after: Any, path: str = "properties") -> list[PropertyChange]:

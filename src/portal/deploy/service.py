@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
@@ -47,19 +48,23 @@ def open_target(workspace: "MappingWorkspace", env_name: str, sink: EventSink = 
 
 def plan_environment(workspace: "MappingWorkspace", env_name: str, *, sink: EventSink = no_events,
                      target: FactoryTarget | None = None) -> PlannedEnvironment:
-    """Render the environment, read its live factory and compare them."""
+    """Render the environment, read its live factory and compare them.
+
+    The live factory is read while the environment renders: one waits on the network, the other works."""
     env = workspace.environment(env_name)
-    rendered = render_environment(workspace, env_name)
-    desired = desired_state(workspace, rendered)
     target = target or open_target(workspace, env_name, sink)
     sink(Event(STEP_STARTED, "read live factory", f"factory {env.data_factory.factory_name}"))
-    try:
-        live = target.read_all()
-    except AzureError as error:  # sign-in, permissions, network: say so with the service's words, no trace
-        raise PortalError(f"environment {env_name} → factory {env.data_factory.factory_name}",
-                          f"cannot read the live factory: {service_message(error)}",
-                          hint=f"check data_factory.auth ({env.data_factory.auth}) and the principal's access",
-                          code="TARGET") from error
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="portal-read") as pool:
+        reading = pool.submit(target.read_all)
+        rendered = render_environment(workspace, env_name)  # on bad values this raises once the read is over
+        desired = desired_state(workspace, rendered)
+        try:
+            live = reading.result()
+        except AzureError as error:  # sign-in, permissions, network: say so with the service's words, no trace
+            raise PortalError(f"environment {env_name} → factory {env.data_factory.factory_name}",
+                              f"cannot read the live factory: {service_message(error)}",
+                              hint=f"check data_factory.auth ({env.data_factory.auth}) and the principal's access",
+                              code="TARGET") from error
     sink(Event(STEP_FINISHED, "read live factory", message=f"{len(live)} objects"))
     plan = make_plan(env, desired, live, workspace.snapshot.commit)
     references = {entry.reference.describe(): entry.reference

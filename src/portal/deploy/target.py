@@ -50,6 +50,10 @@ COLLECTIONS: tuple[Collection, ...] = (
     Collection(Kind.TRIGGER.value, "triggers", "triggers"),
 )
 COLLECTION_BY_KEY = {c.key: c for c in COLLECTIONS}
+_BIG_KINDS = (Kind.PIPELINE.value, Kind.DATASET.value, Kind.LINKED_SERVICE.value, Kind.TRIGGER.value,
+              Kind.DATAFLOW.value)
+_LIST_FIRST = {key: (key not in _BIG_KINDS, _BIG_KINDS.index(key) if key in _BIG_KINDS else 0)
+               for key in COLLECTION_BY_KEY}
 EVENT_TRIGGER_TYPES = frozenset({"BlobEventsTrigger", "CustomEventsTrigger"})
 
 
@@ -143,7 +147,9 @@ class FactoryTarget:
         live: dict[tuple[str, str], LiveObject] = {}
         endpoints = Kind.MANAGED_PRIVATE_ENDPOINT.value
         with ThreadPoolExecutor(max_workers=parallelism) as pool:
-            jobs = {c.key: pool.submit(listed, c.key) for c in COLLECTIONS if c.key != endpoints}
+            # The big kinds first: their pages come one after the other (nextLink), so they set the wall time.
+            jobs = {key: pool.submit(listed, key) for key in sorted(
+                (c.key for c in COLLECTIONS if c.key != endpoints), key=_LIST_FIRST.get)}
             for collection in COLLECTIONS:
                 if collection.key in jobs:
                     for name, item in jobs[collection.key].result():

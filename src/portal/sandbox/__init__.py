@@ -6,18 +6,27 @@ the demo and the benchmark exercise the same calls, retries and long-running ope
     with SandboxServer(tmp_path) as server:
         client = server.client("00000000-0000-0000-0000-000000000000")
         client.factories.create_or_update("rg", "adf-dev", {"location": "westeurope"})
+
+Databricks workspaces are emulated too (the Workspace API the real `databricks.sdk.WorkspaceClient` uses), one
+plain-HTTP listener per workspace host:
+
+        w = server.workspace_client("https://adb-1111111111111111.1.azuredatabricks.net")
+        w.workspace.mkdirs("/Shared/etl")
 """
 
 from portal.sandbox.credential import SANDBOX_TOKEN, SandboxCredential
-from portal.sandbox.faults import FaultRule, Faults, SandboxStats
+from portal.sandbox.faults import ApiCounts, FaultRule, Faults, SandboxStats
 from portal.sandbox.server import SandboxServer, serve
+from portal.sandbox.workspace_api import WorkspaceLimits
 
 __all__ = [
     "SANDBOX_TOKEN",
+    "ApiCounts",
     "FaultRule",
     "Faults",
     "SandboxCredential",
     "SandboxServer",
     "SandboxStats",
+    "WorkspaceLimits",
     "serve",
 ]

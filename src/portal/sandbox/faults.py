@@ -10,6 +10,8 @@ import math
 import threading
 from dataclasses import dataclass, field
 
+from portal.sandbox.workspace_state import workspace_hostname
+
 
 @dataclass
 class FaultRule:
@@ -100,32 +102,85 @@ class FaultInjector:
 
 
 @dataclass
+class ApiCounts:
+    """The requests one listener (one Databricks workspace) answered or failed, by method and by endpoint.
+
+    `by_endpoint` keys are "METHOD /path", e.g. "POST /api/2.0/workspace/import"; `faults_injected` includes the
+    `rate_limited` answers (429 from the workspace's request limits)."""
+
+    reads: int = 0
+    writes: int = 0
+    by_method: dict[str, int] = field(default_factory=dict)
+    by_endpoint: dict[str, int] = field(default_factory=dict)
+    faults_injected: int = 0
+    rate_limited: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.reads + self.writes
+
+    def calls(self, method: str, path: str) -> int:
+        """How many requests went to one endpoint, e.g. calls("GET", "/.well-known/databricks-config")."""
+        return self.by_endpoint.get(f"{method.upper()} {path}", 0)
+
+
+@dataclass
 class SandboxStats:
-    """Thread-safe counts of the requests the server answered or failed (injected faults included)."""
+    """Thread-safe counts of the requests the server answered or failed (injected faults included).
+
+    The top-level counts cover every listener (the Data Factory API and each Databricks workspace); `workspaces`
+    holds each workspace's own counts by host name, and `workspace(host)` a copy of one of them."""
 
     reads: int = 0
     writes: int = 0
     by_method: dict[str, int] = field(default_factory=dict)
     faults_injected: int = 0
+    rate_limited: int = 0  # 429s of a workspace's request limits (also counted in faults_injected)
+    workspaces: dict[str, ApiCounts] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def total(self) -> int:
         return self.reads + self.writes
 
-    def count_request(self, method: str, is_write: bool) -> None:
+    def count_request(self, method: str, is_write: bool, workspace: str | None = None,
+                      path: str | None = None) -> None:
         with self._lock:
             if is_write:
                 self.writes += 1
             else:
                 self.reads += 1
             self.by_method[method] = self.by_method.get(method, 0) + 1
+            if workspace is not None:
+                counts = self.workspaces.setdefault(workspace, ApiCounts())
+                if is_write:
+                    counts.writes += 1
+                else:
+                    counts.reads += 1
+                counts.by_method[method] = counts.by_method.get(method, 0) + 1
+                endpoint = f"{method} {path}"
+                counts.by_endpoint[endpoint] = counts.by_endpoint.get(endpoint, 0) + 1
 
-    def count_fault(self) -> None:
+    def count_fault(self, workspace: str | None = None, rate_limited: bool = False) -> None:
         with self._lock:
             self.faults_injected += 1
+            if rate_limited:
+                self.rate_limited += 1
+            if workspace is not None:
+                counts = self.workspaces.setdefault(workspace, ApiCounts())
+                counts.faults_injected += 1
+                if rate_limited:
+                    counts.rate_limited += 1
+
+    def workspace(self, host: str) -> ApiCounts:
+        """A copy of one workspace's counts (zeros when it had no request); `host` as configured or its name."""
+        with self._lock:
+            counts = self.workspaces.get(workspace_hostname(host), ApiCounts())
+            return ApiCounts(counts.reads, counts.writes, dict(counts.by_method), dict(counts.by_endpoint),
+                             counts.faults_injected, counts.rate_limited)
 
     def reset(self) -> None:
         with self._lock:
-            self.reads = self.writes = self.faults_injected = 0
+            self.reads = self.writes = self.faults_injected = self.rate_limited = 0
             self.by_method = {}
+            self.workspaces = {}
