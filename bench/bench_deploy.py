@@ -403,7 +403,7 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
         f"| portal: open workspace (Git, parse, export; no API calls; not in the portal time above) | {p_open:.2f} | 0 | 0 |",
         f"| portal: plan (render, read live factory, compare) | {_median(portal, 'plan_s'):.2f} | {plan_reads:.0f} | "
         f"{_median_phase(portal, 'plan', 'writes'):.0f} |",
-        f"| portal: plan → read live factory (SDK list calls, models → JSON) | "
+        f"| portal: plan → read live factory (list calls as REST JSON; the render runs meanwhile) | "
         f"{_median_phase(portal, 'read live factory', 's'):.2f} | {_median_phase(portal, 'read live factory', 'reads'):.0f} "
         f"| {_median_phase(portal, 'read live factory', 'writes'):.0f} |",
     ]
@@ -419,8 +419,9 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
     lines += [
         "",
         f"The plan reads the live factory with {plan_reads:.0f} calls (one factory GET and one GET per list page of "
-        f"{setup['page_size']} objects per kind, empty kinds included); apply reads it again ({check_reads:.0f} calls) "
-        "to refuse a plan that went stale. The full redeploy stops "
+        f"{setup['page_size']} objects per kind, empty kinds included); apply reads again only the objects the plan "
+        f"changes ({check_reads:.0f} GETs: `deploy.stale_check: changed-objects`, the default) to refuse a plan that "
+        "went stale, and writes them with If-Match. The full redeploy stops "
         f"{full[0]['stopped']} and starts {full[0]['started']} triggers and PUTs {full[0]['puts']:,} objects in "
         f"{full[0]['levels']} dependency levels; the portal stops {portal[0]['stopped']} and starts "
         f"{portal[0]['started']}.",

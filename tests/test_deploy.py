@@ -336,3 +336,11 @@ def test_a_target_that_cannot_be_signed_into_is_a_clear_error(repo: Path, monkey
     assert main(["plan", "test", "--repo", str(repo)]) == 1
     err = capsys.readouterr().err
     assert "cannot read the live factory" in err and "adf-sales-test" in err and "Traceback" not in err
+
+
+def test_a_missing_factory_is_named_not_traced(repo: Path) -> None:
+    sandbox_for(repo / ".sandbox").client(SUB_TEST).factories.delete("rg-test", "adf-sales-test")
+    with pytest.raises(PortalError) as refused:
+        plan(repo)
+    assert refused.value.code == "NO_FACTORY" and refused.value.where == "factory adf-sales-test"
+    assert "rg-test" in refused.value.what

@@ -6,6 +6,7 @@ nothing is lost in a model round trip; throttling and transient errors are retri
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -131,12 +132,6 @@ class FactoryTarget:
         """Every object of every kind, paging through the list results; the kinds are listed in parallel (the
         private endpoints after the managed networks they live in)."""
         rg, factory = self.resource_group, self.factory_name
-        try:
-            self.client.factories.get(rg, factory)
-        except ResourceNotFoundError as exc:
-            raise PortalError(f"factory {factory}", f"does not exist in resource group {rg}",
-                              hint="create the factory first (the portal deploys into an existing factory)",
-                              code="NO_FACTORY") from exc
 
         def listed(kind: str, network: str | None = None) -> list[tuple[str, dict[str, Any]]]:
             if network is None:
@@ -148,8 +143,18 @@ class FactoryTarget:
         endpoints = Kind.MANAGED_PRIVATE_ENDPOINT.value
         with ThreadPoolExecutor(max_workers=parallelism) as pool:
             # The big kinds first: their pages come one after the other (nextLink), so they set the wall time.
+            # The factory is asked for alongside, so that a missing one is told as such.
+            exists = pool.submit(self.client.factories.get, rg, factory)
             jobs = {key: pool.submit(listed, key) for key in sorted(
                 (c.key for c in COLLECTIONS if c.key != endpoints), key=_LIST_FIRST.get)}
+            try:
+                exists.result()
+            except ResourceNotFoundError as exc:
+                for job in jobs.values():
+                    job.cancel()
+                raise PortalError(f"factory {factory}", f"does not exist in resource group {rg}",
+                                  hint="create the factory first (the portal deploys into an existing factory)",
+                                  code="NO_FACTORY") from exc
             for collection in COLLECTIONS:
                 if collection.key in jobs:
                     for name, item in jobs[collection.key].result():
@@ -191,11 +196,14 @@ class FactoryTarget:
     def _send_get(self, url: str) -> Any:
         from azure.core.rest import HttpRequest
 
-        response = self.client.send_request(HttpRequest("GET", url, headers={"Accept": "application/json"}))
+        # Streamed, then read here: otherwise azure-core's content-decode policy parses every page once more.
+        response = self.client.send_request(HttpRequest("GET", url, headers={"Accept": "application/json"}),
+                                            stream=True)
+        body = response.read()
         if response.status_code != 200:
             map_error(response.status_code, response, {401: ClientAuthenticationError, 404: ResourceNotFoundError})
             raise HttpResponseError(response=response, error_format=ARMErrorFormat)
-        return response.json()
+        return json.loads(body)
 
     def _get_json(self, path: str) -> dict[str, Any] | None:
         try:
