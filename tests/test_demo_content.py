@@ -150,8 +150,8 @@ def test_configuration(demo: Path) -> None:
         assert target.subscription_id == DEMO_SUBSCRIPTIONS[env.name]
         assert (target.resource_group, target.factory_name) == (f"rg-retail-{env.name}", f"adf-retail-{env.name}")
         assert (target.auth, target.sandbox) == ("sandbox", DEMO_SANDBOX_FOLDER)
-        assert env.databricks is not None and env.databricks.auth == "pat"
-        assert env.databricks.target_folder == "/Shared/retail"
+        assert env.databricks is not None and (env.databricks.auth, env.databricks.sandbox) == ("sandbox", DEMO_SANDBOX_FOLDER)
+        assert env.databricks.target_folder == "/Shared/retail/notebooks"
     assert config.environment("prod").protection.approvals_required == 1
     assert config.environment("prod").deploy.delete_removed is False
     assert config.environment("test").deploy.delete_removed is True

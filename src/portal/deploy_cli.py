@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from portal.databricks.plan import NotebookPlan
 from portal.deploy.apply import ApplyFailed
 from portal.deploy.events import PrintSink
 from portal.deploy.plan import Plan
@@ -42,8 +43,10 @@ def run(args: argparse.Namespace) -> int:
     except ApplyFailed as failure:
         print(f"error: {failure}", file=sys.stderr)
         return 1
+    notebooks = report.notebooks
+    imported = f", {len(notebooks.imported)} notebooks imported, {len(notebooks.deleted)} pruned" if notebooks else ""
     print(f"applied plan {plan.hash[:12]}: {len(report.deployed)} deployed, {len(report.deleted)} deleted, "
-          f"{len(report.triggers_started)} triggers started")
+          f"{len(report.triggers_started)} triggers started{imported}")
     return 0
 
 
@@ -68,3 +71,23 @@ def print_plan(plan: Plan) -> None:
         print(f"  note: {note}")
     print(f"{counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete, "
           f"{counts['unchanged']} unchanged, {counts['triggers']} trigger changes")
+    if plan.notebooks is not None:
+        print_notebooks(plan.notebooks)
+
+
+def print_notebooks(plan: NotebookPlan) -> None:
+    print(f"Notebooks: {plan.source_folder}/ → {plan.host} {plan.target_folder}")
+    for folder in plan.folders_to_create:
+        print(f"  + folder {folder}")
+    marks = {"create": "+", "update": "~", "delete": "-"}
+    for change in plan.changes:
+        origin = f" ← {change.repo_path}" if change.repo_path else ""
+        print(f"  {marks[change.action]} {change.label}{origin} ({change.reason})")
+    for folder in plan.folders_to_delete:
+        print(f"  - folder {folder}")
+    if plan.left_alone:
+        print(f"  {len(plan.left_alone)} objects the portal did not deploy are left alone: "
+              + ", ".join(plan.left_alone[:5]) + (" …" if len(plan.left_alone) > 5 else ""))
+    counts = plan.counts()
+    print(f"{counts['create']} to create, {counts['update']} to update, {counts['delete']} to prune, "
+          f"{counts['unchanged']} unchanged, {counts['drift']} edited in the workspace")

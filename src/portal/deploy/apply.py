@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from portal.adf.expressions import Secret
+from portal.databricks.apply import NotebookReport
 from portal.deploy.events import (
     FAILED,
     FINISHED,
@@ -39,13 +40,16 @@ class ApplyReport:
     triggers_started: list[str] = field(default_factory=list)
     still_stopped: list[str] = field(default_factory=list)  # stopped by this run and not started again
     error: str | None = None
+    notebooks: NotebookReport | None = None  # the Databricks folder's part, deployed first
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
     def as_json(self) -> dict[str, Any]:
-        return dict(self.__dict__, ok=self.ok)
+        data = dict(self.__dict__, ok=self.ok)
+        data["notebooks"] = self.notebooks.as_json() if self.notebooks is not None else None
+        return data
 
 
 class ApplyFailed(PortalError):
@@ -58,9 +62,10 @@ class ApplyFailed(PortalError):
 
 
 def apply_plan(plan: Plan, desired: Mapping[Key, DesiredObject], target: FactoryTarget, *,
-               resolve_secret: SecretResolver, sink: EventSink = no_events, parallelism: int = 4) -> ApplyReport:
-    """Carry out `plan` (already checked against the live factory by the caller)."""
-    report = ApplyReport(plan.hash)
+               resolve_secret: SecretResolver, sink: EventSink = no_events, parallelism: int = 4,
+               report: ApplyReport | None = None) -> ApplyReport:
+    """Carry out the factory part of `plan` (already checked against the live factory by the caller)."""
+    report = report if report is not None else ApplyReport(plan.hash)
     stopped: list[str] = []
     try:
         _stop_triggers(plan, target, sink, report, stopped)

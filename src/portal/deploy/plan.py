@@ -18,6 +18,7 @@ from portal.adf.arm import FACTORY_TYPE, GLOBAL_PARAMETERS_TYPE
 from portal.adf.expressions import Secret
 from portal.adf.model import Kind
 from portal.adf.references import find_references
+from portal.databricks.plan import NotebookPlan
 from portal.deploy.target import COLLECTIONS, EVENT_TRIGGER_TYPES, GLOBAL_PARAMETERS, LiveObject
 from portal.environments.config import Environment
 
@@ -121,6 +122,8 @@ class Plan:
     # The live versions of everything the plan writes, deletes, stops or starts (see `LiveVersion`).
     preconditions: tuple[LiveVersion, ...] = field(default=())
     stale_check: str = "changed-objects"
+    # The environment's Databricks folder, when it has one: deployed in the same promotion, before the factory.
+    notebooks: NotebookPlan | None = None
 
     @property
     def creates(self) -> list[ObjectChange]:
@@ -139,11 +142,16 @@ class Plan:
         return list(self.deletions) if self.deletions_enabled else []
 
     @property
-    def has_changes(self) -> bool:
+    def factory_has_changes(self) -> bool:
         return bool(self.creates or self.updates or self.effective_deletions
                     or any(t.stop or t.start for t in self.triggers))
 
+    @property
+    def has_changes(self) -> bool:
+        return self.factory_has_changes or (self.notebooks is not None and self.notebooks.has_changes)
+
     def counts(self) -> dict[str, int]:
+        """The factory's changes by action; see `notebooks.counts()` for the notebooks'."""
         return {"create": len(self.creates), "update": len(self.updates), "delete": len(self.effective_deletions),
                 "unchanged": len(self.unchanged), "triggers": sum(1 for t in self.triggers if t.stop or t.start)}
 
@@ -151,6 +159,8 @@ class Plan:
         data = asdict(self)
         data["hash"] = self.hash
         data["counts"] = self.counts()
+        if self.notebooks is not None:
+            data["notebooks"]["counts"] = self.notebooks.counts()
         data["hasChanges"] = self.has_changes
         return data
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from azure.core.exceptions import AzureError
+from databricks.sdk.errors import DatabricksError
 
 from portal.adf.expressions import Secret
-from portal.deploy.apply import ApplyReport, apply_plan, sandbox_secret
-from portal.deploy.events import STEP_FINISHED, STEP_STARTED, Event, EventSink, no_events
+from portal.databricks.apply import NotebookReport, NotebookStepFailed, apply_notebooks
+from portal.databricks.notebooks import load_notebooks
+from portal.databricks.plan import PlannedNotebooks, plan_notebooks
+from portal.databricks.workspace import WorkspaceTarget, workspace_target_for
+from portal.deploy.apply import ApplyFailed, ApplyReport, apply_plan, sandbox_secret
+from portal.deploy.events import FAILED, STEP_FINISHED, STEP_STARTED, Event, EventSink, no_events
 from portal.deploy.plan import (
     DesiredObject,
     Key,
@@ -35,6 +40,8 @@ class PlannedEnvironment:
     desired: Mapping[Key, DesiredObject]
     target: FactoryTarget
     secret_sources: Mapping[str, KeyVaultReference]
+    notebooks: PlannedNotebooks | None = None
+    workspace_target: WorkspaceTarget | None = None
 
 
 def open_target(workspace: "MappingWorkspace", env_name: str, sink: EventSink = no_events,
@@ -67,9 +74,50 @@ def plan_environment(workspace: "MappingWorkspace", env_name: str, *, sink: Even
                               code="TARGET") from error
     sink(Event(STEP_FINISHED, "read live factory", message=f"{len(live)} objects"))
     plan = make_plan(env, desired, live, workspace.snapshot.commit)
+    notebooks = workspace_target = None
+    if env.databricks is not None:
+        workspace_target = open_workspace_target(workspace, env_name)
+        notebooks = _plan_notebooks(workspace, env_name, workspace_target, sink)
+        plan = replace(plan, notebooks=notebooks.plan)
     references = {entry.reference.describe(): entry.reference
                   for entry in workspace.values(env).entries.values() if entry.reference is not None}
-    return PlannedEnvironment(plan, desired, target, references)
+    return PlannedEnvironment(plan, desired, target, references, notebooks, workspace_target)
+
+
+def open_workspace_target(workspace: "MappingWorkspace", env_name: str) -> WorkspaceTarget:
+    env = workspace.environment(env_name)
+    if env.databricks is None:
+        raise PortalError(f"environment {env_name}", "has no Databricks target (databricks: in portal.yaml)",
+                          code="NO_DATABRICKS")
+    return workspace_target_for(env.databricks, workspace.snapshot.root)
+
+
+def _plan_notebooks(workspace: "MappingWorkspace", env_name: str, target: WorkspaceTarget,
+                    sink: EventSink) -> PlannedNotebooks:
+    env = workspace.environment(env_name)
+    settings = workspace.config.databricks
+    notebooks = load_notebooks(workspace.snapshot, settings.source_folder, target.target_folder,
+                               allowed_roots=settings.allowed_roots, base_folder=settings.source_folder,
+                               target_where=f"environment {env_name} → databricks.target_folder")
+    sink(Event(STEP_STARTED, "read workspace folder", f"{target.host} {target.target_folder}"))
+    try:
+        planned = plan_notebooks(notebooks, target, environment=env_name, source_commit=workspace.snapshot.commit,
+                                 parallelism=env.deploy.parallelism)
+    except DatabricksError as error:
+        raise PortalError(f"environment {env_name} → workspace {target.host}",
+                          f"cannot read {target.target_folder}: {databricks_message(error)}",
+                          hint=f"check databricks.auth ({env.databricks.auth}) and the principal's access",
+                          code="TARGET") from error
+    sink(Event(STEP_FINISHED, "read workspace folder",
+               message=f"{len(notebooks.sources)} in Git, {planned.plan.unchanged} unchanged"))
+    return planned
+
+
+def databricks_message(error: Exception) -> str:
+    """The workspace's own words for a failed call (error code and message)."""
+    code = getattr(error, "error_code", None)
+    first = (str(error).strip().splitlines() or [""])[0]
+    return f"{code}: {first}" if code else first
 
 
 def apply_environment(workspace: "MappingWorkspace", env_name: str, plan: Plan, *, sink: EventSink = no_events,
@@ -94,17 +142,33 @@ def apply_environment(workspace: "MappingWorkspace", env_name: str, plan: Plan, 
         fresh = plan_environment(workspace, env_name, target=target)
         why = None
         if fresh.plan.hash != plan.hash:
-            why = "the live factory changed" if fresh.plan.live_fingerprint != plan.live_fingerprint else \
-                "the source or the environment's values changed"
+            if fresh.plan.live_fingerprint != plan.live_fingerprint:
+                why = "the live factory changed"
+            elif fresh.plan.notebooks != plan.notebooks:
+                why = "the Databricks folder (or the notebooks in Git) changed"
+            else:
+                why = "the source or the environment's values changed"
     if why is not None:
         raise PortalError(f"environment {env_name}", f"{why} since the plan was made; nothing was applied",
                           hint="make a new plan, review it, and apply that", code="PLAN_STALE")
     sink(Event(STEP_FINISHED, "check live state", message="unchanged since the plan"))
     env = workspace.environment(env_name)
+    report = ApplyReport(plan.hash)
+    if fresh.notebooks is not None and fresh.workspace_target is not None and fresh.notebooks.plan.has_changes:
+        # Notebooks first: the pipelines being deployed may call the new versions.
+        report.notebooks = NotebookReport()
+        try:
+            apply_notebooks(fresh.notebooks, fresh.workspace_target, sink=sink, parallelism=env.deploy.parallelism,
+                            report=report.notebooks)
+        except NotebookStepFailed as failed:
+            what = databricks_message(failed.error)
+            report.error = f"{failed.portal_where}: {what}"
+            sink(Event(FAILED, "apply", failed.portal_where, what))
+            raise ApplyFailed(report, failed.portal_where, what) from failed
     resolver = resolve_secret or (sandbox_secret if env.data_factory.auth == "sandbox"
                                   else key_vault_resolver(fresh.secret_sources, env.data_factory.auth))
     return apply_plan(plan, fresh.desired, fresh.target, resolve_secret=resolver, sink=sink,
-                      parallelism=env.deploy.parallelism)
+                      parallelism=env.deploy.parallelism, report=report)
 
 
 # Above this many objects to check, listing the whole factory takes fewer calls than one GET per object.

@@ -58,8 +58,13 @@ class DataFactoryTarget(_Strict):
 
 class DatabricksTarget(_Strict):
     host: str = Field(pattern=r"^https://[^/\s]+/?$")
+    # The workspace folder the repository's notebook folder is deployed into (its contents go right below it).
     target_folder: str = Field(pattern=r"^/\S.*$")
-    auth: Literal["pat", "azure-service-principal", "azure-cli"] = "azure-cli"
+    # How the deploy signs in (databricks-sdk): a personal access token from DATABRICKS_TOKEN, an Azure service
+    # principal (ARM_TENANT_ID, ARM_CLIENT_ID, ARM_CLIENT_SECRET), the Azure CLI, or the embedded sandbox.
+    auth: Literal["pat", "azure-service-principal", "azure-cli", "sandbox"] = "azure-cli"
+    # For auth "sandbox": the sandbox's state folder, relative to the repository.
+    sandbox: str | None = None
 
     @field_validator("target_folder")
     @classmethod
@@ -67,6 +72,14 @@ class DatabricksTarget(_Strict):
         if ".." in value.split("/"):
             raise ValueError("must not contain '..'")
         return value.rstrip("/") or "/"
+
+    @model_validator(mode="after")
+    def _sandbox_folder(self) -> "DatabricksTarget":
+        if (self.auth == "sandbox") != (self.sandbox is not None):
+            raise ValueError("auth: sandbox and a sandbox folder go together")
+        if self.sandbox is not None and (self.sandbox.startswith("/") or ".." in self.sandbox.split("/")):
+            raise ValueError("sandbox must be a folder inside the repository")
+        return self
 
 
 class Protection(_Strict):
@@ -127,9 +140,33 @@ class GitSettings(_Strict):
     remote: str = "origin"
 
 
+class DatabricksSource(_Strict):
+    # The repository folder whose notebooks and files go to each environment's `databricks.target_folder`.
+    source_folder: str = "notebooks"
+    # Target folders must lie strictly below one of these workspace folders.
+    allowed_roots: tuple[str, ...] = ("/Shared", "/Users", "/Workspace/Shared", "/Workspace/Users")
+
+    @field_validator("source_folder")
+    @classmethod
+    def _inside_repository(cls, value: str) -> str:
+        parts = value.replace("\\", "/").strip("/").split("/")
+        if value.startswith("/") or ".." in parts:
+            raise ValueError("must be a folder inside the repository")
+        return "/".join(p for p in parts if p not in ("", "."))
+
+    @field_validator("allowed_roots")
+    @classmethod
+    def _absolute(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for root in value:
+            if not root.startswith("/") or ".." in root.split("/"):
+                raise ValueError(f"{root!r} must be an absolute workspace folder without '..'")
+        return tuple(r.rstrip("/") or "/" for r in value)
+
+
 class PortalConfig(_Strict):
     version: Literal[1] = 1
     adf: AdfSource = AdfSource()
+    databricks: DatabricksSource = DatabricksSource()
     git: GitSettings = GitSettings()
     environments: list[Environment] = Field(min_length=1)
 

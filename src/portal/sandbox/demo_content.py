@@ -53,7 +53,7 @@ ALERT_EMAILS = {
     "prod": "data-oncall@retail.example",
 }
 RETENTION_DAYS = {"dev": 30, "test": 60, "prod": 365}
-DATABRICKS_TARGET_FOLDER = "/Shared/retail"
+DATABRICKS_TARGET_FOLDER = "/Shared/retail/notebooks"  # the repository's notebooks/ folder goes here
 NOTEBOOK_PATH = "/Shared/retail/notebooks/transform_sales"
 
 PARAMETERS_SCHEMA = "https://schema.management.azure.com/schemas/2015-01-01/deploymentParameters.json#"
@@ -664,7 +664,8 @@ def portal_yaml() -> str:
             "    databricks:",
             f"      host: {DATABRICKS_HOSTS[env]}",
             f"      target_folder: {DATABRICKS_TARGET_FOLDER}",
-            "      auth: pat",
+            "      auth: sandbox",
+            f"      sandbox: {DEMO_SANDBOX_FOLDER}",
         ]
         if env == "test":
             lines += [
@@ -725,7 +726,7 @@ state in `.portal-sandbox/`), so you can try promotions without an Azure subscri
 | `adf/publish_config.json` | ADF's publish settings (global parameters in the ARM template) |
 | `portal.yaml` | the portal's configuration: environments `dev` → `test` → `prod`, their targets and protection |
 | `environments/<env>.parameters.json` | what differs per environment (ARM deployment parameter files); dev keeps the factory's values |
-| `notebooks/` | the Databricks notebooks the pipelines run (source format) |
+| `notebooks/` | the Databricks notebooks (Python, SQL, Scala in source format; a Jupyter notebook), deployed to each environment's workspace folder with the factory |
 
 {parameterization}
 
@@ -851,6 +852,38 @@ def week_start(day: date) -> date:
     return day - timedelta(days=(day.weekday() + 1) % 7)
 ''',
 }
+
+NOTEBOOKS["notebooks/maintenance/optimize_tables.scala"] = '''\
+// Databricks notebook source
+// MAGIC %md
+// MAGIC # Optimize the sales tables
+// MAGIC Weekly compaction of the curated sales tables (run by hand or from a Databricks job).
+
+// COMMAND ----------
+
+dbutils.widgets.text("environment", "dev")
+val environment = dbutils.widgets.get("environment")
+val lake = s"abfss://curated@stretail$environment.dfs.core.windows.net"
+
+// COMMAND ----------
+
+Seq("sales/orders", "sales/kpis/daily").foreach { table =>
+  spark.sql(s"OPTIMIZE delta.`$lake/$table`")
+}
+'''
+
+NOTEBOOKS["notebooks/exploration/basket_analysis.ipynb"] = json.dumps({
+    "cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": ["# Basket analysis\n",
+                                                              "How many items a basket holds, per store."]},
+        {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+         "source": ["baskets = spark.read.parquet('abfss://curated@stretaildev.dfs.core.windows.net/sales/orders')\n",
+                    "display(baskets.groupBy('StoreId').avg('Items'))"]},
+    ],
+    "metadata": {"language_info": {"name": "python"}},
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}, indent=1) + "\n"
 
 GITIGNORE = f"""\
 # The embedded sandbox's state (emulated Data Factory and Databricks).
