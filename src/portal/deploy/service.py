@@ -76,8 +76,7 @@ def plan_environment(workspace: "MappingWorkspace", env_name: str, *, sink: Even
     plan = make_plan(env, desired, live, workspace.snapshot.commit)
     notebooks = workspace_target = None
     if env.databricks is not None:
-        workspace_target = open_workspace_target(workspace, env_name)
-        notebooks = _plan_notebooks(workspace, env_name, workspace_target, sink)
+        notebooks, workspace_target = _plan_notebooks(workspace, env_name, sink)
         plan = replace(plan, notebooks=notebooks.plan)
     references = {entry.reference.describe(): entry.reference
                   for entry in workspace.values(env).entries.values() if entry.reference is not None}
@@ -92,13 +91,15 @@ def open_workspace_target(workspace: "MappingWorkspace", env_name: str) -> Works
     return workspace_target_for(env.databricks, workspace.snapshot.root)
 
 
-def _plan_notebooks(workspace: "MappingWorkspace", env_name: str, target: WorkspaceTarget,
-                    sink: EventSink) -> PlannedNotebooks:
+def _plan_notebooks(workspace: "MappingWorkspace", env_name: str,
+                    sink: EventSink) -> tuple[PlannedNotebooks, WorkspaceTarget]:
     env = workspace.environment(env_name)
     settings = workspace.config.databricks
-    notebooks = load_notebooks(workspace.snapshot, settings.source_folder, target.target_folder,
+    # Bad notebooks are refused before any call to the workspace.
+    notebooks = load_notebooks(workspace.snapshot, settings.source_folder, env.databricks.target_folder,
                                allowed_roots=settings.allowed_roots, base_folder=settings.source_folder,
                                target_where=f"environment {env_name} → databricks.target_folder")
+    target = open_workspace_target(workspace, env_name)
     sink(Event(STEP_STARTED, "read workspace folder", f"{target.host} {target.target_folder}"))
     try:
         planned = plan_notebooks(notebooks, target, environment=env_name, source_commit=workspace.snapshot.commit,
@@ -110,7 +111,7 @@ def _plan_notebooks(workspace: "MappingWorkspace", env_name: str, target: Worksp
                           code="TARGET") from error
     sink(Event(STEP_FINISHED, "read workspace folder",
                message=f"{len(notebooks.sources)} in Git, {planned.plan.unchanged} unchanged"))
-    return planned
+    return planned, target
 
 
 def databricks_message(error: Exception) -> str:
