@@ -254,3 +254,18 @@ def test_plan_cli_shows_the_notebooks(repo: Path, capsys: pytest.CaptureFixture[
     assert main(["plan", "test", "--repo", str(repo), "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["notebooks"]["counts"]["unchanged"] == 5
+
+
+def test_a_databricks_linked_service_left_on_another_workspace_is_pointed_out(repo: Path) -> None:
+    def linked_service(domain: str) -> None:
+        write_json(repo / "adf" / "linkedService" / "LS_Dbx.json", {"name": "LS_Dbx", "properties": {
+            "type": "AzureDatabricks", "annotations": [],
+            "typeProperties": {"domain": domain, "existingClusterId": "0101-000000-abc"}}})
+        commit_all(repo, f"Databricks at {domain}")
+
+    linked_service("https://adb-1111111111111111.1.azuredatabricks.net")  # dev's workspace, not parameterized
+    notes = plan(repo).notes
+    assert any("LS_Dbx points at https://adb-1111111111111111.1.azuredatabricks.net" in n and HOST in n
+               for n in notes), notes
+    linked_service(HOST)
+    assert not [n for n in plan(repo).notes if "LS_Dbx" in n]

@@ -92,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--latency-ms", type=int, default=0, help="added to every request")
     serve.add_argument("--throttle-every", type=int, default=0, help="answer every Nth request with 429")
     serve.add_argument("--error-every", type=int, default=0, help="answer every Nth write with 503")
+    serve.add_argument("--workspace", action="append", default=[], metavar="HOST",
+                       help="also serve the Databricks workspace API for this workspace host (repeatable)")
 
     demo = commands.add_parser("demo", help="create a ready demo data repository on the embedded sandbox")
     demo.add_argument("--path", required=True, help="an empty or new folder for the repository")
@@ -139,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sandbox":
             from portal.sandbox import Faults, serve as serve_sandbox
 
-            serve_sandbox(args.state, port=args.port, faults=Faults(
+            serve_sandbox(args.state, port=args.port, workspaces=args.workspace, faults=Faults(
                 latency_ms=args.latency_ms, throttle_every=args.throttle_every, error_every=args.error_every))
             return 0
         if args.command == "demo":

@@ -296,6 +296,7 @@ def make_plan(env: Environment, desired: Mapping[Key, DesiredObject], live: Mapp
     if deletions and not env.deploy.delete_removed:
         notes.append(f"{len(deletions)} live objects are not in the source; deletion is off for {env.name} "
                      "(deploy.delete_removed in portal.yaml)")
+    notes += _databricks_mismatches(env, desired)
     triggers = _trigger_changes(env, desired, live, objects, deletions if env.deploy.delete_removed else [])
     touched = [k for k, o in objects.items() if o.action != UNCHANGED]
     touched += [(c.kind, c.name) for c in deletions if env.deploy.delete_removed]
@@ -312,6 +313,23 @@ def make_plan(env: Environment, desired: Mapping[Key, DesiredObject], live: Mapp
         preconditions=tuple(_live_version(key, live.get(key)) for key in sorted(set(touched))),
         stale_check=env.deploy.stale_check,
     )
+
+
+def _databricks_mismatches(env: Environment, desired: Mapping[Key, DesiredObject]) -> list[str]:
+    """Databricks linked services that would run this environment's pipelines in another workspace than the one
+    its notebooks are promoted to (a mapping left at dev's value, typically)."""
+    if env.databricks is None:
+        return []
+    wanted = env.databricks.host.rstrip("/").lower()
+    notes = []
+    for (kind, name), obj in sorted(desired.items()):
+        if kind != Kind.LINKED_SERVICE.value or obj.properties.get("type") != "AzureDatabricks":
+            continue
+        domain = (obj.properties.get("typeProperties") or {}).get("domain")
+        if isinstance(domain, str) and domain.rstrip("/").lower() != wanted:
+            notes.append(f"linked service {name} points at {domain}, but {env.name}'s notebooks go to "
+                         f"{env.databricks.host} (databricks.host): set its domain in the environment's values")
+    return notes
 
 
 def _live_version(key: Key, live: LiveObject | None) -> LiveVersion:
