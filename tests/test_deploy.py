@@ -280,7 +280,7 @@ def test_plan_cli_exit_codes_and_json(repo: Path, capsys: pytest.CaptureFixture[
     document = json.loads(capsys.readouterr().out)
     assert document["counts"]["create"] == 5 and len(document["hash"]) == 64
     assert main(["promote", "test", "--repo", str(repo), "--yes"]) == 0
-    assert "applied plan" in capsys.readouterr().out
+    assert "succeeded: 5 deployed, 0 deleted, 1 triggers started" in capsys.readouterr().out
     assert main(["plan", "test", "--repo", str(repo)]) == 0
     assert main(["plan", "nowhere", "--repo", str(repo)]) == 1
 

@@ -269,3 +269,21 @@ def test_a_databricks_linked_service_left_on_another_workspace_is_pointed_out(re
                for n in notes), notes
     linked_service(HOST)
     assert not [n for n in plan(repo).notes if "LS_Dbx" in n]
+
+
+def test_saves_without_a_change_are_checked_once(repo: Path) -> None:
+    promote(repo)
+    client = workspace_client(repo)
+    for path, language in (("load", Language.PYTHON), ("report", Language.SQL)):
+        source = NOTEBOOKS[f"notebooks/{path}.{'py' if language == Language.PYTHON else 'sql'}"]
+        client.workspace.import_(f"{TARGET}/{path}", content=base64.b64encode(source.encode()).decode(),
+                                 format=ImportFormat.SOURCE, language=language, overwrite=True)
+    server = sandbox_for(repo / ".sandbox")
+    server.stats.reset()
+    shown = plan(repo).notebooks
+    assert shown.changes == () and shown.write_manifest  # nothing to import; the manifest is recorded again
+    assert calls(repo).calls("GET", "/api/2.0/workspace/export") == 3  # the manifest and the two saved notebooks
+    promote(repo)
+    server.stats.reset()
+    assert not plan(repo).has_changes
+    assert calls(repo).calls("GET", "/api/2.0/workspace/export") == 1  # only the manifest now

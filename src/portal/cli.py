@@ -79,10 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("env", metavar="ENV")
     plan.add_argument("--json", action="store_true", help="the plan as JSON")
     _add_repo_arguments(plan)
-    promote = commands.add_parser("promote", help="plan ENV and apply the plan")
-    promote.add_argument("env", metavar="ENV")
-    promote.add_argument("--yes", action="store_true", help="apply without asking")
-    _add_repo_arguments(promote)
+    from portal import promotion_cli
+
+    promotion_cli.add_commands(commands)
 
     sandbox = commands.add_parser("sandbox", help="the embedded Data Factory sandbox")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", required=True)
@@ -134,7 +133,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             from portal import params_cli
 
             return params_cli.rules(args)
-        if args.command in ("plan", "promote"):
+        if args.command in ("promote", "approve", "reject", "rollback", "status", "audit"):
+            from portal import promotion_cli
+
+            return promotion_cli.run(args)
+        if args.command == "plan":
             from portal import deploy_cli
 
             return deploy_cli.run(args)

@@ -6,10 +6,14 @@ import os
 from pathlib import Path
 
 from portal.deploy.events import EventSink, no_events
-from portal.deploy.service import apply_environment, plan_environment
+from portal.promotion.identity import Identity
+from portal.promotion.service import Promotions
 from portal.deploy.target import sandbox_for
 from portal.environments.workspace import MappingWorkspace
 from portal.sandbox.demo_content import DEMO_ENVIRONMENTS, write_demo_repository
+
+
+DEMO_IDENTITY = Identity("portal-demo", (), False, "demo set-up")
 
 
 def create_demo(path: str | os.PathLike[str], *, sink: EventSink = no_events) -> Path:
@@ -23,6 +27,11 @@ def create_demo(path: str | os.PathLike[str], *, sink: EventSink = no_events) ->
         # In Azure the factories exist before anyone promotes into them; here the demo makes them.
         client.factories.create_or_update(target.resource_group, target.factory_name,
                                           {"location": target.location})
-    planned = plan_environment(workspace, "dev", sink=sink)
-    apply_environment(workspace, "dev", planned.plan, sink=sink, planned=planned)
+    # Dev is promoted the audited way, so its snapshot may go on to test (a snapshot reaches an environment only
+    # after it succeeded in the one before).
+    promotions = Promotions.open(root)
+    try:
+        promotions.promote("dev", DEMO_IDENTITY, sink=sink)
+    finally:
+        promotions.close()
     return root

@@ -1,16 +1,13 @@
-"""`portal plan` and `portal promote`: arguments and printing over the deploy façade."""
+"""`portal plan`: arguments and printing over the deploy façade (the plan printer is shared by `portal promote`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 from portal.databricks.plan import NotebookPlan
-from portal.deploy.apply import ApplyFailed
-from portal.deploy.events import PrintSink
 from portal.deploy.plan import Plan
-from portal.deploy.service import apply_environment, plan_environment
+from portal.deploy.service import plan_environment
 from portal.environments.workspace import MappingWorkspace
 
 # `portal plan` exit codes: nothing to do, or changes to apply.
@@ -18,36 +15,14 @@ NO_CHANGES, CHANGES = 0, 2
 
 
 def run(args: argparse.Namespace) -> int:
+    """`portal plan`; promotions (which record who did what) are in promotion_cli."""
     workspace = MappingWorkspace.open(args.repo, args.ref)
-    planned = plan_environment(workspace, args.env)
-    plan = planned.plan
-    if args.command == "plan":
-        if args.json:
-            print(json.dumps(plan.to_json(), indent=2, ensure_ascii=False, default=str))
-        else:
-            print_plan(plan)
-        return CHANGES if plan.has_changes else NO_CHANGES
-    print_plan(plan)
-    if not plan.has_changes:
-        return 0
-    if not args.yes:
-        if not sys.stdin.isatty():
-            print("not applied: confirm with --yes (no terminal to ask)", file=sys.stderr)
-            return 1
-        answer = input(f"Apply this plan to {plan.factory}? Type 'yes': ")
-        if answer.strip().lower() != "yes":
-            print("not applied")
-            return 1
-    try:
-        report = apply_environment(workspace, args.env, plan, sink=PrintSink(), planned=planned)
-    except ApplyFailed as failure:
-        print(f"error: {failure}", file=sys.stderr)
-        return 1
-    notebooks = report.notebooks
-    imported = f", {len(notebooks.imported)} notebooks imported, {len(notebooks.deleted)} pruned" if notebooks else ""
-    print(f"applied plan {plan.hash[:12]}: {len(report.deployed)} deployed, {len(report.deleted)} deleted, "
-          f"{len(report.triggers_started)} triggers started{imported}")
-    return 0
+    plan = plan_environment(workspace, args.env).plan
+    if args.json:
+        print(json.dumps(plan.to_json(), indent=2, ensure_ascii=False, default=str))
+    else:
+        print_plan(plan)
+    return CHANGES if plan.has_changes else NO_CHANGES
 
 
 def print_plan(plan: Plan) -> None:
@@ -85,6 +60,8 @@ def print_notebooks(plan: NotebookPlan) -> None:
         print(f"  {marks[change.action]} {change.label}{origin} ({change.reason})")
     for folder in plan.folders_to_delete:
         print(f"  - folder {folder}")
+    if plan.write_manifest and not (plan.changes or plan.folders_to_create or plan.folders_to_delete):
+        print("  ~ the portal's manifest is recorded again (objects were saved in the workspace without a change)")
     if plan.left_alone:
         print(f"  {len(plan.left_alone)} objects the portal did not deploy are left alone: "
               + ", ".join(plan.left_alone[:5]) + (" …" if len(plan.left_alone) > 5 else ""))

@@ -104,9 +104,19 @@ def plan_notebooks(notebooks: NotebookSet, target: WorkspaceTarget, *, environme
         exported = target.export(source.workspace_path, source.export_format)
         return None if exported is None else content_hash_of_export(exported, source)
 
+    # Deployed objects modified since the manifest was written are exported (in parallel) and hashed: a real edit
+    # is drift, a save without a change is not.
+    candidates = [s for s in notebooks.sources
+                  if (current := live.get(s.workspace_path)) is not None and not current.is_directory
+                  and _relative(root, s.workspace_path) in old.objects and edited(current)]
+    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+        found_hashes = dict(zip((s.workspace_path for s in candidates), pool.map(live_hash, candidates)))
+
     changes: list[NotebookChange] = []
     unchanged = 0
-    write_manifest = False
+    # Once anything had to be exported, the manifest is written again: its time then covers those saves, so the
+    # next plan does not export them once more.
+    write_manifest = bool(candidates)
     for source in notebooks.sources:
         relative = _relative(root, source.workspace_path)
         deployed = old.objects.get(relative)
@@ -120,18 +130,17 @@ def plan_notebooks(notebooks: NotebookSet, target: WorkspaceTarget, *, environme
             raise PortalError(f"{where} → {source.workspace_path}",
                               f"is a folder in the workspace, but {source.repo_path} deploys a {source.kind} there",
                               hint="rename one of them", code="NOTEBOOK_PATH")
+        found = found_hashes.get(source.workspace_path, deployed.hash if deployed else None)
         if current is None:
             changes.append(change(CREATE, "deleted in the workspace" if deployed else "new"))
         elif deployed is None:
             # Git is the source of truth for the folder: an object made by hand at a source path is replaced.
             changes.append(change(UPDATE, "replaces an object the portal did not deploy"))
-        elif edited(current) and (found := live_hash(source)) != deployed.hash:
-            if found == source.content_hash:
-                unchanged += 1  # already what Git has (a run that failed before recording it)
-                write_manifest = True
-            else:
-                changes.append(change(UPDATE, "edited in the workspace since it was deployed; Git's version "
-                                              "replaces it", drift=True))
+        elif found != deployed.hash and found == source.content_hash:
+            unchanged += 1  # already what Git has (a run that failed before recording it)
+        elif found != deployed.hash:
+            changes.append(change(UPDATE, "edited in the workspace since it was deployed; Git's version "
+                                          "replaces it", drift=True))
         elif deployed.hash != source.content_hash:
             changes.append(change(UPDATE, "changed in Git"))
         else:

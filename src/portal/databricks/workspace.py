@@ -24,6 +24,7 @@ DIRECTORY = "DIRECTORY"
 
 # Databricks' documented per-workspace limits (requests per second); the portal stays at or below them.
 IMPORTS_PER_SECOND = 30.0
+EXPORTS_PER_SECOND = 60.0
 DELETES_PER_SECOND = 2.0
 
 
@@ -116,6 +117,7 @@ class WorkspaceTarget:
         self.host = host
         self.target_folder = target_folder
         self._imports = Pacer(IMPORTS_PER_SECOND)
+        self._exports = Pacer(EXPORTS_PER_SECOND)
         self._deletes = Pacer(DELETES_PER_SECOND)
 
     @property
@@ -140,6 +142,7 @@ class WorkspaceTarget:
         from databricks.sdk.errors import NotFound
         from databricks.sdk.service.workspace import ExportFormat
 
+        self._exports.wait()
         try:
             response = self.client.workspace.export(path, format=ExportFormat(export_format))
         except NotFound:
@@ -186,8 +189,23 @@ def _enum_value(value: Any) -> str:
 _SDK_AUTH = {"pat": "pat", "azure-service-principal": "azure-client-secret", "azure-cli": "azure-cli"}
 
 
+_CLIENTS: dict[tuple[str, str, str], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
 def workspace_client_for(target: Any, repo_root: Path) -> Any:
-    """The SDK client for an environment's Databricks target (the sandbox's workspace when the target says so)."""
+    """The SDK client for an environment's Databricks target (the sandbox's workspace when the target says so),
+    made once per workspace and sign-in: creating one asks the host for its configuration."""
+    sandbox = str((repo_root / target.sandbox).resolve()) if target.auth == "sandbox" else ""
+    key = (target.host.rstrip("/"), target.auth, sandbox)
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            client = _CLIENTS[key] = _new_client(target, repo_root)
+        return client
+
+
+def _new_client(target: Any, repo_root: Path) -> Any:
     if target.auth == "sandbox":
         from portal.deploy.target import sandbox_for
 

@@ -83,7 +83,10 @@ class DatabricksTarget(_Strict):
 
 
 class Protection(_Strict):
+    # Distinct approvers (never the requester) a promotion to this environment needs before it runs.
     approvals_required: int = Field(default=0, ge=0, le=10)
+    # An approval older than this no longer counts.
+    approval_expiry_hours: float = Field(default=72, gt=0, le=24 * 90)
 
 
 class DeploySettings(_Strict):
@@ -163,10 +166,55 @@ class DatabricksSource(_Strict):
         return tuple(r.rstrip("/") or "/" for r in value)
 
 
+ROLES = ("viewer", "editor", "promoter", "approver", "admin")
+Role = Literal["viewer", "editor", "promoter", "approver", "admin"]
+# A member: a user (as the sign-in names them: e-mail / UPN, or a service principal's app id), "group:<Entra ID group
+# object id or name>" as the token's group claims carry it, or "*" for everyone signed in.
+MEMBER = r"^(\*|group:\S+|[^\s:]\S*)$"
+
+
+class Access(_Strict):
+    # Roles per environment name, or "*" for every environment: role → members. Without this section everyone
+    # signed in may view, edit, promote and approve (never their own promotion), and nobody is admin.
+    roles: dict[str, dict[Role, list[str]]] = {}
+
+    @field_validator("roles")
+    @classmethod
+    def _members(cls, value: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, list[str]]]:
+        for scope, roles in value.items():
+            for role, members in roles.items():
+                for member in members:
+                    if not re.match(MEMBER, member):
+                        raise ValueError(f"{scope}.{role}: {member!r} is not a user, 'group:NAME' or '*'")
+        return value
+
+
+class AuditSettings(_Strict):
+    # SQLAlchemy URL of the audit store; default: PORTAL_AUDIT_URL, else SQLite in .portal/audit.db of the repository.
+    # A password belongs in PORTAL_AUDIT_URL (an environment variable), never in this file.
+    url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _no_password(cls, value: str | None) -> str | None:
+        if value is not None and re.match(r"^[\w+]+://[^/@:]+:[^/@]+@", value):
+            raise ValueError("must not hold a password (use the PORTAL_AUDIT_URL environment variable)")
+        return value
+
+
+class PromotionSettings(_Strict):
+    # A running promotion holds its environment's lock for this long and renews it as it goes; a crashed run's lock
+    # is taken over after it ran out.
+    lock_lease_seconds: float = Field(default=300, ge=5, le=24 * 3600)
+
+
 class PortalConfig(_Strict):
     version: Literal[1] = 1
     adf: AdfSource = AdfSource()
     databricks: DatabricksSource = DatabricksSource()
+    access: Access = Access()
+    audit: AuditSettings = AuditSettings()
+    promotion: PromotionSettings = PromotionSettings()
     git: GitSettings = GitSettings()
     environments: list[Environment] = Field(min_length=1)
 
@@ -181,6 +229,9 @@ class PortalConfig(_Strict):
                 raise ValueError(f"two environments share the parameter file {env.parameter_file_path}")
             seen.add(env.name)
             files.add(env.parameter_file_path)
+        for scope in self.access.roles:
+            if scope != "*" and scope not in seen:
+                raise ValueError(f"access.roles names the environment {scope!r}, which is not defined")
         return self
 
     def environment(self, name: str) -> Environment:

@@ -1,0 +1,1 @@
+"""Alembic migrations of the audit store; AuditStore.open runs them up to head (see env.py)."""

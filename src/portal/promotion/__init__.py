@@ -1,0 +1,1 @@
+"""Audited promotions: snapshots moving up the environments, roles, approvals, locks and rollback."""

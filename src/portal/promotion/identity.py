@@ -1,0 +1,73 @@
+"""Who is acting: the signed-in user of the portal, the principal of the CLI's Azure credential, or, in sandbox and
+demo mode only, a name given on the command line (recorded as unverified)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from portal.errors import PortalError
+
+USER_VARIABLE = "PORTAL_USER"
+ARM_SCOPE = "https://management.azure.com/.default"
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str  # e-mail / UPN for a user, the app id for a service principal, the given name when unverified
+    groups: tuple[str, ...] = ()  # group claims (Entra ID object ids or names)
+    verified: bool = False  # True when a sign-in (OIDC, Azure token) vouches for it
+    source: str = ""  # "oidc", "azure credential", "--as", "PORTAL_USER"
+
+    def describe(self) -> str:
+        return self.name if self.verified else f"{self.name} (unverified, {self.source})"
+
+
+def from_claims(claims: Mapping[str, Any], source: str) -> Identity:
+    """An identity from token or OIDC claims: users by their sign-in name, service principals by app id."""
+    name = next((str(claims[k]) for k in ("preferred_username", "upn", "unique_name", "email") if claims.get(k)),
+                None)
+    if name is None:
+        app = claims.get("appid") or claims.get("azp") or claims.get("oid") or claims.get("sub")
+        if not app:
+            raise PortalError("sign-in", "the token names no user or application", code="IDENTITY")
+        name = str(app)
+    groups = claims.get("groups") or ()
+    roles = claims.get("roles") or ()  # app roles: a service principal's "groups"
+    return Identity(name, tuple(str(g) for g in [*groups, *roles]), True, source)
+
+
+def claims_of_token(token: str) -> dict[str, Any]:
+    """The payload of a JWT access token, read (not verified: it came from our own credential just now)."""
+    try:
+        payload = token.split(".")[1]
+        payload += "=" * (-len(payload) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
+    except (IndexError, ValueError, UnicodeError) as error:
+        raise PortalError("sign-in", "the Azure credential returned a token that is not a JWT", code="IDENTITY") \
+            from error
+    if not isinstance(claims, dict):
+        raise PortalError("sign-in", "the Azure credential returned a token without claims", code="IDENTITY")
+    return claims
+
+
+def from_azure_credential(credential: Any) -> Identity:
+    """The principal behind an azure-identity credential (the CI pipeline's service principal, or `az login`)."""
+    token = credential.get_token(ARM_SCOPE).token
+    return from_claims(claims_of_token(token), "azure credential")
+
+
+def unverified(name: str | None, *, allowed: bool) -> Identity:
+    """A name from `--as` or PORTAL_USER: only where no real sign-in exists (the sandbox), and marked so."""
+    given = name or os.environ.get(USER_VARIABLE)
+    source = "--as" if name else USER_VARIABLE
+    if not allowed:
+        raise PortalError("--as / PORTAL_USER", "naming yourself is only possible in sandbox and demo mode",
+                          hint="sign in with the environment's Azure credential", code="IDENTITY")
+    if not given or not given.strip():
+        raise PortalError("identity", "who is acting? give --as NAME or set PORTAL_USER (sandbox and demo mode)",
+                          code="IDENTITY")
+    return Identity(given.strip(), (), False, source)

@@ -1,0 +1,441 @@
+"""The promotion façade the CLI and the portal call: request, approve, reject, run, roll back, and say where
+every snapshot is. Every rule is checked here, for every caller, and every action (refusals too) is recorded in
+the audit trail.
+
+Lifecycle of a promotion: requested → awaiting approval (protected environments) → approved → running →
+succeeded | failed | interrupted; or rejected. A failed or interrupted promotion may be run again (the deploy
+converges). The environment's lock is only held while a promotion runs, never while it waits for approval.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from portal.audit import AuditStore, NewEvent, Promotion, Snapshot, audit_url
+from portal.audit.store import Approval
+from portal.deploy.events import Event, EventSink, no_events
+from portal.environments.render import shown
+from portal.errors import PortalError
+from portal.promotion.access import Forbidden, allowed, require, who_may
+from portal.promotion.identity import Identity
+from portal.promotion.snapshot import canonical_json, snapshot_of
+
+if TYPE_CHECKING:
+    from portal.deploy.service import PlannedEnvironment
+    from portal.environments.workspace import MappingWorkspace
+
+AWAITING_APPROVAL = "awaiting approval"
+APPROVED = "approved"
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+INTERRUPTED = "interrupted"
+REJECTED = "rejected"
+RUNNABLE = (APPROVED, FAILED, INTERRUPTED)
+OPEN = (AWAITING_APPROVAL, APPROVED, RUNNING, FAILED, INTERRUPTED)
+
+
+@dataclass(frozen=True)
+class EnvironmentStatus:
+    environment: str
+    current: Promotion | None  # the last promotion that succeeded here
+    snapshot: Snapshot | None
+    running: Promotion | None
+    waiting: tuple[Promotion, ...]  # awaiting approval
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
+
+class Promotions:
+    """Promotions of one data repository, recorded in its audit store."""
+
+    def __init__(self, repo_root: Path, store: AuditStore, *, open_workspace: Callable[..., Any] | None = None):
+        from portal.environments.workspace import MappingWorkspace
+
+        self.repo_root = Path(repo_root)
+        self.store = store
+        self._open = open_workspace or MappingWorkspace.open
+
+    @classmethod
+    def open(cls, repo_dir: str | os.PathLike[str] = ".") -> "Promotions":
+        from portal.environments.workspace import MappingWorkspace
+
+        root = Path(repo_dir).resolve()
+        config = MappingWorkspace.open(root).config
+        return cls(root, AuditStore.open(audit_url(root, config.audit.url)))
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- reading the repository ------------------------------------------------------------------------------
+
+    def _main(self) -> "MappingWorkspace":
+        """The repository at its main branch: whose rules (roles, order, protection) govern promotions. The
+        working tree's portal.yaml does not count: editing it locally must not grant anyone anything."""
+        workspace = self._open(self.repo_root)
+        return self._open(self.repo_root, workspace.config.git.main_branch)
+
+    def workspace_at(self, ref: str | None = None) -> "MappingWorkspace":
+        """The repository at `ref`, by default the main branch (what a promotion deploys)."""
+        return self._open(self.repo_root, ref or self._main().config.git.main_branch)
+
+    # -- the audit trail --------------------------------------------------------------------------------------
+
+    def _record(self, kind: str, identity: Identity, *, environment: str | None = None,
+                promotion: Promotion | None = None, summary: str = "", data: dict[str, Any] | None = None) -> None:
+        self.store.append(NewEvent(kind=kind, actor=identity.name, actor_verified=identity.verified,
+                                   environment=environment or (promotion.environment if promotion else None),
+                                   promotion_id=promotion.id if promotion else None,
+                                   snapshot_id=promotion.snapshot_id if promotion else None,
+                                   summary=summary, data=data or {}))
+
+    def _check(self, workspace: "MappingWorkspace", identity: Identity, action: str, environment: str) -> None:
+        try:
+            require(workspace.config, identity, action, environment)
+        except Forbidden as refused:
+            self._record("action refused", identity, environment=environment, summary=refused.what,
+                         data={"action": action, "hint": refused.hint})
+            raise
+
+    def _refuse(self, identity: Identity, error: PortalError, *, environment: str | None = None,
+                promotion: Promotion | None = None, action: str = "") -> PortalError:
+        self._record("action refused", identity, environment=environment, promotion=promotion,
+                     summary=f"{error.where}: {error.what}", data={"action": action, "code": error.code})
+        return error
+
+    def record_parameter_edit(self, identity: Identity, environment: str, *, commit: str, branch: str | None,
+                              changes: list[str]) -> None:
+        """A parameter edit became a commit: who, which environment, which commit, what changed (values of
+        secrets are never in `changes`: the mapping core only ever shows their source)."""
+        self._record("parameters edited", identity, environment=environment, summary=f"commit {commit[:10]}",
+                     data={"commit": commit, "branch": branch, "changes": changes})
+
+    # -- request ----------------------------------------------------------------------------------------------
+
+    def request(self, environment: str, identity: Identity, *, ref: str | None = None,
+                skip_reason: str | None = None, rollback: bool = False, sink: EventSink = no_events,
+                planned: "PlannedEnvironment | None" = None) -> tuple[Promotion, "PlannedEnvironment"]:
+        """Ask for a snapshot (the main branch, or `ref`) to be promoted to `environment`; returns the promotion
+        (approved at once where no approval is needed) and the plan that was shown."""
+        from portal.deploy.service import plan_environment
+
+        rules = self._main()
+        env = rules.environment(environment)
+        self._check(rules, identity, "rollback" if rollback else "promote", environment)
+        workspace = self._open(self.repo_root, ref or rules.config.git.main_branch)
+        content = snapshot_of(workspace)
+        self._check_order(rules, identity, environment, content.id, skip_reason, rollback)
+        if planned is None or planned.plan.source_commit != content.source_commit \
+                or planned.plan.environment != environment:
+            planned = plan_environment(workspace, environment, sink=sink)
+        snapshot = self.store.put_snapshot(Snapshot(
+            content.id, content.source_commit, content.template_hash, content.notebook_hash, _iso(_now()),
+            identity.name))
+        artifacts = self._store_artifacts(workspace, environment, planned)
+        required = env.protection.approvals_required
+        promotion = self.store.create_promotion(Promotion(
+            id=uuid.uuid4().hex[:12], environment=environment, snapshot_id=snapshot.id,
+            status=AWAITING_APPROVAL if required else APPROVED, requested_by=identity.name,
+            requested_at=_iso(_now()), is_rollback=rollback, skip_reason=skip_reason,
+            plan_hash=planned.plan.hash, plan_summary=plan_summary(planned), parameters_hash=artifacts["parameters"],
+            started_at=None, finished_at=None, error=None, version=1, approvals_required=required,
+            expires_at=None))
+        self._record("promotion requested", identity, promotion=promotion,
+                     summary=("rollback to " if rollback else "") + f"snapshot {snapshot.id} "
+                             f"(commit {content.source_commit[:10]})"
+                             + (f"; skipped the order: {skip_reason}" if skip_reason else ""),
+                     data={"plan": promotion.plan_summary, "artifacts": artifacts, "skipReason": skip_reason,
+                           "rollback": rollback, "approvalsRequired": required})
+        return promotion, planned
+
+    def _check_order(self, rules: "MappingWorkspace", identity: Identity, environment: str, snapshot_id: str,
+                     skip_reason: str | None, rollback: bool) -> None:
+        """A snapshot reaches environment N only after it succeeded in N-1 (an admin may skip, with a reason)."""
+        names = [e.name for e in rules.config.environments]
+        position = names.index(environment)
+        if rollback or position == 0:
+            return
+        previous = names[position - 1]
+        done = [p for p in self.store.promotions(environment=previous, statuses=[SUCCEEDED], limit=1000)
+                if p.snapshot_id == snapshot_id]
+        if done:
+            return
+        if skip_reason is None or not skip_reason.strip():
+            raise self._refuse(identity, PortalError(
+                f"environment {environment}", f"snapshot {snapshot_id} has not succeeded in {previous} yet",
+                hint=f"promote it to {previous} first; an admin may skip with a written reason (--skip-reason)",
+                code="ORDER"), environment=environment, action="promote")
+        self._check(rules, identity, "skip", environment)
+
+    def _store_artifacts(self, workspace: "MappingWorkspace", environment: str,
+                         planned: "PlannedEnvironment") -> dict[str, str]:
+        """What goes out, content-addressed, so anyone can download exactly that (secrets only as their source)."""
+        env = workspace.environment(environment)
+        put = self.store.put_artifact
+        digests = {
+            "template": put(canonical_json(workspace.export.template), media_type="application/json",
+                            name="ARMTemplateForFactory.json"),
+            "parameters": put(workspace.snapshot.read(env.parameter_file_path) or b"{}",
+                              media_type="application/json", name=env.parameter_file_path),
+            "rendered": put(canonical_json({f"{k[0]}/{k[1]}": shown(o.properties) for k, o in
+                                            sorted(planned.desired.items())}),
+                            media_type="application/json", name=f"{environment}.rendered.json"),
+            "plan": put(canonical_json(planned.plan.to_json()), media_type="application/json",
+                        name=f"{environment}.plan.json"),
+        }
+        if planned.notebooks is not None:
+            digests["notebookManifest"] = put(canonical_json(planned.notebooks.manifest.to_json()),
+                                              media_type="application/json", name=".portal-manifest.json")
+        return digests
+
+    # -- approvals --------------------------------------------------------------------------------------------
+
+    def _promotion(self, promotion_id: str) -> Promotion:
+        promotion = self.store.promotion(promotion_id)
+        if promotion is None:
+            raise PortalError(f"promotion {promotion_id}", "does not exist", code="NOT_FOUND")
+        return promotion
+
+    def approve(self, promotion_id: str, identity: Identity, comment: str = "") -> Promotion:
+        rules = self._main()
+        promotion = self._promotion(promotion_id)
+        self._check(rules, identity, "approve", promotion.environment)
+        if promotion.status != AWAITING_APPROVAL:
+            raise self._refuse(identity, PortalError(f"promotion {promotion.id}", f"is {promotion.status}, not "
+                                                     "awaiting approval", code="STATE"), promotion=promotion,
+                               action="approve")
+        if identity.name.lower() == promotion.requested_by.lower():
+            raise self._refuse(identity, PortalError(f"promotion {promotion.id}", "cannot be approved by the "
+                                                     "person who requested it", code="OWN_PROMOTION"),
+                               promotion=promotion, action="approve")
+        self.store.add_approval(Approval(promotion.id, identity.name, "approve", comment, _iso(_now())))
+        self._record("promotion approved", identity, promotion=promotion, summary=comment or "approved",
+                     data={"comment": comment})
+        valid = self.valid_approvals(promotion, rules)
+        if len(valid) >= promotion.approvals_required:
+            promotion = self.store.update_promotion(promotion.id, promotion.version, status=APPROVED)
+            self._record("promotion ready", identity, promotion=promotion,
+                         summary=f"{len(valid)} of {promotion.approvals_required} approvals: "
+                                 + ", ".join(sorted(valid)))
+        return self._promotion(promotion.id)
+
+    def reject(self, promotion_id: str, identity: Identity, reason: str) -> Promotion:
+        rules = self._main()
+        promotion = self._promotion(promotion_id)
+        self._check(rules, identity, "reject", promotion.environment)
+        if not reason or not reason.strip():
+            raise PortalError(f"promotion {promotion.id}", "a rejection needs a reason", code="REASON")
+        if promotion.status not in (AWAITING_APPROVAL, APPROVED):
+            raise self._refuse(identity, PortalError(f"promotion {promotion.id}", f"is {promotion.status}; only "
+                                                     "a waiting promotion can be rejected", code="STATE"),
+                               promotion=promotion, action="reject")
+        self.store.add_approval(Approval(promotion.id, identity.name, "reject", reason, _iso(_now())))
+        promotion = self.store.update_promotion(promotion.id, promotion.version, status=REJECTED,
+                                                finished_at=_iso(_now()), error=f"rejected: {reason}")
+        self._record("promotion rejected", identity, promotion=promotion, summary=reason, data={"reason": reason})
+        return promotion
+
+    def valid_approvals(self, promotion: Promotion, rules: "MappingWorkspace | None" = None) -> set[str]:
+        """Distinct approvers, other than the requester, whose approval has not expired."""
+        rules = rules or self._main()
+        hours = rules.environment(promotion.environment).protection.approval_expiry_hours
+        oldest = _now() - timedelta(hours=hours)
+        return {a.actor for a in self.store.approvals(promotion.id)
+                if a.decision == "approve" and a.actor.lower() != promotion.requested_by.lower()
+                and datetime.fromisoformat(a.at) >= oldest}
+
+    def who_may_approve(self, promotion: Promotion) -> list[str]:
+        rules = self._main()
+        return [m for m in who_may(rules.config, "approve", promotion.environment)
+                if m.lower() != promotion.requested_by.lower()]
+
+    # -- running ----------------------------------------------------------------------------------------------
+
+    def run(self, promotion_id: str, identity: Identity, *, sink: EventSink = no_events,
+            planned: "PlannedEnvironment | None" = None) -> Promotion:
+        """Carry out an approved promotion under its environment's lock; every step goes to the audit trail."""
+        from portal.deploy.service import apply_environment, plan_environment
+
+        rules = self._main()
+        promotion = self._promotion(promotion_id)
+        environment = promotion.environment
+        if not (allowed(rules.config, identity, "promote", environment)
+                or allowed(rules.config, identity, "approve", environment)):
+            self._check(rules, identity, "promote", environment)  # records and raises
+        if promotion.status not in RUNNABLE:
+            raise self._refuse(identity, PortalError(f"promotion {promotion.id}", f"is {promotion.status}; it "
+                                                     "cannot run", code="STATE"), promotion=promotion, action="run")
+        if promotion.approvals_required:
+            valid = self.valid_approvals(promotion, rules)
+            if len(valid) < promotion.approvals_required:
+                promotion = self.store.update_promotion(promotion.id, promotion.version, status=AWAITING_APPROVAL)
+                raise self._refuse(identity, PortalError(
+                    f"promotion {promotion.id}", f"has {len(valid)} valid approvals of "
+                    f"{promotion.approvals_required} (approvals expire)", code="APPROVAL"), promotion=promotion,
+                    action="run")
+        lease = rules.config.promotion.lock_lease_seconds
+        owner = f"{socket.gethostname()}:{os.getpid()}"
+        got = self.store.acquire_lock(environment, promotion.id, owner, lease)
+        if not got.acquired:
+            raise self._refuse(identity, PortalError(
+                f"environment {environment}", f"is being promoted by {got.lock.promotion_id} (since "
+                f"{got.lock.acquired_at}, held by {got.lock.owner})", hint="wait until it finishes", code="LOCKED"),
+                environment=environment, action="run")
+        try:
+            if got.taken_over is not None:
+                self._interrupted(got.taken_over.promotion_id, identity)
+            promotion = self._promotion(promotion.id)
+            promotion = self.store.update_promotion(promotion.id, promotion.version, status=RUNNING,
+                                                    started_at=_iso(_now()), error=None)
+            self._record("promotion started", identity, promotion=promotion)
+            snapshot = self.store.snapshot(promotion.snapshot_id)
+            workspace = self._open(self.repo_root, snapshot.source_commit)
+            if snapshot_of(workspace).id != snapshot.id:
+                raise PortalError(f"snapshot {snapshot.id}", "its commit no longer yields the same content",
+                                  code="SNAPSHOT")
+            if planned is None or planned.plan.source_commit != snapshot.source_commit:
+                planned = plan_environment(workspace, environment)
+            recorder = _StepRecorder(self, identity, promotion, sink, lease)
+            try:
+                report = apply_environment(workspace, environment, planned.plan, sink=recorder, planned=planned)
+            finally:
+                recorder.flush()
+        except Exception as error:  # noqa: BLE001 - recorded, then raised again
+            current = self._promotion(promotion.id)
+            what = getattr(error, "what", None) or str(error)
+            where = getattr(error, "where", None) or getattr(error, "portal_where", None) or "promotion"
+            failed = self.store.update_promotion(current.id, current.version, status=FAILED,
+                                                 finished_at=_iso(_now()), error=f"{where}: {what}")
+            self._record("promotion failed", identity, promotion=failed, summary=f"{where}: {what}",
+                         data={"report": getattr(getattr(error, "report", None), "as_json", lambda: None)()})
+            raise
+        finally:
+            self.store.release_lock(environment, promotion.id)
+        current = self._promotion(promotion.id)
+        done = self.store.update_promotion(current.id, current.version, status=SUCCEEDED, finished_at=_iso(_now()))
+        self._record("promotion finished", identity, promotion=done,
+                     summary=f"{len(report.deployed)} deployed, {len(report.deleted)} deleted, "
+                             f"{len(report.triggers_started)} triggers started"
+                             + (f", {len(report.notebooks.imported)} notebooks imported, "
+                                f"{len(report.notebooks.deleted)} pruned" if report.notebooks else ""),
+                     data={"report": report.as_json(), "planHash": planned.plan.hash})
+        return done
+
+    def _interrupted(self, promotion_id: str, identity: Identity) -> None:
+        """A run whose lock ran out without it finishing (its process died): marked, and recorded."""
+        stale = self.store.promotion(promotion_id)
+        if stale is None or stale.status != RUNNING:
+            return
+        marked = self.store.update_promotion(stale.id, stale.version, status=INTERRUPTED, finished_at=_iso(_now()),
+                                             error="interrupted: its run stopped without finishing (lock expired)")
+        self._record("promotion interrupted", identity, promotion=marked,
+                     summary="its run stopped without finishing; the lock was taken over after its lease")
+
+    def promote(self, environment: str, identity: Identity, *, ref: str | None = None,
+                skip_reason: str | None = None, sink: EventSink = no_events) -> Promotion:
+        """Request, and run at once when no approval is needed."""
+        promotion, planned = self.request(environment, identity, ref=ref, skip_reason=skip_reason, sink=sink)
+        if promotion.status == APPROVED:
+            return self.run(promotion.id, identity, sink=sink, planned=planned)
+        return promotion
+
+    def rollback_target(self, environment: str) -> Snapshot:
+        """The snapshot before the one the environment has now (its previous successful promotion)."""
+        current = self.store.last_succeeded(environment)
+        if current is None:
+            raise PortalError(f"environment {environment}", "has no successful promotion to roll back from",
+                              code="ROLLBACK")
+        succeeded = sorted(self.store.promotions(environment=environment, statuses=[SUCCEEDED], limit=1000),
+                           key=lambda p: p.finished_at or "", reverse=True)
+        previous = next((p for p in succeeded if p.snapshot_id != current.snapshot_id), None)
+        if previous is None:
+            raise PortalError(f"environment {environment}", "has no earlier snapshot to roll back to",
+                              code="ROLLBACK")
+        return self.store.snapshot(previous.snapshot_id)
+
+    def rollback(self, environment: str, identity: Identity, *, sink: EventSink = no_events) -> Promotion:
+        """Promote the environment's previous successful snapshot again, flagged as a rollback, under the same
+        checks (role, approvals, lock)."""
+        snapshot = self.rollback_target(environment)
+        promotion, planned = self.request(environment, identity, ref=snapshot.source_commit, rollback=True,
+                                          sink=sink)
+        if promotion.status == APPROVED:
+            return self.run(promotion.id, identity, sink=sink, planned=planned)
+        return promotion
+
+    # -- status -----------------------------------------------------------------------------------------------
+
+    def status(self) -> list[EnvironmentStatus]:
+        rules = self._main()
+        result = []
+        for env in rules.config.environments:
+            recent = self.store.promotions(environment=env.name, limit=200)
+            current = self.store.last_succeeded(env.name)
+            running = next((p for p in recent if p.status == RUNNING), None)
+            waiting = tuple(p for p in recent if p.status == AWAITING_APPROVAL)
+            snapshot = self.store.snapshot(current.snapshot_id) if current else None
+            result.append(EnvironmentStatus(env.name, current, snapshot, running, waiting))
+        return result
+
+
+def plan_summary(planned: "PlannedEnvironment") -> dict[str, Any]:
+    """What the plan changes, in a few numbers and names (no property values: they may be long or sensitive)."""
+    plan = planned.plan
+    summary: dict[str, Any] = {
+        "hash": plan.hash, "counts": plan.counts(),
+        "changes": [f"{o.action} {o.label}" for o in plan.objects if o.action != "unchanged"][:200],
+        "deletions": [o.label for o in plan.effective_deletions][:200],
+        "triggers": [t.name for t in plan.triggers],
+    }
+    if plan.notebooks is not None:
+        summary["notebooks"] = {"counts": plan.notebooks.counts(),
+                                "changes": [f"{c.action} {c.path}" for c in plan.notebooks.changes][:200]}
+    return summary
+
+
+class _StepRecorder:
+    """The apply's events, passed on and recorded in the audit trail; renews the lock's lease as the run goes."""
+
+    def __init__(self, promotions: Promotions, identity: Identity, promotion: Promotion, sink: EventSink,
+                 lease: float):
+        self._promotions = promotions
+        self._identity = identity
+        self._promotion = promotion
+        self._sink = sink
+        self._lease = lease
+        self._pending: list[NewEvent] = []
+        self._renewed = time.monotonic()
+
+    def __call__(self, event: Event) -> None:
+        self._sink(event)
+        self._pending.append(NewEvent(kind="promotion step", actor=self._identity.name,
+                                      actor_verified=self._identity.verified,
+                                      environment=self._promotion.environment, promotion_id=self._promotion.id,
+                                      snapshot_id=self._promotion.snapshot_id, summary=str(event),
+                                      data=event.as_json()))
+        if event.kind != "object-done" or len(self._pending) >= 50:
+            self.flush()
+        if time.monotonic() - self._renewed > self._lease / 3:
+            store = self._promotions.store
+            if not store.renew_lock(self._promotion.environment, self._promotion.id, self._lease):
+                raise PortalError(f"environment {self._promotion.environment}", "lost its promotion lock",
+                                  code="LOCK_LOST")
+            self._renewed = time.monotonic()
+
+    def flush(self) -> None:
+        if self._pending:
+            events, self._pending = self._pending, []
+            self._promotions.store.append_many(events)

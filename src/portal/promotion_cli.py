@@ -1,0 +1,257 @@
+"""`portal promote | approve | reject | rollback | status | audit`: arguments and printing over the promotion
+façade and the audit store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from portal.deploy.events import PrintSink
+from portal.errors import PortalError
+
+# Exit codes of the promotion commands.
+DONE, FAILED, WAITING = 0, 1, 3
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    promote = commands.add_parser("promote", help="promote a snapshot (the main branch, or --ref) to ENV: plan, "
+                                  "ask, record, and run (or stop for approval, exit 3)")
+    promote.add_argument("env", metavar="ENV")
+    promote.add_argument("--yes", action="store_true", help="do not ask before applying")
+    promote.add_argument("--skip-reason", help="admins: promote although the snapshot has not succeeded in the "
+                         "previous environment (hotfix), with this reason on record")
+    _common(promote, ref=True)
+
+    approve = commands.add_parser("approve", help="approve a promotion waiting for approval; the last approval "
+                                  "needed runs it")
+    approve.add_argument("promotion_id", metavar="ID")
+    approve.add_argument("--comment", default="")
+    _common(approve)
+
+    reject = commands.add_parser("reject", help="reject a waiting promotion (ends it)")
+    reject.add_argument("promotion_id", metavar="ID")
+    reject.add_argument("--reason", required=True)
+    _common(reject)
+
+    rollback = commands.add_parser("rollback", help="promote ENV's previous successful snapshot again")
+    rollback.add_argument("env", metavar="ENV")
+    rollback.add_argument("--yes", action="store_true", help="do not ask")
+    _common(rollback)
+
+    status = commands.add_parser("status", help="which snapshot is in which environment; what waits for approval")
+    status.add_argument("--json", action="store_true")
+    status.add_argument("--repo", default=".", help="the data repository (default: the current directory)")
+
+    audit = commands.add_parser("audit", help="the audit trail")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    listing = audit_commands.add_parser("list", help="events, newest first")
+    listing.add_argument("--env")
+    listing.add_argument("--actor")
+    listing.add_argument("--kind")
+    listing.add_argument("--promotion")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--offset", type=int, default=0)
+    show = audit_commands.add_parser("show", help="one event in full")
+    show.add_argument("seq", metavar="SEQ", type=int)
+    audit_commands.add_parser("verify", help="check the hash chain; exit 1 naming the first broken event")
+    export = audit_commands.add_parser("export", help="every event as CSV or JSON lines")
+    export.add_argument("--format", choices=["csv", "jsonl"], default="jsonl")
+    export.add_argument("--out", help="file to write (default: standard output)")
+    artifact = audit_commands.add_parser("artifact", help="download a deployed artifact by its digest")
+    artifact.add_argument("digest", metavar="DIGEST")
+    artifact.add_argument("--out", required=True)
+    for sub in (listing, show, audit_commands.choices["verify"], export, artifact):
+        sub.add_argument("--repo", default=".", help="the data repository (default: the current directory)")
+
+
+def _common(parser: argparse.ArgumentParser, *, ref: bool = False) -> None:
+    parser.add_argument("--repo", default=".", help="the data repository (default: the current directory)")
+    if ref:
+        parser.add_argument("--ref", help="the commit, branch or tag to promote (default: the main branch)")
+    parser.add_argument("--as", dest="as_name", metavar="NAME",
+                        help="sandbox and demo mode only: who is acting (else PORTAL_USER, else your login name); "
+                        "recorded as unverified")
+
+
+def run(args: argparse.Namespace) -> int:
+    from portal.promotion.service import Promotions
+
+    promotions = Promotions.open(args.repo)
+    try:
+        if args.command == "status":
+            return _status(promotions, args)
+        if args.command == "audit":
+            return _audit(promotions, args)
+        identity = _identity(promotions, args)
+        if args.command == "promote":
+            return _promote(promotions, identity, args)
+        if args.command == "approve":
+            return _approve(promotions, identity, args)
+        if args.command == "reject":
+            promotion = promotions.reject(args.promotion_id, identity, args.reason)
+            print(f"promotion {promotion.id} rejected: {args.reason}")
+            return DONE
+        if args.command == "rollback":
+            return _rollback(promotions, identity, args)
+    finally:
+        promotions.close()
+    raise AssertionError(args.command)
+
+
+def _identity(promotions, args: argparse.Namespace):
+    from portal.promotion.cli_identity import identity_for_cli
+
+    environment = getattr(args, "env", None)
+    if environment is None and getattr(args, "promotion_id", None):
+        found = promotions.store.promotion(args.promotion_id)
+        environment = found.environment if found else None
+    return identity_for_cli(promotions.repo_root, environment, args.as_name)
+
+
+def _promote(promotions, identity, args: argparse.Namespace) -> int:
+    from portal.deploy.service import plan_environment
+    from portal.deploy_cli import print_plan
+    from portal.promotion.service import APPROVED
+
+    workspace = promotions.workspace_at(args.ref)
+    planned = plan_environment(workspace, args.env)
+    print_plan(planned.plan)
+    if not _confirm(args.yes, f"Promote to {args.env}?"):
+        return FAILED
+    promotion, planned = promotions.request(args.env, identity, ref=args.ref, skip_reason=args.skip_reason,
+                                            planned=planned)
+    print(f"promotion {promotion.id}: snapshot {promotion.snapshot_id} to {promotion.environment}")
+    if promotion.status != APPROVED:
+        return _waiting(promotions, promotion)
+    return _run(promotions, identity, promotion.id, planned)
+
+
+def _approve(promotions, identity, args: argparse.Namespace) -> int:
+    from portal.promotion.service import APPROVED
+
+    promotion = promotions.approve(args.promotion_id, identity, args.comment)
+    if promotion.status != APPROVED:
+        return _waiting(promotions, promotion)
+    print(f"promotion {promotion.id} approved; running it")
+    return _run(promotions, identity, promotion.id, None)
+
+
+def _rollback(promotions, identity, args: argparse.Namespace) -> int:
+    from portal.deploy_cli import print_plan
+    from portal.promotion.service import APPROVED
+
+    target = promotions.rollback_target(args.env)
+    print(f"rolling {args.env} back to snapshot {target.id} (commit {target.source_commit[:10]})")
+    promotion, planned = promotions.request(args.env, identity, ref=target.source_commit, rollback=True)
+    print_plan(planned.plan)
+    print(f"promotion {promotion.id}: rollback of {args.env} to snapshot {promotion.snapshot_id}")
+    if promotion.status != APPROVED:
+        return _waiting(promotions, promotion)
+    if not _confirm(args.yes, f"Roll {args.env} back?"):
+        return FAILED
+    return _run(promotions, identity, promotion.id, planned)
+
+
+def _run(promotions, identity, promotion_id: str, planned) -> int:
+    from portal.deploy.apply import ApplyFailed
+
+    try:
+        done = promotions.run(promotion_id, identity, sink=PrintSink(), planned=planned)
+    except ApplyFailed as failure:
+        print(f"error: {failure}", file=sys.stderr)
+        print(f"promotion {promotion_id} failed; run `portal approve` is not needed: promote again to converge",
+              file=sys.stderr)
+        return FAILED
+    finished = promotions.store.events(promotion_id=done.id, kind="promotion finished", limit=1)
+    print(f"promotion {done.id} succeeded: {finished[0].summary if finished else 'done'}")
+    return DONE
+
+
+def _waiting(promotions, promotion) -> int:
+    valid = promotions.valid_approvals(promotion)
+    approvers = ", ".join(promotions.who_may_approve(promotion)) or "nobody is configured to approve"
+    print(f"promotion {promotion.id} waits for approval ({len(valid)} of {promotion.approvals_required}); "
+          f"may approve: {approvers}")
+    print(f"  portal approve {promotion.id} --repo …   or   portal reject {promotion.id} --reason …")
+    return WAITING
+
+
+def _confirm(yes: bool, question: str) -> bool:
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        print("not applied: confirm with --yes (no terminal to ask)", file=sys.stderr)
+        return False
+    if input(f"{question} Type 'yes': ").strip().lower() != "yes":
+        print("not applied")
+        return False
+    return True
+
+
+def _status(promotions, args: argparse.Namespace) -> int:
+    rows = promotions.status()
+    if args.json:
+        print(json.dumps([{
+            "environment": r.environment,
+            "snapshot": r.snapshot.id if r.snapshot else None,
+            "commit": r.snapshot.source_commit if r.snapshot else None,
+            "promotion": r.current.id if r.current else None,
+            "by": r.current.requested_by if r.current else None,
+            "finished": r.current.finished_at if r.current else None,
+            "running": r.running.id if r.running else None,
+            "waiting": [p.id for p in r.waiting],
+        } for r in rows], indent=2))
+        return DONE
+    for r in rows:
+        where = (f"snapshot {r.snapshot.id} (commit {r.snapshot.source_commit[:10]}), promoted by "
+                 f"{r.current.requested_by} at {r.current.finished_at}" if r.current and r.snapshot else "nothing yet")
+        print(f"{r.environment}: {where}")
+        if r.running:
+            print(f"  running: {r.running.id} (snapshot {r.running.snapshot_id})")
+        for waiting in r.waiting:
+            print(f"  waiting for approval: {waiting.id} (snapshot {waiting.snapshot_id}, requested by "
+                  f"{waiting.requested_by})")
+    return DONE
+
+
+def _audit(promotions, args: argparse.Namespace) -> int:
+    store = promotions.store
+    if args.audit_command == "list":
+        for event in store.events(environment=args.env, actor=args.actor, kind=args.kind,
+                                  promotion_id=args.promotion, offset=args.offset, limit=args.limit):
+            actor = event.actor if event.actor_verified else f"{event.actor} (unverified)"
+            print(f"{event.seq:>6} {event.at} {event.environment or '-':<8} {actor:<24} {event.kind}: "
+                  f"{event.summary}")
+        return DONE
+    if args.audit_command == "show":
+        event = store.event(args.seq)
+        if event is None:
+            raise PortalError(f"audit event {args.seq}", "does not exist", code="NOT_FOUND")
+        print(json.dumps(event.__dict__, indent=2, ensure_ascii=False))
+        return DONE
+    if args.audit_command == "verify":
+        result = store.verify()
+        if result.ok:
+            print(f"audit trail intact: {result.checked} events, hash chain verified")
+            return DONE
+        print(f"audit trail BROKEN at event {result.first_broken}: {result.reason}", file=sys.stderr)
+        return FAILED
+    if args.audit_command == "export":
+        if args.out:
+            with open(args.out, "w", encoding="utf-8", newline="") as out:
+                count = store.export(out, args.format)
+            print(f"{count} events written to {args.out}", file=sys.stderr)
+        else:
+            store.export(sys.stdout, args.format)
+        return DONE
+    if args.audit_command == "artifact":
+        found = store.artifact(args.digest)
+        if found is None:
+            raise PortalError(f"artifact {args.digest}", "is not in the audit store", code="NOT_FOUND")
+        content, _, name = found
+        Path(args.out).write_bytes(content)
+        print(f"{name}: {len(content)} bytes written to {args.out}")
+        return DONE
+    raise AssertionError(args.audit_command)

@@ -1,0 +1,279 @@
+"""Audited promotions: order, roles, approvals, locks, interruption, rollback, audit trail — on SQLite and on the
+PostgreSQL server at 127.0.0.1:5432, with the deploys going through the real SDK to the sandbox."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import git
+import pytest
+import sqlalchemy
+
+from portal.audit import AuditStore
+from portal.cli import main
+from portal.deploy.target import sandbox_for
+from portal.errors import PortalError
+from portal.promotion.identity import Identity
+from portal.promotion.service import (
+    AWAITING_APPROVAL,
+    INTERRUPTED,
+    REJECTED,
+    SUCCEEDED,
+    Promotions,
+)
+from portal.sandbox import Faults
+from tests.mapping_repo import write_factory, write_json
+
+SUBS = {"dev": "11111111-1111-1111-1111-111111111111", "test": "22222222-2222-2222-2222-222222222222",
+        "prod": "33333333-3333-3333-3333-333333333333"}
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+ROOT = Path(__file__).resolve().parents[1]
+
+ALICE = Identity("alice@retail.example", ("data-engineers",), True, "test")
+BOB = Identity("bob@retail.example", ("release-managers",), True, "test")
+CAROL = Identity("carol@retail.example", ("release-managers",), True, "test")
+VIEWER = Identity("victor@retail.example", ("readers",), True, "test")
+ADMIN = Identity("ada@retail.example", ("platform-admins",), True, "test")
+
+
+def config(expiry_hours: float = 72, lease: float = 300) -> str:
+    lines = ["version: 1", "adf:", "  root_folder: adf", "promotion:", f"  lock_lease_seconds: {lease}",
+             "access:", "  roles:",
+             "    '*':", "      viewer: ['*']", "      promoter: ['group:data-engineers']",
+             "      admin: ['group:platform-admins']",
+             "    prod:", "      approver: ['group:release-managers']",
+             "environments:"]
+    for env in ("dev", "test", "prod"):
+        lines += [f"  - name: {env}", "    data_factory:", f"      subscription_id: {SUBS[env]}",
+                  f"      resource_group: rg-{env}", f"      factory_name: adf-sales-{env}",
+                  "      location: westeurope", "      auth: sandbox", "      sandbox: .sandbox"]
+        if env == "prod":
+            lines += ["    protection:", "      approvals_required: 1",
+                      f"      approval_expiry_hours: {expiry_hours}"]
+    return "\n".join(lines) + "\n"
+
+
+def commit_all(root: Path, message: str) -> str:
+    repo = git.Repo(root)
+    repo.git.add(A=True)
+    return repo.index.commit(message).hexsha
+
+
+def describe_pipeline(root: Path, text: str) -> str:
+    path = root / "adf" / "pipeline" / "PL_Load.json"
+    document = json.loads(path.read_text())
+    document["properties"]["description"] = text
+    write_json(path, document)
+    return commit_all(root, f"PL_Load: {text}")
+
+
+def _postgres_schema() -> str:
+    engine = sqlalchemy.create_engine(PG_URL)
+    try:
+        schema = f"promo_{uuid.uuid4().hex[:12]}"
+        with engine.begin() as connection:
+            connection.execute(sqlalchemy.text(f"CREATE SCHEMA {schema}"))
+        return schema
+    except sqlalchemy.exc.OperationalError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("PostgreSQL is not running at 127.0.0.1:5432")
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def repo(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "data"
+    git.Repo.init(root, initial_branch="main")
+    write_factory(root / "adf")
+    (root / "portal.yaml").write_text(config())
+    (root / ".gitignore").write_text(".sandbox/\n")
+    for env, sub in SUBS.items():
+        kv = {"reference": {"keyVault": {"id": f"/subscriptions/{sub}/resourceGroups/rg-{env}/providers/"
+                                               f"Microsoft.KeyVault/vaults/kv-{env}"}, "secretName": "lake-key"}}
+        write_json(root / "environments" / f"{env}.parameters.json", {"parameters": {
+            "LS_Lake_accountKey": kv, "LS_Sql_connectionString": kv}})
+    commit_all(root, "data repository")
+    server = sandbox_for(root / ".sandbox")
+    for env, sub in SUBS.items():
+        server.client(sub).factories.create_or_update(f"rg-{env}", f"adf-sales-{env}", {"location": "westeurope"})
+    schema = None
+    if request.param == "postgresql":
+        schema = _postgres_schema()
+        monkeypatch.setenv("PORTAL_AUDIT_URL", f"{PG_URL}?options=-csearch_path%3D{schema}")
+    else:
+        monkeypatch.delenv("PORTAL_AUDIT_URL", raising=False)
+    yield root
+    server.faults = Faults()
+    if schema is not None:
+        engine = sqlalchemy.create_engine(PG_URL)
+        with engine.begin() as connection:
+            connection.execute(sqlalchemy.text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
+
+
+@pytest.fixture()
+def promotions(repo: Path):
+    opened = Promotions.open(repo)
+    yield opened
+    opened.close()
+
+
+def kinds(promotions: Promotions, **filters) -> list[str]:
+    return [e.kind for e in reversed(promotions.store.events(limit=1000, **filters))]
+
+
+def test_a_snapshot_moves_up_the_environments_in_order(promotions: Promotions) -> None:
+    with pytest.raises(PortalError) as refused:
+        promotions.promote("test", ALICE)
+    assert refused.value.code == "ORDER" and "has not succeeded in dev" in refused.value.what
+    assert kinds(promotions, environment="test") == ["action refused"]
+    dev = promotions.promote("dev", ALICE)
+    assert dev.status == SUCCEEDED
+    test = promotions.promote("test", ALICE)
+    assert test.status == SUCCEEDED and test.snapshot_id == dev.snapshot_id
+    assert kinds(promotions, promotion_id=test.id)[:2] == ["promotion requested", "promotion started"]
+    assert kinds(promotions, promotion_id=test.id)[-1] == "promotion finished"
+    assert "promotion step" in kinds(promotions, promotion_id=test.id)
+    assert promotions.store.verify().ok
+
+
+def test_only_an_admin_skips_an_environment_and_the_reason_is_recorded(repo: Path,
+                                                                        promotions: Promotions) -> None:
+    with pytest.raises(PortalError) as refused:
+        promotions.promote("test", ALICE, skip_reason="hotfix for the broken load")
+    assert refused.value.code == "FORBIDDEN"
+    hotfix = promotions.promote("test", ADMIN, skip_reason="hotfix for the broken load")
+    assert hotfix.status == SUCCEEDED and hotfix.skip_reason == "hotfix for the broken load"
+    requested = promotions.store.events(promotion_id=hotfix.id, kind="promotion requested")[0]
+    assert "hotfix for the broken load" in requested.summary
+
+
+def test_roles_are_checked_in_the_core_and_refusals_recorded(promotions: Promotions) -> None:
+    with pytest.raises(PortalError) as refused:
+        promotions.promote("dev", VIEWER)
+    assert refused.value.code == "FORBIDDEN" and "victor@retail.example" in refused.value.what
+    event = promotions.store.events(kind="action refused")[0]
+    assert event.actor == VIEWER.name and event.environment == "dev" and event.data["action"] == "promote"
+
+
+def test_prod_needs_another_persons_approval(promotions: Promotions) -> None:
+    promotions.promote("dev", ALICE)
+    promotions.promote("test", ALICE)
+    waiting = promotions.promote("prod", ALICE)
+    assert waiting.status == AWAITING_APPROVAL
+    assert promotions.store.lock("prod") is None  # no lock while waiting for approval
+    with pytest.raises(PortalError) as own:
+        promotions.approve(waiting.id, Identity(ALICE.name, ("release-managers",), True, "test"))
+    assert own.value.code == "OWN_PROMOTION"
+    with pytest.raises(PortalError) as not_approver:
+        promotions.approve(waiting.id, ADMIN.__class__("dan@retail.example", ("data-engineers",), True, "t"))
+    assert not_approver.value.code == "FORBIDDEN"
+    ready = promotions.approve(waiting.id, BOB, "looks good")
+    assert ready.status == "approved"
+    done = promotions.run(ready.id, BOB)
+    assert done.status == SUCCEEDED
+    assert promotions.status()[2].snapshot.id == done.snapshot_id
+
+
+def test_a_rejection_ends_the_promotion(promotions: Promotions) -> None:
+    promotions.promote("dev", ALICE)
+    promotions.promote("test", ALICE)
+    waiting = promotions.promote("prod", ALICE)
+    rejected = promotions.reject(waiting.id, BOB, "not during the sales weekend")
+    assert rejected.status == REJECTED
+    with pytest.raises(PortalError) as late:
+        promotions.approve(waiting.id, CAROL)
+    assert late.value.code == "STATE"
+    with pytest.raises(PortalError):
+        promotions.run(waiting.id, ALICE)
+
+
+def test_approvals_expire(repo: Path) -> None:
+    (repo / "portal.yaml").write_text(config(expiry_hours=0.0003))  # about one second
+    commit_all(repo, "short approvals")
+    promotions = Promotions.open(repo)
+    try:
+        promotions.promote("dev", ALICE)
+        promotions.promote("test", ALICE)
+        waiting = promotions.promote("prod", ALICE)
+        approved = promotions.approve(waiting.id, BOB)
+        assert approved.status == "approved"
+        time.sleep(1.5)
+        with pytest.raises(PortalError) as expired:
+            promotions.run(waiting.id, BOB)
+        assert expired.value.code == "APPROVAL"
+        assert promotions.store.promotion(waiting.id).status == AWAITING_APPROVAL
+    finally:
+        promotions.close()
+
+
+def test_rollback_promotes_the_previous_snapshot_again(repo: Path, promotions: Promotions) -> None:
+    first = promotions.promote("dev", ALICE)
+    describe_pipeline(repo, "second version")
+    second = promotions.promote("dev", ALICE)
+    assert second.snapshot_id != first.snapshot_id
+    back = promotions.rollback("dev", ALICE)
+    assert back.is_rollback and back.status == SUCCEEDED and back.snapshot_id == first.snapshot_id
+    live = sandbox_for(repo / ".sandbox").client(SUBS["dev"]).pipelines.get("rg-dev", "adf-sales-dev", "PL_Load")
+    assert "second version" not in json.dumps(live.as_dict())
+
+
+def test_no_secret_reaches_the_audit_trail(promotions: Promotions) -> None:
+    done = promotions.promote("dev", ALICE)
+    text = json.dumps([e.__dict__ for e in promotions.store.events(limit=1000)])
+    requested = promotions.store.events(promotion_id=done.id, kind="promotion requested")[0]
+    for digest in requested.data["artifacts"].values():
+        text += promotions.store.artifact(digest)[0].decode("utf-8")
+    # The sandbox resolves a Key Vault reference to a marker; deployed values never come back into the trail.
+    assert "sandbox-secret(" not in text
+    assert "lake-key" in text  # a reference appears only as where the secret comes from
+
+
+def test_tampering_is_found_and_named(repo: Path, promotions: Promotions, capsys: pytest.CaptureFixture[str]) -> None:
+    promotions.promote("dev", ALICE)
+    assert main(["audit", "verify", "--repo", str(repo)]) == 0
+    victim = promotions.store.events(kind="promotion requested")[0]
+    # Someone with access to the database edits a row (its URL holds no password here).
+    engine = sqlalchemy.create_engine(promotions.store.url_for_display)
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text("UPDATE audit_events SET summary = 'nothing happened' WHERE seq = :s"),
+                           {"s": victim.seq})
+    engine.dispose()
+    capsys.readouterr()
+    assert main(["audit", "verify", "--repo", str(repo)]) == 1
+    assert f"event {victim.seq}" in capsys.readouterr().err
+
+
+def test_cli_flow_with_approval_and_exit_codes(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["promote", "dev", "--repo", str(repo), "--yes", "--as", "alice@retail.example"]) == 1
+    # A name given with --as carries no group claims: alice is no promoter until portal.yaml names her.
+    assert "alice@retail.example (unverified, --as) may not promote here" in capsys.readouterr().err
+    (repo / "portal.yaml").write_text(config().replace("promoter: ['group:data-engineers']",
+                                                       "promoter: ['group:data-engineers', alice@retail.example]")
+                                      .replace("approver: ['group:release-managers']",
+                                               "approver: ['group:release-managers', bob@retail.example]"))
+    commit_all(repo, "named people")
+    for env in ("dev", "test"):
+        assert main(["promote", env, "--repo", str(repo), "--yes", "--as", "alice@retail.example"]) == 0
+    capsys.readouterr()
+    assert main(["promote", "prod", "--repo", str(repo), "--yes", "--as", "alice@retail.example"]) == 3
+    out = capsys.readouterr().out
+    promotion_id = out.split("promotion ", 1)[1].split(":", 1)[0]
+    assert "waits for approval (0 of 1)" in out and "bob@retail.example" in out
+    assert main(["approve", promotion_id, "--repo", str(repo), "--as", "bob@retail.example"]) == 0
+    assert f"promotion {promotion_id} succeeded" in capsys.readouterr().out
+    assert main(["status", "--repo", str(repo), "--json"]) == 0
+    rows = {r["environment"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["prod"]["promotion"] == promotion_id and rows["prod"]["by"] == "alice@retail.example"
+    assert main(["audit", "list", "--repo", str(repo), "--env", "prod", "--kind", "promotion approved"]) == 0
+    assert "bob@retail.example (unverified)" in capsys.readouterr().out
