@@ -277,6 +277,17 @@ def test_params_set_commits_on_a_new_branch(repo: Path, capsys: pytest.CaptureFi
     # Reading the new branch shows the new value.
     workspace = MappingWorkspace.open(repo, "params/batch")
     assert {e.name: e for e in workspace.catalogue()}[BATCH].values["test"].value == 750
+    # And the audit trail says who changed what, in which commit.
+    from portal.promotion.service import Promotions
+
+    promotions = Promotions.open(repo)
+    try:
+        [event] = promotions.store.events(kind="parameters edited")
+        assert (event.actor, event.actor_verified, event.environment) == ("ann@example.com", False, "test")
+        assert event.data["commit"] == commit.hexsha and event.data["branch"] == "params/batch"
+        assert event.data["changes"] == [f"test: set {BATCH} (new value)"]
+    finally:
+        promotions.close()
 
 
 def test_a_moved_base_is_refused(repo: Path) -> None:

@@ -277,3 +277,56 @@ def test_cli_flow_with_approval_and_exit_codes(repo: Path, capsys: pytest.Captur
     assert rows["prod"]["promotion"] == promotion_id and rows["prod"]["by"] == "alice@retail.example"
     assert main(["audit", "list", "--repo", str(repo), "--env", "prod", "--kind", "promotion approved"]) == 0
     assert "bob@retail.example (unverified)" in capsys.readouterr().out
+
+
+def _worker(repo: Path, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
+    return subprocess.Popen([sys.executable, str(ROOT / "tests" / "promotion_worker.py"), str(repo), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _wait_for(check, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.05)
+
+
+def test_two_processes_promoting_one_environment_one_runs(repo: Path, promotions: Promotions) -> None:
+    slow = _worker(repo, "dev", "800")  # every call takes 800 ms: the run holds the lock for seconds
+    _wait_for(lambda: promotions.store.lock("dev") is not None or slow.poll() is not None)
+    fast = _worker(repo, "dev", "0")
+    second, _ = fast.communicate(timeout=120)
+    first, errors = slow.communicate(timeout=120)
+    assert first.startswith("OK "), errors
+    assert second.startswith("REFUSED LOCKED") and "is being promoted by" in second
+    assert promotions.store.lock("dev") is None
+    refused = promotions.store.events(kind="action refused", environment="dev")
+    assert refused and "is being promoted by" in refused[0].summary
+    assert promotions.store.verify().ok
+
+
+def test_a_killed_run_is_interrupted_recovered_and_converges(repo: Path, promotions: Promotions) -> None:
+    (repo / "portal.yaml").write_text(config(lease=5))
+    commit_all(repo, "short lease")
+    doomed = _worker(repo, "dev", "400")
+    _wait_for(lambda: bool(promotions.store.events(kind="promotion step", limit=1)) or doomed.poll() is not None)
+    _wait_for(lambda: any(e.data.get("step") == "deploy" for e in promotions.store.events(kind="promotion step",
+                                                                                         limit=50)))
+    doomed.send_signal(signal.SIGKILL)  # mid-apply: no finally, no lock release, no last event
+    doomed.wait(timeout=30)
+    killed = promotions.store.promotions(environment="dev")[0]
+    assert killed.status == "running" and promotions.store.lock("dev") is not None
+    # While its lease lasts, the lock holds.
+    early, _ = _worker(repo, "", "0", killed.id).communicate(timeout=120)
+    assert early.startswith("REFUSED LOCKED"), early
+    time.sleep(5.5)
+    again, errors = _worker(repo, "", "0", killed.id).communicate(timeout=120)
+    assert again.startswith(f"OK {killed.id}"), errors
+    assert [e.kind for e in promotions.store.events(promotion_id=killed.id, kind="promotion interrupted")]
+    assert promotions.store.promotion(killed.id).status == SUCCEEDED
+    converged, _ = _worker(repo, "plan", "0").communicate(timeout=120)
+    assert converged.strip() == "NO CHANGES"
+    check = promotions.store.verify()
+    assert check.ok, check.reason  # no event lost or broken by the kill

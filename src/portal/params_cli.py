@@ -99,6 +99,10 @@ def _save(workspace: MappingWorkspace, edits, args: argparse.Namespace, branch_p
             print(f"  {line}")
     pushed = " and pushed" if result.pushed else ""
     print(f"committed {result.commit[:10]} on branch {result.branch}{pushed} (based on {result.base[:10]})")
+    from portal.promotion.service import record_edit
+
+    record_edit(workspace.snapshot.root, author.email, getattr(args, "env", None), result.commit, result.branch,
+                [line for edit in edits for line in edit.changes])
     return 0
 
 

@@ -39,6 +39,8 @@ FAILED = "failed"
 INTERRUPTED = "interrupted"
 REJECTED = "rejected"
 RUNNABLE = (APPROVED, FAILED, INTERRUPTED)
+# A promotion still marked running whose process died: it may be run again once its lock's lease ran out.
+RESUMABLE = (*RUNNABLE, RUNNING)
 OPEN = (AWAITING_APPROVAL, APPROVED, RUNNING, FAILED, INTERRUPTED)
 
 
@@ -116,11 +118,12 @@ class Promotions:
                      summary=f"{error.where}: {error.what}", data={"action": action, "code": error.code})
         return error
 
-    def record_parameter_edit(self, identity: Identity, environment: str, *, commit: str, branch: str | None,
-                              changes: list[str]) -> None:
+    def record_parameter_edit(self, identity: Identity, environment: str | None, *, commit: str,
+                              branch: str | None, changes: list[str]) -> None:
         """A parameter edit became a commit: who, which environment, which commit, what changed (values of
         secrets are never in `changes`: the mapping core only ever shows their source)."""
-        self._record("parameters edited", identity, environment=environment, summary=f"commit {commit[:10]}",
+        self._record("parameters edited", identity, environment=environment,
+                     summary=f"commit {commit[:10]} on {branch or 'the main branch'}: " + "; ".join(changes)[:300],
                      data={"commit": commit, "branch": branch, "changes": changes})
 
     # -- request ----------------------------------------------------------------------------------------------
@@ -275,7 +278,7 @@ class Promotions:
         if not (allowed(rules.config, identity, "promote", environment)
                 or allowed(rules.config, identity, "approve", environment)):
             self._check(rules, identity, "promote", environment)  # records and raises
-        if promotion.status not in RUNNABLE:
+        if promotion.status not in RESUMABLE:
             raise self._refuse(identity, PortalError(f"promotion {promotion.id}", f"is {promotion.status}; it "
                                                      "cannot run", code="STATE"), promotion=promotion, action="run")
         if promotion.approvals_required:
@@ -297,6 +300,8 @@ class Promotions:
         try:
             if got.taken_over is not None:
                 self._interrupted(got.taken_over.promotion_id, identity)
+            if promotion.id != (got.taken_over.promotion_id if got.taken_over else None):
+                self._interrupted(promotion.id, identity)  # still "running" without a lock: its run died too
             promotion = self._promotion(promotion.id)
             promotion = self.store.update_promotion(promotion.id, promotion.version, status=RUNNING,
                                                     started_at=_iso(_now()), error=None)
@@ -389,6 +394,18 @@ class Promotions:
             snapshot = self.store.snapshot(current.snapshot_id) if current else None
             result.append(EnvironmentStatus(env.name, current, snapshot, running, waiting))
         return result
+
+
+def record_edit(repo_root: Path, author: str, environment: str | None, commit: str, branch: str | None,
+                changes: list[str]) -> None:
+    """Record a parameter or rule edit that became a commit; its author is who Git says (not verified: the
+    review of the branch is the gate)."""
+    promotions = Promotions.open(repo_root)
+    try:
+        promotions.record_parameter_edit(Identity(author, (), False, "git author"), environment, commit=commit,
+                                         branch=branch, changes=changes)
+    finally:
+        promotions.close()
 
 
 def plan_summary(planned: "PlannedEnvironment") -> dict[str, Any]:
