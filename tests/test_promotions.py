@@ -330,3 +330,21 @@ def test_a_killed_run_is_interrupted_recovered_and_converges(repo: Path, promoti
     assert converged.strip() == "NO CHANGES"
     check = promotions.store.verify()
     assert check.ok, check.reason  # no event lost or broken by the kill
+
+
+def test_audit_export_and_artifact_download_from_the_cli(repo: Path, promotions: Promotions, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    done = promotions.promote("dev", ALICE)
+    out = tmp_path / "trail.jsonl"
+    assert main(["audit", "export", "--repo", str(repo), "--format", "jsonl", "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == promotions.store.count_events() and {r["kind"] for r in rows} >= {
+        "promotion requested", "promotion started", "promotion finished"}
+    requested = promotions.store.events(promotion_id=done.id, kind="promotion requested")[0]
+    template = tmp_path / "template.json"
+    assert main(["audit", "artifact", requested.data["artifacts"]["template"], "--repo", str(repo),
+                 "--out", str(template)]) == 0
+    assert json.loads(template.read_text())["resources"]  # exactly the template that went out
+    csv_out = tmp_path / "trail.csv"
+    assert main(["audit", "export", "--repo", str(repo), "--format", "csv", "--out", str(csv_out)]) == 0
+    assert len(csv_out.read_text().splitlines()) >= len(rows) + 1
