@@ -125,12 +125,15 @@ def test_app_routes_with_st_navigation_to_the_page_files():
     assert routed == on_disk, "every page under pages/ is routed by app.py, and every routed page exists"
 
 
-def test_app_renders_the_placeholder_page():
+def test_the_app_opens_on_the_demo_without_configuration(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    monkeypatch.delenv("PORTAL_REPO", raising=False)
+    monkeypatch.setenv("PORTAL_DEMO_DIR", str(tmp_path / "demo"))
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
 
     assert not at.exception, [e.value for e in at.exception]
-    assert [t.value for t in at.title] == ["Promotion portal"]
-    assert any("under construction" in i.value for i in at.info)
-    assert any("portal export-arm" in c.value for c in at.code)
+    assert (tmp_path / "demo" / "portal.yaml").is_file()  # the demo was made on first start
+    assert any("Not authenticated" in w.value for w in at.sidebar.warning)
+    assert at.session_state["identity"].name == "dana@retail.example"
+    assert not at.session_state["identity"].verified

@@ -1,0 +1,5 @@
+"""audit page (being built)."""
+
+import streamlit as st
+
+st.title("Audit")

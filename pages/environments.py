@@ -1,0 +1,5 @@
+"""environments page (being built)."""
+
+import streamlit as st
+
+st.title("Environments")

@@ -1,0 +1,5 @@
+"""parameters page (being built)."""
+
+import streamlit as st
+
+st.title("Parameters")

@@ -1,0 +1,5 @@
+"""promote page (being built)."""
+
+import streamlit as st
+
+st.title("Promote")

@@ -1,0 +1,5 @@
+"""templates page (being built)."""
+
+import streamlit as st
+
+st.title("Templates")

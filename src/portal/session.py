@@ -1,0 +1,76 @@
+"""What the web portal needs before any page: which data repository it serves, and who is using it.
+
+With nothing configured the portal opens on the demo repository (made on first use, with its sandbox), so the
+README's one start command shows the whole flow. A real deployment names its repository in PORTAL_REPO and signs
+users in with OIDC (Streamlit's `st.login`); the pages hand the signed-in user's claims to `identity_of`. Without
+sign-in, only the demo may be used, as one of the demo's named people, clearly not authenticated.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from portal.errors import PortalError
+from portal.promotion.identity import Identity, from_claims
+
+REPO_VARIABLE = "PORTAL_REPO"
+DEMO_VARIABLE = "PORTAL_DEMO_DIR"
+DEFAULT_DEMO_DIR = Path.home() / ".portal" / "demo"
+# The demo's people: pick one to act as (no sign-in). They are not verified, and the trail says so.
+DEMO_PEOPLE = {
+    "dana@retail.example": "Dana, data engineer",
+    "rita@retail.example": "Rita, release manager",
+    "omar@retail.example": "Omar, operations",
+}
+
+_DEMO_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class PortalSite:
+    """The repository the portal serves, and whether it is the demo."""
+
+    repo_root: Path
+    demo: bool
+
+    @property
+    def label(self) -> str:
+        return f"demo repository {self.repo_root}" if self.demo else str(self.repo_root)
+
+
+def portal_site(environ: Mapping[str, str] | None = None) -> PortalSite:
+    """PORTAL_REPO when set; otherwise the demo repository, made on first use."""
+    env = os.environ if environ is None else environ
+    configured = env.get(REPO_VARIABLE, "").strip()
+    if configured:
+        root = Path(configured).expanduser().resolve()
+        if not (root / "portal.yaml").is_file():
+            raise PortalError(f"{REPO_VARIABLE}={configured}", "has no portal.yaml: it is not a data repository",
+                              hint="point it at the repository's top folder", code="REPO")
+        return PortalSite(root, demo=False)
+    root = Path(env.get(DEMO_VARIABLE, "") or DEFAULT_DEMO_DIR).expanduser().resolve()
+    with _DEMO_LOCK:
+        if not (root / "portal.yaml").is_file():
+            from portal.demo import create_demo
+
+            if root.exists() and any(root.iterdir()):
+                raise PortalError(str(root), "is not empty and holds no demo repository",
+                                  hint=f"set {DEMO_VARIABLE} to an empty folder", code="REPO")
+            create_demo(root)
+    return PortalSite(root, demo=True)
+
+
+def identity_of(user: Mapping[str, Any] | None, *, demo_person: str | None, site: PortalSite) -> Identity | None:
+    """Who is using the portal: the OIDC user when signed in; in the demo without sign-in, the chosen demo person
+    (unverified); otherwise nobody (the page asks to sign in)."""
+    if user and user.get("is_logged_in"):
+        return from_claims(user, "oidc")
+    if site.demo and demo_person:
+        if demo_person not in DEMO_PEOPLE:
+            raise PortalError("demo person", f"{demo_person!r} is not one of the demo's people", code="IDENTITY")
+        return Identity(demo_person, (), False, "demo picker")
+    return None
