@@ -19,6 +19,17 @@ if ! "$venv/bin/python" -c '' >/dev/null 2>&1; then
     "$python" -m venv "$venv"
 fi
 
+# The browser tests drive Debian's Chromium (browser downloads are not possible everywhere); install it when missing.
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "Installing Debian's chromium for the browser tests (apt-get)…"
+        apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        echo "error: the browser tests need Chromium: install Debian's 'chromium' package (sudo apt-get install chromium)" >&2
+        exit 1
+    fi
+fi
+
 log=$venv/pip-install.log
 start=$SECONDS
 if ! "$venv/bin/python" -m pip install -r requirements.txt -e . >"$log" 2>&1; then
