@@ -1,5 +1,266 @@
-"""promote page (being built)."""
+"""Promote: plan a snapshot for an environment and request its promotion (run at once where no approval is
+needed, with live progress); approvers approve or reject what waits; approved or failed promotions run again.
+
+Buttons an identity may not use are disabled, but every action goes through the core, which checks the roles
+again and records refusals: a disabled button is a courtesy, not the security."""
 
 import streamlit as st
 
+from portal.errors import PortalError
+from portal.promotion import views
+from portal.promotion.service import APPROVED, Promotions
+
+
+# The same function (name and source) in every page, so the pages share one cached entry per repository.
+@st.cache_resource(show_spinner=False)
+def _promotions(repo_root: str) -> Promotions:
+    return Promotions.open(repo_root)
+
+
+STEP_ICONS = {"running": ":material/progress_activity:", "done": ":material/check:", "failed": ":material/close:"}
+
 st.title("Promote")
+site = st.session_state["site"]
+identity = st.session_state["identity"]
+if identity is None:
+    st.info("Sign in (in the sidebar) to promote, approve or reject.", icon=":material/login:")
+    st.stop()
+
+try:
+    promotions = _promotions(str(site.repo_root))
+    config = views.main_config(promotions)
+    allowed = views.permissions(promotions, identity, config)
+except PortalError as error:
+    st.error(views.error_text(error))
+    st.stop()
+environments = [env.name for env in config.environments]
+
+
+def _audit_link(promotion_id: str) -> None:
+    st.page_link("pages/audit.py", label=f"Audit trail of promotion {promotion_id}", icon=":material/history:",
+                 query_params={"promotion": promotion_id})
+
+
+def _flash(level: str, text: str, promotion_id: str | None = None, steps: list | None = None) -> None:
+    """The outcome of an action, kept over the rerun that redraws the page with the new state."""
+    st.session_state["promote_flash"] = (level, text, promotion_id, steps or [])
+
+
+def _step_list(steps: list) -> str:
+    return "\n".join(f"- {STEP_ICONS.get(state, '')} {line}" for state, line in steps)
+
+
+def _run(promotion_id: str, planned=None) -> None:
+    """Run a promotion with live progress; the outcome goes to the flash (the page reruns after)."""
+    box = st.status(f"Promotion {promotion_id} is running…", expanded=True)
+    with box:
+        bar = st.progress(0.0, text="starting")
+        steps = st.empty()
+
+    def draw(progress: views.RunProgress) -> None:
+        bar.progress(progress.fraction, text=progress.label)
+        steps.markdown(_step_list(progress.lines()))
+
+    progress = views.RunProgress(draw)
+    try:
+        promotions.run(promotion_id, identity, sink=progress, planned=planned)
+    except PortalError as failure:
+        box.update(label=f"Promotion {promotion_id} failed", state="error")
+        _flash("error", views.error_text(failure), promotion_id, progress.lines())
+        return
+    except Exception as failure:  # noqa: BLE001 - recorded as failed by the core; shown without a traceback
+        box.update(label=f"Promotion {promotion_id} failed", state="error")
+        _flash("error", f"{type(failure).__name__}: {failure}", promotion_id, progress.lines())
+        return
+    box.update(label=f"Promotion {promotion_id} finished", state="complete", expanded=False)
+    _flash("success", views.outcome(promotions, promotion_id), promotion_id, progress.lines())
+
+
+flash = st.session_state.get("promote_flash")
+if flash:
+    level, text, flashed_id, flashed_steps = flash
+    getattr(st, level)(text)
+    if flashed_steps:
+        with st.expander("Steps of the run"):
+            st.markdown(_step_list(flashed_steps))
+    if flashed_id:
+        _audit_link(flashed_id)
+    if st.button("Dismiss", key="flash_dismiss", type="tertiary"):
+        st.session_state.pop("promote_flash", None)
+        st.rerun()
+
+# --- request ------------------------------------------------------------------------------------------------------
+st.subheader("Request a promotion")
+try:
+    choices = views.snapshot_choices(promotions)
+except PortalError as error:
+    st.error(views.error_text(error))
+    st.stop()
+left, right = st.columns([3, 1])
+choice = left.selectbox("Snapshot", range(len(choices)), format_func=lambda i: choices[i].label, key="promote_ref",
+                        help="The main branch by default; or a branch, tag or recent commit of the main branch")
+environment = right.selectbox("Target environment", environments, key="promote_env")
+ref = choices[choice].ref
+may = allowed[environment]
+
+prepared = st.session_state.get("promote_prepared")
+if prepared is not None and not prepared.matches(environment, ref):
+    prepared = None  # planned for another choice
+if st.button("Plan", key="plan", icon=":material/difference:",
+             help="Compare the snapshot with the live environment (reads the live factory)"):
+    try:
+        with st.spinner(f"Planning {environment}…"):
+            prepared = views.prepare_promotion(promotions, environment, ref)
+        st.session_state["promote_prepared"] = prepared
+    except PortalError as error:
+        st.error(views.error_text(error))
+        prepared = None
+
+if prepared is not None:
+    plan = prepared.plan
+    st.markdown(f"Plan `{plan.hash[:12]}` for **{plan.environment}** (factory `{plan.factory}`): snapshot "
+                f"`{prepared.snapshot_id}`, commit `{views.short(prepared.commit)}`")
+    counts = plan.counts()
+    for column, name in zip(st.columns(5), ("create", "update", "delete", "unchanged", "triggers")):
+        column.metric(f"{name} (factory)" if name != "triggers" else "trigger changes", counts[name])
+    notice = views.deletion_notice(plan)
+    if notice:
+        getattr(st, notice[0])(notice[1], icon=":material/delete_forever:" if notice[0] == "error" else None)
+    if not plan.has_changes:
+        st.info("Nothing to change: the environment already runs this content.")
+    for change in views.changed_objects(plan):
+        mark = "+" if change.action == "create" else "~"
+        with st.expander(f"{mark} {change.label} ({change.action})"):
+            rows = views.property_rows(change)
+            if rows:
+                st.dataframe(rows, hide_index=True, width="stretch")
+            else:
+                st.caption("A new object: created as the source has it.")
+    if plan.deletions_enabled:
+        for change in plan.deletions:
+            st.error(f"− {change.label} will be deleted", icon=":material/delete:")
+    triggers = views.trigger_rows(plan)
+    if triggers:
+        st.markdown("**Trigger impact**")
+        st.dataframe(triggers, hide_index=True, width="stretch")
+    for note in plan.notes:
+        st.info(note)
+    if plan.notebooks is not None:
+        notebooks = plan.notebooks
+        st.markdown(f"**Notebooks**: `{notebooks.source_folder}/` → {notebooks.host} `{notebooks.target_folder}`")
+        nb_counts = notebooks.counts()
+        for column, name in zip(st.columns(5), ("create", "update", "delete", "unchanged", "drift")):
+            column.metric(f"{name} (notebooks)" if name != "drift" else "edited in the workspace", nb_counts[name])
+        rows = views.notebook_rows(notebooks)
+        if rows:
+            st.dataframe(rows, hide_index=True, width="stretch")
+        if notebooks.left_alone:
+            st.caption(f"{len(notebooks.left_alone)} objects the portal did not deploy are left alone: "
+                       + ", ".join(notebooks.left_alone[:5]) + (" …" if len(notebooks.left_alone) > 5 else ""))
+
+    skip_reason = None
+    if may.skip:
+        skip_reason = st.text_input("Skip the order (admins, hotfix): reason", key="skip_reason",
+                                    help="Promote although the snapshot has not succeeded in the environment "
+                                         "before; the reason is recorded") or None
+    if not may.promote:
+        st.caption(views.refusal_hint("promote", environment))
+    if st.button("Request promotion", key="request", type="primary", disabled=not may.promote,
+                 icon=":material/rocket_launch:"):
+        try:
+            promotion, planned = promotions.request(environment, identity, ref=ref, skip_reason=skip_reason,
+                                                    planned=prepared.planned)
+        except PortalError as error:
+            st.error(views.error_text(error))
+        else:
+            st.session_state.pop("promote_prepared", None)  # the plan is used up: what runs next changes it
+            if promotion.status == APPROVED:
+                _run(promotion.id, planned)
+            else:
+                approvers = ", ".join(promotions.who_may_approve(promotion)) or "nobody is configured to approve"
+                _flash("info", f"Promotion {promotion.id} of snapshot {promotion.snapshot_id} to "
+                               f"{promotion.environment} waits for approval (0 of {promotion.approvals_required}). "
+                               f"May approve: {approvers}.", promotion.id)
+            st.rerun()
+
+# --- waiting for approval -----------------------------------------------------------------------------------------
+st.subheader("Waiting for approval")
+try:
+    pending = views.pending_requests(promotions, identity)
+except PortalError as error:
+    st.error(views.error_text(error))
+    pending = []
+if not pending:
+    st.caption("No promotion waits for approval.")
+for request in pending:
+    promotion = request.promotion
+    may_here = allowed.get(promotion.environment)
+    with st.container(border=True):
+        st.markdown(f"**{promotion.environment}** ← snapshot `{promotion.snapshot_id}` (commit "
+                    f"`{views.short(request.commit)}`), requested by **{promotion.requested_by}** at "
+                    f"{promotion.requested_at} · `{promotion.id}`"
+                    + (" · **rollback**" if promotion.is_rollback else ""))
+        if promotion.skip_reason:
+            st.warning(f"Skips the order: {promotion.skip_reason}")
+        counts = request.counts
+        if counts:
+            for column, (name, value) in zip(st.columns(len(counts)), counts.items()):
+                column.metric(name, value)
+        summary = promotion.plan_summary
+        if summary.get("deletions"):
+            st.error("Deletes: " + ", ".join(summary["deletions"]))
+        with st.expander("What the plan changes"):
+            lines = list(summary.get("changes") or []) + [f"trigger {t}" for t in summary.get("triggers") or []]
+            lines += list((summary.get("notebooks") or {}).get("changes") or [])
+            st.markdown("\n".join(f"- {line}" for line in lines) or "Nothing.")
+            st.caption(f"Plan hash {summary.get('hash', '')}")
+        st.caption(f"Approvals: {len(request.valid)} of {promotion.approvals_required}"
+                   + (f" ({', '.join(sorted(request.valid))})" if request.valid else "")
+                   + f" · may approve: {', '.join(request.who_may_approve) or 'nobody is configured'}")
+        if request.own:
+            st.caption("You requested this promotion: another person must approve it.")
+        comment = st.text_input("Comment (a rejection needs one)", key=f"comment_{promotion.id}")
+        approve_column, reject_column, _ = st.columns([1, 1, 3])
+        approve = approve_column.button("Approve", key=f"approve_{promotion.id}", type="primary",
+                                        disabled=not (may_here and may_here.approve), icon=":material/thumb_up:",
+                                        help=None if may_here and may_here.approve
+                                        else views.refusal_hint("approve", promotion.environment))
+        reject = reject_column.button("Reject", key=f"reject_{promotion.id}",
+                                      disabled=not (may_here and may_here.reject), icon=":material/thumb_down:")
+        if approve:
+            try:
+                approved = promotions.approve(promotion.id, identity, comment)
+            except PortalError as error:
+                st.error(views.error_text(error))
+            else:
+                if approved.status == APPROVED:
+                    _run(approved.id)
+                else:
+                    _flash("info", f"Approved; promotion {approved.id} still waits for approval "
+                                   f"({len(promotions.valid_approvals(approved))} of "
+                                   f"{approved.approvals_required}).", approved.id)
+                st.rerun()
+        if reject:
+            try:
+                rejected = promotions.reject(promotion.id, identity, comment)
+            except PortalError as error:
+                st.error(views.error_text(error))
+            else:
+                _flash("warning", f"Promotion {rejected.id} to {rejected.environment} rejected: {comment}",
+                       rejected.id)
+                st.rerun()
+
+# --- ready to run -------------------------------------------------------------------------------------------------
+ready = views.runnable_promotions(promotions)
+if ready:
+    st.subheader("Ready to run")
+    st.caption("Approved promotions not run yet, and failed or interrupted ones: running again converges.")
+for promotion in ready:
+    may_here = allowed.get(promotion.environment)
+    with st.container(border=True):
+        st.markdown(f"**{promotion.environment}** ← snapshot `{promotion.snapshot_id}` · {promotion.status} · "
+                    f"`{promotion.id}`" + (f" · {promotion.error}" if promotion.error else ""))
+        if st.button("Run", key=f"run_{promotion.id}", icon=":material/play_arrow:",
+                     disabled=not (may_here and (may_here.promote or may_here.approve))):
+            _run(promotion.id)
+            st.rerun()
