@@ -199,7 +199,7 @@ def _journey(portal: Portal, demo: Path) -> None:
 
     # --- Templates ---------------------------------------------------------------------------------------------------
     portal.open("Templates", "Templates")
-    expect(main.get_by_text("Linked templates:")).to_be_visible()
+    expect(main.get_by_text("Linked templates:", exact=True)).to_be_visible()
     expect(main.locator('[data-testid="stCode"]').first).to_contain_text("deploymentTemplate.json#")
     portal.screenshot("templates")
 
