@@ -7,6 +7,7 @@ portal's rules live in `src/portal` (which never imports Streamlit); pages only 
 import streamlit as st
 
 from portal.errors import PortalError
+from portal.promotion.service import Promotions
 from portal.session import DEMO_PEOPLE, identity_of, portal_site
 
 st.set_page_config(page_title="Promotion portal", page_icon=":material/rocket_launch:", layout="wide")
@@ -17,11 +18,28 @@ def _site():
     return portal_site()
 
 
+@st.cache_resource(show_spinner=False)
+def _promotions(repo_root: str) -> Promotions:
+    # One per repository for every session: it keeps the audit store's connections and the opened workspaces.
+    return Promotions.open(repo_root)
+
+
+def _message(error: PortalError) -> str:
+    return f"{error.where}: {error.what}" + (f" — {error.hint}" if error.hint else "")
+
+
 try:
     site = _site()
 except PortalError as error:
-    st.error(f"{error.where}: {error.what}" + (f" — {error.hint}" if error.hint else ""))
+    st.error(_message(error))
     st.stop()
+
+# A broken portal.yaml must not take the whole portal down: the pages that need promotions show why they cannot.
+try:
+    st.session_state["promotions"], st.session_state["promotions_error"] = _promotions(str(site.repo_root)), None
+except PortalError as error:
+    st.session_state["promotions"], st.session_state["promotions_error"] = None, _message(error)
+
 
 def _signs_in() -> bool:
     """OIDC sign-in (Microsoft Entra ID) is on when .streamlit/secrets.toml has an [auth] section."""

@@ -5,24 +5,20 @@ import streamlit as st
 
 from portal.errors import PortalError
 from portal.promotion import views
-from portal.promotion.service import AWAITING_APPROVAL, Promotions
-
-
-# The same function (name and source) in every page, so the pages share one cached entry per repository.
-@st.cache_resource(show_spinner=False)
-def _promotions(repo_root: str) -> Promotions:
-    return Promotions.open(repo_root)
+from portal.promotion.service import AWAITING_APPROVAL
 
 
 st.title("Environments")
-site = st.session_state["site"]
 identity = st.session_state["identity"]
+promotions = st.session_state["promotions"]
+if promotions is None:
+    st.error(st.session_state["promotions_error"])
+    st.stop()
 if identity is None:
     st.info("Sign in (in the sidebar) to see the environments.", icon=":material/login:")
     st.stop()
 
 try:
-    promotions = _promotions(str(site.repo_root))
     rows = views.environment_rows(promotions)
 except PortalError as error:
     st.error(views.error_text(error))

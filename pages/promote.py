@@ -8,26 +8,22 @@ import streamlit as st
 
 from portal.errors import PortalError
 from portal.promotion import views
-from portal.promotion.service import APPROVED, Promotions
-
-
-# The same function (name and source) in every page, so the pages share one cached entry per repository.
-@st.cache_resource(show_spinner=False)
-def _promotions(repo_root: str) -> Promotions:
-    return Promotions.open(repo_root)
+from portal.promotion.service import APPROVED
 
 
 STEP_ICONS = {"running": ":material/progress_activity:", "done": ":material/check:", "failed": ":material/close:"}
 
 st.title("Promote")
-site = st.session_state["site"]
 identity = st.session_state["identity"]
+promotions = st.session_state["promotions"]
+if promotions is None:
+    st.error(st.session_state["promotions_error"])
+    st.stop()
 if identity is None:
     st.info("Sign in (in the sidebar) to promote, approve or reject.", icon=":material/login:")
     st.stop()
 
 try:
-    promotions = _promotions(str(site.repo_root))
     config = views.main_config(promotions)
     allowed = views.permissions(promotions, identity, config)
 except PortalError as error:
@@ -89,34 +85,7 @@ if flash:
         st.session_state.pop("promote_flash", None)
         st.rerun()
 
-# --- request ------------------------------------------------------------------------------------------------------
-st.subheader("Request a promotion")
-try:
-    choices = views.snapshot_choices(promotions)
-except PortalError as error:
-    st.error(views.error_text(error))
-    st.stop()
-left, right = st.columns([3, 1])
-choice = left.selectbox("Snapshot", range(len(choices)), format_func=lambda i: choices[i].label, key="promote_ref",
-                        help="The main branch by default; or a branch, tag or recent commit of the main branch")
-environment = right.selectbox("Target environment", environments, key="promote_env")
-ref = choices[choice].ref
-may = allowed[environment]
-
-prepared = st.session_state.get("promote_prepared")
-if prepared is not None and not prepared.matches(environment, ref):
-    prepared = None  # planned for another choice
-if st.button("Plan", key="plan", icon=":material/difference:",
-             help="Compare the snapshot with the live environment (reads the live factory)"):
-    try:
-        with st.spinner(f"Planning {environment}…"):
-            prepared = views.prepare_promotion(promotions, environment, ref)
-        st.session_state["promote_prepared"] = prepared
-    except PortalError as error:
-        st.error(views.error_text(error))
-        prepared = None
-
-if prepared is not None:
+def _show_plan(prepared: views.PreparedPromotion) -> None:
     plan = prepared.plan
     st.markdown(f"Plan `{plan.hash[:12]}` for **{plan.environment}** (factory `{plan.factory}`): snapshot "
                 f"`{prepared.snapshot_id}`, commit `{views.short(prepared.commit)}`")
@@ -158,6 +127,58 @@ if prepared is not None:
             st.caption(f"{len(notebooks.left_alone)} objects the portal did not deploy are left alone: "
                        + ", ".join(notebooks.left_alone[:5]) + (" …" if len(notebooks.left_alone) > 5 else ""))
 
+
+def _request(prepared: views.PreparedPromotion, session_key: str, skip_reason: str | None = None) -> None:
+    """Ask for what the plan showed; run it at once where no approval is needed."""
+    try:
+        promotion, planned = promotions.request(prepared.environment, identity, ref=prepared.ref,
+                                                skip_reason=skip_reason, rollback=prepared.rollback,
+                                                planned=prepared.planned)
+    except PortalError as error:
+        st.error(views.error_text(error))
+        return
+    st.session_state.pop(session_key, None)  # the plan is used up: what runs next changes it
+    if promotion.status == APPROVED:
+        _run(promotion.id, planned)
+    else:
+        approvers = ", ".join(promotions.who_may_approve(promotion)) or "nobody is configured to approve"
+        _flash("info", f"{'Rollback' if promotion.is_rollback else 'Promotion'} {promotion.id} of snapshot "
+                       f"{promotion.snapshot_id} to {promotion.environment} waits for approval (0 of "
+                       f"{promotion.approvals_required}). May approve: {approvers}.", promotion.id)
+    st.rerun()
+
+
+# --- request ------------------------------------------------------------------------------------------------------
+st.subheader("Request a promotion")
+try:
+    choices = views.snapshot_choices(promotions)
+except PortalError as error:
+    st.error(views.error_text(error))
+    st.stop()
+left, right = st.columns([3, 1])
+choice = left.selectbox("Snapshot", range(len(choices)), format_func=lambda i: choices[i].label, key="promote_ref",
+                        help="The main branch by default; or a branch, tag or recent commit of the main branch")
+environment = right.selectbox("Target environment", environments, key="promote_env")
+ref = choices[choice].ref
+may = allowed[environment]
+
+prepared = st.session_state.get("promote_prepared")
+if prepared is not None and not prepared.matches(environment, ref):
+    prepared = None  # planned for another choice
+if st.button("Plan", key="plan", icon=":material/difference:",
+             help="Compare the snapshot with the live environment (reads the live factory)"):
+    try:
+        with st.spinner(f"Planning {environment}…"):
+            prepared = views.prepare_promotion(promotions, environment, ref)
+        st.session_state["promote_prepared"] = prepared
+    except PortalError as error:
+        st.error(views.error_text(error))
+        prepared = None
+
+
+
+if prepared is not None:
+    _show_plan(prepared)
     skip_reason = None
     if may.skip:
         skip_reason = st.text_input("Skip the order (admins, hotfix): reason", key="skip_reason",
@@ -167,21 +188,41 @@ if prepared is not None:
         st.caption(views.refusal_hint("promote", environment))
     if st.button("Request promotion", key="request", type="primary", disabled=not may.promote,
                  icon=":material/rocket_launch:"):
+        _request(prepared, "promote_prepared", skip_reason)
+
+# --- roll back ----------------------------------------------------------------------------------------------------
+st.subheader("Roll back")
+st.caption("Promote an environment's previous successful snapshot again. Roles, approvals and the lock apply as "
+           "for any promotion; the audit trail marks it as a rollback.")
+back_env = st.selectbox("Environment to roll back", environments, key="rollback_env")
+option = views.rollback_option(promotions, back_env)
+if option.target is None:
+    st.caption(f"{back_env} {option.why_not}.")
+else:
+    target = option.target
+    current = option.current
+    st.markdown(f"**{back_env}** runs snapshot `{current.id}` (commit `{views.short(current.source_commit)}`); "
+                f"rolling back promotes snapshot `{target.id}` (commit `{views.short(target.source_commit)}`, "
+                f"first promoted {target.created_at} by {target.created_by}) again.")
+    back_prepared = st.session_state.get("rollback_prepared")
+    if back_prepared is not None and not back_prepared.matches(back_env, target.source_commit, rollback=True):
+        back_prepared = None  # planned for another environment, or the environment moved since
+    if st.button("Plan rollback", key="rollback_plan", icon=":material/difference:"):
         try:
-            promotion, planned = promotions.request(environment, identity, ref=ref, skip_reason=skip_reason,
-                                                    planned=prepared.planned)
+            with st.spinner(f"Planning the rollback of {back_env}…"):
+                back_prepared = views.prepare_promotion(promotions, back_env, target.source_commit, rollback=True)
+            st.session_state["rollback_prepared"] = back_prepared
         except PortalError as error:
             st.error(views.error_text(error))
-        else:
-            st.session_state.pop("promote_prepared", None)  # the plan is used up: what runs next changes it
-            if promotion.status == APPROVED:
-                _run(promotion.id, planned)
-            else:
-                approvers = ", ".join(promotions.who_may_approve(promotion)) or "nobody is configured to approve"
-                _flash("info", f"Promotion {promotion.id} of snapshot {promotion.snapshot_id} to "
-                               f"{promotion.environment} waits for approval (0 of {promotion.approvals_required}). "
-                               f"May approve: {approvers}.", promotion.id)
-            st.rerun()
+            back_prepared = None
+    if back_prepared is not None:
+        _show_plan(back_prepared)
+        back_may = allowed[back_env]
+        if not back_may.rollback:
+            st.caption(views.refusal_hint("rollback", back_env))
+        if st.button("Request rollback", key="rollback_request", type="primary", disabled=not back_may.rollback,
+                     icon=":material/undo:"):
+            _request(back_prepared, "rollback_prepared")
 
 # --- waiting for approval -----------------------------------------------------------------------------------------
 st.subheader("Waiting for approval")

@@ -211,6 +211,41 @@ def test_an_approver_rejects_with_a_reason(demo, core):
     assert core.store.events(kind="promotion rejected", promotion_id=waiting.id)[0].actor == RITA
 
 
+def test_roll_back_dev_from_the_page_after_planning_it(demo, core):
+    first = core.store.last_succeeded("dev")  # the demo promoted dev once
+    pipeline = sorted((demo / "adf" / "pipeline").glob("*.json"))[0]
+    document = json.loads(pipeline.read_text())
+    document["properties"]["description"] = "second version"
+    pipeline.write_text(json.dumps(document, indent=4))
+    repo = git.Repo(demo)
+    repo.index.add([str(pipeline.relative_to(demo))])
+    actor = git.Actor("Dana", DANA.name)
+    repo.index.commit("second version", author=actor, committer=actor)
+    second = core.promote("dev", DANA)
+    assert second.snapshot_id != first.snapshot_id
+    at = app("pages/promote.py")
+
+    at.selectbox(key="rollback_env").set_value("test").run()
+    assert "test has no successful promotion to roll back from." in texts(at.caption)
+    assert not any(b.key == "rollback_plan" for b in at.button)
+
+    at.selectbox(key="rollback_env").set_value("dev").run()
+    assert any(f"runs snapshot `{second.snapshot_id}`" in m and f"promotes snapshot `{first.snapshot_id}`" in m
+               for m in texts(at.markdown))
+    at.button(key="rollback_plan").click().run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["update (factory)"] == "1" and metrics["create (factory)"] == "0"
+    assert any(e.label == f"~ pipeline {pipeline.stem} (update)" for e in at.expander)
+
+    at.button(key="rollback_request").click().run()
+
+    assert not at.exception, [e.value for e in at.exception]
+    back = core.store.last_succeeded("dev")
+    assert back.is_rollback and back.snapshot_id == first.snapshot_id and back.requested_by == DANA.name
+    assert any(s.startswith(f"promotion {back.id} to dev succeeded: 1 deployed") for s in texts(at.success))
+    assert any(f"runs snapshot `{first.snapshot_id}`" in m for m in texts(at.markdown))  # and could go forward
+
+
 # --- Audit ----------------------------------------------------------------------------------------------------
 
 
@@ -292,6 +327,10 @@ def test_without_the_role_the_buttons_are_disabled_and_the_core_refuses(demo, co
     assert at.button(key="request").disabled
     assert any("needs the role promoter or admin" in c for c in texts(at.caption))
     assert at.button(key=f"approve_{waiting.id}").disabled and at.button(key=f"reject_{waiting.id}").disabled
+    at.selectbox(key="rollback_env").set_value("dev").run()
+    at.button(key="rollback_plan").click().run()
+    assert at.button(key="rollback_request").disabled
+    assert any("You may not roll back in dev" in c for c in texts(at.caption))
 
     # A disabled button is a courtesy: the core refuses the same request, and records it.
     with pytest.raises(PortalError, match="may not promote"):

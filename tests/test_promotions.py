@@ -228,6 +228,41 @@ def test_rollback_promotes_the_previous_snapshot_again(repo: Path, promotions: P
     assert "second version" not in json.dumps(live.as_dict())
 
 
+def test_a_rollback_must_be_the_previous_snapshot(repo: Path, promotions: Promotions) -> None:
+    """A rollback skips the order, so it cannot carry any other snapshot (e.g. straight to test)."""
+    promotions.promote("dev", ALICE)
+    describe_pipeline(repo, "second version")
+    second = promotions.promote("dev", ALICE)
+    describe_pipeline(repo, "third version, never promoted")
+    with pytest.raises(PortalError) as refused:
+        promotions.request("dev", ALICE, rollback=True)  # the main branch, not the previous snapshot
+    assert refused.value.code == "ROLLBACK" and "is not its rollback target" in refused.value.what
+    with pytest.raises(PortalError) as nothing:
+        promotions.request("test", ALICE, rollback=True)
+    assert nothing.value.code == "ROLLBACK" and "no successful promotion" in nothing.value.what
+    assert promotions.store.last_succeeded("dev").id == second.id
+    refusal = promotions.store.events(kind="action refused")[0]
+    assert refusal.environment == "dev" and refusal.data["action"] == "rollback"
+
+
+def test_the_main_branch_rules_count_and_are_read_again_when_it_moves(repo: Path, promotions: Promotions) -> None:
+    with pytest.raises(PortalError):
+        promotions.promote("dev", VIEWER)
+    granting = config().replace("promoter: ['group:data-engineers']", "promoter: ['group:readers']")
+    (repo / "portal.yaml").write_text(granting)
+    with pytest.raises(PortalError) as local:  # edited in the working tree only: grants nothing
+        promotions.promote("dev", VIEWER)
+    assert local.value.code == "FORBIDDEN"
+    opened = promotions.workspace_at()
+    assert promotions.workspace_at() is opened  # one commit is opened once
+
+    head = commit_all(repo, "readers promote")
+
+    assert promotions.main_config().access.roles["*"]["promoter"] == ["group:readers"]
+    assert promotions.workspace_at().snapshot.commit == head != opened.snapshot.commit
+    assert promotions.promote("dev", VIEWER).status == SUCCEEDED
+
+
 def test_no_secret_reaches_the_audit_trail(promotions: Promotions) -> None:
     done = promotions.promote("dev", ALICE)
     text = json.dumps([e.__dict__ for e in promotions.store.events(limit=1000)])

@@ -17,11 +17,17 @@ ACTION_ROLES = {
     "skip": (),  # skipping an environment (hotfix): admins only
 }
 
+VERBS = {"rollback": "roll back", "skip": "skip the order"}  # how an action reads in a sentence
+
+
+def verb(action: str) -> str:
+    return VERBS.get(action, action)
+
 
 class Forbidden(PortalError):
     def __init__(self, identity: Identity, action: str, environment: str):
         needed = " or ".join(ACTION_ROLES[action] + ("admin",))
-        super().__init__(f"environment {environment}", f"{identity.describe()} may not {action} here",
+        super().__init__(f"environment {environment}", f"{identity.describe()} may not {verb(action)} here",
                          hint=f"needs the role {needed} (access.roles in portal.yaml)", code="FORBIDDEN")
         self.identity = identity
         self.action = action

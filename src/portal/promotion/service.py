@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -29,6 +31,7 @@ from portal.promotion.snapshot import canonical_json, snapshot_of
 
 if TYPE_CHECKING:
     from portal.deploy.service import PlannedEnvironment
+    from portal.environments.config import PortalConfig
     from portal.environments.workspace import MappingWorkspace
 
 AWAITING_APPROVAL = "awaiting approval"
@@ -64,19 +67,26 @@ def _iso(moment: datetime) -> str:
 class Promotions:
     """Promotions of one data repository, recorded in its audit store."""
 
+    # Opened workspaces kept per (ref, commit): a commit never changes, and opening one parses the whole factory.
+    WORKSPACES_KEPT = 4
+
     def __init__(self, repo_root: Path, store: AuditStore, *, open_workspace: Callable[..., Any] | None = None):
         from portal.environments.workspace import MappingWorkspace
 
         self.repo_root = Path(repo_root)
         self.store = store
         self._open = open_workspace or MappingWorkspace.open
+        self._cache_lock = threading.Lock()
+        self._workspaces: OrderedDict[tuple[str, str], MappingWorkspace] = OrderedDict()
+        self._rules: tuple[str, PortalConfig] | None = None
 
     @classmethod
     def open(cls, repo_dir: str | os.PathLike[str] = ".") -> "Promotions":
-        from portal.environments.workspace import MappingWorkspace
+        from portal.environments.config import load_config
+        from portal.environments.repository import RepoSnapshot
 
         root = Path(repo_dir).resolve()
-        config = MappingWorkspace.open(root).config
+        config = load_config(RepoSnapshot.open(root))
         return cls(root, AuditStore.open(audit_url(root, config.audit.url)))
 
     def close(self) -> None:
@@ -84,15 +94,56 @@ class Promotions:
 
     # -- reading the repository ------------------------------------------------------------------------------
 
-    def _main(self) -> "MappingWorkspace":
-        """The repository at its main branch: whose rules (roles, order, protection) govern promotions. The
-        working tree's portal.yaml does not count: editing it locally must not grant anyone anything."""
-        workspace = self._open(self.repo_root)
-        return self._open(self.repo_root, workspace.config.git.main_branch)
+    def main_branch(self) -> str:
+        """The main branch's name, as the working tree's portal.yaml names it."""
+        from portal.environments.config import load_config
+        from portal.environments.repository import RepoSnapshot
+
+        return load_config(RepoSnapshot.open(self.repo_root)).git.main_branch
+
+    def _commit_of(self, ref: str) -> str:
+        from portal.adf.loader import open_repository, resolve_commit
+
+        repo = open_repository(self.repo_root)
+        try:
+            return resolve_commit(repo, ref).hexsha
+        finally:
+            repo.close()
+
+    def main_config(self) -> "PortalConfig":
+        """portal.yaml at the main branch: whose roles, order and protection govern promotions. The working
+        tree's copy does not count (editing it locally must not grant anyone anything). Only that file is read,
+        once per main-branch commit."""
+        from portal.environments.config import load_config
+        from portal.environments.repository import RepoSnapshot
+
+        main = self.main_branch()
+        commit = self._commit_of(main)
+        with self._cache_lock:
+            if self._rules is not None and self._rules[0] == commit:
+                return self._rules[1]
+        config = load_config(RepoSnapshot.open(self.repo_root, commit))
+        with self._cache_lock:
+            self._rules = (commit, config)
+        return config
 
     def workspace_at(self, ref: str | None = None) -> "MappingWorkspace":
-        """The repository at `ref`, by default the main branch (what a promotion deploys)."""
-        return self._open(self.repo_root, ref or self._main().config.git.main_branch)
+        """The repository at `ref`, by default the main branch (what a promotion deploys). Kept per commit, so
+        asking again after the branch moved opens the new commit."""
+        ref = ref or self.main_branch()
+        key = (ref, self._commit_of(ref))
+        with self._cache_lock:
+            if key in self._workspaces:
+                self._workspaces.move_to_end(key)
+                return self._workspaces[key]
+        workspace = self._open(self.repo_root, ref)
+        if workspace.snapshot.commit != key[1]:  # the ref moved while it was opened: key by what was read
+            key = (ref, workspace.snapshot.commit)
+        with self._cache_lock:
+            self._workspaces[key] = workspace
+            while len(self._workspaces) > self.WORKSPACES_KEPT:
+                self._workspaces.popitem(last=False)
+        return workspace
 
     # -- the audit trail --------------------------------------------------------------------------------------
 
@@ -104,9 +155,9 @@ class Promotions:
                                    snapshot_id=promotion.snapshot_id if promotion else None,
                                    summary=summary, data=data or {}))
 
-    def _check(self, workspace: "MappingWorkspace", identity: Identity, action: str, environment: str) -> None:
+    def _check(self, rules: "PortalConfig", identity: Identity, action: str, environment: str) -> None:
         try:
-            require(workspace.config, identity, action, environment)
+            require(rules, identity, action, environment)
         except Forbidden as refused:
             self._record("action refused", identity, environment=environment, summary=refused.what,
                          data={"action": action, "hint": refused.hint})
@@ -135,11 +186,20 @@ class Promotions:
         (approved at once where no approval is needed) and the plan that was shown."""
         from portal.deploy.service import plan_environment
 
-        rules = self._main()
+        rules = self.main_config()
         env = rules.environment(environment)
         self._check(rules, identity, "rollback" if rollback else "promote", environment)
-        workspace = self._open(self.repo_root, ref or rules.config.git.main_branch)
+        workspace = self.workspace_at(ref)
         content = snapshot_of(workspace)
+        if rollback:
+            # A rollback skips the order, so it must be exactly the environment's previous snapshot.
+            target = self.rollback_target(environment)
+            if content.id != target.id:
+                raise self._refuse(identity, PortalError(
+                    f"environment {environment}", f"snapshot {content.id} is not its rollback target "
+                    f"(snapshot {target.id}, commit {(target.source_commit or '')[:10]})",
+                    hint="a rollback promotes the previous successful snapshot again; promote other snapshots "
+                         "the usual way", code="ROLLBACK"), environment=environment, action="rollback")
         self._check_order(rules, identity, environment, content.id, skip_reason, rollback)
         if planned is None or planned.plan.source_commit != content.source_commit \
                 or planned.plan.environment != environment:
@@ -164,10 +224,10 @@ class Promotions:
                            "rollback": rollback, "approvalsRequired": required})
         return promotion, planned
 
-    def _check_order(self, rules: "MappingWorkspace", identity: Identity, environment: str, snapshot_id: str,
+    def _check_order(self, rules: "PortalConfig", identity: Identity, environment: str, snapshot_id: str,
                      skip_reason: str | None, rollback: bool) -> None:
         """A snapshot reaches environment N only after it succeeded in N-1 (an admin may skip, with a reason)."""
-        names = [e.name for e in rules.config.environments]
+        names = [e.name for e in rules.environments]
         position = names.index(environment)
         if rollback or position == 0:
             return
@@ -213,7 +273,7 @@ class Promotions:
         return promotion
 
     def approve(self, promotion_id: str, identity: Identity, comment: str = "") -> Promotion:
-        rules = self._main()
+        rules = self.main_config()
         promotion = self._promotion(promotion_id)
         self._check(rules, identity, "approve", promotion.environment)
         if promotion.status != AWAITING_APPROVAL:
@@ -236,7 +296,7 @@ class Promotions:
         return self._promotion(promotion.id)
 
     def reject(self, promotion_id: str, identity: Identity, reason: str) -> Promotion:
-        rules = self._main()
+        rules = self.main_config()
         promotion = self._promotion(promotion_id)
         self._check(rules, identity, "reject", promotion.environment)
         if not reason or not reason.strip():
@@ -251,9 +311,9 @@ class Promotions:
         self._record("promotion rejected", identity, promotion=promotion, summary=reason, data={"reason": reason})
         return promotion
 
-    def valid_approvals(self, promotion: Promotion, rules: "MappingWorkspace | None" = None) -> set[str]:
+    def valid_approvals(self, promotion: Promotion, rules: "PortalConfig | None" = None) -> set[str]:
         """Distinct approvers, other than the requester, whose approval has not expired."""
-        rules = rules or self._main()
+        rules = rules or self.main_config()
         hours = rules.environment(promotion.environment).protection.approval_expiry_hours
         oldest = _now() - timedelta(hours=hours)
         return {a.actor for a in self.store.approvals(promotion.id)
@@ -261,8 +321,8 @@ class Promotions:
                 and datetime.fromisoformat(a.at) >= oldest}
 
     def who_may_approve(self, promotion: Promotion) -> list[str]:
-        rules = self._main()
-        return [m for m in who_may(rules.config, "approve", promotion.environment)
+        rules = self.main_config()
+        return [m for m in who_may(rules, "approve", promotion.environment)
                 if m.lower() != promotion.requested_by.lower()]
 
     # -- running ----------------------------------------------------------------------------------------------
@@ -272,11 +332,11 @@ class Promotions:
         """Carry out an approved promotion under its environment's lock; every step goes to the audit trail."""
         from portal.deploy.service import apply_environment, plan_environment
 
-        rules = self._main()
+        rules = self.main_config()
         promotion = self._promotion(promotion_id)
         environment = promotion.environment
-        if not (allowed(rules.config, identity, "promote", environment)
-                or allowed(rules.config, identity, "approve", environment)):
+        if not (allowed(rules, identity, "promote", environment)
+                or allowed(rules, identity, "approve", environment)):
             self._check(rules, identity, "promote", environment)  # records and raises
         if promotion.status not in RESUMABLE:
             raise self._refuse(identity, PortalError(f"promotion {promotion.id}", f"is {promotion.status}; it "
@@ -289,7 +349,7 @@ class Promotions:
                     f"promotion {promotion.id}", f"has {len(valid)} valid approvals of "
                     f"{promotion.approvals_required} (approvals expire)", code="APPROVAL"), promotion=promotion,
                     action="run")
-        lease = rules.config.promotion.lock_lease_seconds
+        lease = rules.promotion.lock_lease_seconds
         owner = f"{socket.gethostname()}:{os.getpid()}"
         got = self.store.acquire_lock(environment, promotion.id, owner, lease)
         if not got.acquired:
@@ -307,7 +367,7 @@ class Promotions:
                                                     started_at=_iso(_now()), error=None)
             self._record("promotion started", identity, promotion=promotion)
             snapshot = self.store.snapshot(promotion.snapshot_id)
-            workspace = self._open(self.repo_root, snapshot.source_commit)
+            workspace = self.workspace_at(snapshot.source_commit)
             if snapshot_of(workspace).id != snapshot.id:
                 raise PortalError(f"snapshot {snapshot.id}", "its commit no longer yields the same content",
                                   code="SNAPSHOT")
@@ -384,9 +444,9 @@ class Promotions:
     # -- status -----------------------------------------------------------------------------------------------
 
     def status(self) -> list[EnvironmentStatus]:
-        rules = self._main()
+        rules = self.main_config()
         result = []
-        for env in rules.config.environments:
+        for env in rules.environments:
             recent = self.store.promotions(environment=env.name, limit=200)
             current = self.store.last_succeeded(env.name)
             running = next((p for p in recent if p.status == RUNNING), None)

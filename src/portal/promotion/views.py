@@ -17,11 +17,11 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from portal.adf.expressions import Secret
-from portal.audit import Approval, AuditEvent, AuditStore, Promotion
+from portal.audit import Approval, AuditEvent, AuditStore, Promotion, Snapshot
 from portal.deploy.events import FAILED as EVENT_FAILED
 from portal.deploy.events import FINISHED, OBJECT_DONE, RETRY, STEP_FINISHED, STEP_STARTED, Event
 from portal.errors import PortalError
-from portal.promotion.access import ACTION_ROLES, allowed, roles_of
+from portal.promotion.access import ACTION_ROLES, allowed, roles_of, verb
 from portal.promotion.identity import Identity
 from portal.promotion.service import AWAITING_APPROVAL, RUNNABLE, Promotions
 
@@ -116,7 +116,7 @@ def environment_rows(promotions: Promotions) -> list[EnvironmentRow]:
 
 def main_config(promotions: Promotions) -> "PortalConfig":
     """portal.yaml as the main branch has it: whose roles and protection govern promotions."""
-    return promotions.workspace_at().config
+    return promotions.main_config()
 
 
 # --- drift -----------------------------------------------------------------------------------------------------
@@ -217,16 +217,18 @@ class PreparedPromotion:
     commit: str
     snapshot_id: str
     planned: "PlannedEnvironment" = field(repr=False)
+    rollback: bool = False
 
     @property
     def plan(self) -> "Plan":
         return self.planned.plan
 
-    def matches(self, environment: str, ref: str | None) -> bool:
-        return self.environment == environment and self.ref == ref
+    def matches(self, environment: str, ref: str | None, rollback: bool = False) -> bool:
+        return self.environment == environment and self.ref == ref and self.rollback == rollback
 
 
-def prepare_promotion(promotions: Promotions, environment: str, ref: str | None) -> PreparedPromotion:
+def prepare_promotion(promotions: Promotions, environment: str, ref: str | None, *,
+                      rollback: bool = False) -> PreparedPromotion:
     """Plan `ref` (None: the main branch) for `environment` against its live factory, and name its snapshot."""
     from portal.deploy.service import plan_environment
     from portal.promotion.snapshot import snapshot_of
@@ -234,7 +236,27 @@ def prepare_promotion(promotions: Promotions, environment: str, ref: str | None)
     workspace = promotions.workspace_at(ref)
     content = snapshot_of(workspace)
     planned = plan_environment(workspace, environment)
-    return PreparedPromotion(environment, ref, content.source_commit, content.id, planned)
+    return PreparedPromotion(environment, ref, content.source_commit, content.id, planned, rollback)
+
+
+@dataclass(frozen=True)
+class RollbackOption:
+    """What rolling an environment back would promote again: the snapshot before the one it runs."""
+
+    environment: str
+    current: Snapshot | None
+    target: Snapshot | None
+    why_not: str  # when there is no target: why (nothing promoted, or no earlier snapshot)
+
+
+def rollback_option(promotions: Promotions, environment: str) -> RollbackOption:
+    last = promotions.store.last_succeeded(environment)
+    current = promotions.store.snapshot(last.snapshot_id) if last else None
+    try:
+        target = promotions.rollback_target(environment)
+    except PortalError as none:
+        return RollbackOption(environment, current, None, none.what)
+    return RollbackOption(environment, current, target, "")
 
 
 # --- showing a plan --------------------------------------------------------------------------------------------
@@ -311,6 +333,7 @@ class Permissions:
     approve: bool
     reject: bool
     skip: bool
+    rollback: bool
     roles: frozenset[str]
 
 
@@ -321,19 +344,20 @@ def permissions(promotions: Promotions, identity: Identity | None,
     result = {}
     for env in config.environments:
         if identity is None:
-            result[env.name] = Permissions(False, False, False, False, frozenset())
+            result[env.name] = Permissions(False, False, False, False, False, frozenset())
             continue
         result[env.name] = Permissions(
             promote=allowed(config, identity, "promote", env.name),
             approve=allowed(config, identity, "approve", env.name),
             reject=allowed(config, identity, "reject", env.name),
             skip=allowed(config, identity, "skip", env.name),
+            rollback=allowed(config, identity, "rollback", env.name),
             roles=frozenset(roles_of(config, identity, env.name)))
     return result
 
 
 def refusal_hint(action: str, environment: str) -> str:
-    return (f"You may not {action} in {environment}: it needs the role "
+    return (f"You may not {verb(action)} in {environment}: it needs the role "
             + " or ".join(ACTION_ROLES[action] + ("admin",)) + " (access.roles in portal.yaml)")
 
 
