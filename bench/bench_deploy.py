@@ -31,11 +31,8 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import datetime as dt
 import io
 import json
-import os
-import platform
 import pstats
 import random
 import shutil
@@ -73,7 +70,7 @@ from portal.deploy.service import apply_environment, plan_environment  # noqa: E
 from portal.deploy.target import FactoryTarget, sandbox_for  # noqa: E402
 from portal.environments.workspace import MappingWorkspace  # noqa: E402
 from portal.sandbox import Faults  # noqa: E402
-from results_file import replace_block  # noqa: E402
+from results_file import replace_block, run_header  # noqa: E402
 
 
 def _config(parallelism: int) -> str:
@@ -367,10 +364,7 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
         return ", ".join(f"{k} {v:,}" for k, v in sorted(by_method.items()))
 
     lines = [
-        f"Date: {dt.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}  ",
-        f"Machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}), "
-        f"Python {platform.python_version()} ({platform.python_implementation()}), {platform.system()} "
-        f"{platform.release()}, {platform.machine()}  ",
+        *run_header(),
         f"Runs: median of {args.repeat}; sandbox latency {args.latency_ms} ms on every call, list page size "
         f"{setup['page_size']}; the benchmark took {result['total']:.0f} s in all.",
         "",

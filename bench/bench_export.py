@@ -21,10 +21,8 @@ it traces; by default only for the real factory (`--tracemalloc-on all` for the 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -34,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from results_file import replace_block  # bench/ is the script's folder, so on sys.path
+from results_file import replace_block, run_header  # bench/ is the script's folder, so on sys.path
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT = BENCH_DIR.parent
@@ -228,10 +226,7 @@ def _fmt_runs(values: list[float]) -> str:
 def report(result: dict, args: argparse.Namespace) -> str:
     inputs = result["inputs"]
     lines = [
-        f"Date: {dt.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}  ",
-        f"Machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}), "
-        f"Python {platform.python_version()} ({platform.python_implementation()}), {platform.system()} "
-        f"{platform.release()}, {platform.machine()}  ",
+        *run_header(),
         f"Runs: median of {args.repeat} timings per measurement ({max(args.repeat, args.repeat_small)} for the "
         f"sub-second real factory), each in a fresh subprocess; peak RSS is the "
         f"maximum over the runs; the benchmark took {result['total']:.0f} s in all. The baseline's peak RSS "

@@ -33,9 +33,7 @@ from __future__ import annotations
 
 import argparse
 import base64
-import datetime as dt
 import os
-import platform
 import random
 import shutil
 import statistics
@@ -75,7 +73,7 @@ from portal.deploy.service import apply_environment, plan_environment  # noqa: E
 from portal.deploy.target import sandbox_for  # noqa: E402
 from portal.environments.workspace import MappingWorkspace  # noqa: E402
 from portal.sandbox import Faults, WorkspaceLimits  # noqa: E402
-from results_file import replace_block  # noqa: E402
+from results_file import replace_block, run_header  # noqa: E402
 from tests.mapping_repo import KV_TEST, SUB_TEST, write_factory, write_json  # noqa: E402
 
 
@@ -679,10 +677,7 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
         return _median_in(runs, "spans", name)
 
     lines = [
-        f"Date: {dt.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}  ",
-        f"Machine: {os.cpu_count()} CPUs (nproc {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}), "
-        f"Python {platform.python_version()} ({platform.python_implementation()}), {platform.system()} "
-        f"{platform.release()}, {platform.machine()}  ",
+        *run_header(),
         f"Settings: {args.notebooks:,} notebooks (seed {args.seed}) in {folders} folders (the target folder and "
         f"{args.folders} sub-folders), {args.changed} changed per run; sandbox latency {args.latency_ms} ms on every "
         f"call; workspace rate limits on (import 30/s, export 60/s, list 50/s, delete 2/s); portal "

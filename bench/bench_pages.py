@@ -36,10 +36,8 @@ an error message, or the benchmark stops.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import random
 import shutil
 import signal
@@ -454,11 +452,10 @@ def _runs(values: list[float]) -> str:
 def report(result: dict[str, Any], args: argparse.Namespace) -> str:
     setup, browser = result["setup"], result["browser"]
     median = statistics.median
-    now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    from results_file import run_header
+
     lines = [
-        f"Date: {now}  ",
-        f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"{platform.system()} {platform.release()}, {platform.machine()}  ",
+        *run_header(),
         f"Runs: median of {args.repeat} per page and measurement; the benchmark took {result['total_s']:.0f} s in all "
         f"(set-up {setup['setup_s']:.0f} s).",
         "",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import platform
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -20,3 +23,13 @@ def replace_block(name: str, text: str, heading: str) -> None:
         return
     prefix = current.rstrip() + "\n\n" if current.strip() else ""
     RESULTS.write_text(f"{prefix}{heading}\n\n## Latest run\n\n{block}\n", encoding="utf-8")
+
+
+def run_header() -> list[str]:
+    """The first lines of every run's block: when, and on what machine (ratios from one run, noisy machines)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"
+    return [
+        f"Date: {dt.datetime.now().astimezone().strftime('%Y-%m-%d %H:%M %Z')}  ",
+        f"Machine: {os.cpu_count()} CPUs (nproc {cpus}), Python {platform.python_version()} "
+        f"({platform.python_implementation()}), {platform.system()} {platform.release()}, {platform.machine()}  ",
+    ]

@@ -88,7 +88,7 @@ event = shown.get(chosen)
 if event is None:
     st.caption("No event on this page.")
 else:
-    st.markdown(f"**{event.kind}** · {event.at} · {event.actor}"
+    st.markdown(f"**{event.kind}** · {views.when(event.at)} · {event.actor}"
                 + ("" if event.actor_verified else " (unverified)")
                 + (f" · {event.environment}" if event.environment else "")
                 + (f" · promotion `{event.promotion_id}`" if event.promotion_id else ""))

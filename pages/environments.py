@@ -93,7 +93,7 @@ if not waiting:
     st.caption("No promotion waits for approval.")
 for promotion in waiting:
     st.markdown(f"- **{promotion.environment}** ← snapshot `{promotion.snapshot_id}`, requested by "
-                f"{promotion.requested_by} at {promotion.requested_at} (`{promotion.id}`)")
+                f"{promotion.requested_by} at {views.when(promotion.requested_at)} (`{promotion.id}`)")
 if waiting:
     st.page_link("pages/promote.py", label="Review, approve or reject on the Promote page",
                  icon=":material/rocket_launch:")

@@ -203,7 +203,7 @@ else:
     current = option.current
     st.markdown(f"**{back_env}** runs snapshot `{current.id}` (commit `{views.short(current.source_commit)}`); "
                 f"rolling back promotes snapshot `{target.id}` (commit `{views.short(target.source_commit)}`, "
-                f"first promoted {target.created_at} by {target.created_by}) again.")
+                f"first requested {views.when(target.created_at)} by {target.created_by}) again.")
     back_prepared = st.session_state.get("rollback_prepared")
     if back_prepared is not None and not back_prepared.matches(back_env, target.source_commit, rollback=True):
         back_prepared = None  # planned for another environment, or the environment moved since
@@ -239,7 +239,7 @@ for request in pending:
     with st.container(border=True):
         st.markdown(f"**{promotion.environment}** ← snapshot `{promotion.snapshot_id}` (commit "
                     f"`{views.short(request.commit)}`), requested by **{promotion.requested_by}** at "
-                    f"{promotion.requested_at} · `{promotion.id}`"
+                    f"{views.when(promotion.requested_at)} · `{promotion.id}`"
                     + (" · **rollback**" if promotion.is_rollback else ""))
         if promotion.skip_reason:
             st.warning(f"Skips the order: {promotion.skip_reason}")

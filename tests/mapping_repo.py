@@ -46,6 +46,20 @@ environments:
 """
 
 
+# The test environment deployed to the embedded sandbox (its state in the repository's .sandbox folder): the
+# environment entry of portal.yaml the deploy, notebook and promotion tests start from.
+SANDBOX_TEST_ENVIRONMENT = f"""\
+  - name: test
+    data_factory:
+      subscription_id: {SUB_TEST}
+      resource_group: rg-test
+      factory_name: adf-sales-test
+      location: westeurope
+      auth: sandbox
+      sandbox: .sandbox
+"""
+
+
 def write_json(path: Path, document: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent="\t"), encoding="utf-8")
@@ -92,3 +106,34 @@ def make_repo(root: Path) -> git.Repo:
     repo.index.add([str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and ".git" not in p.parts])
     repo.index.commit("data repository")
     return repo
+
+
+def commit_all(root: Path, message: str = "change") -> str:
+    """Commit everything in the working tree (as `git add -A`); the new commit's id."""
+    repo = git.Repo(root)
+    try:
+        repo.git.add(A=True)
+        return repo.index.commit(message).hexsha
+    finally:
+        repo.close()
+
+
+def sandbox_repo(root: Path, config: str, parameters: dict[str, dict[str, object]],
+                 files: dict[str, str] | None = None) -> Path:
+    """A committed data repository (the factory, `config` as portal.yaml, parameter files per environment, other
+    `files`) whose environments deploy to the sandbox in `root/.sandbox`; the sandbox's test factory exists."""
+    from portal.deploy.target import sandbox_for
+
+    git.Repo.init(root, initial_branch="main").close()
+    write_factory(root / "adf")
+    (root / "portal.yaml").write_text(config, encoding="utf-8")
+    (root / ".gitignore").write_text(".sandbox/\n")
+    for environment, values in parameters.items():
+        write_json(root / "environments" / f"{environment}.parameters.json", {"parameters": values})
+    for path, text in (files or {}).items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text, encoding="utf-8")
+    commit_all(root, "data repository")
+    sandbox_for(root / ".sandbox").client(SUB_TEST).factories.create_or_update(
+        "rg-test", "adf-sales-test", {"location": "westeurope"})
+    return root

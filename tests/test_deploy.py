@@ -16,21 +16,21 @@ from portal.deploy.target import sandbox_for
 from portal.environments.workspace import MappingWorkspace
 from portal.errors import PortalError
 from portal.sandbox import FaultRule, Faults
-from tests.mapping_repo import KV_TEST, SUB_TEST, write_factory, write_json
+from tests.mapping_repo import (
+    KV_TEST,
+    SANDBOX_TEST_ENVIRONMENT,
+    SUB_TEST,
+    commit_all,
+    sandbox_repo,
+    write_json,
+)
 
 CONFIG = f"""\
 version: 1
 adf:
   root_folder: adf
 environments:
-  - name: test
-    data_factory:
-      subscription_id: {SUB_TEST}
-      resource_group: rg-test
-      factory_name: adf-sales-test
-      location: westeurope
-      auth: sandbox
-      sandbox: .sandbox
+{SANDBOX_TEST_ENVIRONMENT}\
     deploy:
       delete_removed: true
       parallelism: 3
@@ -41,27 +41,13 @@ def kv(secret: str) -> dict:
     return {"reference": {"keyVault": {"id": KV_TEST}, "secretName": secret}}
 
 
-def commit_all(repo: git.Repo, message: str) -> None:
-    repo.git.add(A=True)
-    repo.index.commit(message)
-
-
 @pytest.fixture()
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "data"
-    git_repo = git.Repo.init(root, initial_branch="main")
-    write_factory(root / "adf")
-    (root / "portal.yaml").write_text(CONFIG)
-    (root / ".gitignore").write_text(".sandbox/\n")
-    write_json(root / "environments" / "test.parameters.json", {"parameters": {
+    root = sandbox_repo(tmp_path / "data", CONFIG, {"test": {
         "LS_Lake_properties_typeProperties_url": {"value": "https://laketest.dfs.core.windows.net/"},
         "LS_Lake_accountKey": kv("lake-key"), "LS_Sql_connectionString": kv("sql-conn")}})
-    commit_all(git_repo, "data repository")
-    server = sandbox_for(root / ".sandbox")
-    client = server.client(SUB_TEST)
-    client.factories.create_or_update("rg-test", "adf-sales-test", {"location": "westeurope"})
     yield root
-    server.faults = Faults()
+    sandbox_for(root / ".sandbox").faults = Faults()
 
 
 def plan(repo: Path):
@@ -108,7 +94,7 @@ def test_only_changed_objects_are_written_and_affected_triggers_restarted(repo: 
     document = json.loads(pipeline.read_text())
     document["properties"]["description"] = "loads orders"
     write_json(pipeline, document)
-    commit_all(git.Repo(repo), "describe the pipeline")
+    commit_all(repo, "describe the pipeline")
     changed = plan(repo).plan
     assert [c.label for c in changed.updates] == ["pipeline PL_Load"]
     assert [str(c) for c in changed.updates[0].changes] == ["properties.description: (absent) → loads orders"]
@@ -125,7 +111,7 @@ def test_removed_objects_are_deleted_dependents_first(repo: Path) -> None:
     promote(repo)
     for path in ("trigger/TR_Daily.json", "pipeline/PL_Load.json", "dataset/DS_Orders.json"):
         (repo / "adf" / path).unlink()
-    commit_all(git.Repo(repo), "retire the orders load")
+    commit_all(repo, "retire the orders load")
     removal = plan(repo).plan
     assert [c.label for c in removal.deletions] == ["trigger TR_Daily", "pipeline PL_Load", "dataset DS_Orders"]
     _, report = promote(repo)
@@ -137,7 +123,7 @@ def test_deletion_is_opt_in(repo: Path) -> None:
     promote(repo)
     (repo / "portal.yaml").write_text(CONFIG.replace("delete_removed: true", "delete_removed: false"))
     (repo / "adf" / "trigger" / "TR_Daily.json").unlink()
-    commit_all(git.Repo(repo), "no trigger, no deletion")
+    commit_all(repo, "no trigger, no deletion")
     kept = plan(repo).plan
     assert [c.label for c in kept.deletions] == ["trigger TR_Daily"] and not kept.effective_deletions
     assert not kept.has_changes and "deletion is off" in kept.notes[0]
@@ -154,7 +140,7 @@ def test_a_fault_in_the_middle_restarts_triggers_and_a_rerun_converges(repo: Pat
     document = json.loads(lake.read_text())
     document["properties"]["description"] = "v2"
     write_json(lake, document)
-    commit_all(git.Repo(repo), "v2")
+    commit_all(repo, "v2")
     server = sandbox_for(repo / ".sandbox")
     # The pipeline's write fails for good (more times than the SDK retries).
     server.faults = Faults(rules=[FaultRule(method="PUT", path_contains="/pipelines/PL_Load", status=400,
@@ -179,7 +165,7 @@ def _describe_lake(repo: Path, text: str) -> None:
     document = json.loads(lake.read_text())
     document["properties"]["description"] = text
     write_json(lake, document)
-    commit_all(git.Repo(repo), f"describe: {text}")
+    commit_all(repo, f"describe: {text}")
 
 
 MANUAL_DATASET = {"properties": {
@@ -231,7 +217,7 @@ def test_changes_elsewhere_in_the_factory_do_not_block_a_plan_unless_asked(repo:
     # An environment that wants the whole factory unchanged says so.
     config = repo / "portal.yaml"
     config.write_text(config.read_text().replace("parallelism: 3", "parallelism: 3\n      stale_check: whole-factory"))
-    commit_all(git.Repo(repo), "strict stale check")
+    commit_all(repo, "strict stale check")
     _describe_lake(repo, "newer")
     workspace = MappingWorkspace.open(repo)
     planned = plan_environment(workspace, "test")
@@ -311,7 +297,7 @@ def test_event_trigger_is_unsubscribed_stopped_and_started_again(tmp_path: Path)
     document = json.loads(pipeline.read_text())
     document["properties"]["description"] = "lands new files"
     write_json(pipeline, document)
-    commit_all(git.Repo(root), "describe the landing pipeline")
+    commit_all(root, "describe the landing pipeline")
     workspace = MappingWorkspace.open(root)
     planned = plan_environment(workspace, "dev")
     [trigger] = [t for t in planned.plan.triggers if t.name == "TR_NewFiles"]

@@ -19,7 +19,7 @@ from portal.deploy.target import sandbox_for
 from portal.environments.workspace import MappingWorkspace
 from portal.errors import FindingsError, PortalError
 from portal.sandbox import FaultRule, Faults
-from tests.mapping_repo import KV_TEST, SUB_TEST, write_factory, write_json
+from tests.mapping_repo import KV_TEST, SANDBOX_TEST_ENVIRONMENT, commit_all, sandbox_repo, write_json
 
 HOST = "https://adb-4444444444444444.4.azuredatabricks.net"
 TARGET = "/Shared/sales"
@@ -30,14 +30,7 @@ adf:
 databricks:
   source_folder: notebooks
 environments:
-  - name: test
-    data_factory:
-      subscription_id: {SUB_TEST}
-      resource_group: rg-test
-      factory_name: adf-sales-test
-      location: westeurope
-      auth: sandbox
-      sandbox: .sandbox
+{SANDBOX_TEST_ENVIRONMENT}\
     databricks:
       host: {HOST}
       target_folder: {TARGET}
@@ -54,30 +47,16 @@ NOTEBOOKS = {
 }
 
 
-def commit_all(repo: Path, message: str) -> None:
-    handle = git.Repo(repo)
-    handle.git.add(A=True)
-    handle.index.commit(message)
+def kv(secret: str) -> dict:
+    return {"reference": {"keyVault": {"id": KV_TEST}, "secretName": secret}}
 
 
 @pytest.fixture()
 def repo(tmp_path: Path) -> Path:
-    root = tmp_path / "data"
-    git.Repo.init(root, initial_branch="main")
-    write_factory(root / "adf")
-    (root / "portal.yaml").write_text(CONFIG)
-    (root / ".gitignore").write_text(".sandbox/\n")
-    write_json(root / "environments" / "test.parameters.json", {"parameters": {
-        "LS_Lake_accountKey": {"reference": {"keyVault": {"id": KV_TEST}, "secretName": "lake-key"}},
-        "LS_Sql_connectionString": {"reference": {"keyVault": {"id": KV_TEST}, "secretName": "sql-conn"}}}})
-    for path, text in NOTEBOOKS.items():
-        (root / path).parent.mkdir(parents=True, exist_ok=True)
-        (root / path).write_text(text)
-    commit_all(root, "factory and notebooks")
-    server = sandbox_for(root / ".sandbox")
-    server.client(SUB_TEST).factories.create_or_update("rg-test", "adf-sales-test", {"location": "westeurope"})
+    root = sandbox_repo(tmp_path / "data", CONFIG, {"test": {
+        "LS_Lake_accountKey": kv("lake-key"), "LS_Sql_connectionString": kv("sql-conn")}}, NOTEBOOKS)
     yield root
-    server.faults = Faults()
+    sandbox_for(root / ".sandbox").faults = Faults()
 
 
 def promote(repo: Path, log: EventLog | None = None):

@@ -101,6 +101,7 @@ def test_environments_show_dev_deployed_and_no_drift_on_request(demo, core):
     dev = core.store.last_succeeded("dev")
     assert matrix.loc["dev", "snapshot"] == dev.snapshot_id
     assert matrix.loc["dev", "promoted by"] == "portal-demo"
+    assert matrix.loc["dev", "deployed at"] == views.when(dev.finished_at) != ""
     assert matrix.loc["dev", "last promotion"] == f"succeeded ({dev.id})"
     assert matrix.loc["test", "snapshot"].endswith("nothing promoted yet")
     assert matrix.loc["prod", "snapshot"].endswith("nothing promoted yet")
@@ -357,6 +358,12 @@ def test_run_progress_follows_a_real_run(demo, core):
     assert progress.finished and progress.fraction == 1.0 and progress.label == "finished"
     assert lines["deploy"] == "done" and set(lines.values()) == {"done"}
     assert drawn and drawn[-1] == 1.0
+
+
+def test_times_read_in_utc_to_the_second():
+    assert views.when("2026-11-24T00:05:55.943+00:00") == "2026-11-24 00:05:55 UTC"
+    assert views.when("2026-11-24T01:05:55+01:00") == "2026-11-24 00:05:55 UTC"
+    assert views.when(None) == "" and views.when("yesterday") == "yesterday"
 
 
 def test_snapshot_choices_start_with_the_main_branch(demo, core):

@@ -4,7 +4,6 @@ PostgreSQL server at 127.0.0.1:5432, with the deploys going through the real SDK
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import signal
 import subprocess
@@ -13,24 +12,21 @@ import time
 import uuid
 from pathlib import Path
 
-import git
 import pytest
 import sqlalchemy
 
-from portal.audit import AuditStore
 from portal.cli import main
 from portal.deploy.target import sandbox_for
 from portal.errors import PortalError
 from portal.promotion.identity import Identity
 from portal.promotion.service import (
     AWAITING_APPROVAL,
-    INTERRUPTED,
     REJECTED,
     SUCCEEDED,
     Promotions,
 )
 from portal.sandbox import Faults
-from tests.mapping_repo import write_factory, write_json
+from tests.mapping_repo import commit_all, sandbox_repo, write_json
 
 SUBS = {"dev": "11111111-1111-1111-1111-111111111111", "test": "22222222-2222-2222-2222-222222222222",
         "prod": "33333333-3333-3333-3333-333333333333"}
@@ -61,12 +57,6 @@ def config(expiry_hours: float = 72, lease: float = 300) -> str:
     return "\n".join(lines) + "\n"
 
 
-def commit_all(root: Path, message: str) -> str:
-    repo = git.Repo(root)
-    repo.git.add(A=True)
-    return repo.index.commit(message).hexsha
-
-
 def describe_pipeline(root: Path, text: str) -> str:
     path = root / "adf" / "pipeline" / "PL_Load.json"
     document = json.loads(path.read_text())
@@ -92,17 +82,12 @@ def _postgres_schema() -> str:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def repo(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "data"
-    git.Repo.init(root, initial_branch="main")
-    write_factory(root / "adf")
-    (root / "portal.yaml").write_text(config())
-    (root / ".gitignore").write_text(".sandbox/\n")
+    parameters = {}
     for env, sub in SUBS.items():
         kv = {"reference": {"keyVault": {"id": f"/subscriptions/{sub}/resourceGroups/rg-{env}/providers/"
                                                f"Microsoft.KeyVault/vaults/kv-{env}"}, "secretName": "lake-key"}}
-        write_json(root / "environments" / f"{env}.parameters.json", {"parameters": {
-            "LS_Lake_accountKey": kv, "LS_Sql_connectionString": kv}})
-    commit_all(root, "data repository")
+        parameters[env] = {"LS_Lake_accountKey": kv, "LS_Sql_connectionString": kv}
+    root = sandbox_repo(tmp_path / "data", config(), parameters)
     server = sandbox_for(root / ".sandbox")
     for env, sub in SUBS.items():
         server.client(sub).factories.create_or_update(f"rg-{env}", f"adf-sales-{env}", {"location": "westeurope"})

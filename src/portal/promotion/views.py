@@ -53,6 +53,19 @@ def short(commit: str | None, length: int = 10) -> str:
     return (commit or "")[:length]
 
 
+def when(moment: str | None) -> str:
+    """A stored ISO timestamp as people read it: to the second, in UTC, named so ("" when there is none)."""
+    if not moment:
+        return ""
+    try:
+        parsed = datetime.fromisoformat(moment)
+    except ValueError:
+        return moment  # not ours to reformat: shown as stored
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(timezone.utc)
+    return parsed.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 # --- the environment matrix ------------------------------------------------------------------------------------
 
 
@@ -80,7 +93,7 @@ class EnvironmentRow:
             "environment": self.environment,
             "snapshot": self.snapshot_id or "— nothing promoted yet",
             "commit": short(self.commit),
-            "deployed at": self.deployed_at or "",
+            "deployed at": when(self.deployed_at),
             "promoted by": self.deployed_by or "",
             "last promotion": (f"{self.last_status} ({self.last_promotion_id})" if self.last_promotion_id else ""),
             "running": self.running or "",

@@ -6,8 +6,6 @@ a delete refused while referenced) can never interleave with another request.
 
 from __future__ import annotations
 
-import copy
-
 import datetime as dt
 import json
 import re
