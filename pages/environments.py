@@ -24,7 +24,8 @@ except PortalError as error:
     st.error(views.error_text(error))
     st.stop()
 
-st.caption("In promotion order. A snapshot reaches an environment after it succeeded in the one before.")
+st.caption("In promotion order. A snapshot reaches an environment after it succeeded in the one before; "
+           "— means nothing was promoted there yet. *approvals*: how many a promotion there needs.")
 st.dataframe([row.as_table_row() for row in rows], hide_index=True, width="stretch")
 for row in rows:
     if row.last_status in ("failed", "interrupted") and row.last_error:

@@ -194,7 +194,7 @@ if prepared is not None:
 st.subheader("Roll back")
 st.caption("Promote an environment's previous successful snapshot again. Roles, approvals and the lock apply as "
            "for any promotion; the audit trail marks it as a rollback.")
-back_env = st.selectbox("Environment to roll back", environments, key="rollback_env")
+back_env = st.columns([1, 3])[0].selectbox("Environment to roll back", environments, key="rollback_env")
 option = views.rollback_option(promotions, back_env)
 if option.target is None:
     st.caption(f"{back_env} {option.why_not}.")

@@ -91,14 +91,12 @@ class EnvironmentRow:
     def as_table_row(self) -> dict[str, Any]:
         return {
             "environment": self.environment,
-            "snapshot": self.snapshot_id or "— nothing promoted yet",
+            "snapshot": self.snapshot_id or "—",  # nothing promoted yet
             "commit": short(self.commit),
             "deployed at": when(self.deployed_at),
             "promoted by": self.deployed_by or "",
             "last promotion": (f"{self.last_status} ({self.last_promotion_id})" if self.last_promotion_id else ""),
-            "running": self.running or "",
-            "waiting for approval": len(self.waiting),
-            "approvals needed": self.approvals_required,
+            "approvals": self.approvals_required,  # needed there; what waits is listed below the matrix
         }
 
 
