@@ -175,8 +175,6 @@ if st.button("Plan", key="plan", icon=":material/difference:",
         st.error(views.error_text(error))
         prepared = None
 
-
-
 if prepared is not None:
     _show_plan(prepared)
     skip_reason = None

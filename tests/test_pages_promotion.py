@@ -361,6 +361,17 @@ def test_run_progress_follows_a_real_run(demo, core):
     assert drawn and drawn[-1] == 1.0
 
 
+def test_the_matrix_names_a_run_still_going_behind_a_newer_request(demo, core):
+    core.promote("test", DANA)
+    first, _ = core.request("prod", DANA)
+    core.store.update_promotion(first.id, first.version, status="running")  # as while its run goes on
+    second, _ = core.request("prod", DANA)
+
+    prod = {row.environment: row for row in views.environment_rows(core)}["prod"]
+
+    assert prod.as_table_row()["last promotion"] == f"awaiting approval ({second.id}); {first.id} running"
+
+
 def test_times_read_in_utc_to_the_second():
     assert views.when("2026-11-24T00:05:55.943+00:00") == "2026-11-24 00:05:55 UTC"
     assert views.when("2026-11-24T01:05:55+01:00") == "2026-11-24 00:05:55 UTC"

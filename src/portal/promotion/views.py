@@ -81,8 +81,7 @@ class EnvironmentRow:
     last_promotion_id: str | None  # the newest request, whatever became of it
     last_status: str | None
     last_error: str | None
-    running: str | None
-    waiting: tuple[str, ...]
+    running: str | None  # the promotion running there now, if any
 
     @property
     def deployed(self) -> bool:
@@ -95,7 +94,9 @@ class EnvironmentRow:
             "commit": short(self.commit),
             "deployed at": when(self.deployed_at),
             "promoted by": self.deployed_by or "",
-            "last promotion": (f"{self.last_status} ({self.last_promotion_id})" if self.last_promotion_id else ""),
+            "last promotion": (f"{self.last_status} ({self.last_promotion_id})" if self.last_promotion_id else "")
+                              + (f"; {self.running} running" if self.running not in (None, self.last_promotion_id)
+                                 else ""),
             "approvals": self.approvals_required,  # needed there; what waits is listed below the matrix
         }
 
@@ -120,8 +121,7 @@ def environment_rows(promotions: Promotions) -> list[EnvironmentRow]:
             last_promotion_id=last.id if last else None,
             last_status=last.status if last else None,
             last_error=last.error if last else None,
-            running=status.running.id if status.running else None,
-            waiting=tuple(p.id for p in status.waiting)))
+            running=status.running.id if status.running else None))
     return rows
 
 
