@@ -18,7 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from portal.audit import AuditStore, NewEvent, Promotion, Snapshot, audit_url
 from portal.audit.store import Approval
@@ -70,12 +70,9 @@ class Promotions:
     # Opened workspaces kept per (ref, commit): a commit never changes, and opening one parses the whole factory.
     WORKSPACES_KEPT = 4
 
-    def __init__(self, repo_root: Path, store: AuditStore, *, open_workspace: Callable[..., Any] | None = None):
-        from portal.environments.workspace import MappingWorkspace
-
+    def __init__(self, repo_root: Path, store: AuditStore):
         self.repo_root = Path(repo_root)
         self.store = store
-        self._open = open_workspace or MappingWorkspace.open
         self._cache_lock = threading.Lock()
         self._workspaces: OrderedDict[tuple[str, str], MappingWorkspace] = OrderedDict()
         self._rules: tuple[str, PortalConfig] | None = None
@@ -136,7 +133,9 @@ class Promotions:
             if key in self._workspaces:
                 self._workspaces.move_to_end(key)
                 return self._workspaces[key]
-        workspace = self._open(self.repo_root, ref)
+        from portal.environments.workspace import MappingWorkspace
+
+        workspace = MappingWorkspace.open(self.repo_root, ref)
         if workspace.snapshot.commit != key[1]:  # the ref moved while it was opened: key by what was read
             key = (ref, workspace.snapshot.commit)
         with self._cache_lock:
