@@ -34,11 +34,13 @@ except PortalError as error:
     st.error(_message(error))
     st.stop()
 
-# A broken portal.yaml must not take the whole portal down: the pages that need promotions show why they cannot.
+# A broken portal.yaml or an unreachable audit database must not take the whole portal down: only the pages that
+# need promotions say why they cannot open (below, once the page is known).
 try:
-    st.session_state["promotions"], st.session_state["promotions_error"] = _promotions(str(site.repo_root)), None
+    promotions, promotions_error = _promotions(str(site.repo_root)), None
 except PortalError as error:
-    st.session_state["promotions"], st.session_state["promotions_error"] = None, _message(error)
+    promotions, promotions_error = None, _message(error)
+st.session_state["promotions"] = promotions
 
 
 def _signs_in() -> bool:
@@ -68,11 +70,13 @@ with st.sidebar:
 st.session_state["site"] = site
 st.session_state["identity"] = identity_of(st.user.to_dict() if signs_in else None, demo_person=person, site=site)
 
-pages = [
-    st.Page("pages/environments.py", title="Environments", icon=":material/dns:", default=True),
-    st.Page("pages/parameters.py", title="Parameters", icon=":material/tune:"),
-    st.Page("pages/templates.py", title="Templates", icon=":material/data_object:"),
-    st.Page("pages/promote.py", title="Promote", icon=":material/rocket_launch:"),
-    st.Page("pages/audit.py", title="Audit", icon=":material/history:"),
-]
-st.navigation(pages).run()
+environments = st.Page("pages/environments.py", title="Environments", icon=":material/dns:", default=True)
+parameters = st.Page("pages/parameters.py", title="Parameters", icon=":material/tune:")
+templates = st.Page("pages/templates.py", title="Templates", icon=":material/data_object:")
+promote = st.Page("pages/promote.py", title="Promote", icon=":material/rocket_launch:")
+audit = st.Page("pages/audit.py", title="Audit", icon=":material/history:")
+page = st.navigation([environments, parameters, templates, promote, audit])
+if promotions is None and page in (environments, promote, audit):
+    st.error(promotions_error)
+    st.stop()
+page.run()

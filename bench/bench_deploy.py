@@ -47,7 +47,6 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT = BENCH_DIR.parent
 SRC = PROJECT / "src"
-RESULTS = BENCH_DIR / "RESULTS.md"
 WRITES_TARGET = 50.0
 TIME_TARGET = 10.0
 SUBSCRIPTION = "44444444-4444-4444-4444-444444444444"
@@ -70,7 +69,7 @@ from portal.deploy.service import apply_environment, plan_environment  # noqa: E
 from portal.deploy.target import FactoryTarget, sandbox_for  # noqa: E402
 from portal.environments.workspace import MappingWorkspace  # noqa: E402
 from portal.sandbox import Faults  # noqa: E402
-from results_file import replace_block, run_header  # noqa: E402
+from results_file import publish, run_header  # noqa: E402
 
 
 def _config(parallelism: int) -> str:
@@ -436,10 +435,6 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def update_results(text: str) -> None:
-    replace_block("bench_deploy", text, SECTION_HEADING)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--resources", type=int, default=1000)
@@ -457,11 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     text = report(result, args)
     if result["profile"]:
         print("\ncProfile of the first portal plan + apply (cumulative):\n" + result["profile"])
-    print()
-    print(text)
-    if not args.no_write:
-        update_results(text)
-        print(f"\nupdated {RESULTS.relative_to(PROJECT)}")
+    publish("bench_deploy", text, SECTION_HEADING, write=not args.no_write)
     return 0
 
 

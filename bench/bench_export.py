@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from results_file import replace_block, run_header  # bench/ is the script's folder, so on sys.path
+from results_file import publish, run_header  # bench/ is the script's folder, so on sys.path
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT = BENCH_DIR.parent
@@ -40,7 +40,6 @@ SRC = PROJECT / "src"
 REAL_FACTORY = PROJECT / ".." / "shared" / "adf-corpus" / "bilatam__BPBI" / "source"
 REAL_FACTORY_NAME = "DFPRPBI-dev"
 GENERATED_RESOURCES = 10_000
-RESULTS = BENCH_DIR / "RESULTS.md"
 RATIO_TARGET = 2.0
 MEMORY_TARGET_MB = 500.0
 
@@ -274,10 +273,6 @@ def report(result: dict, args: argparse.Namespace) -> str:
     return "\n".join(lines)
 
 
-def update_results(text: str) -> None:
-    replace_block("bench_export", text, "# ARM export benchmark")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--one", choices=("portal", "baseline"), help=argparse.SUPPRESS)
@@ -301,11 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         return one(args)
     result = bench(args)
     text = report(result, args)
-    print()
-    print(text)
-    if not args.no_write:
-        update_results(text)
-        print(f"\nupdated {RESULTS.relative_to(PROJECT)}")
+    publish("bench_export", text, "# ARM export benchmark", write=not args.no_write)
     return 0
 
 

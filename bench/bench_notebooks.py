@@ -50,7 +50,6 @@ from typing import Any, Iterator
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT = BENCH_DIR.parent
 SRC = PROJECT / "src"
-RESULTS = BENCH_DIR / "RESULTS.md"
 CALLS_TARGET = 15
 HOST = "https://adb-4444444444444444.4.azuredatabricks.net"
 TARGET = "/Shared/sales"
@@ -73,7 +72,7 @@ from portal.deploy.service import apply_environment, plan_environment  # noqa: E
 from portal.deploy.target import sandbox_for  # noqa: E402
 from portal.environments.workspace import MappingWorkspace  # noqa: E402
 from portal.sandbox import Faults, WorkspaceLimits  # noqa: E402
-from results_file import replace_block, run_header  # noqa: E402
+from results_file import publish, run_header  # noqa: E402
 from tests.mapping_repo import KV_TEST, SUB_TEST, write_factory, write_json  # noqa: E402
 
 
@@ -790,10 +789,6 @@ def _languages(chosen: list[tuple[Path, str]]) -> dict[str, int]:
     return dict(counts)
 
 
-def update_results(text: str) -> None:
-    replace_block("bench_notebooks", text, SECTION_HEADING)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--notebooks", type=int, default=2000, help="notebooks and files in Git (default 2000)")
@@ -814,11 +809,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("need 1 <= --changed <= --notebooks, --folders >= 0, --repeat >= 1")
     result = bench(args)
     text = report(result, args)
-    print()
-    print(text)
-    if not args.no_write:
-        update_results(text)
-        print(f"\nupdated {RESULTS.relative_to(PROJECT)}")
+    publish("bench_notebooks", text, SECTION_HEADING, write=not args.no_write)
     return 0
 
 

@@ -539,13 +539,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     result = bench(args)
     text = report(result, args)
-    print()
-    print(text)
-    if not args.no_write:
-        from results_file import replace_block
+    from results_file import publish
 
-        replace_block("bench_pages", text, SECTION_HEADING)
-        print(f"\nupdated {(BENCH_DIR / 'RESULTS.md').relative_to(PROJECT)}")
+    publish("bench_pages", text, SECTION_HEADING, write=not args.no_write)
     return 0
 
 

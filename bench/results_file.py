@@ -25,6 +25,15 @@ def replace_block(name: str, text: str, heading: str) -> None:
     RESULTS.write_text(f"{prefix}{heading}\n\n## Latest run\n\n{block}\n", encoding="utf-8")
 
 
+def publish(name: str, text: str, heading: str, *, write: bool = True) -> None:
+    """Print a run's block and, unless `write` is off (--no-write), put it into RESULTS.md."""
+    print()
+    print(text)
+    if write:
+        replace_block(name, text, heading)
+        print(f"\nupdated {RESULTS.relative_to(RESULTS.parents[1])}")
+
+
 def run_header() -> list[str]:
     """The first lines of every run's block: when, and on what machine (ratios from one run, noisy machines)."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "?"

@@ -11,16 +11,13 @@ ANY = "(any)"
 
 st.title("Audit trail")
 identity = st.session_state["identity"]
-promotions = st.session_state["promotions"]
-if promotions is None:
-    st.error(st.session_state["promotions_error"])
-    st.stop()
+promotions = st.session_state["promotions"]  # app.py opened it, and stops before this page when it could not
 if identity is None:
     st.info("Sign in (in the sidebar) to read the audit trail.", icon=":material/login:")
     st.stop()
 
 try:
-    environments = [env.name for env in views.main_config(promotions).environments]
+    environments = [env.name for env in promotions.main_config().environments]
 except PortalError as error:
     st.error(views.error_text(error))
     st.stop()

@@ -10,10 +10,7 @@ from portal.promotion.service import AWAITING_APPROVAL
 
 st.title("Environments")
 identity = st.session_state["identity"]
-promotions = st.session_state["promotions"]
-if promotions is None:
-    st.error(st.session_state["promotions_error"])
-    st.stop()
+promotions = st.session_state["promotions"]  # app.py opened it, and stops before this page when it could not
 if identity is None:
     st.info("Sign in (in the sidebar) to see the environments.", icon=":material/login:")
     st.stop()

@@ -15,16 +15,13 @@ STEP_ICONS = {"running": ":material/progress_activity:", "done": ":material/chec
 
 st.title("Promote")
 identity = st.session_state["identity"]
-promotions = st.session_state["promotions"]
-if promotions is None:
-    st.error(st.session_state["promotions_error"])
-    st.stop()
+promotions = st.session_state["promotions"]  # app.py opened it, and stops before this page when it could not
 if identity is None:
     st.info("Sign in (in the sidebar) to promote, approve or reject.", icon=":material/login:")
     st.stop()
 
 try:
-    config = views.main_config(promotions)
+    config = promotions.main_config()
     allowed = views.permissions(promotions, identity, config)
 except PortalError as error:
     st.error(views.error_text(error))
@@ -128,6 +125,19 @@ def _show_plan(prepared: views.PreparedPromotion) -> None:
                        + ", ".join(notebooks.left_alone[:5]) + (" …" if len(notebooks.left_alone) > 5 else ""))
 
 
+def _prepare(session_key: str, environment: str, ref: str | None, *,
+             rollback: bool = False) -> views.PreparedPromotion | None:
+    """Plan against the live environment, kept for this session; None (the error shown) when planning failed."""
+    try:
+        with st.spinner(f"Planning {'the rollback of ' if rollback else ''}{environment}…"):
+            prepared = views.prepare_promotion(promotions, environment, ref, rollback=rollback)
+    except PortalError as error:
+        st.error(views.error_text(error))
+        return None
+    st.session_state[session_key] = prepared
+    return prepared
+
+
 def _request(prepared: views.PreparedPromotion, session_key: str, skip_reason: str | None = None) -> None:
     """Ask for what the plan showed; run it at once where no approval is needed."""
     try:
@@ -167,13 +177,7 @@ if prepared is not None and not prepared.matches(environment, ref):
     prepared = None  # planned for another choice
 if st.button("Plan", key="plan", icon=":material/difference:",
              help="Compare the snapshot with the live environment (reads the live factory)"):
-    try:
-        with st.spinner(f"Planning {environment}…"):
-            prepared = views.prepare_promotion(promotions, environment, ref)
-        st.session_state["promote_prepared"] = prepared
-    except PortalError as error:
-        st.error(views.error_text(error))
-        prepared = None
+    prepared = _prepare("promote_prepared", environment, ref)
 
 if prepared is not None:
     _show_plan(prepared)
@@ -206,13 +210,7 @@ else:
     if back_prepared is not None and not back_prepared.matches(back_env, target.source_commit, rollback=True):
         back_prepared = None  # planned for another environment, or the environment moved since
     if st.button("Plan rollback", key="rollback_plan", icon=":material/difference:"):
-        try:
-            with st.spinner(f"Planning the rollback of {back_env}…"):
-                back_prepared = views.prepare_promotion(promotions, back_env, target.source_commit, rollback=True)
-            st.session_state["rollback_prepared"] = back_prepared
-        except PortalError as error:
-            st.error(views.error_text(error))
-            back_prepared = None
+        back_prepared = _prepare("rollback_prepared", back_env, target.source_commit, rollback=True)
     if back_prepared is not None:
         _show_plan(back_prepared)
         back_may = allowed[back_env]

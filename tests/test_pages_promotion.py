@@ -248,6 +248,19 @@ def test_roll_back_dev_from_the_page_after_planning_it(demo, core):
     assert any(f"runs snapshot `{first.snapshot_id}`" in m for m in texts(at.markdown))  # and could go forward
 
 
+def test_without_the_audit_store_the_promotion_pages_say_why_and_the_others_still_open(demo, monkeypatch):
+    monkeypatch.setenv("PORTAL_AUDIT_URL", "postgresql+psycopg://portal:s3cret@127.0.0.1:1/audit")  # nothing listens
+
+    for page in (None, "pages/promote.py", "pages/audit.py"):
+        at = app(page)
+        errors = [e.value for e in at.error]
+        assert len(errors) == 1 and errors[0].startswith(
+            "postgresql+psycopg://portal:***@127.0.0.1:1/audit: cannot open the audit store")
+        assert "s3cret" not in errors[0] and not at.title  # stopped before the page
+    templates = app("pages/templates.py")
+    assert not templates.error and [t.value for t in templates.title] == ["Templates"]
+
+
 # --- Audit ----------------------------------------------------------------------------------------------------
 
 

@@ -104,7 +104,7 @@ class EnvironmentRow:
 def environment_rows(promotions: Promotions) -> list[EnvironmentRow]:
     """Every environment in promotion order: what it runs (snapshot, commit, when, by whom), the newest
     promotion's result, and what runs or waits there. A few indexed queries per environment."""
-    config = main_config(promotions)
+    config = promotions.main_config()
     rows = []
     for status in promotions.status():
         newest = promotions.store.promotions(environment=status.environment, limit=1)
@@ -123,11 +123,6 @@ def environment_rows(promotions: Promotions) -> list[EnvironmentRow]:
             last_error=last.error if last else None,
             running=status.running.id if status.running else None))
     return rows
-
-
-def main_config(promotions: Promotions) -> "PortalConfig":
-    """portal.yaml as the main branch has it: whose roles and protection govern promotions."""
-    return promotions.main_config()
 
 
 # --- drift -----------------------------------------------------------------------------------------------------
@@ -192,7 +187,7 @@ def snapshot_choices(promotions: Promotions, *, recent: int = 15) -> list[RefCho
     main branch's recent commits (an older snapshot, e.g. to redeploy it)."""
     import git
 
-    main = main_config(promotions).git.main_branch
+    main = promotions.main_config().git.main_branch
     repo = git.Repo(promotions.repo_root)
     try:
         head = repo.commit(main)
@@ -351,7 +346,7 @@ class Permissions:
 def permissions(promotions: Promotions, identity: Identity | None,
                 config: "PortalConfig | None" = None) -> dict[str, Permissions]:
     """What `identity` may do in each environment, by the main branch's rules (the façade checks again)."""
-    config = config or main_config(promotions)
+    config = config or promotions.main_config()
     result = {}
     for env in config.environments:
         if identity is None:

@@ -75,7 +75,7 @@ class SandboxState:
 
     def put(self, doc: Document) -> None:
         with self.lock:
-            _write_json(_file(self._folder(doc["id"])), doc)
+            write_json_atomic(_file(self._folder(doc["id"])), doc)
             self._docs[_key(doc["id"])] = copy.deepcopy(doc)
 
     def delete(self, resource_id: str) -> bool:
@@ -130,7 +130,7 @@ def _file(folder: Path) -> Path:
     return folder.with_name(folder.name + ".json")
 
 
-def _write_json(path: Path, doc: Document) -> None:
+def write_json_atomic(path: Path, doc: Any) -> None:
     """Write through a temporary file and os.replace, so a reader or a crash never sees half a document.
 
     No fsync: the sandbox trades durability across power loss for speed in tests and benchmarks.

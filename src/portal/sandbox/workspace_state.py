@@ -28,12 +28,13 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
+
+from portal.sandbox.state import write_json_atomic
 
 WorkspaceObject = dict[str, Any]
 
@@ -148,7 +149,7 @@ class WorkspaceState:
             if old is not None and old["object_type"] != obj["object_type"]:
                 self._doc_file(old).unlink(missing_ok=True)
             stored = copy.deepcopy(obj)
-            _write_json(self._doc_file(stored), stored)
+            write_json_atomic(self._doc_file(stored), stored)
             self._objects[path] = stored
             self._children.setdefault(parent_of(path), set()).add(path)
             if stored["object_type"] == DIRECTORY:
@@ -196,7 +197,7 @@ class WorkspaceState:
             self._load_tree()
             return workspace_id
         workspace_id = workspace_id_for(self.hostname)
-        _write_json(manifest, {"host": f"https://{self.hostname}", "workspace_id": workspace_id})
+        write_json_atomic(manifest, {"host": f"https://{self.hostname}", "workspace_id": workspace_id})
         created = now_ms()
         for path in _INITIAL_FOLDERS:
             self.put({"path": path, "object_type": DIRECTORY, "object_id": self.new_object_id(),
@@ -223,16 +224,3 @@ class WorkspaceState:
             if obj["object_type"] == DIRECTORY:
                 self._children.setdefault(path, set())
             self._last_id = max(self._last_id, int(obj.get("object_id", 0)))
-
-
-def _write_json(path: Path, doc: Any) -> None:
-    """Write through a temporary file and os.replace, so a reader or a crash never sees half a document."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp.", suffix=".json.part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(doc, handle, indent=2, ensure_ascii=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
