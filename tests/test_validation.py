@@ -641,6 +641,13 @@ EXPECTED_WARNINGS: dict[str, list[tuple[str, str]]] = {
     "Tonilifter__dap-core-datafactory": [
         ("UNKNOWN_RULE", f"{DEFINITION} (Microsoft.DataFactory/factories/triggers → properties.type)"),
     ],
+    # The definition file gives existingClusterId a value that is no rule.
+    "Tej-sharma-11__adf2": [
+        ("UNKNOWN_RULE", f"{DEFINITION} (Microsoft.DataFactory/factories/linkedServices → "
+                         "*.properties.typeProperties.existingClusterId)"),
+    ],
+    # Publish ran in another factory (adf-7650140-test) than the one whose file Git holds.
+    "calebu__adf_cicd": [("FACTORY_NAME", "factory/")],
 }
 
 
@@ -659,15 +666,34 @@ def corpus_factory_name(entry: CorpusEntry) -> str | None:
 
 def test_the_corpus_is_there():
     assert CORPUS.is_dir()
-    assert len(paired_entries()) == 8 and len(source_only_entries()) == 2
+    assert len(paired_entries()) >= 44 and len(source_only_entries()) == 2
 
 
-@pytest.mark.parametrize("entry", corpus_entries(), ids=lambda e: e.name)
+# Factories ADF publishes that validation still refuses (mechanism 7 of the export-fidelity issue, which removes
+# entries as it lands; strict, so an entry that starts passing fails the run until it is removed here).
+REFUSED: dict[str, str] = {
+    "Mukka-praneeth__sample": (
+        "validation refuses the dangling rejectedDataLinkedService and change-data-capture linked service "
+        "AdventureDLS_ls, which ADF publishes with those references dropped (mechanism 7)"),
+    "omkarjadhav-bot__azure-repo": (
+        "validation refuses a parameter definition file that holds an ARM template instead of rules, which "
+        "Publish ignores (mechanisms 2 and 7)"),
+    "rameshgurukul__Mappingdataflowsynapse": (
+        "validation refuses the 22 Synapse-typed files ADF publishes as factory resources (mechanism 7)"),
+}
+
+
+@pytest.mark.parametrize("entry", [
+    pytest.param(entry, id=entry.name, marks=pytest.mark.xfail(strict=True, reason=REFUSED[entry.name]))
+    if entry.name in REFUSED else pytest.param(entry, id=entry.name)
+    for entry in corpus_entries()
+])
 def test_corpus_factories_validate_without_unexpected_errors(entry):
     report = validate_source(entry.source, factory_name=corpus_factory_name(entry))
 
     assert report.errors == []
-    # Beyond rules their authors wrote that match nothing, nothing else is wrong with these factories.
-    others = [(f.code, f.where) for f in report.warnings if f.code != "UNUSED_RULE"]
+    # Beyond rules their authors wrote that match nothing and names with spaces or dashes (both theirs to choose,
+    # and ADF accepts them), nothing else is wrong with these factories.
+    others = [(f.code, f.where) for f in report.warnings if f.code not in ("UNUSED_RULE", "NAME_CHARACTERS")]
     assert others == EXPECTED_WARNINGS.get(entry.name, [])
     assert report.object_count > 0
