@@ -8,7 +8,7 @@ import streamlit as st
 
 from portal.errors import PortalError
 from portal.promotion.service import Promotions
-from portal.session import DEMO_PEOPLE, identity_of, portal_site
+from portal.session import DEMO_PEOPLE, identity_of, portal_site, sign_in_required
 
 st.set_page_config(page_title="Promotion portal", page_icon=":material/rocket_launch:", layout="wide")
 
@@ -52,6 +52,10 @@ def _signs_in() -> bool:
 
 
 signs_in = _signs_in()
+refusal = sign_in_required(site, signs_in)
+if refusal is not None:  # real targets: no person picker, no pages
+    st.error(_message(refusal))
+    st.stop()
 with st.sidebar:
     if signs_in:
         if not st.user.is_logged_in:

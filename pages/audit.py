@@ -4,6 +4,7 @@ full with the artifacts it names, the hash chain's verification, and exports."""
 import streamlit as st
 
 from portal.errors import PortalError
+from portal.plain_text import literal
 from portal.promotion import views
 
 
@@ -44,8 +45,9 @@ if verified is None:
 elif verified.ok:
     badge.success(f"Chain intact: {verified.checked} events verified.", icon=":material/verified:")
 else:
-    badge.error(f"Chain BROKEN at event {verified.first_broken}: {verified.reason} "
-                f"({verified.checked} events before it are intact).", icon=":material/gpp_bad:")
+    where = f" at event {verified.first_broken}" if verified.first_broken is not None else ""
+    badge.error(f"Chain BROKEN{where}: {literal(verified.reason)} ({verified.checked} events checked).",
+                icon=":material/gpp_bad:")
 
 # --- filters ------------------------------------------------------------------------------------------------------
 columns = st.columns(3)
@@ -85,20 +87,26 @@ event = shown.get(chosen)
 if event is None:
     st.caption("No event on this page.")
 else:
-    st.markdown(f"**{event.kind}** · {views.when(event.at)} · {event.actor}"
+    # Who, where and what are written by people (names, reasons, comments): shown literally, never as Markdown.
+    st.markdown(f"**{literal(event.kind)}** · {literal(views.when(event.at))} · {literal(event.actor)}"
                 + ("" if event.actor_verified else " (unverified)")
-                + (f" · {event.environment}" if event.environment else "")
-                + (f" · promotion `{event.promotion_id}`" if event.promotion_id else ""))
-    st.write(event.summary)
+                + (f" · {literal(event.environment)}" if event.environment else "")
+                + (f" · promotion {literal(event.promotion_id)}" if event.promotion_id else ""))
+    st.text(event.summary)
     st.json(event.data, expanded=1)
     st.caption(f"hash {event.hash} · previous {event.prev_hash}")
     for artifact in views.event_artifacts(event):
-        found = store.artifact(artifact.digest)
+        try:
+            found = store.artifact(artifact.digest)
+        except PortalError as error:  # its content no longer matches its digest
+            st.error(views.error_text(error))
+            continue
         if found is None:
-            st.warning(f"{artifact.role}: {artifact.digest} is not in the audit store")
+            st.warning(f"{literal(artifact.role)}: {literal(artifact.digest)} is not in the audit store")
             continue
         content, media_type, name = found
-        st.download_button(f"{artifact.role}: {name} ({len(content)} bytes)", content, file_name=name.split("/")[-1],
+        st.download_button(f"{literal(artifact.role)}: {literal(name)} ({len(content)} bytes)", content,
+                           file_name=name.split("/")[-1],
                            mime=media_type, key=f"artifact_{event.seq}_{artifact.role}", on_click="ignore",
                            icon=":material/download:")
 

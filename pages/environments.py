@@ -4,6 +4,7 @@ on request, and the promotions waiting for approval."""
 import streamlit as st
 
 from portal.errors import PortalError
+from portal.plain_text import literal
 from portal.promotion import views
 from portal.promotion.service import AWAITING_APPROVAL
 
@@ -27,7 +28,7 @@ st.dataframe([row.as_table_row() for row in rows], hide_index=True, width="stret
 for row in rows:
     if row.last_status in ("failed", "interrupted") and row.last_error:
         st.warning(f"**{row.environment}**: the last promotion ({row.last_promotion_id}) {row.last_status}: "
-                   f"{row.last_error}", icon=":material/error:")
+                   f"{literal(row.last_error)}", icon=":material/error:")
 
 # --- drift: plans read the live environment, so only on request (and kept for this session) --------------------
 st.subheader("Drift")
@@ -78,7 +79,7 @@ for row in rows:
             columns[-1].metric("notebooks changed",
                                sum(report.notebook_counts.get(k, 0) for k in ("create", "update", "delete")))
         with st.expander(f"{len(report.changes)} differences"):
-            st.markdown("\n".join(f"- {change}" for change in report.changes))
+            st.markdown("\n".join(f"- {literal(change)}" for change in report.changes))  # object names
 
 # --- waiting for approval -----------------------------------------------------------------------------------------
 st.subheader("Waiting for approval")
@@ -91,7 +92,8 @@ if not waiting:
     st.caption("No promotion waits for approval.")
 for promotion in waiting:
     st.markdown(f"- **{promotion.environment}** ← snapshot `{promotion.snapshot_id}`, requested by "
-                f"{promotion.requested_by} at {views.when(promotion.requested_at)} (`{promotion.id}`)")
+                f"{literal(promotion.requested_by)} at {literal(views.when(promotion.requested_at))} "
+                f"(`{promotion.id}`)")
 if waiting:
     st.page_link("pages/promote.py", label="Review, approve or reject on the Promote page",
                  icon=":material/rocket_launch:")

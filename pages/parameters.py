@@ -9,6 +9,7 @@ import streamlit as st
 from portal.environments import views
 from portal.environments.workspace import MappingWorkspace
 from portal.errors import PortalError, Severity
+from portal.plain_text import code, literal
 
 site = st.session_state["site"]
 identity = st.session_state["identity"]
@@ -26,13 +27,13 @@ def _workspace(root: str, commit: str) -> MappingWorkspace:
 
 
 def _show_error(error: PortalError) -> None:
-    for line in views.error_lines(error):
-        st.error(line, icon=":material/error:")
+    for line in views.error_lines(error):  # they quote what was typed: shown literally, never as Markdown
+        st.error(literal(line), icon=":material/error:")
 
 
 def _show_findings(findings) -> None:
     for severity, text in views.findings_text(findings):
-        (st.error if severity is Severity.ERROR else st.warning)(text)
+        (st.error if severity is Severity.ERROR else st.warning)(literal(text))
 
 
 def _display_name() -> str | None:
@@ -58,8 +59,9 @@ st.caption(f"What `{head.branch}` holds at `{head.commit[:10]}`. Saving makes a 
 for key in ("params_saved", "rules_saved"):
     saved = st.session_state.pop(key, None)
     if saved:
-        st.success(f"Committed `{saved.commit.commit[:10]}` on branch `{saved.commit.branch}` as "
-                   f"{saved.author_text}; recorded in the audit trail. Review and merge the branch to apply it.",
+        st.success(f"Committed `{saved.commit.commit[:10]}` on branch {code(saved.commit.branch)} as "
+                   f"{literal(saved.author_text)}; recorded in the audit trail. Review and merge the branch to "
+                   "apply it.",
                    icon=":material/check_circle:")
 
 values_tab, rules_tab = st.tabs(["Values", "Parameterization rules"])
@@ -207,7 +209,7 @@ def _rules_form() -> None:
     else:
         st.caption("No template parameter changes.")
     for warning in draft.preview.warnings:
-        st.warning(warning)
+        st.warning(literal(warning))
     st.caption(f"{draft.preview.parameter_count} parameters after the change (ARM allows 256).")
     if draft.edits:
         with st.expander("The definition file's change"):

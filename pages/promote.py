@@ -7,6 +7,7 @@ again and records refusals: a disabled button is a courtesy, not the security.""
 import streamlit as st
 
 from portal.errors import PortalError
+from portal.plain_text import code, literal
 from portal.promotion import views
 from portal.promotion.service import APPROVED
 
@@ -40,7 +41,8 @@ def _flash(level: str, text: str, promotion_id: str | None = None, steps: list |
 
 
 def _step_list(steps: list) -> str:
-    return "\n".join(f"- {STEP_ICONS.get(state, '')} {line}" for state, line in steps)
+    # A step names objects and quotes errors: its text is shown literally.
+    return "\n".join(f"- {STEP_ICONS.get(state, '')} {literal(line)}" for state, line in steps)
 
 
 def _run(promotion_id: str, planned=None) -> None:
@@ -51,7 +53,7 @@ def _run(promotion_id: str, planned=None) -> None:
         steps = st.empty()
 
     def draw(progress: views.RunProgress) -> None:
-        bar.progress(progress.fraction, text=progress.label)
+        bar.progress(progress.fraction, text=literal(progress.label))  # quotes failures and names
         steps.markdown(_step_list(progress.lines()))
 
     progress = views.RunProgress(draw)
@@ -63,10 +65,10 @@ def _run(promotion_id: str, planned=None) -> None:
         return
     except Exception as failure:  # noqa: BLE001 - recorded as failed by the core; shown without a traceback
         box.update(label=f"Promotion {promotion_id} failed", state="error")
-        _flash("error", f"{type(failure).__name__}: {failure}", promotion_id, progress.lines())
+        _flash("error", literal(f"{type(failure).__name__}: {failure}"), promotion_id, progress.lines())
         return
     box.update(label=f"Promotion {promotion_id} finished", state="complete", expanded=False)
-    _flash("success", views.outcome(promotions, promotion_id), promotion_id, progress.lines())
+    _flash("success", literal(views.outcome(promotions, promotion_id)), promotion_id, progress.lines())
 
 
 flash = st.session_state.get("promote_flash")
@@ -84,8 +86,8 @@ if flash:
 
 def _show_plan(prepared: views.PreparedPromotion) -> None:
     plan = prepared.plan
-    st.markdown(f"Plan `{plan.hash[:12]}` for **{plan.environment}** (factory `{plan.factory}`): snapshot "
-                f"`{prepared.snapshot_id}`, commit `{views.short(prepared.commit)}`")
+    st.markdown(f"Plan `{plan.hash[:12]}` for **{literal(plan.environment)}** (factory {code(plan.factory)}): "
+                f"snapshot `{prepared.snapshot_id}`, commit `{views.short(prepared.commit)}`")
     counts = plan.counts()
     for column, name in zip(st.columns(5), ("create", "update", "delete", "unchanged", "triggers")):
         column.metric(f"{name} (factory)" if name != "triggers" else "trigger changes", counts[name])
@@ -96,7 +98,7 @@ def _show_plan(prepared: views.PreparedPromotion) -> None:
         st.info("Nothing to change: the environment already runs this content.")
     for change in views.changed_objects(plan):
         mark = "+" if change.action == "create" else "~"
-        with st.expander(f"{mark} {change.label} ({change.action})"):
+        with st.expander(f"{mark} {literal(change.label)} ({change.action})"):
             rows = views.property_rows(change)
             if rows:
                 st.dataframe(rows, hide_index=True, width="stretch")
@@ -104,16 +106,17 @@ def _show_plan(prepared: views.PreparedPromotion) -> None:
                 st.caption("A new object: created as the source has it.")
     if plan.deletions_enabled:
         for change in plan.deletions:
-            st.error(f"− {change.label} will be deleted", icon=":material/delete:")
+            st.error(f"− {literal(change.label)} will be deleted", icon=":material/delete:")
     triggers = views.trigger_rows(plan)
     if triggers:
         st.markdown("**Trigger impact**")
         st.dataframe(triggers, hide_index=True, width="stretch")
     for note in plan.notes:
-        st.info(note)
+        st.info(literal(note))
     if plan.notebooks is not None:
         notebooks = plan.notebooks
-        st.markdown(f"**Notebooks**: `{notebooks.source_folder}/` → {notebooks.host} `{notebooks.target_folder}`")
+        st.markdown(f"**Notebooks**: {code(notebooks.source_folder + '/')} → {literal(notebooks.host)} "
+                    f"{code(notebooks.target_folder)}")
         nb_counts = notebooks.counts()
         for column, name in zip(st.columns(5), ("create", "update", "delete", "unchanged", "drift")):
             column.metric(f"{name} (notebooks)" if name != "drift" else "edited in the workspace", nb_counts[name])
@@ -122,7 +125,7 @@ def _show_plan(prepared: views.PreparedPromotion) -> None:
             st.dataframe(rows, hide_index=True, width="stretch")
         if notebooks.left_alone:
             st.caption(f"{len(notebooks.left_alone)} objects the portal did not deploy are left alone: "
-                       + ", ".join(notebooks.left_alone[:5]) + (" …" if len(notebooks.left_alone) > 5 else ""))
+                       + literal(", ".join(notebooks.left_alone[:5])) + (" …" if len(notebooks.left_alone) > 5 else ""))
 
 
 def _prepare(session_key: str, environment: str, ref: str | None, *,
@@ -151,7 +154,7 @@ def _request(prepared: views.PreparedPromotion, session_key: str, skip_reason: s
     if promotion.status == APPROVED:
         _run(promotion.id, planned)
     else:
-        approvers = ", ".join(promotions.who_may_approve(promotion)) or "nobody is configured to approve"
+        approvers = literal(", ".join(promotions.who_may_approve(promotion))) or "nobody is configured to approve"
         _flash("info", f"{'Rollback' if promotion.is_rollback else 'Promotion'} {promotion.id} of snapshot "
                        f"{promotion.snapshot_id} to {promotion.environment} waits for approval (0 of "
                        f"{promotion.approvals_required}). May approve: {approvers}.", promotion.id)
@@ -205,7 +208,7 @@ else:
     current = option.current
     st.markdown(f"**{back_env}** runs snapshot `{current.id}` (commit `{views.short(current.source_commit)}`); "
                 f"rolling back promotes snapshot `{target.id}` (commit `{views.short(target.source_commit)}`, "
-                f"first requested {views.when(target.created_at)} by {target.created_by}) again.")
+                f"first requested {literal(views.when(target.created_at))} by {literal(target.created_by)}) again.")
     back_prepared = st.session_state.get("rollback_prepared")
     if back_prepared is not None and not back_prepared.matches(back_env, target.source_commit, rollback=True):
         back_prepared = None  # planned for another environment, or the environment moved since
@@ -234,26 +237,26 @@ for request in pending:
     may_here = allowed.get(promotion.environment)
     with st.container(border=True):
         st.markdown(f"**{promotion.environment}** ← snapshot `{promotion.snapshot_id}` (commit "
-                    f"`{views.short(request.commit)}`), requested by **{promotion.requested_by}** at "
-                    f"{views.when(promotion.requested_at)} · `{promotion.id}`"
+                    f"`{views.short(request.commit)}`), requested by **{literal(promotion.requested_by)}** at "
+                    f"{literal(views.when(promotion.requested_at))} · `{promotion.id}`"
                     + (" · **rollback**" if promotion.is_rollback else ""))
         if promotion.skip_reason:
-            st.warning(f"Skips the order: {promotion.skip_reason}")
+            st.warning(f"Skips the order: {literal(promotion.skip_reason)}")
         counts = request.counts
         if counts:
             for column, (name, value) in zip(st.columns(len(counts)), counts.items()):
                 column.metric(name, value)
         summary = promotion.plan_summary
         if summary.get("deletions"):
-            st.error("Deletes: " + ", ".join(summary["deletions"]))
+            st.error("Deletes: " + ", ".join(literal(d) for d in summary["deletions"]))
         with st.expander("What the plan changes"):
             lines = list(summary.get("changes") or []) + [f"trigger {t}" for t in summary.get("triggers") or []]
             lines += list((summary.get("notebooks") or {}).get("changes") or [])
-            st.markdown("\n".join(f"- {line}" for line in lines) or "Nothing.")
-            st.caption(f"Plan hash {summary.get('hash', '')}")
+            st.markdown("\n".join(f"- {literal(line)}" for line in lines) or "Nothing.")
+            st.caption(f"Plan hash {literal(summary.get('hash', ''))}")
         st.caption(f"Approvals: {len(request.valid)} of {promotion.approvals_required}"
-                   + (f" ({', '.join(sorted(request.valid))})" if request.valid else "")
-                   + f" · may approve: {', '.join(request.who_may_approve) or 'nobody is configured'}")
+                   + (f" ({literal(', '.join(sorted(request.valid)))})" if request.valid else "")
+                   + f" · may approve: {literal(', '.join(request.who_may_approve)) or 'nobody is configured'}")
         if request.own:
             st.caption("You requested this promotion: another person must approve it.")
         comment = st.text_input("Comment (a rejection needs one)", key=f"comment_{promotion.id}")
@@ -283,7 +286,7 @@ for request in pending:
             except PortalError as error:
                 st.error(views.error_text(error))
             else:
-                _flash("warning", f"Promotion {rejected.id} to {rejected.environment} rejected: {comment}",
+                _flash("warning", f"Promotion {rejected.id} to {rejected.environment} rejected: {literal(comment)}",
                        rejected.id)
                 st.rerun()
 
@@ -296,7 +299,7 @@ for promotion in ready:
     may_here = allowed.get(promotion.environment)
     with st.container(border=True):
         st.markdown(f"**{promotion.environment}** ← snapshot `{promotion.snapshot_id}` · {promotion.status} · "
-                    f"`{promotion.id}`" + (f" · {promotion.error}" if promotion.error else ""))
+                    f"`{promotion.id}`" + (f" · {literal(promotion.error)}" if promotion.error else ""))
         if st.button("Run", key=f"run_{promotion.id}", icon=":material/play_arrow:",
                      disabled=not (may_here and (may_here.promote or may_here.approve))):
             _run(promotion.id)

@@ -11,6 +11,7 @@ from portal.environments import views
 from portal.environments.render import RenderedEnvironment, render_environment
 from portal.environments.workspace import MappingWorkspace
 from portal.errors import PortalError, Severity
+from portal.plain_text import literal
 
 site = st.session_state["site"]
 identity = st.session_state["identity"]
@@ -47,8 +48,8 @@ def _zip(root: str, commit: str, environments: tuple[str, ...]) -> bytes:
 
 
 def _show_error(error: PortalError) -> None:
-    for line in views.error_lines(error):
-        st.error(line, icon=":material/error:")
+    for line in views.error_lines(error):  # they quote what people wrote: shown literally, never as Markdown
+        st.error(literal(line), icon=":material/error:")
 
 
 try:
@@ -65,7 +66,7 @@ st.caption(f"Factory `{bundle.factory_name}` as `{head.branch}` holds it at `{he
            "Publish writes, and what each environment receives from them.")
 
 for severity, text in views.findings_text(bundle.limits):
-    (st.error if severity is Severity.ERROR else st.warning)(text, icon=":material/warning:")
+    (st.error if severity is Severity.ERROR else st.warning)(literal(text), icon=":material/warning:")
 if not bundle.limits:
     st.caption(f"Within ARM's limits: {views.limit_summary(bundle).describe()}.")
 

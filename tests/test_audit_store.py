@@ -55,6 +55,13 @@ PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$")
 
 
+@pytest.fixture(autouse=True)
+def no_audit_key(monkeypatch):
+    """These tests are of the store without an audit key (test_audit_integrity has those with one)."""
+    monkeypatch.delenv("PORTAL_AUDIT_KEY", raising=False)
+    monkeypatch.delenv("PORTAL_AUDIT_KEY_FILE", raising=False)
+
+
 @functools.lru_cache(maxsize=1)
 def postgres_problem() -> str | None:
     try:
@@ -556,13 +563,14 @@ def test_export_csv_and_jsonl_read_back(store):
     assert store.export(out, "csv") == 30
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert list(rows[0]) == ["seq", "at", "kind", "actor", "actor_verified", "environment", "promotion_id",
-                             "snapshot_id", "summary", "data", "prev_hash", "hash"]
+                             "snapshot_id", "summary", "data", "prev_hash", "hash", "mac", "key_id"]
     for row, e in zip(rows, trail, strict=True):
         assert int(row["seq"]) == e.seq
         assert json.loads(row["data"]) == e.data
         assert row["actor_verified"] == ("true" if e.actor_verified else "false")
         assert (row["snapshot_id"] or None) == e.snapshot_id
         assert (row["at"], row["summary"], row["prev_hash"], row["hash"]) == (e.at, e.summary, e.prev_hash, e.hash)
+        assert (row["mac"], row["key_id"]) == ("", "")  # no audit key: unsigned
 
     out = io.StringIO()
     assert store.export(out, "jsonl", environment="dev") == 10
@@ -584,7 +592,7 @@ def test_the_schema_is_at_head_and_matches_the_declared_tables(store, store_url)
         with engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"version_table": "audit_alembic_version"})
             head = ScriptDirectory(str(store_module.MIGRATIONS)).get_current_head()
-            assert context.get_current_revision() == head == "0001"
+            assert context.get_current_revision() == head == "0002"
             assert compare_metadata(context, models.metadata) == []
             assert set(inspect(conn).get_table_names()) == set(models.metadata.tables) | {"audit_alembic_version"}
     finally:

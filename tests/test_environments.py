@@ -122,6 +122,92 @@ def test_invalid_json_in_a_parameter_file(repo: Path) -> None:
     assert [(f.code, f.where) for f in findings] == [("PARAMETER_FILE", "environments/test.parameters.json:1:17")]
 
 
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def commit_all_of(repo: Path) -> None:
+    import git
+
+    git_repo = git.Repo(repo)
+    git_repo.git.add(A=True)  # links are committed as links
+    git_repo.index.commit("as it is")
+    git_repo.close()
+
+
+def test_nesting_without_end_in_a_parameter_file_or_portal_yaml_names_the_file(
+        repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    parameters = repo / "environments" / "test.parameters.json"
+    parameters.write_text('{"parameters": {"%s": {"value": %s}}}' % (BATCH, nested(100_000)))
+    for command in (["params", "validate", "test"], ["params", "show", "test"],
+                    ["render", "test", "--out", str(tmp_path / "out")]):
+        assert main([*command, "--repo", str(repo)]) == 1, command
+        assert "environments/test.parameters.json: is nested deeper than 100 levels" in capsys.readouterr().err
+    parameters.write_text('{"parameters": {"%s": {"value": %s}}}' % (BATCH, nested(150)))  # json reads it
+    assert main(["params", "validate", "test", "--repo", str(repo)]) == 1
+    assert "environments/test.parameters.json: is nested deeper than 100 levels" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+    config = (repo / "portal.yaml").read_text()
+    def block(depth: int) -> str:  # a mapping in a mapping …, by indentation
+        return "".join(f"\n{'  ' * (i + 1)}k{i}:" for i in range(depth)) + " 1"
+
+    for deep in (nested(100_000), nested(150), block(150), block(3_000)):
+        (repo / "portal.yaml").write_text(config + "extra: " + deep + "\n")
+        assert main(["params", "validate", "--repo", str(repo)]) == 1
+        assert "portal.yaml: is nested deeper than 100 levels" in capsys.readouterr().err
+
+
+def test_a_typed_json_value_nested_without_end_is_refused(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import git
+
+    trigger = repo / "adf" / "trigger" / "TR_Daily.json"
+    document = json.loads(trigger.read_text())
+    document["properties"]["pipelines"][0]["parameters"]["batchSize"] = [1, 2]  # an array parameter
+    write_json(trigger, document)
+    commit_all_of(repo)
+    for depth in (100_000, 150):
+        assert main(["params", "set", "test", BATCH, nested(depth), "--repo", str(repo), "--author", "A <a@b.c>"]) == 1
+        assert f"environment test → {BATCH}: the value is nested deeper than 100 levels" in capsys.readouterr().err
+    assert [h.name for h in git.Repo(repo).heads] == ["main"]
+
+
+def test_symbolic_links_to_portal_yaml_or_parameter_files_are_refused_in_both_views(
+        repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shutil.copy(repo / "portal.yaml", outside / "portal.yaml")
+    shutil.copytree(repo / "environments", outside / "environments")
+    (outside / "environments" / "test.parameters.json").write_text('{"parameters": {}}')
+
+    def refused(*words: str) -> None:
+        for ref in ([], ["--ref", "HEAD"]):
+            assert main(["params", "validate", "test", "--repo", str(repo), *ref]) == 1
+            err = capsys.readouterr().err
+            assert err.startswith("error: ") and err.count("\n") == 1, err
+            for word in words:
+                assert word in err, err
+
+    (repo / "portal.yaml").unlink()
+    (repo / "portal.yaml").symlink_to(outside / "portal.yaml")
+    commit_all_of(repo)
+    refused("portal.yaml", f"is a symbolic link (to {str(outside / 'portal.yaml')!r})")
+
+    (repo / "portal.yaml").unlink()
+    shutil.copy(outside / "portal.yaml", repo / "portal.yaml")
+    (repo / "environments" / "test.parameters.json").unlink()
+    (repo / "environments" / "test.parameters.json").symlink_to("../../outside/environments/test.parameters.json")
+    commit_all_of(repo)
+    refused("environments/test.parameters.json", "is a symbolic link (to '../../outside/environments/")
+
+    shutil.rmtree(repo / "environments")
+    (repo / "environments").symlink_to(outside / "environments", target_is_directory=True)
+    commit_all_of(repo)
+    refused("error: environments", "is a symbolic link (to", "on the way to environments/test.parameters.json")
+
+
 # --- catalogue --------------------------------------------------------------------------------------------------
 
 def test_catalogue_explains_each_parameter(repo: Path) -> None:
@@ -328,6 +414,29 @@ def test_direct_commits_only_where_allowed(repo: Path, capsys: pytest.CaptureFix
     git_repo.index.commit("allow direct commits")
     assert main(args) == 0
     assert '"value": 9' in (repo / "environments" / "test.parameters.json").read_text()
+
+
+def test_branch_given_as_a_full_ref_or_naming_main(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import git
+
+    git_repo = git.Repo(repo)
+    head = git_repo.heads["main"].commit.hexsha
+    author = ["--author", "A <a@b.c>", "--repo", str(repo)]
+    for branch in ("refs/heads/main", "main"):
+        assert main(["params", "set", "test", BATCH, "9", "--branch", branch, *author]) == 1
+        err = capsys.readouterr().err
+        assert f"{branch!r} is the main branch 'main'" in err and "--direct" in err
+    assert main(["params", "set", "test", BATCH, "9", "--branch", "bad..name", *author]) == 1
+    assert "'bad..name' is not a valid branch name" in capsys.readouterr().err
+    assert main(["rules", "add", "trigger", "properties.typeProperties.recurrence.interval", "--branch",
+                 "refs/heads/main", *author]) == 1
+    assert "is the main branch" in capsys.readouterr().err
+    assert [ref.path for ref in git_repo.refs] == ["refs/heads/main"]  # no refs/heads/refs/heads/main
+    assert git_repo.heads["main"].commit.hexsha == head
+
+    assert main(["params", "set", "test", BATCH, "9", "--branch", "refs/heads/params/nine", *author]) == 0
+    assert "on branch params/nine " in capsys.readouterr().out
+    assert sorted(ref.path for ref in git_repo.refs) == ["refs/heads/main", "refs/heads/params/nine"]
 
 
 def test_plaintext_secret_never_reaches_git(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:

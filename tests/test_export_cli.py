@@ -282,3 +282,196 @@ def test_export_reports_arm_limits_as_warnings(tmp_path: Path, capsys: pytest.Ca
     captured = capsys.readouterr()
     assert "warning: ARMTemplateForFactory.json: the template has 262 parameters" in captured.err
     assert len(template(tmp_path / "out")["parameters"]) == 262
+
+
+# --- the output folder -------------------------------------------------------------------------------------------
+
+
+def files_below(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], *words: str) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err  # no traceback
+    for word in words:
+        assert word in err, err
+    return err
+
+
+def test_export_into_the_repository_or_its_source_is_refused_and_nothing_is_lost(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    repo_dir = tmp_path / "repo"
+    small_factory(repo_dir / "adf")
+    repo = git.Repo.init(repo_dir)
+    repo.index.add([str(p) for p in (repo_dir / "adf").rglob("*.json")])
+    repo.index.commit("factory")
+    (repo_dir / ".portal").mkdir()
+    (repo_dir / ".portal" / "audit.db").write_bytes(b"SQLite format 3\0 trail")
+    before = files_below(repo_dir)
+
+    for out in (repo_dir, repo_dir / "adf", repo_dir / ".portal", repo_dir / ".git" / "arm", tmp_path):
+        assert main(["export-arm", str(repo_dir / "adf"), "--out", str(out)]) == 1, out
+        one_line_error(capsys, "nothing was written", "portal export-arm")
+    assert main(["export-arm", str(repo_dir), "--root-folder", "/adf", "--ref", "HEAD", "--out", str(repo_dir)]) == 1
+    one_line_error(capsys, "the folder the export reads")
+    monkeypatch.chdir(repo_dir)
+    assert main(["export-arm", "adf", "--out", "."]) == 1
+    one_line_error(capsys, str(repo_dir.resolve()))
+    assert files_below(repo_dir) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["repo"]
+
+
+def test_export_refuses_its_own_source_folder_outside_git(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    adf = tmp_path / "adf"
+    small_factory(adf)
+    before = files_below(adf)
+    assert main(["export-arm", str(adf), "--out", str(adf)]) == 1
+    one_line_error(capsys, "it is the folder the export reads")
+    assert main(["export-arm", str(tmp_path), "--root-folder", "adf", "--out", str(tmp_path)]) == 1
+    one_line_error(capsys, "the folder the export reads")
+    assert files_below(adf) == before and sorted(p.name for p in tmp_path.iterdir()) == ["adf"]
+
+
+def test_export_to_a_file_or_below_one_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    small_factory(tmp_path / "adf")
+    (tmp_path / "afile").write_text("mine")
+    assert main(["export-arm", str(tmp_path / "adf"), "--out", str(tmp_path / "afile")]) == 1
+    one_line_error(capsys, "not a folder")
+    assert main(["export-arm", str(tmp_path / "adf"), "--out", str(tmp_path / "afile" / "out")]) == 1
+    one_line_error(capsys, "is a file")
+    assert main(["export-arm", str(tmp_path / "adf"), "--out", "/proc/portal-export-out"]) == 1
+    one_line_error(capsys, "/proc/portal-export-out", "cannot be written")
+    assert (tmp_path / "afile").read_text() == "mine"
+
+
+# --- JSON nested without end --------------------------------------------------------------------------------------
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("path", ["pipeline/PL_Deep.json", "arm-template-parameters-definition.json",
+                                  "factory/adf-dev.json", "publish_config.json"])
+def test_json_nested_thousands_of_levels_names_the_file_in_every_command(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], path: str) -> None:
+    adf = tmp_path / "adf"
+    small_factory(adf)
+    (adf / path).write_text('{"name": "PL_Deep", "properties": {"deep": ' + nested(100_000) + "}}")
+    message = f"error: {path}: is nested deeper than 100 levels"
+    assert main(["validate", str(adf)]) == 1
+    assert message in capsys.readouterr().err
+    assert main(["export-arm", str(adf), "--out", str(tmp_path / "out")]) == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    repo = git.Repo.init(tmp_path)  # the same at a commit
+    repo.index.add([str(p) for p in adf.rglob("*.json")])
+    repo.index.commit("deep")
+    assert main(["validate", str(adf), "--ref", "HEAD"]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_nesting_is_refused_above_the_limit_and_exported_below_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    adf = tmp_path / "adf"
+    small_factory(adf)
+    pipeline = adf / "pipeline" / "PL_Deep.json"
+
+    def deep_default(depth: int) -> None:  # the file's own 5 levels, then the parameter's default
+        pipeline.write_text('{"name": "PL_Deep", "properties": {"activities": [], "parameters": {"p": '
+                            '{"type": "array", "defaultValue": ' + nested(depth) + "}}}}")
+
+    deep_default(150)  # json.loads reads this; the portal's own walkers are what the limit protects
+    assert main(["validate", str(adf)]) == 1
+    assert "pipeline/PL_Deep.json: is nested deeper than 100 levels" in capsys.readouterr().err
+    deep_default(95)  # 100 levels in all: validated, exported and rendered values walk all of it
+    assert main(["validate", str(adf)]) == 0
+    assert main(["export-arm", str(adf), "--out", str(tmp_path / "out")]) == 0
+    resource = next(r for r in template(tmp_path / "out")["resources"] if "PL_Deep" in r["name"])
+    assert json.dumps(resource["properties"]["parameters"]["p"]["defaultValue"]) == nested(95)
+
+
+# --- one rule for the folder and the commit: links and names without an object name ---------------------------
+
+
+def commit_everything(root: Path) -> git.Repo:
+    repo = git.Repo.init(root)
+    repo.git.add(A=True)  # links are committed as links (mode 120000, the target as content)
+    repo.index.commit("as it is")
+    return repo
+
+
+def both_views(repo_dir: Path) -> tuple[list[str], list[str]]:
+    """The findings of `portal validate` on the working tree and on the commit of the same content."""
+    from portal.adf.validation import validate_source
+
+    tree = [str(f) for f in validate_source(repo_dir / "adf").findings]
+    commit = [str(f) for f in validate_source(repo_dir / "adf", ref="HEAD").findings]
+    return tree, commit
+
+
+def test_symbolic_links_in_the_factory_are_refused_alike_in_the_folder_and_at_a_commit(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    outside = tmp_path / "outside"
+    write(outside / "PL_Secret.json", {"name": "PL_Secret", "properties": {"activities": []}})
+    (outside / "more").mkdir()
+    write(outside / "more" / "DS_Far.json", {"name": "DS_Far", "properties": {"type": "Binary"}})
+    repo_dir = tmp_path / "repo"
+    small_factory(repo_dir / "adf")
+    (repo_dir / "adf" / "pipeline" / "PL_Secret.json").symlink_to(outside / "PL_Secret.json")
+    (repo_dir / "adf" / "linkedService" / "more").symlink_to(outside / "more", target_is_directory=True)
+    (repo_dir / "adf" / "publish_config.json").symlink_to("../../outside/PL_Secret.json")
+    commit_everything(repo_dir)
+
+    tree, commit = both_views(repo_dir)
+    assert tree == commit
+    link = f"is a symbolic link (to {str(outside / 'PL_Secret.json')!r})"
+    assert f"error: pipeline/PL_Secret.json: {link}" in "\n".join(tree)
+    assert "error: publish_config.json: is a symbolic link (to '../../outside/PL_Secret.json')" in "\n".join(tree)
+    assert any(t.startswith("warning: linkedService/more: is a symbolic link") for t in tree)
+    for args in ([], ["--ref", "HEAD"]):
+        assert main(["export-arm", str(repo_dir / "adf"), "--out", str(tmp_path / "out"), *args]) == 1
+        err = capsys.readouterr().err
+        assert "pipeline/PL_Secret.json" in err and "PL_Secret" not in template_names(tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def template_names(out: Path) -> str:
+    return "" if not out.exists() else " ".join(r["name"] for r in template(out)["resources"])
+
+
+def test_a_linked_adf_root_folder_is_refused_in_both_views(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    small_factory(tmp_path / "elsewhere")
+    repo_dir = tmp_path / "repo"
+    repo_dir.mkdir()
+    (repo_dir / "adf").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    commit_everything(repo_dir)
+    for args in ([], ["--ref", "HEAD"]):
+        assert main(["validate", str(repo_dir), "--root-folder", "/adf", *args]) == 1
+        assert "adf: is a symbolic link" in capsys.readouterr().err
+
+
+def test_files_without_an_object_name_are_reported_alike_in_the_folder_and_at_a_commit(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo_dir = tmp_path / "repo"
+    adf = repo_dir / "adf"
+    small_factory(adf)
+    object_body = {"name": "PL_Dots", "properties": {"activities": []}}
+    for name in ("...json", ".json", "..json"):
+        write(adf / "pipeline" / name, object_body)
+    write(adf / "...json", {"anything": True})  # at the top ADF reads only its two settings files
+    write(adf / "pipeline" / ".PL_Hidden.json", {"name": ".PL_Hidden", "properties": {"activities": []}})
+    commit_everything(repo_dir)
+
+    tree, commit = both_views(repo_dir)
+    assert tree == commit
+    text = "\n".join(tree)
+    assert "error: pipeline/...json: gives the object name '..', which ADF refuses" in text
+    assert "error: pipeline/.json: gives the object name ''" in text
+    assert "error: pipeline/..json: gives the object name '.'" in text
+    assert "warning: ...json: has no object name before .json; ADF ignores it" in text
+    assert "pipeline/.PL_Hidden.json" in text  # a hidden file is read in both views, and its name checked
+    for args in ([], ["--ref", "HEAD"]):
+        assert main(["validate", str(adf), *args]) == 1
+        assert "pipeline/...json" in capsys.readouterr().err

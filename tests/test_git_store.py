@@ -185,12 +185,30 @@ def test_existing_branch_is_refused(repo: git.Repo) -> None:
     repo.create_head("taken")
     error = refuses("BRANCH_EXISTS", commit, repo, [change("a", b"1")], branch="taken")
     assert "taken" in error.what
-    refuses("BRANCH_EXISTS", commit, repo, [change("a", b"1")], branch="main")
+    refuses("BRANCH_IS_MAIN", commit, repo, [change("a", b"1")], branch="main")
 
 
-@pytest.mark.parametrize("name", ["a..b", "with space", "-dash", "HEAD", "x~1", "end.lock", "", "@{-1}", "a:b"])
+@pytest.mark.parametrize("name", ["a..b", "with space", "-dash", "HEAD", "x~1", "end.lock", "", "@{-1}", "a:b",
+                                  "refs/heads/a..b", "refs/heads/", "refs/tags/v1", "refs/heads/refs/heads/x",
+                                  "refs/remotes/origin/x", "refs/heads/HEAD"])
 def test_bad_branch_names_are_refused(repo: git.Repo, name: str) -> None:
+    before = {ref.path: ref.commit.hexsha for ref in repo.refs}
     refuses("BAD_BRANCH", commit, repo, [change("a", b"1")], branch=name)
+    assert {ref.path: ref.commit.hexsha for ref in repo.refs} == before
+
+
+def test_a_full_branch_ref_names_the_branch(repo: git.Repo) -> None:
+    result = commit(repo, [change("a", b"1")], branch="refs/heads/params/test-1")
+    assert result.branch == "params/test-1"
+    assert sorted(ref.path for ref in repo.refs) == ["refs/heads/main", "refs/heads/params/test-1"]
+
+
+@pytest.mark.parametrize("name", ["main", "refs/heads/main"])
+def test_the_main_branch_is_no_new_branch(repo: git.Repo, name: str) -> None:
+    head = repo.heads["main"].commit.hexsha
+    error = refuses("BRANCH_IS_MAIN", commit, repo, [change("a", b"1")], branch=name)
+    assert "--direct" in (error.hint or "")
+    assert [ref.path for ref in repo.refs] == ["refs/heads/main"] and repo.heads["main"].commit.hexsha == head
 
 
 @pytest.mark.parametrize("path", ["../x", "/etc/passwd", "a/../../x", "a/./b", "a//b", "dir/", "", "C:/x",

@@ -13,7 +13,7 @@ from portal.errors import PortalError
 from portal.promotion.access import allowed, roles_of
 from portal.promotion.cli_identity import identity_for_cli
 from portal.promotion.identity import claims_of_token, from_claims
-from tests.mapping_repo import CONFIG, write_factory
+from tests.mapping_repo import CONFIG, commit_all, write_factory
 
 
 def jwt(claims: dict) -> str:
@@ -43,9 +43,10 @@ def test_a_token_that_is_no_jwt_is_refused_clearly() -> None:
 
 def test_naming_yourself_is_only_for_the_sandbox(tmp_path: Path) -> None:
     root = tmp_path / "data"
-    git.Repo.init(root)
+    git.Repo.init(root, initial_branch="main").close()
     write_factory(root / "adf")
     (root / "portal.yaml").write_text(CONFIG)  # real Azure targets
+    commit_all(root, "real targets")
     with pytest.raises(PortalError) as refused:
         identity_for_cli(root, "test", "mallory")
     assert refused.value.code == "IDENTITY" and "only possible in sandbox and demo mode" in refused.value.what

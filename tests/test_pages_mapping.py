@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -77,8 +78,17 @@ def by_label(widgets, label: str):
     return found[0]
 
 
+# The pages show what people wrote literally, escaped with backslashes (portal.plain_text.literal): a reader sees
+# `\:` as `:`.
+MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def shown(markdown: str) -> str:
+    return MARKDOWN_ESCAPE.sub(r"\1", markdown)
+
+
 def errors(at: AppTest) -> list[str]:
-    return [e.value for e in at.error]
+    return [shown(e.value) for e in at.error]
 
 
 def commit_on_main(repo: Path, files: dict[str, str], message: str) -> None:
@@ -140,6 +150,20 @@ def test_an_int_change_shows_the_diff_and_saving_commits_on_a_new_branch(demo_co
     assert event.data["commit"] == commit.hexsha and event.data["branch"] == branch.name
     # The form starts again from main's values.
     assert at.number_input(key=f"param:1:test:{SAMPLE}").value == 50
+
+
+def test_what_people_typed_is_shown_literally_in_errors(demo_copy, monkeypatch):
+    at = open_page(demo_copy, "pages/parameters.py", monkeypatch)
+    at.selectbox(key="params_env").set_value("test").run()
+    at.number_input(key=f"param:0:test:{SAMPLE}").set_value(75).run()
+    typed = "![x](https://evil.example/x.png)"
+    by_label(at.text_input, "Branch").input(typed).run()
+    at.button(key="params_save").click().run()
+
+    assert not at.exception
+    raw = [e.value for e in at.error]
+    assert raw and all("![" not in e and "](" not in e for e in raw), raw  # no image the browser would fetch
+    assert any(f"{typed!r} is not a valid branch name" in shown(e) for e in raw), raw
 
 
 def test_an_expression_is_refused_with_the_core_message_and_cannot_be_saved(built_demo, monkeypatch):
@@ -213,12 +237,22 @@ def test_the_rules_form_previews_the_parameter_a_rule_adds_and_saves_it(demo_cop
     assert event.environment is None and event.data["branch"] == branch.name
 
 
-def test_pages_ask_to_sign_in_without_an_identity(built_demo, monkeypatch):
-    # A real repository (not the demo) without sign-in configured: nobody is signed in.
-    for page in ("pages/parameters.py", "pages/templates.py"):
-        at = open_page(built_demo, page, monkeypatch, demo=False)
-        assert any("Sign in" in i.value for i in at.info)
-        assert not at.expander and not at.code
+def test_pages_need_sign_in_for_a_repository_with_real_targets(tmp_path, monkeypatch):
+    # A real repository (its targets real Azure factories) served without sign-in configured: the frame stops before
+    # any page, with no person picker (tests/test_trust.py does the same through PORTAL_DEMO_DIR).
+    from tests.test_trust import real_repo
+
+    repo = real_repo(tmp_path / "data")
+    monkeypatch.delenv("PORTAL_AUDIT_URL", raising=False)
+    monkeypatch.setenv("PORTAL_REPO", str(repo))
+    st.cache_resource.clear()
+    try:
+        at = AppTest.from_file(APP, default_timeout=60).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert any("needs sign-in" in e.value for e in at.error)
+        assert not at.selectbox and not at.expander and not at.code and not at.dataframe
+    finally:
+        st.cache_resource.clear()
 
 
 def test_a_broken_parameter_file_is_shown_with_its_place(demo_copy, monkeypatch):
@@ -298,7 +332,7 @@ def test_the_templates_page_warns_over_a_limit(demo_copy, monkeypatch):
         for index in range(780)}, "Many pipelines")
     at = open_page(demo_copy, "pages/templates.py", monkeypatch)
 
-    assert [w.value for w in at.warning] == [
+    assert [shown(w.value) for w in at.warning] == [
         "ARMTemplateForFactory.json: the template has 808 resources; ARM allows at most 800 — deploy the linked "
         "templates (linkedTemplates/ArmTemplate_master.json) instead; they stay under the limit"]
 

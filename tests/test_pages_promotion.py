@@ -5,6 +5,7 @@ sandbox over HTTP. Roles are exercised with OIDC sign-in switched on (`[auth]` i
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -81,8 +82,18 @@ def app(page: str | None = None, **setup) -> AppTest:
     return at
 
 
+# The pages escape what people wrote with backslashes (portal.plain_text.literal); a reader sees `\:` as `:`.
+MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def shown(markdown: str) -> str:
+    """Markdown text as its reader sees it."""
+    return MARKDOWN_ESCAPE.sub(r"\1", markdown)
+
+
 def texts(elements) -> list[str]:
-    return [e.value for e in elements]
+    """What each element says, as its reader sees it."""
+    return [shown(e.value) for e in elements]
 
 
 def plan(at: AppTest, environment: str) -> None:
@@ -237,7 +248,7 @@ def test_roll_back_dev_from_the_page_after_planning_it(demo, core):
     at.button(key="rollback_plan").click().run()
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["update (factory)"] == "1" and metrics["create (factory)"] == "0"
-    assert any(e.label == f"~ pipeline {pipeline.stem} (update)" for e in at.expander)
+    assert any(shown(e.label) == f"~ pipeline {pipeline.stem} (update)" for e in at.expander)
 
     at.button(key="rollback_request").click().run()
 
@@ -287,7 +298,7 @@ def test_audit_filters_paginates_shows_artifacts_verifies_exports_and_finds_tamp
     at.selectbox(key="audit_env").set_value("(any)").run()
     at.text_input(key="audit_actor").input("").run()
     assert len(at.dataframe[0].value) == 1  # the demo's request of dev
-    names = [b.label for b in at.download_button]
+    names = [shown(b.label) for b in at.download_button]
     assert len(names) == 5 and any("ARMTemplateForFactory.json" in n for n in names)
     assert any(".portal-manifest.json" in n for n in names)
 
@@ -305,6 +316,63 @@ def test_audit_filters_paginates_shows_artifacts_verifies_exports_and_finds_tamp
         db.execute("UPDATE audit_events SET summary = 'nothing happened' WHERE seq = 7")
     at.button(key="verify").click().run()
     assert any(e.startswith("Chain BROKEN at event 7:") for e in texts(at.error))
+
+
+# --- what people wrote is shown as text, never as Markdown -------------------------------------------------------
+
+EVIL = "![x](https://evil.example/x.png) [Sign in](https://evil.example/login)"
+EVIL_NAME = "[Sign in](https://evil.example/login)"
+
+
+def markdown_sources(at: AppTest) -> list[str]:
+    """The source of everything the page renders as Markdown: bodies of text elements and widget labels."""
+    sources = []
+    for kind in ("markdown", "caption", "error", "warning", "info", "success", "title", "header", "subheader",
+                 "toast"):
+        sources += [e.value for e in at.get(kind)]
+    for kind in ("button", "download_button", "expander", "status", "metric", "page_link", "selectbox",
+                 "text_input", "number_input", "date_input"):
+        sources += [e.label for e in at.get(kind) if isinstance(getattr(e, "label", None), str)]
+    return sources
+
+
+def assert_no_markdown_of_theirs(at: AppTest) -> list[str]:
+    sources = markdown_sources(at)
+    for source in sources:
+        assert "![" not in source and "](" not in source and "[Sign in]" not in source, source
+    return sources
+
+
+def test_reasons_names_and_comments_are_shown_literally_on_every_page(demo, core):
+    rita = Identity(RITA, (), False, "demo picker")
+    mallory = Identity(EVIL_NAME, (), False, "demo picker")
+    core.promote("test", DANA)
+    first, _ = core.request("prod", mallory)
+    core.reject(first.id, rita, EVIL)
+    waiting, _ = core.request("prod", mallory)
+
+    at = app("pages/audit.py")
+    at.selectbox(key="audit_kind").set_value("promotion rejected").run()
+    assert list(at.dataframe[0].value["summary"]) == [EVIL]  # a dataframe shows it as it is
+    assert EVIL in [t.value for t in at.text]  # the event in full: st.text, no Markdown
+    assert_no_markdown_of_theirs(at)
+    at.selectbox(key="audit_kind").set_value("promotion requested").run()
+    header = [m for m in markdown_sources(at) if "promotion requested" in shown(m)][0]
+    assert f"· {EVIL_NAME} (unverified)" in shown(header)  # the reader sees the name as written
+    assert_no_markdown_of_theirs(at)
+
+    environments = app()
+    assert any(f"requested by {EVIL_NAME} at" in shown(m) for m in assert_no_markdown_of_theirs(environments))
+
+    promote = app("pages/promote.py")
+    promote.sidebar.selectbox[0].set_value(RITA).run()
+    assert any(f"requested by **{EVIL_NAME}** at" in shown(m) for m in assert_no_markdown_of_theirs(promote))
+    promote.text_input(key=f"comment_{waiting.id}").input(EVIL)
+    promote.button(key=f"reject_{waiting.id}").click().run()
+    assert not promote.exception, [e.value for e in promote.exception]
+    assert core.store.promotion(waiting.id).status == REJECTED
+    assert f"Promotion {waiting.id} to prod rejected: {EVIL}" in texts(promote.main.warning)
+    assert_no_markdown_of_theirs(promote)
 
 
 # --- roles ----------------------------------------------------------------------------------------------------

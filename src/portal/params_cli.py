@@ -111,6 +111,6 @@ def render(args: argparse.Namespace) -> int:
 
     workspace = MappingWorkspace.open(args.repo, args.ref)
     rendered = render_environment(workspace, args.env)
-    written = write_rendered(rendered, args.out)
+    written = write_rendered(rendered, args.out, workspace=workspace)
     print(f"{args.env}: {len(rendered.resources)} resources and the parameter file written to {written}")
     return 0

@@ -55,14 +55,19 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     listing.add_argument("--offset", type=int, default=0)
     show = audit_commands.add_parser("show", help="one event in full")
     show.add_argument("seq", metavar="SEQ", type=int)
-    audit_commands.add_parser("verify", help="check the hash chain; exit 1 naming the first broken event")
+    verify = audit_commands.add_parser("verify", help="check the hash chain, the MACs (with PORTAL_AUDIT_KEY), the "
+                                       "records of promotions, approvals, snapshots and artifacts, and the Git "
+                                       "anchors; exit 1 naming what is broken")
+    verify.add_argument("--remote", help="also check the anchors pushed to this remote (fetched first)")
+    seal = audit_commands.add_parser("seal", help="with PORTAL_AUDIT_KEY: verify, then sign the events written "
+                                     "before the key was set (once, when a key is introduced)")
     export = audit_commands.add_parser("export", help="every event as CSV or JSON lines")
     export.add_argument("--format", choices=["csv", "jsonl"], default="jsonl")
     export.add_argument("--out", help="file to write (default: standard output)")
     artifact = audit_commands.add_parser("artifact", help="download a deployed artifact by its digest")
     artifact.add_argument("digest", metavar="DIGEST")
     artifact.add_argument("--out", required=True)
-    for sub in (listing, show, audit_commands.choices["verify"], export, artifact):
+    for sub in (listing, show, verify, seal, export, artifact):
         sub.add_argument("--repo", default=".", help="the data repository (default: the current directory)")
 
 
@@ -107,7 +112,7 @@ def _identity(promotions, args: argparse.Namespace):
     if environment is None and getattr(args, "promotion_id", None):
         found = promotions.store.promotion(args.promotion_id)
         environment = found.environment if found else None
-    return identity_for_cli(promotions.repo_root, environment, args.as_name)
+    return identity_for_cli(promotions.repo_root, environment, args.as_name, promotions.main_config())
 
 
 def _promote(promotions, identity, args: argparse.Namespace) -> int:
@@ -232,12 +237,16 @@ def _audit(promotions, args: argparse.Namespace) -> int:
         print(json.dumps(event.__dict__, indent=2, ensure_ascii=False))
         return DONE
     if args.audit_command == "verify":
-        result = store.verify()
-        if result.ok:
-            print(f"audit trail intact: {result.checked} events, hash chain verified")
-            return DONE
-        print(f"audit trail BROKEN at event {result.first_broken}: {result.reason}", file=sys.stderr)
-        return FAILED
+        return _verify(store, promotions.repo_root, args.remote)
+    if args.audit_command == "seal":
+        from portal.audit import read_anchors
+
+        signed = store.seal(anchors=read_anchors(promotions.repo_root))
+        if signed:
+            print(f"audit trail sealed: {signed} events signed with audit key {store.key.key_id}")
+        else:
+            print(f"nothing to seal: every event is signed with audit key {store.key.key_id}")
+        return DONE
     if args.audit_command == "export":
         if args.out:
             with open(args.out, "w", encoding="utf-8", newline="") as out:
@@ -255,3 +264,32 @@ def _audit(promotions, args: argparse.Namespace) -> int:
         print(f"{name}: {len(content)} bytes written to {args.out}")
         return DONE
     raise AssertionError(args.audit_command)
+
+
+def _verify(store, repo_root: Path, remote: str | None) -> int:
+    """`portal audit verify`: the whole trail, against the anchors in the repository's Git notes (and the
+    remote's, with --remote)."""
+    from portal.audit import fetch_anchors, read_anchors
+
+    reading = read_anchors(repo_root)
+    if remote:
+        fetched = fetch_anchors(repo_root, remote)
+        if fetched is not None:
+            reading = reading + read_anchors(repo_root, ref=fetched)
+    result = store.verify(anchors=reading)
+    if not result.ok:
+        where = f" at event {result.first_broken}" if result.first_broken is not None else ""
+        print(f"audit trail BROKEN{where}: {result.reason}", file=sys.stderr)
+        for problem in result.problems[1:]:
+            print(f"  also: {problem}", file=sys.stderr)
+        return FAILED
+    print(f"audit trail intact: {result.checked} events hash-chained, {result.rows_checked} records of promotions, "
+          f"approvals, snapshots and artifacts checked, {result.anchors_checked} Git anchors matched")
+    if result.signed:
+        print(f"every event is signed with audit key {result.key_id}")
+    else:
+        anchored = (f"except up to the newest Git anchor (event {result.anchored_seq})" if result.anchored_seq
+                    else "and no Git anchor vouches for any of it")
+        print("note: no audit key (PORTAL_AUDIT_KEY or PORTAL_AUDIT_KEY_FILE), so the trail is hash-chained only: "
+              f"someone who can write the audit database could rewrite it undetected, {anchored}")
+    return DONE

@@ -3,7 +3,9 @@
 With nothing configured the portal opens on the demo repository (made on first use, with its sandbox), so the
 README's one start command shows the whole flow. A real deployment names its repository in PORTAL_REPO and signs
 users in with OIDC (Streamlit's `st.login`); the pages hand the signed-in user's claims to `identity_of`. Without
-sign-in, only the demo may be used, as one of the demo's named people, clearly not authenticated.
+sign-in, only a repository whose every target is the sandbox (by its main branch's committed portal.yaml) may be
+used, as one of the demo's named people, clearly not authenticated; any other repository needs sign-in, whatever
+folder it was found in.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ class PortalSite:
 
     repo_root: Path
     demo: bool
+    # Every target of the main branch's committed portal.yaml is the sandbox: only then may people be picked
+    # instead of signing in (nothing real can be reached with a picked name).
+    sandbox_only: bool = False
 
     @property
     def label(self) -> str:
@@ -51,7 +56,7 @@ def portal_site(environ: Mapping[str, str] | None = None) -> PortalSite:
         if not (root / "portal.yaml").is_file():
             raise PortalError(f"{REPO_VARIABLE}={configured}", "has no portal.yaml: it is not a data repository",
                               hint="point it at the repository's top folder", code="REPO")
-        return PortalSite(root, demo=False)
+        return PortalSite(root, demo=False, sandbox_only=_sandbox_only(root))
     root = Path(env.get(DEMO_VARIABLE, "") or DEFAULT_DEMO_DIR).expanduser().resolve()
     with _DEMO_LOCK:
         if not (root / "portal.yaml").is_file():
@@ -61,15 +66,30 @@ def portal_site(environ: Mapping[str, str] | None = None) -> PortalSite:
                 raise PortalError(str(root), "is not empty and holds no demo repository",
                                   hint=f"set {DEMO_VARIABLE} to an empty folder", code="REPO")
             create_demo(root)
-    return PortalSite(root, demo=True)
+    return PortalSite(root, demo=True, sandbox_only=_sandbox_only(root))
+
+
+def _sandbox_only(root: Path) -> bool:
+    from portal.environments.trusted import trusted_config
+
+    return trusted_config(root).sandbox_only
+
+
+def sign_in_required(site: PortalSite, signs_in: bool) -> PortalError | None:
+    """Why the portal must not open without sign-in, or None: a repository with real targets needs it."""
+    if signs_in or site.sandbox_only:
+        return None
+    return PortalError(site.label, "deploys to real Data Factory or Databricks targets, so the portal needs sign-in",
+                       hint="configure OIDC sign-in ([auth] in .streamlit/secrets.toml; see the README)",
+                       code="SIGN_IN_REQUIRED")
 
 
 def identity_of(user: Mapping[str, Any] | None, *, demo_person: str | None, site: PortalSite) -> Identity | None:
-    """Who is using the portal: the OIDC user when signed in; in the demo without sign-in, the chosen demo person
-    (unverified); otherwise nobody (the page asks to sign in)."""
+    """Who is using the portal: the OIDC user when signed in; without sign-in, where every target is the sandbox,
+    the chosen demo person (unverified); otherwise nobody (the page asks to sign in)."""
     if user and user.get("is_logged_in"):
         return from_claims(user, "oidc")
-    if site.demo and demo_person:
+    if site.sandbox_only and demo_person:
         if demo_person not in DEMO_PEOPLE:
             raise PortalError("demo person", f"{demo_person!r} is not one of the demo's people", code="IDENTITY")
         return Identity(demo_person, (), False, "demo picker")

@@ -10,6 +10,7 @@ from portal.errors import Finding, FindingsError, Severity
 from portal.adf.arm import ArmExport, export_factory, write_export
 from portal.adf.loader import load_factory, open_source, parse_factory
 from portal.adf.model import AdfObject, Factory, Kind
+from portal.output_folder import Protected
 
 __all__ = [
     "AdfObject", "ArmExport", "ExportResult", "Factory", "Kind", "export_factory", "export_to_folder",
@@ -44,7 +45,10 @@ def export_to_folder(
     if errors:
         raise FindingsError(sort_findings(errors))
     export = export_factory(loaded.factory, locale=locale)
-    target = write_export(export, out_dir)
+    read = [Protected(Path(adf_root), "the folder the export reads")]
+    if root_folder:
+        read.append(Protected(Path(adf_root) / root_folder.strip("/"), "the ADF root folder"))
+    target = write_export(export, out_dir, protected=read)
     limits = [replace(f, severity=Severity.WARNING) for f in written_limit_findings(export, target)]
     warnings = [f for f in findings if f.severity is Severity.WARNING] + export.warnings() + limits
     return ExportResult(loaded.factory.name, target, tuple(export.file_names()), tuple(warnings), export)

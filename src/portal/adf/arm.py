@@ -6,16 +6,16 @@
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 from portal.errors import Finding, PortalError, Severity
+from portal.output_folder import OutputFile, Protected, write_output_folder
 from portal.adf.jsonformat import dumps_adf, write_adf
 from portal.adf.model import AdfObject, Factory, Kind
 from portal.adf.parameterization import (
@@ -447,38 +447,26 @@ def master_parameters_document(factory_name: str, parameters: Any) -> dict[str, 
     return parameters_document(factory_name, parameters, {"containerUri": "", "containerSasToken": ""})
 
 
-def write_export(export: ArmExport, out_dir: str | os.PathLike[str]) -> Path:
+def write_export(export: ArmExport, out_dir: str | os.PathLike[str], *,
+                 protected: Sequence[Protected] = ()) -> Path:
     """Write every file into a temporary folder beside `out_dir`, then swap it into place.
 
     A failure at any point leaves `out_dir` as it was. Files in `out_dir` that Publish does not write (a
-    README, hand-made parameter files) are kept; stale linked templates from a bigger export are removed.
+    README, hand-made parameter files) are kept; stale linked templates from a bigger export are removed. A
+    folder that is (or holds) a Git repository, the audit store or one of the `protected` paths (what the export
+    read) is refused, with nothing written (see `portal.output_folder`).
     """
-    target = Path(out_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        if target.is_dir():
-            shutil.copytree(target, staging, dirs_exist_ok=True)
-            for stale in list((staging / "linkedTemplates").glob("ArmTemplate_*.json")):
-                stale.unlink()
-            for stale in list((staging / "globalParameters").glob("*_GlobalParameters.json")):
-                stale.unlink()
-        elif target.exists():
-            raise PortalError(str(target), "exists and is not a folder", code="OUT_DIR")
-        for relative, document in export.documents():
-            path = staging / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Streamed: the text of a big template never sits in memory whole.
-            with open(path, "w", encoding="utf-8", newline="") as handle:
-                write_adf(document, handle)
-        backup = None
-        if target.exists():
-            backup = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, backup)
-        os.replace(staging, target)
-        if backup is not None:
-            shutil.rmtree(backup, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
+    files = [OutputFile(relative, functools.partial(write_adf, document))
+             for relative, document in export.documents()]
+    return write_output_folder(out_dir, files, command="portal export-arm", protected=protected,
+                               own_files=_publish_files)
+
+
+def _publish_files(folder: Path) -> list[str]:
+    """The files in `folder` an export (ADF Publish) writes, by their names: an earlier export's own files."""
+    found = [name for name in ("ARMTemplateForFactory.json", "ARMTemplateParametersForFactory.json")
+             if (folder / name).is_file()]
+    for pattern in ("linkedTemplates/ArmTemplate_*.json", "linkedTemplates/ArmTemplateParameters_master.json",
+                    "globalParameters/*_GlobalParameters.json"):
+        found.extend(path.relative_to(folder).as_posix() for path in folder.glob(pattern))
+    return found

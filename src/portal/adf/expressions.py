@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Iterator, Literal, Mapping, NoReturn, Sequence, Union
 
+from portal import safe_json
 from portal.errors import PortalError
 
 DEFAULT_ID = "00000000-0000-0000-0000-000000000000"
@@ -816,9 +817,11 @@ def _parse_json(call: _Invocation, text: str) -> Any:
     def reject(constant: str) -> NoReturn:
         call.fail(f"{constant} is not valid JSON")
     try:
-        return json.loads(text, parse_constant=reject)
+        return safe_json.loads(text, parse_constant=reject)
     except json.JSONDecodeError as error:
         call.fail(f"the string is not valid JSON ({error.msg} at character {error.pos + 1})")
+    except safe_json.NestingError as error:
+        call.fail(f"the string's JSON {error}")
 
 
 def _json(call: _Invocation, args: list[Any]) -> Any:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from portal import safe_json
 from portal.errors import Finding, FindingsError, PortalError, Severity
 from portal.adf.model import (
     FACTORY_FOLDER,
@@ -29,6 +31,20 @@ from portal.adf.model import (
 class SourceFile:
     path: str  # relative to the ADF root, with forward slashes
     data: bytes
+    link: str | None = None  # a symbolic link's target (as stored, never followed); `data` is then empty
+
+
+LINK_MODE = 0o120000  # how Git stores a symbolic link: a blob holding the target path
+
+
+def is_source_path(path: str | PurePosixPath, *, link: bool = False) -> bool:
+    """The one rule both readers (folder and commit) select files by: a path below the ADF root is part of the
+    factory's source when no folder on its way is hidden (`.git`, `.vscode`) and its name ends in `.json`.
+    Symbolic links are selected under any name that is not hidden, so that `parse_factory` can report them."""
+    *folders, name = PurePosixPath(path).parts
+    if any(folder.startswith(".") for folder in folders):
+        return False
+    return name.lower().endswith(".json") or (link and not name.startswith("."))
 
 
 @dataclass(frozen=True)
@@ -50,19 +66,35 @@ class LoadResult:
 
 
 def read_folder(root: str | os.PathLike[str]) -> FactorySource:
+    """The source files below `root` on disk, selected by `is_source_path`. Symbolic links (to files or folders)
+    are recorded with their target and never followed; folders holding a repository of their own (a `.git`),
+    which a commit holds as a submodule, are not entered."""
     base = Path(root)
     if not base.is_dir():
         raise PortalError(str(base), "ADF root folder does not exist or is not a folder", code="ADF_ROOT")
     files: list[SourceFile] = []
     for dirpath, dirnames, filenames in os.walk(base):
-        # Hidden folders (.git, .vscode) are never part of the factory.
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for filename in sorted(filenames):
-            if not filename.lower().endswith(".json"):
-                continue
-            full = Path(dirpath, filename)
+        here = Path(dirpath)
+        kept = []
+        for name in dirnames:
+            full = here / name
             rel = full.relative_to(base).as_posix()
-            files.append(SourceFile(rel, full.read_bytes()))
+            if full.is_symlink():
+                if is_source_path(rel, link=True):
+                    files.append(SourceFile(rel, b"", link=os.readlink(full)))
+            elif not name.startswith(".") and not (full / ".git").exists():
+                kept.append(name)
+        dirnames[:] = kept
+        for name in filenames:
+            full = here / name
+            rel = full.relative_to(base).as_posix()
+            mode = full.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                if is_source_path(rel, link=True):
+                    files.append(SourceFile(rel, b"", link=os.readlink(full)))
+            elif stat.S_ISREG(mode) and is_source_path(rel):
+                files.append(SourceFile(rel, full.read_bytes()))
+    files.sort(key=lambda f: f.path)
     return FactorySource(label=str(base), files=tuple(files))
 
 
@@ -104,23 +136,32 @@ def read_git(path: str | os.PathLike[str], ref: str, root_folder: str | None = N
     commit = resolve_commit(repo, ref)
     tree = commit.tree
     if str(rel_root) not in ("", "."):
-        try:
-            tree = tree / str(rel_root)
-        except KeyError as exc:
-            raise PortalError(
-                f"{top}@{ref}", f"folder {str(rel_root)!r} does not exist at commit {commit.hexsha[:10]}",
-                code="GIT_PATH",
-            ) from exc
-        if tree.type != "tree":
-            raise PortalError(f"{top}@{ref}:{rel_root}", "is not a folder", code="GIT_PATH")
+        for part in rel_root.parts:
+            try:
+                tree = tree / part
+            except KeyError as exc:
+                raise PortalError(
+                    f"{top}@{ref}", f"folder {str(rel_root)!r} does not exist at commit {commit.hexsha[:10]}",
+                    code="GIT_PATH",
+                ) from exc
+            if tree.type == "blob" and tree.mode == LINK_MODE:
+                raise PortalError(f"{top}@{ref}:{tree.path}", "is a symbolic link: the ADF root folder must be a "
+                                  "folder of the repository (links are not followed)", code="SYMLINK")
+            if tree.type != "tree":
+                raise PortalError(f"{top}@{ref}:{rel_root}", "is not a folder", code="GIT_PATH")
     files = []
-    for item in tree.traverse():
-        if item.type != "blob" or not item.path.lower().endswith(".json"):
+    base = PurePosixPath(tree.path) if tree.path else None
+    # Submodules (a repository of their own) are not entered, as the folder reader skips nested repositories.
+    for item in tree.traverse(prune=lambda entry, _depth: entry.type == "submodule"):
+        if item.type != "blob":
             continue
-        rel = PurePosixPath(item.path).relative_to(PurePosixPath(tree.path)) if tree.path else PurePosixPath(item.path)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        files.append(SourceFile(rel.as_posix(), item.data_stream.read()))
+        rel = PurePosixPath(item.path).relative_to(base) if base is not None else PurePosixPath(item.path)
+        if item.mode == LINK_MODE:
+            if is_source_path(rel, link=True):
+                target = item.data_stream.read().decode("utf-8", "surrogateescape")
+                files.append(SourceFile(rel.as_posix(), b"", link=target))
+        elif is_source_path(rel):
+            files.append(SourceFile(rel.as_posix(), item.data_stream.read()))
     files.sort(key=lambda f: f.path)
     label = f"{top}@{ref}" + (f":{rel_root}" if str(rel_root) not in ("", ".") else "")
     return FactorySource(label=label, files=tuple(files))
@@ -131,7 +172,11 @@ def open_source(path: str | os.PathLike[str], ref: str | None = None, root_folde
         return read_git(path, ref, root_folder)
     base = Path(path)
     if root_folder:
-        base = base / root_folder.strip("/")
+        for part in PurePosixPath(root_folder.strip("/")).parts:
+            base = base / part
+            if base.is_symlink():
+                raise PortalError(str(base), "is a symbolic link: the ADF root folder must be a folder of the "
+                                  "repository (links are not followed)", code="SYMLINK")
     return read_folder(base)
 
 
@@ -156,9 +201,11 @@ def parse_json(data: bytes, where: str) -> tuple[Any, Finding | None]:
     except UnicodeDecodeError as exc:
         return None, Finding("JSON_ENCODING", where, f"is not UTF-8 text (byte {exc.start})")
     try:
-        return json.loads(text), None
+        return safe_json.loads(text), None
     except json.JSONDecodeError as exc:
         return None, Finding("JSON_SYNTAX", f"{where}:{exc.lineno}:{exc.colno}", f"invalid JSON: {exc.msg}")
+    except safe_json.NestingError as exc:
+        return None, Finding("JSON_NESTING", where, str(exc))
 
 
 def parse_factory(source: FactorySource, *, factory_name: str | None = None) -> LoadResult:
@@ -174,6 +221,10 @@ def parse_factory(source: FactorySource, *, factory_name: str | None = None) -> 
     for file in source.files:
         parts = PurePosixPath(file.path).parts
         where = file.path
+        problem = _file_problem(file, parts)
+        if problem is not None:
+            findings.append(problem)
+            continue
         if len(parts) == 1:
             if parts[0] == PUBLISH_CONFIG_FILE:
                 value, problem = parse_json(file.data, where)
@@ -262,6 +313,32 @@ def parse_factory(source: FactorySource, *, factory_name: str | None = None) -> 
                     hint="pass --factory-name NAME")
         )
     return LoadResult(factory=factory, findings=tuple(findings))
+
+
+def _file_problem(file: SourceFile, parts: tuple[str, ...]) -> Finding | None:
+    """What stops a selected file from being read at all, the same for a folder and a commit: a symbolic link
+    (never followed: it could lead out of the repository; at a commit Git holds only the target's path), or a
+    name that gives no object name (ADF names an object's file `<name>.json`, and names are never empty, `.` or
+    `..`). An error where ADF would read the file as an object, a warning where it reads nothing anyway."""
+    name = parts[-1]
+    read_by_adf = (len(parts) == 1 and name in (PUBLISH_CONFIG_FILE, PARAMETER_DEFINITION_FILE)) or (
+        len(parts) == 2 and parts[0] in (FACTORY_FOLDER, GLOBAL_PARAMETERS_FOLDER)) or _kind_for(parts)[0] is not None
+    if file.link is not None:
+        if name.lower().endswith(".json"):
+            return Finding("SYMLINK", file.path, f"is a symbolic link (to {file.link!r}); links are never followed, "
+                           "since they can lead out of the repository",
+                           Severity.ERROR if read_by_adf else Severity.WARNING, "commit the file itself")
+        return Finding("SYMLINK", file.path, f"is a symbolic link (to {file.link!r}); not followed, so nothing "
+                       "below it is part of the factory", Severity.WARNING, "commit the folder or file itself")
+    stem = name[: -len(".json")]
+    if stem.strip(".") == "":
+        if read_by_adf:
+            return Finding("OBJECT_FILE_NAME", file.path, f"gives the object name {stem!r}, which ADF refuses: "
+                           "object names are never empty, '.' or '..' (nor only dots)",
+                           hint="name the file after its object: <name>.json")
+        return Finding("OBJECT_FILE_NAME", file.path, "has no object name before .json; ADF ignores it, and so "
+                       "does the portal", Severity.WARNING)
+    return None
 
 
 def _kind_for(parts: tuple[str, ...]) -> tuple[Kind | None, str | None]:

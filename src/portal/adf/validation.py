@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any, Iterable, Iterator, Mapping
@@ -93,10 +94,13 @@ def check_structure(factory: Factory, load_findings: Iterable[Finding] = ()) -> 
     """Every check but the ARM limits: what must hold before an export is worth writing."""
     findings: list[Finding] = list(load_findings)
     findings.extend(check_names(factory))
+    findings.extend(check_service_names(factory))
     findings.extend(check_types(factory))
+    findings.extend(check_activities(factory))
     findings.extend(check_duplicates(factory))
     findings.extend(check_references(factory))
     findings.extend(check_cycles(factory))
+    findings.extend(check_self_calls(factory))
     findings.extend(check_global_parameters(factory))
     findings.extend(check_parameter_definition(factory))
     return findings
@@ -132,6 +136,77 @@ def check_names(factory: Factory) -> Iterator[Finding]:
                     "NAME_CHARACTERS", obj.path, f"the name of {obj.describe()} contains {what}",
                     Severity.WARNING, "use letters, digits and underscores",
                 )
+
+
+# Names the Data Factory service accepts, per kind: the path parameters of the REST contract
+# (azure-rest-api-specs, Microsoft.DataFactory/stable/2018-06-01/datafactory.json, `parameters`: linkedServiceName,
+# datasetName, pipelineName, triggerName with this pattern and 1-260 characters; integrationRuntimeName 3-63 letters,
+# digits and single dashes). ADF Studio checks entity names with the same pattern. A name the service refuses fails
+# the deploy half-way, after the objects before it were written.
+_ENTITY_NAME = (re.compile(r"^[A-Za-z0-9_][^<>*#.%&:\\+?/]*$"), 1, 260,
+                "start with a letter, digit or underscore and contain none of < > * # . % & : \\ + ? /")
+SERVICE_NAME_RULES: Mapping[Kind, tuple[re.Pattern[str], int, int, str]] = {
+    Kind.LINKED_SERVICE: _ENTITY_NAME,
+    Kind.DATASET: _ENTITY_NAME,
+    Kind.PIPELINE: _ENTITY_NAME,
+    Kind.TRIGGER: _ENTITY_NAME,
+    Kind.DATAFLOW: _ENTITY_NAME,
+    Kind.INTEGRATION_RUNTIME: (re.compile(r"^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$"), 3, 63,
+                               "be letters and digits, with single dashes between them"),
+}
+
+
+def check_service_names(factory: Factory) -> Iterator[Finding]:
+    for obj in factory.objects:
+        rule = SERVICE_NAME_RULES.get(obj.kind)
+        if rule is None:
+            continue
+        pattern, shortest, longest, words = rule
+        if not (shortest <= len(obj.name) <= longest and pattern.match(obj.name)):
+            yield Finding(
+                "SERVICE_NAME", obj.path,
+                f"Data Factory refuses the name of {obj.describe()}: {obj.kind.label.lower()} names must have "
+                f"{shortest}-{longest} characters and {words}",
+                hint="rename the object (and the file) before promoting it",
+            )
+
+
+def check_activities(factory: Factory) -> Iterator[Finding]:
+    """A pipeline's activities (and those nested in ForEach, Until, If and Switch) must be lists of objects: the
+    service refuses anything else, after the objects before it were written."""
+    for obj in factory.of_kind(Kind.PIPELINE):
+        props = obj.body.get("properties")
+        if not isinstance(props, dict) or "activities" not in props:
+            continue
+        queue: list[tuple[Any, str]] = [(props["activities"], "properties.activities")]
+        while queue:
+            value, pointer = queue.pop()
+            if not isinstance(value, list):
+                yield Finding("ACTIVITIES", f"{obj.path} ({pointer})",
+                              f"{pointer} of {obj.describe()} is a JSON {_json_type(value)}, not a list of activities")
+                continue
+            for index, activity in enumerate(value):
+                where = f"{pointer}[{index}]"
+                if not isinstance(activity, dict):
+                    yield Finding("ACTIVITIES", f"{obj.path} ({where})",
+                                  f"{where} of {obj.describe()} is a JSON {_json_type(activity)}, not an activity")
+                    continue
+                inner = activity.get("typeProperties")
+                if not isinstance(inner, dict):
+                    continue
+                for key in ("activities", "ifTrueActivities", "ifFalseActivities", "defaultActivities"):
+                    if key in inner:
+                        queue.append((inner[key], f"{where}.typeProperties.{key}"))
+                cases = inner.get("cases")
+                if isinstance(cases, list):
+                    for ci, case in enumerate(cases):
+                        if isinstance(case, dict) and "activities" in case:
+                            queue.append((case["activities"], f"{where}.typeProperties.cases[{ci}].activities"))
+
+
+def _json_type(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), "number")
 
 
 def check_types(factory: Factory) -> Iterator[Finding]:
@@ -219,6 +294,18 @@ def check_cycles(factory: Factory) -> Iterator[Finding]:
             hint="remove one of these references; ARM cannot deploy resources that depend on each other "
                  "in a circle",
         )
+
+
+def check_self_calls(factory: Factory) -> Iterator[Finding]:
+    """A pipeline that runs itself (Execute Pipeline naming its own pipeline) never ends; ADF refuses it. The
+    dependency graph leaves self-references out, so the cycle check does not see these."""
+    for obj in factory.of_kind(Kind.PIPELINE):
+        for ref in object_references(obj):
+            if ref.kind is Kind.PIPELINE and ref.name.lower() == obj.name.lower():
+                yield Finding(
+                    "SELF_CALL", f"{obj.path} ({ref.pointer})", f"{obj.describe()} runs itself",
+                    hint="an Execute Pipeline activity must run another pipeline",
+                )
 
 
 # --- global parameters -------------------------------------------------------------------------------------------

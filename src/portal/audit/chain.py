@@ -1,12 +1,19 @@
-"""The audit trail's hash chain: canonical JSON, event hashes and the check of a stream of stored events.
+"""The audit trail's hash chain: canonical JSON, event hashes, record digests and the check of a stream of events.
 
 Every event stores the hash of the one before it (`prev_hash`, 64 zeros for the first) and its own `hash`: the
-SHA-256 of the canonical JSON of all its other fields. Canonical JSON is `json.dumps` with sorted keys, no spaces and
-UTF-8 text (not \\u escapes), so the same event gives the same bytes on every database and every platform.
+SHA-256 of the canonical JSON of all its other fields (HASHED_FIELDS). Canonical JSON is `json.dumps` with sorted keys,
+no spaces and UTF-8 text (not \\u escapes), so the same event gives the same bytes on every database and platform.
 
 A changed field changes the event's hash (edited); a removed event leaves a gap in `seq` (deleted); an event put back
 with a recomputed hash breaks the `prev_hash` of the next one; removed last events no longer match the chain head that
 the store keeps in the same transaction as every append.
+
+That much only catches naive edits: whoever can write the database can recompute every hash after the one changed,
+and the head. Three things go further (see store.py): with the audit key (keys.py) every event carries an HMAC of its
+hash that nobody without the key can recompute; anchors (anchors.py) put the head's seq and hash in signed Git notes
+on the promoted commits, out of the database writer's reach once pushed; and the rows that decide anything
+(promotions, approvals, snapshots, artifacts) are chained too: every write of one appends a `record written` event
+whose data holds the row's digest (record_digest), and the row keeps that event's seq (`record_seq`).
 """
 
 from __future__ import annotations
@@ -17,6 +24,11 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 GENESIS_HASH = "0" * 64
+
+# Events the store writes itself (AuditStore.append refuses them from callers).
+RECORD_WRITTEN = "record written"  # data: {"table", "key", "digest"} of a row of a decision table, as written
+AUDIT_SEALED = "audit sealed"  # data: {"keyId", "signed", "through"}: events signed when a key was introduced
+RESERVED_KINDS = frozenset({RECORD_WRITTEN, AUDIT_SEALED})
 
 # The fields an event's hash covers, in the order they are exported; `hash` itself is not among them.
 HASHED_FIELDS = (
@@ -48,6 +60,18 @@ def event_hash(fields: Mapping[str, Any]) -> str:
     return sha256_hex(canonical_json({name: fields[name] for name in HASHED_FIELDS}).encode("utf-8"))
 
 
+def record_digest(values: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical JSON of a row's columns (without `record_seq`; for an artifact, its metadata
+    with the content's SHA-256, which is its `digest` column, not the content itself)."""
+    return sha256_hex(canonical_json(dict(values)).encode("utf-8"))
+
+
+def record_name(table: str, key: Any) -> str:
+    """The one text naming a row of a decision table: the canonical JSON of [table, key] (key: the primary key's
+    value, or the list of its values when it has several columns)."""
+    return canonical_json([table, key])
+
+
 @dataclass(frozen=True)
 class ChainBreak:
     seq: int
@@ -77,7 +101,7 @@ class ChainChecker:
             if seq != expected:
                 self.broken = ChainBreak(expected, f"event {expected} is missing (deleted)")
                 return False
-            if _content_hash(row) != row["hash"]:
+            if content_hash(row) != row["hash"]:
                 self.broken = ChainBreak(seq, f"event {seq}: its content does not match its hash (edited)")
                 return False
             if row["prev_hash"] != self.last_hash:
@@ -113,7 +137,7 @@ class ChainChecker:
         return self.broken
 
 
-def _content_hash(row: Mapping[str, Any]) -> str | None:
+def content_hash(row: Mapping[str, Any]) -> str | None:
     """The hash an event's stored content should have; None when its data is not JSON any more."""
     try:
         data = json.loads(row["data"])

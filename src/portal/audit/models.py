@@ -4,7 +4,10 @@ Conventions on both databases:
 - times are text, ISO-8601 in UTC with milliseconds and a fixed width ("2026-11-23T22:40:01.123+00:00"), taken from
   Python's clock; a fixed width and one time zone make text order the same as time order on SQLite and PostgreSQL;
 - JSON is canonical JSON text (see chain.canonical_json), so what is hashed is byte-for-byte what is stored;
-- no secret is ever stored: callers record summaries (names, hashes, counts), never parameter values.
+- no secret is ever stored: callers record summaries (names, hashes, counts), never parameter values;
+- every row of the tables that decide something (promotions, approvals, snapshots, artifacts) has `record_seq`: the
+  seq of the `record written` event that holds the digest of its current content (see chain.record_digest). A row
+  without one (NOT NULL), or whose content differs from its record, is refused or reported as tampered.
 """
 
 from __future__ import annotations
@@ -36,7 +39,11 @@ metadata = MetaData(
     }
 )
 
-# Append-only: rows are inserted by AuditStore.append and never updated or deleted by the portal.
+# Append-only: rows are inserted by AuditStore.append and never updated or deleted by the portal (except that
+# AuditStore.seal fills `mac` and `key_id` of events written before the audit key was set).
+# Not hashed (chain.HASHED_FIELDS): `mac`, HMAC-SHA256 of `hash` under the audit key, and `key_id`, the key's
+# fingerprint; `record`, for `record written` events only, the canonical JSON [table, key] of the row recorded (an
+# index for finding a row's newest record; verify checks it against `data`).
 events = Table(
     "audit_events",
     metadata,
@@ -52,11 +59,15 @@ events = Table(
     Column("data", Text, nullable=False),
     Column("prev_hash", HASH, nullable=False),
     Column("hash", HASH, nullable=False),
+    Column("mac", HASH, nullable=True),
+    Column("key_id", String(16), nullable=True),
+    Column("record", Text, nullable=True),
     Index("ix_audit_events_environment_seq", "environment", "seq"),
     Index("ix_audit_events_actor_seq", "actor", "seq"),
     Index("ix_audit_events_kind_seq", "kind", "seq"),
     Index("ix_audit_events_promotion_id_seq", "promotion_id", "seq"),
     Index("ix_audit_events_at", "at"),
+    Index("ix_audit_events_record_seq", "record", "seq"),
 )
 
 # One row (id 1): the last event's seq and hash, updated in the transaction of every append. Appends lock it
@@ -80,6 +91,7 @@ artifacts = Table(
     Column("size", Integer, nullable=False),
     Column("content", LargeBinary, nullable=False),
     Column("stored_at", TIME, nullable=False),
+    Column("record_seq", Integer, nullable=False),
 )
 
 snapshots = Table(
@@ -91,6 +103,7 @@ snapshots = Table(
     Column("notebook_hash", String, nullable=True),
     Column("created_at", TIME, nullable=False),
     Column("created_by", String, nullable=False),
+    Column("record_seq", Integer, nullable=False),
 )
 
 promotions = Table(
@@ -113,6 +126,7 @@ promotions = Table(
     Column("version", Integer, nullable=False),
     Column("approvals_required", Integer, nullable=False),
     Column("expires_at", TIME, nullable=True),
+    Column("record_seq", Integer, nullable=False),
     Index("ix_audit_promotions_environment_requested_at", "environment", "requested_at"),
     Index("ix_audit_promotions_environment_status_finished_at", "environment", "status", "finished_at"),
     Index("ix_audit_promotions_status", "status"),
@@ -126,6 +140,7 @@ approvals = Table(
     Column("decision", String, nullable=False),
     Column("comment", Text, nullable=False),
     Column("at", TIME, nullable=False),
+    Column("record_seq", Integer, nullable=False),
     CheckConstraint("decision IN ('approve', 'reject')", name="decision"),
 )
 

@@ -71,6 +71,7 @@ from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import Any
 
+from portal import safe_json
 from portal.environments.repository import RepoSnapshot
 from portal.errors import Finding, FindingsError, PortalError
 
@@ -184,7 +185,7 @@ def normalised_hash(content: bytes, *, kind: str, import_format: str, language: 
         return _sha256(_normalised_source(text, language).encode("utf-8", "surrogateescape"))
     if kind == NOTEBOOK and import_format == "JUPYTER":
         try:
-            cells = _jupyter_cells(json.loads(content.decode("utf-8")))
+            cells = _jupyter_cells(safe_json.loads(content.decode("utf-8")))
         except (UnicodeDecodeError, ValueError):
             cells = None
         if cells is not None:
@@ -224,7 +225,7 @@ class NotebookSource:
         if self.import_format == "SOURCE" and self.language:
             return len(split_cells(self.content.decode("utf-8", "replace"), self.language))
         if self.import_format == "JUPYTER":
-            cells = _jupyter_cells(json.loads(self.content.decode("utf-8")))
+            cells = _jupyter_cells(safe_json.loads(self.content.decode("utf-8")))
             return len(cells) if cells is not None else None
         return None
 
@@ -467,7 +468,7 @@ def _load_one(snapshot: RepoSnapshot, path: str, parts: list[str], target: str, 
     if problem:
         fail("NB_LINK", problem, "commit the file itself, or link to a file inside the repository")
         return None
-    data = snapshot.read(real) if real is not None else None
+    data = snapshot.read(real, follow_links=True) if real is not None else None  # links checked above
     if data is None:
         if real == path:
             fail("NB_READ", "could not be read (it vanished while the folder was read)")
@@ -552,7 +553,7 @@ def _same_header(a: str, b: str) -> bool:
 def _jupyter_language(data: bytes, fail: Any) -> str | None:
     hint = "save the notebook again from Jupyter or Databricks (File > Export > IPython Notebook)"
     try:
-        document = json.loads(data.decode("utf-8"))
+        document = safe_json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         fail("NB_ENCODING", f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})", hint)
         return None

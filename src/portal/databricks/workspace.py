@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from portal import safe_json
 from portal.errors import PortalError
 
 MANIFEST_NAME = ".portal-manifest.json"
@@ -76,7 +77,7 @@ class Manifest:
     @staticmethod
     def parse(data: bytes, where: str) -> "Manifest":
         try:
-            document = json.loads(data.decode("utf-8"))
+            document = safe_json.loads(data.decode("utf-8"))
             if not isinstance(document, dict) or document.get("portalManifest") != MANIFEST_FORMAT:
                 raise ValueError("not a portal manifest of format 1")
             objects = {str(path): DeployedEntry(str(entry["hash"]), str(entry["kind"]), entry.get("language"),

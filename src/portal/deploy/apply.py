@@ -3,12 +3,15 @@ in parallel), delete what the source dropped (dependents first), and put the tri
 
 Safety: the caller has checked that the live factory still is what the plan saw; each write is conditional on the
 object's etag from the plan too, so a change made in between is not overwritten. After any failure the triggers
-this run stopped are started again, and the report says exactly which could not be.
+this run stopped are started again before anything else happens (before the failure is even reported: the sink
+may be an audit store that is what failed), and the report says exactly which could not be. While triggers are
+stopped, retries end at the plan's `trigger_downtime_seconds`, so schedules are never down for longer.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -39,6 +42,7 @@ class ApplyReport:
     triggers_stopped: list[str] = field(default_factory=list)
     triggers_started: list[str] = field(default_factory=list)
     still_stopped: list[str] = field(default_factory=list)  # stopped by this run and not started again
+    triggers_restored: list[str] = field(default_factory=list)  # started again after a failure
     error: str | None = None
     notebooks: NotebookReport | None = None  # the Databricks folder's part, deployed first
 
@@ -67,20 +71,61 @@ def apply_plan(plan: Plan, desired: Mapping[Key, DesiredObject], target: Factory
     """Carry out the factory part of `plan` (already checked against the live factory by the caller)."""
     report = report if report is not None else ApplyReport(plan.hash)
     stopped: list[str] = []
+    downtime = _Downtime(plan, target)
     try:
-        _stop_triggers(plan, target, sink, report, stopped)
-        _deploy(plan, desired, target, resolve_secret, sink, report, parallelism)
-        _delete(plan, target, sink, report)
+        _stop_triggers(plan, target, sink, report, stopped, downtime)
+        _deploy(plan, desired, target, resolve_secret, sink, report, parallelism, downtime)
+        _delete(plan, target, sink, report, downtime)
+        downtime.end()
         _start_triggers(plan, target, sink, report, stopped)
-    except Exception as error:  # noqa: BLE001 - every failure must put the triggers back first
+    except BaseException as error:  # noqa: BLE001 - every failure must put the triggers back first
+        downtime.end()
+        _restore_triggers(target, stopped, report)
         where, what = getattr(error, "portal_where", "apply"), service_message(error)
         report.error = f"{where}: {what}"
-        sink(Event(FAILED, "apply", where, what))
-        _restore_triggers(target, stopped, sink, report)
+        _tell(sink, Event(FAILED, "apply", where, what))
+        for name in report.triggers_restored:
+            _tell(sink, Event(OBJECT_DONE, "restore triggers", f"trigger {name}", "started again"))
+        for name in report.still_stopped:
+            _tell(sink, Event(FAILED, "restore triggers", f"trigger {name}", "could not be started again"))
+        if not isinstance(error, Exception):
+            raise  # KeyboardInterrupt and the like: triggers are back, now stop
         raise ApplyFailed(report, where, what) from error
     sink(Event(FINISHED, "apply", message=f"{len(report.deployed)} deployed, {len(report.deleted)} deleted, "
                                           f"{len(report.triggers_started)} triggers started"))
     return report
+
+
+def _tell(sink: EventSink, event: Event) -> None:
+    """Report on the failure path: a sink that fails too (the audit store down) must not hide the first error."""
+    try:
+        sink(event)
+    except Exception:  # noqa: BLE001 - the report (ApplyFailed) still says everything
+        pass
+
+
+class _Downtime:
+    """The time triggers stay stopped: from the first stop until the writes end, bounded by the plan's
+    `trigger_downtime_seconds` (the target's retries end there too)."""
+
+    def __init__(self, plan: Plan, target: FactoryTarget):
+        self._limit = plan.trigger_downtime_seconds
+        self._holder = target.events
+        self._deadline: float | None = None
+
+    def begin(self) -> None:
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self._limit
+            self._holder.deadline = self._deadline
+
+    def check(self, where: str) -> None:
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            raise PortalError(where, f"triggers have been stopped for {self._limit} s "
+                              "(deploy.trigger_downtime_seconds); the deploy stops here", code="DOWNTIME")
+
+    def end(self) -> None:
+        self._deadline = None
+        self._holder.deadline = None
 
 
 def _located(error: Exception, where: str) -> Exception:
@@ -91,8 +136,9 @@ def _located(error: Exception, where: str) -> Exception:
 
 
 def _stop_triggers(plan: Plan, target: FactoryTarget, sink: EventSink, report: ApplyReport,
-                   stopped: list[str]) -> None:
+                   stopped: list[str], downtime: _Downtime) -> None:
     def stop(trigger: TriggerChange) -> None:
+        downtime.begin()
         if trigger.event_subscription:
             target.set_event_subscription(trigger.name, False)  # and wait: the service needs it gone first
         target.stop_trigger(trigger.name)
@@ -119,7 +165,8 @@ def _trigger_step(step: str, triggers: list[TriggerChange], act: Callable[[Trigg
 
 
 def _deploy(plan: Plan, desired: Mapping[Key, DesiredObject], target: FactoryTarget,
-            resolve_secret: SecretResolver, sink: EventSink, report: ApplyReport, parallelism: int) -> None:
+            resolve_secret: SecretResolver, sink: EventSink, report: ApplyReport, parallelism: int,
+            downtime: _Downtime) -> None:
     writes = [(o.kind, o.name) for o in plan.objects if o.action in (CREATE, UPDATE)]
     if not writes:
         return
@@ -131,19 +178,28 @@ def _deploy(plan: Plan, desired: Mapping[Key, DesiredObject], target: FactoryTar
     done = 0
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         for level in levels:
-            futures = {key: pool.submit(_put, target, desired[key], resolve_secret,
-                                        None if key[0] == "trigger" and key[1] in stopped else seen.get(key))
+            downtime.check(f"{level[0][0]} {level[0][1]}")
+            futures = {pool.submit(_put, target, desired[key], resolve_secret,
+                                   None if key[0] == "trigger" and key[1] in stopped else seen.get(key)): key
                        for key in level}
             failure: Exception | None = None
-            for key, future in futures.items():
-                try:
-                    future.result()
-                except Exception as error:  # wait for the whole level, then report the first failure
-                    failure = failure or _located(error, f"{key[0]} {key[1]}")
-                    continue
-                done += 1
-                report.deployed.append(f"{key[0]} {key[1]}")
-                sink(Event(OBJECT_DONE, "deploy", f"{key[0]} {key[1]}", "deployed", done, len(writes)))
+            pending = set(futures)
+            while pending:
+                # Each write is reported (and so recorded) as soon as it is done, not when its level is.
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    key = futures[future]
+                    try:
+                        future.result()
+                    except Exception as error:  # wait for the whole level, then report the first failure
+                        failure = failure or _located(error, f"{key[0]} {key[1]}")
+                        continue
+                    done += 1
+                    report.deployed.append(f"{key[0]} {key[1]}")
+                    try:
+                        sink(Event(OBJECT_DONE, "deploy", f"{key[0]} {key[1]}", "deployed", done, len(writes)))
+                    except Exception as error:  # the sink failed (audit store): let the level's writes end
+                        failure = failure or error
             if failure is not None:
                 raise failure
     sink(Event(STEP_FINISHED, "deploy", done=done, total=len(writes)))
@@ -188,13 +244,14 @@ def _with_secrets(value: Any, resolve_secret: SecretResolver) -> Any:
     return value
 
 
-def _delete(plan: Plan, target: FactoryTarget, sink: EventSink, report: ApplyReport) -> None:
+def _delete(plan: Plan, target: FactoryTarget, sink: EventSink, report: ApplyReport, downtime: _Downtime) -> None:
     deletions = plan.effective_deletions
     if not deletions:
         return
     sink(Event(STEP_STARTED, "delete", total=len(deletions)))
     for index, change in enumerate(deletions, 1):
         where = f"{change.kind} {change.name}"
+        downtime.check(where)
         try:
             target.delete(change.kind, change.name)
         except Exception as error:
@@ -217,16 +274,17 @@ def _start_triggers(plan: Plan, target: FactoryTarget, sink: EventSink, report: 
     _trigger_step("start triggers", [t for t in plan.triggers if t.start], start, "started", sink)
 
 
-def _restore_triggers(target: FactoryTarget, stopped: list[str], sink: EventSink, report: ApplyReport) -> None:
-    """After a failure: start again every trigger this run stopped; say which stay stopped."""
+def _restore_triggers(target: FactoryTarget, stopped: list[str], report: ApplyReport) -> None:
+    """After a failure: start again every trigger this run stopped; say which stay stopped. Talks to the factory
+    only (no sink): nothing else may fail first."""
     for name in list(stopped):
         try:
             target.start_trigger(name)
-            stopped.remove(name)
-            report.triggers_started.append(name)
-            sink(Event(OBJECT_DONE, "restore triggers", f"trigger {name}", "started again"))
-        except Exception as error:  # noqa: BLE001 - keep going: every trigger gets its chance
-            sink(Event(FAILED, "restore triggers", f"trigger {name}", service_message(error)))
+        except Exception:  # noqa: BLE001 - keep going: every trigger gets its chance
+            continue
+        stopped.remove(name)
+        report.triggers_started.append(name)
+        report.triggers_restored.append(name)
     report.still_stopped = list(stopped)
 
 

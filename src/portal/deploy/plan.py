@@ -122,6 +122,8 @@ class Plan:
     # The live versions of everything the plan writes, deletes, stops or starts (see `LiveVersion`).
     preconditions: tuple[LiveVersion, ...] = field(default=())
     stale_check: str = "changed-objects"
+    # The longest the stopped triggers stay down while the factory is written (deploy.trigger_downtime_seconds).
+    trigger_downtime_seconds: int = 300
     # The environment's Databricks folder, when it has one: deployed in the same promotion, before the factory.
     notebooks: NotebookPlan | None = None
 
@@ -298,6 +300,11 @@ def make_plan(env: Environment, desired: Mapping[Key, DesiredObject], live: Mapp
                      "(deploy.delete_removed in portal.yaml)")
     notes += _databricks_mismatches(env, desired)
     triggers = _trigger_changes(env, desired, live, objects, deletions if env.deploy.delete_removed else [])
+    stopping = sum(1 for t in triggers if t.stop)
+    if stopping:
+        notes.append(f"{stopping} started trigger{'s' if stopping != 1 else ''} will be stopped while the factory is "
+                     f"written, for at most {env.deploy.trigger_downtime_seconds} s "
+                     "(deploy.trigger_downtime_seconds): past that the deploy stops and they are started again")
     touched = [k for k, o in objects.items() if o.action != UNCHANGED]
     touched += [(c.kind, c.name) for c in deletions if env.deploy.delete_removed]
     touched += [(Kind.TRIGGER.value, t.name) for t in triggers]
@@ -311,7 +318,7 @@ def make_plan(env: Environment, desired: Mapping[Key, DesiredObject], live: Mapp
         triggers=tuple(triggers), live_fingerprint=live_fingerprint(live),
         trigger_state=env.deploy.trigger_state, notes=tuple(notes),
         preconditions=tuple(_live_version(key, live.get(key)) for key in sorted(set(touched))),
-        stale_check=env.deploy.stale_check,
+        stale_check=env.deploy.stale_check, trigger_downtime_seconds=env.deploy.trigger_downtime_seconds,
     )
 
 

@@ -28,7 +28,7 @@ from portal.deploy.plan import (
 from portal.deploy.target import FactoryTarget, SinkHolder, client_for, service_message
 from portal.environments.parameter_files import KeyVaultReference
 from portal.environments.render import render_environment
-from portal.errors import PortalError
+from portal.errors import FindingsError, PortalError
 
 if TYPE_CHECKING:
     from portal.environments.workspace import MappingWorkspace
@@ -57,8 +57,12 @@ def plan_environment(workspace: "MappingWorkspace", env_name: str, *, sink: Even
                      target: FactoryTarget | None = None) -> PlannedEnvironment:
     """Render the environment, read its live factory and compare them.
 
-    The live factory is read while the environment renders: one waits on the network, the other works."""
+    A factory with errors (the checks of `portal validate`) gets no plan, so nothing of it is ever written: the
+    service would refuse the bad object half-way through, after the ones before it. The live factory is read while
+    the environment renders: one waits on the network, the other works."""
     env = workspace.environment(env_name)
+    if workspace.source_errors:
+        raise FindingsError(list(workspace.source_errors))
     target = target or open_target(workspace, env_name, sink)
     sink(Event(STEP_STARTED, "read live factory", f"factory {env.data_factory.factory_name}"))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="portal-read") as pool:

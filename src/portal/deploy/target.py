@@ -79,10 +79,17 @@ def _as_json(model: Any) -> dict[str, Any]:
 
 
 class SinkHolder:
-    """Where retry events go; swapped per run, as one client serves a plan and then its apply."""
+    """Where retry events go, and until when retrying is worth it; swapped per run, as one client serves a plan and
+    then its apply."""
 
     def __init__(self, sink: EventSink = no_events):
         self.sink = sink
+        # time.monotonic() after which no request is retried (None: the policy's own limits only). Set while
+        # triggers are stopped, so that retries cannot keep them down past deploy.trigger_downtime_seconds.
+        self.deadline: float | None = None
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
 
     def __call__(self, event: Event) -> None:
         self.sink(event)
@@ -101,12 +108,27 @@ class EventRetryPolicy(RetryPolicy):
 
     def increment(self, settings: Any, response: Any = None, error: Any = None) -> bool:
         retry = super().increment(settings, response=response, error=error)
+        if retry and self._past_deadline(settings, response):
+            self._sink(Event(RETRY, "retry", message="not retried: the run's time for stopped triggers is spent"))
+            return False
         if retry:
             status = getattr(getattr(response, "http_response", None), "status_code", None)
             why = f"HTTP {status}" if status else type(error).__name__ if error else "transient error"
             request = getattr(getattr(response, "http_request", None), "url", "") or ""
             self._sink(Event(RETRY, "retry", message=f"{why}; retrying {_short_url(request)}"))
         return retry
+
+
+    def _past_deadline(self, settings: Any, response: Any) -> bool:
+        """Whether waiting for the next try would end past the run's deadline (see SinkHolder.deadline)."""
+        remaining = self._sink.remaining() if isinstance(self._sink, SinkHolder) else None
+        if remaining is None:
+            return False
+        wait = self.get_backoff_time(settings)
+        http_response = getattr(response, "http_response", None)
+        if http_response is not None:
+            wait = max(wait, self.get_retry_after(response) or 0)
+        return wait >= remaining
 
 
 def _short_url(url: str) -> str:

@@ -9,6 +9,7 @@ import json
 import re
 from typing import Any, Iterable
 
+from portal import safe_json
 from portal.adf.expressions import json_type_name
 from portal.adf.parameterization import TemplateParameter
 from portal.environments.config import ENV_VAR, Environment
@@ -197,9 +198,11 @@ def parse_input(parameter: TemplateParameter, text: str, env: Environment) -> Pa
         value = lowered == "true"
     else:
         try:
-            value = json.loads(text)
+            value = safe_json.loads(text)
         except json.JSONDecodeError as exc:
             raise PortalError(where, f"is of type {parameter.type}: give JSON ({exc.msg})", code="TYPE") from None
+        except safe_json.NestingError as exc:
+            raise PortalError(where, f"the value {exc}", code="TYPE") from None
     entry = ParameterEntry(parameter.name, value)
     for problem, code in ((type_problem(parameter, value), "TYPE"),
                           (injection_problem(value), "EXPRESSION_INJECTION")):

@@ -15,6 +15,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from portal.errors import Finding, FindingsError, PortalError
+from portal.safe_json import NestingError, check_depth, check_text_depth
 from portal.environments.repository import RepoSnapshot
 
 CONFIG_FILE = "portal.yaml"
@@ -98,6 +99,9 @@ class DeploySettings(_Strict):
     # What apply checks before writing: that nothing the plan changes (writes, deletes, starts or stops) moved
     # since the plan, or that nothing at all in the live factory moved (reads the whole factory again).
     stale_check: Literal["changed-objects", "whole-factory"] = "changed-objects"
+    # The longest the triggers a deploy stops may stay stopped while it writes: once spent, retries stop, the deploy
+    # fails and the triggers are started again (a permanent 500 must not keep schedules down for minutes).
+    trigger_downtime_seconds: int = Field(default=300, ge=10, le=86400)
 
 
 class Environment(_Strict):
@@ -248,11 +252,22 @@ class PortalConfig(_Strict):
     def names(self) -> list[str]:
         return [env.name for env in self.environments]
 
+    @property
+    def sandbox_only(self) -> bool:
+        """Every target (factories and workspaces) is the embedded sandbox: only then may people name themselves
+        instead of signing in, since nothing real can be reached."""
+        return all(env.data_factory.auth == "sandbox" and (env.databricks is None or env.databricks.auth == "sandbox")
+                   for env in self.environments)
+
 
 def parse_config(text: bytes | str, where: str = CONFIG_FILE) -> PortalConfig:
     """Parse and check the configuration; every problem becomes a finding naming its line or field."""
     try:
+        check_text_depth(text if isinstance(text, str) else text.decode("utf-8", "replace"))
         data = load_yaml(text)
+        check_depth(data)
+    except (RecursionError, NestingError):
+        raise FindingsError([Finding("CONFIG_NESTING", where, str(NestingError()))]) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         place = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where

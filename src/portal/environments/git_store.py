@@ -117,7 +117,7 @@ def commit_changes(
     repo = _open(repo_dir)
     try:
         if branch is not None:
-            _check_branch_name(repo, branch, f"{repo_dir}@{branch}")
+            branch = _new_branch_name(repo, branch, base_branch, f"{repo_dir}@{branch}")
         if push and remote not in {r.name for r in repo.remotes}:
             raise PortalError(where, f"the repository has no remote {remote!r}; nothing was committed",
                               code="UNKNOWN_REMOTE")
@@ -203,6 +203,21 @@ def _path_problem(path: str) -> str | None:
         if part.lower() == ".git":
             return "is inside .git"
     return None
+
+
+def _new_branch_name(repo: git.Repo, name: str, base_branch: str, where: str) -> str:
+    """The short name of the branch an edit creates: `refs/heads/X` is X; never the main branch itself (that is a
+    direct commit), never another kind of ref, and only what `git check-ref-format --branch` accepts."""
+    short = name[len("refs/heads/"):] if name.startswith("refs/heads/") else name
+    if short.startswith("refs/") or short in ("refs", "HEAD"):
+        raise PortalError(where, f"{name!r} is not a branch name: it names a ref outside refs/heads",
+                          hint="give the branch's short name, e.g. params/test-change", code="BAD_BRANCH")
+    _check_branch_name(repo, short, where)
+    if short == base_branch:
+        raise PortalError(where, f"{name!r} is the main branch {base_branch!r}: an edit is committed on a new branch",
+                          hint="give a new branch name, or commit to the main branch with --direct where "
+                               "portal.yaml allows it", code="BRANCH_IS_MAIN")
+    return short
 
 
 def _check_branch_name(repo: git.Repo, name: str, where: str) -> None:

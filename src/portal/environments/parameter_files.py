@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
+from portal import safe_json
 from portal.errors import Finding, FindingsError
 
 PARAMETERS_SCHEMA = "https://schema.management.azure.com/schemas/2015-01-01/deploymentParameters.json#"
@@ -114,12 +115,14 @@ def empty_parameter_file(path: str) -> ParameterFile:
 def parse_parameter_file(data: bytes, path: str) -> ParameterFile:
     """Read a deployment parameter file; each problem names the file and the parameter."""
     try:
-        document = json.loads(data.decode("utf-8-sig"))
+        document = safe_json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
         raise FindingsError([Finding("PARAMETER_FILE", path, f"is not UTF-8 text (byte {exc.start})")]) from exc
     except json.JSONDecodeError as exc:
         raise FindingsError([Finding("PARAMETER_FILE", f"{path}:{exc.lineno}:{exc.colno}",
                                      f"invalid JSON: {exc.msg}")]) from exc
+    except safe_json.NestingError as exc:
+        raise FindingsError([Finding("PARAMETER_FILE", path, str(exc))]) from None
     if not isinstance(document, dict) or not isinstance(document.get("parameters", {}), dict):
         raise FindingsError([Finding("PARAMETER_FILE", path,
                                      "must be an ARM deployment parameter file: {\"parameters\": {…}}")])

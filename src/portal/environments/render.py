@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
@@ -17,9 +15,10 @@ from typing import TYPE_CHECKING, Any, Mapping
 from portal.adf.arm import FACTORY_TYPE
 from portal.adf.expressions import EvaluationContext, Secret, evaluate_value
 from portal.adf.model import Kind
-from portal.environments.config import Environment
+from portal.environments.config import CONFIG_FILE, Environment
 from portal.environments.parameter_files import ParameterEntry, ParameterFile
 from portal.errors import FindingsError, PortalError, Severity
+from portal.output_folder import OutputFile, Protected, repository_protections, write_output_folder
 
 if TYPE_CHECKING:
     from portal.environments.workspace import MappingWorkspace
@@ -188,28 +187,37 @@ def _flatten(value: Any, prefix: str) -> dict[str, Any]:
     return {prefix: value}
 
 
-def write_rendered(rendered: RenderedEnvironment, out_dir: str | os.PathLike[str]) -> Path:
+RENDER_MANIFEST = ".portal-render.json"
+
+
+def write_rendered(rendered: RenderedEnvironment, out_dir: str | os.PathLike[str], *,
+                   workspace: "MappingWorkspace | None" = None) -> Path:
     """`out_dir/<folder>/<object>.json` per resource, `parameters.json` (deployable with Azure's tooling) and
-    `secrets-from-environment.json`; written to a temporary folder and moved into place."""
-    target = Path(out_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        for resource in rendered.resources:
-            path = staging / resource.folder / resource.file_name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(resource.as_json(), indent=4, ensure_ascii=False) + "\n", encoding="utf-8")
-        (staging / "parameters.json").write_text(rendered.parameter_file.to_json(), encoding="utf-8")
-        (staging / "secrets-from-environment.json").write_text(
-            json.dumps(dict(rendered.secrets_from_environment), indent=4) + "\n", encoding="utf-8")
-        if target.exists():
-            backup = target.with_name(f".{target.name}.old-{os.getpid()}")
-            os.replace(target, backup)
-            os.replace(staging, target)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
+    `secrets-from-environment.json`; written to a temporary folder and moved into place.
+
+    Files of the user's in `out_dir` are kept: `.portal-render.json` lists the files a render wrote, and only
+    those are replaced (or removed, when this render no longer has them). A folder that is (or holds) a Git
+    repository or an audit store, or is (or holds) what the render read from `workspace` (the data repository,
+    its ADF root folder, portal.yaml, the parameter files), is refused with nothing written (`portal.output_folder`).
+    """
+    def text(content: str):
+        return lambda handle: handle.write(content)
+
+    files = [OutputFile(f"{resource.folder}/{resource.file_name}",
+                        text(json.dumps(resource.as_json(), indent=4, ensure_ascii=False) + "\n"))
+             for resource in rendered.resources]
+    files.append(OutputFile("parameters.json", text(rendered.parameter_file.to_json())))
+    files.append(OutputFile("secrets-from-environment.json",
+                            text(json.dumps(dict(rendered.secrets_from_environment), indent=4) + "\n")))
+    protected = _read_by(workspace) if workspace is not None else []
+    return write_output_folder(out_dir, files, command="portal render", protected=protected,
+                               manifest=RENDER_MANIFEST)
+
+
+def _read_by(workspace: "MappingWorkspace") -> list[Protected]:
+    root = workspace.snapshot.root
+    adf = workspace.config.adf.root_folder.strip("/")
+    return [*repository_protections(root), Protected(root / adf, "the ADF root folder"),
+            Protected(root / CONFIG_FILE, "the portal configuration"),
+            *(Protected(root / env.parameter_file_path, f"the parameter file of {env.name}")
+              for env in workspace.config.environments)]

@@ -47,14 +47,37 @@ class RepoSnapshot:
             snapshot.__dict__["_commit_view"] = _CommitView(repo, commit)
         return snapshot
 
-    def read(self, path: str) -> bytes | None:
-        """A file's bytes, or None when it does not exist (at the commit, or on disk)."""
+    def read(self, path: str, *, follow_links: bool = False) -> bytes | None:
+        """A file's bytes, or None when it does not exist (at the commit, or on disk).
+
+        A symbolic link on the way (the file itself or a folder above it) is a PortalError (SYMLINK) naming it,
+        in both views alike: on disk it could lead anywhere, and at a commit Git holds only the target's path. Only
+        a caller that checks links itself (the notebook reader) passes `follow_links=True`.
+        """
         rel = _safe_relative(path)
         if self.ref is None:
             full = self.root / rel
+            if not follow_links:
+                current = self.root
+                for part in PurePosixPath(rel).parts:
+                    current = current / part
+                    if current.is_symlink():
+                        link = current.relative_to(self.root).as_posix()
+                        raise _link_error(self.describe(link), link, os.readlink(current), rel)
             return full.read_bytes() if full.is_file() else None
         view = self._commit_view
         with view.lock:
+            if not follow_links:
+                parts = PurePosixPath(rel).parts
+                for depth in range(1, len(parts) + 1):
+                    item = view.entry("/".join(parts[:depth]))
+                    if item is None:
+                        return None
+                    if item.type == "blob" and item.mode == _GIT_LINK_MODE:
+                        raise _link_error(self.describe(item.path), item.path,
+                                          item.data_stream.read().decode("utf-8", "surrogateescape"), rel)
+                    if item.type != "tree" and depth < len(parts):
+                        return None
             item = view.entry(rel)
             return item.data_stream.read() if item is not None and item.type == "blob" else None
 
@@ -148,6 +171,12 @@ class _CommitView:
             return self.tree / rel
         except KeyError:
             return None
+
+
+def _link_error(where: str, link: str, target: str, path: str) -> PortalError:
+    inside = "" if link == path else f", on the way to {path}"
+    return PortalError(where, f"is a symbolic link (to {target!r}){inside}: the portal does not follow links in the "
+                       "repository, which can lead out of it", hint="commit the file itself", code="SYMLINK")
 
 
 def _safe_relative(path: str) -> str:

@@ -17,16 +17,16 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
+from portal import safe_json
 from portal.adf.arm import FACTORY_TYPE, GLOBAL_PARAMETERS_TYPE, ArmExport, write_export
 from portal.adf.model import Kind
 from portal.adf.parameterization import ACTIONS
 from portal.adf.validation import written_limit_findings
 from portal.environments.catalogue import CatalogueEntry
 from portal.environments.checks import check_environment
-from portal.environments.config import CONFIG_FILE, load_config, parse_config
+from portal.environments.config import CONFIG_FILE, parse_config
 from portal.environments.parameter_files import KeyVaultReference, parse_parameter_file
 from portal.environments.render import RenderedEnvironment, compare, shown, write_rendered
-from portal.environments.repository import RepoSnapshot
 from portal.errors import Finding, FindingsError, PortalError, Severity
 
 if TYPE_CHECKING:
@@ -59,13 +59,12 @@ class MainHead:
 
 
 def main_head(repo_root: str | os.PathLike[str]) -> MainHead:
-    """The main branch (from portal.yaml) and the commit it is at: what the pages show and edits build on, so an
-    edit saved later is refused if someone moved the branch in between."""
-    from portal.environments.git_store import head_of
+    """The main branch (from trusted settings, see `portal.environments.trusted`) and the commit it is at: what the
+    pages show and edits build on, so an edit saved later is refused if someone moved the branch in between."""
+    from portal.environments.trusted import trusted_main
 
-    snapshot = RepoSnapshot.open(repo_root)
-    branch = load_config(snapshot).git.main_branch
-    return MainHead(branch, head_of(snapshot.root, branch))
+    main = trusted_main(repo_root)
+    return MainHead(main.branch, main.commit)
 
 
 # --- who commits ---------------------------------------------------------------------------------------------------
@@ -227,9 +226,9 @@ class FormField:
         text = "" if value is None else str(value)
         if self.widget == JSON:
             try:
-                if json.loads(text) == json.loads(self.initial or "null"):
+                if safe_json.loads(text) == safe_json.loads(self.initial or "null"):
                     return None
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, safe_json.NestingError):
                 pass  # the core says what is wrong with it
             return None if text.strip() == (self.initial or "").strip() else text
         return None if text == self.initial else text

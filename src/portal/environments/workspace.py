@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from portal.adf.arm import ArmExport, export_factory
-from portal.adf.loader import parse_factory, read_git, read_folder
+from portal.adf.loader import open_source, parse_factory
 from portal.adf.model import PARAMETER_DEFINITION_FILE, Factory
 from portal.adf.parameterization import TemplateParameter
 from portal.environments.catalogue import CatalogueEntry, catalogue_entry, display_value
@@ -33,7 +33,7 @@ from portal.environments.parameter_files import (
     parse_parameter_file,
 )
 from portal.environments.repository import RepoSnapshot
-from portal.errors import Finding, FindingsError, PortalError
+from portal.errors import Finding, FindingsError, PortalError, Severity
 
 if TYPE_CHECKING:
     from portal.adf.rules_editor import Rule, RulePreview, RuleTarget
@@ -66,8 +66,7 @@ class MappingWorkspace:
         snapshot = RepoSnapshot.open(repo_dir, ref)
         config = load_config(snapshot)
         root = config.adf.root_folder.strip("/")
-        source = (read_git(snapshot.root, ref, root) if ref is not None
-                  else read_folder(snapshot.root / root if root else snapshot.root))
+        source = open_source(snapshot.root, ref, root or None)  # links in the way are refused, in both views
         loaded = parse_factory(source, factory_name=config.adf.factory_name)
         if loaded.errors:
             raise FindingsError(loaded.errors)
@@ -78,6 +77,14 @@ class MappingWorkspace:
     @cached_property
     def export(self) -> ArmExport:
         return export_factory(self.factory)
+
+    @cached_property
+    def source_errors(self) -> tuple[Finding, ...]:
+        """What `portal validate` calls errors in this factory (names the service refuses, dangling references,
+        cycles, self-calls, malformed activities …): a promotion writes nothing while there is one."""
+        from portal.adf.validation import check_structure, sort_findings
+
+        return tuple(f for f in sort_findings(check_structure(self.factory)) if f.severity is Severity.ERROR)
 
     @property
     def parameters(self) -> list[TemplateParameter]:
@@ -228,11 +235,16 @@ class MappingWorkspace:
         lines = [line for edit in edits for line in edit.changes]
         title = message or (lines[0] if len(lines) == 1 else f"Update parameters: {len(lines)} changes")
         body = "\n".join(f"- {line}" for line in lines)
-        git = self.config.git
+        # Which branch is the main one, and whether direct commits to it are allowed, is the main branch's committed
+        # word, never the working tree's (where anyone could switch direct commits on).
+        from portal.environments.trusted import trusted_config, trusted_main
+
+        main = trusted_main(self.snapshot.root)
+        git = trusted_config(self.snapshot.root, main).git
         return commit_changes(
             self.snapshot.root,
             [FileChange(edit.path, None if edit.after is None else edit.after.encode("utf-8")) for edit in edits],
-            base_branch=git.main_branch, expected_base=self.snapshot.commit, author=author,
+            base_branch=main.branch, expected_base=self.snapshot.commit, author=author,
             message=f"{title}\n\n{body}\n", branch=branch, allow_direct=git.allow_direct_commits,
             push=git.push if push is None else push, remote=git.remote,
         )

@@ -1,5 +1,8 @@
 """Who runs a CLI command: the principal of the environment's Azure credential (a user after `az login`, or the
-CI pipeline's service principal); only where every target is the sandbox may a name be given instead."""
+CI pipeline's service principal); only where every target is the sandbox may a name be given instead.
+
+Both the targets and that rule come from portal.yaml as committed on the trusted main branch: a working-tree edit
+saying `auth: sandbox` must not let anyone name themselves while the real targets stay reachable."""
 
 from __future__ import annotations
 
@@ -7,19 +10,24 @@ import getpass
 import os
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from portal.errors import PortalError
 from portal.promotion.identity import USER_VARIABLE, Identity, from_azure_credential, unverified
 
+if TYPE_CHECKING:
+    from portal.environments.config import PortalConfig
 
-def identity_for_cli(repo_root: Path, environment: str | None, as_name: str | None) -> Identity:
+
+def identity_for_cli(repo_root: Path, environment: str | None, as_name: str | None,
+                     config: "PortalConfig | None" = None) -> Identity:
+    """`config` is the main branch's committed configuration (the caller usually has it already)."""
     from portal.deploy.target import credential_for
-    from portal.environments.workspace import MappingWorkspace
+    from portal.environments.trusted import trusted_config
 
-    config = MappingWorkspace.open(repo_root).config
+    config = config or trusted_config(repo_root)
     envs = [config.environment(environment)] if environment else list(config.environments)
-    sandbox_only = all(e.data_factory.auth == "sandbox" and (e.databricks is None or e.databricks.auth == "sandbox")
-                       for e in envs)
-    if sandbox_only:
+    if config.sandbox_only:
         name = as_name or os.environ.get(USER_VARIABLE) or _login_name()
         identity = unverified(name, allowed=True)
         return identity if as_name or os.environ.get(USER_VARIABLE) else Identity(identity.name, (), False,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -24,6 +25,19 @@ class Identity:
 
     def describe(self) -> str:
         return self.name if self.verified else f"{self.name} (unverified, {self.source})"
+
+
+def person_key(name: str) -> str:
+    """One spelling per person, for every comparison of who is who (requester vs approver, distinct approvers):
+    Unicode compatibility form (NFKC), invisible format and control characters (zero-width spaces and joiners,
+    bidi marks) dropped, case folded. "rita@x" and "ri\u200bta@X" are the same person."""
+    folded = unicodedata.normalize("NFKC", name)
+    return "".join(c for c in folded if unicodedata.category(c) not in ("Cf", "Cc")).strip().casefold()
+
+
+def invisible_characters(name: str) -> list[str]:
+    """The code points of `name` that do not show (format and control characters), as U+XXXX."""
+    return [f"U+{ord(c):04X}" for c in name if unicodedata.category(c) in ("Cf", "Cc")]
 
 
 def from_claims(claims: Mapping[str, Any], source: str) -> Identity:
@@ -70,4 +84,9 @@ def unverified(name: str | None, *, allowed: bool) -> Identity:
     if not given or not given.strip():
         raise PortalError("identity", "who is acting? give --as NAME or set PORTAL_USER (sandbox and demo mode)",
                           code="IDENTITY")
+    hidden = invisible_characters(given)
+    if hidden:
+        # A name that looks like someone else's must not pass for another person (e.g. a second approver).
+        raise PortalError(source, f"the name contains invisible characters ({', '.join(hidden)})",
+                          hint="type the name without them", code="IDENTITY")
     return Identity(given.strip(), (), False, source)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -20,13 +19,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from portal.audit import AuditStore, NewEvent, Promotion, Snapshot, audit_url
+from portal.audit import AuditStore, NewEvent, Promotion, Snapshot, audit_url, push_anchors, write_anchor
 from portal.audit.store import Approval
 from portal.deploy.events import Event, EventSink, no_events
 from portal.environments.render import shown
+from portal.environments.trusted import trusted_config, trusted_main
 from portal.errors import PortalError
 from portal.promotion.access import Forbidden, allowed, require, who_may
-from portal.promotion.identity import Identity
+from portal.promotion.identity import Identity, invisible_characters, person_key
 from portal.promotion.snapshot import canonical_json, snapshot_of
 
 if TYPE_CHECKING:
@@ -41,6 +41,9 @@ SUCCEEDED = "succeeded"
 FAILED = "failed"
 INTERRUPTED = "interrupted"
 REJECTED = "rejected"
+# Superseded before it ran: a newer promotion succeeded in its environment (running it would go back to an older
+# snapshot), or it was refused the lock when asked to run at once. Final, like rejected.
+EXPIRED = "expired"
 RUNNABLE = (APPROVED, FAILED, INTERRUPTED)
 # A promotion still marked running whose process died: it may be run again once its lock's lease ran out.
 RESUMABLE = (*RUNNABLE, RUNNING)
@@ -54,6 +57,11 @@ class EnvironmentStatus:
     snapshot: Snapshot | None
     running: Promotion | None
     waiting: tuple[Promotion, ...]  # awaiting approval
+
+
+def _as(identity: Identity) -> dict[str, Any]:
+    """Who a store write is recorded for (its `record written` event in the chain)."""
+    return {"actor": identity.name, "actor_verified": identity.verified}
 
 
 def _now() -> datetime:
@@ -79,11 +87,8 @@ class Promotions:
 
     @classmethod
     def open(cls, repo_dir: str | os.PathLike[str] = ".") -> "Promotions":
-        from portal.environments.config import load_config
-        from portal.environments.repository import RepoSnapshot
-
         root = Path(repo_dir).resolve()
-        config = load_config(RepoSnapshot.open(root))
+        config = trusted_config(root)  # where the audit store is, too, is not the working tree's say
         return cls(root, AuditStore.open(audit_url(root, config.audit.url)))
 
     def close(self) -> None:
@@ -92,43 +97,38 @@ class Promotions:
     # -- reading the repository ------------------------------------------------------------------------------
 
     def main_branch(self) -> str:
-        """The main branch's name, as the working tree's portal.yaml names it."""
-        from portal.environments.config import load_config
-        from portal.environments.repository import RepoSnapshot
-
-        return load_config(RepoSnapshot.open(self.repo_root)).git.main_branch
-
-    def _commit_of(self, ref: str) -> str:
-        from portal.adf.loader import open_repository, resolve_commit
-
-        repo = open_repository(self.repo_root)
-        try:
-            return resolve_commit(repo, ref).hexsha
-        finally:
-            repo.close()
+        """The main branch's name, from trusted settings (PORTAL_MAIN_BRANCH or the remote's default branch), never
+        from what a requester can edit (see `portal.environments.trusted`)."""
+        return trusted_main(self.repo_root).branch
 
     def main_config(self) -> "PortalConfig":
-        """portal.yaml at the main branch: whose roles, order and protection govern promotions. The working
-        tree's copy does not count (editing it locally must not grant anyone anything). Only that file is read,
-        once per main-branch commit."""
-        from portal.environments.config import load_config
-        from portal.environments.repository import RepoSnapshot
-
-        main = self.main_branch()
-        commit = self._commit_of(main)
+        """portal.yaml as committed on the main branch: whose roles, identity rules, order, targets and protection
+        govern promotions. The working tree's copy does not count (editing it locally must not grant anyone
+        anything). Only that file is read, once per main-branch commit."""
+        main = trusted_main(self.repo_root)
         with self._cache_lock:
-            if self._rules is not None and self._rules[0] == commit:
+            if self._rules is not None and self._rules[0] == main.commit:
                 return self._rules[1]
-        config = load_config(RepoSnapshot.open(self.repo_root, commit))
+        config = trusted_config(self.repo_root, main)
         with self._cache_lock:
-            self._rules = (commit, config)
+            self._rules = (main.commit, config)
         return config
 
     def workspace_at(self, ref: str | None = None) -> "MappingWorkspace":
         """The repository at `ref`, by default the main branch (what a promotion deploys). Kept per commit, so
         asking again after the branch moved opens the new commit."""
-        ref = ref or self.main_branch()
-        key = (ref, self._commit_of(ref))
+        from portal.adf.loader import open_repository, resolve_commit
+
+        if ref is None:
+            # The trusted main branch's commit itself: a tag or local ref named like the branch must not shadow it.
+            commit = trusted_main(self.repo_root).commit
+            key, ref = ("", commit), commit
+        else:
+            repo = open_repository(self.repo_root)
+            try:
+                key = (ref, resolve_commit(repo, ref).hexsha)
+            finally:
+                repo.close()
         with self._cache_lock:
             if key in self._workspaces:
                 self._workspaces.move_to_end(key)
@@ -137,7 +137,7 @@ class Promotions:
 
         workspace = MappingWorkspace.open(self.repo_root, ref)
         if workspace.snapshot.commit != key[1]:  # the ref moved while it was opened: key by what was read
-            key = (ref, workspace.snapshot.commit)
+            key = (key[0], workspace.snapshot.commit)
         with self._cache_lock:
             self._workspaces[key] = workspace
             while len(self._workspaces) > self.WORKSPACES_KEPT:
@@ -205,8 +205,8 @@ class Promotions:
             planned = plan_environment(workspace, environment, sink=sink)
         snapshot = self.store.put_snapshot(Snapshot(
             content.id, content.source_commit, content.template_hash, content.notebook_hash, _iso(_now()),
-            identity.name))
-        artifacts = self._store_artifacts(workspace, environment, planned)
+            identity.name), **_as(identity))
+        artifacts = self._store_artifacts(workspace, environment, planned, identity)
         required = env.protection.approvals_required
         promotion = self.store.create_promotion(Promotion(
             id=uuid.uuid4().hex[:12], environment=environment, snapshot_id=snapshot.id,
@@ -214,7 +214,7 @@ class Promotions:
             requested_at=_iso(_now()), is_rollback=rollback, skip_reason=skip_reason,
             plan_hash=planned.plan.hash, plan_summary=plan_summary(planned), parameters_hash=artifacts["parameters"],
             started_at=None, finished_at=None, error=None, version=1, approvals_required=required,
-            expires_at=None))
+            expires_at=None), **_as(identity))
         self._record("promotion requested", identity, promotion=promotion,
                      summary=("rollback to " if rollback else "") + f"snapshot {snapshot.id} "
                              f"(commit {content.source_commit[:10]})"
@@ -242,11 +242,13 @@ class Promotions:
                 code="ORDER"), environment=environment, action="promote")
         self._check(rules, identity, "skip", environment)
 
-    def _store_artifacts(self, workspace: "MappingWorkspace", environment: str,
-                         planned: "PlannedEnvironment") -> dict[str, str]:
+    def _store_artifacts(self, workspace: "MappingWorkspace", environment: str, planned: "PlannedEnvironment",
+                         identity: Identity) -> dict[str, str]:
         """What goes out, content-addressed, so anyone can download exactly that (secrets only as their source)."""
         env = workspace.environment(environment)
-        put = self.store.put_artifact
+        def put(content: bytes, **what: str) -> str:
+            return self.store.put_artifact(content, **what, **_as(identity))
+
         digests = {
             "template": put(canonical_json(workspace.export.template), media_type="application/json",
                             name="ARMTemplateForFactory.json"),
@@ -279,16 +281,21 @@ class Promotions:
             raise self._refuse(identity, PortalError(f"promotion {promotion.id}", f"is {promotion.status}, not "
                                                      "awaiting approval", code="STATE"), promotion=promotion,
                                action="approve")
-        if identity.name.lower() == promotion.requested_by.lower():
+        if invisible_characters(identity.name):
+            raise self._refuse(identity, PortalError(f"approver {identity.name!r}", "the name contains invisible "
+                                                     "characters", code="IDENTITY"), promotion=promotion,
+                               action="approve")
+        if person_key(identity.name) == person_key(promotion.requested_by):
             raise self._refuse(identity, PortalError(f"promotion {promotion.id}", "cannot be approved by the "
                                                      "person who requested it", code="OWN_PROMOTION"),
                                promotion=promotion, action="approve")
-        self.store.add_approval(Approval(promotion.id, identity.name, "approve", comment, _iso(_now())))
+        self.store.add_approval(Approval(promotion.id, identity.name, "approve", comment, _iso(_now())),
+                                **_as(identity))
         self._record("promotion approved", identity, promotion=promotion, summary=comment or "approved",
                      data={"comment": comment})
         valid = self.valid_approvals(promotion, rules)
         if len(valid) >= promotion.approvals_required:
-            promotion = self.store.update_promotion(promotion.id, promotion.version, status=APPROVED)
+            promotion = self.store.update_promotion(promotion.id, promotion.version, **_as(identity), status=APPROVED)
             self._record("promotion ready", identity, promotion=promotion,
                          summary=f"{len(valid)} of {promotion.approvals_required} approvals: "
                                  + ", ".join(sorted(valid)))
@@ -304,8 +311,9 @@ class Promotions:
             raise self._refuse(identity, PortalError(f"promotion {promotion.id}", f"is {promotion.status}; only "
                                                      "a waiting promotion can be rejected", code="STATE"),
                                promotion=promotion, action="reject")
-        self.store.add_approval(Approval(promotion.id, identity.name, "reject", reason, _iso(_now())))
-        promotion = self.store.update_promotion(promotion.id, promotion.version, status=REJECTED,
+        self.store.add_approval(Approval(promotion.id, identity.name, "reject", reason, _iso(_now())),
+                                **_as(identity))
+        promotion = self.store.update_promotion(promotion.id, promotion.version, **_as(identity), status=REJECTED,
                                                 finished_at=_iso(_now()), error=f"rejected: {reason}")
         self._record("promotion rejected", identity, promotion=promotion, summary=reason, data={"reason": reason})
         return promotion
@@ -315,14 +323,19 @@ class Promotions:
         rules = rules or self.main_config()
         hours = rules.environment(promotion.environment).protection.approval_expiry_hours
         oldest = _now() - timedelta(hours=hours)
-        return {a.actor for a in self.store.approvals(promotion.id)
-                if a.decision == "approve" and a.actor.lower() != promotion.requested_by.lower()
-                and datetime.fromisoformat(a.at) >= oldest}
+        # One approval per person however the name is spelt (case, invisible characters, compatibility forms).
+        requester = person_key(promotion.requested_by)
+        valid: dict[str, str] = {}
+        for approval in self.store.approvals(promotion.id):
+            key = person_key(approval.actor)
+            if approval.decision == "approve" and key != requester and datetime.fromisoformat(approval.at) >= oldest:
+                valid.setdefault(key, approval.actor)
+        return set(valid.values())
 
     def who_may_approve(self, promotion: Promotion) -> list[str]:
         rules = self.main_config()
         return [m for m in who_may(rules, "approve", promotion.environment)
-                if m.lower() != promotion.requested_by.lower()]
+                if person_key(m) != person_key(promotion.requested_by)]
 
     # -- running ----------------------------------------------------------------------------------------------
 
@@ -340,10 +353,13 @@ class Promotions:
         if promotion.status not in RESUMABLE:
             raise self._refuse(identity, PortalError(f"promotion {promotion.id}", f"is {promotion.status}; it "
                                                      "cannot run", code="STATE"), promotion=promotion, action="run")
+        stale = self.superseded_by(promotion)
+        if stale is not None:
+            raise self._expire(promotion, identity, stale)
         if promotion.approvals_required:
             valid = self.valid_approvals(promotion, rules)
             if len(valid) < promotion.approvals_required:
-                promotion = self.store.update_promotion(promotion.id, promotion.version, status=AWAITING_APPROVAL)
+                promotion = self.store.update_promotion(promotion.id, promotion.version, **_as(identity), status=AWAITING_APPROVAL)
                 raise self._refuse(identity, PortalError(
                     f"promotion {promotion.id}", f"has {len(valid)} valid approvals of "
                     f"{promotion.approvals_required} (approvals expire)", code="APPROVAL"), promotion=promotion,
@@ -352,19 +368,26 @@ class Promotions:
         owner = f"{socket.gethostname()}:{os.getpid()}"
         got = self.store.acquire_lock(environment, promotion.id, owner, lease)
         if not got.acquired:
-            raise self._refuse(identity, PortalError(
-                f"environment {environment}", f"is being promoted by {got.lock.promotion_id} (since "
-                f"{got.lock.acquired_at}, held by {got.lock.owner})", hint="wait until it finishes", code="LOCKED"),
-                environment=environment, action="run")
+            busy = PortalError(f"environment {environment}", f"is being promoted by {got.lock.promotion_id} (since "
+                               f"{got.lock.acquired_at}, held by {got.lock.owner})", hint="wait until it finishes",
+                               code="LOCKED")
+            if promotion.status == APPROVED and not promotion.approvals_required and promotion.started_at is None:
+                # Asked to run at once and refused: left "approved", it would run an old snapshot later on.
+                self._expire(promotion, identity, f"not run: {busy.where} {busy.what}; request it again when "
+                                                  "that one finished")
+            raise self._refuse(identity, busy, environment=environment, action="run")
+        keeper = _LeaseKeeper(self.store, environment, promotion.id, lease)
+        failure: BaseException | None = None
         try:
             if got.taken_over is not None:
                 self._interrupted(got.taken_over.promotion_id, identity)
             if promotion.id != (got.taken_over.promotion_id if got.taken_over else None):
                 self._interrupted(promotion.id, identity)  # still "running" without a lock: its run died too
             promotion = self._promotion(promotion.id)
-            promotion = self.store.update_promotion(promotion.id, promotion.version, status=RUNNING,
+            promotion = self.store.update_promotion(promotion.id, promotion.version, **_as(identity), status=RUNNING,
                                                     started_at=_iso(_now()), error=None)
             self._record("promotion started", identity, promotion=promotion)
+            keeper.start()
             snapshot = self.store.snapshot(promotion.snapshot_id)
             workspace = self.workspace_at(snapshot.source_commit)
             if snapshot_of(workspace).id != snapshot.id:
@@ -372,38 +395,125 @@ class Promotions:
                                   code="SNAPSHOT")
             if planned is None or planned.plan.source_commit != snapshot.source_commit:
                 planned = plan_environment(workspace, environment)
-            recorder = _StepRecorder(self, identity, promotion, sink, lease)
-            try:
-                report = apply_environment(workspace, environment, planned.plan, sink=recorder, planned=planned)
-            finally:
-                recorder.flush()
-        except Exception as error:  # noqa: BLE001 - recorded, then raised again
-            current = self._promotion(promotion.id)
-            what = getattr(error, "what", None) or str(error)
-            where = getattr(error, "where", None) or getattr(error, "portal_where", None) or "promotion"
-            failed = self.store.update_promotion(current.id, current.version, status=FAILED,
-                                                 finished_at=_iso(_now()), error=f"{where}: {what}")
-            self._record("promotion failed", identity, promotion=failed, summary=f"{where}: {what}",
-                         data={"report": getattr(getattr(error, "report", None), "as_json", lambda: None)()})
+            recorder = _StepRecorder(self, identity, promotion, sink, keeper)
+            report = apply_environment(workspace, environment, planned.plan, sink=recorder, planned=planned)
+        except BaseException as error:  # noqa: BLE001 - recorded (as far as the store lets us), then raised again
+            failure = error
+            self._record_failure(promotion.id, identity, error)
             raise
         finally:
-            self.store.release_lock(environment, promotion.id)
+            keeper.stop()
+            try:
+                self.store.release_lock(environment, promotion.id)
+            except PortalError:
+                if failure is None:
+                    raise
+                # The store is down: the lease runs out by itself; the run's own error is the one to report.
         current = self._promotion(promotion.id)
-        done = self.store.update_promotion(current.id, current.version, status=SUCCEEDED, finished_at=_iso(_now()))
+        done = self.store.update_promotion(current.id, current.version, **_as(identity), status=SUCCEEDED, finished_at=_iso(_now()))
         self._record("promotion finished", identity, promotion=done,
                      summary=f"{len(report.deployed)} deployed, {len(report.deleted)} deleted, "
                              f"{len(report.triggers_started)} triggers started"
                              + (f", {len(report.notebooks.imported)} notebooks imported, "
                                 f"{len(report.notebooks.deleted)} pruned" if report.notebooks else ""),
                      data={"report": report.as_json(), "planHash": planned.plan.hash})
+        self._expire_older(done, identity)
+        self._anchor(done)
         return done
+
+    def _anchor(self, promotion: Promotion) -> None:
+        """Record the trail's head outside the database, as a Git note on the promoted commit (signed with the
+        audit key when there is one; pushed with the notes when portal.yaml pushes), so that a rewrite or
+        truncation of the trail up to here is detected by `portal audit verify`. Best effort: a failure here must
+        not turn a finished promotion into a failed one; it is recorded instead."""
+        try:
+            snapshot = self.store.snapshot(promotion.snapshot_id)
+            if snapshot is None or not snapshot.source_commit:
+                return
+            write_anchor(self.repo_root, snapshot.source_commit,
+                         self.store.anchor(promotion=promotion.id, environment=promotion.environment),
+                         key=self.store.key)
+            git = self.main_config().git
+            if git.push:
+                push_anchors(self.repo_root, git.remote)
+        except Exception as error:  # noqa: BLE001 - recorded, never raised
+            try:
+                self.store.append(NewEvent(kind="anchor failed", actor="portal", actor_verified=False,
+                                           environment=promotion.environment, promotion_id=promotion.id,
+                                           snapshot_id=promotion.snapshot_id,
+                                           summary=f"the trail's head could not be noted in Git: {error}"[:300]))
+            except PortalError:
+                pass
+
+    def _record_failure(self, promotion_id: str, identity: Identity, error: BaseException) -> None:
+        """Mark the promotion failed and record why; when the audit store itself is what failed, there is nothing
+        more to do here (the run's error is raised either way, and the lock's lease runs out)."""
+        what = getattr(error, "what", None) or str(error) or type(error).__name__
+        where = getattr(error, "where", None) or getattr(error, "portal_where", None) or "promotion"
+        try:
+            current = self._promotion(promotion_id)
+            failed = self.store.update_promotion(current.id, current.version, **_as(identity), status=FAILED,
+                                                 finished_at=_iso(_now()), error=f"{where}: {what}")
+            self._record("promotion failed", identity, promotion=failed, summary=f"{where}: {what}",
+                         data={"report": getattr(getattr(error, "report", None), "as_json", lambda: None)()})
+        except PortalError:
+            return
+        self._anchor(failed)
+
+    # -- superseded promotions ----------------------------------------------------------------------------------
+
+    def superseded_by(self, promotion: Promotion) -> str | None:
+        """Why running `promotion` now would be wrong, or None: a newer request for its environment succeeded
+        since (running it would take the environment back to an older snapshot without being a rollback), or, for
+        a rollback, its snapshot is no longer the environment's rollback target."""
+        newer = [p for p in self.store.promotions(environment=promotion.environment, statuses=[SUCCEEDED], limit=1)
+                 if p.requested_at > promotion.requested_at and p.id != promotion.id]
+        if newer:
+            return (f"superseded: promotion {newer[0].id} (snapshot {newer[0].snapshot_id}), requested later, "
+                    f"succeeded in {promotion.environment} first")
+        if promotion.is_rollback:
+            try:
+                target = self.rollback_target(promotion.environment)
+            except PortalError as error:
+                return f"superseded: {error.what}"
+            if target.id != promotion.snapshot_id:
+                return (f"superseded: the rollback target of {promotion.environment} is now snapshot {target.id}, "
+                        f"not {promotion.snapshot_id}")
+        return None
+
+    def _expire(self, promotion: Promotion, identity: Identity, why: str) -> PortalError:
+        """End a promotion that must not run any more, visibly: status expired, the reason, an audit event."""
+        current = self._promotion(promotion.id)
+        expired = self.store.update_promotion(current.id, current.version, **_as(identity), status=EXPIRED,
+                                              finished_at=_iso(_now()), error=why)
+        self._record("promotion expired", identity, promotion=expired, summary=why)
+        return PortalError(f"promotion {promotion.id}", why, hint="request a new promotion of the snapshot you "
+                           "want (or a rollback)", code="SUPERSEDED")
+
+    def _expire_older(self, succeeded: Promotion, identity: Identity) -> None:
+        """After a success, the environment's promotions requested before it that are still open (waiting,
+        approved, failed, interrupted) would only take it back: they expire."""
+        for older in self.store.promotions(environment=succeeded.environment,
+                                           statuses=[AWAITING_APPROVAL, APPROVED, FAILED, INTERRUPTED], limit=1000):
+            if older.requested_at < succeeded.requested_at:
+                try:
+                    self._expire(older, identity, f"superseded: promotion {succeeded.id} (snapshot "
+                                                  f"{succeeded.snapshot_id}), requested later, succeeded first")
+                except PortalError:
+                    pass  # changed meanwhile (approved and started elsewhere): its own run checks again
+
+    def runnable(self, *, limit: int = 20) -> list[Promotion]:
+        """Promotions one may run now: approved and not run yet, or failed or interrupted (running again
+        converges), without the superseded ones (they expire when someone tries to run them)."""
+        return [p for p in self.store.promotions(statuses=list(RUNNABLE), limit=limit)
+                if self.superseded_by(p) is None]
 
     def _interrupted(self, promotion_id: str, identity: Identity) -> None:
         """A run whose lock ran out without it finishing (its process died): marked, and recorded."""
         stale = self.store.promotion(promotion_id)
         if stale is None or stale.status != RUNNING:
             return
-        marked = self.store.update_promotion(stale.id, stale.version, status=INTERRUPTED, finished_at=_iso(_now()),
+        marked = self.store.update_promotion(stale.id, stale.version, **_as(identity), status=INTERRUPTED, finished_at=_iso(_now()),
                                              error="interrupted: its run stopped without finishing (lock expired)")
         self._record("promotion interrupted", identity, promotion=marked,
                      summary="its run stopped without finishing; the lock was taken over after its lease")
@@ -482,36 +592,57 @@ def plan_summary(planned: "PlannedEnvironment") -> dict[str, Any]:
     return summary
 
 
+class _LeaseKeeper:
+    """Renews the run's lock on a timer, whatever the run is doing: a single slow call (a long retry back-off, a
+    big upload) must not let the lease run out under a live run, or a second promoter would deploy over it."""
+
+    def __init__(self, store: AuditStore, environment: str, promotion_id: str, lease: float):
+        self._store = store
+        self._environment = environment
+        self._promotion_id = promotion_id
+        self._lease = lease
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._renew, name=f"portal-lease-{environment}", daemon=True)
+        self.lost = False  # the lock was taken over (or released) under the run
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _renew(self) -> None:
+        while not self._stopped.wait(self._lease / 3):
+            try:
+                if not self._store.renew_lock(self._environment, self._promotion_id, self._lease):
+                    self.lost = True
+                    return
+            except Exception:  # noqa: BLE001 - the store is unreachable for now: try again at the next tick
+                continue
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+
 class _StepRecorder:
-    """The apply's events, passed on and recorded in the audit trail; renews the lock's lease as the run goes."""
+    """The apply's events, passed on and recorded in the audit trail one by one, each before the run goes on (a
+    process killed later loses none of what it wrote); stops the run once its lock is lost."""
 
     def __init__(self, promotions: Promotions, identity: Identity, promotion: Promotion, sink: EventSink,
-                 lease: float):
+                 keeper: _LeaseKeeper):
         self._promotions = promotions
         self._identity = identity
         self._promotion = promotion
         self._sink = sink
-        self._lease = lease
-        self._pending: list[NewEvent] = []
-        self._renewed = time.monotonic()
+        self._keeper = keeper
 
     def __call__(self, event: Event) -> None:
         self._sink(event)
-        self._pending.append(NewEvent(kind="promotion step", actor=self._identity.name,
-                                      actor_verified=self._identity.verified,
-                                      environment=self._promotion.environment, promotion_id=self._promotion.id,
-                                      snapshot_id=self._promotion.snapshot_id, summary=str(event),
-                                      data=event.as_json()))
-        if event.kind != "object-done" or len(self._pending) >= 50:
-            self.flush()
-        if time.monotonic() - self._renewed > self._lease / 3:
-            store = self._promotions.store
-            if not store.renew_lock(self._promotion.environment, self._promotion.id, self._lease):
-                raise PortalError(f"environment {self._promotion.environment}", "lost its promotion lock",
-                                  code="LOCK_LOST")
-            self._renewed = time.monotonic()
-
-    def flush(self) -> None:
-        if self._pending:
-            events, self._pending = self._pending, []
-            self._promotions.store.append_many(events)
+        self._promotions.store.append(NewEvent(kind="promotion step", actor=self._identity.name,
+                                               actor_verified=self._identity.verified,
+                                               environment=self._promotion.environment,
+                                               promotion_id=self._promotion.id,
+                                               snapshot_id=self._promotion.snapshot_id, summary=str(event),
+                                               data=event.as_json()))
+        if self._keeper.lost:
+            raise PortalError(f"environment {self._promotion.environment}", "lost its promotion lock",
+                              code="LOCK_LOST")

@@ -21,9 +21,10 @@ from portal.audit import Approval, AuditEvent, AuditStore, Promotion, Snapshot
 from portal.deploy.events import FAILED as EVENT_FAILED
 from portal.deploy.events import FINISHED, OBJECT_DONE, RETRY, STEP_FINISHED, STEP_STARTED, Event
 from portal.errors import PortalError
+from portal.plain_text import code, literal
 from portal.promotion.access import ACTION_ROLES, allowed, roles_of, verb
-from portal.promotion.identity import Identity
-from portal.promotion.service import AWAITING_APPROVAL, RUNNABLE, Promotions
+from portal.promotion.identity import Identity, person_key
+from portal.promotion.service import AWAITING_APPROVAL, Promotions
 
 if TYPE_CHECKING:
     from portal.databricks.plan import NotebookPlan
@@ -34,19 +35,20 @@ if TYPE_CHECKING:
 # The kinds of event the portal writes (service.py), for the audit page's filter.
 EVENT_KINDS = (
     "promotion requested", "promotion approved", "promotion ready", "promotion rejected", "promotion started",
-    "promotion step", "promotion finished", "promotion failed", "promotion interrupted", "action refused",
-    "parameters edited",
+    "promotion step", "promotion finished", "promotion failed", "promotion interrupted", "promotion expired",
+    "action refused", "parameters edited", "record written", "audit sealed", "anchor failed",
 )
 PAGE_SIZES = (25, 50, 100, 200)
 EXPORT_FORMATS = {"csv": "text/csv", "jsonl": "application/x-ndjson"}
 
 
 def error_text(error: PortalError) -> str:
-    """A core error as the pages show it: where, what, and the hint (never a traceback)."""
-    text = f"**{error.where}**: {error.what}"
+    """A core error as the pages show it (Markdown): where, what, and the hint (never a traceback). They quote what
+    people typed or wrote, so they are shown literally, never as Markdown of their own."""
+    text = f"**{literal(error.where)}**: {literal(error.what)}"
     if error.hint:
-        text += f"\n\nHint: {error.hint}"
-    return text + f"  \n`{error.code}`"
+        text += f"\n\nHint: {literal(error.hint)}"
+    return text + f"  \n{code(error.code)}"
 
 
 def short(commit: str | None, length: int = 10) -> str:
@@ -304,7 +306,7 @@ def deletion_notice(plan: "Plan") -> tuple[str, str] | None:
     longer has are kept because deletion is off; None otherwise."""
     if not plan.deletions:
         return None
-    names = ", ".join(o.label for o in plan.deletions[:20]) + (" …" if len(plan.deletions) > 20 else "")
+    names = ", ".join(literal(o.label) for o in plan.deletions[:20]) + (" …" if len(plan.deletions) > 20 else "")
     if plan.deletions_enabled:
         return "error", f"**{len(plan.deletions)} live objects will be DELETED** (not in the source): {names}"
     return "warning", (f"{len(plan.deletions)} live objects are not in the source and are kept (deletion is off "
@@ -394,13 +396,14 @@ def pending_requests(promotions: Promotions, identity: Identity | None, *, limit
             promotion, snapshot.source_commit if snapshot else None,
             tuple(promotions.store.approvals(promotion.id)), frozenset(promotions.valid_approvals(promotion)),
             tuple(promotions.who_may_approve(promotion)),
-            identity is not None and identity.name.lower() == promotion.requested_by.lower()))
+            identity is not None and person_key(identity.name) == person_key(promotion.requested_by)))
     return result
 
 
 def runnable_promotions(promotions: Promotions, *, limit: int = 20) -> list[Promotion]:
-    """Approved promotions not run yet, and failed or interrupted ones (running again converges)."""
-    return promotions.store.promotions(statuses=list(RUNNABLE), limit=limit)
+    """Approved promotions not run yet, and failed or interrupted ones (running again converges); superseded ones
+    are left out (they would take the environment back)."""
+    return promotions.runnable(limit=limit)
 
 
 def outcome(promotions: Promotions, promotion_id: str) -> str:
