@@ -28,7 +28,8 @@ from portal.adf.parameterization import (
     RuleSpec,
     merge_rules,
 )
-from portal.adf.references import dependency_graph, find_cycles, object_references
+from portal.adf.expressions import json_type_name
+from portal.adf.references import NESTED_ACTIVITY_KEYS, dependency_graph, find_cycles, object_references
 
 # ARM limits for one template (https://learn.microsoft.com/azure/azure-resource-manager/templates/best-practices).
 MAX_PARAMETERS = 256
@@ -183,18 +184,18 @@ def check_activities(factory: Factory) -> Iterator[Finding]:
             value, pointer = queue.pop()
             if not isinstance(value, list):
                 yield Finding("ACTIVITIES", f"{obj.path} ({pointer})",
-                              f"{pointer} of {obj.describe()} is a JSON {_json_type(value)}, not a list of activities")
+                              f"{pointer} of {obj.describe()} is a JSON {json_type_name(value)}, not a list of activities")
                 continue
             for index, activity in enumerate(value):
                 where = f"{pointer}[{index}]"
                 if not isinstance(activity, dict):
                     yield Finding("ACTIVITIES", f"{obj.path} ({where})",
-                                  f"{where} of {obj.describe()} is a JSON {_json_type(activity)}, not an activity")
+                                  f"{where} of {obj.describe()} is a JSON {json_type_name(activity)}, not an activity")
                     continue
                 inner = activity.get("typeProperties")
                 if not isinstance(inner, dict):
                     continue
-                for key in ("activities", "ifTrueActivities", "ifFalseActivities", "defaultActivities"):
+                for key in NESTED_ACTIVITY_KEYS:
                     if key in inner:
                         queue.append((inner[key], f"{where}.typeProperties.{key}"))
                 cases = inner.get("cases")
@@ -202,11 +203,6 @@ def check_activities(factory: Factory) -> Iterator[Finding]:
                     for ci, case in enumerate(cases):
                         if isinstance(case, dict) and "activities" in case:
                             queue.append((case["activities"], f"{where}.typeProperties.cases[{ci}].activities"))
-
-
-def _json_type(value: Any) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
-        type(value), "number")
 
 
 def check_types(factory: Factory) -> Iterator[Finding]:
