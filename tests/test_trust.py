@@ -226,3 +226,10 @@ def test_a_look_alike_name_is_no_second_approver(tmp_path: Path) -> None:
         assert promotions.approve(waiting.id, carol).status == APPROVED
     finally:
         promotions.close()
+
+
+def test_a_remote_without_a_default_branch_leaves_the_only_local_main(tmp_path: Path) -> None:
+    root = sandbox_repo_with(tmp_path / "data", sandbox_config())
+    git.Repo(root).create_remote("origin", str(tmp_path / "nowhere"))  # added by hand: no origin/HEAD
+    found = trusted_main(root)
+    assert (found.branch, found.source) == ("main", "the only local 'main' branch")

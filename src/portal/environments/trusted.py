@@ -54,16 +54,20 @@ def trusted_main(repo_root: str | os.PathLike[str]) -> TrustedMain:
 
 
 def _main_name(repo) -> tuple[str, str]:
+    import git
+
     configured = os.environ.get(MAIN_BRANCH_VARIABLE, "").strip()
     if configured:
         return configured.removeprefix("refs/heads/"), MAIN_BRANCH_VARIABLE
     defaults = {}
     for remote in repo.remotes:
+        # Read from the ref files (no git process: this runs on every page's access check).
+        head = git.SymbolicReference(repo, f"refs/remotes/{remote.name}/HEAD")
         try:
-            head = repo.git.symbolic_ref(f"refs/remotes/{remote.name}/HEAD")
-        except Exception:  # noqa: BLE001 - no default branch recorded for this remote
+            target = head.reference.path
+        except (TypeError, ValueError, OSError):  # no default branch recorded for this remote
             continue
-        defaults[remote.name] = head.removeprefix(f"refs/remotes/{remote.name}/")
+        defaults[remote.name] = target.removeprefix(f"refs/remotes/{remote.name}/")
     if len(set(defaults.values())) == 1:
         remote, name = next(iter(defaults.items()))
         return name, f"{remote}/HEAD"
