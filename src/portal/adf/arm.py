@@ -225,7 +225,7 @@ def _object_resource(
 ) -> ArmResource:
     # The copy escapes literal '[' on the way; the defaults Publish adds contain none.
     props = copy_escaped(obj.properties) if "properties" in obj.body else {}
-    props = apply_publish_defaults(obj.kind, props, lambda name: _body_of(factory, Kind.DATAFLOW, name))
+    props = apply_publish_defaults(obj.kind, props, lambda kind, name: _body_of(factory, kind, name))
     made_before = len(sink.parameters)
     if obj.kind is Kind.LINKED_SERVICE and isinstance(props.get("typeProperties"), dict):
         props["typeProperties"] = replace_encrypted_credential(

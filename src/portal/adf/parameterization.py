@@ -345,4 +345,4 @@ def _dotted(item: Mapping[str, Any], dotted: str) -> Any:
 
 def ordered_parameters(parameters: Sequence[TemplateParameter]) -> list[TemplateParameter]:
     """Publish lists secure parameters before the others, each group in resource order."""
-    return [p for p in parameters if p.secure] + [p for p in parameters if not p.secure]
+    return [p for p in parameters if p.rule is None] + [p for p in parameters if p.rule is not None]

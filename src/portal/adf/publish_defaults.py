@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from portal.adf.dataflows import dataflow_defaults, wrangling_activity_defaults
 from portal.adf.model import Kind
 
 # The current (2025-2026) form of the empty pipeline policy Publish adds.
@@ -69,15 +70,17 @@ def _add_reference_parameters(value: Any) -> Any:
     return value
 
 
-DataFlowLookup = Callable[[str], "dict[str, Any] | None"]
+# Finds another object's JSON by kind and name (an ExecuteDataFlow activity needs its data flow's sources and
+# sinks); None when the factory has no such object.
+ObjectLookup = Callable[[Kind, str], "dict[str, Any] | None"]
 
 
-def _execute_data_flow_defaults(props: dict[str, Any], lookup: DataFlowLookup) -> dict[str, Any]:
+def _execute_data_flow_defaults(props: dict[str, Any], lookup: ObjectLookup) -> dict[str, Any]:
     """The service lists every source and sink of the data flow under `datasetParameters` and adds an empty
     `staging`."""
     ref = props.get("dataflow")
     if isinstance(ref, dict) and isinstance(ref.get("referenceName"), str):
-        flow = lookup(ref["referenceName"])
+        flow = lookup(Kind.DATAFLOW, ref["referenceName"])
         flow_props = (flow or {}).get("properties") or {}
         type_props = flow_props.get("typeProperties") if isinstance(flow_props, dict) else None
         if isinstance(type_props, dict):
@@ -102,7 +105,7 @@ def _execute_data_flow_defaults(props: dict[str, Any], lookup: DataFlowLookup) -
     return props
 
 
-def _activity_defaults(activities: list[Any], lookup: DataFlowLookup) -> list[Any]:
+def _activity_defaults(activities: list[Any], lookup: ObjectLookup) -> list[Any]:
     result = []
     for activity in activities:
         if not isinstance(activity, dict):
@@ -121,6 +124,8 @@ def _activity_defaults(activities: list[Any], lookup: DataFlowLookup) -> list[An
                 props["parameters"] = []
             if kind == "ExecuteDataFlow":
                 props = _execute_data_flow_defaults(props, lookup)
+            if kind == "ExecuteWranglingDataflow":
+                props = wrangling_activity_defaults(props, lookup)
             for nested_key in ("activities", "ifTrueActivities", "ifFalseActivities", "defaultActivities"):
                 if isinstance(props.get(nested_key), list):
                     props[nested_key] = _activity_defaults(props[nested_key], lookup)
@@ -135,7 +140,7 @@ def _activity_defaults(activities: list[Any], lookup: DataFlowLookup) -> list[An
     return result
 
 
-def pipeline_defaults(props: dict[str, Any], lookup: DataFlowLookup) -> dict[str, Any]:
+def pipeline_defaults(props: dict[str, Any], lookup: ObjectLookup) -> dict[str, Any]:
     if isinstance(props.get("activities"), list):
         props = {**props, "activities": _activity_defaults(props["activities"], lookup)}
     props = _add_reference_parameters(props)
@@ -178,16 +183,16 @@ def integration_runtime_defaults(props: dict[str, Any]) -> dict[str, Any]:
     return props
 
 
-DEFAULTS_BY_KIND: dict[Kind, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    Kind.DATASET: dataset_defaults,
-    Kind.TRIGGER: trigger_defaults,
-    Kind.INTEGRATION_RUNTIME: integration_runtime_defaults,
+DEFAULTS_BY_KIND: dict[Kind, Callable[[dict[str, Any], ObjectLookup], dict[str, Any]]] = {
+    Kind.PIPELINE: pipeline_defaults,
+    Kind.DATASET: lambda props, lookup: dataset_defaults(props),
+    Kind.TRIGGER: lambda props, lookup: trigger_defaults(props),
+    Kind.INTEGRATION_RUNTIME: lambda props, lookup: integration_runtime_defaults(props),
+    Kind.DATAFLOW: dataflow_defaults,
 }
 
 
-def apply_publish_defaults(kind: Kind, props: dict[str, Any], lookup: DataFlowLookup) -> dict[str, Any]:
-    """`lookup` finds a data flow's JSON by name (ExecuteDataFlow activities need its sources and sinks)."""
-    if kind is Kind.PIPELINE:
-        return pipeline_defaults(props, lookup)
+def apply_publish_defaults(kind: Kind, props: dict[str, Any], lookup: ObjectLookup) -> dict[str, Any]:
+    """`lookup` finds another object's JSON by kind and name."""
     handler = DEFAULTS_BY_KIND.get(kind)
-    return handler(props) if handler else props
+    return handler(props, lookup) if handler else props
