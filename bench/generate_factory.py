@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 FACTORY_NAME = "adf-bench-dev"
-SHIR_NAME = "SHIR_OnPrem"
+SHIR_NAME = "SHIR-OnPrem"
 KEY_VAULT_NAME = "LS_KeyVault"
 
 _WORDS = (

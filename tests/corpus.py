@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "adf-corpus"
+# The apiVersion of the linked-template deployments in ArmTemplate_master.json since September 2024.
+CURRENT_DEPLOYMENTS_API_VERSION = "2024-03-01"
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,18 @@ class CorpusEntry:
 
     @property
     def current_format(self) -> bool:
+        """Publish ran in the current ADF version: the one that deploys linked templates with apiVersion
+        2024-03-01 (ADF moved from 2018-02-01 in September 2024, so the publish year does not tell)."""
+        master = self.arm / "linkedTemplates" / "ArmTemplate_master.json"
+        if not master.is_file():
+            return False
+        resources = json.loads(master.read_text(encoding="utf-8")).get("resources") or []
+        return any(r.get("apiVersion") == CURRENT_DEPLOYMENTS_API_VERSION for r in resources)
+
+    @property
+    def key_order_kept(self) -> bool:
+        """Publishes from 2024 on write properties in the order today's ADF Studio does; older Studio versions
+        ordered some differently, so those are compared as JSON values."""
         return self.published_year >= 2024
 
 

@@ -61,11 +61,20 @@ def test_star_applies_at_one_level_and_siblings_override() -> None:
         {"properties": {"a": "1", "b": 2, "nested": {"c": "3"}}},
         {"properties": {"*": "=", "b": "=:-bee:string"}},
     )
-    assert list(sink.parameters) == ["obj_properties_a", "obj_bee", "obj_properties_nested"]
-    # One level only: the nested object is parameterized whole (as an object), not walked into.
-    assert sink.parameters["obj_properties_nested"].template_entry() == {"type": "object", "defaultValue": {"c": "3"}}
+    assert list(sink.parameters) == ["obj_properties_a", "obj_bee"]
+    # One level only, and a rule without '::object' leaves an object alone (ashish-bj__adf-ashish): the nested
+    # object is neither walked into nor parameterized whole.
     assert sink.parameters["obj_bee"].type == "string"
+    assert out["properties"]["nested"] == {"c": "3"}
+
+
+def test_an_object_is_parameterized_only_with_the_object_type() -> None:
+    out, sink = apply({"properties": {"nested": {"c": "3"}, "list": [1, 2]}},
+                      {"properties": {"nested": "=::object", "list": "="}})
+    assert sink.parameters["obj_properties_nested"].template_entry() == {"type": "object", "defaultValue": {"c": "3"}}
     assert out["properties"]["nested"] == "[parameters('obj_properties_nested')]"
+    # Arrays need no type (fqdns and dependsOn rules in the corpus make array parameters).
+    assert sink.parameters["obj_properties_list"].template_entry() == {"type": "array", "defaultValue": [1, 2]}
 
 
 def test_array_rule_with_naming_property() -> None:
@@ -114,11 +123,11 @@ def test_pipe_on_plain_value_makes_a_secure_string_without_default() -> None:
     assert "hunter2" not in repr(sink.parameters) and "hunter2" not in repr(out)
 
 
-def test_subtype_rules_merge_with_star_and_win() -> None:
+def test_a_subtype_section_replaces_star() -> None:
     rules = rules_for(DEFAULT_DEFINITION, LS_TYPE, "Odbc", "default")
     type_props = rules["properties"]["typeProperties"]
     assert type_props["connectionString"] == {"secretName": "="}  # Odbc's own rule
-    assert type_props["url"] == "="  # still from `*`
+    assert "url" not in type_props  # `*` does not apply to a subtype with a section of its own
     assert rules_for(DEFAULT_DEFINITION, LS_TYPE, "AzureBlobFS", "default")["properties"]["typeProperties"][
         "connectionString"] == "|:-connectionString:secureString"
 
@@ -154,7 +163,8 @@ def test_encrypted_credential_becomes_a_secure_parameter_in_place() -> None:
     sink = ParameterSink()
     type_props = {"functionAppUrl": "https://f", "authentication": "Anonymous", "encryptedCredential": "abc"}
     out = replace_encrypted_credential("AF", "AzureFunction", type_props, sink, LS_TYPE)
-    assert list(out) == ["functionAppUrl", "functionKey", "authentication"]
+    # In the model's order, after authentication (AdarshSingh04__CMS).
+    assert list(out) == ["functionAppUrl", "authentication", "functionKey"]
     assert out["functionKey"] == {"type": "SecureString", "value": "[parameters('AF_functionKey')]"}
     assert sink.parameters["AF_functionKey"].metadata == "Secure string for 'functionKey' of 'AF'"
 
@@ -165,7 +175,10 @@ def test_encrypted_credential_with_service_principal() -> None:
                   "encryptedCredential": "abc"}
     out = replace_encrypted_credential("DW", "AzureSqlDatabase", type_props, sink, LS_TYPE)
     assert list(out) == ["connectionString", "servicePrincipalId", "servicePrincipalKey", "tenant"]
-    assert list(sink.parameters) == ["DW_servicePrincipalKey"]
+    # The connection string beside an encrypted credential is a secure string of its own, with no default.
+    assert list(sink.parameters) == ["DW_connectionString", "DW_servicePrincipalKey"]
+    assert out["connectionString"] == {"type": "SecureString", "value": "[parameters('DW_connectionString')]"}
+    assert not sink.parameters["DW_connectionString"].has_default
 
 
 # --- properties -----------------------------------------------------------------------------------------------
@@ -231,8 +244,12 @@ def test_keep_rules_round_trip_to_the_original(resource: dict[str, Any], data: s
 def test_star_touches_exactly_the_keys_of_its_level(resource: dict[str, Any]) -> None:
     out, sink = apply(resource, {"properties": {"*": "-"}})
     assert set(out["properties"]) == set(resource["properties"])
-    assert all(isinstance(v, str) and v.startswith("[parameters('") for v in out["properties"].values())
-    assert [p.path for p in sink.parameters.values()] == [("properties", k) for k in resource["properties"]]
+    # Objects are left alone by a rule without '::object'; every other value becomes a parameter.
+    touched = [k for k, v in resource["properties"].items() if not isinstance(v, dict)]
+    assert all(out["properties"][k] == resource["properties"][k] for k in resource["properties"] if k not in touched)
+    assert all(isinstance(out["properties"][k], str) and out["properties"][k].startswith("[parameters('")
+               for k in touched)
+    assert [p.path for p in sink.parameters.values()] == [("properties", k) for k in touched]
     assert not any(p.has_default for p in sink.parameters.values())
 
 
@@ -279,8 +296,9 @@ def test_pipe_on_a_masked_secure_string_keeps_the_wrapper_and_no_value() -> None
     # Seen in Publish output: the secret follows the identity it belongs to.
     ("SqlServer", {"connectionString": "Data Source=s", "userName": "u", "encryptedCredential": "x"},
      ["connectionString", "userName", "password"]),
+    # The SDK model's order: secretAccessKey is declared after authenticationType.
     ("AmazonS3", {"accessKeyId": "k", "authenticationType": "AccessKey", "encryptedCredential": "x"},
-     ["accessKeyId", "secretAccessKey", "authenticationType"]),
+     ["accessKeyId", "authenticationType", "secretAccessKey"]),
     ("AzureDatabricks", {"domain": "https://adb", "existingClusterId": "c", "encryptedCredential": "x"},
      ["domain", "accessToken", "existingClusterId"]),
     ("FileServer", {"host": "\\\\share", "userId": "u", "encryptedCredential": "x"}, ["host", "userId", "password"]),
@@ -288,7 +306,8 @@ def test_pipe_on_a_masked_secure_string_keeps_the_wrapper_and_no_value() -> None
     ("AzureBlobStorage", {"serviceEndpoint": "https://b", "servicePrincipalId": "id",
                           "servicePrincipalCredentialType": "ServicePrincipalKey", "accountKind": "StorageV2",
                           "encryptedCredential": "x"},
-     ["serviceEndpoint", "servicePrincipalId", "servicePrincipalCredentialType", "servicePrincipalCredential",
+     # The blob connector's model has no servicePrincipalCredential: its secret is servicePrincipalKey.
+     ["serviceEndpoint", "servicePrincipalId", "servicePrincipalKey", "servicePrincipalCredentialType",
       "accountKind"]),
     ("RestService", {"url": "https://api", "authenticationType": "Anonymous", "encryptedCredential": "x"},
      ["url", "authenticationType"]),

@@ -27,8 +27,9 @@ from portal.adf.parameterization import (
     rules_for,
 )
 from portal.adf.publish_defaults import apply_publish_defaults, copy_escaped
-from portal.adf.references import dependency_keys
-from portal.adf.secrets import replace_encrypted_credential
+from portal.adf.references import dependency_keys, drop_optional_dangling, object_references, pointer_steps
+from portal.adf.linked_services import studio_linked_service
+from portal.adf.secrets import linked_service_secure_strings, replace_masked
 
 API_VERSION = "2018-06-01"
 DEPLOYMENTS_API_VERSION = "2024-03-01"
@@ -40,6 +41,9 @@ FACTORY_TYPE = "Microsoft.DataFactory/factories"
 GLOBAL_PARAMETERS_TYPE = "Microsoft.DataFactory/factories/globalparameters"
 # The factory resource's parameters are named after this literal, not after the factory.
 FACTORY_PARAMETER_PREFIX = "dataFactory"
+# Kinds whose Git JSON holds secrets masked ("**********"): linked services (guarded before the rules, in their
+# own step), integration runtimes (SSIS catalog, custom setup, linked self-hosted keys) and credentials.
+MASKED_SECRET_KINDS = frozenset({Kind.INTEGRATION_RUNTIME, Kind.CREDENTIAL})
 # Publish puts at most this many resources in one linked template.
 LINKED_TEMPLATE_SIZE = 20
 
@@ -132,7 +136,7 @@ class ArmExport:
             chunk_params = ordered_parameters([by_name[n] for n in names])
             members = {r.key for r in chunk}
             bodies = [_local_dependencies(r, members) for r in chunk]
-            templates.append(template_document(self.factory_name, chunk_params, bodies, self.locale))
+            templates.append(template_document(self.factory_name, chunk_params, bodies, self.locale, linked=True))
         return templates
 
     def documents(self) -> Iterator[tuple[str, Any]]:
@@ -225,12 +229,18 @@ def _object_resource(
 ) -> ArmResource:
     # The copy escapes literal '[' on the way; the defaults Publish adds contain none.
     props = copy_escaped(obj.properties) if "properties" in obj.body else {}
+    drop_optional_dangling(factory, obj, props)
     props = apply_publish_defaults(obj.kind, props, lambda kind, name: _body_of(factory, kind, name))
     made_before = len(sink.parameters)
-    if obj.kind is Kind.LINKED_SERVICE and isinstance(props.get("typeProperties"), dict):
-        props["typeProperties"] = replace_encrypted_credential(
-            obj.name, obj.subtype, props["typeProperties"], sink, obj.kind.arm_type
-        )
+    if obj.kind is Kind.LINKED_SERVICE:
+        # As ADF Studio publishes it (property order, form defaults), then with its secrets as automatic secure
+        # strings; nothing masked ("**********") may be left for the template.
+        props = studio_linked_service(obj.subtype, props)
+        if isinstance(props.get("typeProperties"), dict):
+            props["typeProperties"] = linked_service_secure_strings(
+                obj.name, obj.subtype, props["typeProperties"], sink, obj.kind.arm_type
+            )
+        props = replace_masked(obj.name, props, sink, obj.kind.arm_type, ("properties",))
     deps = dependency_keys(factory, obj)
     depends_on: list[str] = ["[variables('factoryId')]"] if include_factory else []
     depends_on.extend(depends_on_expression(kind, name) for kind, name in deps)
@@ -243,18 +253,61 @@ def _object_resource(
     }
     rules = rules_for(definition, obj.kind.arm_type, obj.subtype, definition_source)
     if rules:
+        before_rules = len(sink.parameters)
         RuleApplier(prefix=obj.name, object_name=obj.name, resource_type=obj.kind.arm_type, sink=sink,
                     where=definition_source).apply(body, rules)
+        if len(sink.parameters) > before_rules:
+            _parameterized_dependencies(obj, body, deps, include_factory)
+    if obj.kind in MASKED_SECRET_KINDS:
+        # A secret the rules left masked (an SSIS catalog password under a definition without a rule for it)
+        # becomes a secure string too: the mask must never be deployed as the password.
+        body["properties"] = replace_masked(obj.name, body["properties"], sink, obj.kind.arm_type, ("properties",))
     dep_keys = [(kind.arm_type, name) for kind, name in deps]
     if include_factory:
         dep_keys.insert(0, (FACTORY_TYPE, factory.name))
-    # Most resources get no parameter; only those that did are scanned for the order of theirs.
     return ArmResource(
         key=(obj.kind.arm_type, obj.qualified_name),
         body=body,
         depends_on=tuple(dep_keys),
-        parameters=tuple(parameters_in(body)) if len(sink.parameters) > made_before else (),
+        parameters=_resource_parameters(body, list(sink.parameters)[made_before:]),
     )
+
+
+def _resource_parameters(body: Mapping[str, Any], made: list[str]) -> tuple[str, ...]:
+    """The parameters of a resource in document order, and after them those made for it that a rule then
+    replaced: Publish still declares the secure string it added for a secret when a custom rule parameterizes
+    the secret's value again (SureshGopiLaveti__ADFLearning). Most resources get no parameter and are not
+    scanned."""
+    if not made:
+        return ()
+    used = list(parameters_in(body))
+    return tuple(used + [name for name in made if name not in used])
+
+
+def _parameterized_dependencies(obj: AdfObject, body: dict[str, Any], deps: Sequence[tuple[Kind, str]],
+                                include_factory: bool) -> None:
+    """A rule that parameterizes a reference's `referenceName` (e.g. `connectVia.referenceName: "="`) makes its
+    `dependsOn` entry name the parameter, so the deployment waits for the object the environment names
+    (SureshGopiLaveti__ADFLearning). Changes `body["dependsOn"]` in place."""
+    by_key: dict[tuple[Kind, str], str] = {}
+    for ref in object_references(obj):
+        if (ref.kind, ref.name) in by_key or ref.pointer is None:
+            continue
+        holder: Any = body
+        for step in pointer_steps(ref.pointer):
+            holder = holder.get(step) if isinstance(holder, dict) and isinstance(step, str) else (
+                holder[step] if isinstance(holder, list) and isinstance(step, int) and step < len(holder) else None)
+        name = holder.get("referenceName") if isinstance(holder, dict) else None
+        match = _PARAMETER_REF.match(name) if isinstance(name, str) else None
+        if match:
+            by_key[(ref.kind, ref.name)] = match.group(0)[1:-1]
+    if not by_key:
+        return
+    offset = 1 if include_factory else 0
+    for index, key in enumerate(deps):
+        if key in by_key:
+            body["dependsOn"][offset + index] = (
+                f"[concat(variables('factoryId'), '/{key[0].segment}/', {by_key[key]})]")
 
 
 def _body_of(factory: Factory, kind: Kind, name: str) -> dict[str, Any] | None:
@@ -370,9 +423,17 @@ def _local_dependencies(resource: ArmResource, members: set[tuple[str, str]]) ->
     templates before it are ordered by the master's chain of deployments."""
     if not isinstance(resource.body.get("dependsOn"), list):
         return resource.body
-    keep = {_depends_on_for(key) for key in resource.depends_on if key in members and key[0] != FACTORY_TYPE}
+    # `dependsOn` lists the resource's dependencies in the order of `depends_on` (the factory first, when it is
+    # deployed too); an entry may name a parameter instead of the object, so they are matched by position.
+    entries = resource.body["dependsOn"]
+    if len(entries) != len(resource.depends_on):
+        keep = {_depends_on_for(key) for key in resource.depends_on if key in members and key[0] != FACTORY_TYPE}
+        kept = [entry for entry in entries if entry in keep]
+    else:
+        kept = [entry for entry, key in zip(entries, resource.depends_on)
+                if key in members and key[0] != FACTORY_TYPE]
     body = dict(resource.body)
-    body["dependsOn"] = [entry for entry in resource.body["dependsOn"] if entry in keep]
+    body["dependsOn"] = kept
     return body
 
 
@@ -385,14 +446,15 @@ def _depends_on_for(key: tuple[str, str]) -> str:
 
 
 def template_document(
-    factory_name: str, parameters: Any, resources: list[Mapping[str, Any]], locale: str = "en"
+    factory_name: str, parameters: Any, resources: list[Mapping[str, Any]], locale: str = "en", *,
+    linked: bool = False,
 ) -> dict[str, Any]:
     params: dict[str, Any] = {
         "factoryName": {"type": "string", "metadata": MESSAGES[locale]["factoryName"], "defaultValue": factory_name}
     }
     for parameter in parameters:
         if parameter.name != "factoryName":
-            params[parameter.name] = parameter.template_entry()
+            params[parameter.name] = parameter.template_entry(linked=linked)
     return {
         "$schema": TEMPLATE_SCHEMA,
         "contentVersion": CONTENT_VERSION,

@@ -3,9 +3,9 @@
 Semantics, as ADF Publish applies them:
 - Without a definition file the default template (`default-parameter-definition.json`) is used; a custom
   file replaces it (no merge).
-- Top-level keys are resource types. Linked services and datasets (and credentials when written that way) have
-  one more level: `*` for every subtype, or a subtype name such as `AzureBlobStorage`; both apply, the subtype
-  winning where they name the same property.
+- Top-level keys are resource types; keys that name none are ignored. Linked services and datasets (and
+  credentials when written that way) have one more level: `*` for every subtype, or a subtype name such as
+  `AzureBlobStorage`, whose section replaces `*` for that subtype.
 - Below, the JSON mirrors the resource. A string marks a property: `<action>[:<name>[:<type>]]`.
   `=` keeps the current value as default, `-` gives no default (the value is required at deployment), `|` is for
   secrets: a Key Vault secret reference gets its `secretName` parameterized, a plain value becomes a secure
@@ -97,6 +97,9 @@ class TemplateParameter:
     path: tuple[str, ...] = ()  # the property path inside the resource
     rule: str | None = None  # the definition rule that made it, or None for ADF's automatic secure strings
     required: bool = False
+    # A default that names another parameter (`[parameters('x')]`): only linked templates, to which the master
+    # passes every parameter, write it; the main template and the parameter files have none.
+    linked_default: Any = _NO_DEFAULT
 
     @property
     def has_default(self) -> bool:
@@ -106,12 +109,14 @@ class TemplateParameter:
     def secure(self) -> bool:
         return self.type in SECURE_TYPES
 
-    def template_entry(self) -> dict[str, Any]:
+    def template_entry(self, *, linked: bool = False) -> dict[str, Any]:
         entry: dict[str, Any] = {"type": self.type}
         if self.metadata is not None:
             entry["metadata"] = self.metadata
         if self.has_default:
             entry["defaultValue"] = self.default
+        elif linked and self.linked_default is not _NO_DEFAULT:
+            entry["defaultValue"] = self.linked_default
         return entry
 
     def file_value(self) -> Any:
@@ -167,7 +172,7 @@ def infer_type(value: Any) -> str:
 
 
 def rules_for(definition: Mapping[str, Any], resource_type: str, subtype: str | None, where: str) -> Any:
-    """The rule tree for one resource, merging `*` and subtype rules where the type is keyed by subtype."""
+    """The rule tree for one resource (for types keyed by subtype, the subtype's section or `*`)."""
     root = None
     wanted = resource_type.lower()
     for key, value in definition.items():
@@ -182,21 +187,14 @@ def rules_for(definition: Mapping[str, Any], resource_type: str, subtype: str | 
     subtyped = wanted in SUBTYPED_RESOURCE_TYPES or (root and not (RESOURCE_LEVEL_KEYS & set(root)))
     if not subtyped:
         return root
-    return merge_rules(root.get("*"), root.get(subtype) if subtype else None)
+    return subtype_rules(root, subtype)
 
 
-def merge_rules(general: Any, specific: Any) -> Any:
-    """`*` and subtype rules together, the subtype winning where both name a property."""
-    if general is None:
-        return specific
-    if specific is None:
-        return general
-    if isinstance(general, dict) and isinstance(specific, dict):
-        merged = dict(general)
-        for key, value in specific.items():
-            merged[key] = merge_rules(general[key], value) if key in general else value
-        return merged
-    return specific
+def subtype_rules(root: Mapping[str, Any], subtype: str | None) -> Any:
+    """The rules for one subtype: its own section when the definition has one, else `*`. A subtype's section
+    replaces `*` for that subtype; the two are not merged (ADF's rule for linked services and datasets)."""
+    specific = root.get(subtype) if subtype else None
+    return specific if specific is not None else root.get("*")
 
 
 class RuleApplier:
@@ -281,9 +279,40 @@ class RuleApplier:
                                        name_path + ("secretName",))
                 return
         if isinstance(value, dict) and value.get("type") == "SecureString" and spec.action == "|":
+            inner = value.get("value")
+            if isinstance(inner, str) and is_parameter_expression(inner):
+                # Already ADF's automatic secure string (secrets.py): the rule writes that parameter as a plain
+                # reference (AdarshSingh04__CMS connectionString, ChristianLo__improved-succotash masked one).
+                holder[key] = inner
+                return
             # A secret typed into the UI (Git holds it masked): the parameter takes the value's place.
             self._parameterize(value, "value", spec, path, name_path)
             return
+        if isinstance(value, dict) and value.get("type") == "SecureString" and "value" in value:
+            # A '=' or '-' rule on a secret keeps its SecureString wrapper and parameterizes what it holds, under
+            # the property's name and the rule's type. It gets no default: what the wrapper holds is masked or
+            # ADF's own secure-string parameter, which Publish still declares (SureshGopiLaveti__ADFLearning:
+            # "connectionString": "=" gives ..._properties_typeProperties_connectionString, a string).
+            inner = value["value"]
+            parameter = TemplateParameter(
+                name=self._name(spec, name_path), type=spec.type or "string", resource=self.resource_type,
+                object_name=self.object_name, path=path + ("value",), rule=_spec_text(spec), required=True,
+            )
+            if spec.action == "=" and isinstance(inner, str) and is_parameter_expression(inner):
+                # '=' keeps the value as default: here the reference to ADF's own parameter, which Publish
+                # writes into the linked templates only.
+                parameter = replace(parameter, linked_default=inner)
+            value["value"] = parameter_expression(self.sink.add(parameter))
+            return
+        if isinstance(value, dict) and spec.type not in ("object", "secureObject"):
+            # A rule on an object without '::object' leaves it alone (ashish-bj__adf-ashish: "changeNumber": "="
+            # on a pipeline parameter's declaration); arrays are parameterized (fqdns, dependsOn).
+            return
+        if (key == "value" and isinstance(holder, dict) and holder.get("type") == "SecureString" and name_path
+                and name_path[-1] == "value"):
+            # A rule on a SecureString's value names the secret, not its "value" (SeeyaXi__ADFRepo SSIS
+            # ..._catalogInfo_catalogAdminPassword from {"catalogAdminPassword": {"value": "-::secureString"}}).
+            name_path = name_path[:-1]
         rule_text = _spec_text(spec)
         if spec.action == "|" and not isinstance(value, (dict, list)):
             prop = str(name_path[-1]) if name_path else "value"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
 from portal.adf.model import KIND_BY_REFERENCE_TYPE, AdfObject, Factory, Kind
+from portal.adf.sdk_schema import field_at
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,42 @@ def _at(pointer: str | None, suffix: str) -> str | None:
     return None if pointer is None else pointer + suffix
 
 
+# `~> name` (or `~> name@(...)`) names each source, transformation and sink in the data flow script.
+_SCRIPT_STEP = re.compile(r"~>\s*([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _data_flow_references(props: Any, pointer: str | None) -> list[Reference]:
+    """A data flow's references as Publish lists them: the UDF libraries, then each step's references in the
+    order the script defines the steps, not the order of the sources, sinks and transformations lists
+    (rameshgurukul__Mappingdataflowsynapse: a flowlet defined first in the script comes before the sink's
+    dataset and linked service; a source's inline linked service before a later flowlet)."""
+    refs = list(find_references(props, pointer, "properties"))
+    type_props = props.get("typeProperties") if isinstance(props, dict) else None
+    if not isinstance(type_props, dict):
+        return refs
+    script = type_props.get("scriptLines")
+    text = "\n".join(line for line in script if isinstance(line, str)) if isinstance(script, list) else (
+        type_props.get("script") if isinstance(type_props.get("script"), str) else "")
+    order = {name: index for index, name in reversed(list(enumerate(_SCRIPT_STEP.findall(text))))}
+    steps: dict[str, str] = {}  # pointer prefix of a step → its name
+    for key in ("sources", "sinks", "transformations"):
+        for index, step in enumerate(type_props.get(key) or []):
+            if isinstance(step, dict) and isinstance(step.get("name"), str):
+                steps[f"{pointer}.typeProperties.{key}[{index}]"] = step["name"]
+
+    def script_position(ref: Reference) -> int:
+        prefix = (ref.pointer or "").rsplit(".", 1)[0]
+        return order.get(steps.get(prefix, ""), len(order))
+
+    udf = [r for r in refs if r.pointer is not None and ".udfLibraries[" in r.pointer]
+    return udf + sorted((r for r in refs if r not in udf), key=script_position)
+
+
 def _activity_references(activities: list[Any], pointer: str | None) -> list[Reference]:
     """References of a pipeline's activities, breadth first: every activity at one level before the
-    activities nested in ForEach, Until, If and Switch, as Publish orders `dependsOn`."""
+    activities nested in ForEach, Until, If and Switch, as Publish orders `dependsOn`. Within an activity its
+    `inputs` and `outputs` come first, wherever the JSON has them: a Copy activity's datasets before the log or
+    staging linked service in its typeProperties (shubham-chauhan1992__Azure_data_eng_project, SeeyaXi__ADFRepo)."""
     refs: list[Reference] = []
     queue: list[tuple[Any, str | None]] = [(a, _at(pointer, f"[{i}]")) for i, a in enumerate(activities)]
     while queue:
@@ -58,7 +93,7 @@ def _activity_references(activities: list[Any], pointer: str | None) -> list[Ref
         for activity, where in queue:
             if not isinstance(activity, dict):
                 continue
-            for key, child in activity.items():
+            for key, child in sorted(activity.items(), key=_datasets_first):
                 if key == "typeProperties" and isinstance(child, dict):
                     for tkey, tchild in child.items():
                         tpath = _at(where, f".typeProperties.{tkey}")
@@ -77,6 +112,10 @@ def _activity_references(activities: list[Any], pointer: str | None) -> list[Ref
     return refs
 
 
+def _datasets_first(item: tuple[str, Any]) -> int:
+    return 0 if item[0] in ("inputs", "outputs") else 1
+
+
 def object_references(obj: AdfObject) -> list[Reference]:
     """The object's references, with places; walked once per object (validation and export both ask)."""
     cached = obj.__dict__.get("_references")
@@ -88,16 +127,17 @@ def object_references(obj: AdfObject) -> list[Reference]:
 
 def _walk_object(obj: AdfObject) -> list[Reference]:
     props = obj.body.get("properties")
-    root = ""
     if obj.kind is Kind.PIPELINE and isinstance(props, dict) and isinstance(props.get("activities"), list):
         refs = []
         for key, child in props.items():
             if key == "activities":
-                refs.extend(_activity_references(child, _at(root, "properties.activities")))
+                refs.extend(_activity_references(child, "properties.activities"))
             elif isinstance(child, (dict, list)):
-                refs.extend(find_references(child, _at(root, f"properties.{key}"), key))
+                refs.extend(find_references(child, f"properties.{key}", key))
+    elif obj.kind is Kind.DATAFLOW and isinstance(props, dict):
+        refs = _data_flow_references(props, "properties")
     else:
-        refs = list(find_references(obj.body, root))
+        refs = list(find_references(obj.body, ""))
     if obj.kind is Kind.MANAGED_PRIVATE_ENDPOINT and obj.parent:
         # A private endpoint lives inside its managed virtual network.
         refs.insert(0, Reference(Kind.MANAGED_VIRTUAL_NETWORK, obj.parent, "(parent)"))
@@ -162,3 +202,64 @@ def find_cycles(graph: Mapping[tuple[Kind, str], list[tuple[Kind, str]]]) -> lis
                 stack.pop()
                 path.pop()
     return cycles
+
+
+_POINTER_STEP = re.compile(r"[^.\[\]]+|\[\d+\]")
+# ADF resolves this integration runtime itself; factories reference it without a file for it.
+BUILT_IN_RUNTIME = "AutoResolveIntegrationRuntime"
+
+
+def pointer_steps(pointer: str) -> list[str | int]:
+    """`properties.sinks[0].dataset` → ["properties", "sinks", 0, "dataset"]."""
+    return [int(step[1:-1]) if step.startswith("[") else step for step in _POINTER_STEP.findall(pointer)]
+
+
+# Kinds that ADF Studio rebuilds from its designer's model when it loads them: an optional reference to an
+# object that no longer exists is dropped then (a data flow sink's `rejectedDataLinkedService` and a change data
+# capture's connection `linkedService` naming a deleted linked service, both in Mukka-praneeth__sample), and
+# Publish goes on without it. Elsewhere the service itself resolves references when the template is deployed,
+# so a missing object stays an error.
+DESIGNER_KINDS = frozenset({Kind.DATAFLOW, Kind.CHANGE_DATA_CAPTURE})
+
+
+@dataclass(frozen=True)
+class DanglingReference:
+    reference: Reference
+    # Dropped by ADF Studio, as above: the contract's model makes the reference optional, in a designer kind.
+    optional: bool
+
+
+def dangling_references(factory: Factory, obj: AdfObject) -> list[DanglingReference]:
+    """References of `obj` to objects the factory does not have (the built-in runtime aside)."""
+    found = []
+    for ref in object_references(obj):
+        if factory.find(ref.kind, ref.name) is not None:
+            continue
+        if ref.kind is Kind.INTEGRATION_RUNTIME and ref.name == BUILT_IN_RUNTIME:
+            continue
+        steps = pointer_steps(ref.pointer or "")
+        field = None
+        if obj.kind in DESIGNER_KINDS and len(steps) > 1 and steps[0] == "properties":
+            field = field_at(obj.kind, obj.body.get("properties"), steps[1:])
+        found.append(DanglingReference(ref, field is not None and not field.required))
+    return found
+
+
+def drop_optional_dangling(factory: Factory, obj: AdfObject, props: dict[str, Any]) -> None:
+    """Remove from `props` (a copy of the object's `properties`) the optional references to missing objects,
+    as ADF Studio does before Publish."""
+    if all(factory.find(ref.kind, ref.name) is not None for ref in object_references(obj)):
+        return
+    for dangling in dangling_references(factory, obj):
+        if not dangling.optional:
+            continue
+        *parents, last = pointer_steps(dangling.reference.pointer or "")[1:]
+        holder: Any = props
+        for step in parents:
+            try:
+                holder = holder[step]
+            except (KeyError, IndexError, TypeError):
+                holder = None
+                break
+        if isinstance(holder, dict) and isinstance(last, str):
+            holder.pop(last, None)

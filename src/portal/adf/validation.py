@@ -26,10 +26,17 @@ from portal.adf.parameterization import (
     RESOURCE_LEVEL_KEYS,
     SUBTYPED_RESOURCE_TYPES,
     RuleSpec,
-    merge_rules,
+    subtype_rules,
 )
+from portal.adf.dataflows import script_problems
 from portal.adf.expressions import json_type_name
-from portal.adf.references import NESTED_ACTIVITY_KEYS, dependency_graph, find_cycles, object_references
+from portal.adf.references import (
+    NESTED_ACTIVITY_KEYS,
+    dangling_references,
+    dependency_graph,
+    find_cycles,
+    object_references,
+)
 
 # ARM limits for one template (https://learn.microsoft.com/azure/azure-resource-manager/templates/best-practices).
 MAX_PARAMETERS = 256
@@ -37,9 +44,6 @@ MAX_RESOURCES = 800
 MAX_TEMPLATE_BYTES = 4 * 1024 * 1024
 MAIN_TEMPLATE = "ARMTemplateForFactory.json"
 LINKED_PREFIX = "linkedTemplates/ArmTemplate_"
-
-# ADF resolves this integration runtime itself; factories reference it without a file for it.
-BUILT_IN_RUNTIME = "AutoResolveIntegrationRuntime"
 
 # Kinds whose `properties.type` ADF needs to know what the object is.
 TYPED_KINDS = frozenset(
@@ -104,6 +108,7 @@ def check_structure(factory: Factory, load_findings: Iterable[Finding] = ()) -> 
     findings.extend(check_self_calls(factory))
     findings.extend(check_global_parameters(factory))
     findings.extend(check_parameter_definition(factory))
+    findings.extend(check_data_flow_scripts(factory))
     return findings
 
 
@@ -208,7 +213,17 @@ def check_activities(factory: Factory) -> Iterator[Finding]:
 def check_types(factory: Factory) -> Iterator[Finding]:
     for obj in factory.objects:
         declared = obj.body.get("type")
-        if declared is not None and (not isinstance(declared, str) or declared.lower() != obj.kind.arm_type.lower()):
+        if isinstance(declared, str) and _is_synapse_twin(declared, obj.kind):
+            # Synapse and ADF share the Git format; ADF Studio publishes such a file, found in its own folder,
+            # as the factory's object of that folder (rameshgurukul__Mappingdataflowsynapse has 22).
+            yield Finding(
+                "SYNAPSE_TYPE", f"{obj.path} (type)",
+                f"the file declares the Synapse type {declared!r}; ADF publishes it as {obj.kind.arm_type}, "
+                f"the type of the {obj.kind.value}/ folder", Severity.WARNING,
+                f"write \"type\": \"{obj.kind.arm_type}\" to match what is deployed",
+            )
+        elif declared is not None and (
+                not isinstance(declared, str) or declared.lower() != obj.kind.arm_type.lower()):
             shown = declared if isinstance(declared, str) else f"a JSON {type(declared).__name__}"
             yield Finding(
                 "WRONG_TYPE", f"{obj.path} (type)",
@@ -230,6 +245,15 @@ def check_types(factory: Factory) -> Iterator[Finding]:
                 "WRONG_TYPE", f"{factory.factory_path} (type)",
                 f"the factory file declares type {declared!r} instead of {FACTORY_TYPE}",
             )
+
+
+SYNAPSE_PREFIX = "microsoft.synapse/workspaces/"
+
+
+def _is_synapse_twin(declared: str, kind: Kind) -> bool:
+    """`Microsoft.Synapse/workspaces/pipelines` for a file in pipeline/: the same object in Synapse's namespace."""
+    lowered = declared.lower()
+    return lowered.startswith(SYNAPSE_PREFIX) and lowered[len(SYNAPSE_PREFIX):] == kind.segment.lower()
 
 
 def check_duplicates(factory: Factory) -> Iterator[Finding]:
@@ -255,14 +279,11 @@ def check_duplicates(factory: Factory) -> Iterator[Finding]:
 def check_references(factory: Factory) -> Iterator[Finding]:
     by_folded = {(obj.kind, obj.qualified_name.lower()): obj for obj in factory.objects}
     for obj in factory.objects:
-        for ref in object_references(obj):
-            if factory.find(ref.kind, ref.name) is not None:
-                continue
+        for dangling in dangling_references(factory, obj):
+            ref = dangling.reference
             target = f"{ref.kind.label.lower()} {ref.name}"
             # The parent link of a managed private endpoint has a pointer in parentheses already.
             where = f"{obj.path} {ref.pointer}" if ref.pointer.startswith("(") else f"{obj.path} ({ref.pointer})"
-            if ref.kind is Kind.INTEGRATION_RUNTIME and ref.name == BUILT_IN_RUNTIME:
-                continue
             other = by_folded.get((ref.kind, ref.name.lower()))
             if other is not None:
                 # ADF resolves it, but the export's dependsOn matches names exactly and would miss it.
@@ -270,6 +291,14 @@ def check_references(factory: Factory) -> Iterator[Finding]:
                     "REFERENCE_CASE", where,
                     f"{obj.describe()} refers to {target}, which is named {other.qualified_name!r}",
                     Severity.WARNING, f"write the name as {other.qualified_name!r}",
+                )
+                continue
+            if dangling.optional:
+                yield Finding(
+                    "DANGLING_REFERENCE", where,
+                    f"{obj.describe()} refers to {target}, which does not exist in the factory; ADF drops "
+                    "this optional reference when it publishes, and so does the export",
+                    Severity.WARNING, f"add {ref.kind.value}/{ref.name}.json or remove the reference",
                 )
                 continue
             yield Finding(
@@ -304,6 +333,31 @@ def check_self_calls(factory: Factory) -> Iterator[Finding]:
                 )
 
 
+# --- data flow scripts -------------------------------------------------------------------------------------------
+
+_SCRIPT_PLACE = re.compile(r"line (\d+), column (\d+)")
+
+
+def check_data_flow_scripts(factory: Factory) -> Iterator[Finding]:
+    """A script outside the data flow script grammar is exported as written, where Publish would re-serialize
+    it; the place is named, never the script's text (it may hold literals)."""
+    def lookup(kind: Kind, name: str) -> dict[str, Any] | None:
+        found = factory.find(kind, name)
+        return dict(found.body) if found is not None else None
+
+    for obj in factory.of_kind(Kind.DATAFLOW):
+        for problem in script_problems(obj.body, lookup):
+            field = problem.split(":", 1)[0]
+            place = _SCRIPT_PLACE.search(problem)
+            at = f" at line {place.group(1)}, column {place.group(2)}" if place else ""
+            yield Finding(
+                "DATA_FLOW_SCRIPT", f"{obj.path} (properties.typeProperties.{field})",
+                f"{obj.describe()}: the script cannot be read{at}, so the export keeps it as written; ADF "
+                "Publish may write it differently", Severity.WARNING,
+                "open the data flow in ADF Studio and save it, or fix the script",
+            )
+
+
 # --- global parameters -------------------------------------------------------------------------------------------
 
 
@@ -321,10 +375,12 @@ def check_global_parameters(factory: Factory) -> Iterator[Finding]:
     for prefix, params in sources:
         for name in params:
             if "-" in name:
+                # Publish does not refuse such a name; only an expression that names it fails, at run time.
                 yield Finding(
                     "GLOBAL_PARAMETER_NAME", f"{prefix}{name})",
-                    f"global parameter {name!r} contains a dash, so ADF expressions cannot reference it",
-                    hint="use letters, digits and underscores",
+                    f"global parameter {name!r} contains a dash, so ADF expressions cannot reference it as "
+                    f"pipeline().globalParameters.{name}", Severity.WARNING,
+                    "use letters, digits and underscores",
                 )
 
 
@@ -348,8 +404,22 @@ def check_parameter_definition(factory: Factory) -> list[Finding]:
     findings: list[Finding] = []
     resources = _rule_targets(factory)
     seen_types: set[str] = set()
+    if definition and not any(key.lower() in resources for key in definition):
+        # An ARM template or parameter file saved under the definition's name (omkarjadhav-bot__azure-repo):
+        # Publish reads it as a definition whose keys name no resource type, so it parameterizes nothing, and
+        # ADF's default parameterization does not apply either.
+        findings.append(Finding(
+            "NO_RULES", file,
+            "names no resource type of a data factory (is it an ARM template?), so ADF parameterizes nothing: "
+            "the templates get only the secure strings ADF adds for secrets",
+            Severity.WARNING, "write parameterization rules here, or delete the file to use ADF's default ones"))
     for type_key, root in definition.items():
         where = f"{file} ({type_key})"
+        if type_key.lower() not in resources:
+            # ADF reads the keys that name resource types and ignores the others, whatever their value.
+            findings.append(Finding("UNUSED_RULE", where, "is not a resource type of a data factory; ADF "
+                                    "ignores it", Severity.WARNING, "check the spelling of the type"))
+            continue
         if not isinstance(root, dict):
             findings.append(Finding("PARAM_RULE", where, "the rules for a resource type must be a JSON object"))
             continue
@@ -360,9 +430,6 @@ def check_parameter_definition(factory: Factory) -> list[Finding]:
         if lowered in seen_types:
             findings.append(Finding("UNUSED_RULE", where, "is ignored: an earlier key names the same resource type",
                                     Severity.WARNING, "merge the two sets of rules"))
-        elif lowered not in resources:
-            findings.append(Finding("UNUSED_RULE", where, "is not a resource type of a data factory; its rules "
-                                    "match nothing", Severity.WARNING, "check the spelling of the type"))
         elif not resources[lowered]:
             if root not in (_default_rules(lowered), _EARLIER_DEFAULTS.get(lowered)):
                 findings.append(Finding("UNUSED_RULE", where, _why_absent(lowered), Severity.WARNING))
@@ -381,7 +448,7 @@ def _unused_rules(
     if subtyped:
         subtypes = {subtype for subtype, _ in targets}
         for subtype, body in targets:
-            _mark(merge_rules(tree.get("*"), tree.get(subtype) if subtype else None), body, used)
+            _mark(subtype_rules(tree, subtype), body, used)
         branches = []
         for key, branch in tree.items():
             if key == "*" or key in subtypes:
