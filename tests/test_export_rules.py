@@ -306,3 +306,28 @@ def test_a_masked_runtime_secret_without_a_rule_becomes_a_secure_string(tmp_path
     name = "ssis-runtime_properties_typeProperties_ssisProperties_catalogInfo_catalogAdminPassword"
     assert password == {"type": "SecureString", "value": f"[parameters('{name}')]"}
     assert files["ARMTemplateForFactory.json"]["parameters"][name]["type"] == "secureString"
+
+
+def test_a_change_data_captures_connection_to_a_deleted_linked_service_loses_the_reference(tmp_path: Path) -> None:
+    def connection(linked: str) -> dict[str, Any]:
+        return {"SourceEntities": [], "Connection": {
+            "linkedService": ref("LinkedServiceReference", linked), "linkedServiceType": "AzureBlobFS",
+            "type": "linkedservicetype", "isInlineDataset": True}}
+
+    capture = {"name": "cdc1", "properties": {
+        "SourceConnectionsInfo": [connection("LS_Deleted")], "TargetConnectionsInfo": [connection("LS_Lake")],
+        "Policy": {"mode": "Microbatch", "recurrence": {"frequency": "Minute", "interval": 15}},
+        "allowVNetOverride": False, "status": "Stopped"}}
+    root = factory(tmp_path, {"linkedService/LS_Lake.json": blob_service("LS_Lake"), "adfcdc/cdc1.json": capture})
+
+    report = validate_source(root)
+    cdc = resource(export(root, tmp_path)["ARMTemplateForFactory.json"], "cdc1")
+
+    assert report.errors == []
+    assert [f.where for f in report.warnings if f.code == "DANGLING_REFERENCE"] == [
+        "adfcdc/cdc1.json (properties.SourceConnectionsInfo[0].Connection.linkedService)"]
+    assert list(cdc["properties"]["SourceConnectionsInfo"][0]["Connection"]) == [
+        "linkedServiceType", "type", "isInlineDataset"]
+    # The reference to a linked service that exists stays, and is a dependency.
+    assert cdc["properties"]["TargetConnectionsInfo"][0]["Connection"]["linkedService"]["referenceName"] == "LS_Lake"
+    assert cdc["dependsOn"] == ["[concat(variables('factoryId'), '/linkedServices/LS_Lake')]"]

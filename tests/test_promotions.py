@@ -330,7 +330,8 @@ def test_two_processes_promoting_one_environment_one_runs(repo: Path, promotions
 
 
 def test_a_killed_run_is_interrupted_recovered_and_converges(repo: Path, promotions: Promotions) -> None:
-    (repo / "portal.yaml").write_text(config(lease=5))
+    # The lease must outlast starting a worker process on a loaded machine, for the "still locked" check below.
+    (repo / "portal.yaml").write_text(config(lease=10))
     commit_all(repo, "short lease")
     doomed = _worker(repo, "dev", "400")
     _wait_for(lambda: bool(promotions.store.events(kind="promotion step", limit=1)) or doomed.poll() is not None)
@@ -343,7 +344,7 @@ def test_a_killed_run_is_interrupted_recovered_and_converges(repo: Path, promoti
     # While its lease lasts, the lock holds.
     early, _ = _worker(repo, "", "0", killed.id).communicate(timeout=120)
     assert early.startswith("REFUSED LOCKED"), early
-    time.sleep(5.5)
+    time.sleep(10.5)
     again, errors = _worker(repo, "", "0", killed.id).communicate(timeout=120)
     assert again.startswith(f"OK {killed.id}"), errors
     assert [e.kind for e in promotions.store.events(promotion_id=killed.id, kind="promotion interrupted")]

@@ -281,37 +281,16 @@ def test_managed_virtual_network_properties_are_empty() -> None:
     assert publish(Kind.MANAGED_VIRTUAL_NETWORK, {"preventDataExfiltration": False}) == {}
 
 
-def cdc(linked_service: str) -> dict[str, Any]:
-    connection = {"linkedService": {"referenceName": linked_service, "type": "LinkedServiceReference"},
-                  "linkedServiceType": "AzureBlobFS", "type": "linkedservicetype", "isInlineDataset": True}
-    return {"SourceConnectionsInfo": [{"SourceEntities": [], "Connection": dict(connection)}],
-            "TargetConnectionsInfo": [{"TargetEntities": [], "Connection": dict(connection),
-                                       "DataMapperMappings": [], "Relationships": []}],
-            "Policy": {"mode": "Microbatch"}, "allowVNetOverride": False}
-
-
-def test_cdc_drops_the_reference_to_a_missing_linked_service() -> None:
-    out = publish(Kind.CHANGE_DATA_CAPTURE, cdc("Missing"))
-    assert list(out["SourceConnectionsInfo"][0]["Connection"]) == ["linkedServiceType", "type", "isInlineDataset"]
-    assert "linkedService" not in out["TargetConnectionsInfo"][0]["Connection"]
-
-
-def test_cdc_keeps_the_reference_to_an_existing_linked_service() -> None:
-    lookup = lookup_of({(Kind.LINKED_SERVICE, "LS"): {"name": "LS", "properties": {"type": "AzureBlobFS"}}})
-    out = publish(Kind.CHANGE_DATA_CAPTURE, cdc("LS"), lookup)
-    assert out["SourceConnectionsInfo"][0]["Connection"]["linkedService"]["referenceName"] == "LS"
-
-
-# ---- Expression-typed properties (mechanism 4) ---------------------------------------------------------------------
-
-EXPR = {"type": "Expression"}
-
-
 def test_expression_text() -> None:
     assert is_expression_text("@item().name")
     assert is_expression_text("select * from t where d > '@{pipeline().parameters.d}'")
     assert not is_expression_text("@@literal")
     assert not is_expression_text("plain text @ home")
+
+
+# ---- Expression-typed properties (mechanism 4) ---------------------------------------------------------------------
+
+EXPR = {"type": "Expression"}
 
 
 def test_copy_wildcard_file_name_gets_the_expression_form() -> None:

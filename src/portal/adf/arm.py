@@ -1,6 +1,12 @@
 """The ARM writer: a loaded factory → the files ADF Publish writes to the publish branch.
 
 `export_factory` is a pure function of the factory; `write_export` puts the files on disk atomically.
+
+What Git does not hold, so no export can reproduce it (the golden tests compare these parts as ADF allows):
+- the ADF Studio browser session: objects created in it are listed after the others; the export lists resources
+  by kind (`KIND_ORDER`), then by name;
+- the live state of a change data capture (`status`), which Publish reads from the service;
+- which factory Publish ran in, when Git holds another factory's file (`--factory-name` names it).
 """
 
 from __future__ import annotations

@@ -30,6 +30,8 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Mapping
 
+from portal.adf.sdk_schema import rest_fields, subtypes_of
+
 TABLE_FILE = "expression-types.json"
 
 # The models each object kind's `properties` are an instance of (polymorphic bases resolve by their discriminator).
@@ -156,23 +158,18 @@ def table_from_sdk() -> dict[str, Any]:
     models: dict[str, Any] = {}
     polymorphic: dict[str, Any] = {}
     for name, cls in sorted(classes.items()):
-        fields: dict[str, Any] = {}
-        annotations: dict[str, Any] = {}
         docs: dict[str, str] = {}
         for base in reversed(cls.__mro__):
             if base in classes.values():
-                fields.update({k: v for k, v in vars(base).items() if k[0] != "_" and hasattr(v, "_type")})
-                annotations.update(getattr(base, "__annotations__", {}))
                 docs.update(_ivar_docs(base))
         expr: list[str] = []
         nested: dict[str, str] = {}
         discriminator = None
-        for attr, field in fields.items():
+        for attr, (field, annotation) in rest_fields(cls).items():
             rest = field._rest_name_input or attr
             if field._is_discriminator:
                 discriminator = rest
                 continue
-            annotation = annotations.get(attr)
             text = annotation if isinstance(annotation, str) else getattr(annotation, "__forward_arg__", None)
             if text is None:
                 text = str(annotation).replace("typing.", "")
@@ -194,14 +191,7 @@ def table_from_sdk() -> dict[str, Any]:
         if discriminator and "__mapping__" in vars(cls):
             # Every concrete subtype below this base by its discriminator value (intermediate bases such as
             # ExecutionActivity keep their own mapping).
-            types: dict[str, str] = {}
-            pending = [cls]
-            while pending:
-                base = pending.pop()
-                for value, sub in vars(base).get("__mapping__", {}).items():
-                    if sub is not base and sub.__name__ in classes:
-                        types.setdefault(value, sub.__name__)
-                        pending.append(sub)
+            types = {value: sub.__name__ for value, sub in subtypes_of(cls).items() if sub.__name__ in classes}
             polymorphic[name] = {"key": discriminator, "types": dict(sorted(types.items()))}
     # Before pruning: the activity types whose model has typeProperties (publish_defaults fills in an empty one).
     activity_types = sorted(value for value, model in polymorphic["Activity"]["types"].items()

@@ -352,27 +352,6 @@ def managed_virtual_network_defaults(props: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in props.items() if key in MANAGED_VIRTUAL_NETWORK_WRITABLE}
 
 
-def _cdc_connection(info: Any, lookup: ObjectLookup) -> Any:
-    """A change data capture connection whose linked service is not in the factory comes out without the
-    reference (Mukka-praneeth__sample adfcdc1: AdventureDLS_ls, in Git only as a reference)."""
-    if not isinstance(info, dict) or not isinstance(info.get("Connection"), dict):
-        return info
-    connection = info["Connection"]
-    ref = connection.get("linkedService")
-    if isinstance(ref, dict) and isinstance(ref.get("referenceName"), str) \
-            and lookup(Kind.LINKED_SERVICE, ref["referenceName"]) is None:
-        connection = {key: value for key, value in connection.items() if key != "linkedService"}
-        return {**info, "Connection": connection}
-    return info
-
-
-def change_data_capture_defaults(props: dict[str, Any], lookup: ObjectLookup) -> dict[str, Any]:
-    for key in ("SourceConnectionsInfo", "TargetConnectionsInfo"):
-        if isinstance(props.get(key), list):
-            props = {**props, key: [_cdc_connection(info, lookup) for info in props[key]]}
-    return props
-
-
 DEFAULTS_BY_KIND: dict[Kind, Callable[[dict[str, Any], ObjectLookup], dict[str, Any]]] = {
     Kind.PIPELINE: pipeline_defaults,
     Kind.DATASET: lambda props, lookup: dataset_defaults(props),
@@ -380,7 +359,7 @@ DEFAULTS_BY_KIND: dict[Kind, Callable[[dict[str, Any], ObjectLookup], dict[str, 
     Kind.INTEGRATION_RUNTIME: lambda props, lookup: integration_runtime_defaults(props),
     Kind.CREDENTIAL: lambda props, lookup: credential_defaults(props),
     Kind.MANAGED_VIRTUAL_NETWORK: lambda props, lookup: managed_virtual_network_defaults(props),
-    Kind.CHANGE_DATA_CAPTURE: change_data_capture_defaults,
+    # A change data capture's references to deleted linked services: references.drop_optional_dangling.
     Kind.DATAFLOW: dataflow_defaults,
     # Linked services only get the Expression form of Key Vault secret references (expression_types.py).
     Kind.LINKED_SERVICE: lambda props, lookup: props,

@@ -24,6 +24,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from portal.adf.sdk_schema import rest_fields
+
 TABLE_PATH = Path(__file__).with_name("sdk-linked-services.json")
 SECRET_BASE_NAMES = ("SecretBase",)
 REFERENCE_NAMES = ("LinkedServiceReference",)
@@ -62,15 +64,8 @@ def _is_subclass(models: Any, name: str, bases: tuple[str, ...]) -> bool:
 
 def _typespec_fields(cls: type) -> list[tuple[str, str]]:
     """(wire name, annotation text) of a TypeSpec model's rest fields, base classes first."""
-    from azure.mgmt.datafactory._utils.model_base import _RestField  # type: ignore[import-not-found]
-
-    fields: dict[str, tuple[str, str]] = {}
-    for klass in reversed(cls.__mro__):
-        annotations = klass.__dict__.get("__annotations__", {})
-        for attr, value in klass.__dict__.items():
-            if isinstance(value, _RestField):
-                fields[attr] = (value._rest_name_input or attr, str(annotations.get(attr)))
-    return list(fields.values())
+    return [(field._rest_name_input or attr, str(annotation))
+            for attr, (field, annotation) in rest_fields(cls).items()]
 
 
 def _derive_typespec(models: Any) -> dict[str, dict[str, list[str]]]:

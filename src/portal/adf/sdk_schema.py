@@ -57,36 +57,22 @@ def _models() -> Any:
     return models
 
 
-@functools.lru_cache(maxsize=None)
-def fields_of(model_name: str) -> Mapping[str, Field]:
-    """The model's properties by lower-cased wire name, inherited ones included."""
-    cls = getattr(_models(), model_name, None)
-    found: dict[str, Field] = {}
-    if cls is None:
-        return found
+def rest_fields(cls: type) -> dict[str, tuple[Any, Any]]:
+    """A generated model's properties, base classes first: attribute name → (its rest field, its annotation).
+    The one reader of the models' fields (the generated tables of `sdk_models` and `expression_types` use it)."""
+    found: dict[str, tuple[Any, Any]] = {}
     for klass in reversed(cls.__mro__):
         annotations = vars(klass).get("__annotations__", {})
         for attr, value in vars(klass).items():
-            if attr.startswith("_") or not hasattr(value, "_rest_name_input"):
-                continue
-            text = str(annotations.get(attr, ""))
-            match = _MODEL_NAME.search(text)
-            rest_name = value._rest_name_input or attr
-            found[rest_name.lower()] = Field(
-                rest_name=rest_name,
-                model=match.group(1) if match else None,
-                is_list="list[" in text.lower(),
-                required=not text.startswith("typing.Optional"),
-            )
+            if not attr.startswith("_") and hasattr(value, "_rest_name_input"):
+                found[attr] = (value, annotations.get(attr))
     return found
 
 
-@functools.lru_cache(maxsize=None)
-def _subtypes(model_name: str) -> Mapping[str, str]:
-    """Discriminator value → model name, through intermediate bases (Activity → Execution → Copy)."""
-    cls = getattr(_models(), model_name, None)
-    mapping: dict[str, str] = {}
-    stack = [cls] if cls is not None else []
+def subtypes_of(cls: type) -> dict[str, type]:
+    """Discriminator value → concrete model, through intermediate bases (Activity → Execution → Copy)."""
+    mapping: dict[str, type] = {}
+    stack = [cls]
     seen: set[type] = set()
     while stack:
         current = stack.pop()
@@ -95,9 +81,36 @@ def _subtypes(model_name: str) -> Mapping[str, str]:
         seen.add(current)
         # Only a class's own table: subclasses inherit their base's.
         for value, sub in (vars(current).get("__mapping__") or {}).items():
-            mapping.setdefault(value, sub.__name__)
-            stack.append(sub)
+            if sub is not current:
+                mapping.setdefault(value, sub)
+                stack.append(sub)
     return mapping
+
+
+@functools.lru_cache(maxsize=None)
+def fields_of(model_name: str) -> Mapping[str, Field]:
+    """The model's properties by lower-cased wire name, inherited ones included."""
+    cls = getattr(_models(), model_name, None)
+    found: dict[str, Field] = {}
+    if cls is None:
+        return found
+    for attr, (field, annotation) in rest_fields(cls).items():
+        text = str(annotation or "")
+        match = _MODEL_NAME.search(text)
+        rest_name = field._rest_name_input or attr
+        found[rest_name.lower()] = Field(
+            rest_name=rest_name,
+            model=match.group(1) if match else None,
+            is_list="list[" in text.lower(),
+            required=not text.startswith("typing.Optional"),
+        )
+    return found
+
+
+@functools.lru_cache(maxsize=None)
+def _subtypes(model_name: str) -> Mapping[str, str]:
+    cls = getattr(_models(), model_name, None)
+    return {value: sub.__name__ for value, sub in subtypes_of(cls).items()} if cls is not None else {}
 
 
 def concrete_model(model_name: str, value: Any) -> str:
