@@ -275,7 +275,7 @@ def _object_resource(
         key=(obj.kind.arm_type, obj.qualified_name),
         body=body,
         depends_on=tuple(dep_keys),
-        parameters=_resource_parameters(body, list(sink.parameters)[made_before:]),
+        parameters=_resource_parameters(body, sink.made_since(made_before)),
     )
 
 

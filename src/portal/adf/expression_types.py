@@ -69,6 +69,10 @@ def load_table() -> dict[str, Any]:
     # Sets for the lookups the walk does.
     for model in table["models"].values():
         model["expr"] = frozenset(model.get("expr", ()))
+        # key → (holds a list, model of the value or of each item), and the keys as a set to intersect with.
+        nested = {key: (ref[:2] == "[]", ref.removeprefix("[]")) for key, ref in (model.get("nested") or {}).items()}
+        model["nested"] = nested
+        model["nested_keys"] = frozenset(nested)
     return table
 
 
@@ -108,18 +112,18 @@ def _walk(models: Mapping[str, Any], polymorphic: Mapping[str, Any], name: str, 
             text = value[key]
             if isinstance(text, str) and is_expression_text(text):
                 value[key] = {"value": text, "type": "Expression"}
-    nested = model.get("nested")
+    nested = model["nested"]
     if not nested:
         return
-    for key, child_model in nested.items():
-        child = value.get(key)
-        if child is None:
-            continue
-        if child_model[:2] == "[]":
+    # Only the keys the JSON has: models declare many more properties than an object sets.
+    for key in model["nested_keys"].intersection(value):
+        is_list, child_model = nested[key]
+        child = value[key]
+        if is_list:
             if isinstance(child, list):
                 for item in child:
                     if isinstance(item, dict):
-                        _walk(models, polymorphic, child_model[2:], item, only)
+                        _walk(models, polymorphic, child_model, item, only)
         elif isinstance(child, dict):
             _walk(models, polymorphic, child_model, child, only)
 

@@ -21,6 +21,7 @@ Semantics, as ADF Publish applies them:
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -131,6 +132,14 @@ class ParameterSink:
     clashes: list[tuple[str, str]] = field(default_factory=list)
     # Rule values that are no rule at all (e.g. a subtype name where a rule belongs): (where, text).
     ignored_rules: list[tuple[str, str]] = field(default_factory=list)
+
+    def made_since(self, count: int) -> list[str]:
+        """The names of the parameters made after the first `count` (none, cheaply, when there are none)."""
+        newer = len(self.parameters) - count
+        if newer <= 0:
+            return []
+        # From the end: a resource makes few parameters, a factory may have thousands.
+        return list(itertools.islice(reversed(self.parameters), newer))[::-1]
 
     def add(self, parameter: TemplateParameter) -> str:
         name = parameter.name

@@ -150,7 +150,7 @@ def dependency_keys(factory: Factory, obj: AdfObject) -> list[tuple[Kind, str]]:
     return dependency_graph(factory)[obj.key]
 
 
-def _dependency_keys(factory: Factory, obj: AdfObject) -> list[tuple[Kind, str]]:
+def _dependency_keys(factory: Factory, obj: AdfObject, missing: set[tuple[Kind, str]]) -> list[tuple[Kind, str]]:
     seen: dict[tuple[Kind, str], None] = {}
     refs = object_references(obj)
     stores = [r for r in refs if r.via_store]
@@ -161,6 +161,8 @@ def _dependency_keys(factory: Factory, obj: AdfObject) -> list[tuple[Kind, str]]
             continue
         if factory.find(*key) is not None:
             seen[key] = None
+        else:
+            missing.add(obj.key)
     return list(seen)
 
 
@@ -168,9 +170,17 @@ def dependency_graph(factory: Factory) -> Mapping[tuple[Kind, str], list[tuple[K
     """Object → the objects it depends on; computed once per factory."""
     cached = factory.__dict__.get("_dependency_graph")
     if cached is None:
-        cached = {obj.key: _dependency_keys(factory, obj) for obj in factory.objects}
+        missing: set[tuple[Kind, str]] = set()
+        cached = {obj.key: _dependency_keys(factory, obj, missing) for obj in factory.objects}
         object.__setattr__(factory, "_dependency_graph", cached)
+        object.__setattr__(factory, "_with_missing_references", frozenset(missing))
     return cached
+
+
+def with_missing_references(factory: Factory) -> frozenset[tuple[Kind, str]]:
+    """The objects that refer to at least one object the factory does not have (computed with the graph)."""
+    dependency_graph(factory)
+    return factory.__dict__["_with_missing_references"]
 
 
 def find_cycles(graph: Mapping[tuple[Kind, str], list[tuple[Kind, str]]]) -> list[list[tuple[Kind, str]]]:
@@ -231,7 +241,9 @@ class DanglingReference:
 
 def dangling_references(factory: Factory, obj: AdfObject) -> list[DanglingReference]:
     """References of `obj` to objects the factory does not have (the built-in runtime aside)."""
-    found = []
+    found: list[DanglingReference] = []
+    if obj.key not in with_missing_references(factory):
+        return found
     for ref in object_references(obj):
         if factory.find(ref.kind, ref.name) is not None:
             continue
@@ -248,7 +260,7 @@ def dangling_references(factory: Factory, obj: AdfObject) -> list[DanglingRefere
 def drop_optional_dangling(factory: Factory, obj: AdfObject, props: dict[str, Any]) -> None:
     """Remove from `props` (a copy of the object's `properties`) the optional references to missing objects,
     as ADF Studio does before Publish."""
-    if all(factory.find(ref.kind, ref.name) is not None for ref in object_references(obj)):
+    if obj.key not in with_missing_references(factory):
         return
     for dangling in dangling_references(factory, obj):
         if not dangling.optional:

@@ -85,6 +85,9 @@ def validate_source(
 
 def validate_factory(factory: Factory, load_findings: Iterable[Finding] = ()) -> ValidationReport:
     findings = check_structure(factory, load_findings)
+    # Not part of check_structure, which every export runs first: a script outside the grammar does not stop the
+    # export, and reading every script again would cost each export as much as the scripts' own step.
+    findings.extend(check_data_flow_scripts(factory))
     # A bad rule also stops the export; it is reported once, by the definition check, which finds all of them.
     reported = {f.code for f in findings if f.severity is Severity.ERROR}
     findings.extend(check_export(factory, skip_codes=reported & {"PARAM_RULE"}))
@@ -108,7 +111,6 @@ def check_structure(factory: Factory, load_findings: Iterable[Finding] = ()) -> 
     findings.extend(check_self_calls(factory))
     findings.extend(check_global_parameters(factory))
     findings.extend(check_parameter_definition(factory))
-    findings.extend(check_data_flow_scripts(factory))
     return findings
 
 
