@@ -331,3 +331,16 @@ def test_a_change_data_captures_connection_to_a_deleted_linked_service_loses_the
     # The reference to a linked service that exists stays, and is a dependency.
     assert cdc["properties"]["TargetConnectionsInfo"][0]["Connection"]["linkedService"]["referenceName"] == "LS_Lake"
     assert cdc["dependsOn"] == ["[concat(variables('factoryId'), '/linkedServices/LS_Lake')]"]
+
+
+def test_a_parameterized_depends_on_is_left_to_its_parameter(tmp_path: Path) -> None:
+    runtime = {"name": "IR-Vnet", "properties": {"type": "Managed", "typeProperties": {}}}
+    root = factory(tmp_path, {
+        "integrationRuntime/IR-Vnet.json": runtime,
+        "linkedService/LS_Blob.json": blob_service("LS_Blob", connectVia=ref("IntegrationRuntimeReference", "IR-Vnet")),
+        DEFINITION: {LS_TYPE: {"*": {"properties": {"connectVia": {"referenceName": "="}}, "dependsOn": "="}}},
+    })
+
+    blob = resource(export(root, tmp_path)["ARMTemplateForFactory.json"], "LS_Blob")
+
+    assert blob["dependsOn"] == "[parameters('LS_Blob_dependsOn')]"

@@ -307,8 +307,8 @@ def _parameterized_dependencies(obj: AdfObject, body: dict[str, Any], deps: Sequ
         match = _PARAMETER_REF.match(name) if isinstance(name, str) else None
         if match:
             by_key[(ref.kind, ref.name)] = match.group(0)[1:-1]
-    if not by_key:
-        return
+    if not by_key or not isinstance(body.get("dependsOn"), list):
+        return  # nothing parameterized, or a rule made `dependsOn` itself a parameter
     offset = 1 if include_factory else 0
     for index, key in enumerate(deps):
         if key in by_key:
