@@ -3,11 +3,43 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "adf-corpus"
+PROJECT = Path(__file__).resolve().parents[1]
+CORPUS_ENV = "PORTAL_ADF_CORPUS"
+
+
+def _local_origin(project: Path) -> Path | None:
+    """The repository a clone was made from, when that is a folder on this machine (a clean clone of main)."""
+    config = project / ".git" / "config"
+    if not config.is_file():
+        return None
+    match = re.search(r'\[remote "origin"\][^\[]*?url\s*=\s*(\S+)', config.read_text(encoding="utf-8"))
+    if not match:
+        return None
+    url = match.group(1).removeprefix("file://")
+    origin = Path(url)
+    return origin if origin.is_absolute() and origin.is_dir() else None
+
+
+def find_corpus() -> Path:
+    """The shared corpus: `$PORTAL_ADF_CORPUS`, else `../shared/adf-corpus` beside the project, else beside the
+    repository a local clone was made from (a clean clone in a temporary folder still finds it). Where none is
+    there, the path beside the project, so the tests that need the corpus say it is missing."""
+    if os.environ.get(CORPUS_ENV):
+        return Path(os.environ[CORPUS_ENV]).expanduser().resolve()
+    beside = PROJECT.parent / "shared" / "adf-corpus"
+    origin = _local_origin(PROJECT)
+    for candidate in (beside, origin.resolve().parent / "shared" / "adf-corpus" if origin else None):
+        if candidate is not None and candidate.is_dir():
+            return candidate
+    return beside
+
+
+CORPUS = find_corpus()
 # The apiVersion of the linked-template deployments in ArmTemplate_master.json since September 2024.
 CURRENT_DEPLOYMENTS_API_VERSION = "2024-03-01"
 

@@ -17,7 +17,7 @@ from portal.adf.parameterization import (
     RuleSpec,
     rules_for,
 )
-from portal.adf.secrets import replace_encrypted_credential
+from portal.adf.secrets import linked_service_secure_strings
 from portal.errors import PortalError
 
 LS_TYPE = "Microsoft.DataFactory/factories/linkedServices"
@@ -162,7 +162,7 @@ def test_clashing_names_are_numbered_not_merged() -> None:
 def test_encrypted_credential_becomes_a_secure_parameter_in_place() -> None:
     sink = ParameterSink()
     type_props = {"functionAppUrl": "https://f", "authentication": "Anonymous", "encryptedCredential": "abc"}
-    out = replace_encrypted_credential("AF", "AzureFunction", type_props, sink, LS_TYPE)
+    out = linked_service_secure_strings("AF", "AzureFunction", type_props, sink, LS_TYPE)
     # In the model's order, after authentication (AdarshSingh04__CMS).
     assert list(out) == ["functionAppUrl", "authentication", "functionKey"]
     assert out["functionKey"] == {"type": "SecureString", "value": "[parameters('AF_functionKey')]"}
@@ -173,7 +173,7 @@ def test_encrypted_credential_with_service_principal() -> None:
     sink = ParameterSink()
     type_props = {"connectionString": "Server=s", "servicePrincipalId": "id", "tenant": "t",
                   "encryptedCredential": "abc"}
-    out = replace_encrypted_credential("DW", "AzureSqlDatabase", type_props, sink, LS_TYPE)
+    out = linked_service_secure_strings("DW", "AzureSqlDatabase", type_props, sink, LS_TYPE)
     assert list(out) == ["connectionString", "servicePrincipalId", "servicePrincipalKey", "tenant"]
     # The connection string beside an encrypted credential is a secure string of its own, with no default.
     assert list(sink.parameters) == ["DW_connectionString", "DW_servicePrincipalKey"]
@@ -313,5 +313,5 @@ def test_pipe_on_a_masked_secure_string_keeps_the_wrapper_and_no_value() -> None
      ["url", "authenticationType"]),
 ])
 def test_secret_property_per_connector(ls_type: str, type_props: dict[str, Any], expected: list[str]) -> None:
-    out = replace_encrypted_credential("LS", ls_type, type_props, ParameterSink(), LS_TYPE)
+    out = linked_service_secure_strings("LS", ls_type, type_props, ParameterSink(), LS_TYPE)
     assert list(out) == expected

@@ -236,7 +236,7 @@ def _object_resource(
     # The copy escapes literal '[' on the way; the defaults Publish adds contain none.
     props = copy_escaped(obj.properties) if "properties" in obj.body else {}
     drop_optional_dangling(factory, obj, props)
-    props = apply_publish_defaults(obj.kind, props, lambda kind, name: _body_of(factory, kind, name))
+    props = apply_publish_defaults(obj.kind, props, factory.body_of)
     made_before = len(sink.parameters)
     if obj.kind is Kind.LINKED_SERVICE:
         # As ADF Studio publishes it (property order, form defaults), then with its secrets as automatic secure
@@ -314,11 +314,6 @@ def _parameterized_dependencies(obj: AdfObject, body: dict[str, Any], deps: Sequ
         if key in by_key:
             body["dependsOn"][offset + index] = (
                 f"[concat(variables('factoryId'), '/{key[0].segment}/', {by_key[key]})]")
-
-
-def _body_of(factory: Factory, kind: Kind, name: str) -> dict[str, Any] | None:
-    obj = factory.find(kind, name)
-    return dict(obj.body) if obj is not None else None
 
 
 def _factory_resource(

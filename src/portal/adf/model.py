@@ -141,6 +141,12 @@ class Factory:
     def find(self, kind: Kind, name: str) -> AdfObject | None:
         return self._index.get((kind, name))
 
+    def body_of(self, kind: Kind, name: str) -> dict[str, Any] | None:
+        """A copy of the top level of an object's JSON, or None: what export rules look up in other objects
+        (an ExecuteDataFlow activity needs its data flow's sources and sinks)."""
+        obj = self.find(kind, name)
+        return dict(obj.body) if obj is not None else None
+
     @property
     def _index(self) -> dict[tuple[Kind, str], AdfObject]:
         cached = self.__dict__.get("_index_cache")

@@ -16,6 +16,7 @@ from typing import Any, Callable, Mapping
 from portal.adf.dataflows import dataflow_defaults, wrangling_activity_defaults
 from portal.adf.expression_types import apply_expression_types, load_table
 from portal.adf.model import Kind
+from portal.adf.references import NESTED_ACTIVITY_KEYS
 
 # The current (2025-2026) form of the empty pipeline policy Publish adds.
 PIPELINE_POLICY_DEFAULT: dict[str, Any] = {"elapsedTimeMetric": {}}
@@ -47,7 +48,6 @@ ACTIVITY_POLICY_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
     "ExecutePipeline": {"secureInput": False},
 }
 
-NESTED_ACTIVITY_KEYS = ("activities", "ifTrueActivities", "ifFalseActivities", "defaultActivities")
 
 
 def insert_after(mapping: dict[str, Any], anchor: str | None, key: str, value: Any) -> dict[str, Any]:

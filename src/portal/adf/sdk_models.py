@@ -145,12 +145,3 @@ def linked_service_model(ls_type: str | None) -> LinkedServiceModel | None:
     if not ls_type:
         return None
     return _models().get(ls_type)
-
-
-def all_linked_service_models() -> dict[str, LinkedServiceModel]:
-    return dict(_models())
-
-
-if __name__ == "__main__":
-    write_table()
-    print(f"wrote {TABLE_PATH}")

@@ -241,22 +241,6 @@ def linked_service_secure_strings(
     return out
 
 
-def masked_paths(value: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    """Where a JSON value still holds a masked secret ("**********" as a SecureString value)."""
-    found: list[tuple[str, ...]] = []
-    if isinstance(value, dict):
-        if is_masked_secure_string(value):
-            return [path]
-        for key, child in value.items():
-            if isinstance(child, (dict, list)):
-                found.extend(masked_paths(child, path + (str(key),)))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            if isinstance(child, (dict, list)):
-                found.extend(masked_paths(child, path + (f"[{index}]",)))
-    return found
-
-
 def replace_masked(owner_name: str, value: Any, sink: ParameterSink, resource_type: str,
                    path: tuple[str, ...] = ()) -> Any:
     """A copy of `value` in which every masked SecureString left is a secure-string parameter reference, named
@@ -275,7 +259,3 @@ def replace_masked(owner_name: str, value: Any, sink: ParameterSink, resource_ty
         return [replace_masked(owner_name, v, sink, resource_type, path + (str(i),))
                 if isinstance(v, (dict, list)) else v for i, v in enumerate(value)]
     return value
-
-
-# The name this module's entry point had before the SDK-derived rules.
-replace_encrypted_credential = linked_service_secure_strings

@@ -343,12 +343,8 @@ _SCRIPT_PLACE = re.compile(r"line (\d+), column (\d+)")
 def check_data_flow_scripts(factory: Factory) -> Iterator[Finding]:
     """A script outside the data flow script grammar is exported as written, where Publish would re-serialize
     it; the place is named, never the script's text (it may hold literals)."""
-    def lookup(kind: Kind, name: str) -> dict[str, Any] | None:
-        found = factory.find(kind, name)
-        return dict(found.body) if found is not None else None
-
     for obj in factory.of_kind(Kind.DATAFLOW):
-        for problem in script_problems(obj.body, lookup):
+        for problem in script_problems(obj.body, factory.body_of):
             field = problem.split(":", 1)[0]
             place = _SCRIPT_PLACE.search(problem)
             at = f" at line {place.group(1)}, column {place.group(2)}" if place else ""
