@@ -122,7 +122,11 @@ class Portal:
         self.settled()
 
     def choose(self, scope, label: str, option: str) -> None:
-        scope.get_by_role("combobox", name=label, exact=True).click()
+        box = scope.get_by_role("combobox", name=label, exact=True)
+        # After a rerun that moves widgets, Streamlit keeps the old element until the new tree is drawn; the
+        # select box is there twice for a moment.
+        expect(box).to_have_count(1)
+        box.click()
         self.page.get_by_role("option", name=option, exact=True).click()
         self.settled()
 
