@@ -113,6 +113,8 @@ def _show_plan(prepared: views.PreparedPromotion) -> None:
         st.dataframe(triggers, hide_index=True, width="stretch")
     for note in plan.notes:
         st.info(literal(note))
+    for blocker in plan.blockers:
+        st.error(f"The service would refuse this: {literal(blocker)}", icon=":material/block:")
     if plan.notebooks is not None:
         notebooks = plan.notebooks
         st.markdown(f"**Notebooks**: {code(notebooks.source_folder + '/')} → {literal(notebooks.host)} "
@@ -191,7 +193,8 @@ if prepared is not None:
                                          "before; the reason is recorded") or None
     if not may.promote:
         st.caption(views.refusal_hint("promote", environment))
-    if st.button("Request promotion", key="request", type="primary", disabled=not may.promote,
+    if st.button("Request promotion", key="request", type="primary",
+                 disabled=not may.promote or not prepared.plan.can_apply,
                  icon=":material/rocket_launch:"):
         _request(prepared, "promote_prepared", skip_reason)
 

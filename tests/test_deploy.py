@@ -242,7 +242,8 @@ def test_a_change_between_the_check_and_the_write_is_not_overwritten(repo: Path)
 
     with pytest.raises(ApplyFailed) as failed:
         apply_environment(workspace, "test", planned.plan, planned=planned, sink=edit_after_the_check)
-    assert failed.value.where == "linkedService LS_Lake" and "PreconditionFailed" in failed.value.what
+    assert failed.value.where == "linkedService LS_Lake"
+    assert "changed in the factory since the plan was made" in failed.value.what
     assert live(repo)[("linkedService", "LS_Lake")].properties["typeProperties"]["url"] == \
         "https://byhand.dfs.core.windows.net/"
 

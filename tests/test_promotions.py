@@ -371,3 +371,19 @@ def test_audit_export_and_artifact_download_from_the_cli(repo: Path, promotions:
     csv_out = tmp_path / "trail.csv"
     assert main(["audit", "export", "--repo", str(repo), "--format", "csv", "--out", str(csv_out)]) == 0
     assert len(csv_out.read_text().splitlines()) >= len(rows) + 1
+
+
+def test_a_plan_the_service_would_refuse_cannot_be_requested(repo: Path, promotions: Promotions) -> None:
+    path = repo / "adf" / "pipeline" / "PL_Load.json"
+    document = json.loads(path.read_text())
+    document["properties"]["parameters"] = {f"p{i}": {"type": "string"} for i in range(51)}
+    write_json(path, document)
+    commit_all(repo, "more parameters than a pipeline may have")
+    server = sandbox_for(repo / ".sandbox")
+    server.stats.reset()
+    with pytest.raises(PortalError) as refused:
+        promotions.promote("dev", ALICE)
+    assert refused.value.code == "PLAN_BLOCKED" and "51 parameters" in refused.value.what
+    assert kinds(promotions, environment="dev") == ["action refused"]
+    assert promotions.store.promotions(environment="dev", limit=10) == []
+    assert server.stats.by_method.get("PUT", 0) == 0

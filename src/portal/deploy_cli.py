@@ -44,6 +44,8 @@ def print_plan(plan: Plan) -> None:
         print(f"  ! trigger {trigger.name}: {steps} ({trigger.reason})")
     for note in plan.notes:
         print(f"  note: {note}")
+    for blocker in plan.blockers:
+        print(f"  cannot apply: {blocker}")
     print(f"{counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete, "
           f"{counts['unchanged']} unchanged, {counts['triggers']} trigger changes")
     if plan.notebooks is not None:

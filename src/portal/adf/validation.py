@@ -147,20 +147,34 @@ def check_names(factory: Factory) -> Iterator[Finding]:
 
 
 # Names the Data Factory service accepts, per kind: the path parameters of the REST contract
-# (azure-rest-api-specs, Microsoft.DataFactory/stable/2018-06-01/datafactory.json, `parameters`: linkedServiceName,
-# datasetName, pipelineName, triggerName with this pattern and 1-260 characters; integrationRuntimeName 3-63 letters,
-# digits and single dashes). ADF Studio checks entity names with the same pattern. A name the service refuses fails
-# the deploy half-way, after the objects before it were written.
-_ENTITY_NAME = (re.compile(r"^[A-Za-z0-9_][^<>*#.%&:\\+?/]*$"), 1, 260,
-                "start with a letter, digit or underscore and contain none of < > * # . % & : \\ + ? /")
+# (azure-rest-api-specs, Microsoft.DataFactory/stable/2018-06-01/datafactory.json, `parameters`, named in
+# CONTRACT_PARAMETERS; tests/test_deploy_contract.py compares this table with the vendored contract). ADF Studio
+# checks entity names with the same pattern. A name the service refuses fails the deploy half-way, after the
+# objects before it were written, so a factory holding one gets no plan.
+_ENTITY_WORDS = "start with a letter, digit or underscore and contain none of < > * # . % & : \\ + ? /"
+_ENTITY_PATTERN = re.compile(r"^[A-Za-z0-9_][^<>*#.%&:\\+?/]*$")
+_ENTITY_NAME = (_ENTITY_PATTERN, 1, 260, _ENTITY_WORDS)
+_NETWORK_NAME = (re.compile(r"^([_A-Za-z0-9]|([_A-Za-z0-9][-_A-Za-z0-9]{0,125}[_A-Za-z0-9]))$"), 1, 127,
+                 "be letters, digits, underscores and dashes, starting and ending with no dash")
 SERVICE_NAME_RULES: Mapping[Kind, tuple[re.Pattern[str], int, int, str]] = {
     Kind.LINKED_SERVICE: _ENTITY_NAME,
     Kind.DATASET: _ENTITY_NAME,
     Kind.PIPELINE: _ENTITY_NAME,
     Kind.TRIGGER: _ENTITY_NAME,
     Kind.DATAFLOW: _ENTITY_NAME,
+    Kind.CHANGE_DATA_CAPTURE: _ENTITY_NAME,
+    Kind.CREDENTIAL: (_ENTITY_PATTERN, 1, 127, _ENTITY_WORDS),
     Kind.INTEGRATION_RUNTIME: (re.compile(r"^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$"), 3, 63,
                                "be letters and digits, with single dashes between them"),
+    Kind.MANAGED_VIRTUAL_NETWORK: _NETWORK_NAME,
+    Kind.MANAGED_PRIVATE_ENDPOINT: _NETWORK_NAME,
+}
+CONTRACT_PARAMETERS: Mapping[Kind, str] = {
+    Kind.LINKED_SERVICE: "linkedServiceName", Kind.DATASET: "datasetName", Kind.PIPELINE: "pipelineName",
+    Kind.TRIGGER: "triggerName", Kind.DATAFLOW: "dataFlowName", Kind.CHANGE_DATA_CAPTURE: "changeDataCaptureName",
+    Kind.CREDENTIAL: "credentialName", Kind.INTEGRATION_RUNTIME: "integrationRuntimeName",
+    Kind.MANAGED_VIRTUAL_NETWORK: "managedVirtualNetworkName",
+    Kind.MANAGED_PRIVATE_ENDPOINT: "managedPrivateEndpointName",
 }
 
 

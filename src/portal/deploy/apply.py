@@ -226,12 +226,8 @@ def _put(target: FactoryTarget, obj: DesiredObject, resolve_secret: SecretResolv
     body = _with_secrets(obj.properties, resolve_secret)
     if obj.kind == "trigger" and isinstance(body, dict):
         body.pop("runtimeState", None)  # read-only on the service; start and stop decide it
-    if seen is None:
-        target.put(obj.kind, obj.name, body)
-    elif seen.exists:
-        target.put(obj.kind, obj.name, body, if_etag=seen.etag)
-    else:
-        target.put(obj.kind, obj.name, body, if_missing=True)
+    # A create has no condition the service honours (see FactoryTarget.put): the check before apply saw it absent.
+    target.put(obj.kind, obj.name, body, if_etag=seen.etag if seen is not None and seen.exists else None)
 
 
 def _with_secrets(value: Any, resolve_secret: SecretResolver) -> Any:

@@ -19,6 +19,8 @@ from portal.adf.expressions import Secret
 from portal.adf.model import Kind
 from portal.adf.references import find_references
 from portal.databricks.plan import NotebookPlan
+from portal.deploy.comparison import comparable
+from portal.deploy.limits import plan_blockers
 from portal.deploy.target import COLLECTIONS, EVENT_TRIGGER_TYPES, GLOBAL_PARAMETERS, LiveObject
 from portal.environments.config import Environment
 
@@ -29,8 +31,6 @@ if TYPE_CHECKING:
 CREATE, UPDATE, DELETE, UNCHANGED = "create", "update", "delete", "unchanged"
 _KIND_BY_TYPE = {kind.arm_type: kind.value for kind in Kind}
 _DEPLOY_RANK = {c.key: rank for rank, c in enumerate(COLLECTIONS)}
-# Properties the service owns or keeps to itself; never part of a comparison.
-_SERVICE_OWNED = {"encryptedCredential"}
 
 Key = tuple[str, str]
 
@@ -66,6 +66,8 @@ class ObjectChange:
     name: str
     action: str
     changes: tuple[PropertyChange, ...] = ()
+    # The name the live object has when it differs only in case (names are case-insensitive in Data Factory).
+    live_name: str | None = None
 
     @property
     def label(self) -> str:
@@ -126,6 +128,13 @@ class Plan:
     trigger_downtime_seconds: int = 300
     # The environment's Databricks folder, when it has one: deployed in the same promotion, before the factory.
     notebooks: NotebookPlan | None = None
+    # Why the service would refuse part of this plan (a documented limit, an immutable object, a name it does not
+    # accept): a plan with any is shown but never applied, so nothing is written half-way.
+    blockers: tuple[str, ...] = field(default=())
+
+    @property
+    def can_apply(self) -> bool:
+        return not self.blockers
 
     @property
     def creates(self) -> list[ObjectChange]:
@@ -215,49 +224,6 @@ def _kind_of(arm_type: str) -> str:
 
 # --- comparing ---------------------------------------------------------------------------------------------------
 
-def comparable(desired: Any, live: Any) -> tuple[Any, Any]:
-    """Both sides as the service would compare them: secrets out (the service never returns them), empty
-    values and service-owned properties out, trigger runtime state out (triggers are planned apart)."""
-    return _clean(desired, desired, top=True), _clean(live, desired, top=True)
-
-
-_SCALARS = (str, int, float, bool)
-
-
-def _clean(value: Any, shape: Any, top: bool = False) -> Any:
-    # Runs over every node of both sides of every object: plain values are kept without a call of their own.
-    if type(value) is dict:
-        out = {}
-        guides = shape if type(shape) is dict else None
-        for key, child in value.items():
-            if key in _SERVICE_OWNED or (top and key == "runtimeState"):
-                continue
-            guide = guides.get(key) if guides is not None else None
-            if guide is not None and _is_secret_slot(guide):
-                continue  # a secret in the source: its live value is unknowable, so it is not compared
-            if type(child) in _SCALARS:
-                out[key] = child
-                continue
-            cleaned = _clean(child, guide)
-            if cleaned is None or cleaned == {} or cleaned == []:
-                continue
-            out[key] = cleaned
-        return out
-    if type(value) is list:
-        guide_list = shape if type(shape) is list else ()
-        return [child if type(child) in _SCALARS else _clean(child, guide_list[i] if i < len(guide_list) else None)
-                for i, child in enumerate(value)]
-    if isinstance(value, Secret):
-        return None
-    return value
-
-
-def _is_secret_slot(guide: Any) -> bool:
-    if isinstance(guide, Secret):
-        return True
-    return type(guide) is dict and guide.get("type") == "SecureString" and isinstance(guide.get("value"), Secret)
-
-
 def property_changes(before: Any, after: Any, path: str = "properties") -> list[PropertyChange]:
     """A readable diff: one change per property path whose value differs."""
     if isinstance(before, dict) and isinstance(after, dict):
@@ -282,32 +248,58 @@ def live_fingerprint(live: Mapping[Key, LiveObject]) -> str:
     return hashlib.sha256(json.dumps(rows).encode("utf-8")).hexdigest()
 
 
+def match_live(desired: Iterable[Key], live: Mapping[Key, LiveObject]) -> dict[Key, LiveObject]:
+    """The live object of each desired key. Data Factory's names are case-insensitive (a PUT to `MyPipe`
+    updates `mypipe`), so an object is matched whatever the case of its name."""
+    by_lower = {(kind, name.lower()): (kind, name) for kind, name in live}
+    matched: dict[Key, LiveObject] = {}
+    for key in desired:
+        found = live.get(key)
+        if found is None:
+            other = by_lower.get((key[0], key[1].lower()))
+            found = live.get(other) if other is not None else None
+        if found is not None:
+            matched[key] = found
+    return matched
+
+
 def make_plan(env: Environment, desired: Mapping[Key, DesiredObject], live: Mapping[Key, LiveObject],
               source_commit: str | None) -> Plan:
+    matched = match_live(desired, live)
     objects: dict[Key, ObjectChange] = {}
+    notes: list[str] = []
     for key, wanted in desired.items():
-        current = live.get(key)
+        current = matched.get(key)
         if current is None:
             objects[key] = ObjectChange(key[0], key[1], CREATE)
             continue
-        ours, theirs = comparable(wanted.properties, current.properties)
+        ours, theirs = comparable(key[0], wanted.properties, current.properties)
         changes = [] if ours == theirs else property_changes(theirs, ours)
-        objects[key] = ObjectChange(key[0], key[1], UPDATE if changes else UNCHANGED, tuple(changes))
-    deletions = [ObjectChange(k[0], k[1], DELETE) for k in live if k not in desired and _deletable(k)]
-    notes = []
+        live_name = current.name if current.name != key[1] else None
+        objects[key] = ObjectChange(key[0], key[1], UPDATE if changes else UNCHANGED, tuple(changes), live_name)
+        if live_name is not None:
+            notes.append(f"{key[0]} {key[1]} is named {live_name} in the factory: names are case-insensitive, so "
+                         "it is that object (updated in place, never created beside it or deleted)")
+    kept = {(k, n.lower()) for k, n in desired}
+    deletions = [ObjectChange(k[0], k[1], DELETE) for k in live
+                 if (k[0], k[1].lower()) not in kept and _deletable(k)]
     if deletions and not env.deploy.delete_removed:
         notes.append(f"{len(deletions)} live objects are not in the source; deletion is off for {env.name} "
                      "(deploy.delete_removed in portal.yaml)")
     notes += _databricks_mismatches(env, desired)
-    triggers = _trigger_changes(env, desired, live, objects, deletions if env.deploy.delete_removed else [])
+    triggers = _trigger_changes(env, desired, live, matched, objects,
+                                deletions if env.deploy.delete_removed else [])
     stopping = sum(1 for t in triggers if t.stop)
     if stopping:
         notes.append(f"{stopping} started trigger{'s' if stopping != 1 else ''} will be stopped while the factory is "
                      f"written, for at most {env.deploy.trigger_downtime_seconds} s "
                      "(deploy.trigger_downtime_seconds): past that the deploy stops and they are started again")
+    effective = deletions if env.deploy.delete_removed else []
+    blockers = plan_blockers(desired, objects, live, effective)
     touched = [k for k, o in objects.items() if o.action != UNCHANGED]
-    touched += [(c.kind, c.name) for c in deletions if env.deploy.delete_removed]
+    touched += [(c.kind, c.name) for c in effective]
     touched += [(Kind.TRIGGER.value, t.name) for t in triggers]
+    seen = {**live, **matched}
     return Plan(
         environment=env.name, subscription_id=env.data_factory.subscription_id,
         resource_group=env.data_factory.resource_group, factory=env.data_factory.factory_name,
@@ -317,8 +309,9 @@ def make_plan(env: Environment, desired: Mapping[Key, DesiredObject], live: Mapp
         deletions_enabled=env.deploy.delete_removed,
         triggers=tuple(triggers), live_fingerprint=live_fingerprint(live),
         trigger_state=env.deploy.trigger_state, notes=tuple(notes),
-        preconditions=tuple(_live_version(key, live.get(key)) for key in sorted(set(touched))),
+        preconditions=tuple(_live_version(key, seen.get(key)) for key in sorted(set(touched))),
         stale_check=env.deploy.stale_check, trigger_downtime_seconds=env.deploy.trigger_downtime_seconds,
+        blockers=tuple(blockers),
     )
 
 
@@ -347,7 +340,9 @@ def _live_version(key: Key, live: LiveObject | None) -> LiveVersion:
 
 def moved_since_plan(plan: Plan, live: Mapping[Key, LiveObject | None]) -> list[LiveVersion]:
     """The plan's objects whose live version is no longer the one the plan saw (`live` holds at least them)."""
-    return [v for v in plan.preconditions if not v.matches(live.get(v.key))]
+    by_lower = {(kind, name.lower()): obj for (kind, name), obj in live.items()}
+    return [v for v in plan.preconditions
+            if not v.matches(live.get(v.key) if v.key in live else by_lower.get((v.kind, v.name.lower())))]
 
 
 def _deletable(key: Key) -> bool:
@@ -361,16 +356,19 @@ def _references(properties: Any) -> Iterable[Key]:
 
 
 def _trigger_changes(env: Environment, desired: Mapping[Key, DesiredObject], live: Mapping[Key, LiveObject],
-                     objects: Mapping[Key, ObjectChange], deletions: list[ObjectChange]) -> list[TriggerChange]:
+                     matched: Mapping[Key, LiveObject], objects: Mapping[Key, ObjectChange],
+                     deletions: list[ObjectChange]) -> list[TriggerChange]:
     trigger = Kind.TRIGGER.value
     touched_pipelines = {c.name for c in objects.values() if c.kind == Kind.PIPELINE.value and c.action != UNCHANGED}
     touched_pipelines |= {c.name for c in deletions if c.kind == Kind.PIPELINE.value}
     deleted = {c.name for c in deletions if c.kind == trigger}
     result = []
-    names = sorted({n for k, n in desired if k == trigger} | {n for k, n in live if k == trigger})
+    wanted_lower = {n.lower() for k, n in desired if k == trigger}
+    names = sorted({n for k, n in desired if k == trigger}
+                   | {n for k, n in live if k == trigger and n.lower() not in wanted_lower})
     for name in names:
         key = (trigger, name)
-        current = live.get(key)
+        current = matched.get(key) or live.get(key)
         wanted = desired.get(key)
         was_started = current is not None and current.runtime_state == "Started"
         if wanted is None:

@@ -134,6 +134,10 @@ def apply_environment(workspace: "MappingWorkspace", env_name: str, plan: Plan, 
     Given the `planned` environment the plan came from (same workspace, so the same source), only the live
     factory is checked again: the objects the plan changes, one GET each (`deploy.stale_check: changed-objects`),
     or the whole factory (`whole-factory`). Otherwise the whole plan is made again and must be the same."""
+    if plan.blockers:
+        raise PortalError(f"environment {env_name}", "the service would refuse this plan: "
+                          + "; ".join(plan.blockers) + "; nothing was applied",
+                          hint="change the source so that the plan has no blockers", code="PLAN_BLOCKED")
     same = planned is not None and planned.plan.hash == plan.hash
     if same:
         target = planned.target

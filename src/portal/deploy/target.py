@@ -245,25 +245,28 @@ class FactoryTarget:
     def _add(live: dict[tuple[str, str], LiveObject], kind: str, name: str, item: Mapping[str, Any]) -> None:
         live[(kind, name)] = LiveObject(kind, name, item.get("properties") or {}, item.get("etag"))
 
-    def put(self, kind: str, name: str, properties: Mapping[str, Any], *, if_etag: str | None = None,
-            if_missing: bool = False) -> str | None:
-        """Create or update one object; with `if_etag` only while the live object still has that etag (If-Match),
-        with `if_missing` only while there is none (If-None-Match: *), so a change made since the plan is not
-        overwritten."""
+    def put(self, kind: str, name: str, properties: Mapping[str, Any], *, if_etag: str | None = None) -> str | None:
+        """Create or update one object; with `if_etag` only while the live object still has that etag (If-Match,
+        sent as the SDK sends it), so a change made since the plan is not overwritten: the service then answers
+        412, reported as such.
+
+        There is no "only if absent": the contract documents If-None-Match for reads only, so a create is guarded
+        by the check before apply (the object was still absent), never by the service."""
         rg, factory = self.resource_group, self.factory_name
         body = {"properties": properties}
         conditions: dict[str, Any] = {}
-        if kind == GLOBAL_PARAMETERS:
-            pass  # the SDK sends no conditions for the factory's global parameters
-        elif if_etag is not None:
+        if kind != GLOBAL_PARAMETERS and if_etag is not None:  # the SDK sends no conditions for global parameters
             conditions = {"etag": if_etag, "match_condition": MatchConditions.IfNotModified}
-        elif if_missing:
-            conditions = {"match_condition": MatchConditions.IfMissing}
-        if kind == Kind.MANAGED_PRIVATE_ENDPOINT.value:
-            network, _, endpoint = name.partition("/")
-            result = self._ops(kind).create_or_update(rg, factory, network, endpoint, body, **conditions)
-        else:
-            result = self._ops(kind).create_or_update(rg, factory, name, body, **conditions)
+        try:
+            if kind == Kind.MANAGED_PRIVATE_ENDPOINT.value:
+                network, _, endpoint = name.partition("/")
+                result = self._ops(kind).create_or_update(rg, factory, network, endpoint, body, **conditions)
+            else:
+                result = self._ops(kind).create_or_update(rg, factory, name, body, **conditions)
+        except HttpResponseError as error:
+            if error.status_code == 412:
+                raise ChangedSincePlan(f"{kind} {name}") from error
+            raise
         return _as_json(result).get("etag")
 
     def delete(self, kind: str, name: str) -> None:
@@ -284,10 +287,13 @@ class FactoryTarget:
                                poll_s: float = 0.2) -> None:
         """Subscribe (or unsubscribe) an event trigger and wait until the service says it is done."""
         rg, factory = self.resource_group, self.factory_name
+        # A long-running operation whose 202 points (Location) at getEventSubscriptionStatus, which answers POST
+        # only: the SDK's poller would GET it and fail, so the operation is started without the poller and its
+        # status asked the way the contract defines (Triggers_GetEventSubscriptionStatus, POST).
         if enabled:
-            self.client.triggers.begin_subscribe_to_events(rg, factory, name).result()
+            self.client.triggers.begin_subscribe_to_events(rg, factory, name, polling=False).result()
         else:
-            self.client.triggers.begin_unsubscribe_from_events(rg, factory, name).result()
+            self.client.triggers.begin_unsubscribe_from_events(rg, factory, name, polling=False).result()
         wanted = "Enabled" if enabled else "Disabled"
         deadline = time.monotonic() + timeout_s
         while True:
@@ -300,6 +306,15 @@ class FactoryTarget:
             time.sleep(poll_s)
 
 
+class ChangedSincePlan(PortalError):
+    """The service refused a conditional write: the object changed in the factory after the plan was made."""
+
+    def __init__(self, where: str):
+        super().__init__(where, "changed in the factory since the plan was made (the service refused the write: "
+                         "its etag no longer matches); it was not overwritten",
+                         hint="make a new plan, review it, and apply that", code="PLAN_STALE")
+
+
 def service_message(error: Exception) -> str:
     """The service's own words for a failed call (error code and message), without request details."""
     if isinstance(error, HttpResponseError):
@@ -307,6 +322,8 @@ def service_message(error: Exception) -> str:
         message = getattr(getattr(error, "error", None), "message", None) or error.message or str(error)
         first = str(message).strip().splitlines()[0] if message else ""
         return f"{code}: {first}" if code else first
+    if isinstance(error, PortalError):  # its place is told apart (the failure's `where`)
+        return f"{error.what} (hint: {error.hint})" if error.hint else error.what
     return str(error)
 
 

@@ -203,6 +203,12 @@ class Promotions:
         if planned is None or planned.plan.source_commit != content.source_commit \
                 or planned.plan.environment != environment:
             planned = plan_environment(workspace, environment, sink=sink)
+        if planned.plan.blockers:
+            # Nobody should approve what the service would refuse half-way.
+            raise self._refuse(identity, PortalError(
+                f"environment {environment}", "the service would refuse this plan: " + "; ".join(planned.plan.blockers),
+                hint="change the source so that the plan has no blockers", code="PLAN_BLOCKED"),
+                environment=environment, action="rollback" if rollback else "promote")
         snapshot = self.store.put_snapshot(Snapshot(
             content.id, content.source_commit, content.template_hash, content.notebook_hash, _iso(_now()),
             identity.name), **_as(identity))

@@ -1,0 +1,177 @@
+"""What a plan compares: only the properties the source owns, read from the service's contract.
+
+The live factory answers with more than it was given and in its own spelling: read-only properties it fills in
+(an integration runtime's `state`, a managed network's `vNetId` and `alias`, a private endpoint's
+`provisioningState` and `connectionState`, a trigger's `runtimeState`), secrets masked, enum values in the
+contract's case (`int` → `Int`). Which property is which comes from the models of `azure-mgmt-datafactory`,
+generated from the REST contract: a field whose visibility is only "read" is the service's, an enum field is
+compared without regard to case (the SDK's enums are case-insensitive, as the service is). A property the
+contract does not define is compared only when both sides have it, since the service may drop what it does not
+know or add its own; everything the contract defines is compared strictly, so a hand edit of it shows.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from portal.adf.expressions import Secret
+from portal.adf.model import Kind
+from portal.adf.sdk_schema import PROPERTIES_MODEL, concrete_model, rest_fields
+
+# Properties the service keeps to itself although the contract lets a client send them.
+SERVICE_OWNED = frozenset({"encryptedCredential"})
+GLOBAL_PARAMETERS = "globalParameters"
+_SCALARS = (str, int, float, bool)
+_MODEL_NAME = re.compile(r"_models\.(\w+)")
+ONE, LIST, MAP = "one", "list", "map"
+
+
+@dataclass(frozen=True)
+class Slot:
+    """What the contract says about one property: the model of its value (None: free-form JSON), whether the
+    value is one, a list or a name → value map of it, its enum (None: not one) and whether only the service
+    writes it."""
+
+    model: str | None
+    container: str
+    enum_values: Mapping[str, str] | None  # lower-cased value → the contract's spelling
+    read_only: bool
+
+
+@functools.lru_cache(maxsize=1)
+def _models() -> Any:
+    from azure.mgmt.datafactory import models
+
+    return models
+
+
+@functools.lru_cache(maxsize=None)
+def slots_of(model_name: str) -> Mapping[str, Slot] | None:
+    """The model's properties by lower-cased wire name; None when the contract has no such model."""
+    cls = getattr(_models(), model_name, None)
+    if cls is None or not isinstance(cls, type) or issubclass(cls, enum.Enum):
+        return None
+    found: dict[str, Slot] = {}
+    for attr, (field, annotation) in rest_fields(cls).items():
+        text = str(annotation or "")
+        named = [getattr(_models(), n, None) for n in _MODEL_NAME.findall(text)]
+        enums = [n for n in named if isinstance(n, type) and issubclass(n, enum.Enum)]
+        models = [n for n in named if isinstance(n, type) and not issubclass(n, enum.Enum)]
+        lowered = text.lower()
+        container = LIST if "list[" in lowered else MAP if "dict[str" in lowered else ONE
+        found[(field._rest_name_input or attr).lower()] = Slot(
+            model=models[0].__name__ if models else None,
+            container=container,
+            enum_values={str(m.value).lower(): str(m.value) for m in enums[0]} if enums else None,
+            read_only=list(getattr(field, "_visibility", None) or ()) == ["read"],
+        )
+    return found
+
+
+def top_slot(kind: str) -> Slot:
+    """The slot of a whole object's `properties` of `kind` (the portal's kind names)."""
+    if kind == GLOBAL_PARAMETERS:
+        return Slot("GlobalParameterSpecification", MAP, None, False)
+    try:
+        model = PROPERTIES_MODEL.get(Kind(kind))
+    except ValueError:
+        model = None
+    return Slot(model, ONE, None, False)
+
+
+def comparable(kind: str, desired: Any, live: Any) -> tuple[Any, Any]:
+    """Both sides of one object's `properties` reduced to what the source owns, ready to be compared."""
+    return _pair(desired, live, top_slot(kind))
+
+
+def _pair(ours: Any, theirs: Any, slot: Slot) -> tuple[Any, Any]:
+    if slot.container == LIST and type(ours) is list and type(theirs) is list:
+        item = Slot(slot.model, ONE, slot.enum_values, False)
+        pairs = [_pair(o, t, item) for o, t in zip(ours, theirs)]
+        rest = len(pairs)
+        return ([p[0] for p in pairs] + [_one(o, item) for o in ours[rest:]],
+                [p[1] for p in pairs] + [_one(t, item) for t in theirs[rest:]])
+    if slot.container == MAP and type(ours) is dict and type(theirs) is dict:
+        item = Slot(slot.model, ONE, slot.enum_values, False)
+        return _mapping(ours, theirs, lambda key: item)
+    if slot.container == ONE and type(ours) is dict and type(theirs) is dict and not _is_secure(ours, theirs):
+        model = slot.model and concrete_model(slot.model, ours if "type" in ours else theirs)
+        slots = slots_of(model) if model else None
+        if slots is None:
+            return _mapping(ours, theirs, lambda key: _FREE)
+        return _mapping(ours, theirs, lambda key: slots.get(key.lower(), _UNDEFINED))
+    return _one(ours, slot), _one(theirs, slot)
+
+
+_FREE = Slot(None, ONE, None, False)
+_UNDEFINED = Slot(None, ONE, None, False)  # a property the model does not define (identity matters)
+
+
+def _mapping(ours: dict[str, Any], theirs: dict[str, Any], slot_for: Any) -> tuple[Any, Any]:
+    out_ours: dict[str, Any] = {}
+    out_theirs: dict[str, Any] = {}
+    for key in list(ours) + [k for k in theirs if k not in ours]:
+        if key in SERVICE_OWNED:
+            continue
+        slot = slot_for(key)
+        if slot.read_only:
+            continue
+        in_ours, in_theirs = key in ours, key in theirs
+        if slot is _UNDEFINED and not (in_ours and in_theirs):
+            continue
+        mine, live = ours.get(key), theirs.get(key)
+        if _is_secret_slot(mine):
+            continue  # a secret in the source: its live value is unknowable, so it is not compared
+        if in_ours and in_theirs:
+            mine, live = _pair(mine, live, slot)
+        else:
+            mine, live = _one(mine, slot), _one(live, slot)
+        if in_ours and not _empty(mine):
+            out_ours[key] = mine
+        if in_theirs and not _empty(live):
+            out_theirs[key] = live
+    return out_ours, out_theirs
+
+
+def _one(value: Any, slot: Slot) -> Any:
+    """One side alone (the other has nothing there): cleaned the same way."""
+    if type(value) in _SCALARS:
+        if slot.enum_values is not None and type(value) is str:
+            return slot.enum_values.get(value.lower(), value)
+        return value
+    if isinstance(value, Secret):
+        return None
+    if type(value) is list:
+        item = Slot(slot.model, ONE, slot.enum_values, False) if slot.container == LIST else _FREE
+        return [_one(v, item) for v in value]
+    if type(value) is dict:
+        if _is_secure(value, None):
+            return {"type": "SecureString"}
+        if slot.container == MAP:
+            item = Slot(slot.model, ONE, slot.enum_values, False)
+            return _mapping(value, {}, lambda key: item)[0]
+        model = slot.model and concrete_model(slot.model, value)
+        slots = slots_of(model) if model else None
+        if slots is None:
+            return _mapping(value, {}, lambda key: _FREE)[0]
+        return _mapping(value, {}, lambda key: slots.get(key.lower(), _FREE))[0]
+    return value
+
+
+def _is_secure(ours: Any, theirs: Any) -> bool:
+    """A SecureString on either side: the service answers it masked, so only its being one is compared."""
+    return any(type(v) is dict and v.get("type") == "SecureString" for v in (ours, theirs))
+
+
+def _is_secret_slot(value: Any) -> bool:
+    if isinstance(value, Secret):
+        return True
+    return type(value) is dict and value.get("type") == "SecureString" and isinstance(value.get("value"), Secret)
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == {} or value == []
