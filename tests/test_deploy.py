@@ -78,8 +78,13 @@ def test_first_promotion_creates_everything_in_dependency_order(repo: Path) -> N
     assert state[("trigger", "TR_Daily")].runtime_state == "Started"
     assert state[("linkedService", "LS_Lake")].properties["typeProperties"]["url"] == \
         "https://laketest.dfs.core.windows.net/"
-    # The secret went to the service as a marker of its source, never as a value from Git.
-    assert "lake-key" in json.dumps(state[("linkedService", "LS_Lake")].properties)
+    # The secret went to the service as a marker of its source, never as a value from Git; the service keeps it and
+    # answers it masked.
+    stored = sandbox_for(repo / ".sandbox").state.get(
+        "/subscriptions/" + SUB_TEST + "/resourceGroups/rg-test/providers/Microsoft.DataFactory/factories/"
+        "adf-sales-test/linkedservices/LS_Lake")
+    assert "lake-key" in json.dumps(stored["properties"])
+    assert "lake-key" not in json.dumps(state[("linkedService", "LS_Lake")].properties)
     assert [e.object for e in log.of_kind(OBJECT_DONE) if e.step == "deploy"][0] in (
         "linkedService LS_Lake", "linkedService LS_Sql")
     # Promoting again changes nothing.

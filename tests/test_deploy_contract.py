@@ -195,7 +195,7 @@ def test_a_changed_managed_private_endpoint_is_refused_by_the_plan(repo: Path) -
     assert live.properties.group_id == "dfs"
 
 
-@pytest.mark.parametrize("folder, name", [("integrationRuntime", "IR_OnPrem"), ("credential", "x" * 128),
+@pytest.mark.parametrize("folder, name", [("integrationRuntime", "IR_OnPrem"), ("credential", "cred.1"),
                                           ("managedVirtualNetwork", "-edge")])
 def test_a_name_the_service_refuses_gets_no_plan(repo: Path, folder: str, name: str) -> None:
     body = {"type": "SelfHosted"} if folder == "integrationRuntime" else \
@@ -333,3 +333,27 @@ def test_every_object_of_a_real_factory_plans_unchanged_once_it_is_written(entry
         if mine != theirs:
             differences[f"{key[0]} {key[1]}"] = [str(c) for c in property_changes(theirs, mine)][:3]
     assert differences == {}
+
+
+def test_a_deploy_bigger_than_the_hourly_write_budget_is_told() -> None:
+    from portal.deploy.limits import WRITES_PER_HOUR, write_rate_note
+
+    assert write_rate_note(WRITES_PER_HOUR) is None
+    note = write_rate_note(WRITES_PER_HOUR + 1)
+    assert note is not None and "1201 writes" in note and "1200 per hour" in note
+
+
+def test_property_names_the_contract_defines_are_matched_whatever_their_case() -> None:
+    git = {"SourceConnectionsInfo": [], "Policy": {"mode": "Microbatch", "recurrence": {"frequency": "Minute",
+                                                                                        "interval": 15}}}
+    live = {"sourceConnectionsInfo": [], "policy": {"mode": "Microbatch", "recurrence": {"frequency": "Minute",
+                                                                                         "interval": 15}}}
+    mine, theirs = comparable("adfcdc", git, live)
+    assert mine == theirs
+    live["policy"]["recurrence"]["interval"] = 30
+    mine, theirs = comparable("adfcdc", git, live)
+    assert [str(c) for c in property_changes(theirs, mine)] == ["properties.Policy.recurrence.interval: 30 → 15"]
+    # Names in maps (here a pipeline's parameters) are the user's, matched exactly.
+    mine, theirs = comparable("pipeline", {"parameters": {"Env": {"type": "string"}}},
+                              {"parameters": {"env": {"type": "String"}}})
+    assert mine != theirs

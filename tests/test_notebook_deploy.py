@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from pathlib import Path
 
@@ -101,17 +102,87 @@ def test_first_promotion_creates_folders_notebooks_and_the_manifest(repo: Path) 
     assert manifest["environment"] == "test" and manifest["sourceCommit"] == git.Repo(repo).head.commit.hexsha
 
 
-def test_unchanged_notebooks_cost_no_calls_of_their_own(repo: Path) -> None:
+def test_an_unchanged_folder_plans_empty_twice_in_a_row_after_a_promotion(repo: Path) -> None:
     promote(repo)
     server = sandbox_for(repo / ".sandbox")
-    server.stats.reset()
-    again = plan(repo)
-    assert not again.has_changes and again.notebooks.unchanged == 5
-    counts = calls(repo)
-    # The manifest, and one listing per folder (target, config, jobs): nothing per notebook.
-    assert counts.calls("GET", "/api/2.0/workspace/export") == 1
-    assert counts.calls("GET", "/api/2.0/workspace/list") == 3
-    assert counts.writes == 0
+    for _ in range(2):  # exporting to check never asks for a manifest rewrite by itself
+        server.stats.reset()
+        again = plan(repo)
+        assert not again.has_changes and again.notebooks.unchanged == 5 and not again.notebooks.write_manifest
+        counts = calls(repo)
+        # The manifest, the four notebooks (they have no documented modified_at, so only their content can tell),
+        # and one listing per folder (target, config, jobs); the file is vouched for by its modified_at.
+        assert counts.calls("GET", "/api/2.0/workspace/export") == 1 + 4
+        assert counts.calls("GET", "/api/2.0/workspace/list") == 3
+        assert counts.writes == 0
+
+
+def test_a_hand_edit_of_a_notebook_is_drift_without_a_modified_at(repo: Path) -> None:
+    promote(repo)
+    client = workspace_client(repo)
+    client.workspace.import_(f"{TARGET}/jobs/cleanup", content=base64.b64encode(
+        b"# Databricks notebook source\nprint('edited by hand')\n").decode(), format=ImportFormat.SOURCE,
+        language=Language.PYTHON, overwrite=True)
+    listed = {o.path: o for o in client.workspace.list(f"{TARGET}/jobs")}
+    assert listed[f"{TARGET}/jobs/cleanup"].modified_at is None  # as the API documents: nothing to go by
+    shown = plan(repo).notebooks
+    assert [(c.path, c.action, c.drift) for c in shown.changes] == [(f"{TARGET}/jobs/cleanup", "update", True)]
+    # So is a hand edit of a notebook Git no longer has: its pruning is shown as the loss of that edit.
+    (repo / "notebooks/jobs/cleanup.py").unlink()
+    commit_all(repo, "retire cleanup")
+    shown = plan(repo).notebooks
+    assert [(c.path, c.action, c.drift) for c in shown.changes] == [(f"{TARGET}/jobs/cleanup", "delete", True)]
+    assert "edited in the workspace" in shown.changes[0].reason
+    promote(repo)
+    assert not plan(repo).has_changes
+
+
+def test_a_target_folder_with_the_workspace_prefix_plans_the_same(repo: Path) -> None:
+    promote(repo)
+    config = repo / "portal.yaml"
+    config.write_text(config.read_text().replace(f"target_folder: {TARGET}", f"target_folder: /Workspace{TARGET}"))
+    commit_all(repo, "the target folder with its /Workspace prefix")
+    sandbox_for(repo / ".sandbox").stats.reset()
+    shown = plan(repo).notebooks
+    assert shown.target_folder == TARGET and not shown.has_changes and shown.unchanged == 5
+    assert shown.left_alone == () and shown.folders_to_create == () and shown.folders_to_delete == ()
+    assert calls(repo).writes == 0
+    # A change in Git goes to the one object, whichever form the folder is configured in.
+    (repo / "notebooks/report.sql").write_text("-- Databricks notebook source\nSELECT 2;\n")
+    commit_all(repo, "report v2")
+    shown, report = promote(repo)
+    assert [(c.path, c.action) for c in shown.notebooks.changes] == [(f"{TARGET}/report", "update")]
+    assert report.notebooks.imported == [f"{TARGET}/report"]
+    assert "SELECT 2;" in exported(repo, f"{TARGET}/report")
+    assert "SELECT 2;" in exported(repo, f"/Workspace{TARGET}/report")
+    assert not plan(repo).has_changes
+    # And back without the prefix: still nothing to do.
+    config.write_text(config.read_text().replace(f"target_folder: /Workspace{TARGET}", f"target_folder: {TARGET}"))
+    commit_all(repo, "the target folder without its prefix")
+    assert not plan(repo).has_changes
+
+
+def test_listings_that_answer_with_the_workspace_prefix_plan_the_same(repo: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # The service has been recorded answering paths in the /Workspace form; the sandbox never does, so this
+    # test rewrites the SDK's list answers into that form.
+    promote(repo)
+    from databricks.sdk.mixins.workspace import WorkspaceExt
+
+    original = WorkspaceExt.list
+
+    def prefixed(self, path, **kwargs):
+        return [dataclasses.replace(o, path="/Workspace" + o.path) for o in original(self, path, **kwargs)]
+
+    monkeypatch.setattr(WorkspaceExt, "list", prefixed)
+    assert all(o.path.startswith("/Workspace/") for o in workspace_client(repo).workspace.list(TARGET))
+    shown = plan(repo).notebooks
+    assert not shown.has_changes and shown.unchanged == 5 and shown.left_alone == ()
+    client = workspace_client(repo)
+    client.workspace.import_(f"{TARGET}/report", content=base64.b64encode(
+        b"-- Databricks notebook source\nSELECT 'edited by hand';\n").decode(), format=ImportFormat.SOURCE,
+        language=Language.SQL, overwrite=True)
+    assert [(c.path, c.drift) for c in plan(repo).notebooks.changes] == [(f"{TARGET}/report", True)]
 
 
 def test_a_change_in_git_imports_only_that_notebook(repo: Path) -> None:
@@ -250,19 +321,26 @@ def test_a_databricks_linked_service_left_on_another_workspace_is_pointed_out(re
     assert not [n for n in plan(repo).notes if "LS_Dbx" in n]
 
 
-def test_saves_without_a_change_are_checked_once(repo: Path) -> None:
+def test_saves_without_a_change_are_not_drift_and_a_saved_file_is_checked_once(repo: Path) -> None:
     promote(repo)
     client = workspace_client(repo)
+    server = sandbox_for(repo / ".sandbox")
+    # Notebooks opened and saved without a change: not drift, and nothing to record (they are exported on every
+    # plan anyway, having no documented modified_at).
     for path, language in (("load", Language.PYTHON), ("report", Language.SQL)):
         source = NOTEBOOKS[f"notebooks/{path}.{'py' if language == Language.PYTHON else 'sql'}"]
         client.workspace.import_(f"{TARGET}/{path}", content=base64.b64encode(source.encode()).decode(),
                                  format=ImportFormat.SOURCE, language=language, overwrite=True)
-    server = sandbox_for(repo / ".sandbox")
+    assert not plan(repo).has_changes
+    # A file saved without a change is newer than the manifest: exported once, and the manifest recorded again so
+    # that its time covers the save.
+    client.workspace.import_(f"{TARGET}/config/settings.yml", content=base64.b64encode(
+        NOTEBOOKS["notebooks/config/settings.yml"].encode()).decode(), format=ImportFormat.RAW, overwrite=True)
     server.stats.reset()
     shown = plan(repo).notebooks
     assert shown.changes == () and shown.write_manifest  # nothing to import; the manifest is recorded again
-    assert calls(repo).calls("GET", "/api/2.0/workspace/export") == 3  # the manifest and the two saved notebooks
+    assert calls(repo).calls("GET", "/api/2.0/workspace/export") == 1 + 4 + 1  # manifest, notebooks, the file
     promote(repo)
     server.stats.reset()
     assert not plan(repo).has_changes
-    assert calls(repo).calls("GET", "/api/2.0/workspace/export") == 1  # only the manifest now
+    assert calls(repo).calls("GET", "/api/2.0/workspace/export") == 1 + 4  # the file is vouched for again

@@ -26,6 +26,7 @@ from portal.databricks.notebooks import (
     source_header,
     split_cells,
 )
+from portal.databricks.workspace import canonical_workspace_path
 from portal.environments.repository import RepoSnapshot
 from portal.errors import FindingsError, PortalError
 
@@ -531,10 +532,41 @@ def test_allowed_roots_decide_where_a_target_may_be(tmp_path):
     repo = make_repo(tmp_path, {"notebooks/a.py": PY_NOTEBOOK})
 
     assert "/Workspace/Shared" in DEFAULT_ALLOWED_ROOTS
+    # Kept without the /Workspace prefix (the workspace file system's root): the same folder as /Users/...
     assert load(repo, target="/Workspace/Users/me@example.com/sales/").target_folder == \
-        "/Workspace/Users/me@example.com/sales"
+        "/Users/me@example.com/sales"
     assert load(repo, target="/Repos/team/project", allowed_roots=("/",)).sources
     assert problems(load, repo, target="/Shared/sales", allowed_roots=("/Projects",))[0].code == "NB_TARGET"
+
+
+def test_a_target_folder_with_the_workspace_prefix_is_the_same_folder(tmp_path):
+    repo = make_repo(tmp_path, {"notebooks/a.py": PY_NOTEBOOK, "notebooks/sub/b.sql": SQL_NOTEBOOK,
+                                "notebooks/conf.yml": "a: 1\n"})
+
+    plain, prefixed = load(repo, target="/Shared/sales"), load(repo, target="/Workspace/Shared/sales")
+
+    assert prefixed.target_folder == plain.target_folder == "/Shared/sales"
+    assert prefixed.folders == plain.folders == ("/Shared/sales", "/Shared/sales/notebooks",
+                                                 "/Shared/sales/notebooks/sub")
+    assert [s.workspace_path for s in prefixed.sources] == [s.workspace_path for s in plain.sources] == [
+        "/Shared/sales/notebooks/a", "/Shared/sales/notebooks/conf.yml", "/Shared/sales/notebooks/sub/b"]
+    assert prefixed.manifest_hash == plain.manifest_hash
+    # The allowed roots are compared in that form too, whichever form either side is written in.
+    assert load(repo, target="/Shared/sales", allowed_roots=("/Workspace/Shared",)).target_folder == "/Shared/sales"
+    assert load(repo, target="/Workspace/Shared/sales", allowed_roots=("/Shared",)).sources
+    for target in ("/Workspace/Repos/team/project", "/Workspace", "/Workspace/Shared", "/Workspace/"):
+        assert problems(load, repo, target=target)[0].code == "NB_TARGET", target
+    # Only the first component, spelled exactly so, is the prefix.
+    assert load(repo, target="/Shared/Workspace/sales").target_folder == "/Shared/Workspace/sales"
+    assert problems(load, repo, target="/workspace/Shared/sales")[0].code == "NB_TARGET"
+
+
+def test_canonical_workspace_paths():
+    assert [canonical_workspace_path(p) for p in (
+        "/Workspace/Shared/etl", "/Workspace/Shared/etl/", "/Shared/etl", "/Workspace", "/Workspace/", "/",
+        "/Workspace/Workspace/x", "/WorkspaceX/y", "/Shared/Workspace/z", "/workspace/Shared")] == [
+        "/Shared/etl", "/Shared/etl", "/Shared/etl", "/", "/", "/",
+        "/Workspace/x", "/WorkspaceX/y", "/Shared/Workspace/z", "/workspace/Shared"]
 
 
 def test_a_missing_source_folder_names_the_folder_and_the_ref(tmp_path):

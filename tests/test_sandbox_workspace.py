@@ -2,6 +2,9 @@
 
 - notebooks in every language round-trip (mkdirs, import, list, get-status, export with exactly one header), as do
   Jupyter notebooks, workspace files (RAW, AUTO, the SDK's multipart upload) and downloads;
+- `/Workspace/...` and `/...` name one object (import through one form, read and delete through the other), and
+  answers give paths without the prefix; creation and modification times and sizes are given for files only, as
+  the API documents (notebooks and folders have none);
 - the service's rules: no silent overwrite, a parent folder must exist, a non-empty folder needs `recursive`,
   the 10 MB limit, bad parameters, 401 without the token, unknown endpoints;
 - state survives a restart, and two hosts are two workspaces with their own counters;
@@ -116,7 +119,7 @@ def test_notebooks_in_every_language_round_trip(w: Any) -> None:
     assert (info.object_type, info.language, info.path) == (ObjectType.NOTEBOOK, Language.PYTHON,
                                                             "/Shared/etl/notebooks/nb_python")
     assert isinstance(info.object_id, int) and info.resource_id == str(info.object_id)
-    assert info.created_at and info.modified_at >= info.created_at
+    assert (info.created_at, info.modified_at, info.size) == (None, None, None)  # documented for files only
     folder = w.workspace.get_status("/Shared/etl/notebooks/")  # a trailing slash names the same folder
     assert (folder.object_type, folder.path, folder.language) == (ObjectType.DIRECTORY, "/Shared/etl/notebooks",
                                                                   None)
@@ -141,8 +144,7 @@ def test_an_existing_path_is_replaced_only_with_overwrite(w: Any) -> None:
     import_source(w, "/Shared/etl/load", "print('v2')\n", overwrite=True)
     after = w.workspace.get_status("/Shared/etl/load")
     assert exported(w, "/Shared/etl/load") == "# Databricks notebook source\nprint('v2')\n"
-    assert (after.object_id, after.created_at) == (before.object_id, before.created_at)  # the same object
-    assert after.modified_at > before.modified_at
+    assert after.object_id == before.object_id  # the same object (a notebook shows no times; see below for files)
     # A folder is never overwritten by an import.
     with pytest.raises(ResourceAlreadyExists):
         import_source(w, "/Shared/etl", "print(1)\n", overwrite=True)
@@ -226,6 +228,77 @@ def test_files_raw_auto_and_the_sdk_upload(w: Any) -> None:
         w.workspace.export("/Shared/app/settings.yml", format=ExportFormat.JUPYTER)
     with pytest.raises(BadRequest):
         w.workspace.export("/Shared/app")
+
+
+def test_the_workspace_prefix_names_the_same_objects(w: Any) -> None:
+    # `/Workspace` is the workspace file system's root: `/Workspace/Shared/x` and `/Shared/x` are one object.
+    w.workspace.mkdirs("/Workspace/Shared/etl")
+    import_source(w, "/Workspace/Shared/etl/load", "print('v1')\n")
+    w.workspace.upload("/Workspace/Shared/etl/settings.yml", b"retries: 3\n", format=ImportFormat.RAW)
+
+    # Read through the other form; answers carry paths without the prefix, whichever form was asked.
+    for folder in ("/Shared/etl", "/Workspace/Shared/etl"):
+        assert [(o.path, o.object_type) for o in w.workspace.list(folder)] == [
+            ("/Shared/etl/load", ObjectType.NOTEBOOK), ("/Shared/etl/settings.yml", ObjectType.FILE)]
+    short, long = w.workspace.get_status("/Shared/etl/load"), w.workspace.get_status("/Workspace/Shared/etl/load")
+    assert short.object_id == long.object_id and short.path == long.path == "/Shared/etl/load"
+    assert exported(w, "/Shared/etl/load") == "# Databricks notebook source\nprint('v1')\n"
+    assert w.workspace.download("/Shared/etl/settings.yml").read() == b"retries: 3\n"
+    assert [o.path for o in w.workspace.list("/Workspace/Shared/etl", recursive=True)] == [
+        "/Shared/etl/load", "/Shared/etl/settings.yml"]
+
+    # One object: no second one is made through the other form, and an overwrite through it replaces the first.
+    with pytest.raises(ResourceAlreadyExists):
+        import_source(w, "/Shared/etl/load", "print('v2')\n")
+    import_source(w, "/Shared/etl/load", "print('v2')\n", overwrite=True)
+    assert exported(w, "/Workspace/Shared/etl/load") == "# Databricks notebook source\nprint('v2')\n"
+    assert w.workspace.get_status("/Workspace/Shared/etl/load").object_id == short.object_id
+
+    # The prefix is the root itself, not a folder in it.
+    assert [o.path for o in w.workspace.list("/")] == ["/Shared", "/Users"]
+    root = w.workspace.get_status("/Workspace")
+    assert (root.object_type, root.path) == (ObjectType.DIRECTORY, "/")
+    assert [o.path for o in w.workspace.list("/Workspace")] == ["/Shared", "/Users"]
+    # Only the first component is the prefix (and only spelled so): these are ordinary folders.
+    w.workspace.mkdirs("/Shared/Workspace/deeper")
+    w.workspace.mkdirs("/Shared/workspace")
+    assert [o.path for o in w.workspace.list("/Shared")] == ["/Shared/Workspace", "/Shared/etl", "/Shared/workspace"]
+    with pytest.raises(NotFound):
+        w.workspace.get_status("/Workspace/deeper")
+
+    # Delete through one form, gone in both; the error repeats the path as it was asked.
+    w.workspace.delete("/Shared/etl/load")
+    with pytest.raises(NotFound, match=r"Path \(/Workspace/Shared/etl/load\) doesn't exist\."):
+        w.workspace.get_status("/Workspace/Shared/etl/load")
+    w.workspace.delete("/Workspace/Shared/etl", recursive=True)
+    for gone in ("/Shared/etl", "/Shared/etl/settings.yml", "/Workspace/Shared/etl"):
+        with pytest.raises(NotFound):
+            w.workspace.get_status(gone)
+    with pytest.raises(InvalidParameterValue):
+        w.workspace.delete("/Workspace", recursive=True)  # the root, under its other name
+
+
+def test_times_and_sizes_are_given_for_files_only(w: Any) -> None:
+    # ObjectInfo documents created_at, modified_at and size as "Only applicable to files".
+    w.workspace.mkdirs("/Shared/app")
+    import_source(w, "/Shared/app/job", "print(1)\n")
+    w.workspace.import_("/Shared/app/settings.yml", content=b64("a: 1\n"), format=ImportFormat.RAW)
+    by_path = {o.path: o for o in w.workspace.list("/Shared/app")}
+    for info in (by_path["/Shared/app/job"], w.workspace.get_status("/Shared/app/job"),
+                 w.workspace.get_status("/Shared/app")):
+        assert (info.created_at, info.modified_at, info.size) == (None, None, None), info
+    for info in (by_path["/Shared/app/settings.yml"], w.workspace.get_status("/Shared/app/settings.yml")):
+        assert info.created_at and info.modified_at >= info.created_at and info.size == 5
+
+    # An overwrite keeps the file (its id and creation time) and moves modified_at on.
+    before = w.workspace.get_status("/Shared/app/settings.yml")
+    w.workspace.import_("/Shared/app/settings.yml", content=b64("a: 22\n"), format=ImportFormat.RAW, overwrite=True)
+    after = w.workspace.get_status("/Shared/app/settings.yml")
+    assert (after.object_id, after.created_at, after.size) == (before.object_id, before.created_at, 6)
+    assert after.modified_at > before.modified_at
+    # Overwritten, a notebook still shows no time.
+    import_source(w, "/Shared/app/job", "print(2)\n", overwrite=True)
+    assert w.workspace.get_status("/Shared/app/job").modified_at is None
 
 
 def test_delete_recursive_and_not(w: Any) -> None:
@@ -317,26 +390,64 @@ def test_workspace_state_survives_a_restart(tmp_path: Path) -> None:
         import_source(w, "/Shared/etl/load", "print('kept')\n")
         w.workspace.import_("/Shared/etl/data.bin", content=b64(b"\xff\x00\xfe"), format=ImportFormat.RAW)
         before = w.workspace.get_status("/Shared/etl/load")
+        data_before = w.workspace.get_status("/Shared/etl/data.bin")
     # A folder people can read: one JSON document per object, in the workspace's own tree.
     root = folder / "databricks" / HOSTNAME
     assert json.loads((root / "workspace.json").read_text())["workspace_id"] == "1111111111111111"
     document = json.loads((root / "tree" / "Shared" / "etl" / "load#notebook.json").read_text())
-    assert document == {"path": "/Shared/etl/load", "object_type": "NOTEBOOK", "object_id": before.object_id,
-                        "created_at": before.created_at, "modified_at": before.modified_at,
-                        "language": "PYTHON", "content": "# Databricks notebook source\nprint('kept')\n"}
+    # The state keeps every object's times, though the API shows them for files only.
+    assert document["created_at"] <= document["modified_at"]
+    assert {k: v for k, v in document.items() if k not in ("created_at", "modified_at")} == {
+        "path": "/Shared/etl/load", "object_type": "NOTEBOOK", "object_id": before.object_id,
+        "language": "PYTHON", "content": "# Databricks notebook source\nprint('kept')\n"}
     assert (root / "tree" / "Shared" / "etl" / "#directory.json").is_file()
     assert "content_base64" in json.loads((root / "tree" / "Shared" / "etl" / "data.bin#file.json").read_text())
 
     with SandboxServer(folder) as second:
         w = second.workspace_client(HOST)
         after = w.workspace.get_status("/Shared/etl/load")
-        assert (after.object_id, after.modified_at) == (before.object_id, before.modified_at)
+        assert after.object_id == before.object_id
+        data_after = w.workspace.get_status("/Shared/etl/data.bin")
+        assert (data_after.object_id, data_after.created_at, data_after.modified_at) == (
+            data_before.object_id, data_before.created_at, data_before.modified_at)
         assert exported(w, "/Shared/etl/load") == "# Databricks notebook source\nprint('kept')\n"
         assert w.workspace.download("/Shared/etl/data.bin").read() == b"\xff\x00\xfe"
         import_source(w, "/Shared/etl/new", "print(2)\n")
         assert w.workspace.get_status("/Shared/etl/new").object_id > before.object_id  # ids never repeat
         w.workspace.delete("/Shared/etl", recursive=True)
     assert not (root / "tree" / "Shared" / "etl").exists()
+
+
+def test_an_older_state_with_a_separate_workspace_tree_is_folded_in(tmp_path: Path) -> None:
+    folder = tmp_path / "sandbox"
+    with SandboxServer(folder) as first:
+        w = first.workspace_client(HOST)
+        w.workspace.mkdirs("/Shared/kept")
+        import_source(w, "/Shared/kept/nb", "print('canonical')\n")
+    # What an older sandbox wrote for objects made through `/Workspace/...`: a tree of their own.
+    tree = folder / "databricks" / HOSTNAME / "tree"
+    documents = {
+        "Workspace/#directory.json": {"path": "/Workspace", "object_type": "DIRECTORY", "object_id": 7},
+        "Workspace/Shared/#directory.json": {"path": "/Workspace/Shared", "object_type": "DIRECTORY", "object_id": 8},
+        "Workspace/Shared/old/#directory.json": {"path": "/Workspace/Shared/old", "object_type": "DIRECTORY",
+                                                 "object_id": 9},
+        "Workspace/Shared/old/nb#notebook.json": {"path": "/Workspace/Shared/old/nb", "object_type": "NOTEBOOK",
+                                                  "object_id": 10, "language": "PYTHON",
+                                                  "content": "# Databricks notebook source\nprint('old')\n"},
+        "Workspace/Shared/kept/nb#notebook.json": {"path": "/Workspace/Shared/kept/nb", "object_type": "NOTEBOOK",
+                                                   "object_id": 11, "language": "PYTHON",
+                                                   "content": "# Databricks notebook source\nprint('alias')\n"},
+    }
+    for name, document in documents.items():
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_text(json.dumps(document))
+    with SandboxServer(folder) as second:
+        w = second.workspace_client(HOST)
+        assert exported(w, "/Shared/old/nb") == "# Databricks notebook source\nprint('old')\n"
+        assert exported(w, "/Workspace/Shared/kept/nb") == "# Databricks notebook source\nprint('canonical')\n"
+        assert [o.path for o in w.workspace.list("/Shared")] == ["/Shared/kept", "/Shared/old"]
+    assert not (tree / "Workspace").exists()
+    assert (tree / "Shared" / "old" / "nb#notebook.json").is_file()
 
 
 def test_two_hosts_are_two_workspaces(server: SandboxServer) -> None:

@@ -163,7 +163,7 @@ SERVICE_NAME_RULES: Mapping[Kind, tuple[re.Pattern[str], int, int, str]] = {
     Kind.TRIGGER: _ENTITY_NAME,
     Kind.DATAFLOW: _ENTITY_NAME,
     Kind.CHANGE_DATA_CAPTURE: _ENTITY_NAME,
-    Kind.CREDENTIAL: (_ENTITY_PATTERN, 1, 127, _ENTITY_WORDS),
+    Kind.CREDENTIAL: _NETWORK_NAME,
     Kind.INTEGRATION_RUNTIME: (re.compile(r"^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$"), 3, 63,
                                "be letters and digits, with single dashes between them"),
     Kind.MANAGED_VIRTUAL_NETWORK: _NETWORK_NAME,

@@ -38,7 +38,10 @@ Rules (and why):
 * **Target folder**: absolute, POSIX, without `.`, `..`, empty components or control characters, and strictly
   below one of `allowed_roots` (default `/Shared`, `/Users`, `/Workspace/Shared`, `/Workspace/Users`): the
   portal owns a folder of its own and never deploys into a root itself, nor into `/Repos` (Git folders are
-  updated by the Repos API, not by import).
+  updated by the Repos API, not by import). It is kept without the `/Workspace` prefix
+  (`workspace.canonical_workspace_path`: `/Workspace` is the workspace file system's root, so
+  `/Workspace/Shared/etl` is `/Shared/etl`), and so is every workspace path derived from it; the allowed roots are
+  compared in that form too (`/Workspace/Repos/x` is in `/Repos`).
 * **Size**: content over `max_bytes` (default 10 MB, the import API's limit) is an error.
 
 Hashing (drift detection compares Git with what `workspace.export` returns): `content_hash` is the SHA-256 of a
@@ -72,6 +75,7 @@ from types import MappingProxyType
 from typing import Any
 
 from portal import safe_json
+from portal.databricks.workspace import canonical_workspace_path
 from portal.environments.repository import RepoSnapshot
 from portal.errors import Finding, FindingsError, PortalError
 
@@ -392,7 +396,7 @@ def _path_problem(parts: list[str]) -> str | None:
 
 def _check_target(target_folder: str, allowed_roots: Sequence[str], where: str,
                   findings: list[Finding]) -> str | None:
-    """The normalised target folder (no trailing slash), or None after adding findings."""
+    """The normalised target folder (no trailing slash, no `/Workspace` prefix), or None after adding findings."""
     hint = "the target folder is an absolute workspace path such as /Shared/<project>"
     if not isinstance(target_folder, str) or not target_folder.startswith("/"):
         findings.append(Finding(code="NB_TARGET", where=where, what="the target folder must be an absolute "
@@ -406,9 +410,11 @@ def _check_target(target_folder: str, allowed_roots: Sequence[str], where: str,
             findings.append(Finding(code="NB_TARGET", where=where, what=f"the target folder {bad}", hint=hint))
             return None
     roots = [r.rstrip("/") or "/" for r in allowed_roots]
+    canonical = canonical_workspace_path(target)
 
     def strictly_below(root: str) -> bool:
-        return bool(parts) if root == "/" else target.startswith(root + "/")
+        base = canonical_workspace_path(root)
+        return canonical != "/" if base == "/" else canonical.startswith(base + "/")
 
     if not any(strictly_below(root) for root in roots):
         findings.append(Finding(
@@ -416,7 +422,7 @@ def _check_target(target_folder: str, allowed_roots: Sequence[str], where: str,
             what=f"the target folder {target} is not below an allowed root ({', '.join(roots) or 'none'})",
             hint="deploy into a folder of its own below one of the allowed roots"))
         return None
-    return target
+    return canonical
 
 
 def _check_source_folder(snapshot: RepoSnapshot, source_folder: str, findings: list[Finding],

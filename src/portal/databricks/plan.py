@@ -2,10 +2,21 @@
 
 Git is the source of truth for the target folder: every notebook and file of the repository's notebook folder is
 made to match, by content hash. The portal's manifest in the folder says what it deployed last time (path →
-hash), so an unchanged notebook costs no call of its own, and only what the portal put there is ever pruned:
-objects someone made by hand are left alone (and shown). The folders are listed once each (one call per folder,
-not per notebook); a deployed notebook modified after the manifest was written is exported and hashed, which
-tells a real edit (drift) from a save that changed nothing.
+hash), and only what the portal put there is ever pruned: objects someone made by hand are left alone (and shown).
+The folders are listed once each (one call per folder, not per object). Paths are compared without the
+`/Workspace` prefix (`workspace.canonical_workspace_path`), so `/Workspace/Shared/etl` plans as `/Shared/etl`.
+
+Drift (an edit in the workspace since the portal deployed an object) is decided by content: a deployed object is
+exported and hashed (in parallel) unless the listing alone proves it unchanged. Only a FILE can be proved so: the
+Workspace API documents `modified_at` for files only ("Only applicable to files", ObjectInfo in databricks-sdk's
+`databricks/sdk/service/workspace.py`), and a file whose `modified_at` is not after the manifest's own (the manifest
+is a file too, written last by every promotion) was not written since. Notebooks carry no documented `modified_at`,
+so every deployed notebook is exported on every plan; a missing time never counts as "not edited".
+
+The manifest is rewritten when what it records changes, and also when a file was saved after it without a change
+(exported, same hash): the rewrite moves the manifest's time past that save, so later plans skip the export again.
+An export alone never asks for a rewrite otherwise (notebooks are exported every time whatever the manifest's
+time), so the plan right after a promotion, and every plan after it while nothing changes, is empty.
 """
 
 from __future__ import annotations
@@ -13,10 +24,17 @@ from __future__ import annotations
 import posixpath
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Mapping
+from functools import partial
+from typing import Callable, Mapping
 
-from portal.databricks.notebooks import NotebookSet, NotebookSource, content_hash_of_export
-from portal.databricks.workspace import DeployedEntry, LiveEntry, Manifest, WorkspaceTarget
+from portal.databricks.notebooks import FILE, NotebookSet, NotebookSource, content_hash_of_export, normalised_hash
+from portal.databricks.workspace import (
+    DeployedEntry,
+    LiveEntry,
+    Manifest,
+    WorkspaceTarget,
+    canonical_workspace_path,
+)
 from portal.errors import PortalError
 
 CREATE, UPDATE, DELETE, UNCHANGED = "create", "update", "delete", "unchanged"
@@ -86,7 +104,7 @@ class PlannedNotebooks:
 
 def plan_notebooks(notebooks: NotebookSet, target: WorkspaceTarget, *, environment: str,
                    source_commit: str | None, parallelism: int = 4) -> PlannedNotebooks:
-    root = notebooks.target_folder
+    root = canonical_workspace_path(notebooks.target_folder)
     where = f"workspace {target.host} → {root}"
     old = target.read_manifest() or Manifest({}, ())
     folders = sorted({root, *notebooks.folders, *(_join(root, f) for f in old.folders)})
@@ -94,29 +112,52 @@ def plan_notebooks(notebooks: NotebookSet, target: WorkspaceTarget, *, environme
         listings = dict(zip(folders, pool.map(target.list_folder, folders)))
     live = {entry.path: entry for entries in listings.values() if entries for entry in entries}
     recorded = live.get(target.manifest_path)
-    recorded_at = recorded.modified_at if recorded is not None and old.objects else None
+    # When the manifest (a FILE: its modified_at is documented) was last written.
+    recorded_at = recorded.documented_modified_at if recorded is not None and old.objects else None
+    sources = {s.workspace_path: s for s in notebooks.sources}
 
-    def edited(entry: LiveEntry) -> bool:
-        # Modified after the manifest was written: someone (or a run that failed before recording) changed it.
-        return recorded_at is None or (entry.modified_at or 0) > recorded_at
+    def saved_after_manifest(entry: LiveEntry, deployed: DeployedEntry) -> bool | None:
+        """For a deployed file: whether its documented modified_at is after the manifest's (True) or not (False).
+        None when the listing cannot tell: a notebook (no documented modified_at), a time missing on either side,
+        or an object no longer of the kind deployed."""
+        modified = entry.documented_modified_at
+        if deployed.kind != FILE or recorded_at is None or modified is None:
+            return None
+        return modified > recorded_at
 
-    def live_hash(source: NotebookSource) -> str | None:
-        exported = target.export(source.workspace_path, source.export_format)
-        return None if exported is None else content_hash_of_export(exported, source)
+    # Every deployed object still there is exported and hashed, unless the listing proves it unchanged (a file not
+    # modified after the manifest). Sources and objects about to be pruned alike; all in parallel.
+    checks: list[tuple[str, str, Callable[[bytes], str]]] = []
+    refresh = False  # a file saved after the manifest gets exported: rewriting the manifest spares later plans that
+    for relative, deployed in old.objects.items():
+        path = _join(root, relative)
+        current = live.get(path)
+        if current is None or current.is_directory:
+            continue
+        after = saved_after_manifest(current, deployed)
+        if after is False:
+            continue
+        refresh = refresh or bool(after)
+        source = sources.get(path)
+        if source is not None:
+            checks.append((path, source.export_format, partial(content_hash_of_export, source=source)))
+        else:
+            checks.append((path, _export_format(deployed), partial(_deployed_hash, deployed=deployed)))
 
-    # Deployed objects modified since the manifest was written are exported (in parallel) and hashed: a real edit
-    # is drift, a save without a change is not.
-    candidates = [s for s in notebooks.sources
-                  if (current := live.get(s.workspace_path)) is not None and not current.is_directory
-                  and _relative(root, s.workspace_path) in old.objects and edited(current)]
+    def check(item: tuple[str, str, Callable[[bytes], str]]) -> str | None:
+        path, export_format, hash_of = item
+        exported = target.export(path, export_format)
+        return None if exported is None else hash_of(exported)
+
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        found_hashes = dict(zip((s.workspace_path for s in candidates), pool.map(live_hash, candidates)))
+        found_hashes = dict(zip((path for path, _, _ in checks), pool.map(check, checks)))
+    for path, found in found_hashes.items():
+        if found is None:
+            live.pop(path, None)  # gone between the listing and the export
 
     changes: list[NotebookChange] = []
     unchanged = 0
-    # Once anything had to be exported, the manifest is written again: its time then covers those saves, so the
-    # next plan does not export them once more.
-    write_manifest = bool(candidates)
+    write_manifest = refresh
     for source in notebooks.sources:
         relative = _relative(root, source.workspace_path)
         deployed = old.objects.get(relative)
@@ -148,7 +189,6 @@ def plan_notebooks(notebooks: NotebookSet, target: WorkspaceTarget, *, environme
         if deployed is None or deployed.hash != source.content_hash:
             write_manifest = True
 
-    sources = {s.workspace_path: s for s in notebooks.sources}
     pruned: set[str] = set()
     for relative, deployed in sorted(old.objects.items()):
         path = _join(root, relative)
@@ -159,7 +199,7 @@ def plan_notebooks(notebooks: NotebookSet, target: WorkspaceTarget, *, environme
         if current is None or current.is_directory:
             continue  # already gone: only the manifest forgets it
         pruned.add(path)
-        drift = edited(current) and _edited_content(target, path, deployed)
+        drift = path in found_hashes and found_hashes[path] != deployed.hash
         changes.append(NotebookChange(path, DELETE, deployed.kind, deployed.language, None,
                                       "no longer in Git" + ("; it was edited in the workspace since it was deployed"
                                                             if drift else ""), drift))
@@ -184,16 +224,15 @@ def plan_notebooks(notebooks: NotebookSet, target: WorkspaceTarget, *, environme
     return PlannedNotebooks(plan, sources, manifest)
 
 
-def _edited_content(target: WorkspaceTarget, path: str, deployed: DeployedEntry) -> bool:
-    """Whether a deployed object about to be pruned differs from what the portal put there."""
-    from portal.databricks.notebooks import normalised_hash
+def _export_format(deployed: DeployedEntry) -> str:
+    """The export format to compare a deployed object with its manifest hash (as `NotebookSource.export_format`)."""
+    return "JUPYTER" if deployed.format == "JUPYTER" else "SOURCE"
 
-    export_format = "JUPYTER" if deployed.format == "JUPYTER" else "SOURCE"
-    exported = target.export(path, export_format)
-    if exported is None:
-        return False
+
+def _deployed_hash(exported: bytes, deployed: DeployedEntry) -> str:
+    """The hash of an export of a deployed object Git no longer has, made as its manifest hash was."""
     return normalised_hash(exported, kind=deployed.kind, import_format=deployed.format or "SOURCE",
-                           language=deployed.language) != deployed.hash
+                           language=deployed.language)
 
 
 def _emptied_folders(root: str, old: Manifest, needed: set[str], listings: Mapping[str, list[LiveEntry] | None],

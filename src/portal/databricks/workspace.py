@@ -4,6 +4,12 @@ Only the JSON workspace endpoints are used (`list`, `export`, `import`, `mkdirs`
 those on 429 and 503 as long as the service's Retry-After says, while its multipart `upload` is never retried.
 Calls are also paced below Databricks' documented per-workspace limits (import 30/s, delete 2/s), so a promotion
 does not provoke the throttling it would then wait out.
+
+Workspace paths are compared in one form, without the `/Workspace` prefix (`canonical_workspace_path`):
+`/Workspace` is the root of the workspace file system, so `/Workspace/Shared/etl` and `/Shared/etl` are one folder,
+the API takes both, and which of the two a listing answers with is not documented (the service has been recorded
+answering either; see `portal.sandbox.workspace_api`). The target folder and every listed path are brought to that
+form, so the prefix never makes a deployed object look missing or foreign.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ from portal import safe_json
 from portal.errors import PortalError
 
 MANIFEST_NAME = ".portal-manifest.json"
+WORKSPACE_ROOT = "/Workspace"  # the workspace file system's root, accepted in front of every workspace path
 MANIFEST_FORMAT = 1
 DIRECTORY = "DIRECTORY"
+FILE = "FILE"
 
 # Databricks' documented per-workspace limits (requests per second); the portal stays at or below them.
 IMPORTS_PER_SECOND = 30.0
@@ -29,18 +37,40 @@ EXPORTS_PER_SECOND = 60.0
 DELETES_PER_SECOND = 2.0
 
 
+def canonical_workspace_path(path: str) -> str:
+    """`path` as the portal compares workspace paths: without the `/Workspace` prefix and a trailing slash
+    (`/Workspace/Shared/etl/` -> `/Shared/etl`, `/Workspace` -> `/`). Only a first component spelled exactly
+    `Workspace` is the prefix (workspace paths are case-sensitive); `/Shared/Workspace` stays as it is."""
+    if len(path) > 1:
+        path = path.rstrip("/") or "/"
+    if path == WORKSPACE_ROOT:
+        return "/"
+    return path[len(WORKSPACE_ROOT):] if path.startswith(WORKSPACE_ROOT + "/") else path
+
+
 @dataclass(frozen=True)
 class LiveEntry:
     """One object in the workspace as a folder listing shows it."""
 
-    path: str
+    path: str  # canonical (canonical_workspace_path)
     object_type: str  # NOTEBOOK, FILE, DIRECTORY, LIBRARY, REPO, DASHBOARD
-    modified_at: int | None  # milliseconds since the epoch
+    # Milliseconds since the epoch. The API documents it for files only ("Only applicable to files", ObjectInfo
+    # in databricks-sdk's databricks/sdk/service/workspace.py): use it through `documented_modified_at`.
+    modified_at: int | None
     language: str | None = None
 
     @property
     def is_directory(self) -> bool:
         return self.object_type == DIRECTORY
+
+    @property
+    def is_file(self) -> bool:
+        return self.object_type == FILE
+
+    @property
+    def documented_modified_at(self) -> int | None:
+        """`modified_at` where the API documents it (files), else None, even if the service sent one."""
+        return self.modified_at if self.is_file else None
 
 
 @dataclass(frozen=True)
@@ -116,7 +146,7 @@ class WorkspaceTarget:
     def __init__(self, client: Any, host: str, target_folder: str):
         self.client = client
         self.host = host
-        self.target_folder = target_folder
+        self.target_folder = canonical_workspace_path(target_folder)
         self._imports = Pacer(IMPORTS_PER_SECOND)
         self._exports = Pacer(EXPORTS_PER_SECOND)
         self._deletes = Pacer(DELETES_PER_SECOND)
@@ -135,7 +165,8 @@ class WorkspaceTarget:
             items = list(self.client.workspace.list(path))
         except NotFound:
             return None
-        return [LiveEntry(str(i.path), _enum_value(i.object_type), i.modified_at, _enum_value(i.language) or None)
+        return [LiveEntry(canonical_workspace_path(str(i.path)), _enum_value(i.object_type), i.modified_at,
+                          _enum_value(i.language) or None)
                 for i in items]
 
     def export(self, path: str, export_format: str) -> bytes | None:

@@ -103,7 +103,7 @@ def _pair(ours: Any, theirs: Any, slot: Slot) -> tuple[Any, Any]:
         slots = slots_of(model) if model else None
         if slots is None:
             return _mapping(ours, theirs, lambda key: _FREE)
-        return _mapping(ours, theirs, lambda key: slots.get(key.lower(), _UNDEFINED))
+        return _mapping(ours, theirs, lambda key: slots.get(key.lower(), _UNDEFINED), by_contract=True)
     return _one(ours, slot), _one(theirs, slot)
 
 
@@ -111,19 +111,34 @@ _FREE = Slot(None, ONE, None, False)
 _UNDEFINED = Slot(None, ONE, None, False)  # a property the model does not define (identity matters)
 
 
-def _mapping(ours: dict[str, Any], theirs: dict[str, Any], slot_for: Any) -> tuple[Any, Any]:
+def _mapping(ours: dict[str, Any], theirs: dict[str, Any], slot_for: Any,
+             by_contract: bool = False) -> tuple[Any, Any]:
+    """Both sides of a JSON object, property by property. With `by_contract` (an object the contract models), a
+    property the contract defines is matched whatever the case of its name, as the service reads names (Git
+    writes a change data capture's `SourceConnectionsInfo`, the contract `sourceConnectionsInfo`); both sides
+    then carry the source's spelling. Names in maps and free-form JSON are matched exactly."""
     out_ours: dict[str, Any] = {}
     out_theirs: dict[str, Any] = {}
-    for key in list(ours) + [k for k in theirs if k not in ours]:
+    spelled = {k.lower(): k for k in theirs} if by_contract else {}
+    paired: set[str] = set()
+    rows: list[tuple[str, bool, bool, Any, Any]] = []
+    for key in ours:
+        their_key = key
+        if key not in theirs and by_contract and slot_for(key) not in (_UNDEFINED, _FREE):
+            their_key = spelled.get(key.lower(), key)
+        in_theirs = their_key in theirs
+        if in_theirs:
+            paired.add(their_key)
+        rows.append((key, True, in_theirs, ours[key], theirs.get(their_key)))
+    rows += [(k, False, True, None, v) for k, v in theirs.items() if k not in paired and k not in ours]
+    for key, in_ours, in_theirs, mine, live in rows:
         if key in SERVICE_OWNED:
             continue
         slot = slot_for(key)
         if slot.read_only:
             continue
-        in_ours, in_theirs = key in ours, key in theirs
         if slot is _UNDEFINED and not (in_ours and in_theirs):
             continue
-        mine, live = ours.get(key), theirs.get(key)
         if _is_secret_slot(mine):
             continue  # a secret in the source: its live value is unknowable, so it is not compared
         if in_ours and in_theirs:

@@ -22,12 +22,14 @@ from portal.adf.model import Kind
 
 
 ENTITIES_PER_FACTORY = 5000
+# Azure Resource Manager's write budget (same page: "Write API calls 1,200/h ... imposed by Azure Resource
+# Manager"): a bigger deploy is throttled (429 with Retry-After) part-way, which the SDK's retries wait out.
+WRITES_PER_HOUR = 1200
 ACTIVITIES_PER_PIPELINE = 120
 PARAMETERS_PER_PIPELINE = 50
 CHARACTERS_PER_EXPRESSION = 8192
-BYTES_PER_OBJECT = {Kind.PIPELINE.value: 200 * 1024, Kind.DATASET.value: 100 * 1024,
-                    Kind.LINKED_SERVICE.value: 100 * 1024}
-_NOT_ENTITIES = {"globalParameters"}  # the factory's own settings, not an entity of it
+# "KB" read as 1,000 bytes: the stricter reading, so a plan is refused whenever the service might refuse it.
+BYTES_PER_OBJECT = {Kind.PIPELINE.value: 200_000, Kind.DATASET.value: 100_000, Kind.LINKED_SERVICE.value: 100_000}
 # Where container activities keep their inner activities (ForEach, Until: activities; If: both branches;
 # Switch: each case and the default), per the activity models of the contract.
 _INNER = ("activities", "ifTrueActivities", "ifFalseActivities", "defaultActivities")
@@ -52,12 +54,21 @@ def plan_blockers(desired: Mapping[Key, Any], objects: Mapping[Key, Any], live: 
                          "differ); delete it in the factory so that the promotion creates it anew, or keep "
                          "its old properties in Git")
     gone = {(c.kind, c.name.lower()) for c in deletions}
-    kept_live = {(k, n.lower()) for k, n in live if k not in _NOT_ENTITIES and (k, n.lower()) not in gone}
-    total = len(kept_live | {(k, n.lower()) for k, n in desired if k not in _NOT_ENTITIES})
+    # Every object below the factory counts ("entities, such as ..."), the global parameters too: the stricter reading.
+    kept_live = {(k, n.lower()) for k, n in live if (k, n.lower()) not in gone}
+    total = len(kept_live | {(k, n.lower()) for k, n in desired})
     if total > ENTITIES_PER_FACTORY:
         found.append(f"factory: {total} entities after this promotion, more than the {ENTITIES_PER_FACTORY} "
                      "Data Factory allows per factory")
     return found
+
+
+def write_rate_note(writes: int) -> str | None:
+    """A warning when one promotion makes more writes than Resource Manager allows per hour."""
+    if writes <= WRITES_PER_HOUR:
+        return None
+    return (f"{writes} writes, more than the {WRITES_PER_HOUR} per hour Azure Resource Manager allows: the deploy "
+            "will be throttled part-way and wait (the service's Retry-After), so it takes longer than an hour")
 
 
 def _object_limits(kind: str, name: str, properties: Any) -> list[str]:
@@ -67,7 +78,7 @@ def _object_limits(kind: str, name: str, properties: Any) -> list[str]:
         # Measured as the SDK sends it (json.dumps with its default separators), secrets still unresolved.
         size = len(json.dumps({"properties": properties}, default=str).encode("utf-8"))
         if size > limit:
-            found.append(f"{kind} {name}: {size // 1024} KB, more than the {limit // 1024} KB Data Factory allows "
+            found.append(f"{kind} {name}: {size:,} bytes, more than the {limit // 1000} KB Data Factory allows "
                          f"per {kind} object")
     if kind == Kind.PIPELINE.value and isinstance(properties, Mapping):
         activities = sum(1 for _ in _all_activities(properties.get("activities")))

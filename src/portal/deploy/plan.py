@@ -20,7 +20,7 @@ from portal.adf.model import Kind
 from portal.adf.references import find_references
 from portal.databricks.plan import NotebookPlan
 from portal.deploy.comparison import comparable
-from portal.deploy.limits import plan_blockers
+from portal.deploy.limits import plan_blockers, write_rate_note
 from portal.deploy.target import COLLECTIONS, EVENT_TRIGGER_TYPES, GLOBAL_PARAMETERS, LiveObject
 from portal.environments.config import Environment
 
@@ -296,6 +296,11 @@ def make_plan(env: Environment, desired: Mapping[Key, DesiredObject], live: Mapp
                      "(deploy.trigger_downtime_seconds): past that the deploy stops and they are started again")
     effective = deletions if env.deploy.delete_removed else []
     blockers = plan_blockers(desired, objects, live, effective)
+    writes = sum(1 for o in objects.values() if o.action != UNCHANGED) + len(effective)
+    writes += sum(int(t.stop) + int(t.start) + 2 * int(t.event_subscription) for t in triggers)
+    rate = write_rate_note(writes)
+    if rate is not None:
+        notes.append(rate)
     touched = [k for k, o in objects.items() if o.action != UNCHANGED]
     touched += [(c.kind, c.name) for c in effective]
     touched += [(Kind.TRIGGER.value, t.name) for t in triggers]
@@ -346,8 +351,9 @@ def moved_since_plan(plan: Plan, live: Mapping[Key, LiveObject | None]) -> list[
 
 
 def _deletable(key: Key) -> bool:
-    # The global parameters resource and the managed network's default are the factory's own; never deleted.
-    return key[0] != GLOBAL_PARAMETERS and key != (Kind.MANAGED_VIRTUAL_NETWORK.value, "default")
+    # The global parameters resource is the factory's own, and the contract has no delete operation for managed
+    # virtual networks (ManagedVirtualNetworks: get, list and create or update only): neither is ever deleted.
+    return key[0] not in (GLOBAL_PARAMETERS, Kind.MANAGED_VIRTUAL_NETWORK.value)
 
 
 def _references(properties: Any) -> Iterable[Key]:

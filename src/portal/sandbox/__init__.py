@@ -12,6 +12,10 @@ plain-HTTP listener per workspace host:
 
         w = server.workspace_client("https://adb-1111111111111111.1.azuredatabricks.net")
         w.workspace.mkdirs("/Shared/etl")
+
+Every listener is a small Starlette ASGI app (`asgi.ApiApp`) over the API's synchronous `handle`, served by
+uvicorn's h11 protocol on one asyncio event loop in a background thread (`server.py`); the API calls run in
+worker threads, injected latency and faults are played on the loop.
 """
 
 from portal.sandbox.credential import SANDBOX_TOKEN, SandboxCredential

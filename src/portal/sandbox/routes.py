@@ -17,11 +17,15 @@ COLLECTIONS = (
 )
 _COLLECTION_BY_LOWER = {c.lower(): c for c in COLLECTIONS}
 PRIVATE_ENDPOINTS = "managedPrivateEndpoints"  # the one nested collection: under a managed virtual network
+# Pipeline runs of a factory: GET .../pipelineruns/{runId} (PipelineRuns_Get) and POST .../{runId}/cancel
+# (PipelineRuns_Cancel), per datafactory.json; they are not objects of the factory.
+RUNS = "pipelineruns"
 
 # Operations on one resource: POST .../{collection}/{name}/{action}.
 ACTIONS = {
     "triggers": ("start", "stop", "subscribeToEvents", "unsubscribeFromEvents", "getEventSubscriptionStatus"),
     "pipelines": ("createRun",),
+    RUNS: ("cancel",),
 }
 
 
@@ -43,6 +47,8 @@ class Route:
             return "factories"
         if self.collection is None:
             return "factory"
+        if self.collection == RUNS:
+            return "run"
         if self.name is None:
             return "collection"
         return "action" if self.action else "resource"
@@ -69,6 +75,12 @@ def parse_route(raw_path: str) -> Route:
     factory, rest = rest[0], rest[1:]
     if not rest:
         return Route(sub, rg, factory)
+    if _is(rest[0], RUNS) and len(rest) in (2, 3):
+        if len(rest) == 2:
+            return Route(sub, rg, factory, RUNS, name=rest[1])
+        if _is(rest[2], "cancel"):
+            return Route(sub, rg, factory, RUNS, name=rest[1], action="cancel")
+        raise _no_api(raw_path)
     collection = _COLLECTION_BY_LOWER.get(rest[0].lower())
     if collection is None:
         raise _unknown_type(rest[0])

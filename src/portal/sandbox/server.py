@@ -1,26 +1,34 @@
-"""The sandbox's servers: standard-library HTTP, faults (and request limits) before the API.
+"""The sandbox's servers: Starlette + uvicorn on one background event loop, faults (and request limits) before the API.
 
-The Data Factory API listens over HTTPS with a certificate from the sandbox CA; each Databricks workspace asked
-for with `SandboxServer.workspace(host)` gets its own plain-HTTP listener, sharing the faults and the counters.
-Connections are kept alive (HTTP/1.1) as the SDKs' connection pools expect; the TLS handshake runs on the
-connection's own thread, so a slow or refusing client never blocks the accept loop.
+The Data Factory API listens over HTTPS (TLS 1.2 or later) with a certificate from the sandbox CA; each Databricks
+workspace asked for with `SandboxServer.workspace(host)` gets its own plain-HTTP listener, sharing the faults and
+the counters. Every listener is an `asgi.ApiApp` (a small ASGI app over the API's synchronous `handle`) served by
+uvicorn's h11 protocol on one asyncio loop running in a daemon thread; the API calls run in anyio's worker threads,
+latency and fault delays are awaited on the loop, so a slow request never holds a thread. Connections are kept
+alive (HTTP/1.1) as the SDKs' connection pools expect, TLS handshakes run on the loop (a slow or refusing client
+blocks nobody), and `stop()` closes the sockets, aborts the connections still open and joins the thread.
 """
 
 from __future__ import annotations
 
-import json
-import logging
+import asyncio
 import os
-import socket
 import ssl
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Generator, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from typing import TYPE_CHECKING, Any
 
-from portal.sandbox.api import ApiRequest, DataFactoryApi
+from portal.sandbox.api import DataFactoryApi
+from portal.sandbox.asgi import (
+    DROP_CONNECTION,
+    ApiApp,
+    Drop,
+    Listener,
+    LoopThread,
+    bind,
+)
 from portal.sandbox.certs import ensure_certificates
 from portal.sandbox.credential import SANDBOX_TOKEN, SandboxCredential
 from portal.sandbox.errors import ApiError, ApiResponse
@@ -40,8 +48,6 @@ from portal.sandbox.workspace_state import WorkspaceState, workspace_hostname
 if TYPE_CHECKING:
     from azure.mgmt.datafactory import DataFactoryManagementClient
     from databricks.sdk import WorkspaceClient
-
-log = logging.getLogger(__name__)
 
 _FAULT_CODES = {429: "TooManyRequests", 500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable",
                 504: "GatewayTimeout", 408: "RequestTimeout"}
@@ -81,16 +87,17 @@ class SandboxServer:
         self.stats = SandboxStats()
         self.state: SandboxState | None = None
         self._injector = FaultInjector()
-        self._httpd: _ApiServer | None = None
-        self._thread: threading.Thread | None = None
+        self._loop: LoopThread | None = None  # the event loop every listener of this sandbox runs on
+        self._listener: Listener | None = None  # the Data Factory API's
         self._ca_path: Path | None = None
-        self._workspaces: dict[str, _WorkspaceServer] = {}
+        self._workspaces: dict[str, _WorkspaceListener] = {}
         self._workspaces_lock = threading.Lock()
 
     # -- life cycle ------------------------------------------------------------------------------------------
 
     def start(self) -> SandboxServer:
-        if self._httpd is not None:
+        """Listen (port 0: a free port, in `port` once this returns) and accept before returning."""
+        if self._listener is not None:
             raise RuntimeError("the sandbox server is already running")
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.state = SandboxState(self.state_dir)
@@ -101,23 +108,33 @@ class SandboxServer:
         context.load_cert_chain(certs.server_cert, certs.server_key)
         self._ca_path = certs.ca_cert
         api = DataFactoryApi(self.state, lambda: self.base_url, self.page_size)
-        self._httpd = _ApiServer((self.host, self.port), self, api, context)
-        self.port = self._httpd.server_address[1]
-        self._thread = self._httpd.serve_in_thread(f"portal-sandbox:{self.port}")
+        sock = bind(self.host, self.port)
+        self.port = sock.getsockname()[1]
+        loop = LoopThread(f"portal-sandbox:{self.port}").start()
+        try:
+            listener = Listener(ApiApp(api, _DataFactoryGate(self)), sock, context)
+            loop.call(listener.start())
+        except BaseException:
+            sock.close()
+            loop.stop()
+            raise
+        with self._workspaces_lock:
+            self._loop, self._listener = loop, listener
         return self
 
     def stop(self) -> None:
+        """Close every listener and connection (no handler answers afterwards) and join the loop's thread."""
         with self._workspaces_lock:
             workspaces, self._workspaces = list(self._workspaces.values()), {}
-            httpd, self._httpd = self._httpd, None
-        for workspace in workspaces:
-            workspace.stop()
-        if httpd is None:
+            listener, self._listener = self._listener, None
+            loop, self._loop = self._loop, None
+        if loop is None:
             return
-        httpd.stop()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        listeners = [w.listener for w in workspaces] + ([listener] if listener is not None else [])
+        try:
+            loop.call(_stop_all(listeners))
+        finally:
+            loop.stop()
 
     def __enter__(self) -> SandboxServer:
         return self.start()
@@ -129,10 +146,9 @@ class SandboxServer:
 
     @property
     def base_url(self) -> str:
-        if self._httpd is None:
+        if self._listener is None:
             raise RuntimeError("the sandbox server is not running; call start() first")
-        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
-        return f"https://[{host}]:{self.port}" if ":" in host else f"https://{host}:{self.port}"
+        return _url("https", self.host, self.port)
 
     @property
     def ca_path(self) -> str:
@@ -155,11 +171,11 @@ class SandboxServer:
         `https://adb-1111111111111111.1.azuredatabricks.net`; its listener starts on the first call."""
         name = workspace_hostname(host)
         with self._workspaces_lock:
-            if self._httpd is None:  # checked under the lock: stop() cannot miss a listener started meanwhile
+            if self._loop is None:  # checked under the lock: stop() cannot miss a listener started meanwhile
                 raise RuntimeError("the sandbox server is not running; call start() first")
             listener = self._workspaces.get(name)
             if listener is None:
-                listener = _WorkspaceServer.start(self, name)
+                listener = _WorkspaceListener.start(self, name, self._loop)
                 self._workspaces[name] = listener
             return listener.base_url
 
@@ -173,23 +189,43 @@ class SandboxServer:
         settings = {"token": SANDBOX_TOKEN, "auth_type": "pat", **_TEST_WORKSPACE_SETTINGS, **config_kwargs}
         return WorkspaceClient(config=Config(host=self.workspace(host), **settings))
 
-    # -- one request (called by the handler threads) ---------------------------------------------------------
+    # -- one request -------------------------------------------------------------------------------------------
 
     def injected_fault(self, method: str, path: str, is_write: bool,
                        workspace: str | None = None) -> InjectedFault | None:
-        """Counts the request, waits out any latency, and tells the handler which fault (if any) to play.
+        """Counts the request, waits out any latency, and tells the caller which fault (if any) to play.
 
-        `workspace` is the host name of the workspace listener that received the request (None: Data Factory)."""
+        `workspace` is the host name of the workspace listener that received the request (None: Data Factory).
+        The listeners use `injected_fault_async`, the same steps with the waits awaited on the event loop."""
+        steps = self._fault_steps(method, path, is_write, workspace)
+        try:
+            while True:
+                time.sleep(next(steps))
+        except StopIteration as done:
+            return done.value
+
+    async def injected_fault_async(self, method: str, path: str, is_write: bool,
+                                   workspace: str | None = None) -> InjectedFault | None:
+        steps = self._fault_steps(method, path, is_write, workspace)
+        try:
+            while True:
+                await asyncio.sleep(next(steps))
+        except StopIteration as done:
+            return done.value
+
+    def _fault_steps(self, method: str, path: str, is_write: bool,
+                     workspace: str | None) -> Generator[float, None, InjectedFault | None]:
+        """Yields the seconds to wait, returns the fault: one definition for the thread and the loop."""
         self.stats.count_request(method, is_write, workspace, path if workspace is not None else None)
         faults = self.faults
         if faults.latency_ms > 0:
-            time.sleep(faults.latency_ms / 1000)
+            yield faults.latency_ms / 1000
         fault = self._injector.decide(faults, method, path, is_write)
         if fault is None:
             return None
         self.stats.count_fault(workspace)
         if fault.delay_ms > 0:
-            time.sleep(fault.delay_ms / 1000)
+            yield fault.delay_ms / 1000
         return fault
 
 
@@ -222,7 +258,7 @@ def serve(
         server.stop()
 
 
-# -- HTTP plumbing -------------------------------------------------------------------------------------------
+# -- what stands before the APIs -----------------------------------------------------------------------------
 
 
 def _is_read(method: str, path: str) -> bool:
@@ -231,78 +267,31 @@ def _is_read(method: str, path: str) -> bool:
         "/geteventsubscriptionstatus"))
 
 
-class _Api(Protocol):
-    def handle(self, request: ApiRequest) -> ApiResponse: ...
+def _url(scheme: str, host: str, port: int) -> str:
+    host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
-class _ApiServer(ThreadingHTTPServer):
-    """One listener: HTTPS when given an SSL context (the Data Factory API), else plain HTTP.
+async def _stop_all(listeners: list[Listener]) -> None:
+    await asyncio.gather(*(listener.stop() for listener in listeners))
 
-    The answers of its own (injected faults, unreadable bodies) have the Data Factory API's shape; a subclass
-    changes them for another API."""
 
-    daemon_threads = True
+class _DataFactoryGate:
+    """The sandbox's faults before the Data Factory API (an `asgi.Gate`), and the answers of the listener's own in
+    the Data Factory API's shape; a subclass changes them for another API."""
+
     workspace: str | None = None  # the workspace host name, for the counters (None: the Data Factory API)
 
-    def __init__(self, address: tuple[str, int], sandbox: SandboxServer, api: _Api,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self.ssl_context = ssl_context
+    def __init__(self, sandbox: SandboxServer) -> None:
         self.sandbox = sandbox
-        self.api = api
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
 
-    def serve_in_thread(self, name: str) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.1}, name=name, daemon=True)
-        thread.start()
-        return thread
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.close_connections()
-        self.server_close()
-
-    def finish_request(self, request: Any, client_address: Any) -> None:
-        request.settimeout(10)  # a client that never finishes its handshake does not hold a thread for ever
-        # Small answers at once: without this, Nagle and delayed ACKs add ~40 ms to many requests.
-        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.ssl_context is None:
-            self._track(request, super().finish_request, client_address)  # socketserver closes the socket
-            return
-        try:
-            tls = self.ssl_context.wrap_socket(request, server_side=True)
-        except (ssl.SSLError, OSError) as err:
-            # Typically a client that does not trust the sandbox CA; it sees a certificate error.
-            log.debug("TLS handshake with %s failed: %s", client_address, err)
-            return
-        try:
-            self._track(tls, super().finish_request, client_address)
-        finally:
-            # wrap_socket detached the plain socket, so socketserver's own shutdown cannot close this one.
-            _close(tls)
-
-    def _track(self, conn: socket.socket, finish: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(conn)
-        try:
-            finish(conn, client_address)
-        finally:
-            with self._connections_lock:
-                self._connections.discard(conn)
-
-    def close_connections(self) -> None:
-        """End kept-alive connections, so no handler answers after stop() (clients reconnect elsewhere)."""
-        with self._connections_lock:
-            connections = list(self._connections)
-        for conn in connections:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    # -- answers of the listener's own -----------------------------------------------------------------------
+    async def admit(self, method: str, path: str) -> ApiResponse | Drop | None:
+        fault = await self.sandbox.injected_fault_async(method, path, not _is_read(method, path), self.workspace)
+        if fault is not None and fault.drop_connection:
+            return DROP_CONNECTION
+        if fault is not None and fault.status:
+            return self.fault_response(fault)
+        return self.limited_response(method, path)
 
     def fault_response(self, fault: InjectedFault) -> ApiResponse:
         code = _FAULT_CODES.get(fault.status, "InjectedFault")
@@ -321,34 +310,13 @@ class _ApiServer(ThreadingHTTPServer):
         return None
 
 
-class _WorkspaceServer(_ApiServer):
-    """The plain-HTTP listener of one Databricks workspace: Databricks-shaped errors and request limits."""
+class _WorkspaceGate(_DataFactoryGate):
+    """Before one Databricks workspace: Databricks-shaped errors and the workspace's request limits."""
 
-    def __init__(self, address: tuple[str, int], sandbox: SandboxServer, api: _Api, hostname: str) -> None:
-        super().__init__(address, sandbox, api)
+    def __init__(self, sandbox: SandboxServer, hostname: str) -> None:
+        super().__init__(sandbox)
         self.workspace = hostname
         self.limiter = WorkspaceRateLimiter()
-        self._thread: threading.Thread | None = None
-
-    @classmethod
-    def start(cls, sandbox: SandboxServer, hostname: str) -> _WorkspaceServer:
-        state = WorkspaceState(sandbox.state_dir / "databricks" / hostname, hostname)
-        api = WorkspaceApi(state, lambda: listener.base_url)  # asked only once the listener listens
-        listener = cls((sandbox.host, 0), sandbox, api, hostname)
-        listener._thread = listener.serve_in_thread(f"portal-sandbox-workspace:{listener.server_address[1]}")
-        return listener
-
-    @property
-    def base_url(self) -> str:
-        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.sandbox.host, self.sandbox.host)
-        port = self.server_address[1]
-        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-    def stop(self) -> None:
-        super().stop()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
 
     def fault_response(self, fault: InjectedFault) -> ApiResponse:
         return injected_error(fault.status, fault.retry_headers())
@@ -370,115 +338,23 @@ class _WorkspaceServer(_ApiServer):
         return rate_limited(retry_after)
 
 
-def _close(conn: ssl.SSLSocket) -> None:
-    try:
-        conn.close()
-    except OSError:
-        pass
+class _WorkspaceListener:
+    """The plain-HTTP listener of one Databricks workspace, on the sandbox's event loop."""
 
+    def __init__(self, listener: Listener, host: str) -> None:
+        self.listener = listener
+        self.base_url = _url("http", host, listener.port)
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's pooled connections expect
-    timeout = 30  # idle kept-alive connections end after this many seconds
-    # Buffered: headers and body leave in one write (one TLS record) when the base class flushes after a request.
-    wbufsize = -1
-    server: _ApiServer
-    server_version = "portal-sandbox"
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def do_PATCH(self) -> None:
-        self._serve()
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
-        log.debug("%s " + format, self.address_string(), *args)
-
-    def _serve(self) -> None:
+    @classmethod
+    def start(cls, sandbox: SandboxServer, hostname: str, loop: LoopThread) -> _WorkspaceListener:
+        state = WorkspaceState(sandbox.state_dir / "databricks" / hostname, hostname)
+        sock = bind(sandbox.host, 0)
+        base_url = _url("http", sandbox.host, sock.getsockname()[1])
+        api = WorkspaceApi(state, lambda: base_url)
+        listener = Listener(ApiApp(api, _WorkspaceGate(sandbox, hostname)), sock)
         try:
-            body = self._read_body()
-        except (ValueError, OSError):
-            self.close_connection = True
-            self._send(self.server.unreadable_body_response())
-            return
-        url = urlsplit(self.path)
-        method = self.command.upper()
-        fault = self.server.sandbox.injected_fault(method, url.path, not _is_read(method, url.path),
-                                                   self.server.workspace)
-        if fault is not None and fault.drop_connection:
-            self._drop()
-            return
-        if fault is not None and fault.status:
-            self._send(self.server.fault_response(fault))
-            return
-        limited = self.server.limited_response(method, url.path)
-        if limited is not None:
-            self._send(limited)
-            return
-        request = ApiRequest(
-            method=method,
-            path=url.path,
-            query=dict(parse_qsl(url.query, keep_blank_values=True)),
-            headers={k.lower(): v for k, v in self.headers.items()},
-            body=body,
-        )
-        try:
-            response = self.server.api.handle(request)
-        except Exception as err:  # a sandbox bug: answer like the service would, and leave a trace
-            log.exception("sandbox failed on %s %s", method, self.path)
-            response = self.server.internal_error_response(err)
-        self._send(response)
-
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _read_chunked(self) -> bytes:
-        parts: list[bytes] = []
-        while True:
-            size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
-            if size == 0:
-                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return b"".join(parts)
-            parts.append(self.rfile.read(size))
-            self.rfile.readline()
-
-    def _send(self, response: ApiResponse) -> None:
-        self.send_response(response.status)
-        request_id = self.headers.get("x-ms-client-request-id")
-        if request_id:
-            self.send_header("x-ms-client-request-id", request_id)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        if response.status in (204, 304):
-            self.end_headers()
-            return
-        if isinstance(response.body, bytes):  # a download: the API set its Content-Type
-            payload = response.body
-        else:
-            payload = b"" if response.body is None else json.dumps(response.body).encode("utf-8")
-            if payload:
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def _drop(self) -> None:
-        """Close the socket without a word: the client sees the connection end mid-request."""
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+            loop.call(listener.start())
+        except BaseException:
+            sock.close()
+            raise
+        return cls(listener, sandbox.host)

@@ -9,6 +9,7 @@ Lookups ignore case, as the service does; one lock guards memory and disk togeth
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import shutil
@@ -19,9 +20,13 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import quote
 
+from portal.sandbox.service_options import ServiceOptions
+
 Document = dict[str, Any]
 
 _PROVIDER_SEGMENTS = ("providers", "microsoft.datafactory")
+# Below a factory but not one of its entities (the 5,000 of the Data Factory limits): pipeline runs.
+_NOT_ENTITIES = frozenset({"pipelineruns"})
 
 
 def new_etag() -> str:
@@ -37,7 +42,9 @@ class SandboxState:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.lock = threading.RLock()  # re-entrant: API handlers hold it across several calls below
+        self.options = ServiceOptions()  # the emulated service's settings (write throttling, run outcomes)
         self._docs: dict[str, Document] = {}
+        self._entities: dict[str, int] = {}  # factory key → entities below it (kept as documents come and go)
         self._load()
 
     # -- reading ---------------------------------------------------------------------------------------------
@@ -63,6 +70,11 @@ class SandboxState:
         prefix = _key(parent_id) + "/"
         return (d for k, d in list(self._docs.items()) if k.startswith(prefix))
 
+    def count_entities(self, factory_id: str) -> int:
+        """The factory's entities: every object below it (private endpoints included), but not its runs."""
+        with self.lock:
+            return self._entities.get(_key(factory_id), 0)
+
     def factories(self, scope_id: str) -> list[Document]:
         """The factories of a subscription or resource group, sorted by name."""
         prefix = _key(scope_id) + "/"
@@ -74,9 +86,12 @@ class SandboxState:
     # -- writing ---------------------------------------------------------------------------------------------
 
     def put(self, doc: Document) -> None:
+        key = _key(doc["id"])
         with self.lock:
             write_json_atomic(_file(self._folder(doc["id"])), doc)
-            self._docs[_key(doc["id"])] = copy.deepcopy(doc)
+            if key not in self._docs:
+                self._count(key, 1)
+            self._docs[key] = copy.deepcopy(doc)
 
     def delete(self, resource_id: str) -> bool:
         """Remove a resource and everything below it; False when it was not there."""
@@ -87,7 +102,9 @@ class SandboxState:
                 return False
             folder = self._folder(doc["id"])
             for child in [k for k in self._docs if k.startswith(key + "/")]:
+                self._count(child, -1)
                 del self._docs[child]
+            self._count(key, -1)
             del self._docs[key]
             _file(folder).unlink(missing_ok=True)
             shutil.rmtree(folder, ignore_errors=True)
@@ -104,7 +121,7 @@ class SandboxState:
                 del segments[i:i + 2]
                 break
         # Quoting keeps any name a safe file name; ids carry the names, so loading never relies on file names.
-        return self.root.joinpath(*(quote(s, safe=" -_") for s in segments))
+        return self.root.joinpath(*(_file_segment(s) for s in segments))
 
     def _load(self) -> None:
         top = self.root / "subscriptions"
@@ -118,12 +135,42 @@ class SandboxState:
             if not isinstance(doc, dict) or not isinstance(doc.get("id"), str):
                 raise ValueError(f"{path}: not a sandbox resource document (no id)")
             self._docs[_key(doc["id"])] = doc
+            self._count(_key(doc["id"]), 1)
+
+    def _count(self, key: str, delta: int) -> None:
+        factory = _entity_factory(key)
+        if factory is not None:
+            self._entities[factory] = self._entities.get(factory, 0) + delta
 
 
 def _is_factory_key(key: str) -> bool:
     parts = key.strip("/").split("/")
     # subscriptions/S/resourcegroups/R/providers/microsoft.datafactory/factories/F
     return len(parts) == 8 and parts[4:7] == ["providers", "microsoft.datafactory", "factories"]
+
+
+def _entity_factory(key: str) -> str | None:
+    """The factory key an entity key is below (None: not an entity, e.g. a factory or a pipeline run)."""
+    parts = key.strip("/").split("/")
+    if len(parts) < 10 or parts[4:7] != ["providers", "microsoft.datafactory", "factories"]:
+        return None
+    if parts[8] in _NOT_ENTITIES:
+        return None
+    if parts[8] == "managedvirtualnetworks" and len(parts) not in (10, 12):
+        return None
+    return "/" + "/".join(parts[:8])
+
+
+_MAX_SEGMENT = 120  # bytes; file systems allow 255 per name, and names may have 260 characters, quoted longer
+
+
+def _file_segment(segment: str) -> str:
+    """A file name for one id segment: quoted, and shortened with a digest when too long."""
+    quoted = quote(segment, safe=" -_")
+    if len(quoted) <= _MAX_SEGMENT:
+        return quoted
+    digest = hashlib.sha256(segment.encode("utf-8")).hexdigest()[:16]
+    return f"{quoted[:_MAX_SEGMENT - 17]}~{digest}"
 
 
 def _file(folder: Path) -> Path:
@@ -136,7 +183,7 @@ def write_json_atomic(path: Path, doc: Any) -> None:
     No fsync: the sandbox trades durability across power loss for speed in tests and benchmarks.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem[:40]}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(doc, handle, indent=2, ensure_ascii=False)

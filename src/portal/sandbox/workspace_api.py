@@ -9,6 +9,22 @@ Notebooks are kept in Databricks source format: the language's header line (`# D
 for SQL, `//` for Scala) and the cells after it. An import that already begins with the header does not get a
 second one, so a SOURCE export returns exactly what a SOURCE import of an exported notebook sent.
 
+Paths: `/Workspace` is the root of the workspace file system and the service takes every path with or without it,
+so `/Workspace/Shared/etl` and `/Shared/etl` are one object here as well (each request's path is read without the
+prefix; see `workspace_state.canonical_path`). Which form the `path` of a list or get-status answer has is not
+documented (`ObjectInfo.path` is "The absolute path of the object"). The Databricks CLI's acceptance tests, recorded
+against real workspaces (databricks/cli: acceptance/bundle/deploy/files/no-snapshot-sync and
+acceptance/bundle/destroy/jobs-and-pipeline), show get-status answering `/Workspace/Users/...` when asked with that
+form but `/Users/...` when asked `//Workspace/Users/...`: a client cannot count on getting back the form it sent.
+Where the documentation is silent the sandbox takes the form strictest for the client: it always answers without
+the prefix, so a client that compares the paths it is given with the ones it asked for, without bringing both to
+one form first, fails here as soon as it uses the prefix. Error messages repeat the path as it was asked
+(`Path (/Workspace/Shared/x) doesn't exist.`), as the service's do.
+
+Times and sizes: `ObjectInfo.created_at`, `modified_at` and `size` are documented for files only ("Only
+applicable to files", databricks-sdk `databricks/sdk/service/workspace.py`), so list and get-status give them for
+FILE objects only; notebooks and folders are answered without them (the state still keeps every object's times).
+
 Also the service's per-workspace rate limits (`WorkspaceLimits`, off unless the server is given some) and the
 Databricks-shaped answers for faults the server injects.
 """
@@ -37,6 +53,7 @@ from portal.sandbox.workspace_state import (
     SANDBOX_USER,
     WorkspaceObject,
     WorkspaceState,
+    canonical_path,
     content_bytes,
     now_ms,
     parent_of,
@@ -239,24 +256,26 @@ class WorkspaceApi:
     # -- reading ---------------------------------------------------------------------------------------------
 
     def _get_status(self, request: ApiRequest) -> ApiResponse:
-        path = _path(request.query.get("path"))
-        return ApiResponse(200, _object_info(self._existing(path)))
+        asked = request.query.get("path")
+        return ApiResponse(200, _object_info(self._existing(_path(asked), asked)))
 
     def _list(self, request: ApiRequest) -> ApiResponse:
         # `notebooks_modified_after` is accepted and ignored; the service does not page this list.
-        path = _path(request.query.get("path"))
-        obj = self._existing(path)
+        asked = request.query.get("path")
+        path = _path(asked)
+        obj = self._existing(path, asked)
         if obj["object_type"] != DIRECTORY:
             return ApiResponse(200, {"objects": [_object_info(obj)]})  # "or the object if it is not a directory"
         objects = [_object_info(child) for child in self.state.children(path)]
         return ApiResponse(200, {"objects": objects} if objects else {})
 
     def _export(self, request: ApiRequest) -> ApiResponse:
-        path = _path(request.query.get("path"))
+        asked = request.query.get("path")
+        path = _path(asked)
         fmt = request.query.get("format") or "SOURCE"
         if fmt not in _IMPORT_FORMATS:
             raise _invalid(f"Invalid export format: {fmt}.")
-        obj = self._existing(path)
+        obj = self._existing(path, asked)
         if obj["object_type"] == DIRECTORY:
             raise _invalid(f"Path ({path}) is a directory; the sandbox exports notebooks and files only.")
         if fmt not in _EMULATED_FORMATS:
@@ -344,19 +363,21 @@ class WorkspaceApi:
 
     def _delete(self, request: ApiRequest) -> ApiResponse:
         body = _json_body(request)
-        path = _path(body.get("path"))
+        asked = body.get("path")
+        path = _path(asked)
         if path == ROOT:
             raise _invalid("The root folder cannot be deleted.")
-        obj = self._existing(path)
+        obj = self._existing(path, asked)
         if obj["object_type"] == DIRECTORY and self.state.has_children(path) and not _truthy(body.get("recursive")):
             raise DatabricksApiError(400, "DIRECTORY_NOT_EMPTY", f"Folder ({path}) is not empty.")
         self.state.delete(path)
         return ApiResponse(200, {})
 
-    def _existing(self, path: str) -> WorkspaceObject:
+    def _existing(self, path: str, asked: Any = None) -> WorkspaceObject:
+        """The object at `path`; a 404 naming the path as the request spelled it (`asked`) when there is none."""
         obj = self.state.get(path)
         if obj is None:
-            raise _missing(path)
+            raise _missing(asked if isinstance(asked, str) and asked else path)
         return obj
 
 
@@ -374,7 +395,8 @@ def _authorize(request: ApiRequest) -> None:
 
 
 def _path(value: Any) -> str:
-    """A workspace path, normalised: absolute, no empty, `.` or `..` segment, no trailing slash."""
+    """A workspace path, normalised: absolute, no empty, `.` or `..` segment, no trailing slash, and without the
+    `/Workspace` prefix (`/Workspace/Shared/x` is `/Shared/x`)."""
     if value is None or value == "":
         raise _invalid("Missing required field: path")
     if not isinstance(value, str):
@@ -384,7 +406,7 @@ def _path(value: Any) -> str:
     segments = [s for s in value.split("/") if s]
     if any(s in (".", "..") for s in segments):
         raise _invalid(f"Path ({value}) is not a valid workspace path.")
-    return "/" + "/".join(segments)
+    return canonical_path("/" + "/".join(segments))
 
 
 def _json_body(request: ApiRequest) -> dict[str, Any]:
@@ -458,10 +480,9 @@ def _object_info(obj: WorkspaceObject) -> dict[str, Any]:
                             "resource_id": str(obj["object_id"])}
     if obj["object_type"] == NOTEBOOK:
         info["language"] = obj["language"]
-    if obj["object_type"] in (NOTEBOOK, FILE):
+    if obj["object_type"] == FILE:  # "Only applicable to files" (ObjectInfo): notebooks and folders have none
         info["created_at"] = obj["created_at"]
         info["modified_at"] = obj["modified_at"]
-    if obj["object_type"] == FILE:
         info["size"] = len(content_bytes(obj))
     return info
 

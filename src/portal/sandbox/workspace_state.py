@@ -13,10 +13,15 @@ A workspace configured as `https://adb-1111111111111111.1.azuredatabricks.net` l
           settings.yml#file.json        the workspace file /Shared/etl/settings.yml
 
 Every object document holds `path`, `object_type`, `object_id`, `created_at` and `modified_at` (ms since the
-epoch); a notebook adds `language` and `content` (its source exactly as a SOURCE export returns it), a file its
-bytes as `content` (UTF-8 text) or `content_base64`. Quoting escapes `#` in names, so a document name never meets a
-folder name. The documents' `path` is what counts when loading; the file names only make the folder readable.
+epoch; kept for every object, though the API shows the two times for files only, as it documents); a notebook adds
+`language` and `content` (its source exactly as a SOURCE export returns it), a file its bytes as `content` (UTF-8
+text) or `content_base64`. Quoting escapes `#` in names, so a document name never meets a folder name. The
+documents' `path` is what counts when loading; the file names only make the folder readable.
 One lock guards memory and disk together; a restarted server sees the same objects.
+
+Paths are kept in one form only, without the `/Workspace` prefix: `/Workspace` is the root of the workspace file
+system, so `/Workspace/Shared/etl` and `/Shared/etl` name one object (`canonical_path`). A state folder written
+before this rule, holding a separate `tree/Workspace/` copy, is folded into the one tree when it is loaded.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ NOTEBOOK = "NOTEBOOK"
 FILE = "FILE"
 
 ROOT = "/"
+# The workspace file system's root as the service also accepts it in front of every path (`/Workspace/Users/...`).
+WORKSPACE_ROOT_ALIAS = "Workspace"
 SANDBOX_USER = "sandbox-user@example.com"
 # Folders a new workspace starts with, as a real one does (the user's home included).
 _INITIAL_FOLDERS = ("/Users", f"/Users/{SANDBOX_USER}", "/Shared")
@@ -76,6 +83,16 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def canonical_path(path: str) -> str:
+    """`path` (absolute, normalised) without the `/Workspace` prefix: `/Workspace/Shared/x` -> `/Shared/x`,
+    `/Workspace` -> `/`. Only a first segment spelled exactly `Workspace` is the alias (paths are case-sensitive);
+    `/Shared/Workspace/x` is an ordinary folder named Workspace."""
+    if path == "/" + WORKSPACE_ROOT_ALIAS:
+        return ROOT
+    prefix = "/" + WORKSPACE_ROOT_ALIAS + "/"
+    return path[len(prefix) - 1:] if path.startswith(prefix) else path
+
+
 def parent_of(path: str) -> str:
     head = path.rsplit("/", 1)[0]
     return head or ROOT
@@ -100,7 +117,8 @@ def with_content(obj: WorkspaceObject, data: bytes) -> WorkspaceObject:
 
 
 class WorkspaceState:
-    """The objects of one workspace by path (paths are absolute, normalised, compared with case)."""
+    """The objects of one workspace by path (paths are absolute, normalised, compared with case; every method takes
+    a path with or without the `/Workspace` prefix and keeps it without)."""
 
     def __init__(self, root: str | os.PathLike[str], hostname: str) -> None:
         self.root = Path(root)
@@ -115,6 +133,7 @@ class WorkspaceState:
 
     def get(self, path: str) -> WorkspaceObject | None:
         """The object at `path` (the root folder included); not copied: replace it with `put`, never change it."""
+        path = canonical_path(path)
         if path == ROOT:
             return {"path": ROOT, "object_type": DIRECTORY, "object_id": 0}
         with self.lock:
@@ -122,11 +141,13 @@ class WorkspaceState:
 
     def children(self, path: str) -> list[WorkspaceObject]:
         """The direct children of the folder at `path`, sorted by path."""
+        path = canonical_path(path)
         with self.lock:
             names = sorted(self._children.get(path, ()))
             return [self._objects[name] for name in names]
 
     def has_children(self, path: str) -> bool:
+        path = canonical_path(path)
         with self.lock:
             return bool(self._children.get(path))
 
@@ -143,7 +164,10 @@ class WorkspaceState:
 
     def put(self, obj: WorkspaceObject) -> None:
         """Store `obj` (its parent folder must be there); replaces the object at its path, of any type."""
-        path = obj["path"]
+        path = canonical_path(obj["path"])
+        if path == ROOT:
+            raise ValueError("the root folder is not stored")
+        obj = {**obj, "path": path}
         with self.lock:
             old = self._objects.get(path)
             if old is not None and old["object_type"] != obj["object_type"]:
@@ -157,6 +181,7 @@ class WorkspaceState:
 
     def delete(self, path: str) -> bool:
         """Remove the object at `path` and everything below it; False when it was not there."""
+        path = canonical_path(path)
         with self.lock:
             obj = self._objects.get(path)
             if obj is None:
@@ -217,6 +242,18 @@ class WorkspaceState:
             if not isinstance(obj, dict) or not isinstance(obj.get("path"), str) or "object_type" not in obj:
                 raise ValueError(f"{file}: not a sandbox workspace object (no path or object_type)")
             found.append(obj)
+        # Objects an older sandbox kept below a `/Workspace/...` path of their own are the same objects as those
+        # without the prefix: they are folded in (where both exist, the one without the prefix is kept).
+        aliased = [obj for obj in found if canonical_path(obj["path"]) != obj["path"]]
+        found = [obj for obj in found if canonical_path(obj["path"]) == obj["path"]]
+        kept = {obj["path"] for obj in found}
+        folded: list[WorkspaceObject] = []
+        for obj in aliased:
+            path = canonical_path(obj["path"])
+            if path != ROOT and path not in kept:
+                kept.add(path)
+                folded.append({**obj, "path": path})
+        found += folded
         for obj in sorted(found, key=lambda o: o["path"].count("/")):  # folders before what they hold
             path = obj["path"]
             self._objects[path] = obj
@@ -224,3 +261,7 @@ class WorkspaceState:
             if obj["object_type"] == DIRECTORY:
                 self._children.setdefault(path, set())
             self._last_id = max(self._last_id, int(obj.get("object_id", 0)))
+        if aliased:
+            for obj in sorted(folded, key=lambda o: o["path"].count("/")):
+                write_json_atomic(self._doc_file(obj), obj)
+            shutil.rmtree(tree / WORKSPACE_ROOT_ALIAS, ignore_errors=True)
