@@ -84,7 +84,10 @@ def top_slot(kind: str) -> Slot:
 
 
 def comparable(kind: str, desired: Any, live: Any) -> tuple[Any, Any]:
-    """Both sides of one object's `properties` reduced to what the source owns, ready to be compared."""
+    """Both sides of one object's `properties` reduced to what the source owns, ready to be compared. Parts
+    equal on both sides are left as they are (they compare equal either way)."""
+    if type(desired) is type(live) and desired == live:
+        return desired, live
     return _pair(desired, live, top_slot(kind))
 
 
@@ -141,6 +144,11 @@ def _mapping(ours: dict[str, Any], theirs: dict[str, Any], slot_for: Any,
             continue
         if _is_secret_slot(mine):
             continue  # a secret in the source: its live value is unknowable, so it is not compared
+        if in_ours and in_theirs and type(mine) is type(live) and mine == live:
+            # Equal as they stand: whatever the reduction drops or respells it would on both sides alike.
+            if not _empty(mine):
+                out_ours[key], out_theirs[key] = mine, live
+            continue
         if in_ours and in_theirs:
             mine, live = _pair(mine, live, slot)
         else:
