@@ -60,6 +60,15 @@ SANDBOX_TEST_ENVIRONMENT = f"""\
 """
 
 
+def sandbox_config(**deploy: object) -> str:
+    """A portal.yaml with the one sandbox environment `test` and these `deploy:` settings (values as JSON, which
+    YAML reads alike)."""
+    text = f"version: 1\nadf:\n  root_folder: adf\nenvironments:\n{SANDBOX_TEST_ENVIRONMENT}"
+    if deploy:
+        text += "    deploy:\n" + "".join(f"      {key}: {json.dumps(value)}\n" for key, value in deploy.items())
+    return text
+
+
 def write_json(path: Path, document: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent="\t"), encoding="utf-8")

@@ -18,23 +18,14 @@ from portal.errors import PortalError
 from portal.sandbox import FaultRule, Faults
 from tests.mapping_repo import (
     KV_TEST,
-    SANDBOX_TEST_ENVIRONMENT,
     SUB_TEST,
     commit_all,
+    sandbox_config,
     sandbox_repo,
     write_json,
 )
 
-CONFIG = f"""\
-version: 1
-adf:
-  root_folder: adf
-environments:
-{SANDBOX_TEST_ENVIRONMENT}\
-    deploy:
-      delete_removed: true
-      parallelism: 3
-"""
+CONFIG = sandbox_config(delete_removed=True, parallelism=3)
 
 
 def kv(secret: str) -> dict:

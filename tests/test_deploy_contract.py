@@ -17,7 +17,7 @@ import pytest
 from portal.adf.loader import load_factory
 from portal.deploy.comparison import comparable
 from portal.adf.validation import CONTRACT_PARAMETERS, SERVICE_NAME_RULES
-from portal.deploy.limits import ACTIVITIES_PER_PIPELINE
+from portal.adf.limits import ACTIVITIES_PER_PIPELINE
 from portal.deploy.plan import property_changes
 from portal.deploy.service import apply_environment, plan_environment
 from portal.deploy.target import COLLECTIONS, GLOBAL_PARAMETERS, FactoryTarget, sandbox_for
@@ -25,17 +25,9 @@ from portal.environments.workspace import MappingWorkspace
 from portal.errors import FindingsError, PortalError
 from portal.sandbox import SandboxServer
 from tests.corpus import CORPUS
-from tests.mapping_repo import KV_TEST, SANDBOX_TEST_ENVIRONMENT, SUB_TEST, commit_all, sandbox_repo, write_json
+from tests.mapping_repo import KV_TEST, SUB_TEST, commit_all, sandbox_config, sandbox_repo, write_json
 
-CONFIG = f"""\
-version: 1
-adf:
-  root_folder: adf
-environments:
-{SANDBOX_TEST_ENVIRONMENT}\
-    deploy:
-      delete_removed: true
-"""
+CONFIG = sandbox_config(delete_removed=True)
 VALUES = {"test": {
     "LS_Lake_accountKey": {"reference": {"keyVault": {"id": KV_TEST}, "secretName": "lake-key"}},
     "LS_Sql_connectionString": {"reference": {"keyVault": {"id": KV_TEST}, "secretName": "sql-conn"}}}}
@@ -336,7 +328,8 @@ def test_every_object_of_a_real_factory_plans_unchanged_once_it_is_written(entry
 
 
 def test_a_deploy_bigger_than_the_hourly_write_budget_is_told() -> None:
-    from portal.deploy.limits import WRITES_PER_HOUR, write_rate_note
+    from portal.adf.limits import WRITES_PER_HOUR
+    from portal.deploy.limits import write_rate_note
 
     assert write_rate_note(WRITES_PER_HOUR) is None
     note = write_rate_note(WRITES_PER_HOUR + 1)

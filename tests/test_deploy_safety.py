@@ -17,14 +17,12 @@ from portal.deploy.target import sandbox_for
 from portal.environments.workspace import MappingWorkspace
 from portal.errors import FindingsError, PortalError
 from portal.sandbox import FaultRule, Faults
-from tests.mapping_repo import KV_TEST, SANDBOX_TEST_ENVIRONMENT, commit_all, sandbox_repo, write_json
+from tests.mapping_repo import KV_TEST, commit_all, sandbox_config, sandbox_repo, write_json
 from tests.test_deploy import live, promote
 
 
 def config(downtime: int | None = None) -> str:
-    text = f"version: 1\nadf:\n  root_folder: adf\nenvironments:\n{SANDBOX_TEST_ENVIRONMENT}    deploy:\n" \
-           "      parallelism: 2\n"
-    return text + (f"      trigger_downtime_seconds: {downtime}\n" if downtime is not None else "")
+    return sandbox_config(parallelism=2, **({} if downtime is None else {"trigger_downtime_seconds": downtime}))
 
 
 def kv(secret: str) -> dict:

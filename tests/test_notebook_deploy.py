@@ -74,6 +74,12 @@ def workspace_client(repo: Path):
     return sandbox_for(repo / ".sandbox").workspace_client(HOST)
 
 
+def edit_by_hand(repo: Path, path: str, source: str, language: Language) -> None:
+    """What a person does in the workspace UI: save a notebook's source over the deployed one."""
+    workspace_client(repo).workspace.import_(path, content=base64.b64encode(source.encode()).decode(),
+                                             format=ImportFormat.SOURCE, language=language, overwrite=True)
+
+
 def calls(repo: Path):
     return sandbox_for(repo / ".sandbox").stats.workspace(HOST)
 
@@ -120,9 +126,8 @@ def test_an_unchanged_folder_plans_empty_twice_in_a_row_after_a_promotion(repo: 
 def test_a_hand_edit_of_a_notebook_is_drift_without_a_modified_at(repo: Path) -> None:
     promote(repo)
     client = workspace_client(repo)
-    client.workspace.import_(f"{TARGET}/jobs/cleanup", content=base64.b64encode(
-        b"# Databricks notebook source\nprint('edited by hand')\n").decode(), format=ImportFormat.SOURCE,
-        language=Language.PYTHON, overwrite=True)
+    edit_by_hand(repo, f"{TARGET}/jobs/cleanup", "# Databricks notebook source\nprint('edited by hand')\n",
+                 Language.PYTHON)
     listed = {o.path: o for o in client.workspace.list(f"{TARGET}/jobs")}
     assert listed[f"{TARGET}/jobs/cleanup"].modified_at is None  # as the API documents: nothing to go by
     shown = plan(repo).notebooks
@@ -178,10 +183,7 @@ def test_listings_that_answer_with_the_workspace_prefix_plan_the_same(repo: Path
     assert all(o.path.startswith("/Workspace/") for o in workspace_client(repo).workspace.list(TARGET))
     shown = plan(repo).notebooks
     assert not shown.has_changes and shown.unchanged == 5 and shown.left_alone == ()
-    client = workspace_client(repo)
-    client.workspace.import_(f"{TARGET}/report", content=base64.b64encode(
-        b"-- Databricks notebook source\nSELECT 'edited by hand';\n").decode(), format=ImportFormat.SOURCE,
-        language=Language.SQL, overwrite=True)
+    edit_by_hand(repo, f"{TARGET}/report", "-- Databricks notebook source\nSELECT 'edited by hand';\n", Language.SQL)
     assert [(c.path, c.drift) for c in plan(repo).notebooks.changes] == [(f"{TARGET}/report", True)]
 
 
@@ -225,14 +227,9 @@ def test_removed_notebooks_are_pruned_and_hand_made_ones_left_alone(repo: Path) 
 
 def test_drift_is_shown_and_git_wins(repo: Path) -> None:
     promote(repo)
-    client = workspace_client(repo)
-    client.workspace.import_(f"{TARGET}/report", content=base64.b64encode(
-        b"-- Databricks notebook source\nSELECT 'edited by hand';\n").decode(), format=ImportFormat.SOURCE,
-        language=Language.SQL, overwrite=True)
+    edit_by_hand(repo, f"{TARGET}/report", "-- Databricks notebook source\nSELECT 'edited by hand';\n", Language.SQL)
     # Opened and saved without a change: modified, but not drift.
-    client.workspace.import_(f"{TARGET}/load", content=base64.b64encode(NOTEBOOKS["notebooks/load.py"].encode()
-                                                                         ).decode(),
-                             format=ImportFormat.SOURCE, language=Language.PYTHON, overwrite=True)
+    edit_by_hand(repo, f"{TARGET}/load", NOTEBOOKS["notebooks/load.py"], Language.PYTHON)
     shown = plan(repo).notebooks
     assert [(c.path, c.drift) for c in shown.changes] == [(f"{TARGET}/report", True)]
     assert "edited in the workspace" in shown.changes[0].reason and shown.counts()["drift"] == 1
@@ -329,8 +326,7 @@ def test_saves_without_a_change_are_not_drift_and_a_saved_file_is_checked_once(r
     # plan anyway, having no documented modified_at).
     for path, language in (("load", Language.PYTHON), ("report", Language.SQL)):
         source = NOTEBOOKS[f"notebooks/{path}.{'py' if language == Language.PYTHON else 'sql'}"]
-        client.workspace.import_(f"{TARGET}/{path}", content=base64.b64encode(source.encode()).decode(),
-                                 format=ImportFormat.SOURCE, language=language, overwrite=True)
+        edit_by_hand(repo, f"{TARGET}/{path}", source, language)
     assert not plan(repo).has_changes
     # A file saved without a change is newer than the manifest: exported once, and the manifest recorded again so
     # that its time covers the save.

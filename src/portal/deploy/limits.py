@@ -2,12 +2,8 @@
 
 Names the service refuses are found earlier, by `portal validate` (`adf.validation.SERVICE_NAME_RULES`): a
 factory holding one gets no plan at all. Sources of what is checked here:
-- Limits: Microsoft's published Data Factory limits (learn.microsoft.com, "Azure subscription and service limits,
-  quotas, and constraints", Data Factory section; MicrosoftDocs/azure-docs
-  articles/azure-resource-manager/management/azure-subscription-service-limits.md): 5,000 entities per factory,
-  120 activities per pipeline including the inner activities of containers, 50 parameters per pipeline, 200 KB
-  per pipeline object, 100 KB per dataset or linked service object, 8,192 characters per expression. These are
-  default limits a subscription may have raised; the plan holds to the defaults.
+- Limits: Microsoft's published Data Factory limits, in `portal.adf.limits` (the sandbox refuses by the same
+  table). They are default limits a subscription may have raised; the plan holds to the defaults.
 - Managed private endpoints cannot be changed in place: their properties are fixed once created (the service
   refuses an update), so a changed one must be deleted and made again, which needs the private link's owner to
   approve it anew: the portal never does that on its own.
@@ -16,23 +12,21 @@ factory holding one gets no plan at all. Sources of what is checked here:
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
+from portal.adf.limits import (
+    ACTIVITIES_PER_PIPELINE,
+    BYTES_PER_OBJECT,
+    CHARACTERS_PER_EXPRESSION,
+    ENTITIES_PER_FACTORY,
+    KB,
+    PARAMETERS_PER_PIPELINE,
+    WRITES_PER_HOUR,
+    all_activities,
+    long_expressions,
+)
 from portal.adf.model import Kind
-
-
-ENTITIES_PER_FACTORY = 5000
-# Azure Resource Manager's write budget (same page: "Write API calls 1,200/h ... imposed by Azure Resource
-# Manager"): a bigger deploy is throttled (429 with Retry-After) part-way, which the SDK's retries wait out.
-WRITES_PER_HOUR = 1200
-ACTIVITIES_PER_PIPELINE = 120
-PARAMETERS_PER_PIPELINE = 50
-CHARACTERS_PER_EXPRESSION = 8192
-# "KB" read as 1,000 bytes: the stricter reading, so a plan is refused whenever the service might refuse it.
-BYTES_PER_OBJECT = {Kind.PIPELINE.value: 200_000, Kind.DATASET.value: 100_000, Kind.LINKED_SERVICE.value: 100_000}
-# Where container activities keep their inner activities (ForEach, Until: activities; If: both branches;
-# Switch: each case and the default), per the activity models of the contract.
-_INNER = ("activities", "ifTrueActivities", "ifFalseActivities", "defaultActivities")
 
 Key = tuple[str, str]
 
@@ -64,7 +58,8 @@ def plan_blockers(desired: Mapping[Key, Any], objects: Mapping[Key, Any], live: 
 
 
 def write_rate_note(writes: int) -> str | None:
-    """A warning when one promotion makes more writes than Resource Manager allows per hour."""
+    """A warning when one promotion makes more writes than Resource Manager allows per hour: it is throttled
+    (429 with Retry-After) part-way, which the SDK's retries wait out."""
     if writes <= WRITES_PER_HOUR:
         return None
     return (f"{writes} writes, more than the {WRITES_PER_HOUR} per hour Azure Resource Manager allows: the deploy "
@@ -78,10 +73,10 @@ def _object_limits(kind: str, name: str, properties: Any) -> list[str]:
         # Measured as the SDK sends it (json.dumps with its default separators), secrets still unresolved.
         size = len(json.dumps({"properties": properties}, default=str).encode("utf-8"))
         if size > limit:
-            found.append(f"{kind} {name}: {size:,} bytes, more than the {limit // 1000} KB Data Factory allows "
+            found.append(f"{kind} {name}: {size:,} bytes, more than the {limit // KB} KB Data Factory allows "
                          f"per {kind} object")
     if kind == Kind.PIPELINE.value and isinstance(properties, Mapping):
-        activities = sum(1 for _ in _all_activities(properties.get("activities")))
+        activities = sum(1 for _ in all_activities(properties.get("activities")))
         if activities > ACTIVITIES_PER_PIPELINE:
             found.append(f"{kind} {name}: {activities} activities (inner activities of containers included), "
                          f"more than the {ACTIVITIES_PER_PIPELINE} Data Factory allows per pipeline")
@@ -89,36 +84,7 @@ def _object_limits(kind: str, name: str, properties: Any) -> list[str]:
         if isinstance(parameters, Mapping) and len(parameters) > PARAMETERS_PER_PIPELINE:
             found.append(f"{kind} {name}: {len(parameters)} parameters, more than the {PARAMETERS_PER_PIPELINE} "
                          "Data Factory allows per pipeline")
-    for where, length in _long_expressions(properties, "properties"):
+    for where, length in long_expressions(properties, "properties"):
         found.append(f"{kind} {name}: the expression at {where} has {length} characters, more than the "
                      f"{CHARACTERS_PER_EXPRESSION} Data Factory allows")
     return found
-
-
-def _all_activities(activities: Any) -> Iterator[Mapping[str, Any]]:
-    if not isinstance(activities, list):
-        return
-    for activity in activities:
-        if not isinstance(activity, Mapping):
-            continue
-        yield activity
-        props = activity.get("typeProperties")
-        if not isinstance(props, Mapping):
-            continue
-        for key in _INNER:
-            yield from _all_activities(props.get(key))
-        for case in props.get("cases") or []:
-            if isinstance(case, Mapping):
-                yield from _all_activities(case.get("activities"))
-
-
-def _long_expressions(value: Any, path: str) -> Iterator[tuple[str, int]]:
-    if isinstance(value, str):
-        if value.startswith("@") and not value.startswith("@@") and len(value) > CHARACTERS_PER_EXPRESSION:
-            yield path, len(value)
-    elif isinstance(value, Mapping):
-        for key, child in value.items():
-            yield from _long_expressions(child, f"{path}.{key}")
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            yield from _long_expressions(child, f"{path}[{index}]")

@@ -1,12 +1,9 @@
 """The published limits the service refuses writes beyond, and ARM's write throttling.
 
-Source: the Data Factory section of MicrosoftDocs/azure-docs
-articles/azure-resource-manager/management/azure-subscription-service-limits.md (default limits): 5,000 entities
-per factory ("such as pipelines, data sets, triggers, linked services, Private Endpoints, and integration
-runtimes"), 120 activities per pipeline including the inner activities of containers, 50 parameters per
-pipeline, 200 KB per pipeline object, 100 KB per dataset and linked service object, 8,192 characters per
-expression, and 1,200 write API calls per hour, imposed by Azure Resource Manager
-(articles/azure-resource-manager/management/request-limits-and-throttling.md: 429 with Retry-After).
+Source: `portal.adf.limits` (the Data Factory section of MicrosoftDocs/azure-docs
+articles/azure-resource-manager/management/azure-subscription-service-limits.md, default limits), which the
+deploy core plans against too; ARM's throttling of writes: 429 with Retry-After
+(articles/azure-resource-manager/management/request-limits-and-throttling.md).
 
 No error code for these refusals is published; the choices are listed in `portal.sandbox.api`.
 """
@@ -17,26 +14,31 @@ import collections
 import math
 import threading
 import time
-from typing import Any, Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
+from portal.adf.limits import (
+    ACTIVITIES_PER_PIPELINE,
+    BYTES_PER_OBJECT,
+    CHARACTERS_PER_EXPRESSION,
+    ENTITIES_PER_FACTORY,
+    KB,
+    PARAMETERS_PER_PIPELINE,
+    all_activities,
+    long_expressions,
+)
+from portal.adf.model import Kind
 from portal.sandbox.errors import ApiError
 from portal.sandbox.service_options import WriteRateLimit
 
-ENTITIES_PER_FACTORY = 5000
-ACTIVITIES_PER_PIPELINE = 120
-PARAMETERS_PER_PIPELINE = 50
-CHARACTERS_PER_EXPRESSION = 8192
-KB = 1000  # the smaller reading of the docs' "KB" (a choice)
-BYTES_PER_OBJECT = {"pipelines": 200 * KB, "datasets": 100 * KB, "linkedservices": 100 * KB}
+# Collection URL segment → the limits' kind, and the word the messages use.
+_KIND = {"pipelines": Kind.PIPELINE.value, "datasets": Kind.DATASET.value, "linkedservices": Kind.LINKED_SERVICE.value}
 _KIND_WORD = {"pipelines": "pipeline", "datasets": "dataset", "linkedservices": "linked service"}
-# Where container activities keep inner activities (ForEach/Until: activities; IfCondition: both branches;
-# Switch: each case's activities and defaultActivities), per the activity models of the contract.
-_INNER = ("activities", "ifTrueActivities", "ifFalseActivities", "defaultActivities")
 
 
 def check_object(collection: str, name: str, body_size: int, properties: Mapping[str, Any]) -> None:
     """400 BadRequest when one object breaks a per-object limit."""
-    limit = BYTES_PER_OBJECT.get(collection)
+    limit = BYTES_PER_OBJECT.get(_KIND.get(collection, ""))
     if limit is not None and body_size > limit:
         raise ApiError(400, "BadRequest",
                        f"The {_KIND_WORD[collection]} '{name}' is {body_size} bytes, more than the {limit // KB} KB "
@@ -63,40 +65,6 @@ def check_entity_count(factory_name: str, count_after: int) -> None:
     if count_after > ENTITIES_PER_FACTORY:
         raise ApiError(400, "BadRequest",
                        f"Factory '{factory_name}' cannot hold more than {ENTITIES_PER_FACTORY} entities.")
-
-
-def all_activities(activities: Any) -> Iterator[Mapping[str, Any]]:
-    if not isinstance(activities, list):
-        return
-    for activity in activities:
-        if not isinstance(activity, Mapping):
-            continue
-        yield activity
-        props = activity.get("typeProperties")
-        if not isinstance(props, Mapping):
-            continue
-        for key in _INNER:
-            yield from all_activities(props.get(key))
-        for case in props.get("cases") or []:
-            if isinstance(case, Mapping):
-                yield from all_activities(case.get("activities"))
-
-
-def is_expression(text: str) -> bool:
-    """An expression ("@..."; "@@" escapes a literal "@") or a string with interpolations ("...@{...}...")."""
-    return (text.startswith("@") and not text.startswith("@@")) or "@{" in text
-
-
-def long_expressions(value: Any, path: str) -> Iterator[tuple[str, int]]:
-    if isinstance(value, str):
-        if len(value) > CHARACTERS_PER_EXPRESSION and is_expression(value):
-            yield path, len(value)
-    elif isinstance(value, Mapping):
-        for key, child in value.items():
-            yield from long_expressions(child, f"{path}.{key}")
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            yield from long_expressions(child, f"{path}[{index}]")
 
 
 class WriteLimiter:

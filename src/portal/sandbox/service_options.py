@@ -10,10 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-# Azure Resource Manager's default: 1,200 writes per hour per subscription and principal ("Write API calls
-# 1,200/h ... imposed by Azure Resource Manager", Data Factory limits in MicrosoftDocs/azure-docs
-# articles/azure-resource-manager/management/azure-subscription-service-limits.md).
-ARM_WRITES_PER_HOUR = 1200
+from portal.adf.limits import WRITES_PER_HOUR
 
 
 @dataclass
@@ -22,7 +19,7 @@ class WriteRateLimit:
     `window_seconds`; beyond that 429 with Retry-After (request-limits-and-throttling.md: DELETE is counted apart
     and so is not limited here)."""
 
-    writes: int = ARM_WRITES_PER_HOUR
+    writes: int = WRITES_PER_HOUR  # per subscription and principal, ARM's default
     window_seconds: float = 3600.0
 
 

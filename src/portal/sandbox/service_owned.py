@@ -35,8 +35,11 @@ import functools
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
+
+from portal.adf.sdk_schema import rest_fields, subtypes_of
 
 MASK = "**********"
 
@@ -83,52 +86,39 @@ def _model_class(name: str | None) -> type | None:
     return cls if isinstance(cls, type) else None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _fields(model_name: str) -> Mapping[str, _Field]:
     """The model's fields (inherited ones included) by lower-cased wire name."""
     cls = _model_class(model_name)
     found: dict[str, _Field] = {}
     if cls is None:
         return found
-    for klass in reversed(cls.__mro__):
-        annotations = vars(klass).get("__annotations__", {})
-        for attr, value in vars(klass).items():
-            if attr.startswith("_") or not hasattr(value, "_rest_name_input"):
-                continue
-            text = str(annotations.get(attr) or "")
-            named = [_model_class(n) for n in _MODEL_NAME.findall(text)]
-            enums = [n for n in named if n is not None and issubclass(n, enum.Enum)]
-            models = [n for n in named if n is not None and not issubclass(n, enum.Enum)]
-            lowered = text.lower()
-            rest_name = value._rest_name_input or attr
-            found[rest_name.lower()] = _Field(
-                rest_name=rest_name,
-                read_only=list(getattr(value, "_visibility", None) or ()) == ["read"],
-                model=models[0].__name__ if models else None,
-                enum_values={str(m.value).lower(): str(m.value) for m in enums[0]} if enums else None,
-                container=_LIST if "list[" in lowered else _MAP if "dict[str" in lowered else _ONE,
-                discriminator=bool(getattr(value, "_is_discriminator", False)),
-            )
+    for attr, (value, annotation) in rest_fields(cls).items():
+        text = str(annotation or "")
+        named = [_model_class(n) for n in _MODEL_NAME.findall(text)]
+        enums = [n for n in named if n is not None and issubclass(n, enum.Enum)]
+        models = [n for n in named if n is not None and not issubclass(n, enum.Enum)]
+        lowered = text.lower()
+        rest_name = value._rest_name_input or attr
+        found[rest_name.lower()] = _Field(
+            rest_name=rest_name,
+            read_only=list(getattr(value, "_visibility", None) or ()) == ["read"],
+            model=models[0].__name__ if models else None,
+            enum_values={str(m.value).lower(): str(m.value) for m in enums[0]} if enums else None,
+            container=_LIST if "list[" in lowered else _MAP if "dict[str" in lowered else _ONE,
+            discriminator=bool(getattr(value, "_is_discriminator", False)),
+        )
     return found
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _subtypes(model_name: str) -> Mapping[str, str]:
     """Discriminator value (lower-cased) → concrete model, through intermediate bases (Activity → Execution →
-    CopyActivity): each base keeps its own table."""
-    found: dict[str, str] = {}
-    stack = [c for c in [_model_class(model_name)] if c is not None]
-    seen: set[type] = set()
-    while stack:
-        current = stack.pop()
-        if current in seen:
-            continue
-        seen.add(current)
-        for value, sub in (vars(current).get("__mapping__") or {}).items():
-            if sub is not current:
-                found.setdefault(str(value).lower(), sub.__name__)
-                stack.append(sub)
-    return found
+    CopyActivity)."""
+    cls = _model_class(model_name)
+    if cls is None:
+        return {}
+    return {str(value).lower(): sub.__name__ for value, sub in subtypes_of(cls).items()}
 
 
 def _concrete(model_name: str, value: Mapping[str, Any]) -> str:
