@@ -13,10 +13,12 @@ a reference to a missing object asks.
 
 from __future__ import annotations
 
+import enum
 import functools
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from portal.adf.model import Kind
 
@@ -39,15 +41,28 @@ PROPERTIES_MODEL: Mapping[Kind, str] = {
 _MODEL_NAME = re.compile(r"_models\.(\w+)")
 
 
+ONE, LIST, MAP = "one", "list", "map"
+
+
 @dataclass(frozen=True)
 class Field:
-    """A property of a model: its wire name, the model of its value (None for a plain value), whether the
-    value is a list of that model, and whether the declaring model requires it."""
+    """A property of a model, as the generated code declares it: its wire name; the model of its value (of each
+    item for lists and maps; None for a plain value or free-form JSON); whether the value is one, a list or a
+    name → value map; its enum (lower-cased value → the contract's spelling; None: not one); whether the
+    declaring model requires it; whether only the service writes it (visibility "read", `readOnly` in the
+    spec); and whether it is the model's discriminator (`type`)."""
 
     rest_name: str
     model: str | None
-    is_list: bool
-    required: bool
+    container: str = ONE
+    enum_values: Mapping[str, str] | None = None
+    required: bool = False
+    read_only: bool = False
+    discriminator: bool = False
+
+    @property
+    def is_list(self) -> bool:
+        return self.container == LIST
 
 
 @functools.lru_cache(maxsize=1)
@@ -87,29 +102,48 @@ def subtypes_of(cls: type) -> dict[str, type]:
     return mapping
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def fields_of(model_name: str) -> Mapping[str, Field]:
-    """The model's properties by lower-cased wire name, inherited ones included."""
-    cls = getattr(_models(), model_name, None)
+    """The model's properties by lower-cased wire name, inherited ones included; empty when the contract has no
+    such model (or it is an enum). The one reader of a model's fields for the export, the plan and the sandbox."""
+    cls = _model_class(model_name)
     found: dict[str, Field] = {}
-    if cls is None:
+    if cls is None or issubclass(cls, enum.Enum):
         return found
     for attr, (field, annotation) in rest_fields(cls).items():
         text = str(annotation or "")
-        match = _MODEL_NAME.search(text)
+        named = [_model_class(n) for n in _MODEL_NAME.findall(text)]
+        enums = [n for n in named if n is not None and issubclass(n, enum.Enum)]
+        models = [n for n in named if n is not None and not issubclass(n, enum.Enum)]
+        lowered = text.lower()
         rest_name = field._rest_name_input or attr
         found[rest_name.lower()] = Field(
             rest_name=rest_name,
-            model=match.group(1) if match else None,
-            is_list="list[" in text.lower(),
+            model=models[0].__name__ if models else None,
+            container=LIST if "list[" in lowered else MAP if "dict[str" in lowered else ONE,
+            enum_values={str(m.value).lower(): str(m.value) for m in enums[0]} if enums else None,
             required=not text.startswith("typing.Optional"),
+            read_only=list(getattr(field, "_visibility", None) or ()) == ["read"],
+            discriminator=bool(getattr(field, "_is_discriminator", False)),
         )
     return found
 
 
-@functools.lru_cache(maxsize=None)
-def _subtypes(model_name: str) -> Mapping[str, str]:
-    cls = getattr(_models(), model_name, None)
+def is_model(model_name: str) -> bool:
+    """Whether the contract has a (non-enum) model of this name."""
+    cls = _model_class(model_name)
+    return cls is not None and not issubclass(cls, enum.Enum)
+
+
+def _model_class(name: str | None) -> type | None:
+    cls = getattr(_models(), name, None) if name else None
+    return cls if isinstance(cls, type) else None
+
+
+@functools.cache
+def subtype_names(model_name: str) -> Mapping[str, str]:
+    """Discriminator value → the name of the concrete model, through intermediate bases."""
+    cls = _model_class(model_name)
     return {value: sub.__name__ for value, sub in subtypes_of(cls).items()} if cls is not None else {}
 
 
@@ -118,7 +152,7 @@ def concrete_model(model_name: str, value: Any) -> str:
     if isinstance(value, Mapping):
         discriminator = value.get("type")
         if isinstance(discriminator, str):
-            return _subtypes(model_name).get(discriminator, model_name)
+            return subtype_names(model_name).get(discriminator, model_name)
     return model_name
 
 

@@ -12,75 +12,50 @@ know or add its own; everything the contract defines is compared strictly, so a 
 
 from __future__ import annotations
 
-import enum
-import functools
-import re
-from dataclasses import dataclass
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from portal.adf.expressions import Secret
 from portal.adf.model import Kind
-from portal.adf.sdk_schema import PROPERTIES_MODEL, concrete_model, rest_fields
+from portal.adf.sdk_schema import (
+    LIST,
+    MAP,
+    ONE,
+    PROPERTIES_MODEL,
+    Field,
+    concrete_model,
+    fields_of,
+    is_model,
+)
 
 # Properties the service keeps to itself although the contract lets a client send them.
 SERVICE_OWNED = frozenset({"encryptedCredential"})
 GLOBAL_PARAMETERS = "globalParameters"
 _SCALARS = (str, int, float, bool)
-_MODEL_NAME = re.compile(r"_models\.(\w+)")
-ONE, LIST, MAP = "one", "list", "map"
 
 
-@dataclass(frozen=True)
-class Slot:
-    """What the contract says about one property: the model of its value (None: free-form JSON), whether the
-    value is one, a list or a name → value map of it, its enum (None: not one) and whether only the service
-    writes it."""
-
-    model: str | None
-    container: str
-    enum_values: Mapping[str, str] | None  # lower-cased value → the contract's spelling
-    read_only: bool
+# What the contract says about one property (see `Field`); a plan compares by it.
+Slot = Field
 
 
-@functools.lru_cache(maxsize=1)
-def _models() -> Any:
-    from azure.mgmt.datafactory import models
-
-    return models
+def _slot(model: str | None, container: str = ONE, enum_values: Mapping[str, str] | None = None) -> Slot:
+    return Field(rest_name="", model=model, container=container, enum_values=enum_values)
 
 
-@functools.lru_cache(maxsize=None)
 def slots_of(model_name: str) -> Mapping[str, Slot] | None:
     """The model's properties by lower-cased wire name; None when the contract has no such model."""
-    cls = getattr(_models(), model_name, None)
-    if cls is None or not isinstance(cls, type) or issubclass(cls, enum.Enum):
-        return None
-    found: dict[str, Slot] = {}
-    for attr, (field, annotation) in rest_fields(cls).items():
-        text = str(annotation or "")
-        named = [getattr(_models(), n, None) for n in _MODEL_NAME.findall(text)]
-        enums = [n for n in named if isinstance(n, type) and issubclass(n, enum.Enum)]
-        models = [n for n in named if isinstance(n, type) and not issubclass(n, enum.Enum)]
-        lowered = text.lower()
-        container = LIST if "list[" in lowered else MAP if "dict[str" in lowered else ONE
-        found[(field._rest_name_input or attr).lower()] = Slot(
-            model=models[0].__name__ if models else None,
-            container=container,
-            enum_values={str(m.value).lower(): str(m.value) for m in enums[0]} if enums else None,
-            read_only=list(getattr(field, "_visibility", None) or ()) == ["read"],
-        )
-    return found
+    return fields_of(model_name) if is_model(model_name) else None
 
 
 def top_slot(kind: str) -> Slot:
     """The slot of a whole object's `properties` of `kind` (the portal's kind names)."""
     if kind == GLOBAL_PARAMETERS:
-        return Slot("GlobalParameterSpecification", MAP, None, False)
+        return _slot("GlobalParameterSpecification", MAP)
     try:
         model = PROPERTIES_MODEL.get(Kind(kind))
     except ValueError:
         model = None
-    return Slot(model, ONE, None, False)
+    return _slot(model)
 
 
 def comparable(kind: str, desired: Any, live: Any) -> tuple[Any, Any]:
@@ -93,13 +68,13 @@ def comparable(kind: str, desired: Any, live: Any) -> tuple[Any, Any]:
 
 def _pair(ours: Any, theirs: Any, slot: Slot) -> tuple[Any, Any]:
     if slot.container == LIST and type(ours) is list and type(theirs) is list:
-        item = Slot(slot.model, ONE, slot.enum_values, False)
+        item = _slot(slot.model, ONE, slot.enum_values)
         pairs = [_pair(o, t, item) for o, t in zip(ours, theirs)]
         rest = len(pairs)
         return ([p[0] for p in pairs] + [_one(o, item) for o in ours[rest:]],
                 [p[1] for p in pairs] + [_one(t, item) for t in theirs[rest:]])
     if slot.container == MAP and type(ours) is dict and type(theirs) is dict:
-        item = Slot(slot.model, ONE, slot.enum_values, False)
+        item = _slot(slot.model, ONE, slot.enum_values)
         return _mapping(ours, theirs, lambda key: item)
     if slot.container == ONE and type(ours) is dict and type(theirs) is dict and not _is_secure(ours, theirs):
         model = slot.model and concrete_model(slot.model, ours if "type" in ours else theirs)
@@ -110,8 +85,8 @@ def _pair(ours: Any, theirs: Any, slot: Slot) -> tuple[Any, Any]:
     return _one(ours, slot), _one(theirs, slot)
 
 
-_FREE = Slot(None, ONE, None, False)
-_UNDEFINED = Slot(None, ONE, None, False)  # a property the model does not define (identity matters)
+_FREE = _slot(None)
+_UNDEFINED = _slot(None)  # a property the model does not define (compared by identity with `is`)
 
 
 def _mapping(ours: dict[str, Any], theirs: dict[str, Any], slot_for: Any,
@@ -169,13 +144,13 @@ def _one(value: Any, slot: Slot) -> Any:
     if isinstance(value, Secret):
         return None
     if type(value) is list:
-        item = Slot(slot.model, ONE, slot.enum_values, False) if slot.container == LIST else _FREE
+        item = _slot(slot.model, ONE, slot.enum_values) if slot.container == LIST else _FREE
         return [_one(v, item) for v in value]
     if type(value) is dict:
         if _is_secure(value, None):
             return {"type": "SecureString"}
         if slot.container == MAP:
-            item = Slot(slot.model, ONE, slot.enum_values, False)
+            item = _slot(slot.model, ONE, slot.enum_values)
             return _mapping(value, {}, lambda key: item)[0]
         model = slot.model and concrete_model(slot.model, value)
         slots = slots_of(model) if model else None

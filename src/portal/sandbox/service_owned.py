@@ -30,16 +30,13 @@ from __future__ import annotations
 
 import base64
 import copy
-import enum
 import functools
 import json
-import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from portal.adf.sdk_schema import rest_fields, subtypes_of
+from portal.adf.sdk_schema import LIST, MAP, Field, fields_of, subtype_names
 
 MASK = "**********"
 
@@ -60,69 +57,16 @@ RESOURCE_MODEL = {
 }
 # Models that keep no property they do not define (see the module docstring).
 _CLOSED = frozenset({"ManagedPrivateEndpoint", "ManagedVirtualNetwork"})
-_MODEL_NAME = re.compile(r"_models\.(\w+)")
-_ONE, _LIST, _MAP = "one", "list", "map"
-
-
-@dataclass(frozen=True)
-class _Field:
-    rest_name: str
-    read_only: bool
-    model: str | None  # the model of the value (of each item for lists and maps)
-    enum_values: Mapping[str, str] | None  # lower-cased → the contract's spelling
-    container: str
-    discriminator: bool
-
-
-@functools.lru_cache(maxsize=1)
-def _models() -> Any:
-    from azure.mgmt.datafactory import models
-
-    return models
-
-
-def _model_class(name: str | None) -> type | None:
-    cls = getattr(_models(), name, None) if name else None
-    return cls if isinstance(cls, type) else None
-
-
-@functools.cache
-def _fields(model_name: str) -> Mapping[str, _Field]:
-    """The model's fields (inherited ones included) by lower-cased wire name."""
-    cls = _model_class(model_name)
-    found: dict[str, _Field] = {}
-    if cls is None:
-        return found
-    for attr, (value, annotation) in rest_fields(cls).items():
-        text = str(annotation or "")
-        named = [_model_class(n) for n in _MODEL_NAME.findall(text)]
-        enums = [n for n in named if n is not None and issubclass(n, enum.Enum)]
-        models = [n for n in named if n is not None and not issubclass(n, enum.Enum)]
-        lowered = text.lower()
-        rest_name = value._rest_name_input or attr
-        found[rest_name.lower()] = _Field(
-            rest_name=rest_name,
-            read_only=list(getattr(value, "_visibility", None) or ()) == ["read"],
-            model=models[0].__name__ if models else None,
-            enum_values={str(m.value).lower(): str(m.value) for m in enums[0]} if enums else None,
-            container=_LIST if "list[" in lowered else _MAP if "dict[str" in lowered else _ONE,
-            discriminator=bool(getattr(value, "_is_discriminator", False)),
-        )
-    return found
 
 
 @functools.cache
 def _subtypes(model_name: str) -> Mapping[str, str]:
-    """Discriminator value (lower-cased) → concrete model, through intermediate bases (Activity → Execution →
-    CopyActivity)."""
-    cls = _model_class(model_name)
-    if cls is None:
-        return {}
-    return {str(value).lower(): sub.__name__ for value, sub in subtypes_of(cls).items()}
+    """Discriminator value (lower-cased, as the service matches it) → concrete model."""
+    return {value.lower(): name for value, name in reversed(list(subtype_names(model_name).items()))}
 
 
 def _concrete(model_name: str, value: Mapping[str, Any]) -> str:
-    fields = _fields(model_name)
+    fields = fields_of(model_name)
     for key, item in value.items():
         field = fields.get(key.lower())
         if field is not None and field.discriminator and isinstance(item, str):
@@ -134,7 +78,7 @@ def _accept(model_name: str | None, value: Any) -> Any:
     if model_name is None or not isinstance(value, dict):
         return copy.deepcopy(value)
     concrete = _concrete(model_name, value)
-    fields = _fields(concrete)
+    fields = fields_of(concrete)
     closed = concrete in _CLOSED
     result: dict[str, Any] = {}
     for key, item in value.items():
@@ -149,15 +93,15 @@ def _accept(model_name: str | None, value: Any) -> Any:
     return result
 
 
-def _accept_field(field: _Field, item: Any) -> Any:
-    if field.container == _LIST and isinstance(item, list):
+def _accept_field(field: Field, item: Any) -> Any:
+    if field.container == LIST and isinstance(item, list):
         return [_accept_one(field, element) for element in item]
-    if field.container == _MAP and isinstance(item, dict):
+    if field.container == MAP and isinstance(item, dict):
         return {key: _accept_one(field, element) for key, element in item.items()}
     return _accept_one(field, item)
 
 
-def _accept_one(field: _Field, item: Any) -> Any:
+def _accept_one(field: Field, item: Any) -> Any:
     if field.enum_values is not None and isinstance(item, str):
         return field.enum_values.get(item.lower(), item)
     return _accept(field.model, item)
