@@ -7,8 +7,8 @@ portal's rules live in `src/portal` (which never imports Streamlit); pages only 
 import streamlit as st
 
 from portal.errors import PortalError
-from portal.promotion.service import Promotions
-from portal.session import DEMO_PEOPLE, identity_of, portal_site, sign_in_required
+from portal.usecases.reading import open_promotions
+from portal.usecases.session import DEMO_PEOPLE, identity_of, portal_site, sign_in_required
 
 st.set_page_config(page_title="Promotion portal", page_icon=":material/rocket_launch:", layout="wide")
 
@@ -19,9 +19,9 @@ def _site():
 
 
 @st.cache_resource(show_spinner=False)
-def _promotions(repo_root: str) -> Promotions:
+def _promotions(repo_root: str):
     # One per repository for every session: it keeps the audit store's connections and the opened workspaces.
-    return Promotions.open(repo_root)
+    return open_promotions(repo_root)
 
 
 def _message(error: PortalError) -> str:
@@ -41,6 +41,7 @@ try:
 except PortalError as error:
     promotions, promotions_error = None, _message(error)
 st.session_state["promotions"] = promotions
+st.session_state["promotions_error"] = promotions_error
 
 
 def _signs_in() -> bool:

@@ -60,16 +60,19 @@ for _path in (str(SRC), str(BENCH_DIR)):
         sys.path.insert(0, _path)
 
 import git  # noqa: E402
-
 from generate_factory import generate_factory  # noqa: E402
+from results_file import publish, run_header  # noqa: E402
+
 from portal.deploy.apply import _levels, _put, sandbox_secret  # noqa: E402  (the same bodies as apply)
 from portal.deploy.events import STEP_FINISHED, STEP_STARTED, Event  # noqa: E402
 from portal.deploy.plan import deploy_order  # noqa: E402
 from portal.deploy.service import apply_environment, plan_environment  # noqa: E402
-from portal.deploy.target import FactoryTarget, sandbox_for  # noqa: E402
+from portal.deploy.target import FactoryTarget  # noqa: E402
 from portal.environments.workspace import MappingWorkspace  # noqa: E402
-from portal.sandbox import Faults  # noqa: E402
-from results_file import publish, run_header  # noqa: E402
+from portal.sandbox import (
+    Faults,  # noqa: E402
+    sandbox_for,  # noqa: E402
+)
 
 
 def _config(parallelism: int) -> str:

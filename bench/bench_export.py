@@ -32,7 +32,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from results_file import publish, run_header  # bench/ is the script's folder, so on sys.path
+from results_file import (  # bench/ is the script's folder, so on sys.path
+    publish,
+    run_header,
+)
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT = BENCH_DIR.parent

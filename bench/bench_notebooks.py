@@ -69,15 +69,18 @@ for _path in (str(SRC), str(BENCH_DIR), str(PROJECT)):
 
 import git  # noqa: E402
 from databricks.sdk.service.workspace import ImportFormat, Language  # noqa: E402
+from results_file import publish, run_header  # noqa: E402
 
 import portal.databricks.workspace as workspace_module  # noqa: E402
 import portal.deploy.service as service_module  # noqa: E402
 from portal.deploy.events import STEP_FINISHED, STEP_STARTED, Event  # noqa: E402
 from portal.deploy.service import apply_environment, plan_environment  # noqa: E402
-from portal.deploy.target import sandbox_for  # noqa: E402
 from portal.environments.workspace import MappingWorkspace  # noqa: E402
-from portal.sandbox import Faults, WorkspaceLimits  # noqa: E402
-from results_file import publish, run_header  # noqa: E402
+from portal.sandbox import (  # noqa: E402
+    Faults,
+    WorkspaceLimits,
+    sandbox_for,  # noqa: E402
+)
 from tests.mapping_repo import KV_TEST, SUB_TEST, write_factory, write_json  # noqa: E402
 
 
@@ -136,13 +139,13 @@ def _python_cell(rng: random.Random, entity: str) -> str:
             "from pyspark.sql import functions as F",
             "from pyspark.sql.window import Window",
             "",
-            f'dbutils.widgets.text("run_date", "")',
+            'dbutils.widgets.text("run_date", "")',
             f'dbutils.widgets.text("source_path", "abfss://raw@lake.dfs.core.windows.net/{entity}")',
             'run_date = dbutils.widgets.get("run_date")',
             'source_path = dbutils.widgets.get("source_path")',
         ])
     if kind == 1:
-        lines = [f"{entity} = (", "    spark.read.format(\"parquet\")", f"    .load(f\"{{source_path}}/{{run_date}}\")"]
+        lines = [f"{entity} = (", "    spark.read.format(\"parquet\")", "    .load(f\"{source_path}/{run_date}\")"]
         lines += [f"    .withColumn(\"{c}\", F.col(\"{c}\").cast(\"{rng.choice(['string', 'double', 'timestamp'])}\"))"
                   for c in cols]
         lines += [f"    .filter(F.col(\"{cols[0]}\").isNotNull())", ")", f"display({entity}.limit(10))"]

@@ -81,12 +81,13 @@ for _path in (str(SRC), str(BENCH_DIR)):
 
 def set_up(root: Path, objects: int, events: int, seed: int) -> dict[str, Any]:
     import git
-
     from generate_factory import generate_factory
-    from portal.demo import create_demo
+
     from portal.environments.workspace import MappingWorkspace
     from portal.promotion.identity import Identity
     from portal.promotion.service import AWAITING_APPROVAL, SUCCEEDED, Promotions
+    from portal.usecases.demo import create_demo
+    from portal.usecases.promotions import promote
 
     began = time.perf_counter()
     create_demo(root)
@@ -137,7 +138,7 @@ def set_up(root: Path, objects: int, events: int, seed: int) -> dict[str, Any]:
         promoted_at = time.perf_counter()
         dana = Identity("dana@retail.example", (), False, "demo picker")
         for environment in ("dev", "test"):
-            done = promotions.promote(environment, dana)
+            done = promote(promotions, environment, dana)
             if done.status != SUCCEEDED:
                 raise SystemExit(f"the promotion to {environment} {done.status}: {done.error}")
         waiting, _ = promotions.request("prod", dana)

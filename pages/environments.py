@@ -4,10 +4,10 @@ on request, and the promotions waiting for approval."""
 import streamlit as st
 
 from portal.errors import PortalError
-from portal.plain_text import literal
-from portal.promotion import views
-from portal.promotion.service import AWAITING_APPROVAL
-
+from portal.usecases import drift
+from ui import common
+from ui import environments as view
+from ui.markdown import literal
 
 st.title("Environments")
 identity = st.session_state["identity"]
@@ -17,9 +17,9 @@ if identity is None:
     st.stop()
 
 try:
-    rows = views.environment_rows(promotions)
+    rows = view.environment_rows(promotions)
 except PortalError as error:
-    st.error(views.error_text(error))
+    st.error(common.error_text(error))
     st.stop()
 
 st.caption("In promotion order. A snapshot reaches an environment after it succeeded in the one before; "
@@ -39,10 +39,10 @@ reports: dict = st.session_state.setdefault("drift_reports", {})
 
 def _check(environment: str) -> None:
     try:
-        reports[environment] = views.check_drift(promotions, environment)
+        reports[environment] = drift.check_drift(promotions, environment)
     except PortalError as failure:
         reports.pop(environment, None)
-        st.error(views.error_text(failure))
+        st.error(common.error_text(failure))
 
 
 deployed = [row for row in rows if row.deployed]
@@ -55,7 +55,7 @@ if st.button("Check drift of every environment", key="drift_all", disabled=not d
 for row in rows:
     with st.container(border=True):
         head, action = st.columns([4, 1], vertical_alignment="center")
-        head.markdown(f"**{row.environment}**" + (f" · snapshot `{row.snapshot_id}` (commit `{views.short(row.commit)}`)"
+        head.markdown(f"**{row.environment}**" + (f" · snapshot `{row.snapshot_id}` (commit `{common.short(row.commit)}`)"
                                                  if row.deployed else " · nothing promoted yet"))
         if action.button("Check drift", key=f"drift_{row.environment}", disabled=not row.deployed):
             with st.spinner(f"Reading {row.environment}…"):
@@ -63,7 +63,7 @@ for row in rows:
         report = reports.get(row.environment)
         if report is None:
             continue
-        if not report.is_for(row):
+        if not report.is_for(row.promotion_id):
             st.caption(f"The check of {report.checked_at} is outdated: {row.environment} was promoted since.")
             continue
         if not report.has_changes:
@@ -84,15 +84,15 @@ for row in rows:
 # --- waiting for approval -----------------------------------------------------------------------------------------
 st.subheader("Waiting for approval")
 try:
-    waiting = promotions.store.promotions(statuses=[AWAITING_APPROVAL], limit=50)
+    waiting = view.waiting_promotions(promotions)
 except PortalError as error:
-    st.error(views.error_text(error))
+    st.error(common.error_text(error))
     waiting = []
 if not waiting:
     st.caption("No promotion waits for approval.")
 for promotion in waiting:
     st.markdown(f"- **{promotion.environment}** ← snapshot `{promotion.snapshot_id}`, requested by "
-                f"{literal(promotion.requested_by)} at {literal(views.when(promotion.requested_at))} "
+                f"{literal(promotion.requested_by)} at {literal(common.when(promotion.requested_at))} "
                 f"(`{promotion.id}`)")
 if waiting:
     st.page_link("pages/promote.py", label="Review, approve or reject on the Promote page",

@@ -7,10 +7,10 @@ again and records refusals: a disabled button is a courtesy, not the security.""
 import streamlit as st
 
 from portal.errors import PortalError
-from portal.plain_text import code, literal
-from portal.promotion import views
-from portal.promotion.service import APPROVED
-
+from portal.usecases import promotions as flow
+from ui import common
+from ui import promote as view
+from ui.markdown import code, literal
 
 STEP_ICONS = {"running": ":material/progress_activity:", "done": ":material/check:", "failed": ":material/close:"}
 
@@ -23,9 +23,9 @@ if identity is None:
 
 try:
     config = promotions.main_config()
-    allowed = views.permissions(promotions, identity, config)
+    allowed = view.permissions(promotions, identity, config)
 except PortalError as error:
-    st.error(views.error_text(error))
+    st.error(common.error_text(error))
     st.stop()
 environments = [env.name for env in config.environments]
 
@@ -45,30 +45,44 @@ def _step_list(steps: list) -> str:
     return "\n".join(f"- {STEP_ICONS.get(state, '')} {literal(line)}" for state, line in steps)
 
 
-def _run(promotion_id: str, planned=None) -> None:
-    """Run a promotion with live progress; the outcome goes to the flash (the page reruns after)."""
-    box = st.status(f"Promotion {promotion_id} is running…", expanded=True)
+def _carry_out(title: str, action) -> None:
+    """Call a use case that may run a promotion (`action(sink)` → Outcome), with live progress while it runs; what
+    became of it goes to the flash (the page reruns after)."""
+    box = st.status(title, expanded=True)
     with box:
         bar = st.progress(0.0, text="starting")
         steps = st.empty()
 
-    def draw(progress: views.RunProgress) -> None:
+    def draw(progress: view.RunProgress) -> None:
         bar.progress(progress.fraction, text=literal(progress.label))  # quotes failures and names
         steps.markdown(_step_list(progress.lines()))
 
-    progress = views.RunProgress(draw)
+    progress = view.RunProgress(draw)
     try:
-        promotions.run(promotion_id, identity, sink=progress, planned=planned)
-    except PortalError as failure:
-        box.update(label=f"Promotion {promotion_id} failed", state="error")
-        _flash("error", views.error_text(failure), promotion_id, progress.lines())
+        outcome = action(progress)
+    except PortalError as refused:  # refused before anything was recorded or ran
+        box.update(label="Not done", state="error")
+        _flash("error", common.error_text(refused))
         return
     except Exception as failure:  # noqa: BLE001 - recorded as failed by the core; shown without a traceback
-        box.update(label=f"Promotion {promotion_id} failed", state="error")
-        _flash("error", literal(f"{type(failure).__name__}: {failure}"), promotion_id, progress.lines())
+        box.update(label="Failed", state="error")
+        _flash("error", literal(f"{type(failure).__name__}: {failure}"), None, progress.lines())
         return
-    box.update(label=f"Promotion {promotion_id} finished", state="complete", expanded=False)
-    _flash("success", literal(views.outcome(promotions, promotion_id)), promotion_id, progress.lines())
+    promotion = outcome.promotion
+    noun = "Rollback" if promotion.is_rollback else "Promotion"
+    if outcome.error is not None:
+        box.update(label=f"{noun} {promotion.id} failed", state="error")
+        _flash("error", common.error_text(outcome.error), promotion.id, progress.lines())
+    elif outcome.waiting:
+        box.update(label=f"{noun} {promotion.id} waits for approval", state="complete", expanded=False)
+        valid = len(promotions.valid_approvals(promotion))
+        approvers = literal(", ".join(promotions.who_may_approve(promotion))) or "nobody is configured to approve"
+        _flash("info", f"{noun} {promotion.id} of snapshot {promotion.snapshot_id} to {promotion.environment} waits "
+                       f"for approval ({valid} of {promotion.approvals_required}). May approve: {approvers}.",
+               promotion.id)
+    else:
+        box.update(label=f"{noun} {promotion.id} finished", state="complete", expanded=False)
+        _flash("success", literal(flow.outcome_text(promotions, promotion.id)), promotion.id, progress.lines())
 
 
 flash = st.session_state.get("promote_flash")
@@ -84,22 +98,22 @@ if flash:
         st.session_state.pop("promote_flash", None)
         st.rerun()
 
-def _show_plan(prepared: views.PreparedPromotion) -> None:
+def _show_plan(prepared: flow.PreparedPromotion) -> None:
     plan = prepared.plan
     st.markdown(f"Plan `{plan.hash[:12]}` for **{literal(plan.environment)}** (factory {code(plan.factory)}): "
-                f"snapshot `{prepared.snapshot_id}`, commit `{views.short(prepared.commit)}`")
+                f"snapshot `{prepared.snapshot_id}`, commit `{common.short(prepared.commit)}`")
     counts = plan.counts()
     for column, name in zip(st.columns(5), ("create", "update", "delete", "unchanged", "triggers")):
         column.metric(f"{name} (factory)" if name != "triggers" else "trigger changes", counts[name])
-    notice = views.deletion_notice(plan)
+    notice = view.deletion_notice(plan)
     if notice:
         getattr(st, notice[0])(notice[1], icon=":material/delete_forever:" if notice[0] == "error" else None)
     if not plan.has_changes:
         st.info("Nothing to change: the environment already runs this content.")
-    for change in views.changed_objects(plan):
+    for change in view.changed_objects(plan):
         mark = "+" if change.action == "create" else "~"
         with st.expander(f"{mark} {literal(change.label)} ({change.action})"):
-            rows = views.property_rows(change)
+            rows = view.property_rows(change)
             if rows:
                 st.dataframe(rows, hide_index=True, width="stretch")
             else:
@@ -107,7 +121,7 @@ def _show_plan(prepared: views.PreparedPromotion) -> None:
     if plan.deletions_enabled:
         for change in plan.deletions:
             st.error(f"− {literal(change.label)} will be deleted", icon=":material/delete:")
-    triggers = views.trigger_rows(plan)
+    triggers = view.trigger_rows(plan)
     if triggers:
         st.markdown("**Trigger impact**")
         st.dataframe(triggers, hide_index=True, width="stretch")
@@ -122,7 +136,7 @@ def _show_plan(prepared: views.PreparedPromotion) -> None:
         nb_counts = notebooks.counts()
         for column, name in zip(st.columns(5), ("create", "update", "delete", "unchanged", "drift")):
             column.metric(f"{name} (notebooks)" if name != "drift" else "edited in the workspace", nb_counts[name])
-        rows = views.notebook_rows(notebooks)
+        rows = view.notebook_rows(notebooks)
         if rows:
             st.dataframe(rows, hide_index=True, width="stretch")
         if notebooks.left_alone:
@@ -131,44 +145,33 @@ def _show_plan(prepared: views.PreparedPromotion) -> None:
 
 
 def _prepare(session_key: str, environment: str, ref: str | None, *,
-             rollback: bool = False) -> views.PreparedPromotion | None:
+             rollback: bool = False) -> flow.PreparedPromotion | None:
     """Plan against the live environment, kept for this session; None (the error shown) when planning failed."""
     try:
         with st.spinner(f"Planning {'the rollback of ' if rollback else ''}{environment}…"):
-            prepared = views.prepare_promotion(promotions, environment, ref, rollback=rollback)
+            prepared = (flow.prepare_rollback(promotions, environment) if rollback
+                        else flow.prepare(promotions, environment, ref=ref))
     except PortalError as error:
-        st.error(views.error_text(error))
+        st.error(common.error_text(error))
         return None
     st.session_state[session_key] = prepared
     return prepared
 
 
-def _request(prepared: views.PreparedPromotion, session_key: str, skip_reason: str | None = None) -> None:
-    """Ask for what the plan showed; run it at once where no approval is needed."""
-    try:
-        promotion, planned = promotions.request(prepared.environment, identity, ref=prepared.ref,
-                                                skip_reason=skip_reason, rollback=prepared.rollback,
-                                                planned=prepared.planned)
-    except PortalError as error:
-        st.error(views.error_text(error))
-        return
+def _request(prepared: flow.PreparedPromotion, session_key: str, skip_reason: str | None = None) -> None:
+    """Ask for what the plan showed; it runs at once where no approval is needed."""
     st.session_state.pop(session_key, None)  # the plan is used up: what runs next changes it
-    if promotion.status == APPROVED:
-        _run(promotion.id, planned)
-    else:
-        approvers = literal(", ".join(promotions.who_may_approve(promotion))) or "nobody is configured to approve"
-        _flash("info", f"{'Rollback' if promotion.is_rollback else 'Promotion'} {promotion.id} of snapshot "
-                       f"{promotion.snapshot_id} to {promotion.environment} waits for approval (0 of "
-                       f"{promotion.approvals_required}). May approve: {approvers}.", promotion.id)
+    _carry_out(f"{'Rollback' if prepared.rollback else 'Promotion'} to {prepared.environment}…",
+               lambda sink: flow.start(promotions, prepared, identity, skip_reason=skip_reason, sink=sink))
     st.rerun()
 
 
 # --- request ------------------------------------------------------------------------------------------------------
 st.subheader("Request a promotion")
 try:
-    choices = views.snapshot_choices(promotions)
+    choices = view.snapshot_choices(promotions)
 except PortalError as error:
-    st.error(views.error_text(error))
+    st.error(common.error_text(error))
     st.stop()
 left, right = st.columns([3, 1])
 choice = left.selectbox("Snapshot", range(len(choices)), format_func=lambda i: choices[i].label, key="promote_ref",
@@ -192,7 +195,7 @@ if prepared is not None:
                                     help="Promote although the snapshot has not succeeded in the environment "
                                          "before; the reason is recorded") or None
     if not may.promote:
-        st.caption(views.refusal_hint("promote", environment))
+        st.caption(view.refusal_hint("promote", environment))
     if st.button("Request promotion", key="request", type="primary",
                  disabled=not may.promote or not prepared.plan.can_apply,
                  icon=":material/rocket_launch:"):
@@ -203,15 +206,15 @@ st.subheader("Roll back")
 st.caption("Promote an environment's previous successful snapshot again. Roles, approvals and the lock apply as "
            "for any promotion; the audit trail marks it as a rollback.")
 back_env = st.columns([1, 3])[0].selectbox("Environment to roll back", environments, key="rollback_env")
-option = views.rollback_option(promotions, back_env)
+option = flow.rollback_option(promotions, back_env)
 if option.target is None:
     st.caption(f"{back_env} {option.why_not}.")
 else:
     target = option.target
     current = option.current
-    st.markdown(f"**{back_env}** runs snapshot `{current.id}` (commit `{views.short(current.source_commit)}`); "
-                f"rolling back promotes snapshot `{target.id}` (commit `{views.short(target.source_commit)}`, "
-                f"first requested {literal(views.when(target.created_at))} by {literal(target.created_by)}) again.")
+    st.markdown(f"**{back_env}** runs snapshot `{current.id}` (commit `{common.short(current.source_commit)}`); "
+                f"rolling back promotes snapshot `{target.id}` (commit `{common.short(target.source_commit)}`, "
+                f"first requested {literal(common.when(target.created_at))} by {literal(target.created_by)}) again.")
     back_prepared = st.session_state.get("rollback_prepared")
     if back_prepared is not None and not back_prepared.matches(back_env, target.source_commit, rollback=True):
         back_prepared = None  # planned for another environment, or the environment moved since
@@ -221,7 +224,7 @@ else:
         _show_plan(back_prepared)
         back_may = allowed[back_env]
         if not back_may.rollback:
-            st.caption(views.refusal_hint("rollback", back_env))
+            st.caption(view.refusal_hint("rollback", back_env))
         if st.button("Request rollback", key="rollback_request", type="primary", disabled=not back_may.rollback,
                      icon=":material/undo:"):
             _request(back_prepared, "rollback_prepared")
@@ -229,9 +232,9 @@ else:
 # --- waiting for approval -----------------------------------------------------------------------------------------
 st.subheader("Waiting for approval")
 try:
-    pending = views.pending_requests(promotions, identity)
+    pending = view.pending_requests(promotions, identity)
 except PortalError as error:
-    st.error(views.error_text(error))
+    st.error(common.error_text(error))
     pending = []
 if not pending:
     st.caption("No promotion waits for approval.")
@@ -240,8 +243,8 @@ for request in pending:
     may_here = allowed.get(promotion.environment)
     with st.container(border=True):
         st.markdown(f"**{promotion.environment}** ← snapshot `{promotion.snapshot_id}` (commit "
-                    f"`{views.short(request.commit)}`), requested by **{literal(promotion.requested_by)}** at "
-                    f"{literal(views.when(promotion.requested_at))} · `{promotion.id}`"
+                    f"`{common.short(request.commit)}`), requested by **{literal(promotion.requested_by)}** at "
+                    f"{literal(common.when(promotion.requested_at))} · `{promotion.id}`"
                     + (" · **rollback**" if promotion.is_rollback else ""))
         if promotion.skip_reason:
             st.warning(f"Skips the order: {literal(promotion.skip_reason)}")
@@ -249,14 +252,12 @@ for request in pending:
         if counts:
             for column, (name, value) in zip(st.columns(len(counts)), counts.items()):
                 column.metric(name, value)
-        summary = promotion.plan_summary
-        if summary.get("deletions"):
-            st.error("Deletes: " + ", ".join(literal(d) for d in summary["deletions"]))
+        summary = request.summary
+        if summary.deletions:
+            st.error("Deletes: " + ", ".join(literal(d) for d in summary.deletions))
         with st.expander("What the plan changes"):
-            lines = list(summary.get("changes") or []) + [f"trigger {t}" for t in summary.get("triggers") or []]
-            lines += list((summary.get("notebooks") or {}).get("changes") or [])
-            st.markdown("\n".join(f"- {literal(line)}" for line in lines) or "Nothing.")
-            st.caption(f"Plan hash {literal(summary.get('hash', ''))}")
+            st.markdown("\n".join(f"- {literal(line)}" for line in summary.change_lines()) or "Nothing.")
+            st.caption(f"Plan hash {literal(summary.hash)}")
         st.caption(f"Approvals: {len(request.valid)} of {promotion.approvals_required}"
                    + (f" ({literal(', '.join(sorted(request.valid)))})" if request.valid else "")
                    + f" · may approve: {literal(', '.join(request.who_may_approve)) or 'nobody is configured'}")
@@ -267,34 +268,26 @@ for request in pending:
         approve = approve_column.button("Approve", key=f"approve_{promotion.id}", type="primary",
                                         disabled=not (may_here and may_here.approve), icon=":material/thumb_up:",
                                         help=None if may_here and may_here.approve
-                                        else views.refusal_hint("approve", promotion.environment))
+                                        else view.refusal_hint("approve", promotion.environment))
         reject = reject_column.button("Reject", key=f"reject_{promotion.id}",
                                       disabled=not (may_here and may_here.reject), icon=":material/thumb_down:")
         if approve:
-            try:
-                approved = promotions.approve(promotion.id, identity, comment)
-            except PortalError as error:
-                st.error(views.error_text(error))
-            else:
-                if approved.status == APPROVED:
-                    _run(approved.id)
-                else:
-                    _flash("info", f"Approved; promotion {approved.id} still waits for approval "
-                                   f"({len(promotions.valid_approvals(approved))} of "
-                                   f"{approved.approvals_required}).", approved.id)
-                st.rerun()
+            _carry_out(f"Approving promotion {promotion.id}…",
+                       lambda sink, promotion_id=promotion.id: flow.approve(promotions, promotion_id, identity, comment,
+                                                                            sink=sink))
+            st.rerun()
         if reject:
             try:
-                rejected = promotions.reject(promotion.id, identity, comment)
+                rejected = flow.reject(promotions, promotion.id, identity, comment)
             except PortalError as error:
-                st.error(views.error_text(error))
+                st.error(common.error_text(error))
             else:
                 _flash("warning", f"Promotion {rejected.id} to {rejected.environment} rejected: {literal(comment)}",
                        rejected.id)
                 st.rerun()
 
 # --- ready to run -------------------------------------------------------------------------------------------------
-ready = views.runnable_promotions(promotions)
+ready = promotions.runnable()
 if ready:
     st.subheader("Ready to run")
     st.caption("Approved promotions not run yet, and failed or interrupted ones: running again converges.")
@@ -305,5 +298,6 @@ for promotion in ready:
                     f"`{promotion.id}`" + (f" · {literal(promotion.error)}" if promotion.error else ""))
         if st.button("Run", key=f"run_{promotion.id}", icon=":material/play_arrow:",
                      disabled=not (may_here and (may_here.promote or may_here.approve))):
-            _run(promotion.id)
+            _carry_out(f"Promotion {promotion.id} is running…",
+                       lambda sink, promotion_id=promotion.id: flow.run(promotions, promotion_id, identity, sink=sink))
             st.rerun()

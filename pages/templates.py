@@ -1,17 +1,17 @@
 """Templates: the ARM export of the main branch as ADF Publish writes it, what each environment receives, two
 environments side by side, ARM's limits, and everything as a zip.
 
-Only layout: the files, renders, comparisons and the zip come from `portal.environments.views`.
+Only layout: the files, renders, comparisons and the zip come from `ui.templates`.
 """
 
 import pandas as pd
 import streamlit as st
 
-from portal.environments import views
-from portal.environments.render import RenderedEnvironment, render_environment
-from portal.environments.workspace import MappingWorkspace
 from portal.errors import PortalError, Severity
-from portal.plain_text import literal
+from portal.usecases import reading
+from ui import common
+from ui import templates as view
+from ui.markdown import literal
 
 site = st.session_state["site"]
 identity = st.session_state["identity"]
@@ -26,34 +26,34 @@ SHOWN_CHARACTERS = 300_000
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _workspace(root: str, commit: str) -> MappingWorkspace:
+def _workspace(root: str, commit: str):
     # One per commit of the main branch: a commit never changes, so neither does what was read from it.
-    return MappingWorkspace.open(root, commit)
+    return reading.workspace_at(root, commit)
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
-def _bundle(root: str, commit: str) -> views.ExportBundle:
-    return views.export_bundle(_workspace(root, commit).export)
+def _bundle(root: str, commit: str) -> view.ExportBundle:
+    return view.export_bundle(_workspace(root, commit).export)
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def _rendered(root: str, commit: str, env: str) -> RenderedEnvironment:
+def _rendered(root: str, commit: str, env: str):
     # Rendered only when someone looks at the environment.
-    return render_environment(_workspace(root, commit), env)
+    return reading.rendered(_workspace(root, commit), env)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _zip(root: str, commit: str, environments: tuple[str, ...]) -> bytes:
-    return views.export_zip(_bundle(root, commit), [_rendered(root, commit, env) for env in environments])
+    return view.export_zip(_bundle(root, commit), [_rendered(root, commit, env) for env in environments])
 
 
 def _show_error(error: PortalError) -> None:
-    for line in views.error_lines(error):  # they quote what people wrote: shown literally, never as Markdown
+    for line in common.error_lines(error):  # they quote what people wrote: shown literally, never as Markdown
         st.error(literal(line), icon=":material/error:")
 
 
 try:
-    head = views.main_head(site.repo_root)
+    head = common.main_head(site.repo_root)
     root, commit = str(site.repo_root), head.commit
     workspace = _workspace(root, commit)
     bundle = _bundle(root, commit)
@@ -65,10 +65,10 @@ names = workspace.config.names
 st.caption(f"Factory `{bundle.factory_name}` as `{head.branch}` holds it at `{head.commit[:10]}`: the files ADF "
            "Publish writes, and what each environment receives from them.")
 
-for severity, text in views.findings_text(bundle.limits):
+for severity, text in common.findings_text(bundle.limits):
     (st.error if severity is Severity.ERROR else st.warning)(literal(text), icon=":material/warning:")
 if not bundle.limits:
-    st.caption(f"Within ARM's limits: {views.limit_summary(bundle).describe()}.")
+    st.caption(f"Within ARM's limits: {view.limit_summary(bundle).describe()}.")
 
 arm_tab, rendered_tab, compare_tab, download_tab = st.tabs(
     ["ARM template", "Rendered environment", "Compare environments", "Download"])
@@ -98,14 +98,14 @@ with rendered_tab:
     else:
         st.caption(f"{len(rendered.resources)} resources into factory `{rendered.factory_name}`; every expression "
                    "evaluated, secrets shown only as where they come from.")
-        st.dataframe(views.rendered_rows(rendered), hide_index=True, width="stretch")
-        secrets = views.secret_rows(rendered, workspace)
+        st.dataframe(view.rendered_rows(rendered), hide_index=True, width="stretch")
+        secrets = view.secret_rows(rendered, workspace)
         if secrets:
             st.markdown("**Secrets**")
             st.dataframe(secrets, hide_index=True, width="stretch")
         objects = [(r.kind_label, r.object_name) for r in rendered.resources]
         picked = st.selectbox("Resource", objects, key="templates_resource", format_func=lambda o: f"{o[0]} {o[1]}")
-        st.json(views.resource_document(rendered, *picked))
+        st.json(view.resource_document(rendered, *picked))
         with st.expander("The environment's complete parameter file"):
             st.code(rendered.parameter_file.to_json(), language="json")
 
@@ -113,23 +113,23 @@ with compare_tab:
     left_column, right_column, object_column = st.columns([1, 1, 2])
     left = left_column.selectbox("Environment", names, key="compare_left", index=min(1, len(names) - 1))
     right = right_column.selectbox("with", names, key="compare_right", index=len(names) - 1)
-    objects = views.template_objects(workspace)
+    objects = view.template_objects(workspace)
     picked = object_column.selectbox("Object", objects, key="compare_object", format_func=lambda o: f"{o[0]} {o[1]}")
     only_differences = st.toggle("Only the properties that differ", key="compare_only_differences")
     try:
         renders = {env: _rendered(root, commit, env) for env in dict.fromkeys([left, right])}
-        rows = views.comparison_table(renders, *picked)
+        rows = view.comparison_table(renders, *picked)
     except PortalError as error:
         _show_error(error)
     else:
         if only_differences:
-            rows = [row for row in rows if row[views.DIFFERS]]
-        differing = sum(1 for row in rows if row[views.DIFFERS])
+            rows = [row for row in rows if row[view.DIFFERS]]
+        differing = sum(1 for row in rows if row[view.DIFFERS])
         st.caption(f"{differing} of {len(rows)} properties differ." if left != right else
                    "Pick two environments to compare.")
-        table = pd.DataFrame(rows, columns=["property", *renders, views.DIFFERS])
+        table = pd.DataFrame(rows, columns=["property", *renders, view.DIFFERS])
         st.dataframe(
-            table.style.apply(lambda row: ["background-color: rgba(255, 196, 0, 0.25)" if row[views.DIFFERS]
+            table.style.apply(lambda row: ["background-color: rgba(255, 196, 0, 0.25)" if row[view.DIFFERS]
                                            else "" for _ in row], axis=1),
             hide_index=True, width="stretch")
 

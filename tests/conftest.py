@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pytest
+
+from tests.corpus import AVAILABLE, MISSING
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("CI", "").lower() == "true" and not AVAILABLE:
+        pytest.exit(f"error: {MISSING}", returncode=1)
 
 
 @pytest.fixture(autouse=True)

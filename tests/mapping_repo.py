@@ -131,7 +131,7 @@ def sandbox_repo(root: Path, config: str, parameters: dict[str, dict[str, object
                  files: dict[str, str] | None = None) -> Path:
     """A committed data repository (the factory, `config` as portal.yaml, parameter files per environment, other
     `files`) whose environments deploy to the sandbox in `root/.sandbox`; the sandbox's test factory exists."""
-    from portal.deploy.target import sandbox_for
+    from portal.sandbox import sandbox_for
 
     git.Repo.init(root, initial_branch="main").close()
     write_factory(root / "adf")

@@ -7,11 +7,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from portal.deploy.target import sandbox_for
 from portal.errors import PortalError
 from portal.promotion.identity import Identity
 from portal.promotion.service import Promotions
-from portal.sandbox import Faults
+from portal.sandbox import Faults, sandbox_for
+from portal.usecases.promotions import promote
 
 ALICE = Identity("alice@retail.example", ("data-engineers",), True, "test")
 
@@ -29,7 +29,7 @@ def main(repo: str, environment: str, latency_ms: str, promotion_id: str | None 
             print("CHANGES" if plan_environment(planned, "dev").plan.has_changes else "NO CHANGES", flush=True)
             return 0
         else:
-            done = promotions.promote(environment, ALICE)
+            done = promote(promotions, environment, ALICE)
         print(f"OK {done.id}", flush=True)
     except PortalError as error:
         print(f"REFUSED {error.code} {error.what}", flush=True)

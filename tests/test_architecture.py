@@ -1,7 +1,10 @@
 """Architecture rules and the portal's frame.
 
-- The import-linter contracts in pyproject.toml hold for src/portal (above all: the core never imports streamlit),
-  and the check really fails when a contract is broken (shown on a temporary copy, never on the real tree).
+- The import-linter contracts in pyproject.toml hold for src/portal and ui (the core never imports streamlit; the
+  layers run one way, with no exceptions), every module of the portal sits in a layer, and the check really fails
+  when a contract is broken (shown on a temporary copy, never on the real tree).
+- The pages and app.py only lay out widgets: they import streamlit, the pages' data (`ui`), the use cases and the
+  errors, nothing else of the core.
 - app.py routes with st.navigation to the page files under pages/, and the placeholder page renders.
 """
 
@@ -53,11 +56,45 @@ def lint_imports(config: Path, src: Path) -> tuple[int, str]:
 
 def test_pyproject_declares_the_streamlit_contract():
     config = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["tool"]["importlinter"]
-    assert config["root_packages"] == ["portal"]
+    assert config["root_packages"] == ["portal", "ui"]
     forbidding_streamlit = [
         c for c in config["contracts"] if c["type"] == "forbidden" and "streamlit" in c["forbidden_modules"]
     ]
     assert any(c["source_modules"] == ["portal"] for c in forbidding_streamlit)
+
+
+def layers_contract() -> dict:
+    config = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["tool"]["importlinter"]
+    return next(c for c in config["contracts"] if c["type"] == "layers")
+
+
+LAYERS = layers_contract()["name"]
+
+
+def test_every_module_of_the_portal_is_in_a_layer_and_none_is_excused():
+    contract = layers_contract()
+    assert not contract.get("ignore_imports") and not contract.get("unmatched_ignore_imports_alerting")
+    listed = {name.strip() for layer in contract["layers"] for name in re.split(r"[|:]", layer)}
+    top_level = {f"portal.{p.stem}" for p in (ROOT / "src" / "portal").iterdir()
+                 if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()}
+    assert top_level - listed == set(), "every module of src/portal belongs to a layer"
+    assert "ui" in listed
+
+
+# What a page or app.py may import: the framework, tables, the pages' data, the use cases and the core's errors.
+PAGE_IMPORTS = re.compile(r"^(streamlit|pandas|ui|portal\.usecases|portal\.errors)(\.|$)")
+
+
+@pytest.mark.parametrize("script", [Path("app.py"), *sorted(p.relative_to(ROOT) for p in (ROOT / "pages").glob("*.py"))],
+                         ids=str)
+def test_pages_only_lay_out_and_call_the_use_cases(script: Path):
+    import ast
+
+    tree = ast.parse((ROOT / script).read_text(encoding="utf-8"))
+    imported = [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names]
+    imported += [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    assert imported, script
+    assert [name for name in imported if not PAGE_IMPORTS.match(name)] == [], script
 
 
 def test_import_contracts_are_kept():
@@ -68,9 +105,10 @@ def test_import_contracts_are_kept():
 
 
 def copy_of_portal(tmp_path: Path) -> Path:
-    """A temporary copy of src/portal and pyproject.toml; returns the copy's src folder."""
+    """A temporary copy of src/portal, ui and pyproject.toml; returns the copy's src folder (ui beside portal)."""
     src = tmp_path / "src"
     shutil.copytree(ROOT / "src" / "portal", src / "portal", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "ui", src / "ui", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(PYPROJECT, tmp_path / "pyproject.toml")
     # A regular package on PYTHONPATH wins over the editable install's, even while the real tree has no __init__.py.
     for package in ("portal", "portal/adf"):
@@ -94,8 +132,33 @@ def copy_of_portal(tmp_path: Path) -> Path:
         (
             "portal/adf/scratch_cli.py",
             "from portal import cli\n",
-            "The ADF export knows nothing of the CLI",
+            LAYERS,
             "portal.adf.scratch_cli -> portal.cli",
+        ),
+        (
+            # An import inside a function is an import all the same.
+            "portal/deploy/scratch_lazy.py",
+            "def later():\n    from portal.promotion import service\n",
+            LAYERS,
+            "portal.deploy.scratch_lazy -> portal.promotion.service",
+        ),
+        (
+            "portal/databricks/scratch_up.py",
+            "from portal.deploy import plan\n",
+            LAYERS,
+            "portal.databricks.scratch_up -> portal.deploy.plan",
+        ),
+        (
+            "portal/sandbox/scratch_sibling.py",
+            "import portal.environments.config\n",
+            LAYERS,
+            "portal.sandbox.scratch_sibling -> portal.environments.config",
+        ),
+        (
+            "portal/promotion/scratch_ui.py",
+            "from ui import promote\n",
+            LAYERS,
+            "portal.promotion.scratch_ui -> ui.promote",
         ),
     ],
 )

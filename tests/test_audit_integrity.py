@@ -42,9 +42,16 @@ from portal.audit import (
     write_anchor,
 )
 from portal.audit.anchors import NOTES, Anchor
-from portal.audit.chain import GENESIS_HASH, HASHED_FIELDS, canonical_json, record_digest, record_name
+from portal.audit.chain import (
+    GENESIS_HASH,
+    HASHED_FIELDS,
+    canonical_json,
+    record_digest,
+    record_name,
+)
 from portal.cli import main
 from portal.errors import PortalError
+from portal.usecases.promotions import promote
 from tests.test_audit_store import event, promotion, raw, sql, store_url  # noqa: F401 - fixtures
 from tests.test_promotions import ALICE, promotions, repo  # noqa: F401 - fixtures (a promoted repository)
 
@@ -557,7 +564,7 @@ def test_migration_0002_backfills_records_of_a_store_made_at_0001(store_url):  #
 
 def test_the_cli_verifies_against_anchors_and_refuses_an_edited_artifact(repo, promotions, tmp_path,  # noqa: F811
                                                                         capsys):
-    done = promotions.promote("dev", ALICE)
+    done = promote(promotions, "dev", ALICE)
     commit = promotions.store.snapshot(done.snapshot_id).source_commit
     # The promotion service notes the trail's head on the promoted commit when the promotion finishes.
     anchors = read_anchors(repo).anchors

@@ -27,8 +27,8 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import psycopg
 import git
+import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -45,8 +45,8 @@ from portal.audit import (
     Snapshot,
     audit_url,
     event_hash,
+    models,
 )
-from portal.audit import models
 from portal.audit.chain import GENESIS_HASH
 from portal.errors import PortalError
 

@@ -22,7 +22,7 @@ from portal.adf.dataflows import (
     wrangling_activity_defaults,
 )
 from portal.adf.model import Kind
-from tests.corpus import CorpusEntry, paired_entries
+from tests.corpus import CorpusEntry, paired_entries, needs_corpus
 
 # ---------------------------------------------------------------------------------------------------------------
 # Helpers: a factory in memory
@@ -392,7 +392,7 @@ def _corpus_lookup(entry: CorpusEntry):
     return lookup
 
 
-@pytest.mark.skipif(not ENTRIES, reason="the shared corpus is not beside the project")
+@needs_corpus
 def test_every_published_script_round_trips() -> None:
     count = 0
     for entry in ENTRIES:
@@ -403,7 +403,7 @@ def test_every_published_script_round_trips() -> None:
     assert count > 150
 
 
-@pytest.mark.skipif(not ENTRIES, reason="the shared corpus is not beside the project")
+@needs_corpus
 def test_every_published_data_flow_is_left_as_it_is() -> None:
     # ADF's writer changed in 2023: Publish of 2023-04 (rmusti__azuredatafactory) still wrote Delta sink options
     # as 'deletable:true', later ones 'deletable: true' (kromerm__makadfwestus2 2023-09 on). The export follows
@@ -420,7 +420,7 @@ def test_every_published_data_flow_is_left_as_it_is() -> None:
     assert checked > 150
 
 
-@pytest.mark.skipif(not ENTRIES, reason="the shared corpus is not beside the project")
+@needs_corpus
 def test_fast_path_agrees_with_the_parser_on_the_corpus() -> None:
     shallow_read = 0
     for entry in ENTRIES:

@@ -12,10 +12,9 @@ from portal.cli import main
 from portal.deploy.apply import ApplyFailed
 from portal.deploy.events import FAILED, OBJECT_DONE, RETRY, STEP_FINISHED, EventLog
 from portal.deploy.service import apply_environment, open_target, plan_environment
-from portal.deploy.target import sandbox_for
 from portal.environments.workspace import MappingWorkspace
 from portal.errors import PortalError
-from portal.sandbox import FaultRule, Faults
+from portal.sandbox import FaultRule, Faults, sandbox_for
 from tests.mapping_repo import (
     KV_TEST,
     SUB_TEST,

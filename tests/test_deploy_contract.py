@@ -14,18 +14,25 @@ from pathlib import Path
 
 import pytest
 
-from portal.adf.loader import load_factory
-from portal.deploy.comparison import comparable
-from portal.adf.validation import CONTRACT_PARAMETERS, SERVICE_NAME_RULES
 from portal.adf.limits import ACTIVITIES_PER_PIPELINE
+from portal.adf.loader import load_factory
+from portal.adf.validation import CONTRACT_PARAMETERS, SERVICE_NAME_RULES
+from portal.deploy.comparison import comparable
 from portal.deploy.plan import property_changes
 from portal.deploy.service import apply_environment, plan_environment
-from portal.deploy.target import COLLECTIONS, GLOBAL_PARAMETERS, FactoryTarget, sandbox_for
+from portal.deploy.target import COLLECTIONS, GLOBAL_PARAMETERS, FactoryTarget
 from portal.environments.workspace import MappingWorkspace
 from portal.errors import FindingsError, PortalError
-from portal.sandbox import SandboxServer
-from tests.corpus import CORPUS
-from tests.mapping_repo import KV_TEST, SUB_TEST, commit_all, sandbox_config, sandbox_repo, write_json
+from portal.sandbox import SandboxServer, sandbox_for
+from tests.corpus import CORPUS, needs_corpus
+from tests.mapping_repo import (
+    KV_TEST,
+    SUB_TEST,
+    commit_all,
+    sandbox_config,
+    sandbox_repo,
+    write_json,
+)
 
 CONFIG = sandbox_config(delete_removed=True)
 VALUES = {"test": {
@@ -279,6 +286,7 @@ def corpus_sandbox(tmp_path_factory: pytest.TempPathFactory):
         yield server
 
 
+@needs_corpus
 @pytest.mark.parametrize("entry", ENTRIES)
 def test_every_object_of_a_real_factory_plans_unchanged_once_it_is_written(entry: str, corpus_sandbox) -> None:
     """Each object a real factory's Git holds, written through the SDK as it is and read back, compares equal:

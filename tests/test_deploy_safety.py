@@ -13,11 +13,16 @@ from portal.cli import main
 from portal.deploy.apply import ApplyFailed
 from portal.deploy.events import STEP_STARTED, Event, EventLog
 from portal.deploy.service import plan_environment
-from portal.deploy.target import sandbox_for
 from portal.environments.workspace import MappingWorkspace
 from portal.errors import FindingsError, PortalError
-from portal.sandbox import FaultRule, Faults
-from tests.mapping_repo import KV_TEST, commit_all, sandbox_config, sandbox_repo, write_json
+from portal.sandbox import FaultRule, Faults, sandbox_for
+from tests.mapping_repo import (
+    KV_TEST,
+    commit_all,
+    sandbox_config,
+    sandbox_repo,
+    write_json,
+)
 from tests.test_deploy import live, promote
 
 

@@ -16,7 +16,7 @@ from portal.adf import export_to_folder, load_factory
 from portal.adf.model import Kind
 from portal.cli import main
 from portal.errors import FindingsError, PortalError
-from tests.corpus import CORPUS, source_only_entries
+from tests.corpus import CORPUS, needs_corpus, source_only_entries
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -201,6 +201,7 @@ def test_secrets_never_reach_the_output(tmp_path: Path) -> None:
         "type": "secureString", "metadata": "Secure string for 'connectionString' of 'LS_Sql'"}
 
 
+@needs_corpus
 @pytest.mark.parametrize("entry", source_only_entries(), ids=lambda e: e.name)
 def test_source_only_factories_export(entry, tmp_path: Path) -> None:
     out = tmp_path / "out"
@@ -217,6 +218,7 @@ def test_source_only_factories_export(entry, tmp_path: Path) -> None:
     assert max(len(t["resources"]) for t in linked) <= 20
 
 
+@needs_corpus
 def test_source_only_corpus_is_present() -> None:
     assert len(source_only_entries()) == 2, f"expected two factories in {CORPUS / '_source_only'}"
 

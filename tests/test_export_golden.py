@@ -31,8 +31,9 @@ from portal.adf.loader import open_source, parse_factory
 from portal.adf.parameterization import ordered_parameters
 from portal.adf.publish_defaults import ACTIVITY_POLICY_DEFAULTS
 from portal.cli import main
-from tests.corpus import CorpusEntry, first_difference, paired_entries
+from tests.corpus import CorpusEntry, first_difference, needs_corpus, paired_entries
 
+pytestmark = needs_corpus
 ENTRIES = paired_entries()
 
 # ADF behaviour that is not derivable from Git, per entry that shows it; strict, so an entry that starts passing

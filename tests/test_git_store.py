@@ -15,7 +15,13 @@ import git
 import pytest
 
 from portal.environments import git_store
-from portal.environments.git_store import Author, CommitResult, FileChange, commit_changes, head_of
+from portal.environments.git_store import (
+    Author,
+    CommitResult,
+    FileChange,
+    commit_changes,
+    head_of,
+)
 from portal.errors import PortalError
 
 AUTHOR = Author("Ada Lovelace", "ada@example.com")

@@ -16,11 +16,16 @@ from portal.cli import main
 from portal.deploy.apply import ApplyFailed
 from portal.deploy.events import EventLog
 from portal.deploy.service import apply_environment, plan_environment
-from portal.deploy.target import sandbox_for
 from portal.environments.workspace import MappingWorkspace
 from portal.errors import FindingsError, PortalError
-from portal.sandbox import FaultRule, Faults
-from tests.mapping_repo import KV_TEST, SANDBOX_TEST_ENVIRONMENT, commit_all, sandbox_repo, write_json
+from portal.sandbox import FaultRule, Faults, sandbox_for
+from tests.mapping_repo import (
+    KV_TEST,
+    SANDBOX_TEST_ENVIRONMENT,
+    commit_all,
+    sandbox_repo,
+    write_json,
+)
 
 HOST = "https://adb-4444444444444444.4.azuredatabricks.net"
 TARGET = "/Shared/sales"

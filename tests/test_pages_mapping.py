@@ -21,11 +21,13 @@ from streamlit.testing.v1 import AppTest
 from portal.adf.arm import export_factory
 from portal.adf.loader import load_factory
 from portal.audit import AuditStore, audit_url
-from portal.demo import create_demo
-from portal.environments import views
 from portal.environments.render import render_environment
 from portal.environments.workspace import MappingWorkspace
 from portal.promotion.identity import Identity
+from portal.usecases.demo import create_demo
+from portal.usecases.edits import git_author
+from ui import parameters as parameter_view
+from ui import templates as template_view
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -78,7 +80,7 @@ def by_label(widgets, label: str):
     return found[0]
 
 
-# The pages show what people wrote literally, escaped with backslashes (portal.plain_text.literal): a reader sees
+# The pages show what people wrote literally, escaped with backslashes (ui.markdown.literal): a reader sees
 # `\:` as `:`.
 MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
@@ -176,8 +178,8 @@ def test_an_expression_is_refused_with_the_core_message_and_cannot_be_saved(buil
     assert at.button(key="params_save").disabled
     # A number field only yields numbers; text reaching the core for one is refused the same way.
     workspace = MappingWorkspace.open(built_demo, "main")
-    fields = [f for group in views.parameter_form(workspace, "test") for f in group.fields]
-    draft = views.draft_parameters(workspace, "test", fields, {SAMPLE: "many"})
+    fields = [f for group in parameter_view.parameter_form(workspace, "test") for f in group.fields]
+    draft = parameter_view.draft_parameters(workspace, "test", fields, {SAMPLE: "many"})
     assert draft.errors[SAMPLE].what == "'many' is not a whole number" and not draft.can_save
 
 
@@ -193,7 +195,7 @@ def test_a_secret_offers_the_key_vault_picker_and_refuses_a_malformed_vault_id(d
 
     source = at.radio(key=f"{key}:source")
     assert source.label == "Linked service LS_Blob → connection string"
-    assert source.value == views.KEY_VAULT
+    assert source.value == parameter_view.KEY_VAULT
     # No field takes the secret's value: only where it comes from.
     assert not [w for w in at.text_input if w.label == source.label]
     assert any("is a secret and has no Key Vault reference" in e for e in errors(at))
@@ -297,9 +299,9 @@ def test_templates_page_shows_the_export_the_rendered_environment_and_the_compar
 
 def test_the_zip_holds_the_export_as_export_arm_writes_it_and_the_rendered_environments(built_demo):
     workspace = MappingWorkspace.open(built_demo, "main")
-    bundle = views.export_bundle(workspace.export)
+    bundle = template_view.export_bundle(workspace.export)
 
-    data = views.export_zip(bundle, [render_environment(workspace, "test")])
+    data = template_view.export_zip(bundle, [render_environment(workspace, "test")])
 
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()
@@ -319,11 +321,11 @@ def test_limit_warnings_come_from_the_export_files(tmp_path):
         (adf / "pipeline" / f"PL_{index:03}.json").write_text(json.dumps(
             {"name": f"PL_{index:03}", "properties": {"activities": [], "annotations": []}}))
 
-    bundle = views.export_bundle(export_factory(load_factory(adf)))
+    bundle = template_view.export_bundle(export_factory(load_factory(adf)))
 
     assert [(f.code, f.where) for f in bundle.limits] == [("ARM_RESOURCE_LIMIT", "ARMTemplateForFactory.json")]
     assert "801 resources" in bundle.limits[0].what and "800" in bundle.limits[0].what
-    assert views.limit_summary(bundle).resources == 801
+    assert template_view.limit_summary(bundle).resources == 801
 
 
 def test_the_templates_page_warns_over_a_limit(demo_copy, monkeypatch):
@@ -338,9 +340,9 @@ def test_the_templates_page_warns_over_a_limit(demo_copy, monkeypatch):
 
 
 def test_the_git_author_is_the_identity(tmp_path):
-    demo = views.git_author(Identity("rita@retail.example", (), False, "demo picker"))
-    signed_in = views.git_author(Identity("ana@contoso.com", (), True, "oidc"), "Ana <Admin>")
-    application = views.git_author(Identity("00000000-0000-0000-0000-00000000000a", (), True, "oidc"))
+    demo = git_author(Identity("rita@retail.example", (), False, "demo picker"))
+    signed_in = git_author(Identity("ana@contoso.com", (), True, "oidc"), "Ana <Admin>")
+    application = git_author(Identity("00000000-0000-0000-0000-00000000000a", (), True, "oidc"))
     assert (demo.name, demo.email) == ("Rita", "rita@retail.example")
     assert (signed_in.name, signed_in.email) == ("Ana Admin", "ana@contoso.com")
     assert application.email.endswith("@portal.invalid")

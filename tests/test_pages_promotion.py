@@ -17,11 +17,14 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from portal.audit import NewEvent
-from portal.demo import create_demo
 from portal.errors import PortalError
-from portal.promotion import views
 from portal.promotion.identity import Identity, from_claims
 from portal.promotion.service import AWAITING_APPROVAL, REJECTED, SUCCEEDED, Promotions
+from portal.usecases import promotions as flow
+from portal.usecases.demo import create_demo
+from ui import environments as environment_view
+from ui import promote as promote_view
+from ui.common import when
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -82,7 +85,7 @@ def app(page: str | None = None, **setup) -> AppTest:
     return at
 
 
-# The pages escape what people wrote with backslashes (portal.plain_text.literal); a reader sees `\:` as `:`.
+# The pages escape what people wrote with backslashes (ui.markdown.literal); a reader sees `\:` as `:`.
 MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 
 
@@ -112,7 +115,7 @@ def test_environments_show_dev_deployed_and_no_drift_on_request(demo, core):
     dev = core.store.last_succeeded("dev")
     assert matrix.loc["dev", "snapshot"] == dev.snapshot_id
     assert matrix.loc["dev", "promoted by"] == "portal-demo"
-    assert matrix.loc["dev", "deployed at"] == views.when(dev.finished_at) != ""
+    assert matrix.loc["dev", "deployed at"] == when(dev.finished_at) != ""
     assert matrix.loc["dev", "last promotion"] == f"succeeded ({dev.id})"
     assert matrix.loc["test", "snapshot"] == matrix.loc["prod", "snapshot"] == "—"  # nothing promoted yet
     assert matrix.loc["prod", "approvals"] == 1
@@ -128,7 +131,7 @@ def test_environments_show_dev_deployed_and_no_drift_on_request(demo, core):
 
 
 def test_environments_list_waiting_promotions_with_a_link_to_promote(demo, core):
-    core.promote("test", DANA)
+    flow.promote(core, "test", DANA)
     waiting, _ = core.request("prod", DANA)
 
     at = app()
@@ -178,7 +181,7 @@ def test_promote_test_plans_runs_at_once_and_links_to_its_audit_trail(demo, core
 
 
 def test_prod_waits_the_requester_cannot_approve_another_person_approves_and_it_runs(demo, core):
-    core.promote("test", DANA)
+    flow.promote(core, "test", DANA)
     at = app("pages/promote.py")
     plan(at, "prod")
 
@@ -207,7 +210,7 @@ def test_prod_waits_the_requester_cannot_approve_another_person_approves_and_it_
 
 
 def test_an_approver_rejects_with_a_reason(demo, core):
-    core.promote("test", DANA)
+    flow.promote(core, "test", DANA)
     waiting, _ = core.request("prod", DANA)
     at = app("pages/promote.py")
     at.sidebar.selectbox[0].set_value(RITA).run()
@@ -234,7 +237,7 @@ def test_roll_back_dev_from_the_page_after_planning_it(demo, core):
     repo.index.add([str(pipeline.relative_to(demo))])
     actor = git.Actor("Dana", DANA.name)
     repo.index.commit("second version", author=actor, committer=actor)
-    second = core.promote("dev", DANA)
+    second = flow.promote(core, "dev", DANA)
     assert second.snapshot_id != first.snapshot_id
     at = app("pages/promote.py")
 
@@ -346,7 +349,7 @@ def assert_no_markdown_of_theirs(at: AppTest) -> list[str]:
 def test_reasons_names_and_comments_are_shown_literally_on_every_page(demo, core):
     rita = Identity(RITA, (), False, "demo picker")
     mallory = Identity(EVIL_NAME, (), False, "demo picker")
-    core.promote("test", DANA)
+    flow.promote(core, "test", DANA)
     first, _ = core.request("prod", mallory)
     core.reject(first.id, rita, EVIL)
     waiting, _ = core.request("prod", mallory)
@@ -397,7 +400,7 @@ def test_without_the_role_the_buttons_are_disabled_and_the_core_refuses(demo, co
     engineer = {"is_logged_in": True, "email": "erin@retail.example", "groups": ["data-engineers"]}
     viewer = {"is_logged_in": True, "email": "victor@retail.example", "groups": ["readers"]}
     for environment in ("dev", "test"):  # a new commit is a new snapshot: up the order again
-        core.promote(environment, from_claims(engineer, "oidc"))
+        flow.promote(core, environment, from_claims(engineer, "oidc"))
     waiting, _ = core.request("prod", from_claims(engineer, "oidc"))
 
     signed_out = app("pages/promote.py", secrets={"auth": AUTH}, user={"is_logged_in": False})
@@ -433,8 +436,8 @@ def test_without_the_role_the_buttons_are_disabled_and_the_core_refuses(demo, co
 
 def test_run_progress_follows_a_real_run(demo, core):
     drawn = []
-    progress = views.RunProgress(lambda p: drawn.append(p.fraction))
-    core.promote("test", DANA, sink=progress)
+    progress = promote_view.RunProgress(lambda p: drawn.append(p.fraction))
+    flow.promote(core, "test", DANA, sink=progress)
 
     lines = dict((text.split(" ")[0], state) for state, text in progress.lines())
     assert progress.finished and progress.fraction == 1.0 and progress.label == "finished"
@@ -443,26 +446,26 @@ def test_run_progress_follows_a_real_run(demo, core):
 
 
 def test_the_matrix_names_a_run_still_going_behind_a_newer_request(demo, core):
-    core.promote("test", DANA)
+    flow.promote(core, "test", DANA)
     first, _ = core.request("prod", DANA)
     core.store.update_promotion(first.id, first.version, status="running")  # as while its run goes on
     second, _ = core.request("prod", DANA)
 
-    prod = {row.environment: row for row in views.environment_rows(core)}["prod"]
+    prod = {row.environment: row for row in environment_view.environment_rows(core)}["prod"]
 
     assert prod.as_table_row()["last promotion"] == f"awaiting approval ({second.id}); {first.id} running"
 
 
 def test_times_read_in_utc_to_the_second():
-    assert views.when("2026-11-24T00:05:55.943+00:00") == "2026-11-24 00:05:55 UTC"
-    assert views.when("2026-11-24T01:05:55+01:00") == "2026-11-24 00:05:55 UTC"
-    assert views.when(None) == "" and views.when("yesterday") == "yesterday"
+    assert when("2026-11-24T00:05:55.943+00:00") == "2026-11-24 00:05:55 UTC"
+    assert when("2026-11-24T01:05:55+01:00") == "2026-11-24 00:05:55 UTC"
+    assert when(None) == "" and when("yesterday") == "yesterday"
 
 
 def test_snapshot_choices_start_with_the_main_branch(demo, core):
     repo = git.Repo(demo)
     repo.create_head("params/test-change")
-    choices = views.snapshot_choices(core)
+    choices = promote_view.snapshot_choices(core)
     assert choices[0].ref is None and choices[0].label.startswith("main (main branch)")
     assert any(c.ref == "params/test-change" for c in choices)
     assert any(c.ref == repo.head.commit.hexsha for c in choices)

@@ -16,7 +16,6 @@ import pytest
 import sqlalchemy
 
 from portal.cli import main
-from portal.deploy.target import sandbox_for
 from portal.errors import PortalError
 from portal.promotion.identity import Identity
 from portal.promotion.service import (
@@ -25,7 +24,9 @@ from portal.promotion.service import (
     SUCCEEDED,
     Promotions,
 )
-from portal.sandbox import Faults
+from portal.sandbox import Faults, sandbox_for
+from portal.usecases import promotions as flow
+from portal.usecases.promotions import promote, rollback
 from tests.mapping_repo import commit_all, sandbox_repo, write_json
 
 SUBS = {"dev": "11111111-1111-1111-1111-111111111111", "test": "22222222-2222-2222-2222-222222222222",
@@ -121,12 +122,12 @@ def kinds(promotions: Promotions, **filters) -> list[str]:
 
 def test_a_snapshot_moves_up_the_environments_in_order(promotions: Promotions) -> None:
     with pytest.raises(PortalError) as refused:
-        promotions.promote("test", ALICE)
+        promote(promotions, "test", ALICE)
     assert refused.value.code == "ORDER" and "has not succeeded in dev" in refused.value.what
     assert kinds(promotions, environment="test") == ["action refused"]
-    dev = promotions.promote("dev", ALICE)
+    dev = promote(promotions, "dev", ALICE)
     assert dev.status == SUCCEEDED
-    test = promotions.promote("test", ALICE)
+    test = promote(promotions, "test", ALICE)
     assert test.status == SUCCEEDED and test.snapshot_id == dev.snapshot_id
     assert kinds(promotions, promotion_id=test.id)[:2] == ["promotion requested", "promotion started"]
     assert kinds(promotions, promotion_id=test.id)[-1] == "promotion finished"
@@ -137,9 +138,9 @@ def test_a_snapshot_moves_up_the_environments_in_order(promotions: Promotions) -
 def test_only_an_admin_skips_an_environment_and_the_reason_is_recorded(repo: Path,
                                                                         promotions: Promotions) -> None:
     with pytest.raises(PortalError) as refused:
-        promotions.promote("test", ALICE, skip_reason="hotfix for the broken load")
+        promote(promotions, "test", ALICE, skip_reason="hotfix for the broken load")
     assert refused.value.code == "FORBIDDEN"
-    hotfix = promotions.promote("test", ADMIN, skip_reason="hotfix for the broken load")
+    hotfix = promote(promotions, "test", ADMIN, skip_reason="hotfix for the broken load")
     assert hotfix.status == SUCCEEDED and hotfix.skip_reason == "hotfix for the broken load"
     requested = promotions.store.events(promotion_id=hotfix.id, kind="promotion requested")[0]
     assert "hotfix for the broken load" in requested.summary
@@ -147,16 +148,16 @@ def test_only_an_admin_skips_an_environment_and_the_reason_is_recorded(repo: Pat
 
 def test_roles_are_checked_in_the_core_and_refusals_recorded(promotions: Promotions) -> None:
     with pytest.raises(PortalError) as refused:
-        promotions.promote("dev", VIEWER)
+        promote(promotions, "dev", VIEWER)
     assert refused.value.code == "FORBIDDEN" and "victor@retail.example" in refused.value.what
     event = promotions.store.events(kind="action refused")[0]
     assert event.actor == VIEWER.name and event.environment == "dev" and event.data["action"] == "promote"
 
 
 def test_prod_needs_another_persons_approval(promotions: Promotions) -> None:
-    promotions.promote("dev", ALICE)
-    promotions.promote("test", ALICE)
-    waiting = promotions.promote("prod", ALICE)
+    promote(promotions, "dev", ALICE)
+    promote(promotions, "test", ALICE)
+    waiting = promote(promotions, "prod", ALICE)
     assert waiting.status == AWAITING_APPROVAL
     assert promotions.store.lock("prod") is None  # no lock while waiting for approval
     with pytest.raises(PortalError) as own:
@@ -173,9 +174,9 @@ def test_prod_needs_another_persons_approval(promotions: Promotions) -> None:
 
 
 def test_a_rejection_ends_the_promotion(promotions: Promotions) -> None:
-    promotions.promote("dev", ALICE)
-    promotions.promote("test", ALICE)
-    waiting = promotions.promote("prod", ALICE)
+    promote(promotions, "dev", ALICE)
+    promote(promotions, "test", ALICE)
+    waiting = promote(promotions, "prod", ALICE)
     rejected = promotions.reject(waiting.id, BOB, "not during the sales weekend")
     assert rejected.status == REJECTED
     with pytest.raises(PortalError) as late:
@@ -190,9 +191,9 @@ def test_approvals_expire(repo: Path) -> None:
     commit_all(repo, "short approvals")
     promotions = Promotions.open(repo)
     try:
-        promotions.promote("dev", ALICE)
-        promotions.promote("test", ALICE)
-        waiting = promotions.promote("prod", ALICE)
+        promote(promotions, "dev", ALICE)
+        promote(promotions, "test", ALICE)
+        waiting = promote(promotions, "prod", ALICE)
         approved = promotions.approve(waiting.id, BOB)
         assert approved.status == "approved"
         time.sleep(1.5)
@@ -205,21 +206,62 @@ def test_approvals_expire(repo: Path) -> None:
 
 
 def test_rollback_promotes_the_previous_snapshot_again(repo: Path, promotions: Promotions) -> None:
-    first = promotions.promote("dev", ALICE)
+    first = promote(promotions, "dev", ALICE)
     describe_pipeline(repo, "second version")
-    second = promotions.promote("dev", ALICE)
+    second = promote(promotions, "dev", ALICE)
     assert second.snapshot_id != first.snapshot_id
-    back = promotions.rollback("dev", ALICE)
+    back = rollback(promotions, "dev", ALICE)
     assert back.is_rollback and back.status == SUCCEEDED and back.snapshot_id == first.snapshot_id
     live = sandbox_for(repo / ".sandbox").client(SUBS["dev"]).pipelines.get("rg-dev", "adf-sales-dev", "PL_Load")
     assert "second version" not in json.dumps(live.as_dict())
 
 
+@pytest.mark.parametrize("command", [["rollback", "dev"], ["promote", "test"]])
+def test_declining_at_the_prompt_records_nothing(repo: Path, promotions: Promotions, command: list[str],
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """Answering "no" leaves no request behind (`portal rollback` used to record an approved one before asking,
+    which the Promote page then offered under "Ready to run")."""
+    (repo / "portal.yaml").write_text(config().replace("promoter: ['group:data-engineers']",
+                                                       "promoter: ['group:data-engineers', alice@retail.example]"))
+    commit_all(repo, "alice by name")
+    first = promote(promotions, "dev", ALICE)
+    describe_pipeline(repo, "second version")
+    second = promote(promotions, "dev", ALICE)
+    events_before = len(promotions.store.events(limit=10_000))
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    asked: list[str] = []
+    monkeypatch.setattr("builtins.input", lambda question: asked.append(question) or "no")
+    assert main([*command, "--repo", str(repo), "--as", "alice@retail.example"]) == 1
+    out = capsys.readouterr().out
+    assert len(asked) == 1 and "not applied" in out
+    assert "Plan " in out  # the plan was shown before the question
+    if command[0] == "rollback":
+        assert f"back to snapshot {first.snapshot_id}" in out
+    assert len(promotions.store.events(limit=10_000)) == events_before
+    assert promotions.runnable() == [] and promotions.store.promotions(statuses=["approved"]) == []
+    assert promotions.store.last_succeeded("dev").id == second.id
+
+
+def test_a_request_is_for_the_plan_that_was_shown(repo: Path, promotions: Promotions) -> None:
+    """The main branch moving between the plan shown and the request refuses the request: what was approved of
+    must be what runs."""
+    prepared = flow.prepare(promotions, "dev")
+    describe_pipeline(repo, "pushed meanwhile")
+    with pytest.raises(PortalError) as changed:
+        flow.submit(promotions, prepared, ALICE)
+    assert changed.value.code == "PLAN_CHANGED" and prepared.plan.hash[:12] in changed.value.what
+    assert promotions.store.promotions(environment="dev") == []
+    again = flow.prepare(promotions, "dev")
+    assert again.plan.hash != prepared.plan.hash
+    assert flow.start(promotions, again, ALICE).raise_for_error().status == SUCCEEDED
+
+
 def test_a_rollback_must_be_the_previous_snapshot(repo: Path, promotions: Promotions) -> None:
     """A rollback skips the order, so it cannot carry any other snapshot (e.g. straight to test)."""
-    promotions.promote("dev", ALICE)
+    promote(promotions, "dev", ALICE)
     describe_pipeline(repo, "second version")
-    second = promotions.promote("dev", ALICE)
+    second = promote(promotions, "dev", ALICE)
     describe_pipeline(repo, "third version, never promoted")
     with pytest.raises(PortalError) as refused:
         promotions.request("dev", ALICE, rollback=True)  # the main branch, not the previous snapshot
@@ -234,11 +276,11 @@ def test_a_rollback_must_be_the_previous_snapshot(repo: Path, promotions: Promot
 
 def test_the_main_branch_rules_count_and_are_read_again_when_it_moves(repo: Path, promotions: Promotions) -> None:
     with pytest.raises(PortalError):
-        promotions.promote("dev", VIEWER)
+        promote(promotions, "dev", VIEWER)
     granting = config().replace("promoter: ['group:data-engineers']", "promoter: ['group:readers']")
     (repo / "portal.yaml").write_text(granting)
     with pytest.raises(PortalError) as local:  # edited in the working tree only: grants nothing
-        promotions.promote("dev", VIEWER)
+        promote(promotions, "dev", VIEWER)
     assert local.value.code == "FORBIDDEN"
     opened = promotions.workspace_at()
     assert promotions.workspace_at() is opened  # one commit is opened once
@@ -247,11 +289,11 @@ def test_the_main_branch_rules_count_and_are_read_again_when_it_moves(repo: Path
 
     assert promotions.main_config().access.roles["*"]["promoter"] == ["group:readers"]
     assert promotions.workspace_at().snapshot.commit == head != opened.snapshot.commit
-    assert promotions.promote("dev", VIEWER).status == SUCCEEDED
+    assert promote(promotions, "dev", VIEWER).status == SUCCEEDED
 
 
 def test_no_secret_reaches_the_audit_trail(promotions: Promotions) -> None:
-    done = promotions.promote("dev", ALICE)
+    done = promote(promotions, "dev", ALICE)
     text = json.dumps([e.__dict__ for e in promotions.store.events(limit=1000)])
     requested = promotions.store.events(promotion_id=done.id, kind="promotion requested")[0]
     for digest in requested.data["artifacts"].values():
@@ -262,7 +304,7 @@ def test_no_secret_reaches_the_audit_trail(promotions: Promotions) -> None:
 
 
 def test_tampering_is_found_and_named(repo: Path, promotions: Promotions, capsys: pytest.CaptureFixture[str]) -> None:
-    promotions.promote("dev", ALICE)
+    promote(promotions, "dev", ALICE)
     assert main(["audit", "verify", "--repo", str(repo)]) == 0
     victim = promotions.store.events(kind="promotion requested")[0]
     # Someone with access to the database edits a row (its URL holds no password here).
@@ -357,7 +399,7 @@ def test_a_killed_run_is_interrupted_recovered_and_converges(repo: Path, promoti
 
 def test_audit_export_and_artifact_download_from_the_cli(repo: Path, promotions: Promotions, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    done = promotions.promote("dev", ALICE)
+    done = promote(promotions, "dev", ALICE)
     out = tmp_path / "trail.jsonl"
     assert main(["audit", "export", "--repo", str(repo), "--format", "jsonl", "--out", str(out)]) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
@@ -382,7 +424,7 @@ def test_a_plan_the_service_would_refuse_cannot_be_requested(repo: Path, promoti
     server = sandbox_for(repo / ".sandbox")
     server.stats.reset()
     with pytest.raises(PortalError) as refused:
-        promotions.promote("dev", ALICE)
+        promote(promotions, "dev", ALICE)
     assert refused.value.code == "PLAN_BLOCKED" and "51 parameters" in refused.value.what
     assert kinds(promotions, environment="dev") == ["action refused"]
     assert promotions.store.promotions(environment="dev", limit=10) == []

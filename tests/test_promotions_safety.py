@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from portal.deploy.target import sandbox_for
 from portal.errors import PortalError
 from portal.promotion.service import APPROVED, EXPIRED, FAILED, SUCCEEDED, Promotions
-from portal.sandbox import FaultRule, Faults
+from portal.sandbox import FaultRule, Faults, sandbox_for
+from portal.usecases.promotions import promote
 from tests.mapping_repo import commit_all
 from tests.test_promotions import (  # noqa: F401 - pytest fixtures
     ALICE,
@@ -33,12 +33,12 @@ def test_a_failed_old_promotion_cannot_take_the_environment_back(repo: Path, pro
     server.faults = Faults(rules=[FaultRule(method="PUT", path_contains="/pipelines/PL_Load", status=400,
                                             times=-1)])
     with pytest.raises(PortalError):
-        promotions.promote("dev", ALICE)
+        promote(promotions, "dev", ALICE)
     old = promotions.store.promotions(environment="dev")[0]
     assert old.status == FAILED
     server.faults = Faults()
     describe_pipeline(repo, "v2")
-    newer = promotions.promote("dev", ALICE)
+    newer = promote(promotions, "dev", ALICE)
     assert newer.status == SUCCEEDED
     # The failed v1 promotion expired, visibly, when v2 succeeded; it is no longer offered, and it cannot run.
     expired = promotions.store.promotion(old.id)
@@ -54,15 +54,15 @@ def test_a_failed_old_promotion_cannot_take_the_environment_back(repo: Path, pro
 
 
 def test_an_approved_promotion_older_than_a_success_is_superseded(repo: Path, promotions: Promotions) -> None:
-    promotions.promote("dev", ALICE)
-    promotions.promote("test", ALICE)
-    v1 = promotions.promote("prod", ALICE)
+    promote(promotions, "dev", ALICE)
+    promote(promotions, "test", ALICE)
+    v1 = promote(promotions, "prod", ALICE)
     approved = promotions.approve(v1.id, BOB)  # runs at once only where the caller asks: here it waits to run
     assert approved.status == APPROVED
     describe_pipeline(repo, "v2")
     for env in ("dev", "test"):
-        promotions.promote(env, ALICE)
-    v2 = promotions.promote("prod", ALICE)
+        promote(promotions, env, ALICE)
+    v2 = promote(promotions, "prod", ALICE)
     promotions.run(promotions.approve(v2.id, BOB).id, BOB)
     assert promotions.store.promotion(v1.id).status == EXPIRED
     with pytest.raises(PortalError):
@@ -71,13 +71,13 @@ def test_an_approved_promotion_older_than_a_success_is_superseded(repo: Path, pr
 
 
 def test_superseded_is_checked_when_running_even_without_the_sweep(repo: Path, promotions: Promotions) -> None:
-    promotions.promote("dev", ALICE)
-    promotions.promote("test", ALICE)
-    v1 = promotions.approve(promotions.promote("prod", ALICE).id, BOB)
+    promote(promotions, "dev", ALICE)
+    promote(promotions, "test", ALICE)
+    v1 = promotions.approve(promote(promotions, "prod", ALICE).id, BOB)
     describe_pipeline(repo, "v2")
     for env in ("dev", "test"):
-        promotions.promote(env, ALICE)
-    v2 = promotions.approve(promotions.promote("prod", ALICE).id, BOB)
+        promote(promotions, env, ALICE)
+    v2 = promotions.approve(promote(promotions, "prod", ALICE).id, BOB)
     # v2 succeeds in another process that knows nothing of v1 (an older portal version, say): v1 stays approved.
     done = promotions.run(v2.id, BOB)
     promotions.store.update_promotion(v1.id, promotions.store.promotion(v1.id).version, status=APPROVED,
@@ -93,7 +93,7 @@ def test_a_promoter_refused_by_the_lock_leaves_nothing_ready_to_run(repo: Path, 
     held = promotions.store.acquire_lock("dev", "someone-else", "other-host:1", 300)
     assert held.acquired
     with pytest.raises(PortalError) as refused:
-        promotions.promote("dev", ALICE)
+        promote(promotions, "dev", ALICE)
     assert refused.value.code == "LOCKED"
     left = promotions.store.promotions(environment="dev")[0]
     assert left.status == EXPIRED and "request it again" in left.error
@@ -114,7 +114,7 @@ def test_the_lease_is_renewed_while_one_call_takes_longer_than_the_lease(repo: P
 
     def run() -> None:
         try:
-            outcome["done"] = promotions.promote("dev", ALICE)
+            outcome["done"] = promote(promotions, "dev", ALICE)
         except Exception as error:  # noqa: BLE001 - the test reads it
             outcome["error"] = error
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.corpus import paired_entries, source_only_entries
+from tests.corpus import paired_entries, source_only_entries, needs_corpus
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "portal"
 
@@ -31,6 +31,9 @@ def _strings(path: Path) -> list[tuple[int, str]]:
     skip = _docstrings(tree)
     return [(node.lineno, node.value) for node in ast.walk(tree)
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip]
+
+
+pytestmark = needs_corpus
 
 
 def _names() -> set[str]:

@@ -30,9 +30,20 @@ from databricks.sdk.errors import (
     TooManyRequests,
     Unauthenticated,
 )
-from databricks.sdk.service.workspace import ExportFormat, ImportFormat, Language, ObjectType
+from databricks.sdk.service.workspace import (
+    ExportFormat,
+    ImportFormat,
+    Language,
+    ObjectType,
+)
 
-from portal.sandbox import SANDBOX_TOKEN, FaultRule, Faults, SandboxServer, WorkspaceLimits
+from portal.sandbox import (
+    SANDBOX_TOKEN,
+    FaultRule,
+    Faults,
+    SandboxServer,
+    WorkspaceLimits,
+)
 
 HOST = "https://adb-1111111111111111.1.azuredatabricks.net"
 OTHER_HOST = "https://adb-2222222222222222.2.azuredatabricks.net"

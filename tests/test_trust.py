@@ -9,15 +9,21 @@ from pathlib import Path
 import git
 import pytest
 
-from portal.environments.trusted import MAIN_BRANCH_VARIABLE, trusted_config, trusted_main
+from portal.environments.trusted import (
+    MAIN_BRANCH_VARIABLE,
+    trusted_config,
+    trusted_main,
+)
 from portal.errors import PortalError
 from portal.promotion.access import allowed
 from portal.promotion.cli_identity import identity_for_cli
 from portal.promotion.identity import Identity, person_key, unverified
 from portal.promotion.service import APPROVED, AWAITING_APPROVAL, Promotions
-from portal.session import identity_of, portal_site, sign_in_required
+from portal.usecases.promotions import promote
+from portal.usecases.session import identity_of, portal_site, sign_in_required
 from tests.mapping_repo import CONFIG, commit_all, write_factory
-from tests.test_promotions import ALICE, BOB, config as sandbox_config
+from tests.test_promotions import ALICE, BOB
+from tests.test_promotions import config as sandbox_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -192,7 +198,7 @@ def test_one_person_however_the_name_is_spelt() -> None:
 
 
 def test_a_look_alike_name_is_no_second_approver(tmp_path: Path) -> None:
-    from portal.deploy.target import sandbox_for
+    from portal.sandbox import sandbox_for
     from tests.mapping_repo import sandbox_repo
     from tests.test_promotions import SUBS
 
@@ -208,9 +214,9 @@ def test_a_look_alike_name_is_no_second_approver(tmp_path: Path) -> None:
         server.client(sub).factories.create_or_update(f"rg-{env}", f"adf-sales-{env}", {"location": "westeurope"})
     promotions = Promotions.open(root)
     try:
-        promotions.promote("dev", ALICE)
-        promotions.promote("test", ALICE)
-        waiting = promotions.promote("prod", ALICE)
+        promote(promotions, "dev", ALICE)
+        promote(promotions, "test", ALICE)
+        waiting = promote(promotions, "prod", ALICE)
         assert promotions.approve(waiting.id, BOB).status == AWAITING_APPROVAL
         twin = Identity("BOB@retail.example", BOB.groups, True, "test")
         assert promotions.approve(waiting.id, twin).status == AWAITING_APPROVAL  # the same person again

@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from tests.corpus import CORPUS, CorpusEntry, paired_entries, source_only_entries
-from portal.cli import main
-from portal.errors import Finding, PortalError, Severity
 from portal.adf import validation
 from portal.adf.loader import load_factory
 from portal.adf.validation import ValidationReport, validate_factory, validate_source
+from portal.cli import main
+from portal.errors import Finding, PortalError, Severity
+from tests.corpus import CORPUS, CorpusEntry, needs_corpus, paired_entries, source_only_entries
 
 ROOT = Path(__file__).resolve().parents[1]
 FACTORY = "DF_Test"
@@ -676,11 +676,13 @@ def corpus_factory_name(entry: CorpusEntry) -> str | None:
     return entry.name.split("__", 1)[1]
 
 
+@needs_corpus
 def test_the_corpus_is_there():
     assert CORPUS.is_dir()
     assert len(paired_entries()) >= 44 and len(source_only_entries()) == 2
 
 
+@needs_corpus
 @pytest.mark.parametrize("entry", [pytest.param(entry, id=entry.name) for entry in corpus_entries()])
 def test_corpus_factories_validate_without_unexpected_errors(entry):
     report = validate_source(entry.source, factory_name=corpus_factory_name(entry))

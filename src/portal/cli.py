@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "demo":
             from portal.deploy.events import PrintSink
-            from portal.demo import create_demo
+            from portal.usecases.demo import create_demo
 
             root = create_demo(args.path, sink=PrintSink())
             print(f"demo repository ready in {root}: dev is deployed; try `portal plan test --repo {root}`")

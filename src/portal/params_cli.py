@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timezone
 
 from portal.environments.workspace import MappingWorkspace
 from portal.errors import PortalError, Severity
@@ -83,26 +82,28 @@ def rules(args: argparse.Namespace) -> int:
     print(f"{preview.parameter_count} parameters after the change (ARM allows 256)")
     if args.preview or not edits:
         return 0
-    return _save(workspace, edits, args, branch_prefix="rules/")
+    return _save(workspace, edits, args, branch_prefix="rules")
 
 
-def _save(workspace: MappingWorkspace, edits, args: argparse.Namespace, branch_prefix: str | None = None) -> int:
+def _save(workspace: MappingWorkspace, edits, args: argparse.Namespace, branch_prefix: str = "params") -> int:
     from portal.environments.git_store import Author
+    from portal.promotion.service import Promotions
+    from portal.usecases.edits import author_identity, save_edit
 
     author = Author.parse(args.author) if args.author else Author.from_git_config(workspace.snapshot.root)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    default_branch = f"{branch_prefix or f'params/{args.env}-'}{stamp}"
-    branch = None if args.direct else (args.branch or default_branch)
-    result = workspace.save(edits, author=author, branch=branch, message=args.message, push=args.push)
+    promotions = Promotions.open(workspace.snapshot.root)
+    try:
+        saved = save_edit(promotions, workspace, edits, author_identity(author),
+                          environment=getattr(args, "env", None), author=author, branch=args.branch,
+                          direct=args.direct, message=args.message, push=args.push, branch_prefix=branch_prefix)
+    finally:
+        promotions.close()
+    result = saved.commit
     for edit in edits:
         for line in edit.changes:
             print(f"  {line}")
     pushed = " and pushed" if result.pushed else ""
     print(f"committed {result.commit[:10]} on branch {result.branch}{pushed} (based on {result.base[:10]})")
-    from portal.promotion.service import record_edit
-
-    record_edit(workspace.snapshot.root, author.email, getattr(args, "env", None), result.commit, result.branch,
-                [line for edit in edits for line in edit.changes])
     return 0
 
 

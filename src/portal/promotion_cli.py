@@ -10,6 +10,7 @@ from pathlib import Path
 
 from portal.deploy.events import PrintSink
 from portal.errors import PortalError
+from portal.usecases import promotions as flow
 
 # Exit codes of the promotion commands.
 DONE, FAILED, WAITING = 0, 1, 3
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         if args.command == "approve":
             return _approve(promotions, identity, args)
         if args.command == "reject":
-            promotion = promotions.reject(args.promotion_id, identity, args.reason)
+            promotion = flow.reject(promotions, args.promotion_id, identity, args.reason)
             print(f"promotion {promotion.id} rejected: {args.reason}")
             return DONE
         if args.command == "rollback":
@@ -116,61 +117,47 @@ def _identity(promotions, args: argparse.Namespace):
 
 
 def _promote(promotions, identity, args: argparse.Namespace) -> int:
-    from portal.deploy.service import plan_environment
     from portal.deploy_cli import print_plan
-    from portal.promotion.service import APPROVED
 
-    workspace = promotions.workspace_at(args.ref)
-    planned = plan_environment(workspace, args.env)
-    print_plan(planned.plan)
+    prepared = flow.prepare(promotions, args.env, ref=args.ref)
+    print_plan(prepared.plan)
     if not _confirm(args.yes, f"Promote to {args.env}?"):
         return FAILED
-    promotion, planned = promotions.request(args.env, identity, ref=args.ref, skip_reason=args.skip_reason,
-                                            planned=planned)
-    print(f"promotion {promotion.id}: snapshot {promotion.snapshot_id} to {promotion.environment}")
-    if promotion.status != APPROVED:
-        return _waiting(promotions, promotion)
-    return _run(promotions, identity, promotion.id, planned)
+    return _report(promotions, flow.start(promotions, prepared, identity, skip_reason=args.skip_reason,
+                                          sink=PrintSink()), requested=True)
 
 
 def _approve(promotions, identity, args: argparse.Namespace) -> int:
-    from portal.promotion.service import APPROVED
-
-    promotion = promotions.approve(args.promotion_id, identity, args.comment)
-    if promotion.status != APPROVED:
-        return _waiting(promotions, promotion)
-    print(f"promotion {promotion.id} approved; running it")
-    return _run(promotions, identity, promotion.id, None)
+    return _report(promotions, flow.approve(promotions, args.promotion_id, identity, args.comment, sink=PrintSink()))
 
 
 def _rollback(promotions, identity, args: argparse.Namespace) -> int:
     from portal.deploy_cli import print_plan
-    from portal.promotion.service import APPROVED
 
-    target = promotions.rollback_target(args.env)
-    print(f"rolling {args.env} back to snapshot {target.id} (commit {target.source_commit[:10]})")
-    promotion, planned = promotions.request(args.env, identity, ref=target.source_commit, rollback=True)
-    print_plan(planned.plan)
-    print(f"promotion {promotion.id}: rollback of {args.env} to snapshot {promotion.snapshot_id}")
-    if promotion.status != APPROVED:
-        return _waiting(promotions, promotion)
+    prepared = flow.prepare_rollback(promotions, args.env)
+    print(f"rolling {args.env} back to snapshot {prepared.snapshot_id} (commit {prepared.commit[:10]})")
+    print_plan(prepared.plan)
     if not _confirm(args.yes, f"Roll {args.env} back?"):
+        return FAILED  # declined: nothing is recorded
+    return _report(promotions, flow.start(promotions, prepared, identity, sink=PrintSink()), requested=True)
+
+
+def _report(promotions, outcome: "flow.Outcome", *, requested: bool = False) -> int:
+    """Print what became of the promotion; the exit code says it (0 done, 1 failed, 3 waiting for approval)."""
+    promotion = outcome.promotion
+    if requested:
+        what = (f"rollback of {promotion.environment} to snapshot {promotion.snapshot_id}" if promotion.is_rollback
+                else f"snapshot {promotion.snapshot_id} to {promotion.environment}")
+        print(f"promotion {promotion.id}: {what}")
+    if outcome.error is not None:
+        print(f"error: {outcome.error}", file=sys.stderr)
+        if promotion.status == "failed":
+            print(f"promotion {promotion.id} failed; promote again to converge", file=sys.stderr)
         return FAILED
-    return _run(promotions, identity, promotion.id, planned)
-
-
-def _run(promotions, identity, promotion_id: str, planned) -> int:
-    from portal.deploy.apply import ApplyFailed
-
-    try:
-        done = promotions.run(promotion_id, identity, sink=PrintSink(), planned=planned)
-    except ApplyFailed as failure:
-        print(f"error: {failure}", file=sys.stderr)
-        print(f"promotion {promotion_id} failed; run `portal approve` is not needed: promote again to converge",
-              file=sys.stderr)
-        return FAILED
-    finished = promotions.store.events(promotion_id=done.id, kind="promotion finished", limit=1)
-    print(f"promotion {done.id} succeeded: {finished[0].summary if finished else 'done'}")
+    if outcome.waiting:
+        return _waiting(promotions, promotion)
+    finished = promotions.store.events(promotion_id=promotion.id, kind="promotion finished", limit=1)
+    print(f"promotion {promotion.id} succeeded: {finished[0].summary if finished else 'done'}")
     return DONE
 
 

@@ -17,7 +17,12 @@ from portal.audit.anchors import (
     write_anchor,
 )
 from portal.audit.chain import GENESIS_HASH, RECORD_WRITTEN, canonical_json, event_hash
-from portal.audit.keys import AUDIT_KEY_ENV, AUDIT_KEY_FILE_ENV, AuditKey, audit_key_from_environment
+from portal.audit.keys import (
+    AUDIT_KEY_ENV,
+    AUDIT_KEY_FILE_ENV,
+    AuditKey,
+    audit_key_from_environment,
+)
 from portal.audit.store import (
     AUDIT_URL_ENV,
     DEFAULT_AUDIT_FILE,

@@ -23,11 +23,13 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+from portal.audit.vocabulary import EventKind
+
 GENESIS_HASH = "0" * 64
 
 # Events the store writes itself (AuditStore.append refuses them from callers).
-RECORD_WRITTEN = "record written"  # data: {"table", "key", "digest"} of a row of a decision table, as written
-AUDIT_SEALED = "audit sealed"  # data: {"keyId", "signed", "through"}: events signed when a key was introduced
+RECORD_WRITTEN = EventKind.RECORD_WRITTEN
+AUDIT_SEALED = EventKind.AUDIT_SEALED
 RESERVED_KINDS = frozenset({RECORD_WRITTEN, AUDIT_SEALED})
 
 # The fields an event's hash covers, in the order they are exported; `hash` itself is not among them.

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -331,23 +330,6 @@ def service_message(error: Exception) -> str:
 
 # --- clients ------------------------------------------------------------------------------------------------------
 
-_SANDBOXES: dict[str, Any] = {}
-_SANDBOX_LOCK = threading.Lock()
-
-
-def sandbox_for(state_dir: str | os.PathLike[str]) -> Any:
-    """The in-process sandbox serving `state_dir`, started on first use and shared by every caller."""
-    from portal.sandbox import SandboxServer
-
-    key = str(Path(state_dir).resolve())
-    with _SANDBOX_LOCK:
-        server = _SANDBOXES.get(key)
-        if server is None:
-            server = SandboxServer(key).start()
-            _SANDBOXES[key] = server
-        return server
-
-
 def credential_for(auth: str) -> Any:
     """The azure-identity credential for an environment's `auth` setting."""
     import azure.identity as identity
@@ -370,6 +352,10 @@ def client_for(target: Any, repo_root: Path, sink: EventSink = no_events,
     """The SDK client for an environment's Data Factory target (the sandbox when the target says so)."""
     retry_policy = EventRetryPolicy(sink, **dict(retry or {}))
     if target.auth == "sandbox":
+        # Imported on use: the emulator's web stack takes a quarter of a second to import; real targets never
+        # need it.
+        from portal.sandbox import sandbox_for
+
         server = sandbox_for(repo_root / target.sandbox)
         return server.client(target.subscription_id, retry_policy=retry_policy)
     from azure.mgmt.datafactory import DataFactoryManagementClient

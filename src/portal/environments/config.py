@@ -8,15 +8,23 @@ from __future__ import annotations
 
 import io
 import re
+from enum import StrEnum
 from typing import Any, Literal
 
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from portal.environments.repository import RepoSnapshot
 from portal.errors import Finding, FindingsError, PortalError
 from portal.safe_json import NestingError, check_depth, check_text_depth
-from portal.environments.repository import RepoSnapshot
 
 CONFIG_FILE = "portal.yaml"
 
@@ -170,8 +178,17 @@ class DatabricksSource(_Strict):
         return tuple(r.rstrip("/") or "/" for r in value)
 
 
-ROLES = ("viewer", "editor", "promoter", "approver", "admin")
-Role = Literal["viewer", "editor", "promoter", "approver", "admin"]
+class Role(StrEnum):
+    """What a member may do in an environment (access.roles); admin may do everything."""
+
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    PROMOTER = "promoter"
+    APPROVER = "approver"
+    ADMIN = "admin"
+
+
+ROLES = tuple(Role)
 # A member: a user (as the sign-in names them: e-mail / UPN, or a service principal's app id), "group:<Entra ID group
 # object id or name>" as the token's group claims carry it, or "*" for everyone signed in.
 MEMBER = r"^(\*|group:\S+|[^\s:]\S*)$"

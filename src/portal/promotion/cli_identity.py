@@ -9,11 +9,15 @@ from __future__ import annotations
 import getpass
 import os
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from portal.errors import PortalError
-from portal.promotion.identity import USER_VARIABLE, Identity, from_azure_credential, unverified
+from portal.promotion.identity import (
+    USER_VARIABLE,
+    Identity,
+    from_azure_credential,
+    unverified,
+)
 
 if TYPE_CHECKING:
     from portal.environments.config import PortalConfig

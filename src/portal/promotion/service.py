@@ -19,31 +19,41 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from portal.audit import AuditStore, NewEvent, Promotion, Snapshot, audit_url, push_anchors, write_anchor
+from portal.audit import (
+    AuditStore,
+    NewEvent,
+    Promotion,
+    Snapshot,
+    audit_url,
+    push_anchors,
+    write_anchor,
+)
 from portal.audit.store import Approval
+from portal.audit.vocabulary import Decision, EventKind, PromotionStatus
 from portal.deploy.events import Event, EventSink, no_events
 from portal.environments.render import shown
 from portal.environments.trusted import trusted_config, trusted_main
 from portal.errors import PortalError
-from portal.promotion.access import Forbidden, allowed, require, who_may
+from portal.promotion.access import Action, Forbidden, allowed, require, who_may
 from portal.promotion.identity import Identity, invisible_characters, person_key
 from portal.promotion.snapshot import canonical_json, snapshot_of
+from portal.promotion.summary import PlanSummary
 
 if TYPE_CHECKING:
     from portal.deploy.service import PlannedEnvironment
     from portal.environments.config import PortalConfig
     from portal.environments.workspace import MappingWorkspace
 
-AWAITING_APPROVAL = "awaiting approval"
-APPROVED = "approved"
-RUNNING = "running"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-INTERRUPTED = "interrupted"
-REJECTED = "rejected"
+AWAITING_APPROVAL = PromotionStatus.AWAITING_APPROVAL
+APPROVED = PromotionStatus.APPROVED
+RUNNING = PromotionStatus.RUNNING
+SUCCEEDED = PromotionStatus.SUCCEEDED
+FAILED = PromotionStatus.FAILED
+INTERRUPTED = PromotionStatus.INTERRUPTED
+REJECTED = PromotionStatus.REJECTED
 # Superseded before it ran: a newer promotion succeeded in its environment (running it would go back to an older
 # snapshot), or it was refused the lock when asked to run at once. Final, like rejected.
-EXPIRED = "expired"
+EXPIRED = PromotionStatus.EXPIRED
 RUNNABLE = (APPROVED, FAILED, INTERRUPTED)
 # A promotion still marked running whose process died: it may be run again once its lock's lease ran out.
 RESUMABLE = (*RUNNABLE, RUNNING)
@@ -146,7 +156,7 @@ class Promotions:
 
     # -- the audit trail --------------------------------------------------------------------------------------
 
-    def _record(self, kind: str, identity: Identity, *, environment: str | None = None,
+    def _record(self, kind: EventKind, identity: Identity, *, environment: str | None = None,
                 promotion: Promotion | None = None, summary: str = "", data: dict[str, Any] | None = None) -> None:
         self.store.append(NewEvent(kind=kind, actor=identity.name, actor_verified=identity.verified,
                                    environment=environment or (promotion.environment if promotion else None),
@@ -154,25 +164,25 @@ class Promotions:
                                    snapshot_id=promotion.snapshot_id if promotion else None,
                                    summary=summary, data=data or {}))
 
-    def _check(self, rules: "PortalConfig", identity: Identity, action: str, environment: str) -> None:
+    def _check(self, rules: "PortalConfig", identity: Identity, action: Action, environment: str) -> None:
         try:
             require(rules, identity, action, environment)
         except Forbidden as refused:
-            self._record("action refused", identity, environment=environment, summary=refused.what,
+            self._record(EventKind.ACTION_REFUSED, identity, environment=environment, summary=refused.what,
                          data={"action": action, "hint": refused.hint})
             raise
 
     def _refuse(self, identity: Identity, error: PortalError, *, environment: str | None = None,
-                promotion: Promotion | None = None, action: str = "") -> PortalError:
-        self._record("action refused", identity, environment=environment, promotion=promotion,
-                     summary=f"{error.where}: {error.what}", data={"action": action, "code": error.code})
+                promotion: Promotion | None = None, action: Action | None = None) -> PortalError:
+        self._record(EventKind.ACTION_REFUSED, identity, environment=environment, promotion=promotion,
+                     summary=f"{error.where}: {error.what}", data={"action": action or "", "code": error.code})
         return error
 
     def record_parameter_edit(self, identity: Identity, environment: str | None, *, commit: str,
                               branch: str | None, changes: list[str]) -> None:
         """A parameter edit became a commit: who, which environment, which commit, what changed (values of
         secrets are never in `changes`: the mapping core only ever shows their source)."""
-        self._record("parameters edited", identity, environment=environment,
+        self._record(EventKind.PARAMETERS_EDITED, identity, environment=environment,
                      summary=f"commit {commit[:10]} on {branch or 'the main branch'}: " + "; ".join(changes)[:300],
                      data={"commit": commit, "branch": branch, "changes": changes})
 
@@ -180,14 +190,16 @@ class Promotions:
 
     def request(self, environment: str, identity: Identity, *, ref: str | None = None,
                 skip_reason: str | None = None, rollback: bool = False, sink: EventSink = no_events,
-                planned: "PlannedEnvironment | None" = None) -> tuple[Promotion, "PlannedEnvironment"]:
+                planned: "PlannedEnvironment | None" = None,
+                expected_plan_hash: str | None = None) -> tuple[Promotion, "PlannedEnvironment"]:
         """Ask for a snapshot (the main branch, or `ref`) to be promoted to `environment`; returns the promotion
-        (approved at once where no approval is needed) and the plan that was shown."""
+        (approved at once where no approval is needed) and the plan that was recorded. With `expected_plan_hash`
+        (the plan a person was shown), a different plan is refused rather than recorded."""
         from portal.deploy.service import plan_environment
 
         rules = self.main_config()
         env = rules.environment(environment)
-        self._check(rules, identity, "rollback" if rollback else "promote", environment)
+        self._check(rules, identity, Action.ROLLBACK if rollback else Action.PROMOTE, environment)
         workspace = self.workspace_at(ref)
         content = snapshot_of(workspace)
         if rollback:
@@ -198,17 +210,23 @@ class Promotions:
                     f"environment {environment}", f"snapshot {content.id} is not its rollback target "
                     f"(snapshot {target.id}, commit {(target.source_commit or '')[:10]})",
                     hint="a rollback promotes the previous successful snapshot again; promote other snapshots "
-                         "the usual way", code="ROLLBACK"), environment=environment, action="rollback")
+                         "the usual way", code="ROLLBACK"), environment=environment, action=Action.ROLLBACK)
         self._check_order(rules, identity, environment, content.id, skip_reason, rollback)
         if planned is None or planned.plan.source_commit != content.source_commit \
                 or planned.plan.environment != environment:
             planned = plan_environment(workspace, environment, sink=sink)
+        if expected_plan_hash is not None and planned.plan.hash != expected_plan_hash:
+            raise self._refuse(identity, PortalError(
+                f"environment {environment}", f"the plan changed since it was shown (now {planned.plan.hash[:12]}, "
+                f"shown {expected_plan_hash[:12]}): {ref or 'the main branch'} moved to commit "
+                f"{content.source_commit[:10]}", hint="plan again and check what it changes now",
+                code="PLAN_CHANGED"), environment=environment, action=Action.ROLLBACK if rollback else Action.PROMOTE)
         if planned.plan.blockers:
             # Nobody should approve what the service would refuse half-way.
             raise self._refuse(identity, PortalError(
                 f"environment {environment}", "the service would refuse this plan: " + "; ".join(planned.plan.blockers),
                 hint="change the source so that the plan has no blockers", code="PLAN_BLOCKED"),
-                environment=environment, action="rollback" if rollback else "promote")
+                environment=environment, action=Action.ROLLBACK if rollback else Action.PROMOTE)
         snapshot = self.store.put_snapshot(Snapshot(
             content.id, content.source_commit, content.template_hash, content.notebook_hash, _iso(_now()),
             identity.name), **_as(identity))
@@ -218,10 +236,10 @@ class Promotions:
             id=uuid.uuid4().hex[:12], environment=environment, snapshot_id=snapshot.id,
             status=AWAITING_APPROVAL if required else APPROVED, requested_by=identity.name,
             requested_at=_iso(_now()), is_rollback=rollback, skip_reason=skip_reason,
-            plan_hash=planned.plan.hash, plan_summary=plan_summary(planned), parameters_hash=artifacts["parameters"],
+            plan_hash=planned.plan.hash, plan_summary=PlanSummary.of(planned).to_json(), parameters_hash=artifacts["parameters"],
             started_at=None, finished_at=None, error=None, version=1, approvals_required=required,
             expires_at=None), **_as(identity))
-        self._record("promotion requested", identity, promotion=promotion,
+        self._record(EventKind.PROMOTION_REQUESTED, identity, promotion=promotion,
                      summary=("rollback to " if rollback else "") + f"snapshot {snapshot.id} "
                              f"(commit {content.source_commit[:10]})"
                              + (f"; skipped the order: {skip_reason}" if skip_reason else ""),
@@ -245,8 +263,8 @@ class Promotions:
             raise self._refuse(identity, PortalError(
                 f"environment {environment}", f"snapshot {snapshot_id} has not succeeded in {previous} yet",
                 hint=f"promote it to {previous} first; an admin may skip with a written reason (--skip-reason)",
-                code="ORDER"), environment=environment, action="promote")
-        self._check(rules, identity, "skip", environment)
+                code="ORDER"), environment=environment, action=Action.PROMOTE)
+        self._check(rules, identity, Action.SKIP, environment)
 
     def _store_artifacts(self, workspace: "MappingWorkspace", environment: str, planned: "PlannedEnvironment",
                          identity: Identity) -> dict[str, str]:
@@ -282,27 +300,27 @@ class Promotions:
     def approve(self, promotion_id: str, identity: Identity, comment: str = "") -> Promotion:
         rules = self.main_config()
         promotion = self._promotion(promotion_id)
-        self._check(rules, identity, "approve", promotion.environment)
+        self._check(rules, identity, Action.APPROVE, promotion.environment)
         if promotion.status != AWAITING_APPROVAL:
             raise self._refuse(identity, PortalError(f"promotion {promotion.id}", f"is {promotion.status}, not "
                                                      "awaiting approval", code="STATE"), promotion=promotion,
-                               action="approve")
+                               action=Action.APPROVE)
         if invisible_characters(identity.name):
             raise self._refuse(identity, PortalError(f"approver {identity.name!r}", "the name contains invisible "
                                                      "characters", code="IDENTITY"), promotion=promotion,
-                               action="approve")
+                               action=Action.APPROVE)
         if person_key(identity.name) == person_key(promotion.requested_by):
             raise self._refuse(identity, PortalError(f"promotion {promotion.id}", "cannot be approved by the "
                                                      "person who requested it", code="OWN_PROMOTION"),
-                               promotion=promotion, action="approve")
-        self.store.add_approval(Approval(promotion.id, identity.name, "approve", comment, _iso(_now())),
+                               promotion=promotion, action=Action.APPROVE)
+        self.store.add_approval(Approval(promotion.id, identity.name, Decision.APPROVE, comment, _iso(_now())),
                                 **_as(identity))
-        self._record("promotion approved", identity, promotion=promotion, summary=comment or "approved",
+        self._record(EventKind.PROMOTION_APPROVED, identity, promotion=promotion, summary=comment or "approved",
                      data={"comment": comment})
         valid = self.valid_approvals(promotion, rules)
         if len(valid) >= promotion.approvals_required:
             promotion = self.store.update_promotion(promotion.id, promotion.version, **_as(identity), status=APPROVED)
-            self._record("promotion ready", identity, promotion=promotion,
+            self._record(EventKind.PROMOTION_READY, identity, promotion=promotion,
                          summary=f"{len(valid)} of {promotion.approvals_required} approvals: "
                                  + ", ".join(sorted(valid)))
         return self._promotion(promotion.id)
@@ -310,18 +328,18 @@ class Promotions:
     def reject(self, promotion_id: str, identity: Identity, reason: str) -> Promotion:
         rules = self.main_config()
         promotion = self._promotion(promotion_id)
-        self._check(rules, identity, "reject", promotion.environment)
+        self._check(rules, identity, Action.REJECT, promotion.environment)
         if not reason or not reason.strip():
             raise PortalError(f"promotion {promotion.id}", "a rejection needs a reason", code="REASON")
         if promotion.status not in (AWAITING_APPROVAL, APPROVED):
             raise self._refuse(identity, PortalError(f"promotion {promotion.id}", f"is {promotion.status}; only "
                                                      "a waiting promotion can be rejected", code="STATE"),
-                               promotion=promotion, action="reject")
-        self.store.add_approval(Approval(promotion.id, identity.name, "reject", reason, _iso(_now())),
+                               promotion=promotion, action=Action.REJECT)
+        self.store.add_approval(Approval(promotion.id, identity.name, Decision.REJECT, reason, _iso(_now())),
                                 **_as(identity))
         promotion = self.store.update_promotion(promotion.id, promotion.version, **_as(identity), status=REJECTED,
                                                 finished_at=_iso(_now()), error=f"rejected: {reason}")
-        self._record("promotion rejected", identity, promotion=promotion, summary=reason, data={"reason": reason})
+        self._record(EventKind.PROMOTION_REJECTED, identity, promotion=promotion, summary=reason, data={"reason": reason})
         return promotion
 
     def valid_approvals(self, promotion: Promotion, rules: "PortalConfig | None" = None) -> set[str]:
@@ -334,13 +352,13 @@ class Promotions:
         valid: dict[str, str] = {}
         for approval in self.store.approvals(promotion.id):
             key = person_key(approval.actor)
-            if approval.decision == "approve" and key != requester and datetime.fromisoformat(approval.at) >= oldest:
+            if approval.decision == Decision.APPROVE and key != requester and datetime.fromisoformat(approval.at) >= oldest:
                 valid.setdefault(key, approval.actor)
         return set(valid.values())
 
     def who_may_approve(self, promotion: Promotion) -> list[str]:
         rules = self.main_config()
-        return [m for m in who_may(rules, "approve", promotion.environment)
+        return [m for m in who_may(rules, Action.APPROVE, promotion.environment)
                 if person_key(m) != person_key(promotion.requested_by)]
 
     # -- running ----------------------------------------------------------------------------------------------
@@ -353,12 +371,11 @@ class Promotions:
         rules = self.main_config()
         promotion = self._promotion(promotion_id)
         environment = promotion.environment
-        if not (allowed(rules, identity, "promote", environment)
-                or allowed(rules, identity, "approve", environment)):
-            self._check(rules, identity, "promote", environment)  # records and raises
+        if not allowed(rules, identity, Action.RUN, environment):
+            self._check(rules, identity, Action.PROMOTE, environment)  # records and raises
         if promotion.status not in RESUMABLE:
             raise self._refuse(identity, PortalError(f"promotion {promotion.id}", f"is {promotion.status}; it "
-                                                     "cannot run", code="STATE"), promotion=promotion, action="run")
+                                                     "cannot run", code="STATE"), promotion=promotion, action=Action.RUN)
         stale = self.superseded_by(promotion)
         if stale is not None:
             raise self._expire(promotion, identity, stale)
@@ -369,7 +386,7 @@ class Promotions:
                 raise self._refuse(identity, PortalError(
                     f"promotion {promotion.id}", f"has {len(valid)} valid approvals of "
                     f"{promotion.approvals_required} (approvals expire)", code="APPROVAL"), promotion=promotion,
-                    action="run")
+                    action=Action.RUN)
         lease = rules.promotion.lock_lease_seconds
         owner = f"{socket.gethostname()}:{os.getpid()}"
         got = self.store.acquire_lock(environment, promotion.id, owner, lease)
@@ -381,7 +398,7 @@ class Promotions:
                 # Asked to run at once and refused: left "approved", it would run an old snapshot later on.
                 self._expire(promotion, identity, f"not run: {busy.where} {busy.what}; request it again when "
                                                   "that one finished")
-            raise self._refuse(identity, busy, environment=environment, action="run")
+            raise self._refuse(identity, busy, environment=environment, action=Action.RUN)
         keeper = _LeaseKeeper(self.store, environment, promotion.id, lease)
         failure: BaseException | None = None
         try:
@@ -392,7 +409,7 @@ class Promotions:
             promotion = self._promotion(promotion.id)
             promotion = self.store.update_promotion(promotion.id, promotion.version, **_as(identity), status=RUNNING,
                                                     started_at=_iso(_now()), error=None)
-            self._record("promotion started", identity, promotion=promotion)
+            self._record(EventKind.PROMOTION_STARTED, identity, promotion=promotion)
             keeper.start()
             snapshot = self.store.snapshot(promotion.snapshot_id)
             workspace = self.workspace_at(snapshot.source_commit)
@@ -417,7 +434,7 @@ class Promotions:
                 # The store is down: the lease runs out by itself; the run's own error is the one to report.
         current = self._promotion(promotion.id)
         done = self.store.update_promotion(current.id, current.version, **_as(identity), status=SUCCEEDED, finished_at=_iso(_now()))
-        self._record("promotion finished", identity, promotion=done,
+        self._record(EventKind.PROMOTION_FINISHED, identity, promotion=done,
                      summary=f"{len(report.deployed)} deployed, {len(report.deleted)} deleted, "
                              f"{len(report.triggers_started)} triggers started"
                              + (f", {len(report.notebooks.imported)} notebooks imported, "
@@ -444,7 +461,7 @@ class Promotions:
                 push_anchors(self.repo_root, git.remote)
         except Exception as error:  # noqa: BLE001 - recorded, never raised
             try:
-                self.store.append(NewEvent(kind="anchor failed", actor="portal", actor_verified=False,
+                self.store.append(NewEvent(kind=EventKind.ANCHOR_FAILED, actor="portal", actor_verified=False,
                                            environment=promotion.environment, promotion_id=promotion.id,
                                            snapshot_id=promotion.snapshot_id,
                                            summary=f"the trail's head could not be noted in Git: {error}"[:300]))
@@ -460,7 +477,7 @@ class Promotions:
             current = self._promotion(promotion_id)
             failed = self.store.update_promotion(current.id, current.version, **_as(identity), status=FAILED,
                                                  finished_at=_iso(_now()), error=f"{where}: {what}")
-            self._record("promotion failed", identity, promotion=failed, summary=f"{where}: {what}",
+            self._record(EventKind.PROMOTION_FAILED, identity, promotion=failed, summary=f"{where}: {what}",
                          data={"report": getattr(getattr(error, "report", None), "as_json", lambda: None)()})
         except PortalError:
             return
@@ -492,7 +509,7 @@ class Promotions:
         current = self._promotion(promotion.id)
         expired = self.store.update_promotion(current.id, current.version, **_as(identity), status=EXPIRED,
                                               finished_at=_iso(_now()), error=why)
-        self._record("promotion expired", identity, promotion=expired, summary=why)
+        self._record(EventKind.PROMOTION_EXPIRED, identity, promotion=expired, summary=why)
         return PortalError(f"promotion {promotion.id}", why, hint="request a new promotion of the snapshot you "
                            "want (or a rollback)", code="SUPERSEDED")
 
@@ -521,16 +538,8 @@ class Promotions:
             return
         marked = self.store.update_promotion(stale.id, stale.version, **_as(identity), status=INTERRUPTED, finished_at=_iso(_now()),
                                              error="interrupted: its run stopped without finishing (lock expired)")
-        self._record("promotion interrupted", identity, promotion=marked,
+        self._record(EventKind.PROMOTION_INTERRUPTED, identity, promotion=marked,
                      summary="its run stopped without finishing; the lock was taken over after its lease")
-
-    def promote(self, environment: str, identity: Identity, *, ref: str | None = None,
-                skip_reason: str | None = None, sink: EventSink = no_events) -> Promotion:
-        """Request, and run at once when no approval is needed."""
-        promotion, planned = self.request(environment, identity, ref=ref, skip_reason=skip_reason, sink=sink)
-        if promotion.status == APPROVED:
-            return self.run(promotion.id, identity, sink=sink, planned=planned)
-        return promotion
 
     def rollback_target(self, environment: str) -> Snapshot:
         """The snapshot before the one the environment has now (its previous successful promotion)."""
@@ -546,16 +555,6 @@ class Promotions:
                               code="ROLLBACK")
         return self.store.snapshot(previous.snapshot_id)
 
-    def rollback(self, environment: str, identity: Identity, *, sink: EventSink = no_events) -> Promotion:
-        """Promote the environment's previous successful snapshot again, flagged as a rollback, under the same
-        checks (role, approvals, lock)."""
-        snapshot = self.rollback_target(environment)
-        promotion, planned = self.request(environment, identity, ref=snapshot.source_commit, rollback=True,
-                                          sink=sink)
-        if promotion.status == APPROVED:
-            return self.run(promotion.id, identity, sink=sink, planned=planned)
-        return promotion
-
     # -- status -----------------------------------------------------------------------------------------------
 
     def status(self) -> list[EnvironmentStatus]:
@@ -569,33 +568,6 @@ class Promotions:
             snapshot = self.store.snapshot(current.snapshot_id) if current else None
             result.append(EnvironmentStatus(env.name, current, snapshot, running, waiting))
         return result
-
-
-def record_edit(repo_root: Path, author: str, environment: str | None, commit: str, branch: str | None,
-                changes: list[str]) -> None:
-    """Record a parameter or rule edit that became a commit; its author is who Git says (not verified: the
-    review of the branch is the gate)."""
-    promotions = Promotions.open(repo_root)
-    try:
-        promotions.record_parameter_edit(Identity(author, (), False, "git author"), environment, commit=commit,
-                                         branch=branch, changes=changes)
-    finally:
-        promotions.close()
-
-
-def plan_summary(planned: "PlannedEnvironment") -> dict[str, Any]:
-    """What the plan changes, in a few numbers and names (no property values: they may be long or sensitive)."""
-    plan = planned.plan
-    summary: dict[str, Any] = {
-        "hash": plan.hash, "counts": plan.counts(),
-        "changes": [f"{o.action} {o.label}" for o in plan.objects if o.action != "unchanged"][:200],
-        "deletions": [o.label for o in plan.effective_deletions][:200],
-        "triggers": [t.name for t in plan.triggers],
-    }
-    if plan.notebooks is not None:
-        summary["notebooks"] = {"counts": plan.notebooks.counts(),
-                                "changes": [f"{c.action} {c.path}" for c in plan.notebooks.changes][:200]}
-    return summary
 
 
 class _LeaseKeeper:
@@ -643,7 +615,7 @@ class _StepRecorder:
 
     def __call__(self, event: Event) -> None:
         self._sink(event)
-        self._promotions.store.append(NewEvent(kind="promotion step", actor=self._identity.name,
+        self._promotions.store.append(NewEvent(kind=EventKind.PROMOTION_STEP, actor=self._identity.name,
                                                actor_verified=self._identity.verified,
                                                environment=self._promotion.environment,
                                                promotion_id=self._promotion.id,

@@ -20,7 +20,7 @@ worker threads, injected latency and faults are played on the loop.
 
 from portal.sandbox.credential import SANDBOX_TOKEN, SandboxCredential
 from portal.sandbox.faults import ApiCounts, FaultRule, Faults, SandboxStats
-from portal.sandbox.server import SandboxServer, serve
+from portal.sandbox.server import SandboxServer, sandbox_for, serve
 from portal.sandbox.workspace_api import WorkspaceLimits
 
 __all__ = [
@@ -32,5 +32,6 @@ __all__ = [
     "SandboxServer",
     "SandboxStats",
     "WorkspaceLimits",
+    "sandbox_for",
     "serve",
 ]

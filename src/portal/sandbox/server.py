@@ -358,3 +358,18 @@ class _WorkspaceListener:
             sock.close()
             raise
         return cls(listener, sandbox.host)
+
+
+_SHARED: dict[str, SandboxServer] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def sandbox_for(state_dir: str | os.PathLike[str]) -> SandboxServer:
+    """The in-process sandbox serving `state_dir`, started on first use and shared by every caller in the process
+    (the Data Factory and Databricks targets of one environment, the demo, the tests)."""
+    key = str(Path(state_dir).resolve())
+    with _SHARED_LOCK:
+        server = _SHARED.get(key)
+        if server is None:
+            server = _SHARED[key] = SandboxServer(key).start()
+        return server

@@ -6,12 +6,12 @@ import os
 from pathlib import Path
 
 from portal.deploy.events import EventSink, no_events
+from portal.environments.workspace import MappingWorkspace
 from portal.promotion.identity import Identity
 from portal.promotion.service import Promotions
-from portal.deploy.target import sandbox_for
-from portal.environments.workspace import MappingWorkspace
+from portal.sandbox import sandbox_for
 from portal.sandbox.demo_content import DEMO_ENVIRONMENTS, write_demo_repository
-
+from portal.usecases.promotions import promote
 
 DEMO_IDENTITY = Identity("portal-demo", (), False, "demo set-up")
 
@@ -31,7 +31,7 @@ def create_demo(path: str | os.PathLike[str], *, sink: EventSink = no_events) ->
     # after it succeeded in the one before).
     promotions = Promotions.open(root)
     try:
-        promotions.promote("dev", DEMO_IDENTITY, sink=sink)
+        promote(promotions, "dev", DEMO_IDENTITY, sink=sink)
     finally:
         promotions.close()
     return root

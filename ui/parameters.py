@@ -1,129 +1,29 @@
-"""What the portal's Parameters and Templates pages show and do, as plain data.
+"""The Parameters page's data: a form per environment (which widget a parameter gets, what it starts with, what a
+typed value becomes for the core), the pending edit with its findings, and the parameterization rules form.
 
-The pages lay out widgets and call these; every rule (which widget a parameter gets, what a typed value becomes,
-what may be saved, who the Git author is, what the download holds) lives here, below the UI framework.
-"""
+Every rule of what may be saved is the core's (`MappingWorkspace.set_values`, `check`, `change_rules`); the
+edit is saved through `portal.usecases.edits`."""
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import re
-import tempfile
-import zipfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from portal import safe_json
-from portal.adf.arm import FACTORY_TYPE, GLOBAL_PARAMETERS_TYPE, ArmExport, write_export
+from portal.adf.arm import FACTORY_TYPE, GLOBAL_PARAMETERS_TYPE
 from portal.adf.model import Kind
 from portal.adf.parameterization import ACTIONS
-from portal.adf.validation import written_limit_findings
 from portal.environments.catalogue import CatalogueEntry
 from portal.environments.checks import check_environment
 from portal.environments.config import CONFIG_FILE, parse_config
 from portal.environments.parameter_files import KeyVaultReference, parse_parameter_file
-from portal.environments.render import RenderedEnvironment, compare, shown, write_rendered
-from portal.errors import Finding, FindingsError, PortalError, Severity
+from portal.errors import Finding, FindingsError, PortalError
 
 if TYPE_CHECKING:
     from portal.adf.rules_editor import Rule, RulePreview
-    from portal.environments.git_store import Author, CommitResult
     from portal.environments.workspace import Edit, MappingWorkspace
-    from portal.promotion.identity import Identity
-
-
-def _line(finding: Finding) -> str:
-    return f"{finding.where}: {finding.what}" + (f" — {finding.hint}" if finding.hint else "")
-
-
-def error_lines(error: PortalError) -> list[str]:
-    """A core error as lines naming the file or field, one per finding (never a traceback)."""
-    findings = error.findings if isinstance(error, FindingsError) else [error.as_finding()]
-    return [_line(f) for f in findings]
-
-
-def findings_text(findings: Iterable[Finding]) -> list[tuple[Severity, str]]:
-    return [(f.severity, _line(f)) for f in findings]
-
-
-# --- the commit the pages read ------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class MainHead:
-    branch: str
-    commit: str
-
-
-def main_head(repo_root: str | os.PathLike[str]) -> MainHead:
-    """The main branch (from trusted settings, see `portal.environments.trusted`) and the commit it is at: what the
-    pages show and edits build on, so an edit saved later is refused if someone moved the branch in between."""
-    from portal.environments.trusted import trusted_main
-
-    main = trusted_main(repo_root)
-    return MainHead(main.branch, main.commit)
-
-
-# --- who commits ---------------------------------------------------------------------------------------------------
-
-_NOT_IN_GIT_IDENTITY = re.compile(r"[<>\n\r\0]")
-
-
-def git_author(identity: "Identity", display_name: str | None = None) -> "Author":
-    """The Git author of an edit made in the portal: the signed-in user (their name from the sign-in when given), or
-    in the demo the picked person."""
-    from portal.environments.git_store import Author
-    from portal.session import DEMO_PEOPLE
-
-    login = _NOT_IN_GIT_IDENTITY.sub("", identity.name).strip()
-    if not login:
-        raise PortalError("author", "the signed-in identity has no name", code="BAD_AUTHOR")
-    # A service principal signs in by app id: Git still needs an address-shaped email.
-    email = login if "@" in login else f"{login}@portal.invalid"
-    demo_name = DEMO_PEOPLE.get(identity.name, "").split(",")[0].strip()
-    name = _NOT_IN_GIT_IDENTITY.sub("", display_name or "").strip() or demo_name or login.split("@")[0]
-    return Author(name, email)
-
-
-def edit_branch(prefix: str, environment: str | None = None, now: datetime | None = None) -> str:
-    """`params/test-20250101-120000` or `rules/20250101-120000`, as the CLI names its branches."""
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
-    return f"{prefix}/{environment}-{stamp}" if environment else f"{prefix}/{stamp}"
-
-
-@dataclass(frozen=True)
-class SavedEdit:
-    commit: "CommitResult"
-    author: "Author"
-
-    @property
-    def author_text(self) -> str:
-        return f"{self.author.name} <{self.author.email}>"
-
-
-def save_edit(workspace: "MappingWorkspace", edits: Sequence["Edit"], identity: "Identity", *,
-              environment: str | None, branch: str | None = None, message: str | None = None,
-              display_name: str | None = None, branch_prefix: str = "params") -> SavedEdit:
-    """Commit the edits on a new branch (named like the CLI's when not given), authored by `identity`, and record
-    the edit in the audit trail as the CLI does."""
-    from portal.audit import AuditStore, audit_url
-    from portal.promotion.service import Promotions
-
-    author = git_author(identity, display_name)
-    branch = (branch or "").strip() or edit_branch(branch_prefix, environment)
-    result = workspace.save(edits, author=author, branch=branch, message=(message or "").strip() or None)
-    # The portal knows who signed in, so the trail records that identity (verified or not), not just Git's word.
-    root = workspace.snapshot.root
-    promotions = Promotions(root, AuditStore.open(audit_url(root, workspace.config.audit.url)))
-    try:
-        promotions.record_parameter_edit(identity, environment, commit=result.commit, branch=result.branch,
-                                         changes=[line for edit in edits for line in edit.changes])
-    finally:
-        promotions.close()
-    return SavedEdit(result, author)
 
 
 def edits_diff(edits: Iterable["Edit"]) -> str:
@@ -445,178 +345,3 @@ def draft_rule_change(workspace: "MappingWorkspace", *, add: RuleForm | None = N
         remove = rules[remove_index].target
     edits, preview = workspace.change_rules(add=add.rule() if add is not None else None, remove=remove)
     return RuleDraft(tuple(edits), preview)
-
-
-# --- templates -----------------------------------------------------------------------------------------------------
-
-MAIN_TEMPLATE = "ARMTemplateForFactory.json"
-PARAMETERS_FILE = "ARMTemplateParametersForFactory.json"
-
-
-@dataclass(frozen=True)
-class ExportFile:
-    path: str  # as `portal export-arm` writes it, relative to its --out folder
-    role: str  # in words
-    text: str
-    parameters: int
-    resources: int
-    size: int  # bytes
-
-    @property
-    def linked(self) -> bool:
-        return self.path.startswith("linkedTemplates/")
-
-
-@dataclass(frozen=True)
-class ExportBundle:
-    """The ARM export of one commit as `portal export-arm` writes it, with ARM's limits checked on the files."""
-
-    factory_name: str
-    files: tuple[ExportFile, ...]
-    limits: tuple[Finding, ...]  # over 256 parameters, 800 resources or 4 MB
-
-    def file(self, path: str) -> ExportFile:
-        for item in self.files:
-            if item.path == path:
-                return item
-        raise PortalError(path, "is not a file of the export", code="UNKNOWN_FILE")
-
-    @property
-    def linked_templates(self) -> list[ExportFile]:
-        return [f for f in self.files if f.linked]
-
-    @property
-    def main(self) -> ExportFile:
-        return self.file(MAIN_TEMPLATE)
-
-
-def _role(path: str) -> str:
-    if path == MAIN_TEMPLATE:
-        return "the template"
-    if path == PARAMETERS_FILE:
-        return "the template's parameter file (dev values)"
-    if path.endswith("ArmTemplate_master.json"):
-        return "linked templates: the master that deploys them in order"
-    if path.endswith("ArmTemplateParameters_master.json"):
-        return "linked templates: the master's parameter file"
-    found = re.fullmatch(r"linkedTemplates/ArmTemplate_(\d+)\.json", path)
-    if found:
-        return f"linked template {int(found.group(1)) + 1}"
-    if path.startswith("globalParameters/"):
-        return "the global parameters"
-    return path
-
-
-def export_bundle(export: ArmExport) -> ExportBundle:
-    """Write the export as `portal export-arm` does (to a temporary folder) and read it back with its measures and
-    ARM's limit findings (the same check as the export command's)."""
-    with tempfile.TemporaryDirectory(prefix="portal-export-") as folder:
-        target = write_export(export, Path(folder) / "arm")
-        limits = written_limit_findings(export, target)
-        files = []
-        for path, document in export.documents():
-            data = (target / path).read_bytes()
-            files.append(ExportFile(path, _role(path), data.decode("utf-8"),
-                                    len(document.get("parameters", {})) if isinstance(document, dict) else 0,
-                                    len(document.get("resources", [])) if isinstance(document, dict) else 0,
-                                    len(data)))
-    return ExportBundle(export.factory_name, tuple(files), tuple(limits))
-
-
-def export_zip(bundle: ExportBundle, renders: Iterable[RenderedEnvironment] = ()) -> bytes:
-    """The export's files as `portal export-arm` writes them, and for each rendered environment the files
-    `portal render ENV` writes, under `rendered/<env>/`; as the bytes of a zip file."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for item in bundle.files:
-            archive.writestr(item.path, item.text.encode("utf-8"))
-        for rendered in renders:
-            with tempfile.TemporaryDirectory(prefix="portal-render-") as folder:
-                written = write_rendered(rendered, Path(folder) / rendered.environment)
-                for path in sorted(p for p in written.rglob("*") if p.is_file()):
-                    archive.write(path, f"rendered/{rendered.environment}/{path.relative_to(written).as_posix()}")
-    return buffer.getvalue()
-
-
-def template_objects(workspace: "MappingWorkspace") -> list[tuple[str, str]]:
-    """Every resource of the template as (kind in words, object name), in template order: what can be compared."""
-    labels = {kind.arm_type: kind.label for kind in Kind}
-    labels[FACTORY_TYPE] = "Factory"
-    labels[GLOBAL_PARAMETERS_TYPE] = "Global parameters"
-    return [(labels.get(resource.key[0], resource.key[0]), resource.key[1]) for resource in workspace.export.resources]
-
-
-def rendered_rows(rendered: RenderedEnvironment) -> list[dict[str, str]]:
-    return [{"kind": r.kind_label, "object": r.object_name, "deployed as": r.name,
-             "file": f"{r.folder}/{r.file_name}"} for r in rendered.resources]
-
-
-def secret_rows(rendered: RenderedEnvironment, workspace: "MappingWorkspace") -> list[dict[str, str]]:
-    """Where each secure parameter of the environment comes from (never its value)."""
-    rows = []
-    for parameter in workspace.export.parameters:
-        if not parameter.secure:
-            continue
-        variable = rendered.secrets_from_environment.get(parameter.name)
-        entry = rendered.parameter_file.get(parameter.name)
-        source = (f"environment variable {variable}" if variable
-                  else entry.reference.describe() if entry is not None and entry.reference is not None
-                  else "— missing —")
-        rows.append({"parameter": parameter.name, "comes from": source})
-    return rows
-
-
-def resource_document(rendered: RenderedEnvironment, kind: str, object_name: str) -> dict[str, Any]:
-    """One rendered resource as `portal render` writes it (secrets shown as their source)."""
-    resource = rendered.find(object_name, kind)
-    if resource is None:
-        raise PortalError(f"environment {rendered.environment} → {kind} {object_name}",
-                          "is not in the rendered environment", code="UNKNOWN_OBJECT")
-    return resource.as_json()
-
-
-DIFFERS = "differs"
-
-
-def comparison_table(renders: Mapping[str, RenderedEnvironment], kind: str,
-                     object_name: str) -> list[dict[str, Any]]:
-    """One object's rendered properties side by side, one row per property path, each value as display text,
-    with a `differs` column that is True where the environments disagree."""
-    rows = []
-    for row in compare(renders, object_name, kind):
-        line: dict[str, Any] = {"property": row.path}
-        for env, value in row.values.items():
-            value = shown(value)
-            line[env] = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-        line[DIFFERS] = row.differs
-        rows.append(line)
-    return rows
-
-
-@dataclass(frozen=True)
-class LimitSummary:
-    parameters: int
-    resources: int
-    size: int
-
-    def describe(self) -> str:
-        from portal.adf.validation import MAX_PARAMETERS, MAX_RESOURCES, MAX_TEMPLATE_BYTES
-
-        return (f"{self.parameters} parameters (ARM allows {MAX_PARAMETERS}), {self.resources} resources "
-                f"({MAX_RESOURCES}), {self.size / (1024 * 1024):.2f} MB "
-                f"({MAX_TEMPLATE_BYTES // (1024 * 1024)} MB)")
-
-
-def limit_summary(bundle: ExportBundle) -> LimitSummary:
-    main = bundle.main
-    return LimitSummary(main.parameters, main.resources, main.size)
-
-
-__all__ = [
-    "DIFFERS", "ENVIRONMENT_VARIABLE", "KEY_VAULT", "RULE_ACTIONS", "RULE_PARAMETER_TYPES", "RULE_RESOURCE_TYPES",
-    "ExportBundle", "ExportFile", "FormField", "FormGroup", "LimitSummary", "MainHead", "ParameterDraft", "RuleDraft",
-    "RuleForm", "SavedEdit", "SecretSource", "comparison_table", "draft_parameters", "draft_rule_change",
-    "edit_branch", "edits_diff", "error_lines", "export_bundle", "export_zip", "findings_by_parameter",
-    "findings_text", "git_author", "limit_summary", "main_head", "parameter_form", "rendered_rows",
-    "resource_document", "rule_rows", "save_edit", "secret_rows", "template_objects",
-]

@@ -60,7 +60,7 @@ def portal_site(environ: Mapping[str, str] | None = None) -> PortalSite:
     root = Path(env.get(DEMO_VARIABLE, "") or DEFAULT_DEMO_DIR).expanduser().resolve()
     with _DEMO_LOCK:
         if not (root / "portal.yaml").is_file():
-            from portal.demo import create_demo
+            from portal.usecases.demo import create_demo
 
             if root.exists() and any(root.iterdir()):
                 raise PortalError(str(root), "is not empty and holds no demo repository",
