@@ -64,7 +64,7 @@ from generate_factory import generate_factory  # noqa: E402
 from results_file import publish, run_header  # noqa: E402
 
 from portal.deploy.apply import _levels, _put, sandbox_secret  # noqa: E402  (the same bodies as apply)
-from portal.deploy.events import STEP_FINISHED, STEP_STARTED, Event  # noqa: E402
+from portal.events import STEP_FINISHED, STEP_STARTED, Event  # noqa: E402
 from portal.deploy.plan import deploy_order  # noqa: E402
 from portal.deploy.service import apply_environment, plan_environment  # noqa: E402
 from portal.deploy.target import FactoryTarget  # noqa: E402

@@ -73,7 +73,7 @@ from results_file import publish, run_header  # noqa: E402
 
 import portal.databricks.workspace as workspace_module  # noqa: E402
 import portal.deploy.service as service_module  # noqa: E402
-from portal.deploy.events import STEP_FINISHED, STEP_STARTED, Event  # noqa: E402
+from portal.events import STEP_FINISHED, STEP_STARTED, Event  # noqa: E402
 from portal.deploy.service import apply_environment, plan_environment  # noqa: E402
 from portal.environments.workspace import MappingWorkspace  # noqa: E402
 from portal.sandbox import (  # noqa: E402

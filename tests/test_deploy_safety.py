@@ -11,7 +11,7 @@ import pytest
 
 from portal.cli import main
 from portal.deploy.apply import ApplyFailed
-from portal.deploy.events import STEP_STARTED, Event, EventLog
+from portal.events import STEP_STARTED, Event, EventLog
 from portal.deploy.service import plan_environment
 from portal.environments.workspace import MappingWorkspace
 from portal.errors import FindingsError, PortalError

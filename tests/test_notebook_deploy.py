@@ -14,7 +14,7 @@ from databricks.sdk.service.workspace import ImportFormat, Language
 
 from portal.cli import main
 from portal.deploy.apply import ApplyFailed
-from portal.deploy.events import EventLog
+from portal.events import EventLog
 from portal.deploy.service import apply_environment, plan_environment
 from portal.environments.workspace import MappingWorkspace
 from portal.errors import FindingsError, PortalError

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from portal.adf.expressions import Secret
 from portal.audit import Approval, Promotion
-from portal.deploy.events import FAILED as EVENT_FAILED
-from portal.deploy.events import (
+from portal.events import FAILED as EVENT_FAILED
+from portal.events import (
     FINISHED,
     OBJECT_DONE,
     RETRY,

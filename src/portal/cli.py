@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 latency_ms=args.latency_ms, throttle_every=args.throttle_every, error_every=args.error_every))
             return 0
         if args.command == "demo":
-            from portal.deploy.events import PrintSink
+            from portal.events import PrintSink
             from portal.usecases.demo import create_demo
 
             root = create_demo(args.path, sink=PrintSink())

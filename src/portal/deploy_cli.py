@@ -6,9 +6,12 @@ import argparse
 import json
 
 from portal.databricks.plan import NotebookPlan
+from portal.databricks.steps import notebook_steps
 from portal.deploy.plan import Plan
 from portal.deploy.service import plan_environment
+from portal.deploy.steps import factory_steps
 from portal.environments.workspace import MappingWorkspace
+from portal.steps import Step
 
 # `portal plan` exit codes: nothing to do, or changes to apply.
 NO_CHANGES, CHANGES = 0, 2
@@ -50,6 +53,7 @@ def print_plan(plan: Plan) -> None:
           f"{counts['unchanged']} unchanged, {counts['triggers']} trigger changes")
     if plan.notebooks is not None:
         print_notebooks(plan.notebooks)
+    print_steps(plan)
 
 
 def print_notebooks(plan: NotebookPlan) -> None:
@@ -70,3 +74,16 @@ def print_notebooks(plan: NotebookPlan) -> None:
     counts = plan.counts()
     print(f"{counts['create']} to create, {counts['update']} to update, {counts['delete']} to prune, "
           f"{counts['unchanged']} unchanged, {counts['drift']} edited in the workspace")
+
+
+def print_steps(plan: Plan) -> None:
+    """The steps applying `plan` runs, in order (the notebooks' first, then the factory's), from the builders
+    apply runs them from: each one's name, item count and description, or why it is skipped."""
+    steps: list[Step] = notebook_steps(plan.notebooks) if plan.notebooks is not None else []
+    steps += factory_steps(plan)
+    print("Steps, in the order they run:")
+    for number, step in enumerate(steps, 1):
+        if step.runs:
+            print(f"  {number}. {step.name} ({len(step.items)}): {step.description}")
+        else:
+            print(f"  {number}. {step.name}: skipped: {step.skipped_because}")

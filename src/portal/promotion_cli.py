@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from portal.deploy.events import PrintSink
+from portal.events import PrintSink
 from portal.errors import PortalError
 from portal.usecases import promotions as flow
 

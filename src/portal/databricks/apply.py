@@ -1,5 +1,7 @@
 """Apply the notebook part of a plan: make the missing folders, import what changes (overwriting), prune what the
-portal deployed and Git no longer has, then record the new manifest.
+portal deployed and Git no longer has, then record the new manifest. These are the named steps of
+`portal.deploy.steps.notebook_steps` (the ones `portal plan` prints), carried out by the runner the factory's
+steps use too.
 
 The manifest is written last: after a failure it still describes an earlier, complete promotion, so the next run
 plans the remaining work again (objects this run already imported are recognised by their content and are not
@@ -8,13 +10,21 @@ imported twice) and converges.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from portal.databricks.plan import CREATE, UPDATE, PlannedNotebooks
+from portal.databricks.plan import PlannedNotebooks
+from portal.databricks.steps import (
+    IMPORT_NOTEBOOKS,
+    NOTEBOOK_FOLDERS,
+    NOTEBOOK_MANIFEST,
+    PRUNE_FOLDERS,
+    PRUNE_NOTEBOOKS,
+    notebook_steps,
+)
 from portal.databricks.workspace import WorkspaceTarget
-from portal.deploy.events import OBJECT_DONE, STEP_FINISHED, STEP_STARTED, Event, EventSink, no_events
+from portal.events import EventSink, no_events
+from portal.steps import StepAction, StepFailed, run_steps
 
 
 @dataclass
@@ -40,51 +50,33 @@ class NotebookStepFailed(Exception):
 
 def apply_notebooks(planned: PlannedNotebooks, target: WorkspaceTarget, *, sink: EventSink = no_events,
                     parallelism: int = 4, report: NotebookReport | None = None) -> NotebookReport:
-    plan = planned.plan
+    """Carry out the notebooks' steps (`notebook_steps`, the list `portal plan` prints) through the runner; a
+    failed workspace call is raised as `NotebookStepFailed` naming its path once its step's other calls end."""
     report = report if report is not None else NotebookReport()
-    if not plan.has_changes:
-        return report
-    _each("notebook folders", list(plan.folders_to_create), target.mkdirs, "created", sink,
-          report.folders_created, parallelism=1)
-    writes = [c.path for c in plan.changes if c.action in (CREATE, UPDATE)]
+    steps = notebook_steps(planned, parallelism=parallelism)
 
     def put(path: str) -> None:
         source = planned.sources[path]
         target.import_object(path, source.content, source.import_format, source.language)
 
-    _each("import notebooks", writes, put, "imported", sink, report.imported, parallelism=parallelism)
-    # Deletes one at a time: Databricks allows two a second per workspace.
-    _each("prune notebooks", [c.path for c in plan.deletions], target.delete, "deleted", sink, report.deleted,
-          parallelism=1)
-    _each("prune folders", list(plan.folders_to_delete), target.delete, "deleted", sink, report.folders_deleted,
-          parallelism=1)
-    if plan.write_manifest:
-        sink(Event(STEP_STARTED, "notebook manifest", target.manifest_path))
-        try:
-            target.write_manifest(planned.manifest)
-        except Exception as error:  # noqa: BLE001 - named and raised again
-            raise NotebookStepFailed(f"notebook manifest {target.manifest_path}", error) from error
+    def delete(path: str) -> None:
+        target.delete(path)
+
+    def write_manifest(path: str) -> None:
+        target.write_manifest(planned.manifest)
+
+    def manifest_written(path: str) -> None:
         report.manifest_written = True
-        sink(Event(STEP_FINISHED, "notebook manifest", target.manifest_path))
+
+    actions = {
+        NOTEBOOK_FOLDERS: StepAction(target.mkdirs, report.folders_created.append),
+        IMPORT_NOTEBOOKS: StepAction(put, report.imported.append),
+        PRUNE_NOTEBOOKS: StepAction(delete, report.deleted.append),
+        PRUNE_FOLDERS: StepAction(delete, report.folders_deleted.append),
+        NOTEBOOK_MANIFEST: StepAction(write_manifest, manifest_written),
+    }
+    try:
+        run_steps(steps, actions, sink)
+    except StepFailed as failed:
+        raise NotebookStepFailed(failed.where, failed.error) from failed.error
     return report
-
-
-def _each(step: str, paths: list[str], act: Callable[[str], None], done_word: str, sink: EventSink,
-          done: list[str], *, parallelism: int) -> None:
-    if not paths:
-        return
-    sink(Event(STEP_STARTED, step, total=len(paths)))
-    failure: NotebookStepFailed | None = None
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        futures = {path: pool.submit(act, path) for path in paths}
-        for path, future in futures.items():
-            try:
-                future.result()
-            except Exception as error:  # noqa: BLE001 - the others finish; the first failure is reported
-                failure = failure or NotebookStepFailed(f"notebook {path}", error)
-                continue
-            done.append(path)
-            sink(Event(OBJECT_DONE, step, path, done_word, len(done), len(paths)))
-    if failure is not None:
-        raise failure
-    sink(Event(STEP_FINISHED, step, done=len(paths), total=len(paths)))

@@ -27,7 +27,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable, Mapping
 
-from portal.databricks.notebooks import FILE, NotebookSet, NotebookSource, content_hash_of_export, normalised_hash
+from portal.databricks.notebooks import (
+    FILE,
+    NotebookSet,
+    NotebookSource,
+    content_hash_of_export,
+    normalised_hash,
+)
 from portal.databricks.workspace import (
     DeployedEntry,
     LiveEntry,

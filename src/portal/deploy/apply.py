@@ -1,5 +1,6 @@
 """Apply a plan: stop the triggers it names, deploy only what changes (dependencies first, independent objects
-in parallel), delete what the source dropped (dependents first), and put the triggers back.
+in parallel), delete what the source dropped (dependents first), and put the triggers back. These are the named
+steps of `portal.deploy.steps.factory_steps` (the ones `portal plan` prints), carried out by its runner.
 
 Safety: the caller has checked that the live factory still is what the plan saw; each write is conditional on the
 object's etag from the plan too, so a change made in between is not overwritten. After any failure the triggers
@@ -11,25 +12,37 @@ stopped, retries end at the plan's `trigger_downtime_seconds`, so schedules are 
 from __future__ import annotations
 
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from graphlib import CycleError
 from typing import Any, Callable, Mapping
 
 from portal.adf.expressions import Secret
 from portal.databricks.apply import NotebookReport
-from portal.deploy.events import (
+from portal.deploy.plan import DesiredObject, Key, LiveVersion, Plan
+from portal.deploy.steps import (
+    DELETE,
+    DEPLOY,
+    START_TRIGGERS,
+    STOP_TRIGGERS,
+    factory_steps,
+)
+from portal.deploy.target import FactoryTarget, service_message
+from portal.errors import PortalError
+from portal.events import (
     FAILED,
     FINISHED,
     OBJECT_DONE,
-    STEP_FINISHED,
-    STEP_STARTED,
     Event,
     EventSink,
     no_events,
 )
-from portal.deploy.plan import CREATE, UPDATE, DesiredObject, Key, LiveVersion, Plan, TriggerChange
-from portal.deploy.target import FactoryTarget, service_message
-from portal.errors import PortalError
+from portal.steps import (
+    StepAction,
+    StepFailed,
+    cycle_refused,
+    dependency_levels,
+    run_steps,
+)
 
 SecretResolver = Callable[[Secret], str]
 
@@ -68,20 +81,22 @@ class ApplyFailed(PortalError):
 def apply_plan(plan: Plan, desired: Mapping[Key, DesiredObject], target: FactoryTarget, *,
                resolve_secret: SecretResolver, sink: EventSink = no_events, parallelism: int = 4,
                report: ApplyReport | None = None) -> ApplyReport:
-    """Carry out the factory part of `plan` (already checked against the live factory by the caller)."""
+    """Carry out the factory part of `plan` (already checked against the live factory by the caller): its steps
+    (`factory_steps`, the list `portal plan` prints) through the runner. A dependency cycle among the objects to
+    write is refused before anything is written."""
     report = report if report is not None else ApplyReport(plan.hash)
+    steps = factory_steps(plan, desired, parallelism=parallelism)
     stopped: list[str] = []
     downtime = _Downtime(plan, target)
     try:
-        _stop_triggers(plan, target, sink, report, stopped, downtime)
-        _deploy(plan, desired, target, resolve_secret, sink, report, parallelism, downtime)
-        _delete(plan, target, sink, report, downtime)
+        run_steps(steps, _factory_actions(plan, desired, target, resolve_secret, report, stopped, downtime), sink)
         downtime.end()
-        _start_triggers(plan, target, sink, report, stopped)
-    except BaseException as error:  # noqa: BLE001 - every failure must put the triggers back first
+    except BaseException as raised:  # noqa: BLE001 - every failure must put the triggers back first
+        error = _located(raised.error, raised.where) if isinstance(raised, StepFailed) else raised
         downtime.end()
         _restore_triggers(target, stopped, report)
-        where, what = getattr(error, "portal_where", "apply"), service_message(error)
+        where = getattr(error, "portal_where", "apply")
+        what = service_message(error) if isinstance(error, Exception) else str(error)
         report.error = f"{where}: {what}"
         _tell(sink, Event(FAILED, "apply", where, what))
         for name in report.triggers_restored:
@@ -135,89 +150,66 @@ def _located(error: Exception, where: str) -> Exception:
     return error
 
 
-def _stop_triggers(plan: Plan, target: FactoryTarget, sink: EventSink, report: ApplyReport,
-                   stopped: list[str], downtime: _Downtime) -> None:
-    def stop(trigger: TriggerChange) -> None:
-        downtime.begin()
-        if trigger.event_subscription:
-            target.set_event_subscription(trigger.name, False)  # and wait: the service needs it gone first
-        target.stop_trigger(trigger.name)
-        stopped.append(trigger.name)
-        report.triggers_stopped.append(trigger.name)
-
-    _trigger_step("stop triggers", [t for t in plan.triggers if t.stop], stop, "stopped", sink)
-
-
-def _trigger_step(step: str, triggers: list[TriggerChange], act: Callable[[TriggerChange], None], done_word: str,
-                  sink: EventSink) -> None:
-    """One trigger after the other (the service serializes trigger state changes anyway), each reported."""
-    if not triggers:
-        return
-    sink(Event(STEP_STARTED, step, total=len(triggers)))
-    for index, trigger in enumerate(triggers, 1):
-        where = f"trigger {trigger.name}"
-        try:
-            act(trigger)
-        except Exception as error:
-            raise _located(error, where)
-        sink(Event(OBJECT_DONE, step, where, done_word, index, len(triggers)))
-    sink(Event(STEP_FINISHED, step, done=len(triggers), total=len(triggers)))
-
-
-def _deploy(plan: Plan, desired: Mapping[Key, DesiredObject], target: FactoryTarget,
-            resolve_secret: SecretResolver, sink: EventSink, report: ApplyReport, parallelism: int,
-            downtime: _Downtime) -> None:
-    writes = [(o.kind, o.name) for o in plan.objects if o.action in (CREATE, UPDATE)]
-    if not writes:
-        return
-    sink(Event(STEP_STARTED, "deploy", total=len(writes)))
-    levels = _levels(writes, desired)
+def _factory_actions(plan: Plan, desired: Mapping[Key, DesiredObject], target: FactoryTarget,
+                     resolve_secret: SecretResolver, report: ApplyReport, stopped: list[str],
+                     downtime: _Downtime) -> dict[str, StepAction]:
+    """What each of the factory's steps does to one item, and what it records (`stopped`: the triggers this run
+    stopped and did not start again, for the restore after a failure)."""
+    triggers = {t.name: t for t in plan.triggers}
+    keys = {o.label: (o.kind, o.name) for o in plan.objects}
+    deletions = {c.label: c for c in plan.effective_deletions}
     seen = {version.key: version for version in plan.preconditions}
     # Triggers this run stopped have a new etag by now; the check before apply covered them.
-    stopped = {t.name for t in plan.triggers if t.stop}
-    done = 0
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        for level in levels:
-            downtime.check(f"{level[0][0]} {level[0][1]}")
-            futures = {pool.submit(_put, target, desired[key], resolve_secret,
-                                   None if key[0] == "trigger" and key[1] in stopped else seen.get(key)): key
-                       for key in level}
-            failure: Exception | None = None
-            pending = set(futures)
-            while pending:
-                # Each write is reported (and so recorded) as soon as it is done, not when its level is.
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    key = futures[future]
-                    try:
-                        future.result()
-                    except Exception as error:  # wait for the whole level, then report the first failure
-                        failure = failure or _located(error, f"{key[0]} {key[1]}")
-                        continue
-                    done += 1
-                    report.deployed.append(f"{key[0]} {key[1]}")
-                    try:
-                        sink(Event(OBJECT_DONE, "deploy", f"{key[0]} {key[1]}", "deployed", done, len(writes)))
-                    except Exception as error:  # the sink failed (audit store): let the level's writes end
-                        failure = failure or error
-            if failure is not None:
-                raise failure
-    sink(Event(STEP_FINISHED, "deploy", done=done, total=len(writes)))
+    stopping = {t.name for t in plan.triggers if t.stop}
+
+    def stop(name: str) -> None:
+        downtime.begin()
+        if triggers[name].event_subscription:
+            target.set_event_subscription(name, False)  # and wait: the service needs it gone first
+        target.stop_trigger(name)
+
+    def was_stopped(name: str) -> None:
+        stopped.append(name)
+        report.triggers_stopped.append(name)
+
+    def put(label: str) -> None:
+        key = keys[label]
+        _put(target, desired[key], resolve_secret,
+             None if key[0] == "trigger" and key[1] in stopping else seen.get(key))
+
+    def delete(label: str) -> None:
+        change = deletions[label]
+        target.delete(change.kind, change.name)
+
+    def start(name: str) -> None:
+        if triggers[name].event_subscription:
+            target.set_event_subscription(name, True)
+        target.start_trigger(name)
+
+    def was_started(name: str) -> None:
+        if name in stopped:
+            stopped.remove(name)
+        report.triggers_started.append(name)
+
+    return {
+        STOP_TRIGGERS: StepAction(stop, was_stopped),
+        # While triggers are stopped, the writes end at the plan's trigger_downtime_seconds: checked before each
+        # level of the deploy and before each deletion.
+        DEPLOY: StepAction(put, report.deployed.append, before_batch=downtime.check),
+        DELETE: StepAction(delete, report.deleted.append, before_batch=downtime.check),
+        # The writes are over: the triggers' own calls get their full retries again.
+        START_TRIGGERS: StepAction(start, was_started, at_start=downtime.end),
+    }
 
 
 def _levels(writes: list[Key], desired: Mapping[Key, DesiredObject]) -> list[list[Key]]:
-    """Objects grouped so each group only depends on earlier groups (or on objects already live)."""
-    pending = set(writes)
-    ordered = []
-    position = {key: index for index, key in enumerate(writes)}
-    while pending:
-        ready = [k for k in pending if not any(d in pending for d in desired[k].depends_on if d != k)]
-        if not ready:  # a cycle the source should not have: deploy the rest in plan order
-            ready = list(pending)
-        ready.sort(key=position.__getitem__)
-        ordered.append(ready)
-        pending -= set(ready)
-    return ordered
+    """Objects grouped so each group only depends on earlier groups (or on objects already live): the deploy
+    step's batches, for callers that deploy by keys (the deploy benchmark). A cycle is refused."""
+    waits_for = {key: desired[key].depends_on for key in writes}
+    try:
+        return dependency_levels(writes, waits_for)
+    except CycleError as error:
+        raise cycle_refused(error, "deploy", lambda key: f"{key[0]} {key[1]}") from error
 
 
 def _put(target: FactoryTarget, obj: DesiredObject, resolve_secret: SecretResolver,
@@ -238,36 +230,6 @@ def _with_secrets(value: Any, resolve_secret: SecretResolver) -> Any:
     if isinstance(value, list):
         return [_with_secrets(v, resolve_secret) for v in value]
     return value
-
-
-def _delete(plan: Plan, target: FactoryTarget, sink: EventSink, report: ApplyReport, downtime: _Downtime) -> None:
-    deletions = plan.effective_deletions
-    if not deletions:
-        return
-    sink(Event(STEP_STARTED, "delete", total=len(deletions)))
-    for index, change in enumerate(deletions, 1):
-        where = f"{change.kind} {change.name}"
-        downtime.check(where)
-        try:
-            target.delete(change.kind, change.name)
-        except Exception as error:
-            raise _located(error, where)
-        report.deleted.append(where)
-        sink(Event(OBJECT_DONE, "delete", where, "deleted", index, len(deletions)))
-    sink(Event(STEP_FINISHED, "delete", done=len(deletions), total=len(deletions)))
-
-
-def _start_triggers(plan: Plan, target: FactoryTarget, sink: EventSink, report: ApplyReport,
-                    stopped: list[str]) -> None:
-    def start(trigger: TriggerChange) -> None:
-        if trigger.event_subscription:
-            target.set_event_subscription(trigger.name, True)
-        target.start_trigger(trigger.name)
-        if trigger.name in stopped:
-            stopped.remove(trigger.name)
-        report.triggers_started.append(trigger.name)
-
-    _trigger_step("start triggers", [t for t in plan.triggers if t.start], start, "started", sink)
 
 
 def _restore_triggers(target: FactoryTarget, stopped: list[str], report: ApplyReport) -> None:

@@ -21,7 +21,12 @@ from portal.adf.references import find_references
 from portal.databricks.plan import NotebookPlan
 from portal.deploy.comparison import comparable
 from portal.deploy.limits import plan_blockers, write_rate_note
-from portal.deploy.target import COLLECTIONS, EVENT_TRIGGER_TYPES, GLOBAL_PARAMETERS, LiveObject
+from portal.deploy.target import (
+    COLLECTIONS,
+    EVENT_TRIGGER_TYPES,
+    GLOBAL_PARAMETERS,
+    LiveObject,
+)
 from portal.environments.config import Environment
 
 if TYPE_CHECKING:

@@ -15,7 +15,6 @@ from portal.databricks.notebooks import load_notebooks
 from portal.databricks.plan import PlannedNotebooks, plan_notebooks
 from portal.databricks.workspace import WorkspaceTarget, workspace_target_for
 from portal.deploy.apply import ApplyFailed, ApplyReport, apply_plan, sandbox_secret
-from portal.deploy.events import FAILED, STEP_FINISHED, STEP_STARTED, Event, EventSink, no_events
 from portal.deploy.plan import (
     DesiredObject,
     Key,
@@ -25,10 +24,19 @@ from portal.deploy.plan import (
     make_plan,
     moved_since_plan,
 )
+from portal.deploy.steps import factory_steps
 from portal.deploy.target import FactoryTarget, SinkHolder, client_for, service_message
 from portal.environments.parameter_files import KeyVaultReference
 from portal.environments.render import render_environment
 from portal.errors import FindingsError, PortalError
+from portal.events import (
+    FAILED,
+    STEP_FINISHED,
+    STEP_STARTED,
+    Event,
+    EventSink,
+    no_events,
+)
 
 if TYPE_CHECKING:
     from portal.environments.workspace import MappingWorkspace
@@ -163,6 +171,9 @@ def apply_environment(workspace: "MappingWorkspace", env_name: str, plan: Plan, 
     sink(Event(STEP_FINISHED, "check live state", message="unchanged since the plan"))
     env = workspace.environment(env_name)
     report = ApplyReport(plan.hash)
+    # The factory's steps (as apply_plan makes them) before anything is written: a dependency cycle among its
+    # objects is refused here, before the notebooks go out.
+    factory_steps(plan, fresh.desired)
     if fresh.notebooks is not None and fresh.workspace_target is not None and fresh.notebooks.plan.has_changes:
         # Notebooks first: the pipelines being deployed may call the new versions.
         report.notebooks = NotebookReport()

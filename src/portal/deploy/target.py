@@ -16,13 +16,18 @@ from typing import Any, Iterator, Mapping
 from urllib.parse import quote
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError, map_error
-from azure.mgmt.core.exceptions import ARMErrorFormat
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ResourceNotFoundError,
+    map_error,
+)
 from azure.core.pipeline.policies import RetryPolicy
+from azure.mgmt.core.exceptions import ARMErrorFormat
 
 from portal.adf.model import Kind
-from portal.deploy.events import RETRY, Event, EventSink, no_events
 from portal.errors import PortalError
+from portal.events import RETRY, Event, EventSink, no_events
 
 GLOBAL_PARAMETERS = "globalParameters"
 API_VERSION = "2018-06-01"  # the Data Factory management API the SDK speaks

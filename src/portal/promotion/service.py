@@ -30,7 +30,7 @@ from portal.audit import (
 )
 from portal.audit.store import Approval
 from portal.audit.vocabulary import Decision, EventKind, PromotionStatus
-from portal.deploy.events import Event, EventSink, no_events
+from portal.events import Event, EventSink, no_events
 from portal.environments.render import shown
 from portal.environments.trusted import trusted_config, trusted_main
 from portal.errors import PortalError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from portal.deploy.events import EventSink, no_events
+from portal.events import EventSink, no_events
 from portal.environments.workspace import MappingWorkspace
 from portal.promotion.identity import Identity
 from portal.promotion.service import Promotions

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from portal.audit import Promotion, Snapshot
-from portal.deploy.events import EventSink, no_events
+from portal.events import EventSink, no_events
 from portal.deploy.service import plan_environment
 from portal.errors import PortalError
 from portal.promotion.identity import Identity
