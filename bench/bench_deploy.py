@@ -52,7 +52,8 @@ TIME_TARGET = 10.0
 SUBSCRIPTION = "44444444-4444-4444-4444-444444444444"
 RESOURCE_GROUP = "rg-bench"
 FACTORY = "adf-bench-test"
-KEY_VAULT = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.KeyVault/vaults/kv-bench"
+KEY_VAULT = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}"
+             "/providers/Microsoft.KeyVault/vaults/kv-bench")
 SECTION_HEADING = "# Deploy benchmark: incremental plan + apply vs full redeploy"
 
 for _path in (str(SRC), str(BENCH_DIR)):
@@ -64,15 +65,13 @@ from generate_factory import generate_factory  # noqa: E402
 from results_file import publish, run_header  # noqa: E402
 
 from portal.deploy.apply import _levels, _put, sandbox_secret  # noqa: E402  (the same bodies as apply)
-from portal.events import STEP_FINISHED, STEP_STARTED, Event  # noqa: E402
 from portal.deploy.plan import deploy_order  # noqa: E402
 from portal.deploy.service import apply_environment, plan_environment  # noqa: E402
 from portal.deploy.target import FactoryTarget  # noqa: E402
 from portal.environments.workspace import MappingWorkspace  # noqa: E402
-from portal.sandbox import (
-    Faults,  # noqa: E402
-    sandbox_for,  # noqa: E402
-)
+from portal.errors import ErrorCode  # noqa: E402
+from portal.events import STEP_FINISHED, STEP_STARTED, Event  # noqa: E402
+from portal.sandbox import Faults, sandbox_for  # noqa: E402
 
 
 def _config(parallelism: int) -> str:
@@ -125,7 +124,7 @@ def set_up(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     values: dict[str, Any] = {}
     other = []
     for finding in workspace.check("test"):
-        if finding.code != "MISSING_VALUE":
+        if finding.code != ErrorCode.MISSING_VALUE:
             other.append(str(finding))
             continue
         name = finding.where.rsplit(" → ", 1)[-1]
@@ -278,7 +277,8 @@ def run_full(server: Any, target: FactoryTarget, desired: dict, latency_ms: int,
     for operations in _POST_SCRIPT_LISTS:
         listed += sum(1 for _ in getattr(client, operations).list_by_factory(rg, factory))
     to_start = [name for name, obj in template_triggers.items() if obj.properties.get("runtimeState") == "Started"
-                and (obj.properties.get("pipelines") or (obj.properties.get("pipeline") or {}).get("pipelineReference"))]
+                and (obj.properties.get("pipelines")
+                     or (obj.properties.get("pipeline") or {}).get("pipelineReference"))]
     for name in to_start:
         target.start_trigger(name)
     phases.mark("post-script (list all + start triggers)", STEP_FINISHED)
@@ -370,7 +370,8 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
         f"Runs: median of {args.repeat}; sandbox latency {args.latency_ms} ms on every call, list page size "
         f"{setup['page_size']}; the benchmark took {result['total']:.0f} s in all.",
         "",
-        f"Factory: generated, {args.resources:,} resources (seed {args.seed}) → {setup['objects']:,} deployable objects "
+        f"Factory: generated, {args.resources:,} resources (seed {args.seed}) → {setup['objects']:,} deployable "
+        f"objects "
         f"(" + ", ".join(f"{k} {v}" for k, v in setup["counts"].items()) + f"), {setup['parameters']} template "
         f"parameters ({setup['secure_filled']} secure, given Key Vault references), {setup['started_triggers']} "
         f"triggers Started in the source. Untimed first promotion: {setup['first_writes']:,} writes in "
@@ -396,11 +397,13 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
         "",
         "| step | wall (s) | reads | writes |",
         "|---|---:|---:|---:|",
-        f"| portal: open workspace (Git, parse, export; no API calls; not in the portal time above) | {p_open:.2f} | 0 | 0 |",
+        f"| portal: open workspace (Git, parse, export; no API calls; not in the portal time above) "
+        f"| {p_open:.2f} | 0 | 0 |",
         f"| portal: plan (render, read live factory, compare) | {_median(portal, 'plan_s'):.2f} | {plan_reads:.0f} | "
         f"{_median_phase(portal, 'plan', 'writes'):.0f} |",
         f"| portal: plan → read live factory (list calls as REST JSON; the render runs meanwhile) | "
-        f"{_median_phase(portal, 'read live factory', 's'):.2f} | {_median_phase(portal, 'read live factory', 'reads'):.0f} "
+        f"{_median_phase(portal, 'read live factory', 's'):.2f} "
+        f"| {_median_phase(portal, 'read live factory', 'reads'):.0f} "
         f"| {_median_phase(portal, 'read live factory', 'writes'):.0f} |",
     ]
     for step in ("check live state", "stop triggers", "deploy", "start triggers"):  # apply's own steps
@@ -410,8 +413,8 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
     lines.append(f"| portal: apply in all | {_median(portal, 'apply_s'):.2f} | "
                  f"{_median_phase(portal, 'apply', 'reads'):.0f} | {_median_phase(portal, 'apply', 'writes'):.0f} |")
     for step in full[0]["phases"]:
-        lines.append(f"| full: {step} | {_median_phase(full, step, 's'):.2f} | {_median_phase(full, step, 'reads'):.0f} "
-                     f"| {_median_phase(full, step, 'writes'):.0f} |")
+        lines.append(f"| full: {step} | {_median_phase(full, step, 's'):.2f} "
+                     f"| {_median_phase(full, step, 'reads'):.0f} | {_median_phase(full, step, 'writes'):.0f} |")
     lines += [
         "",
         f"The plan reads the live factory with {plan_reads:.0f} calls (one factory GET and one GET per list page of "

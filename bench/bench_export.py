@@ -242,8 +242,9 @@ def report(result: dict, args: argparse.Namespace) -> str:
         lines += [
             f"### {item['label']}",
             "",
-            f"{item['resources']:,} ARM resources from {item['input_files']:,} source files ({item['input_mb']:.1f} MB) "
-            f"→ {item['files']} output files ({item['output_mb']:.1f} MB), {item['parameters']:,} template parameters. "
+            f"{item['resources']:,} ARM resources from {item['input_files']:,} source files "
+            f"({item['input_mb']:.1f} MB) → {item['files']} output files ({item['output_mb']:.1f} MB), "
+            f"{item['parameters']:,} template parameters. "
             f"Baseline output byte-identical to the export: {'yes' if item['identical'] else 'NO'}.",
             "",
             "| measurement | resources | median time (s) | runs (s) | peak RSS (MB) | tracemalloc peak (MB) |",
@@ -270,8 +271,8 @@ def report(result: dict, args: argparse.Namespace) -> str:
         f"({generated['portal_rss']:.0f} MB peak RSS)",
         "",
         "Rerun: `PYTHONPATH=src python3 bench/bench_export.py` (about 1.5 minutes on 2 cores; `--no-write` prints "
-        "without updating this file; also `--repeat N`, `--resources N`, `--seed N`, `--tracemalloc-on all`). Generate a factory on its own with "
-        "`python3 bench/generate_factory.py OUT_DIR --resources N`.",
+        "without updating this file; also `--repeat N`, `--resources N`, `--seed N`, `--tracemalloc-on all`). "
+        "Generate a factory on its own with `python3 bench/generate_factory.py OUT_DIR --resources N`.",
     ]
     return "\n".join(lines)
 

@@ -47,10 +47,11 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT = BENCH_DIR.parent
@@ -73,9 +74,9 @@ from results_file import publish, run_header  # noqa: E402
 
 import portal.databricks.workspace as workspace_module  # noqa: E402
 import portal.deploy.service as service_module  # noqa: E402
-from portal.events import STEP_FINISHED, STEP_STARTED, Event  # noqa: E402
 from portal.deploy.service import apply_environment, plan_environment  # noqa: E402
 from portal.environments.workspace import MappingWorkspace  # noqa: E402
+from portal.events import STEP_FINISHED, STEP_STARTED, Event  # noqa: E402
 from portal.sandbox import (  # noqa: E402
     Faults,
     WorkspaceLimits,
@@ -303,7 +304,7 @@ def change_notebooks(chosen: list[tuple[Path, str]], originals: dict[Path, bytes
     line = {"PYTHON": f'print("benchmark change {revision}")', "SQL": f"SELECT 'benchmark change {revision}';",
             "SCALA": f'println("benchmark change {revision}")'}
     for path, language in chosen:
-        path.write_bytes(originals[path] + f"{line[language]}\n".encode("utf-8"))
+        path.write_bytes(originals[path] + f"{line[language]}\n".encode())
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -84,6 +84,7 @@ def set_up(root: Path, objects: int, events: int, seed: int) -> dict[str, Any]:
     from generate_factory import generate_factory
 
     from portal.environments.workspace import MappingWorkspace
+    from portal.errors import ErrorCode
     from portal.promotion.identity import Identity
     from portal.promotion.service import AWAITING_APPROVAL, SUCCEEDED, Promotions
     from portal.usecases.demo import create_demo
@@ -115,7 +116,7 @@ def set_up(root: Path, objects: int, events: int, seed: int) -> dict[str, Any]:
         path = root / environment.parameter_file_path
         document = json.loads(path.read_text(encoding="utf-8"))
         for finding in workspace.check(environment.name):
-            if finding.code != "MISSING_VALUE":
+            if finding.code != ErrorCode.MISSING_VALUE:
                 raise SystemExit(f"unexpected finding: {finding}")
             name = finding.where.rsplit(" → ", 1)[-1]
             document["parameters"][name] = (
@@ -328,85 +329,84 @@ def measure_browser(root: Path, repeat: int, chromium: str) -> dict[str, dict[st
     env = dict(os.environ, PORTAL_DEMO_DIR=str(root))
     for name in ("PORTAL_REPO", "PORTAL_AUDIT_URL"):
         env.pop(name, None)
-    log = open(root.parent / "server.log", "wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.address",
-         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                    if answer.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the Streamlit server did not start: see " + str(root.parent / "server.log"))
-            time.sleep(0.2)
-        opened: dict[str, list[float]] = {page: [] for page in PAGES}
-        navigated: dict[str, list[float]] = {page: [] for page in PAGES}
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--headless=new"])
-
-            def rendered(tab: Any, page_file: str, started: float) -> float:
-                """Seconds from `started` until the page's last element is there and its script run finished."""
-                title, (role, name) = PAGES[page_file]
-                main = tab.locator('[data-testid="stMain"]')
-                last = (main.get_by_text(name, exact=True) if role == "text"
-                        else main.get_by_role(role, name=name, include_hidden=True))  # hidden: in a tab not shown
-                expect(last.first).to_be_attached(timeout=120_000)
-                expect(tab.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=120_000)
-                elapsed = time.perf_counter() - started
-                expect(main.get_by_role("heading", name=title, exact=True)).to_be_visible()
-                if main.locator('[data-testid="stException"]').count():
-                    raise SystemExit(f"{page_file} shows an exception in the browser")
-                return elapsed
-
-            def open_url(page_file: str) -> float:
-                """A new session: a new browser context (no cached assets) opens the page's URL."""
-                path = "" if page_file == "pages/environments.py" else Path(page_file).stem
-                context = browser.new_context(viewport={"width": 1400, "height": 900})
-                try:
-                    tab = context.new_page()
-                    started = time.perf_counter()
-                    tab.goto(f"{url}/{path}")
-                    return rendered(tab, page_file, started)
-                finally:
-                    context.close()
-
-            for page_file in PAGES:  # warm the server: every page once
-                open_url(page_file)
-            for _ in range(repeat):
-                for page_file in PAGES:
-                    opened[page_file].append(open_url(page_file))
-            # An open session moving between pages with the sidebar, each page from the one before it.
-            context = browser.new_context(viewport={"width": 1400, "height": 900})
-            tab = context.new_page()
-            tab.goto(url)
-            rendered(tab, "pages/environments.py", time.perf_counter())
-            order = [*list(PAGES)[1:], "pages/environments.py"]
-            sidebar = tab.locator('[data-testid="stSidebar"]')
-            for _ in range(repeat):
-                for page_file in order:
-                    link = "Audit" if page_file == "pages/audit.py" else PAGES[page_file][0]
-                    started = time.perf_counter()
-                    sidebar.get_by_role("link", name=link, exact=True).click()
-                    navigated[page_file].append(rendered(tab, page_file, started))
-            context.close()
-            browser.close()
-        return {"open": opened, "navigate": navigated}
-    finally:
+    with open(root.parent / "server.log", "wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.address",
+             "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        url = f"http://127.0.0.1:{port}"
         try:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=15)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                        if answer.read().strip() == b"ok":
+                            break
+                except OSError:
+                    pass
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the Streamlit server did not start: see " + str(root.parent / "server.log"))
+                time.sleep(0.2)
+            opened: dict[str, list[float]] = {page: [] for page in PAGES}
+            navigated: dict[str, list[float]] = {page: [] for page in PAGES}
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--headless=new"])
+
+                def rendered(tab: Any, page_file: str, started: float) -> float:
+                    """Seconds from `started` until the page's last element is there and its script run finished."""
+                    title, (role, name) = PAGES[page_file]
+                    main = tab.locator('[data-testid="stMain"]')
+                    last = (main.get_by_text(name, exact=True) if role == "text"
+                            else main.get_by_role(role, name=name, include_hidden=True))  # hidden: in a tab not shown
+                    expect(last.first).to_be_attached(timeout=120_000)
+                    expect(tab.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=120_000)
+                    elapsed = time.perf_counter() - started
+                    expect(main.get_by_role("heading", name=title, exact=True)).to_be_visible()
+                    if main.locator('[data-testid="stException"]').count():
+                        raise SystemExit(f"{page_file} shows an exception in the browser")
+                    return elapsed
+
+                def open_url(page_file: str) -> float:
+                    """A new session: a new browser context (no cached assets) opens the page's URL."""
+                    path = "" if page_file == "pages/environments.py" else Path(page_file).stem
+                    context = browser.new_context(viewport={"width": 1400, "height": 900})
+                    try:
+                        tab = context.new_page()
+                        started = time.perf_counter()
+                        tab.goto(f"{url}/{path}")
+                        return rendered(tab, page_file, started)
+                    finally:
+                        context.close()
+
+                for page_file in PAGES:  # warm the server: every page once
+                    open_url(page_file)
+                for _ in range(repeat):
+                    for page_file in PAGES:
+                        opened[page_file].append(open_url(page_file))
+                # An open session moving between pages with the sidebar, each page from the one before it.
+                context = browser.new_context(viewport={"width": 1400, "height": 900})
+                tab = context.new_page()
+                tab.goto(url)
+                rendered(tab, "pages/environments.py", time.perf_counter())
+                order = [*list(PAGES)[1:], "pages/environments.py"]
+                sidebar = tab.locator('[data-testid="stSidebar"]')
+                for _ in range(repeat):
+                    for page_file in order:
+                        link = "Audit" if page_file == "pages/audit.py" else PAGES[page_file][0]
+                        started = time.perf_counter()
+                        sidebar.get_by_role("link", name=link, exact=True).click()
+                        navigated[page_file].append(rendered(tab, page_file, started))
+                context.close()
+                browser.close()
+            return {"open": opened, "navigate": navigated}
+        finally:
+            try:
+                os.killpg(server.pid, signal.SIGTERM)
+                server.wait(timeout=15)
+            except ProcessLookupError:
+                pass
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
 
 
 # ---------------------------------------------------------------------------------------------------------------

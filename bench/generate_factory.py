@@ -416,13 +416,14 @@ class _Generator:
                 else:
                     activities.append(self._web(f"Notify {a}", depends))
             params = ["FromDate", "Tables"] + (["Mode"] if rng.random() < 0.3 else [])
+            tables = [{"name": f"{w}.csv"} for w in rng.sample(_WORDS, 3)]
             body = {
                 "name": name,
                 "properties": {
                     "activities": activities,
                     "parameters": {
                         "FromDate": {"type": "string", "defaultValue": "2024-01-01"},
-                        "Tables": {"type": "array", "defaultValue": [{"name": f"{w}.csv"} for w in rng.sample(_WORDS, 3)]},
+                        "Tables": {"type": "array", "defaultValue": tables},
                         **({"Mode": {"type": "string", "defaultValue": "incremental"}} if "Mode" in params else {}),
                     },
                     "folder": {"name": f"{rng.choice(_WORDS)}/{rng.choice(_STAGES)}"},

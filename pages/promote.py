@@ -125,6 +125,8 @@ def _show_plan(prepared: flow.PreparedPromotion) -> None:
     if triggers:
         st.markdown("**Trigger impact**")
         st.dataframe(triggers, hide_index=True, width="stretch")
+    with st.expander("Steps, in the order they run"):
+        st.dataframe(view.step_rows(plan), hide_index=True, width="stretch")
     for note in plan.notes:
         st.info(literal(note))
     for blocker in plan.blockers:

@@ -137,7 +137,7 @@ def first_difference(ours: object, theirs: object, path: str = "$") -> str | Non
         return None
     if isinstance(ours, list):
         assert isinstance(theirs, list)
-        for index, (a, b) in enumerate(zip(ours, theirs)):
+        for index, (a, b) in enumerate(zip(ours, theirs, strict=False)):
             found = first_difference(a, b, f"{path}[{index}]")
             if found:
                 return found

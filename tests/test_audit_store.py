@@ -149,7 +149,7 @@ def test_appends_make_a_gapless_hash_chain(store):
 
     assert [e.seq for e in chain] == [1, 2, 3, 4, 5]
     assert first.prev_hash == GENESIS_HASH
-    for before, after in zip(chain, chain[1:]):
+    for before, after in zip(chain, chain[1:], strict=False):
         assert after.prev_hash == before.hash
         assert after.at >= before.at
     for e in chain:

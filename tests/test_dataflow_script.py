@@ -22,7 +22,7 @@ from portal.adf.dataflows import (
     wrangling_activity_defaults,
 )
 from portal.adf.model import Kind
-from tests.corpus import CorpusEntry, paired_entries, needs_corpus
+from tests.corpus import CorpusEntry, needs_corpus, paired_entries
 
 # ---------------------------------------------------------------------------------------------------------------
 # Helpers: a factory in memory

@@ -10,10 +10,10 @@ import pytest
 
 from portal.cli import main
 from portal.deploy.apply import ApplyFailed
-from portal.events import FAILED, OBJECT_DONE, RETRY, STEP_FINISHED, EventLog
 from portal.deploy.service import apply_environment, open_target, plan_environment
 from portal.environments.workspace import MappingWorkspace
 from portal.errors import PortalError
+from portal.events import FAILED, OBJECT_DONE, RETRY, STEP_FINISHED, EventLog
 from portal.sandbox import FaultRule, Faults, sandbox_for
 from tests.mapping_repo import (
     KV_TEST,

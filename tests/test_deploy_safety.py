@@ -11,10 +11,10 @@ import pytest
 
 from portal.cli import main
 from portal.deploy.apply import ApplyFailed
-from portal.events import STEP_STARTED, Event, EventLog
 from portal.deploy.service import plan_environment
 from portal.environments.workspace import MappingWorkspace
 from portal.errors import FindingsError, PortalError
+from portal.events import STEP_STARTED, Event, EventLog
 from portal.sandbox import FaultRule, Faults, sandbox_for
 from tests.mapping_repo import (
     KV_TEST,

@@ -308,7 +308,7 @@ def test_a_dependency_cycle_among_the_objects_written_is_refused_with_the_object
     assert chain[0] == chain[-1] and sorted(set(chain)) == [
         "dataset DS_Orders", "linkedService LS_Lake", "pipeline PL_Load"]  # only the objects in the cycle
     by_label = {f"{k} {n}": obj for (k, n), obj in cyclic.desired.items()}
-    for needs, needed in zip(chain, chain[1:]):  # each depends on the next
+    for needs, needed in zip(chain, chain[1:], strict=False):  # each depends on the next
         assert tuple(needed.split(" ", 1)) in by_label[needs].depends_on
     assert "nothing was written" in error.what
     assert live(repo) == {}  # refused before the first write

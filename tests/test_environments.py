@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from portal.cli import main
 from portal.environments.config import parse_config
@@ -138,12 +137,12 @@ def commit_all_of(repo: Path) -> None:
 def test_nesting_without_end_in_a_parameter_file_or_portal_yaml_names_the_file(
         repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     parameters = repo / "environments" / "test.parameters.json"
-    parameters.write_text('{"parameters": {"%s": {"value": %s}}}' % (BATCH, nested(100_000)))
+    parameters.write_text('{"parameters": {"' + BATCH + '": {"value": ' + nested(100_000) + "}}}")
     for command in (["params", "validate", "test"], ["params", "show", "test"],
                     ["render", "test", "--out", str(tmp_path / "out")]):
         assert main([*command, "--repo", str(repo)]) == 1, command
         assert "environments/test.parameters.json: is nested deeper than 100 levels" in capsys.readouterr().err
-    parameters.write_text('{"parameters": {"%s": {"value": %s}}}' % (BATCH, nested(150)))  # json reads it
+    parameters.write_text('{"parameters": {"' + BATCH + '": {"value": ' + nested(150) + "}}}")  # json reads it
     assert main(["params", "validate", "test", "--repo", str(repo)]) == 1
     assert "environments/test.parameters.json: is nested deeper than 100 levels" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

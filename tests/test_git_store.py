@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import stat
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import git
@@ -125,7 +125,7 @@ def test_new_branch_commit_has_the_changes_on_top_of_the_base(repo: git.Repo) ->
     assert made.message == "Set x for dev\n\nAsked for in ticket 42.\n"
     # Timezone-aware and now; the reflog says who moved the branch and why.
     assert made.authored_datetime.tzinfo is not None
-    assert abs(made.committed_datetime - datetime.now(timezone.utc)) < timedelta(minutes=5)
+    assert abs(made.committed_datetime - datetime.now(UTC)) < timedelta(minutes=5)
     assert repo.git.reflog("show", "--format=%gs %gn", "refs/heads/edit/dev-x").splitlines()[0] == \
         "portal: Set x for dev Ada Lovelace"
 

@@ -14,10 +14,10 @@ from databricks.sdk.service.workspace import ImportFormat, Language
 
 from portal.cli import main
 from portal.deploy.apply import ApplyFailed
-from portal.events import EventLog
 from portal.deploy.service import apply_environment, plan_environment
 from portal.environments.workspace import MappingWorkspace
 from portal.errors import FindingsError, PortalError
+from portal.events import EventLog
 from portal.sandbox import FaultRule, Faults, sandbox_for
 from tests.mapping_repo import (
     KV_TEST,

@@ -360,9 +360,9 @@ def test_the_workspace_export_hashes_like_the_git_file(tmp_path):
 
     # What export(format=SOURCE) returns: exactly one header line, cells in Databricks' layout, no final newline.
     exported = (
-        "# Databricks notebook source\n# MAGIC %md\n# MAGIC # Transform sales\n\n# COMMAND ----------\n\n"
-        "orders = spark.read.table('orders')\n\n# COMMAND ----------\n\ndisplay(orders)"
-    ).encode()
+        b"# Databricks notebook source\n# MAGIC %md\n# MAGIC # Transform sales\n\n# COMMAND ----------\n\n"
+        b"orders = spark.read.table('orders')\n\n# COMMAND ----------\n\ndisplay(orders)"
+    )
     assert content_hash_of_export(exported, etl) == etl.content_hash
     # Blank lines around a separator are layout, not content; the export of a one-cell notebook has no newline.
     squeezed = PY_NOTEBOOK.replace("\n\n# COMMAND ----------\n\n", "\n# COMMAND ----------\n").encode()

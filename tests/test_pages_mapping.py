@@ -26,8 +26,7 @@ from portal.environments.workspace import MappingWorkspace
 from portal.promotion.identity import Identity
 from portal.usecases.demo import create_demo
 from portal.usecases.edits import git_author
-from ui import parameters as parameter_view
-from ui import templates as template_view
+from ui import parameters as parameter_view, templates as template_view
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")

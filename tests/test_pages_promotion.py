@@ -17,13 +17,13 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from portal.audit import NewEvent
+from portal.deploy.steps import plan_steps
 from portal.errors import PortalError
 from portal.promotion.identity import Identity, from_claims
 from portal.promotion.service import AWAITING_APPROVAL, REJECTED, SUCCEEDED, Promotions
 from portal.usecases import promotions as flow
 from portal.usecases.demo import create_demo
-from ui import environments as environment_view
-from ui import promote as promote_view
+from ui import environments as environment_view, promote as promote_view
 from ui.common import when
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,6 +159,12 @@ def test_promote_test_plans_runs_at_once_and_links_to_its_audit_trail(demo, core
     assert metrics["create (notebooks)"] == "5"
     assert any(e.label.startswith("+ pipeline ") for e in at.expander)
     assert len(at.dataframe) >= 2  # trigger impact and notebooks
+    # The steps the run will take, as `portal plan` prints them: the same list, from the same builders.
+    shown = next(d.value for d in at.dataframe if "step" in d.value.columns)
+    steps = plan_steps(flow.prepare(core, "test").plan)
+    assert list(shown["step"]) == [f"{number}. {step.name}" for number, step in enumerate(steps, 1)]
+    items = dict(zip(shown["step"].str.split(". ", n=1).str[1], shown["items"], strict=False))
+    assert items["deploy"] == "28" and items["import notebooks"] == "5"
 
     at.button(key="request").click().run()
 

@@ -24,6 +24,7 @@ from portal.promotion.service import (
     SUCCEEDED,
     Promotions,
 )
+from portal.promotion.summary import PlanSummary
 from portal.sandbox import Faults, sandbox_for
 from portal.usecases import promotions as flow
 from portal.usecases.promotions import promote, rollback
@@ -255,6 +256,17 @@ def test_a_request_is_for_the_plan_that_was_shown(repo: Path, promotions: Promot
     again = flow.prepare(promotions, "dev")
     assert again.plan.hash != prepared.plan.hash
     assert flow.start(promotions, again, ALICE).raise_for_error().status == SUCCEEDED
+
+
+def test_the_plan_summary_is_recorded_and_read_back_whole(repo: Path, promotions: Promotions) -> None:
+    """What approvers are shown is what was recorded: the summary of the plan, read back as the same value."""
+    prepared = flow.prepare(promotions, "dev")
+    promotion = flow.submit(promotions, prepared, ALICE)
+    recorded = PlanSummary.from_json(promotion.plan_summary)
+    assert recorded == PlanSummary.of(prepared.planned) and recorded.hash == prepared.plan.hash
+    assert recorded.counts["create"] == len(recorded.changes) > 0
+    assert recorded.change_lines()[: len(recorded.changes)] == list(recorded.changes)
+    assert PlanSummary.from_json({}).shown_counts() == {} and PlanSummary.from_json(None).change_lines() == []
 
 
 def test_a_rollback_must_be_the_previous_snapshot(repo: Path, promotions: Promotions) -> None:

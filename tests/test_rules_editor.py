@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from portal.adf import export_factory, load_factory
 from portal.adf.model import Factory
@@ -421,7 +420,7 @@ def test_inputs_are_never_mutated(tmp_path: Path) -> None:
         changed = edit(definition)
         assert changed != definition
         assert definition == snapshot
-    assert DEFAULT_DEFINITION == snapshot
+    assert snapshot == DEFAULT_DEFINITION
     preview(factory, add_rule(definition, interval_rule()))
     assert definition == snapshot and factory.parameter_definition is None
 

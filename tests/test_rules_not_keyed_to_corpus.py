@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.corpus import paired_entries, source_only_entries, needs_corpus
+from tests.corpus import needs_corpus, paired_entries, source_only_entries
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "portal"
 

@@ -181,7 +181,7 @@ def differences(expected: Any, actual: Any, path: str = "") -> list[str]:
     if isinstance(expected, list) and isinstance(actual, list):
         if len(expected) != len(actual):
             return [f"{where}: expected {len(expected)} items, got {len(actual)}: {actual!r}"]
-        return [d for i, (e, a) in enumerate(zip(expected, actual)) for d in differences(e, a, _join(path, i))]
+        return [d for i, (e, a) in enumerate(zip(expected, actual, strict=False)) for d in differences(e, a, _join(path, i))]
     if type(expected) is not type(actual) or expected != actual:
         return [f"{where}: expected {expected!r}, got {actual!r}"]
     return []

@@ -18,8 +18,9 @@ import base64
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from databricks.sdk.errors import (
@@ -116,7 +117,7 @@ def test_notebooks_in_every_language_round_trip(w: Any) -> None:
     assert [(o.path, o.object_type) for o in w.workspace.list("/Shared/etl")] == [
         ("/Shared/etl/notebooks", ObjectType.DIRECTORY)]
 
-    for language, (text, source, file_type) in SOURCES.items():
+    for language, (_text, source, file_type) in SOURCES.items():
         path = f"/Shared/etl/notebooks/nb_{language.value.lower()}"
         answer = w.workspace.export(path, format=ExportFormat.SOURCE)
         assert answer.file_type == file_type

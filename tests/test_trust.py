@@ -22,8 +22,7 @@ from portal.promotion.service import APPROVED, AWAITING_APPROVAL, Promotions
 from portal.usecases.promotions import promote
 from portal.usecases.session import identity_of, portal_site, sign_in_required
 from tests.mapping_repo import CONFIG, commit_all, write_factory
-from tests.test_promotions import ALICE, BOB
-from tests.test_promotions import config as sandbox_config
+from tests.test_promotions import ALICE, BOB, config as sandbox_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from portal.audit import AuditEvent, AuditStore
@@ -29,7 +29,7 @@ class AuditFilter:
     since: str | None = None  # inclusive, ISO-8601
     until: str | None = None  # exclusive
 
-    def kwargs(self) -> dict[str, str | None]:
+    def kwargs(self) -> dict[str, Any]:
         return {"environment": self.environment, "actor": self.actor, "kind": self.kind,
                 "promotion_id": self.promotion_id, "since": self.since, "until": self.until}
 
@@ -41,8 +41,8 @@ def audit_filter(*, environment: str | None = None, actor: str | None = None, ki
     def given(value: str | None) -> str | None:
         return value.strip() if value and value.strip() else None
 
-    since = datetime.combine(first_day, time(), timezone.utc).isoformat() if first_day else None
-    until = (datetime.combine(last_day + timedelta(days=1), time(), timezone.utc).isoformat()
+    since = datetime.combine(first_day, time(), UTC).isoformat() if first_day else None
+    until = (datetime.combine(last_day + timedelta(days=1), time(), UTC).isoformat()
              if last_day else None)
     return AuditFilter(given(environment), given(actor), given(kind), given(promotion_id), since, until)
 

@@ -4,9 +4,9 @@ pages read."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Iterable
+from datetime import UTC, datetime
 
 from portal.errors import Finding, FindingsError, PortalError, Severity
 from ui.markdown import code, literal
@@ -34,7 +34,7 @@ def when(moment: str | None) -> str:
     except ValueError:
         return moment  # not ours to reformat: shown as stored
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc)
+        parsed = parsed.astimezone(UTC)
     return parsed.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from portal import safe_json
 from portal.adf.arm import FACTORY_TYPE, GLOBAL_PARAMETERS_TYPE
@@ -19,14 +20,14 @@ from portal.environments.catalogue import CatalogueEntry
 from portal.environments.checks import check_environment
 from portal.environments.config import CONFIG_FILE, parse_config
 from portal.environments.parameter_files import KeyVaultReference, parse_parameter_file
-from portal.errors import Finding, FindingsError, PortalError
+from portal.errors import ErrorCode, Finding, FindingsError, PortalError
 
 if TYPE_CHECKING:
     from portal.adf.rules_editor import Rule, RulePreview
     from portal.environments.workspace import Edit, MappingWorkspace
 
 
-def edits_diff(edits: Iterable["Edit"]) -> str:
+def edits_diff(edits: Iterable[Edit]) -> str:
     return "".join(edit.diff() for edit in edits)
 
 
@@ -54,7 +55,7 @@ class SecretSource:
             return not self.variable.strip()
         return True
 
-    def same_as(self, other: "SecretSource") -> bool:
+    def same_as(self, other: SecretSource) -> bool:
         def key(source: SecretSource) -> tuple[str, ...]:
             if source.is_blank():
                 return (NO_SOURCE,)
@@ -112,7 +113,7 @@ class FormField:
                 problems.append("a secret version is the 32-character id Key Vault gives it, letters and digits")
             if problems:
                 raise PortalError(f"environment {self.environment} → {self.name}", "; ".join(problems),
-                                  code="KEY_VAULT_REFERENCE")
+                                  code=ErrorCode.KEY_VAULT_REFERENCE)
             version = f"/{reference.secret_version}" if reference.secret_version else ""
             return f"keyvault:{reference.vault_id}/secrets/{reference.secret_name}{version}"
         if self.widget == INT:
@@ -148,7 +149,7 @@ def _widget(entry: CatalogueEntry) -> str:
     return {"int": INT, "bool": BOOL, "object": JSON, "array": JSON}.get(entry.type, TEXT)
 
 
-def parameter_form(workspace: "MappingWorkspace", env: str) -> list[FormGroup]:
+def parameter_form(workspace: MappingWorkspace, env: str) -> list[FormGroup]:
     """The environment's parameters grouped by resource kind (in the template's order), each with its widget and
     the value it starts with: the environment's own value, else the dev default."""
     environment = workspace.environment(env)
@@ -187,7 +188,7 @@ class ParameterDraft:
 
     environment: str
     inputs: tuple[tuple[str, str], ...]
-    edits: tuple["Edit", ...]
+    edits: tuple[Edit, ...]
     errors: Mapping[str, PortalError]  # parameter → why its input is refused
     findings: Mapping[str, tuple[Finding, ...]]  # parameter → findings on the values after the edit
     other_findings: tuple[Finding, ...]  # findings that belong to no field of the form
@@ -205,7 +206,7 @@ class ParameterDraft:
         return [line for edit in self.edits for line in edit.changes]
 
 
-def draft_parameters(workspace: "MappingWorkspace", env: str, fields: Iterable[FormField],
+def draft_parameters(workspace: MappingWorkspace, env: str, fields: Iterable[FormField],
                      values: Mapping[str, Any]) -> ParameterDraft:
     """Check the form's values (`values`: parameter → the widget's value) the way the CLI's `params set` does and
     prepare the edit of what changed; each refusal is kept with its field. Nothing is written."""
@@ -230,17 +231,19 @@ def draft_parameters(workspace: "MappingWorkspace", env: str, fields: Iterable[F
     return ParameterDraft(environment.name, tuple(inputs), tuple(edits), errors, by_field, tuple(other))
 
 
-def _pending_findings(workspace: "MappingWorkspace", env: str, edits: Sequence["Edit"]) -> list[Finding]:
+def _pending_findings(workspace: MappingWorkspace, env: str, edits: Sequence[Edit]) -> list[Finding]:
     """The environment's findings as they would be after the edits."""
     if not edits:
         return workspace.check(env)
     environment = workspace.environment(env)
     after = {edit.path: edit.after for edit in edits}
-    if CONFIG_FILE in after and after[CONFIG_FILE] is not None:
-        environment = parse_config(after[CONFIG_FILE]).environment(env)
+    config_after = after.get(CONFIG_FILE)
+    if config_after is not None:
+        environment = parse_config(config_after).environment(env)
     path = environment.parameter_file_path
+    file_after = after.get(path)
     try:
-        values = (parse_parameter_file(after[path].encode("utf-8"), path) if after.get(path) is not None
+        values = (parse_parameter_file(file_after.encode("utf-8"), path) if file_after is not None
                   else workspace.values(environment))
     except FindingsError as error:
         return list(error.findings)
@@ -290,7 +293,7 @@ class RuleForm:
     type: str = ""
     naming: str = ""
 
-    def rule(self) -> "Rule":
+    def rule(self) -> Rule:
         from portal.adf.rules_editor import Rule, RuleTarget
 
         target = RuleTarget.parse(self.resource_type, self.path.strip(), self.subtype.strip() or None)
@@ -303,7 +306,7 @@ _RULE_TYPE_WORDS[FACTORY_TYPE.lower()] = "Factory"
 _RULE_TYPE_WORDS[GLOBAL_PARAMETERS_TYPE.lower()] = "Global parameters"
 
 
-def rule_rows(workspace: "MappingWorkspace") -> list[dict[str, str]]:
+def rule_rows(workspace: MappingWorkspace) -> list[dict[str, str]]:
     """The rules in force, one row each, in file order."""
     return [{"resource type": _RULE_TYPE_WORDS.get(rule.target.resource_type.lower(), rule.target.resource_type),
              "subtype": rule.target.subtype or "", "path": rule.target.dotted, "rule": rule.text(),
@@ -313,8 +316,8 @@ def rule_rows(workspace: "MappingWorkspace") -> list[dict[str, str]]:
 
 @dataclass(frozen=True)
 class RuleDraft:
-    edits: tuple["Edit", ...]
-    preview: "RulePreview"
+    edits: tuple[Edit, ...]
+    preview: RulePreview
 
     @property
     def diff(self) -> str:
@@ -333,7 +336,7 @@ class RuleDraft:
         return bool(self.edits)
 
 
-def draft_rule_change(workspace: "MappingWorkspace", *, add: RuleForm | None = None,
+def draft_rule_change(workspace: MappingWorkspace, *, add: RuleForm | None = None,
                       remove_index: int | None = None) -> RuleDraft:
     """Add a rule and/or remove the `remove_index`-th rule of `rule_rows`, with the preview of the parameters
     the new rules yield. Nothing is written; a rule of the wrong form is a PortalError naming its field."""
@@ -341,7 +344,7 @@ def draft_rule_change(workspace: "MappingWorkspace", *, add: RuleForm | None = N
     if remove_index is not None:
         rules = workspace.rules()
         if not 0 <= remove_index < len(rules):
-            raise PortalError("rules", f"there is no rule number {remove_index + 1}", code="PARAM_RULE")
+            raise PortalError("rules", f"there is no rule number {remove_index + 1}", code=ErrorCode.PARAM_RULE)
         remove = rules[remove_index].target
     edits, preview = workspace.change_rules(add=add.rule() if add is not None else None, remove=remove)
     return RuleDraft(tuple(edits), preview)

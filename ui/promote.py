@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from portal.adf.expressions import Secret
 from portal.audit import Approval, Promotion
-from portal.events import FAILED as EVENT_FAILED
+from portal.deploy.steps import plan_steps
+from portal.environments.config import Role
 from portal.events import (
+    FAILED as EVENT_FAILED,
     FINISHED,
     OBJECT_DONE,
     RETRY,
@@ -22,7 +24,7 @@ from portal.events import (
     STEP_STARTED,
     Event,
 )
-from portal.environments.config import Role
+from portal.git_repo import GitRef, recent_refs
 from portal.promotion.access import ACTION_ROLES, Action, allowed, roles_of, verb
 from portal.promotion.identity import Identity, person_key
 from portal.promotion.service import AWAITING_APPROVAL, Promotions
@@ -50,33 +52,24 @@ class RefChoice:
 def snapshot_choices(promotions: Promotions, *, recent: int = 15) -> list[RefChoice]:
     """What one may promote: the main branch first (the default), then the other branches and tags, then the
     main branch's recent commits (an older snapshot, e.g. to redeploy it)."""
-    import git
-
     main = promotions.main_config().git.main_branch
-    repo = git.Repo(promotions.repo_root)
-    try:
-        head = repo.commit(main)
-        choices = [RefChoice(None, f"{main} (main branch) · {short(head.hexsha)} · {_subject(head)}", head.hexsha)]
-        for branch in sorted(repo.branches, key=lambda b: b.name):
-            if branch.name != main:
-                commit = branch.commit
-                choices.append(RefChoice(branch.name, f"branch {branch.name} · {short(commit.hexsha)} · "
-                                         f"{_subject(commit)}", commit.hexsha))
-        for tag in sorted(repo.tags, key=lambda t: t.name):
-            commit = tag.commit
-            choices.append(RefChoice(tag.name, f"tag {tag.name} · {short(commit.hexsha)}", commit.hexsha))
-        for commit in repo.iter_commits(main, max_count=recent):
-            when = datetime.fromtimestamp(commit.committed_date, timezone.utc).strftime("%Y-%m-%d %H:%M")
-            choices.append(RefChoice(commit.hexsha, f"commit {short(commit.hexsha)} · {when} · "
-                                     f"{commit.author.name} · {_subject(commit)}", commit.hexsha))
-    finally:
-        repo.close()
+    refs = recent_refs(promotions.repo_root, main, recent)
+    head, rest = refs[0], refs[1:]  # recent_refs lists the main branch first
+    choices = [RefChoice(None, f"{main} (main branch) · {short(head.commit)} · {_subject(head)}", head.commit)]
+    for ref in rest:
+        if ref.kind == "branch":
+            label = f"branch {ref.name} · {short(ref.commit)} · {_subject(ref)}"
+        elif ref.kind == "tag":
+            label = f"tag {ref.name} · {short(ref.commit)}"
+        else:
+            label = (f"commit {short(ref.commit)} · {ref.committed.strftime('%Y-%m-%d %H:%M')} · {ref.author} · "
+                     f"{_subject(ref)}")
+        choices.append(RefChoice(ref.name, label, ref.commit))
     return choices
 
 
-def _subject(commit: Any) -> str:
-    subject = str(commit.message).strip().splitlines()[0] if str(commit.message).strip() else ""
-    return subject if len(subject) <= 60 else subject[:57] + "…"
+def _subject(ref: GitRef) -> str:
+    return ref.subject if len(ref.subject) <= 60 else ref.subject[:57] + "…"
 
 
 # --- showing a plan --------------------------------------------------------------------------------------------
@@ -93,23 +86,23 @@ def shown_value(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
-def changed_objects(plan: "Plan") -> list["ObjectChange"]:
+def changed_objects(plan: Plan) -> list[ObjectChange]:
     """The objects a plan creates or updates, in deployment order (unchanged ones are only counted)."""
     return [o for o in plan.objects if o.action != "unchanged"]
 
 
-def property_rows(change: "ObjectChange") -> list[dict[str, str]]:
+def property_rows(change: ObjectChange) -> list[dict[str, str]]:
     return [{"property": c.path, "before": shown_value(c.before), "after": shown_value(c.after)}
             for c in change.changes]
 
 
-def trigger_rows(plan: "Plan") -> list[dict[str, str]]:
+def trigger_rows(plan: Plan) -> list[dict[str, str]]:
     return [{"trigger": t.name, "does": trigger_steps(t.stop, t.start), "why": t.reason,
              "event subscription": "unsubscribed first, subscribed again" if t.event_subscription else ""}
             for t in plan.triggers if t.stop or t.start]
 
 
-def deletion_notice(plan: "Plan") -> tuple[str, str] | None:
+def deletion_notice(plan: Plan) -> tuple[str, str] | None:
     """("error", text) when the promotion deletes live objects; ("warning", text) when live objects the source no
     longer has are kept because deletion is off; None otherwise."""
     if not plan.deletions:
@@ -121,7 +114,7 @@ def deletion_notice(plan: "Plan") -> tuple[str, str] | None:
                        f"for {plan.environment}): {names}")
 
 
-def notebook_rows(plan: "NotebookPlan") -> list[dict[str, str]]:
+def notebook_rows(plan: NotebookPlan) -> list[dict[str, str]]:
     rows = [{"action": "create", "object": f"folder {f}", "from": "", "why": "missing"}
             for f in plan.folders_to_create]
     rows += [{"action": c.action, "object": c.label, "from": c.repo_path or "",
@@ -129,6 +122,13 @@ def notebook_rows(plan: "NotebookPlan") -> list[dict[str, str]]:
     rows += [{"action": "delete", "object": f"folder {f}", "from": "", "why": "emptied"}
              for f in plan.folders_to_delete]
     return rows
+
+
+def step_rows(plan: Plan) -> list[dict[str, str]]:
+    """The steps applying the plan runs, in order, as `portal plan` prints them."""
+    return [{"step": f"{number}. {step.name}", "items": str(len(step.items)) if step.runs else "",
+             "does": step.description if step.runs else f"skipped: {step.skipped_because}"}
+            for number, step in enumerate(plan_steps(plan), 1)]
 
 
 # --- who may do what -------------------------------------------------------------------------------------------
@@ -145,7 +145,7 @@ class Permissions:
 
 
 def permissions(promotions: Promotions, identity: Identity | None,
-                config: "PortalConfig | None" = None) -> dict[str, Permissions]:
+                config: PortalConfig | None = None) -> dict[str, Permissions]:
     """What `identity` may do in each environment, by the main branch's rules (the façade checks again)."""
     config = config or promotions.main_config()
     result = {}
@@ -228,7 +228,7 @@ class RunProgress:
     only in the thread that made it (a UI may only be drawn from its own thread; events from worker threads,
     retries say, show with the next event of that thread)."""
 
-    def __init__(self, on_change: Callable[["RunProgress"], None] | None = None):
+    def __init__(self, on_change: Callable[[RunProgress], None] | None = None):
         self._lock = threading.Lock()
         self._owner = threading.get_ident()
         self._on_change = on_change

@@ -7,9 +7,10 @@ import json
 import re
 import tempfile
 import zipfile
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from portal.adf.arm import FACTORY_TYPE, GLOBAL_PARAMETERS_TYPE, ArmExport, write_export
 from portal.adf.model import Kind
@@ -20,7 +21,7 @@ from portal.environments.render import (
     shown,
     write_rendered,
 )
-from portal.errors import Finding, PortalError
+from portal.errors import ErrorCode, Finding, PortalError
 
 if TYPE_CHECKING:
     from portal.environments.workspace import MappingWorkspace
@@ -58,7 +59,7 @@ class ExportBundle:
         for item in self.files:
             if item.path == path:
                 return item
-        raise PortalError(path, "is not a file of the export", code="UNKNOWN_FILE")
+        raise PortalError(path, "is not a file of the export", code=ErrorCode.UNKNOWN_FILE)
 
     @property
     def linked_templates(self) -> list[ExportFile]:
@@ -117,7 +118,7 @@ def export_zip(bundle: ExportBundle, renders: Iterable[RenderedEnvironment] = ()
     return buffer.getvalue()
 
 
-def template_objects(workspace: "MappingWorkspace") -> list[tuple[str, str]]:
+def template_objects(workspace: MappingWorkspace) -> list[tuple[str, str]]:
     """Every resource of the template as (kind in words, object name), in template order: what can be compared."""
     labels = {kind.arm_type: kind.label for kind in Kind}
     labels[FACTORY_TYPE] = "Factory"
@@ -130,7 +131,7 @@ def rendered_rows(rendered: RenderedEnvironment) -> list[dict[str, str]]:
              "file": f"{r.folder}/{r.file_name}"} for r in rendered.resources]
 
 
-def secret_rows(rendered: RenderedEnvironment, workspace: "MappingWorkspace") -> list[dict[str, str]]:
+def secret_rows(rendered: RenderedEnvironment, workspace: MappingWorkspace) -> list[dict[str, str]]:
     """Where each secure parameter of the environment comes from (never its value)."""
     rows = []
     for parameter in workspace.export.parameters:
@@ -150,7 +151,7 @@ def resource_document(rendered: RenderedEnvironment, kind: str, object_name: str
     resource = rendered.find(object_name, kind)
     if resource is None:
         raise PortalError(f"environment {rendered.environment} → {kind} {object_name}",
-                          "is not in the rendered environment", code="UNKNOWN_OBJECT")
+                          "is not in the rendered environment", code=ErrorCode.UNKNOWN_OBJECT)
     return resource.as_json()
 
 

@@ -6,12 +6,10 @@ import argparse
 import json
 
 from portal.databricks.plan import NotebookPlan
-from portal.databricks.steps import notebook_steps
 from portal.deploy.plan import Plan
 from portal.deploy.service import plan_environment
-from portal.deploy.steps import factory_steps
+from portal.deploy.steps import plan_steps
 from portal.environments.workspace import MappingWorkspace
-from portal.steps import Step
 
 # `portal plan` exit codes: nothing to do, or changes to apply.
 NO_CHANGES, CHANGES = 0, 2
@@ -79,10 +77,8 @@ def print_notebooks(plan: NotebookPlan) -> None:
 def print_steps(plan: Plan) -> None:
     """The steps applying `plan` runs, in order (the notebooks' first, then the factory's), from the builders
     apply runs them from: each one's name, item count and description, or why it is skipped."""
-    steps: list[Step] = notebook_steps(plan.notebooks) if plan.notebooks is not None else []
-    steps += factory_steps(plan)
     print("Steps, in the order they run:")
-    for number, step in enumerate(steps, 1):
+    for number, step in enumerate(plan_steps(plan), 1):
         if step.runs:
             print(f"  {number}. {step.name} ({len(step.items)}): {step.description}")
         else:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, TextIO
+from datetime import UTC, datetime
+from typing import Any, TextIO
 
 # Event kinds, in the order a run produces them.
 STEP_STARTED = "step-started"
@@ -28,7 +29,7 @@ class Event:
     message: str = ""
     done: int = 0
     total: int = 0
-    time: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="milliseconds"))
+    time: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="milliseconds"))
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

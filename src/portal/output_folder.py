@@ -20,11 +20,12 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterable, Sequence, TextIO
+from typing import TextIO
 
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 from portal.safe_json import loads as load_json
 
 __all__ = ["OutputFile", "Protected", "write_output_folder"]
@@ -80,7 +81,7 @@ def write_output_folder(
             relative = _relative(output.path, target)
             if relative in seen or relative == manifest:
                 raise PortalError(f"{target}/{relative}", f"{command} would write this file twice",
-                                  code="OUT_DIR")
+                                  code=ErrorCode.OUT_DIR)
             seen.add(relative)
             path = _free_path(staging, relative, target, command)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,7 +98,7 @@ def write_output_folder(
         place = error.filename if isinstance(error.filename, str) else str(target)
         if place.startswith(str(staging)):
             place = str(target) + place[len(str(staging)):]
-        raise PortalError(place, f"cannot be written: {error.strerror or error}", code="OUT_DIR") from None
+        raise PortalError(place, f"cannot be written: {error.strerror or error}", code=ErrorCode.OUT_DIR) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -110,11 +111,11 @@ def checked_target(out_dir: str | os.PathLike[str], protected: Sequence[Protecte
     try:
         target = given.resolve()
     except (OSError, RuntimeError) as error:  # a symbolic link loop
-        raise PortalError(str(given), f"cannot be used as the output folder: {error}", code="OUT_DIR") from None
+        raise PortalError(str(given), f"cannot be used as the output folder: {error}", code=ErrorCode.OUT_DIR) from None
 
     def refuse(why: str, hint: str | None = None) -> PortalError:
         return PortalError(str(target), f"cannot be the output folder of {command}: {why}; nothing was written",
-                           hint=hint or "choose a folder of its own, e.g. ./out", code="OUT_DIR")
+                           hint=hint or "choose a folder of its own, e.g. ./out", code=ErrorCode.OUT_DIR)
 
     if target.exists() and not target.is_dir():
         raise refuse("it exists and is not a folder")
@@ -158,7 +159,7 @@ def _make_staging(target: Path) -> Path:
         return Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     except OSError as error:
         raise PortalError(str(target), f"cannot be written: {error.strerror or error} ({error.filename or target})",
-                          hint="choose a folder you may write to", code="OUT_DIR") from None
+                          hint="choose a folder you may write to", code=ErrorCode.OUT_DIR) from None
 
 
 def _previous_files(target: Path, own_files: Callable[[Path], Iterable[str]] | None, manifest: str | None,
@@ -171,18 +172,18 @@ def _previous_files(target: Path, own_files: Callable[[Path], Iterable[str]] | N
         path = target / manifest
         if path.is_symlink() or (path.exists() and not path.is_file()):
             raise PortalError(str(path), f"is not the file list {command} writes; nothing was written",
-                              hint="remove it, or choose another folder", code="OUT_DIR")
+                              hint="remove it, or choose another folder", code=ErrorCode.OUT_DIR)
         if path.is_file():
             where = str(path)
             try:
                 document = load_json(path.read_bytes().decode("utf-8"))
             except (UnicodeDecodeError, ValueError) as error:
                 raise PortalError(where, f"is not the file list {command} writes ({error}); nothing was written",
-                                  hint="remove it, or choose another folder", code="OUT_DIR") from None
+                                  hint="remove it, or choose another folder", code=ErrorCode.OUT_DIR) from None
             listed = document.get("files") if isinstance(document, dict) else None
             if not isinstance(listed, list) or not all(isinstance(f, str) for f in listed):
                 raise PortalError(where, f"is not the file list {command} writes (no \"files\" list); nothing "
-                                  "was written", hint="remove it, or choose another folder", code="OUT_DIR")
+                                  "was written", hint="remove it, or choose another folder", code=ErrorCode.OUT_DIR)
             found.extend(_relative(f, target, where) for f in listed)
             found.append(manifest)
     return found
@@ -193,7 +194,7 @@ def _relative(path: str, target: Path, listed_in: str | None = None) -> str:
     if not path or "\\" in path or pure.is_absolute() or any(p in ("", ".", "..") for p in path.split("/")):
         raise PortalError(listed_in or f"{target}/{path}",
                           f"names {path!r}, which is no path inside the output folder; nothing was written",
-                          code="OUT_DIR")
+                          code=ErrorCode.OUT_DIR)
     return pure.as_posix()
 
 
@@ -234,15 +235,15 @@ def _free_path(staging: Path, relative: str, target: Path, command: str, *, own:
     if link is not None:
         raise PortalError(f"{target}/{link.relative_to(staging).as_posix()}",
                           f"is a symbolic link where {command} writes {relative}; nothing was written",
-                          hint="remove the link, or choose another folder", code="OUT_DIR")
+                          hint="remove the link, or choose another folder", code=ErrorCode.OUT_DIR)
     path = staging / relative
     if os.path.lexists(path) and not own:
         raise PortalError(f"{target}/{relative}",
                           f"is a file {command} did not write, where it would write one: it is kept, and nothing "
-                          "was written", hint="move the file away, or choose another folder", code="OUT_DIR")
+                          "was written", hint="move the file away, or choose another folder", code=ErrorCode.OUT_DIR)
     if own and os.path.lexists(path) and not path.is_file():
         raise PortalError(f"{target}/{relative}", f"is in the way of the file list {command} writes; nothing was "
-                          "written", hint="remove it, or choose another folder", code="OUT_DIR")
+                          "written", hint="remove it, or choose another folder", code=ErrorCode.OUT_DIR)
     return path
 
 

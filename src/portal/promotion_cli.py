@@ -8,8 +8,8 @@ import json
 import sys
 from pathlib import Path
 
+from portal.errors import ErrorCode, PortalError
 from portal.events import PrintSink
-from portal.errors import PortalError
 from portal.usecases import promotions as flow
 
 # Exit codes of the promotion commands.
@@ -142,7 +142,7 @@ def _rollback(promotions, identity, args: argparse.Namespace) -> int:
     return _report(promotions, flow.start(promotions, prepared, identity, sink=PrintSink()), requested=True)
 
 
-def _report(promotions, outcome: "flow.Outcome", *, requested: bool = False) -> int:
+def _report(promotions, outcome: flow.Outcome, *, requested: bool = False) -> int:
     """Print what became of the promotion; the exit code says it (0 done, 1 failed, 3 waiting for approval)."""
     promotion = outcome.promotion
     if requested:
@@ -220,7 +220,7 @@ def _audit(promotions, args: argparse.Namespace) -> int:
     if args.audit_command == "show":
         event = store.event(args.seq)
         if event is None:
-            raise PortalError(f"audit event {args.seq}", "does not exist", code="NOT_FOUND")
+            raise PortalError(f"audit event {args.seq}", "does not exist", code=ErrorCode.NOT_FOUND)
         print(json.dumps(event.__dict__, indent=2, ensure_ascii=False))
         return DONE
     if args.audit_command == "verify":
@@ -245,7 +245,7 @@ def _audit(promotions, args: argparse.Namespace) -> int:
     if args.audit_command == "artifact":
         found = store.artifact(args.digest)
         if found is None:
-            raise PortalError(f"artifact {args.digest}", "is not in the audit store", code="NOT_FOUND")
+            raise PortalError(f"artifact {args.digest}", "is not in the audit store", code=ErrorCode.NOT_FOUND)
         content, _, name = found
         Path(args.out).write_bytes(content)
         print(f"{name}: {len(content)} bytes written to {args.out}")

@@ -14,21 +14,13 @@ back before it reports a failure).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from graphlib import CycleError, TopologicalSorter
-from typing import (
-    Any,
-    Callable,
-    Hashable,
-    Iterable,
-    Iterator,
-    Mapping,
-    Sequence,
-    TypeVar,
-)
+from typing import Any, TypeVar
 
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 from portal.events import OBJECT_DONE, STEP_FINISHED, STEP_STARTED, Event, EventSink
 
 
@@ -195,7 +187,7 @@ def cycle_refused(error: CycleError, where: str, describe: Callable[[Any], str] 
     return PortalError(where, "these objects to deploy depend on each other in a circle: "
                        + " → ".join(describe(node) for node in cycle) + "; nothing was written",
                        hint="remove one of these references: the source checks should have refused this cycle",
-                       code="DEPENDENCY_CYCLE")
+                       code=ErrorCode.DEPENDENCY_CYCLE)
 
 
 def sequential_step(name: str, description: str, items: tuple[str, ...], skipped_because: str | None, *,

@@ -5,14 +5,14 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator
 
-from portal.errors import Finding, FindingsError, Severity
 from portal.adf.arm import ArmExport, export_factory, write_export
 from portal.adf.loader import load_factory, open_source, parse_factory
 from portal.adf.model import AdfObject, Factory, Kind
+from portal.errors import Finding, FindingsError, Severity
 from portal.output_folder import Protected
 
 __all__ = [

@@ -15,14 +15,14 @@ import copy
 import functools
 import os
 import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
-from portal.errors import Finding, PortalError, Severity
-from portal.output_folder import OutputFile, Protected, write_output_folder
 from portal.adf.jsonformat import dumps_adf, write_adf
+from portal.adf.linked_services import studio_linked_service
 from portal.adf.model import AdfObject, Factory, Kind
 from portal.adf.parameterization import (
     DEFAULT_DEFINITION,
@@ -34,8 +34,9 @@ from portal.adf.parameterization import (
 )
 from portal.adf.publish_defaults import apply_publish_defaults, copy_escaped
 from portal.adf.references import dependency_keys, drop_optional_dangling, object_references, pointer_steps
-from portal.adf.linked_services import studio_linked_service
 from portal.adf.secrets import linked_service_secure_strings, replace_masked
+from portal.errors import ErrorCode, Finding, PortalError, Severity
+from portal.output_folder import OutputFile, Protected, write_output_folder
 
 API_VERSION = "2018-06-01"
 DEPLOYMENTS_API_VERSION = "2024-03-01"
@@ -111,13 +112,13 @@ class ArmExport:
 
     def warnings(self) -> list[Finding]:
         found = [
-            Finding("PARAMETER_CLASH", self.definition_source,
+            Finding(ErrorCode.PARAMETER_CLASH, self.definition_source,
                     f"two rules make parameter {first!r}; the second is named {second!r}", Severity.WARNING,
                     "give one of the rules its own name part (e.g. \"=:-myName\")")
             for first, second in self.clashes
         ]
         found += [
-            Finding("UNKNOWN_RULE", where, f"{text!r} is not a parameterization rule and is ignored",
+            Finding(ErrorCode.UNKNOWN_RULE, where, f"{text!r} is not a parameterization rule and is ignored",
                     Severity.WARNING, "a rule starts with '=', '-' or '|'")
             for where, text in self.ignored_rules
         ]
@@ -177,10 +178,10 @@ def export_factory(factory: Factory, *, locale: str = "en") -> ArmExport:
     """The ARM export of `factory`; `locale` is the language of the descriptions Publish writes."""
     if locale not in MESSAGES:
         raise PortalError("--locale", f"unknown locale {locale!r}", hint="one of " + ", ".join(LOCALES),
-                          code="LOCALE")
+                          code=ErrorCode.LOCALE)
     if not factory.name:
         raise PortalError("factory/", "the factory name is unknown", hint="pass --factory-name NAME",
-                          code="FACTORY_NAME")
+                          code=ErrorCode.FACTORY_NAME)
     definition = factory.parameter_definition
     definition_source = factory.parameter_definition_path or "default"
     if definition is None:
@@ -431,7 +432,7 @@ def _local_dependencies(resource: ArmResource, members: set[tuple[str, str]]) ->
         keep = {_depends_on_for(key) for key in resource.depends_on if key in members and key[0] != FACTORY_TYPE}
         kept = [entry for entry in entries if entry in keep]
     else:
-        kept = [entry for entry, key in zip(entries, resource.depends_on)
+        kept = [entry for entry, key in zip(entries, resource.depends_on, strict=True)
                 if key in members and key[0] != FACTORY_TYPE]
     body = dict(resource.body)
     body["dependsOn"] = kept

@@ -8,6 +8,7 @@ validation to report.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from portal.adf.dataflow_script import (
@@ -206,7 +207,7 @@ def wrangling_activity_defaults(props: dict[str, Any], lookup: ObjectLookup) -> 
     return out
 
 
-def script_problems(obj: dict[str, Any], lookup: ObjectLookup | None = None) -> list[str]:
+def script_problems(obj: Mapping[str, Any], lookup: ObjectLookup | None = None) -> list[str]:
     """Why a data flow's script(s) cannot be re-serialized (empty when they can): each is exported as written,
     which may differ from what Publish writes. `obj` is the data flow's JSON body or its properties; `lookup`
     finds the datasets and linked services its sources and sinks name, as in the export."""

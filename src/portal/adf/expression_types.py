@@ -26,9 +26,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
 from portal.adf.sdk_schema import rest_fields, subtypes_of
 
@@ -247,7 +248,7 @@ def _is_live(name: str, live: set[str], polymorphic: Mapping[str, Any]) -> bool:
 
 def write_table(path: str) -> None:
     """Regenerate `expression-types.json` (run after upgrading the SDK):
-    `python -c "from portal.adf.expression_types import write_table; write_table('src/portal/adf/expression-types.json')"`.
+    `python -c "import portal.adf.expression_types as t; t.write_table('src/portal/adf/expression-types.json')"`.
     """
     import os
 

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from portal import safe_json
-from portal.errors import Finding, FindingsError, PortalError, Severity
+from portal import git_repo, safe_json
 from portal.adf.model import (
     FACTORY_FOLDER,
     GLOBAL_PARAMETERS_FOLDER,
@@ -25,6 +24,7 @@ from portal.adf.model import (
     Factory,
     Kind,
 )
+from portal.errors import ErrorCode, Finding, FindingsError, PortalError, Severity
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class SourceFile:
 
 
 LINK_MODE = 0o120000  # how Git stores a symbolic link: a blob holding the target path
+# What reading a ref says where the folder is in no Git repository (portal.git_repo.open_repo's error).
+NOT_A_REPOSITORY_FOR_REF = "not inside a Git repository, so --ref cannot be read"
 
 
 def is_source_path(path: str | PurePosixPath, *, link: bool = False) -> bool:
@@ -71,7 +73,7 @@ def read_folder(root: str | os.PathLike[str]) -> FactorySource:
     which a commit holds as a submodule, are not entered."""
     base = Path(root)
     if not base.is_dir():
-        raise PortalError(str(base), "ADF root folder does not exist or is not a folder", code="ADF_ROOT")
+        raise PortalError(str(base), "ADF root folder does not exist or is not a folder", code=ErrorCode.ADF_ROOT)
     files: list[SourceFile] = []
     for dirpath, dirnames, filenames in os.walk(base):
         here = Path(dirpath)
@@ -98,28 +100,6 @@ def read_folder(root: str | os.PathLike[str]) -> FactorySource:
     return FactorySource(label=str(base), files=tuple(files))
 
 
-def open_repository(path: str | os.PathLike[str]) -> Any:
-    """The Git repository (GitPython) that contains `path`; a clear error when there is none."""
-    import git  # GitPython; imported here so folder exports work without Git installed
-
-    start = Path(path).resolve()
-    try:
-        return git.Repo(start if start.is_dir() else start.parent, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
-        raise PortalError(str(path), "not inside a Git repository, so --ref cannot be read", code="GIT") from exc
-
-
-def resolve_commit(repo: Any, ref: str) -> Any:
-    """The commit `ref` names (branch, tag, id), or an error that quotes the ref."""
-    import git
-
-    try:
-        return repo.commit(ref)
-    except (git.BadName, ValueError, git.GitCommandError) as exc:
-        top = repo.working_tree_dir or repo.git_dir
-        raise PortalError(f"{top}@{ref}", f"Git ref {ref!r} does not name a commit", code="GIT_REF") from exc
-
-
 def read_git(path: str | os.PathLike[str], ref: str, root_folder: str | None = None) -> FactorySource:
     """Read the ADF root at `ref` from the Git repository that contains `path`.
 
@@ -127,13 +107,13 @@ def read_git(path: str | os.PathLike[str], ref: str, root_folder: str | None = N
     root folder as ADF's Git configuration does, e.g. `/adf`).
     """
     start = Path(path).resolve()
-    repo = open_repository(start)
+    repo = git_repo.open_repo(start, what=NOT_A_REPOSITORY_FOR_REF)
     top = Path(repo.working_tree_dir or repo.git_dir).resolve()
     if root_folder is not None:
         rel_root = PurePosixPath(root_folder.strip("/"))
     else:
         rel_root = PurePosixPath(start.relative_to(top).as_posix()) if start != top else PurePosixPath("")
-    commit = resolve_commit(repo, ref)
+    commit = git_repo.resolve_commit(repo, ref)
     tree = commit.tree
     if str(rel_root) not in ("", "."):
         for part in rel_root.parts:
@@ -142,19 +122,17 @@ def read_git(path: str | os.PathLike[str], ref: str, root_folder: str | None = N
             except KeyError as exc:
                 raise PortalError(
                     f"{top}@{ref}", f"folder {str(rel_root)!r} does not exist at commit {commit.hexsha[:10]}",
-                    code="GIT_PATH",
+                    code=ErrorCode.GIT_PATH,
                 ) from exc
             if tree.type == "blob" and tree.mode == LINK_MODE:
                 raise PortalError(f"{top}@{ref}:{tree.path}", "is a symbolic link: the ADF root folder must be a "
-                                  "folder of the repository (links are not followed)", code="SYMLINK")
+                                  "folder of the repository (links are not followed)", code=ErrorCode.SYMLINK)
             if tree.type != "tree":
-                raise PortalError(f"{top}@{ref}:{rel_root}", "is not a folder", code="GIT_PATH")
+                raise PortalError(f"{top}@{ref}:{rel_root}", "is not a folder", code=ErrorCode.GIT_PATH)
     files = []
     base = PurePosixPath(tree.path) if tree.path else None
     # Submodules (a repository of their own) are not entered, as the folder reader skips nested repositories.
-    for item in tree.traverse(prune=lambda entry, _depth: entry.type == "submodule"):
-        if item.type != "blob":
-            continue
+    for item in git_repo.tree_blobs(tree):
         rel = PurePosixPath(item.path).relative_to(base) if base is not None else PurePosixPath(item.path)
         if item.mode == LINK_MODE:
             if is_source_path(rel, link=True):
@@ -176,7 +154,7 @@ def open_source(path: str | os.PathLike[str], ref: str | None = None, root_folde
             base = base / part
             if base.is_symlink():
                 raise PortalError(str(base), "is a symbolic link: the ADF root folder must be a folder of the "
-                                  "repository (links are not followed)", code="SYMLINK")
+                                  "repository (links are not followed)", code=ErrorCode.SYMLINK)
     return read_folder(base)
 
 
@@ -199,13 +177,13 @@ def parse_json(data: bytes, where: str) -> tuple[Any, Finding | None]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        return None, Finding("JSON_ENCODING", where, f"is not UTF-8 text (byte {exc.start})")
+        return None, Finding(ErrorCode.JSON_ENCODING, where, f"is not UTF-8 text (byte {exc.start})")
     try:
         return safe_json.loads(text), None
     except json.JSONDecodeError as exc:
-        return None, Finding("JSON_SYNTAX", f"{where}:{exc.lineno}:{exc.colno}", f"invalid JSON: {exc.msg}")
+        return None, Finding(ErrorCode.JSON_SYNTAX, f"{where}:{exc.lineno}:{exc.colno}", f"invalid JSON: {exc.msg}")
     except safe_json.NestingError as exc:
-        return None, Finding("JSON_NESTING", where, str(exc))
+        return None, Finding(ErrorCode.JSON_NESTING, where, str(exc))
 
 
 def parse_factory(source: FactorySource, *, factory_name: str | None = None) -> LoadResult:
@@ -231,7 +209,7 @@ def parse_factory(source: FactorySource, *, factory_name: str | None = None) -> 
                 if problem:
                     findings.append(problem)
                 elif value is not None and not isinstance(value, dict):
-                    findings.append(Finding("PUBLISH_CONFIG", where, "must hold a JSON object"))
+                    findings.append(Finding(ErrorCode.PUBLISH_CONFIG, where, "must hold a JSON object"))
                 else:
                     publish_config = value or {}
             elif parts[0] == PARAMETER_DEFINITION_FILE:
@@ -239,7 +217,7 @@ def parse_factory(source: FactorySource, *, factory_name: str | None = None) -> 
                 if problem:
                     findings.append(problem)
                 elif not isinstance(value, dict):
-                    findings.append(Finding("PARAM_DEFINITION", where, "must hold a JSON object"))
+                    findings.append(Finding(ErrorCode.PARAM_DEFINITION, where, "must hold a JSON object"))
                 else:
                     definition, definition_path = value, where
             continue
@@ -250,7 +228,7 @@ def parse_factory(source: FactorySource, *, factory_name: str | None = None) -> 
             if problem:
                 findings.append(problem)
             elif not isinstance(value, dict):
-                findings.append(Finding("NOT_AN_OBJECT", where, "must hold a JSON object"))
+                findings.append(Finding(ErrorCode.NOT_AN_OBJECT, where, "must hold a JSON object"))
             else:
                 factory_files.append((where, value))
             continue
@@ -259,7 +237,7 @@ def parse_factory(source: FactorySource, *, factory_name: str | None = None) -> 
             if problem:
                 findings.append(problem)
             elif not isinstance(value, dict):
-                findings.append(Finding("NOT_AN_OBJECT", where, "must hold a JSON object"))
+                findings.append(Finding(ErrorCode.NOT_AN_OBJECT, where, "must hold a JSON object"))
             else:
                 global_parameters = value
             continue
@@ -268,13 +246,13 @@ def parse_factory(source: FactorySource, *, factory_name: str | None = None) -> 
         if kind is None:
             if folder in OBJECT_FOLDERS or folder == FACTORY_FOLDER:
                 findings.append(
-                    Finding("UNEXPECTED_PATH", where, "is not where ADF Git integration puts this kind of object",
+                    Finding(ErrorCode.UNEXPECTED_PATH, where, "is not where ADF Git integration puts this kind of object",
                             Severity.WARNING, "object files sit directly in their folder")
                 )
             elif folder not in unknown_folders:
                 unknown_folders.add(folder)
                 findings.append(
-                    Finding("UNKNOWN_FOLDER", f"{folder}/", "is not a folder ADF Git integration writes; ignored",
+                    Finding(ErrorCode.UNKNOWN_FOLDER, f"{folder}/", "is not a folder ADF Git integration writes; ignored",
                             Severity.WARNING)
                 )
             continue
@@ -283,14 +261,14 @@ def parse_factory(source: FactorySource, *, factory_name: str | None = None) -> 
             findings.append(problem)
             continue
         if not isinstance(value, dict):
-            findings.append(Finding("NOT_AN_OBJECT", where, "must hold a JSON object"))
+            findings.append(Finding(ErrorCode.NOT_AN_OBJECT, where, "must hold a JSON object"))
             continue
         name = value.get("name")
         if not isinstance(name, str) or not name:
-            findings.append(Finding("MISSING_NAME", where, "has no \"name\" string"))
+            findings.append(Finding(ErrorCode.MISSING_NAME, where, "has no \"name\" string"))
             continue
         if "properties" in value and not isinstance(value["properties"], dict):
-            findings.append(Finding("BAD_PROPERTIES", f"{where} ({name})", "\"properties\" must be a JSON object"))
+            findings.append(Finding(ErrorCode.BAD_PROPERTIES, f"{where} ({name})", "\"properties\" must be a JSON object"))
             continue
         objects.append(AdfObject(kind=kind, name=name, body=value, path=where, parent=parent))
 
@@ -309,7 +287,7 @@ def parse_factory(source: FactorySource, *, factory_name: str | None = None) -> 
     )
     if not chosen_name:
         findings.append(
-            Finding("FACTORY_NAME", f"{FACTORY_FOLDER}/", "no factory file, so the factory name is unknown",
+            Finding(ErrorCode.FACTORY_NAME, f"{FACTORY_FOLDER}/", "no factory file, so the factory name is unknown",
                     hint="pass --factory-name NAME")
         )
     return LoadResult(factory=factory, findings=tuple(findings))
@@ -325,18 +303,18 @@ def _file_problem(file: SourceFile, parts: tuple[str, ...]) -> Finding | None:
         len(parts) == 2 and parts[0] in (FACTORY_FOLDER, GLOBAL_PARAMETERS_FOLDER)) or _kind_for(parts)[0] is not None
     if file.link is not None:
         if name.lower().endswith(".json"):
-            return Finding("SYMLINK", file.path, f"is a symbolic link (to {file.link!r}); links are never followed, "
+            return Finding(ErrorCode.SYMLINK, file.path, f"is a symbolic link (to {file.link!r}); links are never followed, "
                            "since they can lead out of the repository",
                            Severity.ERROR if read_by_adf else Severity.WARNING, "commit the file itself")
-        return Finding("SYMLINK", file.path, f"is a symbolic link (to {file.link!r}); not followed, so nothing "
+        return Finding(ErrorCode.SYMLINK, file.path, f"is a symbolic link (to {file.link!r}); not followed, so nothing "
                        "below it is part of the factory", Severity.WARNING, "commit the folder or file itself")
     stem = name[: -len(".json")]
     if stem.strip(".") == "":
         if read_by_adf:
-            return Finding("OBJECT_FILE_NAME", file.path, f"gives the object name {stem!r}, which ADF refuses: "
+            return Finding(ErrorCode.OBJECT_FILE_NAME, file.path, f"gives the object name {stem!r}, which ADF refuses: "
                            "object names are never empty, '.' or '..' (nor only dots)",
                            hint="name the file after its object: <name>.json")
-        return Finding("OBJECT_FILE_NAME", file.path, "has no object name before .json; ADF ignores it, and so "
+        return Finding(ErrorCode.OBJECT_FILE_NAME, file.path, "has no object name before .json; ADF ignores it, and so "
                        "does the portal", Severity.WARNING)
     return None
 
@@ -358,15 +336,16 @@ def _kind_for(parts: tuple[str, ...]) -> tuple[Kind | None, str | None]:
 def _choose_factory(
     files: list[tuple[str, dict[str, Any]]], wanted: str | None, findings: list[Finding]
 ) -> tuple[str | None, dict[str, Any] | None, str | None]:
-    named = [(path, body, body.get("name") if isinstance(body.get("name"), str) else PurePosixPath(path).stem)
-             for path, body in files]
+    named: list[tuple[str, dict[str, Any], str]] = [
+        (path, body, name if isinstance(name := body.get("name"), str) else PurePosixPath(path).stem)
+        for path, body in files]
     if wanted:
         for path, body, name in named:
             if name == wanted:
                 return path, body, name
         if named:
             findings.append(
-                Finding("FACTORY_NAME", f"{FACTORY_FOLDER}/",
+                Finding(ErrorCode.FACTORY_NAME, f"{FACTORY_FOLDER}/",
                         f"no factory file is named {wanted!r}; exporting without factory settings",
                         Severity.WARNING, "factory files: " + ", ".join(n for _, _, n in named))
             )
@@ -380,7 +359,7 @@ def _choose_factory(
     dev = [entry for entry in named if "dev" in entry[2].lower()]
     chosen = dev[0] if len(dev) == 1 else sorted(named, key=lambda e: e[2])[0]
     findings.append(
-        Finding("FACTORY_CHOICE", f"{FACTORY_FOLDER}/",
+        Finding(ErrorCode.FACTORY_CHOICE, f"{FACTORY_FOLDER}/",
                 f"{len(named)} factory files; exporting for {chosen[2]!r}", Severity.WARNING,
                 "pass --factory-name NAME to choose another")
     )

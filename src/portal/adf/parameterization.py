@@ -23,11 +23,12 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 
 # The default parameterization template ADF uses when the factory has no definition file: the one ADF Studio
 # offers under "Edit parameter configuration" (2023-2025), kept as JSON beside this module.
@@ -63,16 +64,17 @@ class RuleSpec:
     type: str | None = None
 
     @staticmethod
-    def parse(text: str, where: str) -> "RuleSpec":
+    def parse(text: str, where: str) -> RuleSpec:
         parts = text.split(":")
         action = parts[0]
         if action not in ACTIONS:
             raise PortalError(
                 where, f"rule {text!r} must start with '=', '-' or '|'",
-                hint="write e.g. \"=\" (keep the value as default) or \"-:name:string\"", code="PARAM_RULE",
+                hint="write e.g. \"=\" (keep the value as default) or \"-:name:string\"", code=ErrorCode.PARAM_RULE,
             )
         if len(parts) > 3:
-            raise PortalError(where, f"rule {text!r} has more than three ':'-separated parts", code="PARAM_RULE")
+            raise PortalError(where, f"rule {text!r} has more than three ':'-separated parts",
+                              code=ErrorCode.PARAM_RULE)
         name = parts[1] if len(parts) > 1 else ""
         type_name = None
         if len(parts) > 2 and parts[2]:
@@ -80,7 +82,8 @@ class RuleSpec:
             if type_name is None:
                 raise PortalError(
                     where, f"rule {text!r} names unknown parameter type {parts[2]!r}",
-                    hint="use string, securestring, int, bool, object, secureobject or array", code="PARAM_RULE",
+                    hint="use string, securestring, int, bool, object, secureobject or array",
+                    code=ErrorCode.PARAM_RULE,
                 )
         return RuleSpec(action, name, type_name)
 
@@ -192,7 +195,7 @@ def rules_for(definition: Mapping[str, Any], resource_type: str, subtype: str | 
         return None
     if not isinstance(root, dict):
         raise PortalError(f"{where}: {resource_type}", "rules for a resource type must be a JSON object",
-                          code="PARAM_RULE")
+                          code=ErrorCode.PARAM_RULE)
     subtyped = wanted in SUBTYPED_RESOURCE_TYPES or (root and not (RESOURCE_LEVEL_KEYS & set(root)))
     if not subtyped:
         return root
@@ -240,13 +243,13 @@ class RuleApplier:
                 self._walk_array(value, rule, path, name_path[:-1])
         elif rule is not None:
             raise PortalError(self._rule_where(path), "a rule must be a string, an object or an array",
-                              code="PARAM_RULE")
+                              code=ErrorCode.PARAM_RULE)
 
     def _walk_object(self, value: dict[str, Any], rule: dict[str, Any], path: tuple[str, ...],
                      name_path: tuple[str, ...]) -> None:
         star = rule.get("*")
         for key in list(value.keys()):
-            child_rule = rule[key] if key in rule else star
+            child_rule = rule.get(key, star)
             if child_rule is None:
                 continue
             self._walk(value, key, child_rule, path + (key,), name_path + (key,))
@@ -280,13 +283,12 @@ class RuleApplier:
             # An expression keeps its wrapper; its text is the value.
             self._parameterize(value, "value", spec, path, name_path)
             return
-        if isinstance(value, dict) and value.get("type") == "AzureKeyVaultSecret":
-            if spec.action == "|":
-                # Key Vault reference: the secret's name is what differs between environments.
-                if "secretName" in value:
-                    self._parameterize(value, "secretName", RuleSpec("="), path + ("secretName",),
-                                       name_path + ("secretName",))
-                return
+        if isinstance(value, dict) and value.get("type") == "AzureKeyVaultSecret" and spec.action == "|":
+            # Key Vault reference: the secret's name is what differs between environments.
+            if "secretName" in value:
+                self._parameterize(value, "secretName", RuleSpec("="), path + ("secretName",),
+                                   name_path + ("secretName",))
+            return
         if isinstance(value, dict) and value.get("type") == "SecureString" and spec.action == "|":
             inner = value.get("value")
             if isinstance(inner, str) and is_parameter_expression(inner):

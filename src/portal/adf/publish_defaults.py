@@ -11,7 +11,8 @@ properties are in `expression_types.py`; the `[[` escaping of strings that ARM w
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from portal.adf.dataflows import dataflow_defaults, wrangling_activity_defaults
 from portal.adf.expression_types import apply_expression_types, load_table
@@ -184,7 +185,7 @@ def _web_activity(props: dict[str, Any], lookup: ObjectLookup) -> dict[str, Any]
     pl_rest, 2024-02: url, method -> method, headers, url; the Studio before, GodMayank__ADF 2024-01, kept url
     first)."""
     props = _web_headers_and_body(props)
-    front = {key: props[key] for key in ("method", "headers") if key in props}
+    front: dict[str, Any] = {key: props[key] for key in ("method", "headers") if key in props}
     return {**front, **{key: value for key, value in props.items() if key not in front}}
 
 
@@ -263,7 +264,7 @@ def _activity_defaults(activities: list[Any], lookup: ObjectLookup) -> list[Any]
         if not isinstance(activity, dict):
             result.append(activity)
             continue
-        kind = activity.get("type")
+        kind: Any = activity.get("type")  # looked up as the JSON has it
         if "typeProperties" not in activity and kind in ACTIVITY_TYPES_WITH_TYPE_PROPERTIES:
             # An activity without typeProperties gets the model's empty one, last (GodMayank__ADF
             # 44-Stored-Procedure-Activity-ADF, a SqlServerStoredProcedure activity).

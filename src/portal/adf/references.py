@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from portal.adf.model import KIND_BY_REFERENCE_TYPE, AdfObject, Factory, Kind
 from portal.adf.sdk_schema import field_at
@@ -63,9 +64,9 @@ def _data_flow_references(props: Any, pointer: str | None) -> list[Reference]:
     type_props = props.get("typeProperties") if isinstance(props, dict) else None
     if not isinstance(type_props, dict):
         return refs
-    script = type_props.get("scriptLines")
+    script, single = type_props.get("scriptLines"), type_props.get("script")
     text = "\n".join(line for line in script if isinstance(line, str)) if isinstance(script, list) else (
-        type_props.get("script") if isinstance(type_props.get("script"), str) else "")
+        single if isinstance(single, str) else "")
     order = {name: index for index, name in reversed(list(enumerate(_SCRIPT_STEP.findall(text))))}
     steps: dict[str, str] = {}  # pointer prefix of a step → its name
     for key in ("sources", "sinks", "transformations"):

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from typing import Any
 
-from portal.errors import PortalError
 from portal.adf.arm import FACTORY_TYPE, GLOBAL_PARAMETERS_TYPE, export_factory
 from portal.adf.model import PARAMETER_DEFINITION_FILE, Factory, Kind
 from portal.adf.parameterization import (
@@ -37,6 +37,7 @@ from portal.adf.parameterization import (
     RuleSpec,
     TemplateParameter,
 )
+from portal.errors import ErrorCode, PortalError
 
 __all__ = [
     "ARM_PARAMETER_LIMIT", "Rule", "RulePreview", "RuleTarget", "add_rule", "current_definition",
@@ -65,7 +66,7 @@ _STAR_TYPES = frozenset(SUBTYPED_RESOURCE_TYPES | {CREDENTIALS_TYPE.lower()})
 
 def _canonical_type(resource_type: Any) -> str:
     if not isinstance(resource_type, str) or not resource_type.strip():
-        raise PortalError("rule target", f"resource type {resource_type!r} is not a name", code="RULE_TARGET",
+        raise PortalError("rule target", f"resource type {resource_type!r} is not a name", code=ErrorCode.RULE_TARGET,
                           hint="e.g. \"linkedService\" or \"Microsoft.DataFactory/factories/linkedServices\"")
     known = _CANONICAL_TYPES.get(resource_type.strip().lower())
     if known is not None:
@@ -73,7 +74,7 @@ def _canonical_type(resource_type: Any) -> str:
     if resource_type.lower().startswith(_ARM_PREFIX):
         return resource_type
     raise PortalError(
-        "rule target", f"unknown resource type {resource_type!r}", code="RULE_TARGET",
+        "rule target", f"unknown resource type {resource_type!r}", code=ErrorCode.RULE_TARGET,
         hint="use an ARM type (Microsoft.DataFactory/factories/...) or one of: "
              + ", ".join(sorted({k.value for k in Kind} | {"factory", "globalParameters"})),
     )
@@ -109,30 +110,30 @@ class RuleTarget:
         if isinstance(self.path, str):
             raise PortalError(where, f"the path must be a tuple of segments, not the string {self.path!r}",
                               hint="use RuleTarget.parse(resource_type, \"properties.typeProperties.url\")",
-                              code="RULE_TARGET")
+                              code=ErrorCode.RULE_TARGET)
         path = tuple(self.path)
         object.__setattr__(self, "path", path)
         if not path:
-            raise PortalError(where, "the property path is empty", code="RULE_TARGET",
+            raise PortalError(where, "the property path is empty", code=ErrorCode.RULE_TARGET,
                               hint="e.g. properties.typeProperties.url")
         for index, segment in enumerate(path):
             shown = _dotted(path[:index]) or "(start)"
             if not isinstance(segment, str) or not segment.strip():
                 raise PortalError(where, f"segment {index + 1} of the path (after {shown}) is empty",
-                                  code="RULE_TARGET")
+                                  code=ErrorCode.RULE_TARGET)
             if segment != ARRAY and ("[]" in segment):
-                raise PortalError(where, f"segment {segment!r} mixes a name and '[]'", code="RULE_TARGET",
+                raise PortalError(where, f"segment {segment!r} mixes a name and '[]'", code=ErrorCode.RULE_TARGET,
                                   hint="give the array step as its own segment: (..., \"pipelines\", \"[]\", ...)")
             if segment == ARRAY and index == 0:
                 raise PortalError(where, "the path cannot start with '[]': a resource is an object",
-                                  code="RULE_TARGET", hint="'[]' follows an array property, e.g. pipelines[]")
+                                  code=ErrorCode.RULE_TARGET, hint="'[]' follows an array property, e.g. pipelines[]")
             if segment == ARRAY and path[index - 1] == ARRAY:
                 raise PortalError(where, f"'[][]' after {shown}: arrays of arrays take no rules",
                                   hint="an array rule applies to items that are objects or plain values",
-                                  code="RULE_TARGET")
+                                  code=ErrorCode.RULE_TARGET)
         subtype = self.subtype
         if subtype is not None and (not isinstance(subtype, str) or not subtype.strip()):
-            raise PortalError(where, f"subtype {subtype!r} is not a name", code="RULE_TARGET",
+            raise PortalError(where, f"subtype {subtype!r} is not a name", code=ErrorCode.RULE_TARGET,
                               hint="\"*\" for every subtype or a type such as \"AzureSqlDatabase\"")
         if resource_type.lower() in _STAR_TYPES:
             subtype = STAR if subtype is None else subtype
@@ -141,11 +142,11 @@ class RuleTarget:
         object.__setattr__(self, "subtype", subtype)
 
     @staticmethod
-    def parse(resource_type: str, dotted: str, subtype: str | None = None) -> "RuleTarget":
+    def parse(resource_type: str, dotted: str, subtype: str | None = None) -> RuleTarget:
         """`"properties.pipelines[].parameters.*"` → the path `("properties", "pipelines", "[]", "parameters", "*")`."""
         where = f"rule target {resource_type}"
         if not isinstance(dotted, str) or not dotted.strip():
-            raise PortalError(where, "the property path is empty", code="RULE_TARGET",
+            raise PortalError(where, "the property path is empty", code=ErrorCode.RULE_TARGET,
                               hint="e.g. properties.typeProperties.url")
         segments: list[str] = []
         for index, part in enumerate(dotted.split(".")):
@@ -155,12 +156,12 @@ class RuleTarget:
                 arrays += 1
             if not part.strip():
                 what = "is empty" if not arrays else "has '[]' without a property name before it"
-                raise PortalError(where, f"segment {index + 1} of {dotted!r} {what}", code="RULE_TARGET",
+                raise PortalError(where, f"segment {index + 1} of {dotted!r} {what}", code=ErrorCode.RULE_TARGET,
                                   hint="write segments separated by single dots, e.g. properties.pipelines[].x")
             if "[" in part or "]" in part:
                 raise PortalError(where, f"segment {part!r} of {dotted!r}: only '[]' (every item) can follow a name",
                                   hint="a rule covers every item of an array; items cannot be picked by index",
-                                  code="RULE_TARGET")
+                                  code=ErrorCode.RULE_TARGET)
             segments.append(part)
             segments.extend([ARRAY] * arrays)
         return RuleTarget(resource_type, tuple(segments), subtype)
@@ -211,14 +212,14 @@ class Rule:
         """The rule string as it goes into the file: `=`, `-:name`, `=:-freq:int`, `|:-sasUri:secureString`."""
         where = self.target.describe()
         if not isinstance(self.action, str) or self.action not in ACTIONS:
-            raise PortalError(where, f"action {self.action!r} must be '=', '-' or '|'", code="PARAM_RULE",
+            raise PortalError(where, f"action {self.action!r} must be '=', '-' or '|'", code=ErrorCode.PARAM_RULE,
                               hint="'=' keeps the value as default, '-' makes it required, '|' is for secrets")
         if not isinstance(self.name, str) or ":" in self.name:
-            raise PortalError(where, f"name part {self.name!r} cannot contain ':'", code="PARAM_RULE",
+            raise PortalError(where, f"name part {self.name!r} cannot contain ':'", code=ErrorCode.PARAM_RULE,
                               hint="\"\" names by the path, \"-short\" shortens, any other text replaces the last "
                                    "segment")
         if self.name == "-":
-            raise PortalError(where, "name part '-' needs a name after the '-'", code="PARAM_RULE",
+            raise PortalError(where, "name part '-' needs a name after the '-'", code=ErrorCode.PARAM_RULE,
                               hint="e.g. \"-connectionString\"")
         text = self.action
         if self.name or self.type:
@@ -227,7 +228,7 @@ class Rule:
             text += f":{self.type}"
         spec = RuleSpec.parse(text, where)
         if (spec.action, spec.name, spec.type) != (self.action, self.name, self.type):
-            raise PortalError(where, f"rule {text!r} does not read back as written", code="PARAM_RULE")
+            raise PortalError(where, f"rule {text!r} does not read back as written", code=ErrorCode.PARAM_RULE)
         return text
 
 
@@ -280,7 +281,7 @@ def list_rules(definition: Mapping[str, Any]) -> list[Rule]:
             continue
         seen.add(key.lower())
         if not isinstance(root, Mapping):
-            raise PortalError(key, "rules for a resource type must be a JSON object", code="PARAM_RULE")
+            raise PortalError(key, "rules for a resource type must be a JSON object", code=ErrorCode.PARAM_RULE)
         if _is_subtyped(key, root):
             for subtype, tree in root.items():
                 if isinstance(tree, Mapping):
@@ -313,13 +314,13 @@ def _visit(rules: list[Rule], resource_type: str, subtype: str | None, value: An
     elif value is not None:
         target = RuleTarget(resource_type, path, subtype)
         raise PortalError(target.describe(), f"{json.dumps(value)} is not a rule: a rule must be a string, an "
-                          "object or an array", code="PARAM_RULE")
+                          "object or an array", code=ErrorCode.PARAM_RULE)
 
 
 # --- editing ------------------------------------------------------------------------------------------------------
 
 def _conflict(target: RuleTarget, path: tuple[str, ...], what: str, hint: str | None = None) -> PortalError:
-    return PortalError(target.describe(path), what, hint=hint, code="RULE_CONFLICT")
+    return PortalError(target.describe(path), what, hint=hint, code=ErrorCode.RULE_CONFLICT)
 
 
 def _count_rules(value: Any) -> int:
@@ -332,6 +333,14 @@ def _count_rules(value: Any) -> int:
     return 0
 
 
+def _put(holder: Any, slot: Any, value: Any) -> None:
+    """Set `holder[slot]`; an empty array rule (`slot` 0) takes `value` as its one item."""
+    if isinstance(holder, list) and not holder:
+        holder.append(value)
+    else:
+        holder[slot] = value
+
+
 def _rule_tree_for_add(root: dict[str, Any], target: RuleTarget) -> dict[str, Any]:
     subtyped = _is_subtyped(target.resource_type, root) or (not root and target.subtype is not None)
     if subtyped:
@@ -339,20 +348,20 @@ def _rule_tree_for_add(root: dict[str, Any], target: RuleTarget) -> dict[str, An
         assert key is not None
         if key in RESOURCE_LEVEL_KEYS and target.resource_type.lower() not in SUBTYPED_RESOURCE_TYPES:
             raise PortalError(target.describe(), f"subtype {key!r} would be read as the resource's own {key!r}",
-                              code="RULE_TARGET")
+                              code=ErrorCode.RULE_TARGET)
         tree = root.get(key)
         if tree is None:
             tree = root[key] = {}
         elif not isinstance(tree, dict):
             raise PortalError(f"{target.resource_type} [{key}]", f"holds {json.dumps(tree)}, not an object of rules",
-                              hint="remove that value from the file first", code="RULE_CONFLICT")
+                              hint="remove that value from the file first", code=ErrorCode.RULE_CONFLICT)
         return tree
     if not target.every_subtype:
         keys = ", ".join(sorted(RESOURCE_LEVEL_KEYS & set(root)))
         raise PortalError(
             target.resource_type,
             f"the rules for this type are not keyed by subtype (the entry holds {keys}), so a rule for subtype "
-            f"{target.subtype!r} cannot be added", code="RULE_CONFLICT",
+            f"{target.subtype!r} cannot be added", code=ErrorCode.RULE_CONFLICT,
             hint="add the rule for every subtype (\"*\"), or rewrite the entry keyed by subtype",
         )
     return root
@@ -371,7 +380,7 @@ def add_rule(definition: Mapping[str, Any], rule: Rule) -> dict[str, Any]:
     if path[0] not in RESOURCE_LEVEL_KEYS:
         raise PortalError(
             target.describe(), f"a rule's path starts at the ARM resource, whose keys are "
-            f"{', '.join(sorted(RESOURCE_LEVEL_KEYS))}; {path[0]!r} is none of them", code="RULE_TARGET",
+            f"{', '.join(sorted(RESOURCE_LEVEL_KEYS))}; {path[0]!r} is none of them", code=ErrorCode.RULE_TARGET,
             hint="most rules start with \"properties.\" (e.g. properties.typeProperties.url)",
         )
     naming = rule.naming
@@ -379,13 +388,13 @@ def add_rule(definition: Mapping[str, Any], rule: Rule) -> dict[str, Any]:
     if naming is not None:
         if not isinstance(naming, str):
             raise PortalError(target.describe(), f"naming {naming!r} must be a dotted property path",
-                              code="PARAM_RULE")
+                              code=ErrorCode.PARAM_RULE)
         if not arrays:
             raise PortalError(target.describe(), "a naming property names the items of an array, and the path has "
                               "no '[]'", hint="drop the naming, or go through the array: pipelines[].…",
-                              code="PARAM_RULE")
+                              code=ErrorCode.PARAM_RULE)
         if naming and any(not part.strip() for part in naming.split(".")):
-            raise PortalError(target.describe(), f"naming {naming!r} has an empty segment", code="PARAM_RULE",
+            raise PortalError(target.describe(), f"naming {naming!r} has an empty segment", code=ErrorCode.PARAM_RULE,
                               hint="e.g. pipelineReference.referenceName")
 
     result = _plain(definition)
@@ -395,7 +404,7 @@ def add_rule(definition: Mapping[str, Any], rule: Rule) -> dict[str, Any]:
         result[type_key] = {}
     root = result[type_key]
     if not isinstance(root, dict):
-        raise PortalError(type_key, f"holds {json.dumps(root)}, not an object of rules", code="RULE_CONFLICT",
+        raise PortalError(type_key, f"holds {json.dumps(root)}, not an object of rules", code=ErrorCode.RULE_CONFLICT,
                           hint="remove that value from the file first")
     node: Any = _rule_tree_for_add(root, target)
 
@@ -410,23 +419,17 @@ def add_rule(definition: Mapping[str, Any], rule: Rule) -> dict[str, Any]:
             holder, slot = node, segment
             current = node.get(segment)
 
-        def put(value: Any) -> None:
-            if isinstance(holder, list) and not holder:
-                holder.append(value)
-            else:
-                holder[slot] = value
-
         if last:
             if isinstance(current, (dict, list)) and _count_rules(current):
                 raise _conflict(
                     target, here, f"holds {_count_rules(current)} rule(s) for what is below it; it cannot be a rule "
                     "itself as well", hint=f"remove the rules below {_dotted(here)} first")
-            put(text)
+            _put(holder, slot, text)
         else:
             wants_array = path[index + 1] == ARRAY
             if current is None:
                 current = [] if wants_array else {}
-                put(current)
+                _put(holder, slot, current)
             elif isinstance(current, str):
                 items = " for every item" if segment == ARRAY else ""
                 raise _conflict(
@@ -458,7 +461,7 @@ def remove_rule(definition: Mapping[str, Any], target: RuleTarget) -> dict[str, 
     result = _plain(definition)
 
     def missing(why: str) -> PortalError:
-        return PortalError(target.describe(), f"there is no rule here: {why}", code="RULE_NOT_FOUND",
+        return PortalError(target.describe(), f"there is no rule here: {why}", code=ErrorCode.RULE_NOT_FOUND,
                            hint="list_rules shows the rules there are")
 
     type_key = _type_key(result, target.resource_type)
@@ -530,7 +533,7 @@ def _path_matches(pattern: tuple[str, ...], path: tuple[str, ...]) -> bool:
         path = path[:-1]  # `|` on a Key Vault reference parameterizes its secret name
     if len(path) != len(pattern):
         return False
-    for want, have in zip(pattern, path):
+    for want, have in zip(pattern, path, strict=True):
         is_item = have.startswith("[") and have.endswith("]")
         if want == ARRAY:
             if not is_item:

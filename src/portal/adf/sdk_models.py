@@ -112,12 +112,9 @@ def derive_linked_service_models() -> dict[str, Any]:
     """The table, read from the installed SDK."""
     from importlib.metadata import version
 
-    from azure.mgmt.datafactory import models  # type: ignore[import-not-found]
+    from azure.mgmt.datafactory import models
 
-    if hasattr(models.LinkedService, "__mapping__"):
-        types = _derive_typespec(models)
-    else:
-        types = _derive_msrest(models)
+    types = _derive_typespec(models) if hasattr(models.LinkedService, "__mapping__") else _derive_msrest(models)
     return {"sdk": f"azure-mgmt-datafactory {version('azure-mgmt-datafactory')}",
             "types": dict(sorted(types.items()))}
 

@@ -57,7 +57,7 @@ Plain strings and masks
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from portal.adf.parameterization import ParameterSink, TemplateParameter, is_parameter_expression, parameter_expression
@@ -102,7 +102,7 @@ def secure_value(name: str) -> dict[str, Any]:
     return {"type": "SecureString", "value": parameter_expression(name)}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _model(ls_type: str | None) -> LinkedServiceModel | None:
     if ls_type in EXTRA_MODELS:
         return EXTRA_MODELS[ls_type]

@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
-from portal.errors import Finding, FindingsError, PortalError, Severity
 from portal.adf.arm import FACTORY_TYPE, GLOBAL_PARAMETERS_TYPE, ArmExport, export_factory
+from portal.adf.dataflows import script_problems
+from portal.adf.expressions import json_type_name
 from portal.adf.loader import open_source, parse_factory
 from portal.adf.model import PARAMETER_DEFINITION_FILE, PUBLISH_CONFIG_FILE, AdfObject, Factory, Kind
 from portal.adf.parameterization import (
@@ -28,8 +30,6 @@ from portal.adf.parameterization import (
     RuleSpec,
     subtype_rules,
 )
-from portal.adf.dataflows import script_problems
-from portal.adf.expressions import json_type_name
 from portal.adf.references import (
     NESTED_ACTIVITY_KEYS,
     dangling_references,
@@ -37,6 +37,7 @@ from portal.adf.references import (
     find_cycles,
     object_references,
 )
+from portal.errors import ErrorCode, Finding, FindingsError, PortalError, Severity
 
 # ARM limits for one template (https://learn.microsoft.com/azure/azure-resource-manager/templates/best-practices).
 MAX_PARAMETERS = 256
@@ -90,7 +91,7 @@ def validate_factory(factory: Factory, load_findings: Iterable[Finding] = ()) ->
     findings.extend(check_data_flow_scripts(factory))
     # A bad rule also stops the export; it is reported once, by the definition check, which finds all of them.
     reported = {f.code for f in findings if f.severity is Severity.ERROR}
-    findings.extend(check_export(factory, skip_codes=reported & {"PARAM_RULE"}))
+    findings.extend(check_export(factory, skip_codes=reported & {ErrorCode.PARAM_RULE}))
     return ValidationReport(findings=tuple(sort_findings(findings)), object_count=len(factory.objects))
 
 
@@ -122,7 +123,7 @@ def check_names(factory: Factory) -> Iterator[Finding]:
         stem = PurePosixPath(obj.path).stem
         if obj.name != stem:
             yield Finding(
-                "NAME_MISMATCH", obj.path,
+                ErrorCode.NAME_MISMATCH, obj.path,
                 f"the file is named {stem!r} but the {obj.kind.label.lower()} inside is named {obj.name!r}",
                 hint=f"rename the file to {obj.name}.json, or the object to {stem!r}",
             )
@@ -131,7 +132,7 @@ def check_names(factory: Factory) -> Iterator[Finding]:
         stem = PurePosixPath(factory.factory_path).stem
         if isinstance(name, str) and name != stem:
             yield Finding(
-                "NAME_MISMATCH", factory.factory_path,
+                ErrorCode.NAME_MISMATCH, factory.factory_path,
                 f"the file is named {stem!r} but the factory inside is named {name!r}",
                 hint=f"rename the file to {name}.json",
             )
@@ -141,7 +142,7 @@ def check_names(factory: Factory) -> Iterator[Finding]:
             if found:
                 what = " and ".join("a dash" if c == "-" else "a space" for c in found)
                 yield Finding(
-                    "NAME_CHARACTERS", obj.path, f"the name of {obj.describe()} contains {what}",
+                    ErrorCode.NAME_CHARACTERS, obj.path, f"the name of {obj.describe()} contains {what}",
                     Severity.WARNING, "use letters, digits and underscores",
                 )
 
@@ -186,7 +187,7 @@ def check_service_names(factory: Factory) -> Iterator[Finding]:
         pattern, shortest, longest, words = rule
         if not (shortest <= len(obj.name) <= longest and pattern.match(obj.name)):
             yield Finding(
-                "SERVICE_NAME", obj.path,
+                ErrorCode.SERVICE_NAME, obj.path,
                 f"Data Factory refuses the name of {obj.describe()}: {obj.kind.label.lower()} names must have "
                 f"{shortest}-{longest} characters and {words}",
                 hint="rename the object (and the file) before promoting it",
@@ -204,13 +205,14 @@ def check_activities(factory: Factory) -> Iterator[Finding]:
         while queue:
             value, pointer = queue.pop()
             if not isinstance(value, list):
-                yield Finding("ACTIVITIES", f"{obj.path} ({pointer})",
-                              f"{pointer} of {obj.describe()} is a JSON {json_type_name(value)}, not a list of activities")
+                yield Finding(ErrorCode.ACTIVITIES, f"{obj.path} ({pointer})",
+                              f"{pointer} of {obj.describe()} is a JSON {json_type_name(value)}, "
+                              "not a list of activities")
                 continue
             for index, activity in enumerate(value):
                 where = f"{pointer}[{index}]"
                 if not isinstance(activity, dict):
-                    yield Finding("ACTIVITIES", f"{obj.path} ({where})",
+                    yield Finding(ErrorCode.ACTIVITIES, f"{obj.path} ({where})",
                                   f"{where} of {obj.describe()} is a JSON {json_type_name(activity)}, not an activity")
                     continue
                 inner = activity.get("typeProperties")
@@ -233,7 +235,7 @@ def check_types(factory: Factory) -> Iterator[Finding]:
             # Synapse and ADF share the Git format; ADF Studio publishes such a file, found in its own folder,
             # as the factory's object of that folder (rameshgurukul__Mappingdataflowsynapse has 22).
             yield Finding(
-                "SYNAPSE_TYPE", f"{obj.path} (type)",
+                ErrorCode.SYNAPSE_TYPE, f"{obj.path} (type)",
                 f"the file declares the Synapse type {declared!r}; ADF publishes it as {obj.kind.arm_type}, "
                 f"the type of the {obj.kind.value}/ folder", Severity.WARNING,
                 f"write \"type\": \"{obj.kind.arm_type}\" to match what is deployed",
@@ -242,14 +244,14 @@ def check_types(factory: Factory) -> Iterator[Finding]:
                 not isinstance(declared, str) or declared.lower() != obj.kind.arm_type.lower()):
             shown = declared if isinstance(declared, str) else f"a JSON {type(declared).__name__}"
             yield Finding(
-                "WRONG_TYPE", f"{obj.path} (type)",
+                ErrorCode.WRONG_TYPE, f"{obj.path} (type)",
                 f"the file declares type {shown!r} but sits in the {obj.kind.value}/ folder, "
                 f"which holds {obj.kind.arm_type}",
                 hint="move the file to the folder of its type, or fix its \"type\"",
             )
         if obj.kind in TYPED_KINDS and not obj.subtype:
             yield Finding(
-                "MISSING_TYPE", f"{obj.path} (properties.type)",
+                ErrorCode.MISSING_TYPE, f"{obj.path} (properties.type)",
                 f"{obj.describe()} has no properties.type, so ADF cannot tell what kind of "
                 f"{obj.kind.label.lower()} it is",
                 hint="recreate the object in ADF Studio or add its \"type\" under \"properties\"",
@@ -258,7 +260,7 @@ def check_types(factory: Factory) -> Iterator[Finding]:
         declared = factory.factory_body.get("type")
         if declared is not None and (not isinstance(declared, str) or declared.lower() != FACTORY_TYPE.lower()):
             yield Finding(
-                "WRONG_TYPE", f"{factory.factory_path} (type)",
+                ErrorCode.WRONG_TYPE, f"{factory.factory_path} (type)",
                 f"the factory file declares type {declared!r} instead of {FACTORY_TYPE}",
             )
 
@@ -282,7 +284,7 @@ def check_duplicates(factory: Factory) -> Iterator[Finding]:
             continue
         other = first[key]
         yield Finding(
-            "DUPLICATE_NAME", obj.path,
+            ErrorCode.DUPLICATE_NAME, obj.path,
             f"{obj.describe()} has the same name as {other.describe()} in {other.path} "
             "(ADF names are case-insensitive)",
             hint="rename or delete one of the two files",
@@ -298,27 +300,28 @@ def check_references(factory: Factory) -> Iterator[Finding]:
         for dangling in dangling_references(factory, obj):
             ref = dangling.reference
             target = f"{ref.kind.label.lower()} {ref.name}"
+            assert ref.pointer is not None  # object_references gives every reference its place
             # The parent link of a managed private endpoint has a pointer in parentheses already.
             where = f"{obj.path} {ref.pointer}" if ref.pointer.startswith("(") else f"{obj.path} ({ref.pointer})"
             other = by_folded.get((ref.kind, ref.name.lower()))
             if other is not None:
                 # ADF resolves it, but the export's dependsOn matches names exactly and would miss it.
                 yield Finding(
-                    "REFERENCE_CASE", where,
+                    ErrorCode.REFERENCE_CASE, where,
                     f"{obj.describe()} refers to {target}, which is named {other.qualified_name!r}",
                     Severity.WARNING, f"write the name as {other.qualified_name!r}",
                 )
                 continue
             if dangling.optional:
                 yield Finding(
-                    "DANGLING_REFERENCE", where,
+                    ErrorCode.DANGLING_REFERENCE, where,
                     f"{obj.describe()} refers to {target}, which does not exist in the factory; ADF drops "
                     "this optional reference when it publishes, and so does the export",
                     Severity.WARNING, f"add {ref.kind.value}/{ref.name}.json or remove the reference",
                 )
                 continue
             yield Finding(
-                "DANGLING_REFERENCE", where,
+                ErrorCode.DANGLING_REFERENCE, where,
                 f"{obj.describe()} refers to {target}, which does not exist in the factory",
                 hint=f"add {ref.kind.value}/{ref.name}.json or remove the reference",
             )
@@ -330,7 +333,7 @@ def check_cycles(factory: Factory) -> Iterator[Finding]:
         start = factory.find(*cycle[0])
         label = " → ".join(f"{kind.value} {name}" for kind, name in cycle)
         yield Finding(
-            "REFERENCE_CYCLE", start.path if start is not None else cycle[0][1],
+            ErrorCode.REFERENCE_CYCLE, start.path if start is not None else cycle[0][1],
             f"reference cycle: {label}",
             hint="remove one of these references; ARM cannot deploy resources that depend on each other "
                  "in a circle",
@@ -344,7 +347,7 @@ def check_self_calls(factory: Factory) -> Iterator[Finding]:
         for ref in object_references(obj):
             if ref.kind is Kind.PIPELINE and ref.name.lower() == obj.name.lower():
                 yield Finding(
-                    "SELF_CALL", f"{obj.path} ({ref.pointer})", f"{obj.describe()} runs itself",
+                    ErrorCode.SELF_CALL, f"{obj.path} ({ref.pointer})", f"{obj.describe()} runs itself",
                     hint="an Execute Pipeline activity must run another pipeline",
                 )
 
@@ -363,7 +366,7 @@ def check_data_flow_scripts(factory: Factory) -> Iterator[Finding]:
             place = _SCRIPT_PLACE.search(problem)
             at = f" at line {place.group(1)}, column {place.group(2)}" if place else ""
             yield Finding(
-                "DATA_FLOW_SCRIPT", f"{obj.path} (properties.typeProperties.{field})",
+                ErrorCode.DATA_FLOW_SCRIPT, f"{obj.path} (properties.typeProperties.{field})",
                 f"{obj.describe()}: the script cannot be read{at}, so the export keeps it as written; ADF "
                 "Publish may write it differently", Severity.WARNING,
                 "open the data flow in ADF Studio and save it, or fix the script",
@@ -389,7 +392,7 @@ def check_global_parameters(factory: Factory) -> Iterator[Finding]:
             if "-" in name:
                 # Publish does not refuse such a name; only an expression that names it fails, at run time.
                 yield Finding(
-                    "GLOBAL_PARAMETER_NAME", f"{prefix}{name})",
+                    ErrorCode.GLOBAL_PARAMETER_NAME, f"{prefix}{name})",
                     f"global parameter {name!r} contains a dash, so ADF expressions cannot reference it as "
                     f"pipeline().globalParameters.{name}", Severity.WARNING,
                     "use letters, digits and underscores",
@@ -421,7 +424,7 @@ def check_parameter_definition(factory: Factory) -> list[Finding]:
         # Publish reads it as a definition whose keys name no resource type, so it parameterizes nothing, and
         # ADF's default parameterization does not apply either.
         findings.append(Finding(
-            "NO_RULES", file,
+            ErrorCode.NO_RULES, file,
             "names no resource type of a data factory (is it an ARM template?), so ADF parameterizes nothing: "
             "the templates get only the secure strings ADF adds for secrets",
             Severity.WARNING, "write parameterization rules here, or delete the file to use ADF's default ones"))
@@ -429,22 +432,23 @@ def check_parameter_definition(factory: Factory) -> list[Finding]:
         where = f"{file} ({type_key})"
         if type_key.lower() not in resources:
             # ADF reads the keys that name resource types and ignores the others, whatever their value.
-            findings.append(Finding("UNUSED_RULE", where, "is not a resource type of a data factory; ADF "
+            findings.append(Finding(ErrorCode.UNUSED_RULE, where, "is not a resource type of a data factory; ADF "
                                     "ignores it", Severity.WARNING, "check the spelling of the type"))
             continue
         if not isinstance(root, dict):
-            findings.append(Finding("PARAM_RULE", where, "the rules for a resource type must be a JSON object"))
+            findings.append(Finding(ErrorCode.PARAM_RULE, where, "the rules for a resource type must be a JSON object"))
             continue
         tree = _annotate(root, "", f"{file} ({type_key} → ", findings)
         lowered = type_key.lower()
         if not root:
             continue  # `{}`: boilerplate of ADF's default template, parameterizes nothing on purpose
         if lowered in seen_types:
-            findings.append(Finding("UNUSED_RULE", where, "is ignored: an earlier key names the same resource type",
+            findings.append(Finding(ErrorCode.UNUSED_RULE, where,
+                                    "is ignored: an earlier key names the same resource type",
                                     Severity.WARNING, "merge the two sets of rules"))
         elif not resources[lowered]:
             if root not in (_default_rules(lowered), _EARLIER_DEFAULTS.get(lowered)):
-                findings.append(Finding("UNUSED_RULE", where, _why_absent(lowered), Severity.WARNING))
+                findings.append(Finding(ErrorCode.UNUSED_RULE, where, _why_absent(lowered), Severity.WARNING))
         else:
             subtyped = lowered in SUBTYPED_RESOURCE_TYPES or not (RESOURCE_LEVEL_KEYS & set(root))
             findings.extend(_unused_rules(tree, resources[lowered], subtyped, f"{file} ({type_key} → ", lowered))
@@ -469,7 +473,7 @@ def _unused_rules(
                 continue  # ADF's own default rules for that connector: boilerplate, not a mistake
             else:
                 # One finding for the whole subtype rather than one per rule below it.
-                yield Finding("UNUSED_RULE", f"{where}{key})",
+                yield Finding(ErrorCode.UNUSED_RULE, f"{where}{key})",
                               f"no {_noun(lowered)} has type {key!r}, so these rules match nothing",
                               Severity.WARNING)
     else:
@@ -479,7 +483,7 @@ def _unused_rules(
     for branch in branches:
         for leaf in _leaves(branch):
             if leaf not in used and not _from_default_template(lowered, leaf):
-                yield Finding("UNUSED_RULE", f"{where}{leaf.path})",
+                yield Finding(ErrorCode.UNUSED_RULE, f"{where}{leaf.path})",
                               f"the rule matches no property of any {_noun(lowered)}", Severity.WARNING,
                               "remove it, or check the property path")
 
@@ -503,7 +507,7 @@ def _default_rules(lowered: str, *path: str) -> Any:
     return node
 
 
-def _from_default_template(lowered: str, leaf: "_Leaf") -> bool:
+def _from_default_template(lowered: str, leaf: _Leaf) -> bool:
     """Rules copied from ADF's default template (most definition files start as a copy) stay quiet when they
     match nothing: they are boilerplate, not a mistake of the author's."""
     parts: list[str] = []
@@ -586,7 +590,7 @@ def _annotate(rule: Any, path: str, where_prefix: str, findings: list[Finding]) 
     if isinstance(rule, str):
         if not rule.startswith(ACTIONS):
             # The export ignores such a value (real files hold e.g. a trigger type where a rule belongs).
-            findings.append(Finding("UNKNOWN_RULE", where, f"{rule!r} is not a parameterization rule and is "
+            findings.append(Finding(ErrorCode.UNKNOWN_RULE, where, f"{rule!r} is not a parameterization rule and is "
                                     "ignored", Severity.WARNING, "a rule starts with '=', '-' or '|'"))
             return _Leaf(shown, rule)
         try:
@@ -600,12 +604,12 @@ def _annotate(rule: Any, path: str, where_prefix: str, findings: list[Finding]) 
     if isinstance(rule, list):
         if not rule or len(rule) > 2 or (len(rule) == 2 and not isinstance(rule[1], str)):
             findings.append(Finding(
-                "PARAM_RULE", where,
+                ErrorCode.PARAM_RULE, where,
                 "an array rule must be [rule for each item] or [rule for each item, \"naming.property.path\"]",
             ))
             return None
         return [_annotate(rule[0], f"{path}[]", where_prefix, findings), *rule[1:]]
-    findings.append(Finding("PARAM_RULE", where, "a rule must be a string, an object or an array",
+    findings.append(Finding(ErrorCode.PARAM_RULE, where, "a rule must be a string, an object or an array",
                             hint="write e.g. \"=\" to keep the current value as default"))
     return None
 
@@ -618,7 +622,7 @@ def _mark(rule: Any, value: Any, used: set[_Leaf]) -> None:
         star = rule.get("*")
         for key, child in value.items():
             # A named rule overrides `*` for its key.
-            child_rule = rule[key] if key in rule else star
+            child_rule = rule.get(key, star)
             if child_rule is not None:
                 _mark(child_rule, child, used)
     elif isinstance(rule, list) and rule and isinstance(value, list):
@@ -666,7 +670,7 @@ def _clash(factory: Factory, export: ArmExport, name: str, new_name: str) -> Fin
         if obj is not None:
             where = f"{obj.path} ({'.'.join(parameter.path)})"
     return Finding(
-        "PARAMETER_CLASH", where,
+        ErrorCode.PARAMETER_CLASH, where,
         f"two rules make the template parameter {name!r}; this one is renamed {new_name!r}",
         Severity.WARNING, "give one of the rules its own name (\"=:name\") in the parameter definition file",
     )
@@ -681,7 +685,7 @@ def written_limit_findings(export: ArmExport, folder: str | os.PathLike[str]) ->
     return _limits(measures)
 
 
-def _limits(measures: Mapping[str, "_Measure"]) -> list[Finding]:
+def _limits(measures: Mapping[str, _Measure]) -> list[Finding]:
     findings: list[Finding] = []
     main = measures[MAIN_TEMPLATE]
     linked = {path: m for path, m in measures.items() if path.startswith(LINKED_PREFIX)}
@@ -694,14 +698,14 @@ def _limits(measures: Mapping[str, "_Measure"]) -> list[Finding]:
                  "under the limit"
     if main.parameters > MAX_PARAMETERS:
         findings.append(Finding(
-            "ARM_PARAMETER_LIMIT", MAIN_TEMPLATE,
+            ErrorCode.ARM_PARAMETER_LIMIT, MAIN_TEMPLATE,
             f"the template has {main.parameters} parameters; ARM allows at most {MAX_PARAMETERS}",
             hint="parameterize fewer properties in arm-template-parameters-definition.json (the linked "
                  "templates' master has all the parameters too)",
         ))
     if main.resources > MAX_RESOURCES:
         findings.append(Finding(
-            "ARM_RESOURCE_LIMIT", MAIN_TEMPLATE,
+            ErrorCode.ARM_RESOURCE_LIMIT, MAIN_TEMPLATE,
             f"the template has {main.resources} resources; ARM allows at most {MAX_RESOURCES}",
             # Deployable all the same when the linked templates are within the limits, as Publish intends.
             Severity.WARNING if linked_ok["resources"] else Severity.ERROR,
@@ -709,7 +713,7 @@ def _limits(measures: Mapping[str, "_Measure"]) -> list[Finding]:
         ))
     if main.size > MAX_TEMPLATE_BYTES:
         findings.append(Finding(
-            "ARM_SIZE_LIMIT", MAIN_TEMPLATE,
+            ErrorCode.ARM_SIZE_LIMIT, MAIN_TEMPLATE,
             f"the template is {_mb(main.size)}; ARM allows at most {_mb(MAX_TEMPLATE_BYTES)}",
             Severity.WARNING if linked_ok["size"] else Severity.ERROR,
             hint=use_linked if linked_ok["size"] else "make the biggest objects smaller",
@@ -719,13 +723,13 @@ def _limits(measures: Mapping[str, "_Measure"]) -> list[Finding]:
     for path, measured in sorted(linked.items()):
         if measured.parameters > MAX_PARAMETERS and main.parameters <= MAX_PARAMETERS:
             findings.append(Finding(
-                "ARM_PARAMETER_LIMIT", path,
+                ErrorCode.ARM_PARAMETER_LIMIT, path,
                 f"the linked template has {measured.parameters} parameters; ARM allows at most {MAX_PARAMETERS}",
                 Severity.WARNING, f"deploy {MAIN_TEMPLATE} instead, or parameterize fewer properties",
             ))
         if measured.size > MAX_TEMPLATE_BYTES:
             findings.append(Finding(
-                "ARM_SIZE_LIMIT", path,
+                ErrorCode.ARM_SIZE_LIMIT, path,
                 f"the linked template is {_mb(measured.size)}; ARM allows at most {_mb(MAX_TEMPLATE_BYTES)}",
                 Severity.WARNING, "make the biggest objects in it smaller",
             ))

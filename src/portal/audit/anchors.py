@@ -15,7 +15,8 @@ rewritten); with the key, its sig must be valid. Whoever can write the database 
 pushed to a remote they cannot write (`push_anchors`); local notes are only as safe as the local repository
 (`fetch_anchors` reads the remote's copy back to compare).
 
-Git is run through GitPython. A repository without a committer identity gets the portal's own for the notes commit.
+Git is run through GitPython, on the repository `portal.git_repo` opens. A repository without a committer
+identity gets the portal's own for the notes commit.
 This module imports nothing of the portal above the audit store.
 """
 
@@ -29,9 +30,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from portal import git_repo
 from portal.audit.chain import canonical_json
 from portal.audit.keys import FROM_ENVIRONMENT, AuditKey, resolve_key
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 
 NOTES = "portal-audit"
 NOTES_REF = f"refs/notes/{NOTES}"
@@ -72,7 +74,7 @@ class Anchor:
             fields["sig"] = self.sig
         return canonical_json(fields)
 
-    def signed_with(self, key: AuditKey) -> "Anchor":
+    def signed_with(self, key: AuditKey) -> Anchor:
         unsigned = replace(self, key_id=key.key_id, sig=None)
         return replace(unsigned, sig=key.mac(SIG_CONTEXT + canonical_json(unsigned.fields())))
 
@@ -92,7 +94,7 @@ class AnchorReading:
     anchors: tuple[Anchor, ...]
     findings: tuple[str, ...] = ()
 
-    def __add__(self, other: "AnchorReading") -> "AnchorReading":
+    def __add__(self, other: AnchorReading) -> AnchorReading:
         seen = {(a.commit, a.line()) for a in self.anchors}
         more = tuple(a for a in other.anchors if (a.commit, a.line()) not in seen)
         return AnchorReading(tuple(sorted(self.anchors + more, key=lambda a: (a.seq, a.commit or ""))),
@@ -111,7 +113,7 @@ def write_anchor(repo_root: str | Path, commit: str, anchor: Anchor, *, key: obj
             full = repo.git.rev_parse("--verify", "--quiet", f"{commit}^{{commit}}")
         except Exception:  # noqa: BLE001 - GitCommandError: no such commit
             raise PortalError(f"commit {commit}", "is not in the repository; the anchor was not written",
-                              code="ANCHOR") from None
+                              code=ErrorCode.ANCHOR) from None
         anchor = replace(anchor, commit=full)
         env = _identity_env(repo)
         for attempt in range(_NOTE_RETRIES):
@@ -121,7 +123,7 @@ def write_anchor(repo_root: str | Path, commit: str, anchor: Anchor, *, key: obj
             except Exception as error:  # noqa: BLE001 - GitCommandError
                 if "lock" not in str(error).lower() or attempt == _NOTE_RETRIES - 1:
                     raise PortalError(f"commit {full[:12]}", f"the anchor note could not be written: "
-                                      f"{_first_line(error)}", code="ANCHOR") from None
+                                      f"{_first_line(error)}", code=ErrorCode.ANCHOR) from None
                 time.sleep(0.05 * (attempt + 1))
     finally:
         repo.close()
@@ -179,7 +181,7 @@ def push_anchors(repo_root: str | Path, remote: str = "origin") -> None:
             except Exception as error:  # noqa: BLE001 - GitCommandError: rejected (not a fast-forward) or offline
                 if attempt == 2:
                     raise PortalError(f"remote {remote}", f"the audit anchors could not be pushed: "
-                                      f"{_first_line(error)}", code="ANCHOR") from None
+                                      f"{_first_line(error)}", code=ErrorCode.ANCHOR) from None
             theirs = _fetch(repo, remote, env)
             if theirs is not None:
                 repo.git.notes(f"--ref={NOTES}", "merge", "-s", "cat_sort_uniq", theirs, env=env)
@@ -201,17 +203,15 @@ def fetch_anchors(repo_root: str | Path, remote: str = "origin") -> str | None:
 
 
 def _repo(repo_root: str | Path):
-    import git
-
     try:
-        return git.Repo(Path(repo_root), search_parent_directories=True)
-    except Exception:  # noqa: BLE001 - InvalidGitRepositoryError, NoSuchPathError
-        raise PortalError(str(repo_root), "is not a Git repository", code="ANCHOR") from None
+        return git_repo.open_repo(Path(repo_root))
+    except Exception:  # noqa: BLE001 - not a repository (git_repo's PortalError), or Git itself fails
+        raise PortalError(str(repo_root), "is not a Git repository", code=ErrorCode.ANCHOR) from None
 
 
 def _fetch(repo, remote: str, env: dict[str, str]) -> str | None:
     if not re.fullmatch(r"[A-Za-z0-9._-]+", remote):
-        raise PortalError(f"remote {remote!r}", "is not a remote's name", code="ANCHOR")
+        raise PortalError(f"remote {remote!r}", "is not a remote's name", code=ErrorCode.ANCHOR)
     local = f"{REMOTE_NOTES_PREFIX}{remote}"
     try:
         if not repo.git.ls_remote(remote, NOTES_REF, env=env).strip():
@@ -219,7 +219,7 @@ def _fetch(repo, remote: str, env: dict[str, str]) -> str | None:
         repo.git.fetch(remote, f"+{NOTES_REF}:{local}", env=env)
     except Exception as error:  # noqa: BLE001 - GitCommandError
         raise PortalError(f"remote {remote}", f"its audit anchors could not be fetched: {_first_line(error)}",
-                          code="ANCHOR") from None
+                          code=ErrorCode.ANCHOR) from None
     return local
 
 

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -13,18 +14,19 @@ from portal.audit.chain import canonical_json, event_hash
 from portal.audit.keys import AuditKey
 from portal.audit.records import AuditEvent, NewEvent
 from portal.audit.times import now_iso
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 
 
 def _prepared(event: NewEvent) -> tuple[dict[str, Any], str]:
     """The hashed fields of a new event (without seq, at and prev_hash) and its data as canonical JSON text."""
     where = f"audit event {event.kind!r}"
     if not isinstance(event.data, Mapping):
-        raise PortalError(where, f"its data must be a mapping, not {type(event.data).__name__}", code="AUDIT_DATA")
+        raise PortalError(where, f"its data must be a mapping, not {type(event.data).__name__}",
+                          code=ErrorCode.AUDIT_DATA)
     try:
         data_text = canonical_json(dict(event.data))
     except (TypeError, ValueError) as error:
-        raise PortalError(where, f"its data is not JSON: {error}", code="AUDIT_DATA") from None
+        raise PortalError(where, f"its data is not JSON: {error}", code=ErrorCode.AUDIT_DATA) from None
     content = {
         "kind": event.kind,
         "actor": event.actor,
@@ -48,7 +50,7 @@ class _Chain:
         top = conn.execute(select(head.c.seq, head.c.hash).where(head.c.id == 1).with_for_update()).first()
         if top is None:
             raise PortalError(where, "the audit trail's chain head is missing; nothing can be appended",
-                              hint="run `portal audit verify`", code="AUDIT_STORE")
+                              hint="run `portal audit verify`", code=ErrorCode.AUDIT_STORE)
         self._conn = conn
         self._key = key
         self._start = top.seq
@@ -84,4 +86,4 @@ class _Chain:
         moved = self._conn.execute(update(head).where(head.c.id == 1, head.c.seq == self._start)
                                    .values(seq=self.seq, hash=self.hash))
         if moved.rowcount != 1:  # cannot happen while every writer locks the head; never append past it
-            raise PortalError("audit trail", "the chain head moved during an append", code="CONFLICT")
+            raise PortalError("audit trail", "the chain head moved during an append", code=ErrorCode.CONFLICT)

@@ -20,12 +20,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from portal.audit.vocabulary import EventKind
 
 GENESIS_HASH = "0" * 64
+
+# A row of the store as read (SQLAlchemy's RowMapping, keyed by column name or by the column itself) or as a dict.
+StoredRow = Mapping[Any, Any]
 
 # Events the store writes itself (AuditStore.append refuses them from callers).
 RECORD_WRITTEN = EventKind.RECORD_WRITTEN
@@ -93,7 +97,7 @@ class ChainChecker:
         self.last_hash = GENESIS_HASH
         self.broken: ChainBreak | None = None
 
-    def feed(self, rows: Iterable[Mapping[str, Any]]) -> bool:
+    def feed(self, rows: Iterable[StoredRow]) -> bool:
         """Check the next rows; False as soon as the chain is broken (the rest need not be read)."""
         if self.broken:
             return False

@@ -9,18 +9,19 @@ import os
 import re
 import sqlite3
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, text
-from sqlalchemy import event as sa_event
+from sqlalchemy import Connection, Engine, create_engine, event as sa_event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from portal import git_repo
 from portal.audit.appends import _Chain
 from portal.audit.keys import AuditKey
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 
 DEFAULT_AUDIT_FILE = ".portal/audit.db"  # relative to the data repository's root, when it is no Git checkout
 AUDIT_URL_ENV = "PORTAL_AUDIT_URL"
@@ -51,13 +52,9 @@ def audit_url(repo_root: Path, configured: str | None = None) -> str:
 
 
 def _git_dir(root: Path) -> Path | None:
-    """The repository's common Git folder (shared by its worktrees), if `root` is a Git checkout."""
-    try:
-        import git
-
-        return Path(git.Repo(root, search_parent_directories=True).common_dir).resolve()
-    except Exception:  # noqa: BLE001 - not a Git repository (or no Git): the plain folder then
-        return None
+    """The repository's common Git folder (shared by its worktrees), if `root` is a Git checkout; None where it is
+    not a Git repository (or there is no Git): the plain folder then."""
+    return git_repo.common_dir(root)
 
 
 def redact_url(url: str) -> str:
@@ -77,7 +74,7 @@ def open_engine(url: str, audit_key: AuditKey | None) -> tuple[Engine, str]:
     except Exception:
         raise PortalError(shown, "is not a database URL",
                           hint="e.g. sqlite:////srv/portal/audit.db or postgresql+psycopg://portal@db-host/portal",
-                          code="AUDIT_STORE") from None
+                          code=ErrorCode.AUDIT_STORE) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT, "check_same_thread": False})
@@ -88,13 +85,13 @@ def open_engine(url: str, audit_key: AuditKey | None) -> tuple[Engine, str]:
         engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
     else:
         raise PortalError(shown, f"the audit store runs on SQLite or PostgreSQL, not {backend}",
-                          code="AUDIT_STORE")
+                          code=ErrorCode.AUDIT_STORE)
     try:
         _upgrade(engine, audit_key)
     except Exception as error:  # noqa: BLE001 - whatever stops the store from opening is reported the same way
         engine.dispose()
         raise PortalError(shown, f"cannot open the audit store: {_describe(error, parsed.password)}",
-                          hint=_open_hint(backend, error), code="AUDIT_STORE") from None
+                          hint=_open_hint(backend, error), code=ErrorCode.AUDIT_STORE) from None
     return engine, shown
 
 
@@ -117,7 +114,7 @@ class Database:
                 yield conn
 
     @contextmanager
-    def recording(self) -> Iterator[tuple[Connection, "_Chain"]]:
+    def recording(self) -> Iterator[tuple[Connection, _Chain]]:
         """A write transaction that holds the chain head from its start and appends to the chain; the head moves
         when the block ends without an error, in the same transaction."""
         with self.write() as conn:
@@ -142,7 +139,7 @@ class Database:
         except (OperationalError, InterfaceError) as error:
             raise PortalError(self.url_for_display,
                               f"the audit store failed: {_describe(error, self.engine.url.password)}",
-                              code="AUDIT_STORE") from error
+                              code=ErrorCode.AUDIT_STORE) from error
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

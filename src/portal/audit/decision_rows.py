@@ -6,17 +6,18 @@ TAMPERED); also the check of an event's MAC under the audit key (`_mac_problem`)
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, Table, exists, select
 
 from portal.audit import models
 from portal.audit.appends import _Chain, _prepared
-from portal.audit.chain import RECORD_WRITTEN, content_hash, record_digest, record_name
+from portal.audit.chain import RECORD_WRITTEN, StoredRow, content_hash, record_digest, record_name
 from portal.audit.database import Database
 from portal.audit.keys import AuditKey
 from portal.audit.records import NewEvent
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 
 TAMPERED_HINT = ("the audit store was changed outside the portal; run `portal audit verify`, and act on nothing it "
                  "records until that is explained")
@@ -36,14 +37,15 @@ class DecisionRows:
     def __init__(self, db: Database):
         self._db = db
 
-    def record(self, conn: Connection, chain: "_Chain", table: Table, where: Any, *, actor: str,
+    def record(self, conn: Connection, chain: _Chain, table: Table, where: Any, *, actor: str,
                actor_verified: bool, summary: str, environment: str | None = None,
-               promotion_id: str | None = None, snapshot_id: str | None = None) -> Mapping[str, Any]:
+               promotion_id: str | None = None, snapshot_id: str | None = None) -> StoredRow:
         """Append the `record written` event of the row just written (its record_seq set to chain.next_seq) and
         return the row as stored."""
         row = conn.execute(select(*_record_columns(table)).where(where)).mappings().one()
         if row["record_seq"] != chain.next_seq:  # cannot happen while the head is held; never record another seq
-            raise PortalError(self._db.url_for_display, "a record's seq moved during its write", code="CONFLICT")
+            raise PortalError(self._db.url_for_display, "a record's seq moved during its write",
+                              code=ErrorCode.CONFLICT)
         key = _row_key(table, row)
         data = {"table": table.name, "key": key, "digest": record_digest(_row_values(table, row))}
         event = NewEvent(kind=RECORD_WRITTEN, actor=actor, actor_verified=actor_verified, environment=environment,
@@ -51,7 +53,7 @@ class DecisionRows:
         chain.add([(*_prepared(event), record_name(table.name, key))])
         return row
 
-    def checked(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    def checked(self, table: Table, rows: Sequence[StoredRow]) -> None:
         """Raise TAMPERED for the first row that does not match its newest record event."""
         for row in rows:
             problem = _record_problem(table, row, self._db.key)
@@ -82,13 +84,13 @@ def _recorded(table: Table, *, newer: bool = True) -> Any:
     return select(*columns).select_from(table.outerjoin(_REC, _REC.c.seq == table.c.record_seq))
 
 
-def _row_key(table: Table, row: Mapping[str, Any]) -> Any:
+def _row_key(table: Table, row: StoredRow) -> Any:
     """The row's primary key: its value, or the list of its values when it has several columns."""
     values = [row[c.name] for c in table.primary_key.columns]
     return values[0] if len(values) == 1 else values
 
 
-def _row_values(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:
+def _row_values(table: Table, row: StoredRow) -> dict[str, Any]:
     return {c.name: row[c.name] for c in table.c if c.name not in _NOT_RECORDED}
 
 
@@ -100,7 +102,7 @@ def _row_label(table: Table | str, key: Any) -> str:
 
 
 def _tampered(table: Table | str, key: Any, problem: str) -> PortalError:
-    return PortalError(_row_label(table, key), problem, hint=TAMPERED_HINT, code="TAMPERED")
+    return PortalError(_row_label(table, key), problem, hint=TAMPERED_HINT, code=ErrorCode.TAMPERED)
 
 
 def _json_or_none(value: Any) -> Any:
@@ -110,7 +112,7 @@ def _json_or_none(value: Any) -> Any:
         return None
 
 
-def _mac_problem(event: Mapping[str, Any], key: AuditKey | None) -> str | None:
+def _mac_problem(event: StoredRow, key: AuditKey | None) -> str | None:
     """What is wrong with an event's MAC under `key` (nothing to check without a key)."""
     if key is None:
         return None
@@ -124,7 +126,7 @@ def _mac_problem(event: Mapping[str, Any], key: AuditKey | None) -> str | None:
     return None
 
 
-def _record_problem(table: Table, row: Mapping[str, Any], key: AuditKey | None) -> str | None:
+def _record_problem(table: Table, row: StoredRow, key: AuditKey | None) -> str | None:
     """What is wrong with a row of a decision table selected by _recorded, or None when it matches its record."""
     seq = row["record_seq"]
     if row["rec_seq"] is None:

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from dataclasses import fields
-from typing import Any, Mapping, Sequence, TextIO
+from typing import Any, TextIO
 
 from sqlalchemy import func, select
 
 from portal.audit import models
 from portal.audit.anchors import Anchor
 from portal.audit.appends import _prepared
-from portal.audit.chain import HASHED_FIELDS, RESERVED_KINDS, canonical_json
+from portal.audit.chain import HASHED_FIELDS, RESERVED_KINDS, StoredRow, canonical_json
 from portal.audit.database import Database
 from portal.audit.records import AuditEvent, NewEvent
 from portal.audit.times import _normal_time, now_iso
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 
 EXPORT_COLUMNS = (*HASHED_FIELDS, "hash", "mac", "key_id")
 _EVENT_FIELDS = tuple(f.name for f in fields(AuditEvent))
@@ -36,7 +37,7 @@ class EventLog:
         for event in events:
             if event.kind in RESERVED_KINDS:
                 raise PortalError(f"audit event {event.kind!r}", "is written by the audit store itself",
-                                  code="AUDIT_DATA")
+                                  code=ErrorCode.AUDIT_DATA)
         prepared = [(*_prepared(e), None) for e in events]
         if not prepared:
             return []
@@ -50,7 +51,7 @@ class EventLog:
             top = conn.execute(select(head.c.seq, head.c.hash).where(head.c.id == 1)).first()
             if top is None:
                 raise PortalError(self._db.url_for_display, "the audit trail's chain head is missing",
-                                  hint="run `portal audit verify`", code="AUDIT_STORE")
+                                  hint="run `portal audit verify`", code=ErrorCode.AUDIT_STORE)
             mac = conn.scalar(select(table.c.mac).where(table.c.seq == top.seq)) if top.seq else None
         return int(top.seq), top.hash, mac
 
@@ -63,7 +64,7 @@ class EventLog:
                promotion_id: str | None = None, since: str | None = None, until: str | None = None,
                offset: int = 0, limit: int = 100, newest_first: bool = True) -> list[AuditEvent]:
         if offset < 0 or limit < 0:
-            raise PortalError("events", "offset and limit cannot be negative", code="BAD_FILTER")
+            raise PortalError("events", "offset and limit cannot be negative", code=ErrorCode.BAD_FILTER)
         table = models.events
         order = table.c.seq.desc() if newest_first else table.c.seq.asc()
         query = self._filtered(select(table), environment, actor, kind, promotion_id, since, until)
@@ -92,16 +93,17 @@ class EventLog:
             if value is not None:
                 query = query.where(column == value)
         if since is not None:
-            query = query.where(c.at >= _normal_time(since, f"since {since}", "BAD_FILTER"))
+            query = query.where(c.at >= _normal_time(since, f"since {since}", ErrorCode.BAD_FILTER))
         if until is not None:
-            query = query.where(c.at < _normal_time(until, f"until {until}", "BAD_FILTER"))
+            query = query.where(c.at < _normal_time(until, f"until {until}", ErrorCode.BAD_FILTER))
         return query
 
     def export(self, out: TextIO, fmt: str, *, environment: str | None = None, actor: str | None = None,
                kind: str | None = None, promotion_id: str | None = None, since: str | None = None,
                until: str | None = None, batch_size: int) -> int:
         if fmt not in ("csv", "jsonl"):
-            raise PortalError(f"export format {fmt!r}", "is not known", hint="use csv or jsonl", code="EXPORT_FORMAT")
+            raise PortalError(f"export format {fmt!r}", "is not known", hint="use csv or jsonl",
+                              code=ErrorCode.EXPORT_FORMAT)
         table = models.events
         query = self._filtered(select(table), environment, actor, kind, promotion_id, since, until)
         writer = None
@@ -125,7 +127,7 @@ class EventLog:
         return written
 
 
-def _event(row: Mapping[str, Any]) -> AuditEvent:
+def _event(row: StoredRow) -> AuditEvent:
     values = {name: row[name] for name in _EVENT_FIELDS}
     try:
         values["data"] = json.loads(values["data"])

@@ -19,7 +19,7 @@ import hmac
 import os
 from pathlib import Path
 
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 
 AUDIT_KEY_ENV = "PORTAL_AUDIT_KEY"
 AUDIT_KEY_FILE_ENV = "PORTAL_AUDIT_KEY_FILE"
@@ -39,7 +39,7 @@ class AuditKey:
         if len(text) < MIN_KEY_LENGTH:
             raise PortalError(where, f"is {len(text)} characters long; an audit key needs at least {MIN_KEY_LENGTH}",
                               hint="e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'",
-                              code="AUDIT_KEY")
+                              code=ErrorCode.AUDIT_KEY)
         self._secret = text.encode("utf-8")
         self.key_id = hmac.new(self._secret, _KEY_ID_MESSAGE, hashlib.sha256).hexdigest()[:16]
 
@@ -69,7 +69,7 @@ def audit_key_from_environment() -> AuditKey | None:
     path = os.environ.get(AUDIT_KEY_FILE_ENV, "").strip()
     if text.strip() and path:
         raise PortalError(f"{AUDIT_KEY_ENV} and {AUDIT_KEY_FILE_ENV}", "are both set; set one of them",
-                          code="AUDIT_KEY")
+                          code=ErrorCode.AUDIT_KEY)
     if text.strip():
         return AuditKey(text, where=AUDIT_KEY_ENV)
     if path:
@@ -77,7 +77,7 @@ def audit_key_from_environment() -> AuditKey | None:
             content = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             raise PortalError(f"{AUDIT_KEY_FILE_ENV} ({path})", f"cannot be read: {type(error).__name__}: "
-                              f"{getattr(error, 'strerror', None) or error}", code="AUDIT_KEY") from None
+                              f"{getattr(error, 'strerror', None) or error}", code=ErrorCode.AUDIT_KEY) from None
         return AuditKey(content, where=f"the key in {AUDIT_KEY_FILE_ENV} ({path})")
     return None
 

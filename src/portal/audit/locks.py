@@ -3,17 +3,16 @@ taken over when the lease ran out. Not chained: a lock decides nothing that outl
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete as sql_delete
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete as sql_delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.audit import models
 from portal.audit.database import Database
 from portal.audit.records import Lock, LockResult, _record_values
 from portal.audit.times import _iso
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 
 
 class Locks:
@@ -24,12 +23,13 @@ class Locks:
 
     def acquire_lock(self, environment: str, promotion_id: str, owner: str, lease_seconds: float) -> LockResult:
         if lease_seconds <= 0:
-            raise PortalError(f"environment {environment}", "a lock's lease must be positive", code="AUDIT_DATA")
+            raise PortalError(f"environment {environment}", "a lock's lease must be positive",
+                              code=ErrorCode.AUDIT_DATA)
         table = models.locks
         for _ in range(10):
             try:
                 with self._db.write() as conn:
-                    now = datetime.now(timezone.utc)
+                    now = datetime.now(UTC)
                     until = now + timedelta(seconds=lease_seconds)
                     ours = Lock(environment, promotion_id, owner, _iso(now), _iso(until))
                     row = conn.execute(select(table).where(table.c.environment == environment)
@@ -51,12 +51,12 @@ class Locks:
             except IntegrityError:
                 pass  # another process inserted the lock first: look at it again
         raise PortalError(f"environment {environment}", "its lock keeps changing hands; try again",
-                          code="LOCK_CONTENDED")
+                          code=ErrorCode.LOCK_CONTENDED)
 
     def renew_lock(self, environment: str, promotion_id: str, lease_seconds: float) -> bool:
         table = models.locks
         with self._db.write() as conn:
-            expires = _iso(datetime.now(timezone.utc) + timedelta(seconds=lease_seconds))
+            expires = _iso(datetime.now(UTC) + timedelta(seconds=lease_seconds))
             done = conn.execute(update(table)
                                 .where(table.c.environment == environment, table.c.promotion_id == promotion_id)
                                 .values(expires_at=expires))

@@ -4,20 +4,21 @@ written` event (decision_rows.py) and each read checked against it; promotions c
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.audit import models
-from portal.audit.chain import RECORD_WRITTEN, canonical_json
+from portal.audit.chain import RECORD_WRITTEN, StoredRow, canonical_json
 from portal.audit.database import Database
 from portal.audit.decision_rows import DecisionRows, _json_or_none, _recorded, _tampered
 from portal.audit.records import Approval, Promotion, Snapshot, _record_values
 from portal.audit.times import _normal_time
 from portal.audit.vocabulary import Decision, PromotionStatus
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 
 DECISIONS = tuple(Decision)
 PROMOTION_TIMES = ("requested_at", "started_at", "finished_at", "expires_at")
@@ -75,9 +76,9 @@ class Promotions:
                 if conn.scalar(select(snapshots.c.id).where(snapshots.c.id == promotion.snapshot_id)) is None:
                     raise PortalError(f"promotion {promotion.id}",
                                       f"snapshot {promotion.snapshot_id} is not in the audit store",
-                                      hint="put_snapshot first", code="NOT_FOUND")
+                                      hint="put_snapshot first", code=ErrorCode.NOT_FOUND)
                 if conn.scalar(select(table.c.id).where(table.c.id == promotion.id)) is not None:
-                    raise PortalError(f"promotion {promotion.id}", "exists already", code="CONFLICT")
+                    raise PortalError(f"promotion {promotion.id}", "exists already", code=ErrorCode.CONFLICT)
                 conn.execute(insert(table).values(**values, record_seq=chain.next_seq))
                 row = self._rows.record(conn, chain, table, table.c.id == promotion.id, actor=actor,
                                         actor_verified=actor_verified, environment=promotion.environment,
@@ -85,7 +86,7 @@ class Promotions:
                                         summary=f"promotion {promotion.id}: requested for {promotion.environment}, "
                                                 f"status {values['status']} (version {values['version']})")
         except IntegrityError:
-            raise PortalError(f"promotion {promotion.id}", "exists already", code="CONFLICT") from None
+            raise PortalError(f"promotion {promotion.id}", "exists already", code=ErrorCode.CONFLICT) from None
         return _promotion(row)
 
     def promotion(self, promotion_id: str) -> Promotion | None:
@@ -109,12 +110,12 @@ class Promotions:
             current = conn.execute(_recorded(table).where(table.c.id == promotion_id)).mappings().first()
             if current is None:
                 self._rows.missing(conn, table, promotion_id)
-                raise PortalError(f"promotion {promotion_id}", "does not exist", code="NOT_FOUND")
+                raise PortalError(f"promotion {promotion_id}", "does not exist", code=ErrorCode.NOT_FOUND)
             self._rows.checked(table, [current])  # a changed row is never recorded as if the portal had written it
             if current["version"] != expected_version:
                 raise PortalError(f"promotion {promotion_id}",
                                   f"changed meanwhile (version {current['version']}, expected {expected_version})",
-                                  hint="read it again and retry", code="CONFLICT")
+                                  hint="read it again and retry", code=ErrorCode.CONFLICT)
             conn.execute(update(table).where(table.c.id == promotion_id, table.c.version == expected_version)
                          .values(**values, version=expected_version + 1, record_seq=chain.next_seq))
             status = values.get("status", current["status"])
@@ -147,7 +148,7 @@ class Promotions:
                 mark = conn.execute(_recorded(table).where(table.c.id == before)).mappings().first()
                 if mark is None:
                     self._rows.missing(conn, table, before)
-                    raise PortalError(f"promotion {before}", "does not exist", code="NOT_FOUND")
+                    raise PortalError(f"promotion {before}", "does not exist", code=ErrorCode.NOT_FOUND)
                 self._rows.checked(table, [mark])
                 query = query.where(table.c.id != before)
                 if mark["finished_at"] is not None:
@@ -172,18 +173,18 @@ class Approvals:
     def add_approval(self, approval: Approval, *, actor: str = "portal", actor_verified: bool = False) -> None:
         if approval.decision not in DECISIONS:
             raise PortalError(f"promotion {approval.promotion_id}",
-                              f"a decision is approve or reject, not {approval.decision!r}", code="AUDIT_DATA")
+                              f"a decision is approve or reject, not {approval.decision!r}", code=ErrorCode.AUDIT_DATA)
         values = {**_record_values(approval),
                   "at": _normal_time(approval.at, f"approval of {approval.promotion_id}: at")}
         promotions, table = models.promotions, models.approvals
         voted = PortalError(f"promotion {approval.promotion_id}", f"{approval.actor} has voted already",
-                            code="ALREADY_VOTED")
+                            code=ErrorCode.ALREADY_VOTED)
         try:
             with self._db.recording() as (conn, chain):
                 found = conn.execute(select(promotions.c.environment, promotions.c.snapshot_id)
                                      .where(promotions.c.id == approval.promotion_id)).first()
                 if found is None:
-                    raise PortalError(f"promotion {approval.promotion_id}", "does not exist", code="NOT_FOUND")
+                    raise PortalError(f"promotion {approval.promotion_id}", "does not exist", code=ErrorCode.NOT_FOUND)
                 if conn.scalar(select(table.c.actor).where(table.c.promotion_id == approval.promotion_id,
                                                           table.c.actor == approval.actor)) is not None:
                     raise voted
@@ -226,13 +227,13 @@ def _promotion_values(promotion_id: str, values: Mapping[str, Any]) -> dict[str,
             out["plan_summary"] = canonical_json(dict(out["plan_summary"] or {}))
         except (TypeError, ValueError) as error:
             raise PortalError(f"promotion {promotion_id}", f"its plan summary is not JSON: {error}",
-                              code="AUDIT_DATA") from None
+                              code=ErrorCode.AUDIT_DATA) from None
     if "is_rollback" in out:
         out["is_rollback"] = bool(out["is_rollback"])
     return out
 
 
-def _promotion(row: Mapping[str, Any]) -> Promotion:
+def _promotion(row: StoredRow) -> Promotion:
     values = {name: row[name] for name in PROMOTION_FIELDS}
     values["plan_summary"] = json.loads(values["plan_summary"])
     values["is_rollback"] = bool(values["is_rollback"])

@@ -56,7 +56,8 @@ The code, by part (AuditStore is the one façade; each part is a small class hol
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence, TextIO
+from collections.abc import Iterable, Sequence
+from typing import Any, TextIO
 
 from sqlalchemy import Engine
 
@@ -133,7 +134,7 @@ class AuditStore:
     # -- opening --------------------------------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, url: str, *, key: AuditKey | str | None | object = FROM_ENVIRONMENT) -> "AuditStore":
+    def open(cls, url: str, *, key: AuditKey | str | None | object = FROM_ENVIRONMENT) -> AuditStore:
         """Connect to the store at `url` and bring its schema to the newest revision.
 
         `key`: the audit key that signs every event appended and is required on every event checked; by default the
@@ -150,7 +151,7 @@ class AuditStore:
     def close(self) -> None:
         self._db.engine.dispose()
 
-    def __enter__(self) -> "AuditStore":
+    def __enter__(self) -> AuditStore:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

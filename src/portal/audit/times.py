@@ -3,28 +3,28 @@ that text order is time order on SQLite and PostgreSQL; times given by callers a
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 
 
 def now_iso() -> str:
-    return _iso(datetime.now(timezone.utc))
+    return _iso(datetime.now(UTC))
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-def _parse_time(value: str, where: str, code: str) -> datetime:
+def _parse_time(value: str, where: str, code: ErrorCode) -> datetime:
     try:
         moment = datetime.fromisoformat(value.strip())
     except (AttributeError, ValueError):
         raise PortalError(where, f"{value!r} is not an ISO-8601 time", hint="e.g. 2026-11-23T22:40:01+00:00",
                           code=code) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _normal_time(value: str | None, where: str, code: str = "AUDIT_DATA") -> str | None:
+def _normal_time(value: str | None, where: str, code: ErrorCode = ErrorCode.AUDIT_DATA) -> str | None:
     """A time in the store's one form (UTC, milliseconds, fixed width); a time without zone is taken as UTC."""
     return None if value is None else _iso(_parse_time(value, where, code))

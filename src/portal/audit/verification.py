@@ -4,8 +4,9 @@ was introduced."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, tuple_, update
 
@@ -32,7 +33,7 @@ from portal.audit.decision_rows import (
 )
 from portal.audit.keys import AuditKey
 from portal.audit.records import NewEvent, VerifyResult
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 
 VERIFY_ARTIFACT_BATCH = 20  # artifacts (with their content) read at a time by verify
 
@@ -53,7 +54,7 @@ class Verification:
              actor_verified: bool = False, batch_size: int) -> int:
         if self._db.key is None:
             raise PortalError("portal audit seal", "needs the audit key",
-                              hint="set PORTAL_AUDIT_KEY or PORTAL_AUDIT_KEY_FILE", code="AUDIT_KEY")
+                              hint="set PORTAL_AUDIT_KEY or PORTAL_AUDIT_KEY_FILE", code=ErrorCode.AUDIT_KEY)
         reading = _reading(anchors)
         table = models.events
         with self._db.recording() as (conn, chain):
@@ -61,7 +62,7 @@ class Verification:
             if not checked.result.ok:
                 raise PortalError("the audit trail", f"is not intact, so it was not sealed: {checked.result.reason}",
                                   hint="run `portal audit verify`; sealing now would vouch for what was changed",
-                                  code="TAMPERED")
+                                  code=ErrorCode.TAMPERED)
             if not checked.unsigned:
                 return 0
             statement = (update(table).where(table.c.seq == bindparam("b_seq"))

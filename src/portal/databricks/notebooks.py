@@ -77,7 +77,7 @@ from typing import Any
 from portal import safe_json
 from portal.databricks.workspace import canonical_workspace_path
 from portal.environments.repository import RepoSnapshot
-from portal.errors import Finding, FindingsError, PortalError
+from portal.errors import ErrorCode, Finding, FindingsError, PortalError
 
 LANGUAGES = ("PYTHON", "SQL", "SCALA", "R")
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
@@ -322,18 +322,18 @@ def load_notebooks(
         raise FindingsError(findings)
     base_prefix = f"{base_rel}/" if base_rel else ""
     if base_rel and folder != base_rel and not folder.startswith(base_prefix):
-        findings.append(Finding(code="NB_SOURCE_FOLDER", where=snapshot.describe(folder or "."),
+        findings.append(Finding(code=ErrorCode.NB_SOURCE_FOLDER, where=snapshot.describe(folder or "."),
                                 what=f"the base folder {base_rel!r} is neither the source folder nor one of its "
                                      "parents"))
         raise FindingsError(findings)
     between = folder[len(base_prefix):].split("/") if folder != base_rel else []
     problem = _path_problem(between)
     if problem:
-        findings.append(Finding(code="NB_SOURCE_FOLDER", where=snapshot.describe(folder), what=problem))
+        findings.append(Finding(code=ErrorCode.NB_SOURCE_FOLDER, where=snapshot.describe(folder), what=problem))
     try:
         paths = snapshot.files(folder)
     except PortalError as exc:
-        findings.append(Finding(code="NB_SOURCE_FOLDER", where=snapshot.describe(source_folder or "."),
+        findings.append(Finding(code=ErrorCode.NB_SOURCE_FOLDER, where=snapshot.describe(source_folder or "."),
                                 what="the notebook source folder " + exc.what.removeprefix("folder "),
                                 hint="check the environment's notebook folder and the ref"))
         raise FindingsError(findings) from exc
@@ -346,7 +346,7 @@ def load_notebooks(
         below = path[len(prefix):].split("/")
         problem = _path_problem(below)
         if problem:
-            findings.append(Finding(code="NB_PATH", where=snapshot.describe(path), what=problem,
+            findings.append(Finding(code=ErrorCode.NB_PATH, where=snapshot.describe(path), what=problem,
                                     hint="rename the file so that its path stays inside the notebook folder"))
             continue
         if any(part.startswith(".") for part in below):
@@ -399,7 +399,7 @@ def _check_target(target_folder: str, allowed_roots: Sequence[str], where: str,
     """The normalised target folder (no trailing slash, no `/Workspace` prefix), or None after adding findings."""
     hint = "the target folder is an absolute workspace path such as /Shared/<project>"
     if not isinstance(target_folder, str) or not target_folder.startswith("/"):
-        findings.append(Finding(code="NB_TARGET", where=where, what="the target folder must be an absolute "
+        findings.append(Finding(code=ErrorCode.NB_TARGET, where=where, what="the target folder must be an absolute "
                                 f"workspace path (starting with /), not {target_folder!r}", hint=hint))
         return None
     target = target_folder[:-1] if len(target_folder) > 1 and target_folder.endswith("/") else target_folder
@@ -407,7 +407,7 @@ def _check_target(target_folder: str, allowed_roots: Sequence[str], where: str,
     for part in parts:
         bad = _bad_name(part)
         if bad:
-            findings.append(Finding(code="NB_TARGET", where=where, what=f"the target folder {bad}", hint=hint))
+            findings.append(Finding(code=ErrorCode.NB_TARGET, where=where, what=f"the target folder {bad}", hint=hint))
             return None
     roots = [r.rstrip("/") or "/" for r in allowed_roots]
     canonical = canonical_workspace_path(target)
@@ -418,7 +418,7 @@ def _check_target(target_folder: str, allowed_roots: Sequence[str], where: str,
 
     if not any(strictly_below(root) for root in roots):
         findings.append(Finding(
-            code="NB_TARGET", where=where,
+            code=ErrorCode.NB_TARGET, where=where,
             what=f"the target folder {target} is not below an allowed root ({', '.join(roots) or 'none'})",
             hint="deploy into a folder of its own below one of the allowed roots"))
         return None
@@ -430,7 +430,7 @@ def _check_source_folder(snapshot: RepoSnapshot, source_folder: str, findings: l
     raw = (source_folder or "").replace("\\", "/")
     pure = PurePosixPath(raw) if raw else PurePosixPath(".")
     if pure.is_absolute() or ".." in pure.parts or "\\" in (source_folder or ""):
-        findings.append(Finding(code="NB_SOURCE_FOLDER", where=snapshot.describe(source_folder),
+        findings.append(Finding(code=ErrorCode.NB_SOURCE_FOLDER, where=snapshot.describe(source_folder),
                                 what=f"the {label} must be a relative path inside the repository"))
         return None
     folder = pure.as_posix()
@@ -467,23 +467,23 @@ def _load_one(snapshot: RepoSnapshot, path: str, parts: list[str], target: str, 
               findings: list[Finding]) -> NotebookSource | None:
     where = snapshot.describe(path)
 
-    def fail(code: str, what: str, hint: str | None = None) -> None:
+    def fail(code: ErrorCode, what: str, hint: str | None = None) -> None:
         findings.append(Finding(code=code, where=where, what=what, hint=hint))
 
     real, problem = _resolve_links(snapshot, path)
     if problem:
-        fail("NB_LINK", problem, "commit the file itself, or link to a file inside the repository")
+        fail(ErrorCode.NB_LINK, problem, "commit the file itself, or link to a file inside the repository")
         return None
     data = snapshot.read(real, follow_links=True) if real is not None else None  # links checked above
     if data is None:
         if real == path:
-            fail("NB_READ", "could not be read (it vanished while the folder was read)")
+            fail(ErrorCode.NB_READ, "could not be read (it vanished while the folder was read)")
         else:
-            fail("NB_LINK", f"is a symbolic link to {real!r}, which is no file in the repository",
+            fail(ErrorCode.NB_LINK, f"is a symbolic link to {real!r}, which is no file in the repository",
                  "link to a file (folders are not followed)")
         return None
     if len(data) > max_bytes:
-        fail("NB_SIZE", f"is {len(data)} bytes, over the import limit of {max_bytes} bytes",
+        fail(ErrorCode.NB_SIZE, f"is {len(data)} bytes, over the import limit of {max_bytes} bytes",
              "Databricks refuses imports over 10 MB; split the notebook or keep the data out of Git")
         return None
 
@@ -500,7 +500,7 @@ def _load_one(snapshot: RepoSnapshot, path: str, parts: list[str], target: str, 
             return None
         kind, fmt, ws_name = NOTEBOOK, "JUPYTER", name[: -len(suffix)]
     elif data.startswith(_BOM) and _header_language(first[len(_BOM):]):
-        fail("NB_ENCODING", "starts with a UTF-8 byte order mark before the notebook header, so Databricks "
+        fail(ErrorCode.NB_ENCODING, "starts with a UTF-8 byte order mark before the notebook header, so Databricks "
              "would not see the header", "save the file as UTF-8 without BOM")
         return None
     elif ext in _EXTENSION_LANGUAGE:
@@ -509,18 +509,18 @@ def _load_one(snapshot: RepoSnapshot, path: str, parts: list[str], target: str, 
             try:
                 data.decode("utf-8")
             except UnicodeDecodeError as exc:
-                fail("NB_ENCODING", f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                fail(ErrorCode.NB_ENCODING, f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
                      "Databricks reads notebook source as UTF-8", "save the notebook as UTF-8")
                 return None
             kind, language, fmt, ws_name = NOTEBOOK, expected, "SOURCE", name[: -len(suffix)]
         elif header_language and not _same_header(header_language, expected):
-            fail("NB_LANGUAGE", f"starts with the {_header_names(header_language)} notebook header "
+            fail(ErrorCode.NB_LANGUAGE, f"starts with the {_header_names(header_language)} notebook header "
                  f"{source_header(header_language)!r}, but a {suffix} notebook is "
                  f"{_DISPLAY[expected]} and starts with {source_header(expected)!r}",
                  "fix the header line or the file extension")
             return None
     elif header_language:
-        fail("NB_LANGUAGE", f"starts with a Databricks notebook header, but "
+        fail(ErrorCode.NB_LANGUAGE, f"starts with a Databricks notebook header, but "
              f"{repr(suffix) + ' is no' if suffix else 'a name without extension has no'} notebook language's "
              "extension (.py, .sql, .scala, .r, .ipynb)",
              "give the file its language's extension, or remove the header line to deploy it as a plain file")
@@ -561,22 +561,22 @@ def _jupyter_language(data: bytes, fail: Any) -> str | None:
     try:
         document = safe_json.loads(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        fail("NB_ENCODING", f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})", hint)
+        fail(ErrorCode.NB_ENCODING, f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})", hint)
         return None
     except ValueError as exc:
-        fail("NB_IPYNB", f"is not valid JSON ({exc})", hint)
+        fail(ErrorCode.NB_IPYNB, f"is not valid JSON ({exc})", hint)
         return None
     if not isinstance(document, dict) or not isinstance(document.get("cells"), list) \
             or not isinstance(document.get("metadata"), dict):
-        fail("NB_IPYNB", "is not a Jupyter notebook (it needs a 'cells' list and a 'metadata' object)", hint)
+        fail(ErrorCode.NB_IPYNB, "is not a Jupyter notebook (it needs a 'cells' list and a 'metadata' object)", hint)
         return None
     nbformat = document.get("nbformat")
     if not isinstance(nbformat, int) or isinstance(nbformat, bool) or nbformat < 4:
-        fail("NB_IPYNB", f"has nbformat {nbformat!r}; Databricks imports Jupyter notebooks of nbformat 4 or newer",
-             hint)
+        fail(ErrorCode.NB_IPYNB,
+             f"has nbformat {nbformat!r}; Databricks imports Jupyter notebooks of nbformat 4 or newer", hint)
         return None
     if _jupyter_cells(document) is None:
-        fail("NB_IPYNB", "has a cell that is not a JSON object", hint)
+        fail(ErrorCode.NB_IPYNB, "has a cell that is not a JSON object", hint)
         return None
     metadata = document["metadata"]
     for holder, key in (("application/vnd.databricks.v1+notebook", "language"), ("language_info", "name"),
@@ -585,8 +585,8 @@ def _jupyter_language(data: bytes, fail: Any) -> str | None:
         if value:
             language = _JUPYTER_LANGUAGE.get(str(value).lower())
             if language is None:
-                fail("NB_LANGUAGE", f"is a {value} notebook (metadata.{holder}.{key}); Databricks notebooks are "
-                     "Python, SQL, Scala or R")
+                fail(ErrorCode.NB_LANGUAGE, f"is a {value} notebook (metadata.{holder}.{key}); Databricks notebooks "
+                     "are Python, SQL, Scala or R")
             return language
     return "PYTHON"
 
@@ -599,7 +599,7 @@ def _check_collisions(snapshot: RepoSnapshot, sources: list[NotebookSource], fin
         if len(same) > 1:
             others = " and ".join(snapshot.describe(s.repo_path) for s in same[1:])
             findings.append(Finding(
-                code="NB_COLLISION", where=snapshot.describe(same[0].repo_path),
+                code=ErrorCode.NB_COLLISION, where=snapshot.describe(same[0].repo_path),
                 what=f"deploys to {workspace_path}, and so does {others}",
                 hint="rename one of them (notebooks lose their extension in the workspace)"))
     folders: dict[str, NotebookSource] = {}
@@ -612,7 +612,7 @@ def _check_collisions(snapshot: RepoSnapshot, sources: list[NotebookSource], fin
         inside = folders.get(source.workspace_path)
         if inside is not None:
             findings.append(Finding(
-                code="NB_COLLISION", where=snapshot.describe(source.repo_path),
+                code=ErrorCode.NB_COLLISION, where=snapshot.describe(source.repo_path),
                 what=f"deploys to {source.workspace_path}, which {snapshot.describe(inside.repo_path)} needs as "
                      "a folder", hint="rename the file or the folder"))
         if source.kind == NOTEBOOK and source.language:
@@ -620,7 +620,7 @@ def _check_collisions(snapshot: RepoSnapshot, sources: list[NotebookSource], fin
                 other = by_path.get(source.workspace_path + ext)
                 if other and other[0].kind == FILE:
                     findings.append(Finding(
-                        code="NB_COLLISION", where=snapshot.describe(source.repo_path),
+                        code=ErrorCode.NB_COLLISION, where=snapshot.describe(source.repo_path),
                         what=f"is the notebook {source.workspace_path}, and Databricks refuses it next to the "
                              f"file {source.workspace_path + ext} from {snapshot.describe(other[0].repo_path)}",
                         hint="a notebook's name plus its language's extension must not name a file beside it"))

@@ -22,10 +22,10 @@ time), so the plan right after a promotion, and every plan after it while nothin
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Callable, Mapping
 
 from portal.databricks.notebooks import (
     FILE,
@@ -41,7 +41,7 @@ from portal.databricks.workspace import (
     WorkspaceTarget,
     canonical_workspace_path,
 )
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 
 CREATE, UPDATE, DELETE, UNCHANGED = "create", "update", "delete", "unchanged"
 
@@ -115,7 +115,7 @@ def plan_notebooks(notebooks: NotebookSet, target: WorkspaceTarget, *, environme
     old = target.read_manifest() or Manifest({}, ())
     folders = sorted({root, *notebooks.folders, *(_join(root, f) for f in old.folders)})
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        listings = dict(zip(folders, pool.map(target.list_folder, folders)))
+        listings = dict(zip(folders, pool.map(target.list_folder, folders), strict=True))
     live = {entry.path: entry for entries in listings.values() if entries for entry in entries}
     recorded = live.get(target.manifest_path)
     # When the manifest (a FILE: its modified_at is documented) was last written.
@@ -134,6 +134,7 @@ def plan_notebooks(notebooks: NotebookSet, target: WorkspaceTarget, *, environme
     # Every deployed object still there is exported and hashed, unless the listing proves it unchanged (a file not
     # modified after the manifest). Sources and objects about to be pruned alike; all in parallel.
     checks: list[tuple[str, str, Callable[[bytes], str]]] = []
+    deployed: DeployedEntry | None  # each loop below names the manifest's entry so; a source may have none
     refresh = False  # a file saved after the manifest gets exported: rewriting the manifest spares later plans that
     for relative, deployed in old.objects.items():
         path = _join(root, relative)
@@ -156,7 +157,7 @@ def plan_notebooks(notebooks: NotebookSet, target: WorkspaceTarget, *, environme
         return None if exported is None else hash_of(exported)
 
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        found_hashes = dict(zip((path for path, _, _ in checks), pool.map(check, checks)))
+        found_hashes = dict(zip((path for path, _, _ in checks), pool.map(check, checks), strict=True))
     for path, found in found_hashes.items():
         if found is None:
             live.pop(path, None)  # gone between the listing and the export
@@ -169,27 +170,23 @@ def plan_notebooks(notebooks: NotebookSet, target: WorkspaceTarget, *, environme
         deployed = old.objects.get(relative)
         current = live.get(source.workspace_path)
 
-        def change(action: str, reason: str, drift: bool = False) -> NotebookChange:
-            return NotebookChange(source.workspace_path, action, source.kind, source.language, source.repo_path,
-                                  reason, drift)
-
         if current is not None and current.is_directory:
             raise PortalError(f"{where} → {source.workspace_path}",
                               f"is a folder in the workspace, but {source.repo_path} deploys a {source.kind} there",
-                              hint="rename one of them", code="NOTEBOOK_PATH")
+                              hint="rename one of them", code=ErrorCode.NOTEBOOK_PATH)
         found = found_hashes.get(source.workspace_path, deployed.hash if deployed else None)
         if current is None:
-            changes.append(change(CREATE, "deleted in the workspace" if deployed else "new"))
+            changes.append(_change(source, CREATE, "deleted in the workspace" if deployed else "new"))
         elif deployed is None:
             # Git is the source of truth for the folder: an object made by hand at a source path is replaced.
-            changes.append(change(UPDATE, "replaces an object the portal did not deploy"))
+            changes.append(_change(source, UPDATE, "replaces an object the portal did not deploy"))
         elif found != deployed.hash and found == source.content_hash:
             unchanged += 1  # already what Git has (a run that failed before recording it)
         elif found != deployed.hash:
-            changes.append(change(UPDATE, "edited in the workspace since it was deployed; Git's version "
-                                          "replaces it", drift=True))
+            changes.append(_change(source, UPDATE, "edited in the workspace since it was deployed; Git's version "
+                                                   "replaces it", drift=True))
         elif deployed.hash != source.content_hash:
-            changes.append(change(UPDATE, "changed in Git"))
+            changes.append(_change(source, UPDATE, "changed in Git"))
         else:
             unchanged += 1
         if deployed is None or deployed.hash != source.content_hash:
@@ -228,6 +225,10 @@ def plan_notebooks(notebooks: NotebookSet, target: WorkspaceTarget, *, environme
                         tuple(sorted(changes, key=lambda c: c.path)), unchanged, to_create, to_delete, left_alone,
                         write_manifest or bool(changes))
     return PlannedNotebooks(plan, sources, manifest)
+
+
+def _change(source: NotebookSource, action: str, reason: str, drift: bool = False) -> NotebookChange:
+    return NotebookChange(source.workspace_path, action, source.kind, source.language, source.repo_path, reason, drift)
 
 
 def _export_format(deployed: DeployedEntry) -> str:

@@ -15,15 +15,17 @@ form, so the prefix never makes a deployed object look missing or foreign.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from portal import safe_json
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 
 MANIFEST_NAME = ".portal-manifest.json"
 WORKSPACE_ROOT = "/Workspace"  # the workspace file system's root, accepted in front of every workspace path
@@ -105,7 +107,7 @@ class Manifest:
         }
 
     @staticmethod
-    def parse(data: bytes, where: str) -> "Manifest":
+    def parse(data: bytes, where: str) -> Manifest:
         try:
             document = safe_json.loads(data.decode("utf-8"))
             if not isinstance(document, dict) or document.get("portalManifest") != MANIFEST_FORMAT:
@@ -118,7 +120,7 @@ class Manifest:
             raise PortalError(where, f"the portal's manifest cannot be read ({error})",
                               hint="it is the portal's own file; delete it to let the portal adopt the folder anew "
                                    "(nothing will be pruned until the next promotion records a new one)",
-                              code="MANIFEST") from error
+                              code=ErrorCode.MANIFEST) from error
         return Manifest(objects, folders, document.get("snapshot"), document.get("sourceCommit"),
                         document.get("environment"))
 
@@ -202,10 +204,8 @@ class WorkspaceTarget:
         from databricks.sdk.errors import NotFound
 
         self._deletes.wait()
-        try:
+        with contextlib.suppress(NotFound):  # already gone: what a delete wants
             self.client.workspace.delete(path, recursive=recursive)
-        except NotFound:
-            pass  # already gone: what a delete wants
 
     def write_manifest(self, manifest: Manifest) -> None:
         content = json.dumps(manifest.to_json(), indent=2, sort_keys=False).encode("utf-8") + b"\n"

@@ -11,10 +11,12 @@ stopped, retries end at the plan's `trigger_downtime_seconds`, so schedules are 
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from graphlib import CycleError
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from portal.adf.expressions import Secret
 from portal.databricks.apply import NotebookReport
@@ -27,7 +29,7 @@ from portal.deploy.steps import (
     factory_steps,
 )
 from portal.deploy.target import FactoryTarget, service_message
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 from portal.events import (
     FAILED,
     FINISHED,
@@ -75,7 +77,7 @@ class ApplyFailed(PortalError):
         hint = None
         if report.still_stopped:
             hint = "these triggers are stopped and could not be started again: " + ", ".join(report.still_stopped)
-        super().__init__(where, what, hint, code="APPLY_FAILED")
+        super().__init__(where, what, hint, code=ErrorCode.APPLY_FAILED)
 
 
 def apply_plan(plan: Plan, desired: Mapping[Key, DesiredObject], target: FactoryTarget, *,
@@ -113,10 +115,8 @@ def apply_plan(plan: Plan, desired: Mapping[Key, DesiredObject], target: Factory
 
 def _tell(sink: EventSink, event: Event) -> None:
     """Report on the failure path: a sink that fails too (the audit store down) must not hide the first error."""
-    try:
+    with contextlib.suppress(Exception):  # the report (ApplyFailed) still says everything
         sink(event)
-    except Exception:  # noqa: BLE001 - the report (ApplyFailed) still says everything
-        pass
 
 
 class _Downtime:
@@ -136,7 +136,7 @@ class _Downtime:
     def check(self, where: str) -> None:
         if self._deadline is not None and time.monotonic() >= self._deadline:
             raise PortalError(where, f"triggers have been stopped for {self._limit} s "
-                              "(deploy.trigger_downtime_seconds); the deploy stops here", code="DOWNTIME")
+                              "(deploy.trigger_downtime_seconds); the deploy stops here", code=ErrorCode.DOWNTIME)
 
     def end(self) -> None:
         self._deadline = None

@@ -69,7 +69,7 @@ def comparable(kind: str, desired: Any, live: Any) -> tuple[Any, Any]:
 def _pair(ours: Any, theirs: Any, slot: Slot) -> tuple[Any, Any]:
     if slot.container == LIST and type(ours) is list and type(theirs) is list:
         item = _slot(slot.model, ONE, slot.enum_values)
-        pairs = [_pair(o, t, item) for o, t in zip(ours, theirs)]
+        pairs = [_pair(o, t, item) for o, t in zip(ours, theirs, strict=False)]  # as far as both go; the rest below
         rest = len(pairs)
         return ([p[0] for p in pairs] + [_one(o, item) for o in ours[rest:]],
                 [p[1] for p in pairs] + [_one(t, item) for t in theirs[rest:]])

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from portal.adf.arm import FACTORY_TYPE, GLOBAL_PARAMETERS_TYPE
 from portal.adf.expressions import Secret
@@ -198,13 +199,12 @@ def _show(value: Any) -> Any:
 
 # --- the desired state ---------------------------------------------------------------------------------------------
 
-def desired_state(workspace: "MappingWorkspace", rendered: "RenderedEnvironment") -> dict[Key, DesiredObject]:
+def desired_state(workspace: MappingWorkspace, rendered: RenderedEnvironment) -> dict[Key, DesiredObject]:
     """The objects the environment must have, by (kind, name), from its rendered resources."""
     deps_by_key = {}
-    for resource in workspace.export.resources:
-        kind = _kind_of(resource.key[0])
-        deps_by_key[(kind, resource.key[1])] = tuple(
-            (_kind_of(t), n) for t, n in resource.depends_on if t != FACTORY_TYPE)
+    for arm in workspace.export.resources:
+        kind = _kind_of(arm.key[0])
+        deps_by_key[(kind, arm.key[1])] = tuple((_kind_of(t), n) for t, n in arm.depends_on if t != FACTORY_TYPE)
     desired: dict[Key, DesiredObject] = {}
     factory_globals = None
     for resource in rendered.resources:
@@ -239,7 +239,7 @@ def property_changes(before: Any, after: Any, path: str = "properties") -> list[
     if (isinstance(before, list) and isinstance(after, list) and len(before) == len(after)
             and any(isinstance(v, (dict, list)) for v in before + after)):
         changes = []
-        for index, (b, a) in enumerate(zip(before, after)):
+        for index, (b, a) in enumerate(zip(before, after, strict=True)):
             changes.extend(property_changes(b, a, f"{path}[{index}]"))
         return changes
     return [] if before == after else [PropertyChange(path, before, after)]
@@ -383,7 +383,7 @@ def _trigger_changes(env: Environment, desired: Mapping[Key, DesiredObject], liv
         wanted = desired.get(key)
         was_started = current is not None and current.runtime_state == "Started"
         if wanted is None:
-            if name in deleted and was_started:
+            if name in deleted and was_started and current is not None:  # (started: so there is one)
                 result.append(TriggerChange(name, True, False, _is_event(current.properties), "deleted"))
             continue
         if env.deploy.trigger_state == "previous" and current is not None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import AzureError
 from databricks.sdk.errors import DatabricksError
@@ -25,10 +26,10 @@ from portal.deploy.plan import (
     moved_since_plan,
 )
 from portal.deploy.steps import factory_steps
-from portal.deploy.target import FactoryTarget, SinkHolder, client_for, service_message
+from portal.deploy.target import Credentials, FactoryTarget, SinkHolder, client_for, service_message
 from portal.environments.parameter_files import KeyVaultReference
 from portal.environments.render import render_environment
-from portal.errors import FindingsError, PortalError
+from portal.errors import ErrorCode, FindingsError, PortalError
 from portal.events import (
     FAILED,
     STEP_FINISHED,
@@ -52,16 +53,18 @@ class PlannedEnvironment:
     workspace_target: WorkspaceTarget | None = None
 
 
-def open_target(workspace: "MappingWorkspace", env_name: str, sink: EventSink = no_events,
+def open_target(workspace: MappingWorkspace, env_name: str, sink: EventSink = no_events,
                 retry: Mapping[str, Any] | None = None) -> FactoryTarget:
     env = workspace.environment(env_name)
     holder = SinkHolder(sink)
-    client = client_for(env.data_factory, workspace.snapshot.root, holder, retry)
+    credentials = Credentials()  # this target's run signs in once (its Key Vault reads too: apply_environment)
+    client = client_for(env.data_factory, workspace.snapshot.root, holder, retry, credentials)
     factory = env.data_factory
-    return FactoryTarget(client, factory.subscription_id, factory.resource_group, factory.factory_name, holder)
+    return FactoryTarget(client, factory.subscription_id, factory.resource_group, factory.factory_name, holder,
+                         credentials)
 
 
-def plan_environment(workspace: "MappingWorkspace", env_name: str, *, sink: EventSink = no_events,
+def plan_environment(workspace: MappingWorkspace, env_name: str, *, sink: EventSink = no_events,
                      target: FactoryTarget | None = None) -> PlannedEnvironment:
     """Render the environment, read its live factory and compare them.
 
@@ -83,7 +86,7 @@ def plan_environment(workspace: "MappingWorkspace", env_name: str, *, sink: Even
             raise PortalError(f"environment {env_name} → factory {env.data_factory.factory_name}",
                               f"cannot read the live factory: {service_message(error)}",
                               hint=f"check data_factory.auth ({env.data_factory.auth}) and the principal's access",
-                              code="TARGET") from error
+                              code=ErrorCode.TARGET) from error
     sink(Event(STEP_FINISHED, "read live factory", message=f"{len(live)} objects"))
     plan = make_plan(env, desired, live, workspace.snapshot.commit)
     notebooks = workspace_target = None
@@ -95,18 +98,20 @@ def plan_environment(workspace: "MappingWorkspace", env_name: str, *, sink: Even
     return PlannedEnvironment(plan, desired, target, references, notebooks, workspace_target)
 
 
-def open_workspace_target(workspace: "MappingWorkspace", env_name: str) -> WorkspaceTarget:
+def open_workspace_target(workspace: MappingWorkspace, env_name: str) -> WorkspaceTarget:
     env = workspace.environment(env_name)
     if env.databricks is None:
         raise PortalError(f"environment {env_name}", "has no Databricks target (databricks: in portal.yaml)",
-                          code="NO_DATABRICKS")
+                          code=ErrorCode.NO_DATABRICKS)
     return workspace_target_for(env.databricks, workspace.snapshot.root)
 
 
-def _plan_notebooks(workspace: "MappingWorkspace", env_name: str,
+def _plan_notebooks(workspace: MappingWorkspace, env_name: str,
                     sink: EventSink) -> tuple[PlannedNotebooks, WorkspaceTarget]:
     env = workspace.environment(env_name)
     settings = workspace.config.databricks
+    if env.databricks is None:
+        raise PortalError(f"environment {env_name}", "has no databricks target", code=ErrorCode.NO_DATABRICKS)
     # Bad notebooks are refused before any call to the workspace.
     notebooks = load_notebooks(workspace.snapshot, settings.source_folder, env.databricks.target_folder,
                                allowed_roots=settings.allowed_roots, base_folder=settings.source_folder,
@@ -120,7 +125,7 @@ def _plan_notebooks(workspace: "MappingWorkspace", env_name: str,
         raise PortalError(f"environment {env_name} → workspace {target.host}",
                           f"cannot read {target.target_folder}: {databricks_message(error)}",
                           hint=f"check databricks.auth ({env.databricks.auth}) and the principal's access",
-                          code="TARGET") from error
+                          code=ErrorCode.TARGET) from error
     sink(Event(STEP_FINISHED, "read workspace folder",
                message=f"{len(notebooks.sources)} in Git, {planned.plan.unchanged} unchanged"))
     return planned, target
@@ -133,7 +138,7 @@ def databricks_message(error: Exception) -> str:
     return f"{code}: {first}" if code else first
 
 
-def apply_environment(workspace: "MappingWorkspace", env_name: str, plan: Plan, *, sink: EventSink = no_events,
+def apply_environment(workspace: MappingWorkspace, env_name: str, plan: Plan, *, sink: EventSink = no_events,
                       target: FactoryTarget | None = None, planned: PlannedEnvironment | None = None,
                       resolve_secret: Callable[[Secret], str] | None = None) -> ApplyReport:
     """Apply `plan` if it is still what promoting would do; refuse, before writing anything, when the live
@@ -145,15 +150,16 @@ def apply_environment(workspace: "MappingWorkspace", env_name: str, plan: Plan, 
     if plan.blockers:
         raise PortalError(f"environment {env_name}", "the service would refuse this plan: "
                           + "; ".join(plan.blockers) + "; nothing was applied",
-                          hint="change the source so that the plan has no blockers", code="PLAN_BLOCKED")
+                          hint="change the source so that the plan has no blockers", code=ErrorCode.PLAN_BLOCKED)
     same = planned is not None and planned.plan.hash == plan.hash
-    if same:
+    if planned is not None and same:
         target = planned.target
     if target is not None:
         target.events.sink = sink  # retries during this run are this run's events
     sink(Event(STEP_STARTED, "check live state", f"factory {plan.factory}"))
     if same:
-        fresh = planned
+        assert planned is not None  # `same` says so
+        fresh: PlannedEnvironment = planned
         why = _live_moved(plan, fresh.target, workspace.environment(env_name).deploy.parallelism)
     else:
         fresh = plan_environment(workspace, env_name, target=target)
@@ -167,7 +173,7 @@ def apply_environment(workspace: "MappingWorkspace", env_name: str, plan: Plan, 
                 why = "the source or the environment's values changed"
     if why is not None:
         raise PortalError(f"environment {env_name}", f"{why} since the plan was made; nothing was applied",
-                          hint="make a new plan, review it, and apply that", code="PLAN_STALE")
+                          hint="make a new plan, review it, and apply that", code=ErrorCode.PLAN_STALE)
     sink(Event(STEP_FINISHED, "check live state", message="unchanged since the plan"))
     env = workspace.environment(env_name)
     report = ApplyReport(plan.hash)
@@ -186,7 +192,8 @@ def apply_environment(workspace: "MappingWorkspace", env_name: str, plan: Plan, 
             sink(Event(FAILED, "apply", failed.portal_where, what))
             raise ApplyFailed(report, failed.portal_where, what) from failed
     resolver = resolve_secret or (sandbox_secret if env.data_factory.auth == "sandbox"
-                                  else key_vault_resolver(fresh.secret_sources, env.data_factory.auth))
+                                  else key_vault_resolver(fresh.secret_sources, env.data_factory.auth,
+                                                          fresh.target.credentials))
     return apply_plan(plan, fresh.desired, fresh.target, resolve_secret=resolver, sink=sink,
                       parallelism=env.deploy.parallelism, report=report)
 
@@ -209,7 +216,7 @@ def _live_moved(plan: Plan, target: FactoryTarget, parallelism: int) -> str | No
             target.read_objects(keys, parallelism)
     except AzureError as error:
         raise PortalError(f"factory {plan.factory}", f"cannot read the live factory: {service_message(error)}",
-                          code="TARGET") from error
+                          code=ErrorCode.TARGET) from error
     moved = moved_since_plan(plan, live)
     if not moved:
         return None
@@ -217,30 +224,47 @@ def _live_moved(plan: Plan, target: FactoryTarget, parallelism: int) -> str | No
     return f"{len(moved)} of the objects the plan changes moved in the live factory ({shown})"
 
 
-def key_vault_resolver(references: Mapping[str, KeyVaultReference], auth: str) -> Callable[[Secret], str]:
+def key_vault_resolver(references: Mapping[str, KeyVaultReference], auth: str,
+                       credentials: Credentials | None = None, *,
+                       secret_client: Callable[[str, Any], Any] | None = None) -> Callable[[Secret], str]:
     """Secrets fetched at deploy time: Key Vault references with the deployment's credential, environment
-    variables from the process."""
+    variables from the process.
+
+    One resolver serves one run: it makes one client per vault (`secret_client(vault_url, credential)`, by default
+    azure-keyvault's SecretClient), all signed in with the one credential `credentials` holds for `auth` (the
+    run's Data Factory client's, when apply_environment passes its target's)."""
     import os
+    import threading
 
-    from portal.deploy.target import credential_for
-
+    run_credentials = credentials if credentials is not None else Credentials()
     clients: dict[str, Any] = {}
+    clients_lock = threading.Lock()  # secrets are resolved by parallel puts
+
+    def client_of(url: str) -> Any:
+        with clients_lock:
+            client = clients.get(url)
+            if client is None:
+                if secret_client is None:
+                    from azure.keyvault.secrets import SecretClient
+
+                    client = SecretClient(url, run_credentials(auth))
+                else:
+                    client = secret_client(url, run_credentials(auth))
+                clients[url] = client
+            return client
 
     def resolve(secret: Secret) -> str:
         source = secret.source
         if source.startswith("environment variable "):
             name = source.split(" ", 2)[2]
             if name not in os.environ:
-                raise PortalError(f"secret from {source}", "is not set", code="SECRET_MISSING")
+                raise PortalError(f"secret from {source}", "is not set", code=ErrorCode.SECRET_MISSING)
             return os.environ[name]
         reference = references.get(source)
         if reference is None:
             raise PortalError(f"secret {source}", "cannot be resolved (only whole Key Vault secrets can)",
-                              code="SECRET_SOURCE")
-        from azure.keyvault.secrets import SecretClient
-
-        url = f"https://{reference.vault_name}.vault.azure.net"
-        client = clients.setdefault(url, SecretClient(url, credential_for(auth)))
+                              code=ErrorCode.SECRET_SOURCE)
+        client = client_of(f"https://{reference.vault_name}.vault.azure.net")
         return client.get_secret(reference.secret_name, reference.secret_version).value or ""
 
     return resolve

@@ -8,10 +8,12 @@ live. A cycle among the objects being written is refused before anything is writ
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from graphlib import CycleError
-from typing import Mapping, Protocol, Sequence
+from typing import Protocol
 
-from portal.deploy.plan import CREATE, UPDATE
+from portal.databricks.steps import notebook_steps
+from portal.deploy.plan import CREATE, UPDATE, Plan
 from portal.steps import Step, cycle_refused, dependency_levels, sequential_step
 
 # The factory's steps, in the order they run.
@@ -92,8 +94,8 @@ def factory_steps(plan: _FactoryPlan, desired: Mapping[tuple[str, str], _Desired
             None if deletions else "deploy.delete_removed is off" if plan.deletions
             else "nothing was removed from the source", done_word="deleted"),
         sequential_step(
-            START_TRIGGERS, "start the triggers that are to run, one after the other", starting, None if starting else _no_triggers(plan, "no trigger needs starting"),
-            done_word="started", noun="trigger"),
+            START_TRIGGERS, "start the triggers that are to run, one after the other", starting,
+            None if starting else _no_triggers(plan, "no trigger needs starting"), done_word="started", noun="trigger"),
     ]
 
 
@@ -127,3 +129,10 @@ def _deploy_step(plan: _FactoryPlan, writes: Sequence[_ObjectChange],
 def _depends_on(desired: Mapping[tuple[str, str], _Desired], key: tuple[str, str]) -> Sequence[tuple[str, str]]:
     found = desired.get(key)
     return found.depends_on if found is not None else ()
+
+
+def plan_steps(plan: Plan) -> list[Step]:
+    """Every step applying `plan` runs, in order: the notebooks' first (when the environment deploys notebooks),
+    then the factory's. What `portal plan` prints and the Promote page shows."""
+    steps = notebook_steps(plan.notebooks) if plan.notebooks is not None else []
+    return steps + factory_steps(plan)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from azure.core import MatchConditions
@@ -26,7 +28,7 @@ from azure.core.pipeline.policies import RetryPolicy
 from azure.mgmt.core.exceptions import ARMErrorFormat
 
 from portal.adf.model import Kind
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 from portal.events import RETRY, Event, EventSink, no_events
 
 GLOBAL_PARAMETERS = "globalParameters"
@@ -144,12 +146,14 @@ class FactoryTarget:
     """One factory: list, put, delete, and trigger state changes."""
 
     def __init__(self, client: Any, subscription_id: str, resource_group: str, factory_name: str,
-                 events: SinkHolder | None = None):
+                 events: SinkHolder | None = None, credentials: Credentials | None = None):
         self.client = client
         self.subscription_id = subscription_id
         self.resource_group = resource_group
         self.factory_name = factory_name
         self.events = events or SinkHolder()
+        # The credentials `client` was made with: the run's Key Vault clients use the same (see Credentials).
+        self.credentials = credentials if credentials is not None else Credentials()
 
     def _ops(self, kind: str) -> Any:
         return getattr(self.client, COLLECTION_BY_KEY[kind].operations)
@@ -172,7 +176,7 @@ class FactoryTarget:
             # The factory is asked for alongside, so that a missing one is told as such.
             exists = pool.submit(self.client.factories.get, rg, factory)
             jobs = {key: pool.submit(listed, key) for key in sorted(
-                (c.key for c in COLLECTIONS if c.key != endpoints), key=_LIST_FIRST.get)}
+                (c.key for c in COLLECTIONS if c.key != endpoints), key=_LIST_FIRST.__getitem__)}
             try:
                 exists.result()
             except ResourceNotFoundError as exc:
@@ -180,7 +184,7 @@ class FactoryTarget:
                     job.cancel()
                 raise PortalError(f"factory {factory}", f"does not exist in resource group {rg}",
                                   hint="create the factory first (the portal deploys into an existing factory)",
-                                  code="NO_FACTORY") from exc
+                                  code=ErrorCode.NO_FACTORY) from exc
             for collection in COLLECTIONS:
                 if collection.key in jobs:
                     for name, item in jobs[collection.key].result():
@@ -200,7 +204,7 @@ class FactoryTarget:
             return None if item is None else LiveObject(key[0], key[1], item.get("properties") or {}, item.get("etag"))
 
         with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-            return dict(zip(keys, pool.map(read, keys)))
+            return dict(zip(keys, pool.map(read, keys), strict=False))
 
     @staticmethod
     def _object_path(kind: str, name: str) -> str:
@@ -308,7 +312,7 @@ class FactoryTarget:
                 return
             if time.monotonic() > deadline:
                 raise PortalError(f"trigger {name}", f"event subscription still {status} after {timeout_s:.0f} s",
-                                  code="EVENT_SUBSCRIPTION")
+                                  code=ErrorCode.EVENT_SUBSCRIPTION)
             time.sleep(poll_s)
 
 
@@ -318,7 +322,7 @@ class ChangedSincePlan(PortalError):
     def __init__(self, where: str):
         super().__init__(where, "changed in the factory since the plan was made (the service refused the write: "
                          "its etag no longer matches); it was not overwritten",
-                         hint="make a new plan, review it, and apply that", code="PLAN_STALE")
+                         hint="make a new plan, review it, and apply that", code=ErrorCode.PLAN_STALE)
 
 
 def service_message(error: Exception) -> str:
@@ -349,12 +353,30 @@ def credential_for(auth: str) -> Any:
         return identity.WorkloadIdentityCredential()
     if auth == "azure-cli":
         return identity.AzureCliCredential()
-    raise PortalError("data_factory.auth", f"unknown authentication {auth!r}", code="AUTH")
+    raise PortalError("data_factory.auth", f"unknown authentication {auth!r}", code=ErrorCode.AUTH)
+
+
+class Credentials:
+    """The credentials of one run, one per `auth` kind, each made on first use (by `make`, `credential_for` unless a
+    caller brings its own): the run's Data Factory client and all its Key Vault clients share one. An azure-identity
+    credential keeps its tokens and is safe to share between threads; made anew per call it signs in anew."""
+
+    def __init__(self, make: Callable[[str], Any] = credential_for):
+        self._make = make
+        self._made: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, auth: str) -> Any:
+        with self._lock:
+            if auth not in self._made:
+                self._made[auth] = self._make(auth)
+            return self._made[auth]
 
 
 def client_for(target: Any, repo_root: Path, sink: EventSink = no_events,
-               retry: Mapping[str, Any] | None = None) -> Any:
-    """The SDK client for an environment's Data Factory target (the sandbox when the target says so)."""
+               retry: Mapping[str, Any] | None = None, credentials: Credentials | None = None) -> Any:
+    """The SDK client for an environment's Data Factory target (the sandbox when the target says so), signed in
+    with `credentials` (the run's) when given."""
     retry_policy = EventRetryPolicy(sink, **dict(retry or {}))
     if target.auth == "sandbox":
         # Imported on use: the emulator's web stack takes a quarter of a second to import; real targets never
@@ -365,5 +387,6 @@ def client_for(target: Any, repo_root: Path, sink: EventSink = no_events,
         return server.client(target.subscription_id, retry_policy=retry_policy)
     from azure.mgmt.datafactory import DataFactoryManagementClient
 
-    return DataFactoryManagementClient(credential_for(target.auth), target.subscription_id,
+    credential = credentials(target.auth) if credentials is not None else credential_for(target.auth)
+    return DataFactoryManagementClient(credential, target.subscription_id,
                                        retry_policy=retry_policy)

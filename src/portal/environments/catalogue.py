@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from portal.adf.arm import FACTORY_TYPE, GLOBAL_PARAMETERS_TYPE
 from portal.adf.model import Kind

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from portal import safe_json
 from portal.adf.expressions import json_type_name
 from portal.adf.parameterization import TemplateParameter
 from portal.environments.config import ENV_VAR, Environment
 from portal.environments.parameter_files import KeyVaultReference, ParameterEntry, ParameterFile
-from portal.errors import Finding, PortalError, Severity
+from portal.errors import ErrorCode, Finding, PortalError, Severity
 
 MAX_PARAMETERS = 256
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -95,14 +96,14 @@ def check_environment(
     findings: list[Finding] = []
     by_name = {p.name: p for p in parameters}
     if len(by_name) > MAX_PARAMETERS:
-        findings.append(Finding("ARM_PARAMETER_LIMIT", f"environment {env.name}",
+        findings.append(Finding(ErrorCode.ARM_PARAMETER_LIMIT, f"environment {env.name}",
                                 f"the template has {len(by_name)} parameters; ARM allows at most {MAX_PARAMETERS}",
                                 hint="parameterize fewer properties in arm-template-parameters-definition.json"))
     for name, entry in values.entries.items():
         parameter = by_name.get(name)
         where = _where(env, name)
         if parameter is None:
-            findings.append(Finding("STALE_PARAMETER", where,
+            findings.append(Finding(ErrorCode.STALE_PARAMETER, where,
                                     "has a value but the template has no such parameter any more", Severity.WARNING,
                                     f"remove it (portal params remove-stale {env.name}); ARM refuses parameters "
                                     "the template does not declare"))
@@ -111,21 +112,22 @@ def check_environment(
     for name, variable in env.secrets_from_environment.items():
         parameter = by_name.get(name)
         if parameter is None:
-            findings.append(Finding("STALE_PARAMETER", f"portal.yaml: environments ({env.name}).secrets_from_environment",
+            findings.append(Finding(ErrorCode.STALE_PARAMETER,
+                                    f"portal.yaml: environments ({env.name}).secrets_from_environment",
                                     f"{name!r} is not a template parameter", Severity.WARNING))
         elif not parameter.secure:
-            findings.append(Finding("NOT_SECRET", _where(env, name),
+            findings.append(Finding(ErrorCode.NOT_SECRET, _where(env, name),
                                     f"is read from environment variable {variable} but is not a secure parameter",
                                     Severity.WARNING, "give it a plain value in the parameter file instead"))
         if name in values.entries:
-            findings.append(Finding("DOUBLE_VALUE", _where(env, name),
+            findings.append(Finding(ErrorCode.DOUBLE_VALUE, _where(env, name),
                                     f"has a value in {values.path} and comes from environment variable {variable}",
                                     hint="keep one of them"))
     for name, parameter in by_name.items():
         if name == "factoryName" or name in values.entries or name in env.secrets_from_environment:
             continue
         if parameter.secure or not parameter.has_default:
-            findings.append(Finding("MISSING_VALUE", _where(env, name),
+            findings.append(Finding(ErrorCode.MISSING_VALUE, _where(env, name),
                                     "has no value and no default" if not parameter.secure else
                                     "is a secret and has no Key Vault reference or environment variable",
                                     hint="set it in the parameter form or with `portal params set`"))
@@ -135,29 +137,29 @@ def check_environment(
 def _check_entry(env: Environment, parameter: TemplateParameter, entry: ParameterEntry) -> list[Finding]:
     where = _where(env, parameter.name)
     if parameter.name == "factoryName" and entry.has_value and entry.value != env.data_factory.factory_name:
-        return [Finding("FACTORY_NAME_MISMATCH", where,
+        return [Finding(ErrorCode.FACTORY_NAME_MISMATCH, where,
                         f"is {entry.value!r} in the parameter file but the environment's target factory is "
                         f"{env.data_factory.factory_name!r}", hint="remove it: the target decides")]
     if entry.reference is not None:
-        found = [Finding("KEY_VAULT_REFERENCE", where, problem) for problem in entry.reference.problems()]
+        found = [Finding(ErrorCode.KEY_VAULT_REFERENCE, where, problem) for problem in entry.reference.problems()]
         if not parameter.secure:
-            found.append(Finding("NOT_SECRET", where, "is a Key Vault reference but not a secure parameter",
+            found.append(Finding(ErrorCode.NOT_SECRET, where, "is a Key Vault reference but not a secure parameter",
                                  Severity.WARNING, "ARM passes Key Vault secrets only to secure parameters"))
         return found
     if parameter.secure:
-        return [Finding("PLAINTEXT_SECRET", where, "is a secret given as plain text; the value is not shown",
+        return [Finding(ErrorCode.PLAINTEXT_SECRET, where, "is a secret given as plain text; the value is not shown",
                         hint="use a Key Vault reference (keyvault:<vault id>/secrets/<name>) or an environment "
                              "variable (env:NAME), and change the exposed secret")]
     found = []
     problem = type_problem(parameter, entry.value)
     if problem:
-        found.append(Finding("TYPE", where, problem))
+        found.append(Finding(ErrorCode.TYPE, where, problem))
     injection = injection_problem(entry.value)
     if injection:
-        found.append(Finding("EXPRESSION_INJECTION", where, injection))
+        found.append(Finding(ErrorCode.EXPRESSION_INJECTION, where, injection))
     hint = format_hint(parameter, entry.value)
     if hint and not problem and not injection:
-        found.append(Finding("FORMAT", where, hint, Severity.WARNING))
+        found.append(Finding(ErrorCode.FORMAT, where, hint, Severity.WARNING))
     return found
 
 
@@ -171,18 +173,18 @@ def parse_input(parameter: TemplateParameter, text: str, env: Environment) -> Pa
             reference = KeyVaultReference(vault["vault"], vault["secret"], vault["version"])
             problems = reference.problems()
             if problems:
-                raise PortalError(where, "; ".join(problems), code="KEY_VAULT_REFERENCE")
+                raise PortalError(where, "; ".join(problems), code=ErrorCode.KEY_VAULT_REFERENCE)
             return ParameterEntry(parameter.name, reference=reference)
         variable = ENV_INPUT.match(text.strip())
         if variable:
             if not re.match(ENV_VAR, variable["name"]):
                 raise PortalError(where, f"{variable['name']!r} is not an environment variable name",
-                                  code="ENV_VARIABLE")
+                                  code=ErrorCode.ENV_VARIABLE)
             return variable["name"]
         # The text is not echoed: it may be the secret itself.
         raise PortalError(where, "is a secret: plain text is refused and was not written anywhere",
                           hint="give keyvault:/subscriptions/…/providers/Microsoft.KeyVault/vaults/<vault>/secrets/"
-                               "<name> or env:VARIABLE_NAME", code="PLAINTEXT_SECRET")
+                               "<name> or env:VARIABLE_NAME", code=ErrorCode.PLAINTEXT_SECRET)
     value: Any
     if parameter.type == "string":
         value = text
@@ -190,22 +192,23 @@ def parse_input(parameter: TemplateParameter, text: str, env: Environment) -> Pa
         try:
             value = int(text.strip())
         except ValueError:
-            raise PortalError(where, f"{_short(text)!r} is not a whole number", code="TYPE") from None
+            raise PortalError(where, f"{_short(text)!r} is not a whole number", code=ErrorCode.TYPE) from None
     elif parameter.type == "bool":
         lowered = text.strip().lower()
         if lowered not in ("true", "false"):
-            raise PortalError(where, f"{_short(text)!r} is not true or false", code="TYPE")
+            raise PortalError(where, f"{_short(text)!r} is not true or false", code=ErrorCode.TYPE)
         value = lowered == "true"
     else:
         try:
             value = safe_json.loads(text)
         except json.JSONDecodeError as exc:
-            raise PortalError(where, f"is of type {parameter.type}: give JSON ({exc.msg})", code="TYPE") from None
+            raise PortalError(where, f"is of type {parameter.type}: give JSON ({exc.msg})",
+                              code=ErrorCode.TYPE) from None
         except safe_json.NestingError as exc:
-            raise PortalError(where, f"the value {exc}", code="TYPE") from None
+            raise PortalError(where, f"the value {exc}", code=ErrorCode.TYPE) from None
     entry = ParameterEntry(parameter.name, value)
-    for problem, code in ((type_problem(parameter, value), "TYPE"),
-                          (injection_problem(value), "EXPRESSION_INJECTION")):
+    for problem, code in ((type_problem(parameter, value), ErrorCode.TYPE),
+                          (injection_problem(value), ErrorCode.EXPRESSION_INJECTION)):
         if problem:
             raise PortalError(where, problem, code=code)
     return entry

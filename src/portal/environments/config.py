@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from portal.environments.repository import RepoSnapshot
-from portal.errors import Finding, FindingsError, PortalError
+from portal.errors import ErrorCode, Finding, FindingsError, PortalError
 from portal.safe_json import NestingError, check_depth, check_text_depth
 
 CONFIG_FILE = "portal.yaml"
@@ -52,7 +52,7 @@ class DataFactoryTarget(_Strict):
     sandbox: str | None = None
 
     @model_validator(mode="after")
-    def _sandbox_folder(self) -> "DataFactoryTarget":
+    def _sandbox_folder(self) -> DataFactoryTarget:
         if (self.auth == "sandbox") != (self.sandbox is not None):
             raise ValueError("auth: sandbox and a sandbox folder go together")
         if self.sandbox is not None and (self.sandbox.startswith("/") or ".." in self.sandbox.split("/")):
@@ -83,7 +83,7 @@ class DatabricksTarget(_Strict):
         return value.rstrip("/") or "/"
 
     @model_validator(mode="after")
-    def _sandbox_folder(self) -> "DatabricksTarget":
+    def _sandbox_folder(self) -> DatabricksTarget:
         if (self.auth == "sandbox") != (self.sandbox is not None):
             raise ValueError("auth: sandbox and a sandbox folder go together")
         if self.sandbox is not None and (self.sandbox.startswith("/") or ".." in self.sandbox.split("/")):
@@ -240,7 +240,7 @@ class PortalConfig(_Strict):
     environments: list[Environment] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _unique(self) -> "PortalConfig":
+    def _unique(self) -> PortalConfig:
         seen: set[str] = set()
         files: set[str] = set()
         for env in self.environments:
@@ -262,7 +262,7 @@ class PortalConfig(_Strict):
         raise PortalError(
             f"environment {name!r}", "is not configured",
             hint="environments in portal.yaml: " + ", ".join(e.name for e in self.environments),
-            code="UNKNOWN_ENVIRONMENT",
+            code=ErrorCode.UNKNOWN_ENVIRONMENT,
         )
 
     @property
@@ -284,15 +284,15 @@ def parse_config(text: bytes | str, where: str = CONFIG_FILE) -> PortalConfig:
         data = load_yaml(text)
         check_depth(data)
     except (RecursionError, NestingError):
-        raise FindingsError([Finding("CONFIG_NESTING", where, str(NestingError()))]) from None
+        raise FindingsError([Finding(ErrorCode.CONFIG_NESTING, where, str(NestingError()))]) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         place = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
-        raise FindingsError([Finding("CONFIG_SYNTAX", place, f"invalid YAML: {exc.problem}")]) from exc
+        raise FindingsError([Finding(ErrorCode.CONFIG_SYNTAX, place, f"invalid YAML: {exc.problem}")]) from exc
     except YAMLError as exc:
-        raise FindingsError([Finding("CONFIG_SYNTAX", where, f"invalid YAML: {exc}")]) from exc
+        raise FindingsError([Finding(ErrorCode.CONFIG_SYNTAX, where, f"invalid YAML: {exc}")]) from exc
     if not isinstance(data, dict):
-        raise FindingsError([Finding("CONFIG", where, "must be a mapping with an `environments` list")])
+        raise FindingsError([Finding(ErrorCode.CONFIG, where, "must be a mapping with an `environments` list")])
     try:
         return PortalConfig.model_validate(data)
     except ValidationError as exc:
@@ -327,14 +327,15 @@ def with_secret_variable(text: bytes | str, environment: str, parameter: str, va
                     env["secrets_from_environment"] = mapping = {}
                 mapping[parameter] = variable
             return dump_yaml(data)
-    raise PortalError(f"environment {environment!r}", "is not configured", code="UNKNOWN_ENVIRONMENT")
+    raise PortalError(f"environment {environment!r}", "is not configured", code=ErrorCode.UNKNOWN_ENVIRONMENT)
 
 
 def load_config(snapshot: RepoSnapshot) -> PortalConfig:
     data = snapshot.read(CONFIG_FILE)
     if data is None:
         raise PortalError(snapshot.describe(CONFIG_FILE), "not found: the repository has no portal configuration",
-                          hint="add portal.yaml (see the README's Configuration section)", code="CONFIG_MISSING")
+                          hint="add portal.yaml (see the README's Configuration section)",
+                          code=ErrorCode.CONFIG_MISSING)
     return parse_config(data, snapshot.describe(CONFIG_FILE))
 
 
@@ -356,7 +357,7 @@ def _finding(where: str, error: Any, data: Any) -> Finding:
         message = f"{error.get('input')!r} has the wrong form ({_pattern_words(error['ctx']['pattern'])})"
     elif error["type"] == "extra_forbidden":
         message = "is not a known setting (check the spelling)"
-    return Finding("CONFIG", f"{where}: {field or '(top)'}", message)
+    return Finding(ErrorCode.CONFIG, f"{where}: {field or '(top)'}", message)
 
 
 def _has(node: Any, part: Any) -> bool:

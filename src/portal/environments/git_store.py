@@ -18,14 +18,17 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-import git
+from portal import git_repo
+from portal.errors import ErrorCode, PortalError
 
-from portal.errors import PortalError
+if TYPE_CHECKING:
+    import git
 
 __all__ = ["Author", "CommitResult", "FileChange", "commit_changes", "head_of"]
 
@@ -49,17 +52,17 @@ class Author:
     email: str
 
     @staticmethod
-    def parse(text: str) -> "Author":
+    def parse(text: str) -> Author:
         """`Name <email>`, as Git writes authors."""
         match = re.fullmatch(r"\s*(.+?)\s*<([^<>\s]+@[^<>\s]+)>\s*", text)
         if not match:
-            raise PortalError("author", f"{text!r} is not \"Name <email>\"", code="BAD_AUTHOR")
+            raise PortalError("author", f"{text!r} is not \"Name <email>\"", code=ErrorCode.BAD_AUTHOR)
         return Author(match.group(1), match.group(2))
 
     @staticmethod
-    def from_git_config(repo_dir: str | os.PathLike[str]) -> "Author":
+    def from_git_config(repo_dir: str | os.PathLike[str]) -> Author:
         """The repository's configured Git user, for edits made on this machine."""
-        repo = git.Repo(repo_dir, search_parent_directories=True)
+        repo = git_repo.open_repo(repo_dir)
         try:
             reader = repo.config_reader()
             name = str(reader.get_value("user", "name", default=""))
@@ -68,7 +71,7 @@ class Author:
             repo.close()
         if not name or not email:
             raise PortalError("author", "none given and no Git user configured",
-                              hint='pass --author "Name <email>"', code="BAD_AUTHOR")
+                              hint='pass --author "Name <email>"', code=ErrorCode.BAD_AUTHOR)
         return Author(name, email)
 
 
@@ -112,7 +115,7 @@ def commit_changes(
             where, f"direct commits to {base_branch} are not allowed",
             hint=f"the configuration does not allow direct commits to {base_branch}; "
                  "a branch will be created instead if you give one",
-            code="DIRECT_COMMIT_REFUSED",
+            code=ErrorCode.DIRECT_COMMIT_REFUSED,
         )
     repo = _open(repo_dir)
     try:
@@ -120,12 +123,12 @@ def commit_changes(
             branch = _new_branch_name(repo, branch, base_branch, f"{repo_dir}@{branch}")
         if push and remote not in {r.name for r in repo.remotes}:
             raise PortalError(where, f"the repository has no remote {remote!r}; nothing was committed",
-                              code="UNKNOWN_REMOTE")
+                              code=ErrorCode.UNKNOWN_REMOTE)
 
         base = expected_base.strip().lower()
         if not _FULL_SHA.fullmatch(base):
             raise PortalError(where, f"expected base {expected_base!r} is not a full commit id",
-                              hint="pass the hexsha head_of returned when the edit began", code="BAD_BASE")
+                              hint="pass the hexsha head_of returned when the edit began", code=ErrorCode.BAD_BASE)
         current = _head(repo, base_branch, where)
         if current != base:
             raise _base_moved(where, base_branch, base, current)
@@ -148,7 +151,7 @@ def commit_changes(
                 raise _branch_exists(repo_dir, branch)
             if branch is None and now != base:
                 raise _base_moved(where, base_branch, base, now)
-            raise PortalError(f"{repo_dir}@{target}", f"could not move the branch: {err}", code="GIT")
+            raise PortalError(f"{repo_dir}@{target}", f"could not move the branch: {err}", code=ErrorCode.GIT)
         _follow(repo, checkouts, ref, base, commit, subject, identity, where)
 
         if push:
@@ -165,7 +168,7 @@ def _check_message(message: str, where: str) -> None:
     first = message.split("\n", 1)[0].strip()
     if not first or "\0" in message:
         raise PortalError(where, "the commit message needs a first line that says what changed",
-                          code="BAD_MESSAGE")
+                          code=ErrorCode.BAD_MESSAGE)
 
 
 def _check_author(author: Author, where: str) -> None:
@@ -173,7 +176,7 @@ def _check_author(author: Author, where: str) -> None:
     for value in (author.name, author.email):
         if not value.strip() or any(c in value for c in "<>\n\0"):
             raise PortalError(where, f"author {author.name!r} <{author.email}> is not a usable Git identity",
-                              code="BAD_AUTHOR")
+                              code=ErrorCode.BAD_AUTHOR)
 
 
 def _checked_changes(changes: Sequence[FileChange], where: str) -> list[FileChange]:
@@ -184,7 +187,7 @@ def _checked_changes(changes: Sequence[FileChange], where: str) -> list[FileChan
             problem = "is changed twice in the same edit"
         if problem is not None:
             raise PortalError(f"{where}:{change.path}", problem,
-                              hint="give a repository-relative path with forward slashes", code="BAD_PATH")
+                              hint="give a repository-relative path with forward slashes", code=ErrorCode.BAD_PATH)
         seen.add(change.path)
     return list(changes)
 
@@ -211,12 +214,12 @@ def _new_branch_name(repo: git.Repo, name: str, base_branch: str, where: str) ->
     short = name[len("refs/heads/"):] if name.startswith("refs/heads/") else name
     if short.startswith("refs/") or short in ("refs", "HEAD"):
         raise PortalError(where, f"{name!r} is not a branch name: it names a ref outside refs/heads",
-                          hint="give the branch's short name, e.g. params/test-change", code="BAD_BRANCH")
+                          hint="give the branch's short name, e.g. params/test-change", code=ErrorCode.BAD_BRANCH)
     _check_branch_name(repo, short, where)
     if short == base_branch:
         raise PortalError(where, f"{name!r} is the main branch {base_branch!r}: an edit is committed on a new branch",
                           hint="give a new branch name, or commit to the main branch with --direct where "
-                               "portal.yaml allows it", code="BRANCH_IS_MAIN")
+                               "portal.yaml allows it", code=ErrorCode.BRANCH_IS_MAIN)
     return short
 
 
@@ -226,7 +229,7 @@ def _check_branch_name(repo: git.Repo, name: str, where: str) -> None:
     if status != 0 or out != name:
         raise PortalError(where, f"{name!r} is not a valid branch name",
                           hint="use letters, digits, '-', '_', '.' and '/' (no spaces, '..' or '~^:?*[\\')",
-                          code="BAD_BRANCH")
+                          code=ErrorCode.BAD_BRANCH)
 
 
 def _base_moved(where: str, branch: str, expected: str, current: str | None) -> PortalError:
@@ -235,30 +238,28 @@ def _base_moved(where: str, branch: str, expected: str, current: str | None) -> 
         where,
         f"{branch} is now at {now}, not at {expected[:8]} where the edit began: "
         "someone else changed it since the edit began",
-        hint=f"reload {branch} and redo the edit", code="BASE_MOVED",
+        hint=f"reload {branch} and redo the edit", code=ErrorCode.BASE_MOVED,
     )
 
 
 def _branch_exists(repo_dir: str | os.PathLike[str], branch: str) -> PortalError:
     return PortalError(f"{repo_dir}@{branch}", f"branch {branch} already exists",
-                       hint="choose another branch name", code="BRANCH_EXISTS")
+                       hint="choose another branch name", code=ErrorCode.BRANCH_EXISTS)
 
 
 # --- Git ---------------------------------------------------------------------------------------------------------
 
 
 def _open(repo_dir: str | os.PathLike[str]) -> git.Repo:
-    try:
-        return git.Repo(repo_dir)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
-        raise PortalError(str(repo_dir), "is not a Git repository", code="GIT") from exc
+    return git_repo.open_repo(repo_dir, search_parents=False)  # "<repo_dir>: is not a Git repository" (GIT)
 
 
 def _run(
-    cmd: git.Git, *args: str, env: Mapping[str, str] | None = None, stdin: bytes | None = None,
+    # GitPython accepts env, istream and with_exceptions, but its overloads of `execute` leave them out.
+    cmd: Any, *args: str, env: Mapping[str, str] | None = None, stdin: bytes | None = None,
 ) -> tuple[int, str, str]:
     """Run `git <args>` where `cmd` works; return status, stdout and stderr (never raises on a failed command)."""
-    command = [git.Git.GIT_PYTHON_GIT_EXECUTABLE or "git", *args]
+    command = [git_repo.git_executable(), *args]
     if stdin is None:
         status, out, err = cmd.execute(command, env=dict(env or {}), with_extended_output=True,
                                        with_exceptions=False)
@@ -275,7 +276,7 @@ def _out(repo: git.Repo, *args: str, where: str, env: Mapping[str, str] | None =
          stdin: bytes | None = None) -> str:
     status, out, err = _run(repo.git, *args, env=env, stdin=stdin)
     if status != 0:
-        raise PortalError(where, f"git {args[0]} failed: {err.strip()}", code="GIT")
+        raise PortalError(where, f"git {args[0]} failed: {err.strip()}", code=ErrorCode.GIT)
     return out
 
 
@@ -289,7 +290,7 @@ def _head(repo: git.Repo, branch: str, where: str) -> str:
     status, out, _ = _run(repo.git, "check-ref-format", "--branch", branch)
     sha = _ref(repo, f"refs/heads/{branch}") if status == 0 and out == branch else None
     if sha is None:
-        raise PortalError(where, f"there is no branch {branch!r}", code="UNKNOWN_BRANCH")
+        raise PortalError(where, f"there is no branch {branch!r}", code=ErrorCode.UNKNOWN_BRANCH)
     return sha
 
 
@@ -324,7 +325,7 @@ def _write_commit(repo: git.Repo, base: str, changes: list[FileChange], identity
 
         zero = "0" * len(base)
         lines = [f"0 {zero}\t{c.path}" for c in changes if c.content is None]  # mode 0 removes the entry
-        for change, sha in zip(writes, shas):
+        for change, sha in zip(writes, shas, strict=False):
             mode = planned[change.path][0]
             planned[change.path] = (mode, sha)
             lines.append(f"{mode} {sha}\t{change.path}")
@@ -333,12 +334,12 @@ def _write_commit(repo: git.Repo, base: str, changes: list[FileChange], identity
         # update-index skips paths it refuses with only a warning: make sure the index is what was planned.
         refused = sorted(set(planned) ^ set(_index_files(repo, index, where)))
         if refused:
-            raise PortalError(f"{where}:{refused[0]}", "Git refuses this path", code="BAD_PATH")
+            raise PortalError(f"{where}:{refused[0]}", "Git refuses this path", code=ErrorCode.BAD_PATH)
         tree = _out(repo, "write-tree", where=where, env=index).strip()
 
     if tree == _out(repo, "rev-parse", f"{base}^{{tree}}", where=where).strip():
         raise PortalError(where, "the edit changes nothing: the files already have this content",
-                          code="NOTHING_CHANGED")
+                          code=ErrorCode.NOTHING_CHANGED)
     message_file = None
     try:
         with tempfile.NamedTemporaryFile("wb", prefix="portal-message-", delete=False) as handle:
@@ -367,12 +368,11 @@ def _plan(files: dict[str, tuple[str, str]], changes: list[FileChange], where: s
     planned = dict(files)
 
     def refuse(path: str, what: str) -> PortalError:
-        return PortalError(f"{where}:{path}", what, code="BAD_PATH")
+        return PortalError(f"{where}:{path}", what, code=ErrorCode.BAD_PATH)
 
     for change in changes:
-        if change.content is None:
-            if planned.pop(change.path, None) is None:
-                raise refuse(change.path, "is not a file, so it cannot be deleted")
+        if change.content is None and planned.pop(change.path, None) is None:
+            raise refuse(change.path, "is not a file, so it cannot be deleted")
     folders = {parent for path in planned for parent in _parents(path)}
     for change in changes:
         if change.content is None:
@@ -406,13 +406,13 @@ def _checkouts_ready(repo: git.Repo, branch: str, base: str, changes: list[FileC
         if _is_dirty(checkout):
             raise PortalError(
                 where, f"{branch} is checked out in {checkout} and that working tree has uncommitted changes",
-                hint="commit or stash them there, or save the edit on a new branch", code="BRANCH_CHECKED_OUT",
+                hint="commit or stash them there, or save the edit on a new branch", code=ErrorCode.BRANCH_CHECKED_OUT,
             )
         in_the_way = _untracked_in_the_way(repo, base, checkout, changes)
         if in_the_way is not None:
             raise PortalError(
                 where, f"{branch} is checked out in {checkout} and the untracked {in_the_way} there is in the way",
-                hint="move or remove it there, or save the edit on a new branch", code="BRANCH_CHECKED_OUT",
+                hint="move or remove it there, or save the edit on a new branch", code=ErrorCode.BRANCH_CHECKED_OUT,
             )
     return checkouts
 
@@ -432,7 +432,7 @@ def _checkouts(repo: git.Repo, branch: str) -> list[Path]:
 
 def _is_dirty(checkout: Path) -> bool:
     # GIT_OPTIONAL_LOCKS=0: `status` must not rewrite that working tree's index while only looking.
-    _, out, _ = _run(git.Git(str(checkout)), "status", "--porcelain", "--untracked-files=no",
+    _, out, _ = _run(git_repo.git_command(checkout), "status", "--porcelain", "--untracked-files=no",
                      env={"GIT_OPTIONAL_LOCKS": "0"})
     return bool(out.strip())
 
@@ -458,7 +458,7 @@ def _follow(repo: git.Repo, checkouts: list[Path], ref: str, old: str, new: str,
     """
     moved: list[Path] = []
     for checkout in checkouts:
-        cmd = git.Git(str(checkout))
+        cmd = git_repo.git_command(checkout)
         _run(cmd, "update-index", "-q", "--refresh")  # stale stat data would read as "not uptodate"
         status, _, err = _run(cmd, "read-tree", "-m", "-u", old, new)
         if status == 0:
@@ -468,15 +468,15 @@ def _follow(repo: git.Repo, checkouts: list[Path], ref: str, old: str, new: str,
         undone, _, _ = _run(repo.git, "update-ref", "-m", f"portal: undo {subject}", ref, old, new, env=identity)
         if undone == 0:
             for done in moved:
-                _run(git.Git(str(done)), "read-tree", "-m", "-u", new, old)
+                _run(git_repo.git_command(done), "read-tree", "-m", "-u", new, old)
             raise PortalError(where, f"the working tree {checkout} could not follow the commit, so nothing was "
                                      f"committed: {err.strip()}",
                               hint="commit, stash or remove the files in the way there, then redo the edit",
-                              code="BRANCH_CHECKED_OUT")
+                              code=ErrorCode.BRANCH_CHECKED_OUT)
         raise PortalError(where, f"commit {new[:8]} is on the branch but the working tree {checkout} still has "
                                  f"the files of {old[:8]}: {err.strip()}",
                           hint=f"there, save local changes and run git read-tree -m -u {old[:8]} {new[:8]}",
-                          code="WORKTREE_NOT_UPDATED")
+                          code=ErrorCode.WORKTREE_NOT_UPDATED)
 
 
 # --- push --------------------------------------------------------------------------------------------------------
@@ -484,20 +484,13 @@ def _follow(repo: git.Repo, checkouts: list[Path], ref: str, old: str, new: str,
 
 def _push(repo: git.Repo, remote: str, branch: str, commit: str, where: str) -> None:
     spec = f"refs/heads/{branch}:refs/heads/{branch}"
-    progress = git.RemoteProgress()  # collects the "remote: ..." lines hooks print
     kept = f"the commit {commit[:8]} stays on the local branch {branch}"
-    try:
-        with repo.git.custom_environment(GIT_TERMINAL_PROMPT="0"):
-            infos = repo.remote(remote).push(spec, progress=progress, kill_after_timeout=PUSH_TIMEOUT_S)
-    except git.GitCommandError as exc:  # unreachable remote, authentication, timeout: git exits before reporting
-        raise PortalError(where, f"push to {remote} failed: {str(exc.stderr).strip()}; {kept}",
-                          hint="push again later", code="PUSH_FAILED") from exc
-    # A rejected push does not raise in GitPython: the refusal is in each PushInfo's flags.
-    refused = git.PushInfo.ERROR | git.PushInfo.REJECTED | git.PushInfo.REMOTE_REJECTED | git.PushInfo.REMOTE_FAILURE
-    failed = [info for info in infos if info.flags & refused]
-    if failed or not infos:
-        said = "; ".join(info.summary.strip() for info in failed) or "no ref was pushed"
-        remote_lines = [line for line in progress.other_lines if line.startswith("remote:")]
-        raise PortalError(where, f"push to {remote} failed: {'; '.join([said, *remote_lines])}; {kept}",
+    result = git_repo.push(repo, remote, spec, timeout_s=PUSH_TIMEOUT_S)
+    if result.error is not None:  # unreachable remote, authentication, timeout: git exits before reporting
+        raise PortalError(where, f"push to {remote} failed: {result.error}; {kept}",
+                          hint="push again later", code=ErrorCode.PUSH_FAILED)
+    if result.refused or not result.pushed:
+        said = "; ".join(result.refused) or "no ref was pushed"
+        raise PortalError(where, f"push to {remote} failed: {'; '.join([said, *result.remote_lines])}; {kept}",
                           hint=f"someone may have pushed to {branch}: reload and redo the edit, or push later",
-                          code="PUSH_FAILED")
+                          code=ErrorCode.PUSH_FAILED)

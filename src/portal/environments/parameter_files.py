@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any
 
 from portal import safe_json
-from portal.errors import Finding, FindingsError
+from portal.errors import ErrorCode, Finding, FindingsError
 
 PARAMETERS_SCHEMA = "https://schema.management.azure.com/schemas/2015-01-01/deploymentParameters.json#"
 KEY_VAULT_ID = re.compile(
@@ -91,12 +92,12 @@ class ParameterFile:
     def get(self, name: str) -> ParameterEntry | None:
         return self.entries.get(name)
 
-    def with_entry(self, entry: ParameterEntry) -> "ParameterFile":
+    def with_entry(self, entry: ParameterEntry) -> ParameterFile:
         entries = dict(self.entries)
         entries[entry.name] = entry
         return replace(self, entries=entries)
 
-    def without(self, names: set[str]) -> "ParameterFile":
+    def without(self, names: set[str]) -> ParameterFile:
         return replace(self, entries={n: e for n, e in self.entries.items() if n not in names})
 
     def to_json(self) -> str:
@@ -117,21 +118,22 @@ def parse_parameter_file(data: bytes, path: str) -> ParameterFile:
     try:
         document = safe_json.loads(data.decode("utf-8-sig"))
     except UnicodeDecodeError as exc:
-        raise FindingsError([Finding("PARAMETER_FILE", path, f"is not UTF-8 text (byte {exc.start})")]) from exc
+        raise FindingsError([Finding(ErrorCode.PARAMETER_FILE, path, f"is not UTF-8 text (byte {exc.start})")]) from exc
     except json.JSONDecodeError as exc:
-        raise FindingsError([Finding("PARAMETER_FILE", f"{path}:{exc.lineno}:{exc.colno}",
+        raise FindingsError([Finding(ErrorCode.PARAMETER_FILE, f"{path}:{exc.lineno}:{exc.colno}",
                                      f"invalid JSON: {exc.msg}")]) from exc
     except safe_json.NestingError as exc:
-        raise FindingsError([Finding("PARAMETER_FILE", path, str(exc))]) from None
+        raise FindingsError([Finding(ErrorCode.PARAMETER_FILE, path, str(exc))]) from None
     if not isinstance(document, dict) or not isinstance(document.get("parameters", {}), dict):
-        raise FindingsError([Finding("PARAMETER_FILE", path,
+        raise FindingsError([Finding(ErrorCode.PARAMETER_FILE, path,
                                      "must be an ARM deployment parameter file: {\"parameters\": {…}}")])
     findings: list[Finding] = []
     entries: dict[str, ParameterEntry] = {}
     for name, raw in document.get("parameters", {}).items():
         where = f"{path} (parameters.{name})"
         if not isinstance(raw, dict) or ("value" in raw) == ("reference" in raw):
-            findings.append(Finding("PARAMETER_FILE", where, "must hold either \"value\" or a Key Vault \"reference\""))
+            findings.append(Finding(ErrorCode.PARAMETER_FILE, where,
+                                    "must hold either \"value\" or a Key Vault \"reference\""))
             continue
         if "value" in raw:
             entries[name] = ParameterEntry(name, raw["value"], raw=raw)
@@ -140,7 +142,7 @@ def parse_parameter_file(data: bytes, path: str) -> ParameterFile:
         vault = reference.get("keyVault") if isinstance(reference, dict) else None
         if (not isinstance(vault, dict) or not isinstance(vault.get("id"), str)
                 or not isinstance(reference.get("secretName"), str)):
-            findings.append(Finding("PARAMETER_FILE", where,
+            findings.append(Finding(ErrorCode.PARAMETER_FILE, where,
                                     "a reference must be {\"keyVault\": {\"id\": …}, \"secretName\": …}"))
             continue
         version = reference.get("secretVersion")

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from portal.adf.arm import FACTORY_TYPE
 from portal.adf.expressions import EvaluationContext, Secret, evaluate_value
 from portal.adf.model import Kind
 from portal.environments.config import CONFIG_FILE, Environment
 from portal.environments.parameter_files import ParameterEntry, ParameterFile
-from portal.errors import FindingsError, PortalError, Severity
+from portal.errors import ErrorCode, FindingsError, PortalError, Severity
 from portal.output_folder import OutputFile, Protected, repository_protections, write_output_folder
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def shown(value: Any) -> Any:
     return value
 
 
-def parameter_values(workspace: "MappingWorkspace", env: Environment) -> tuple[dict[str, Any], ParameterFile]:
+def parameter_values(workspace: MappingWorkspace, env: Environment) -> tuple[dict[str, Any], ParameterFile]:
     """Each template parameter's value in `env` (secrets as `Secret`), and the deployment parameter file."""
     findings = [f for f in workspace.check(env.name) if f.severity is Severity.ERROR]
     if findings:
@@ -116,7 +117,7 @@ def parameter_values(workspace: "MappingWorkspace", env: Environment) -> tuple[d
     return values, ParameterFile(file.path, entries, file.header, file.indent, file.final_newline)
 
 
-def render_environment(workspace: "MappingWorkspace", env_name: str) -> RenderedEnvironment:
+def render_environment(workspace: MappingWorkspace, env_name: str) -> RenderedEnvironment:
     """The resources `env_name` receives; refuses (with the findings) while its values have errors."""
     env = workspace.environment(env_name)
     values, parameter_file = parameter_values(workspace, env)
@@ -127,13 +128,13 @@ def render_environment(workspace: "MappingWorkspace", env_name: str) -> Rendered
         location=env.data_factory.location, deployment_name=f"{env.data_factory.factory_name}_portal",
     )
     resources = []
-    for arm, body in zip(workspace.export.resources, template["resources"]):
+    for arm, body in zip(workspace.export.resources, template["resources"], strict=True):
         where = f"environment {env.name} → {arm.key[0].rsplit('/', 1)[-1]} {arm.key[1]}"
         name = evaluate_value(body["name"], context, f"{where}.name")
         properties = evaluate_value(body.get("properties", {}), context, f"{where}.properties")
         depends = evaluate_value(body.get("dependsOn", []), context, f"{where}.dependsOn")
         if not isinstance(depends, list):
-            raise PortalError(where, "dependsOn does not evaluate to a list", code="RENDER")
+            raise PortalError(where, "dependsOn does not evaluate to a list", code=ErrorCode.RENDER)
         resources.append(RenderedResource(arm.key[0], str(name), arm.key[1], properties,
                                           tuple(str(d) for d in depends)))
     return RenderedEnvironment(env.name, env.data_factory.factory_name, tuple(resources), parameter_file,
@@ -169,7 +170,8 @@ def compare(renders: Mapping[str, RenderedEnvironment], object_name: str,
                 order.append(path)
             flat[path][env] = value
     if not order:
-        raise PortalError(f"object {object_name!r}", "is in none of the rendered environments", code="UNKNOWN_OBJECT")
+        raise PortalError(f"object {object_name!r}", "is in none of the rendered environments",
+                          code=ErrorCode.UNKNOWN_OBJECT)
     return [ComparisonRow(path, {env: flat[path].get(env, MISSING) for env in renders}) for path in order]
 
 
@@ -191,7 +193,7 @@ RENDER_MANIFEST = ".portal-render.json"
 
 
 def write_rendered(rendered: RenderedEnvironment, out_dir: str | os.PathLike[str], *,
-                   workspace: "MappingWorkspace | None" = None) -> Path:
+                   workspace: MappingWorkspace | None = None) -> Path:
     """`out_dir/<folder>/<object>.json` per resource, `parameters.json` (deployable with Azure's tooling) and
     `secrets-from-environment.json`; written to a temporary folder and moved into place.
 
@@ -214,7 +216,7 @@ def write_rendered(rendered: RenderedEnvironment, out_dir: str | os.PathLike[str
                                manifest=RENDER_MANIFEST)
 
 
-def _read_by(workspace: "MappingWorkspace") -> list[Protected]:
+def _read_by(workspace: MappingWorkspace) -> list[Protected]:
     root = workspace.snapshot.root
     adf = workspace.config.adf.root_folder.strip("/")
     return [*repository_protections(root), Protected(root / adf, "the ADF root folder"),

@@ -15,8 +15,9 @@ from functools import cached_property
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from portal.adf.loader import open_repository, resolve_commit
-from portal.errors import PortalError
+from portal import git_repo
+from portal.adf.loader import NOT_A_REPOSITORY_FOR_REF
+from portal.errors import ErrorCode, PortalError
 
 
 @dataclass(frozen=True)
@@ -28,16 +29,16 @@ class RepoSnapshot:
     commit: str | None = None  # the resolved hexsha when reading a commit, or HEAD's for the working tree
 
     @staticmethod
-    def open(repo_dir: str | os.PathLike[str] = ".", ref: str | None = None) -> "RepoSnapshot":
+    def open(repo_dir: str | os.PathLike[str] = ".", ref: str | None = None) -> RepoSnapshot:
         root = Path(repo_dir).resolve()
         if not root.is_dir():
-            raise PortalError(str(root), "repository folder does not exist", code="REPO")
+            raise PortalError(str(root), "repository folder does not exist", code=ErrorCode.REPO)
         commit = None
         repo = _git_repo(root, required=ref is not None)
         if repo is not None:
             top = Path(repo.working_tree_dir or root).resolve()
             if ref is not None:
-                commit = resolve_commit(repo, ref).hexsha
+                commit = git_repo.resolve_commit(repo, ref).hexsha
             elif repo.head.is_valid():
                 commit = repo.head.commit.hexsha
             root = top
@@ -97,7 +98,7 @@ class RepoSnapshot:
         base = self.root / rel if rel else self.root
         if base.is_symlink() or not base.is_dir():
             what = "is not a folder" if base.exists() or base.is_symlink() else "folder does not exist"
-            raise PortalError(self.describe(folder or "."), f"{what} in the working tree", code="NO_FOLDER")
+            raise PortalError(self.describe(folder or "."), f"{what} in the working tree", code=ErrorCode.NO_FOLDER)
         found: list[str] = []
         for dirpath, dirnames, filenames in os.walk(base):
             here = Path(dirpath)
@@ -124,7 +125,7 @@ class RepoSnapshot:
             top = view.tree if not rel else view.entry(rel)
             if top is None or top.type != "tree":
                 what = "is a file, not a folder" if top is not None else "folder does not exist"
-                raise PortalError(self.describe(folder or "."), f"{what} at commit {self.commit}", code="NO_FOLDER")
+                raise PortalError(self.describe(folder or "."), f"{what} at commit {self.commit}", code=ErrorCode.NO_FOLDER)
             blobs = top.traverse(predicate=lambda item, _depth: item.type == "blob")
             return sorted(blob.path for blob in blobs)
 
@@ -145,7 +146,7 @@ class RepoSnapshot:
         return f"{path}@{self.ref}" if self.ref else path
 
     @cached_property
-    def _commit_view(self) -> "_CommitView":
+    def _commit_view(self) -> _CommitView:
         # cached_property stores into the instance's __dict__ directly, which a frozen dataclass (without slots)
         # allows; the cache is no field, so equality, hashing and repr ignore it.
         return _CommitView(_git_repo(self.root, required=True), self.commit)
@@ -176,20 +177,20 @@ class _CommitView:
 def _link_error(where: str, link: str, target: str, path: str) -> PortalError:
     inside = "" if link == path else f", on the way to {path}"
     return PortalError(where, f"is a symbolic link (to {target!r}){inside}: the portal does not follow links in the "
-                       "repository, which can lead out of it", hint="commit the file itself", code="SYMLINK")
+                       "repository, which can lead out of it", hint="commit the file itself", code=ErrorCode.SYMLINK)
 
 
 def _safe_relative(path: str) -> str:
     pure = PurePosixPath(path.replace("\\", "/"))
     if pure.is_absolute() or ".." in pure.parts:
-        raise PortalError(path, "must be a path inside the repository", code="BAD_PATH")
+        raise PortalError(path, "must be a path inside the repository", code=ErrorCode.BAD_PATH)
     return pure.as_posix()
 
 
 def _git_repo(root: Path, *, required: bool):
     """The repository holding `root`; without one, reading the working tree still works."""
     try:
-        return open_repository(root)
+        return git_repo.open_repo(root, what=NOT_A_REPOSITORY_FOR_REF)
     except PortalError:
         if required:
             raise

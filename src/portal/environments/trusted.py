@@ -17,7 +17,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from portal.errors import PortalError
+from portal import git_repo
+from portal.errors import ErrorCode, PortalError
 
 MAIN_BRANCH_VARIABLE = "PORTAL_MAIN_BRANCH"
 FALLBACK_BRANCHES = ("main", "master")
@@ -32,40 +33,29 @@ class TrustedMain:
 
 def trusted_main(repo_root: str | os.PathLike[str]) -> TrustedMain:
     """The main branch's name and the commit it is at, from trusted settings (see the module's docstring)."""
-    import git
-
     root = Path(repo_root)
-    try:
-        repo = git.Repo(root, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as error:
-        raise PortalError(str(root), "is not a Git repository: promotions and edits need one", code="GIT") \
-            from error
+    repo = git_repo.open_repo(root, what="is not a Git repository: promotions and edits need one")
     try:
         branch, source = _main_name(repo)
-        try:
-            commit = repo.commit(f"refs/heads/{branch}").hexsha
-        except (git.BadName, ValueError, git.GitCommandError) as error:
+        commit = git_repo.find_commit(repo, f"refs/heads/{branch}")
+        if commit is None:
             raise PortalError(f"main branch {branch!r} ({source})", "does not exist in the repository",
                               hint=f"create it, or set {MAIN_BRANCH_VARIABLE} to the main branch's name",
-                              code="MAIN_BRANCH") from error
-        return TrustedMain(branch, commit, source)
+                              code=ErrorCode.MAIN_BRANCH)
+        return TrustedMain(branch, commit.hexsha, source)
     finally:
         repo.close()
 
 
 def _main_name(repo) -> tuple[str, str]:
-    import git
-
     configured = os.environ.get(MAIN_BRANCH_VARIABLE, "").strip()
     if configured:
         return configured.removeprefix("refs/heads/"), MAIN_BRANCH_VARIABLE
     defaults = {}
     for remote in repo.remotes:
         # Read from the ref files (no git process: this runs on every page's access check).
-        head = git.SymbolicReference(repo, f"refs/remotes/{remote.name}/HEAD")
-        try:
-            target = head.reference.path
-        except (TypeError, ValueError, OSError):  # no default branch recorded for this remote
+        target = git_repo.symbolic_target(repo, f"refs/remotes/{remote.name}/HEAD")
+        if target is None:  # no default branch recorded for this remote
             continue
         defaults[remote.name] = target.removeprefix(f"refs/remotes/{remote.name}/")
     if len(set(defaults.values())) == 1:
@@ -74,7 +64,7 @@ def _main_name(repo) -> tuple[str, str]:
     if len(defaults) > 1:
         shown = ", ".join(f"{r}/HEAD → {n}" for r, n in sorted(defaults.items()))
         raise PortalError("main branch", f"the remotes disagree on the default branch ({shown})",
-                          hint=f"set {MAIN_BRANCH_VARIABLE} in the portal's settings", code="MAIN_BRANCH")
+                          hint=f"set {MAIN_BRANCH_VARIABLE} in the portal's settings", code=ErrorCode.MAIN_BRANCH)
     local = {h.name for h in repo.heads}
     found = [name for name in FALLBACK_BRANCHES if name in local]
     if len(found) == 1:
@@ -82,7 +72,7 @@ def _main_name(repo) -> tuple[str, str]:
     what = "both main and master exist" if found else "neither main nor master exists"
     raise PortalError("main branch", f"cannot tell which branch is the main one ({what}, and no remote names a "
                       "default branch)", hint=f"set {MAIN_BRANCH_VARIABLE} in the portal's settings",
-                      code="MAIN_BRANCH")
+                      code=ErrorCode.MAIN_BRANCH)
 
 
 def trusted_config(repo_root: str | os.PathLike[str], main: TrustedMain | None = None):
@@ -98,5 +88,5 @@ def trusted_config(repo_root: str | os.PathLike[str], main: TrustedMain | None =
                           f"(from {main.source})",
                           hint=f"make them agree: set git.main_branch to {main.branch!r}, or set "
                                f"{MAIN_BRANCH_VARIABLE}={config.git.main_branch} in the portal's settings",
-                          code="MAIN_BRANCH")
+                          code=ErrorCode.MAIN_BRANCH)
     return config

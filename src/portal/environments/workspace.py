@@ -2,6 +2,13 @@
 
 The CLI and the portal pages call this and nothing below it: read the catalogue, check values, prepare edits,
 and save them as a Git commit.
+
+A workspace read at a commit is parsed once per process: `MappingWorkspace.at_commit` (and `open` given a full
+commit id) keeps the workspaces of the commits used last, per repository and commit, and hands every caller the
+same object. That is safe because a commit never changes and nothing changes a workspace after it was opened:
+its fields are frozen values (RepoSnapshot, PortalConfig, Factory), its methods return new values (edits, parameter
+files, catalogues), reads at the commit are serialised by the snapshot's lock, and what is computed on first use
+(`export`, `source_errors`, the factory's indexes) is derived from the commit alone. The working tree is never kept.
 """
 
 from __future__ import annotations
@@ -9,16 +16,20 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from portal.adf.arm import ArmExport, export_factory
 from portal.adf.loader import open_source, parse_factory
 from portal.adf.model import PARAMETER_DEFINITION_FILE, Factory
 from portal.adf.parameterization import TemplateParameter
-from portal.environments.catalogue import CatalogueEntry, catalogue_entry, display_value
 from portal.adf.validation import sort_findings
+from portal.environments.catalogue import CatalogueEntry, catalogue_entry, display_value
 from portal.environments.checks import check_environment, parse_input
 from portal.environments.config import (
     CONFIG_FILE,
@@ -33,7 +44,7 @@ from portal.environments.parameter_files import (
     parse_parameter_file,
 )
 from portal.environments.repository import RepoSnapshot
-from portal.errors import Finding, FindingsError, PortalError, Severity
+from portal.errors import ErrorCode, Finding, FindingsError, PortalError, Severity
 
 if TYPE_CHECKING:
     from portal.adf.rules_editor import Rule, RulePreview, RuleTarget
@@ -62,7 +73,25 @@ class MappingWorkspace:
         self.factory = factory
 
     @classmethod
-    def open(cls, repo_dir: str | os.PathLike[str] = ".", ref: str | None = None) -> "MappingWorkspace":
+    def open(cls, repo_dir: str | os.PathLike[str] = ".", ref: str | None = None) -> MappingWorkspace:
+        """The repository at `ref` (a branch, tag or commit), or its working tree (`ref` None, read anew each
+        time). A full commit id is `at_commit`'s: the workspace read once for that commit."""
+        if ref is not None and _FULL_COMMIT.fullmatch(ref):
+            return cls.at_commit(repo_dir, ref)
+        return cls._read(repo_dir, ref)
+
+    @classmethod
+    def at_commit(cls, repo_dir: str | os.PathLike[str], commit: str) -> MappingWorkspace:
+        """The repository at `commit` (a full commit id), parsed once per process: the same object for every
+        caller while the commit is among the `AT_COMMIT_KEPT` used last (see the module's docstring)."""
+        if not _FULL_COMMIT.fullmatch(commit):
+            raise PortalError(f"{Path(repo_dir)}@{commit}", f"{commit!r} is not a full commit id",
+                              hint="resolve the ref to its commit first", code=ErrorCode.GIT_REF)
+        root = Path(repo_dir).resolve()
+        return _AT_COMMIT.get((root, commit), lambda: cls._read(root, commit))
+
+    @classmethod
+    def _read(cls, repo_dir: str | os.PathLike[str], ref: str | None) -> MappingWorkspace:
         snapshot = RepoSnapshot.open(repo_dir, ref)
         config = load_config(snapshot)
         root = config.adf.root_folder.strip("/")
@@ -95,7 +124,7 @@ class MappingWorkspace:
             if parameter.name == name:
                 return parameter
         raise PortalError(f"parameter {name!r}", "is not a parameter of the template",
-                          hint="`portal params show ENV` lists them", code="UNKNOWN_PARAMETER")
+                          hint="`portal params show ENV` lists them", code=ErrorCode.UNKNOWN_PARAMETER)
 
     def environment(self, name: str) -> Environment:
         return self.config.environment(name)
@@ -150,7 +179,7 @@ class MappingWorkspace:
             parameter = self.parameter(name)
             if name == "factoryName":
                 raise PortalError(f"environment {env} → factoryName", "comes from the environment's target",
-                                  hint="change data_factory.factory_name in portal.yaml", code="FACTORY_NAME")
+                                  hint="change data_factory.factory_name in portal.yaml", code=ErrorCode.FACTORY_NAME)
             parsed = parse_input(parameter, text, environment)
             if isinstance(parsed, str):
                 config_text = with_secret_variable(config_text, env, name, parsed)
@@ -181,14 +210,14 @@ class MappingWorkspace:
 
     # --- parameterization rules ---------------------------------------------------------------------------------
 
-    def rules(self) -> list["Rule"]:
+    def rules(self) -> list[Rule]:
         """The rules in force: the factory's definition file, or ADF's default when it has none."""
         from portal.adf.rules_editor import current_definition, list_rules
 
         return list_rules(current_definition(self.factory))
 
-    def change_rules(self, *, add: "Rule | None" = None,
-                     remove: "RuleTarget | None" = None) -> tuple[list[Edit], "RulePreview"]:
+    def change_rules(self, *, add: Rule | None = None,
+                     remove: RuleTarget | None = None) -> tuple[list[Edit], RulePreview]:
         """An edit of `arm-template-parameters-definition.json` that adds a rule and/or removes one, with the
         preview of the parameters the new rules yield. Nothing is written yet."""
         from portal.adf.rules_editor import add_rule, current_definition, definition_text, preview, remove_rule
@@ -221,17 +250,17 @@ class MappingWorkspace:
 
     # --- saving --------------------------------------------------------------------------------------------------
 
-    def save(self, edits: Sequence[Edit], *, author: "Author", branch: str | None = None,
-             message: str | None = None, push: bool | None = None) -> "CommitResult":
+    def save(self, edits: Sequence[Edit], *, author: Author, branch: str | None = None,
+             message: str | None = None, push: bool | None = None) -> CommitResult:
         """Commit the edits on a new branch (or directly, where the configuration allows), based on the commit
         this workspace was read at; refused if the main branch moved since."""
         from portal.environments.git_store import FileChange, commit_changes
 
         if not edits:
-            raise PortalError("edit", "changes nothing", code="NOTHING_CHANGED")
+            raise PortalError("edit", "changes nothing", code=ErrorCode.NOTHING_CHANGED)
         if self.snapshot.commit is None:
             raise PortalError(str(self.snapshot.root), "is not a Git repository with a commit to build on",
-                              code="GIT")
+                              code=ErrorCode.GIT)
         lines = [line for edit in edits for line in edit.changes]
         title = message or (lines[0] if len(lines) == 1 else f"Update parameters: {len(lines)} changes")
         body = "\n".join(f"- {line}" for line in lines)
@@ -248,3 +277,58 @@ class MappingWorkspace:
             message=f"{title}\n\n{body}\n", branch=branch, allow_direct=git.allow_direct_commits,
             push=git.push if push is None else push, remote=git.remote,
         )
+
+
+# --- the workspaces read at a commit, per process ------------------------------------------------------------------
+
+_FULL_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256 repositories
+AT_COMMIT_KEPT = 8  # workspaces kept: each holds a parsed factory and an open repository
+
+
+class _CommitCache:
+    """(resolved repository root, commit id) → the workspace read there; the least recently used go first beyond
+    `size`. Thread-safe: a commit being opened is opened by one thread, the others asking for it wait for that."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[tuple[Path, str], MappingWorkspace] = OrderedDict()
+        self._opening: dict[tuple[Path, str], threading.Lock] = {}
+
+    def get(self, key: tuple[Path, str], read: Callable[[], MappingWorkspace]) -> MappingWorkspace:
+        with self._lock:
+            found = self._hit(key)
+            if found is not None:
+                return found
+            opening = self._opening.setdefault(key, threading.Lock())
+        with opening:  # outside the cache's lock: parsing one commit does not hold up reading the others
+            try:
+                with self._lock:
+                    found = self._hit(key)
+                if found is not None:
+                    return found
+                workspace = read()
+                # A branch named like a commit id (when no such commit exists) moves: what it read is not kept.
+                if workspace.snapshot.commit == key[1]:
+                    with self._lock:
+                        self._kept[key] = workspace
+                        while len(self._kept) > self.size:
+                            self._kept.popitem(last=False)
+                return workspace
+            finally:
+                with self._lock:
+                    if self._opening.get(key) is opening:
+                        del self._opening[key]
+
+    def _hit(self, key: tuple[Path, str]) -> MappingWorkspace | None:
+        found = self._kept.get(key)
+        if found is not None:
+            self._kept.move_to_end(key)
+        return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+
+_AT_COMMIT = _CommitCache(AT_COMMIT_KEPT)

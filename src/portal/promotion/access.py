@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from portal.environments.config import ROLES, PortalConfig, Role
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 from portal.promotion.identity import Identity
 
 
@@ -45,7 +45,7 @@ class Forbidden(PortalError):
     def __init__(self, identity: Identity, action: Action, environment: str):
         needed = " or ".join(ACTION_ROLES[action] + (Role.ADMIN,))
         super().__init__(f"environment {environment}", f"{identity.describe()} may not {verb(action)} here",
-                         hint=f"needs the role {needed} (access.roles in portal.yaml)", code="FORBIDDEN")
+                         hint=f"needs the role {needed} (access.roles in portal.yaml)", code=ErrorCode.FORBIDDEN)
         self.identity = identity
         self.action = action
         self.environment = environment

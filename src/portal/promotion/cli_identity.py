@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 from portal.promotion.identity import (
     USER_VARIABLE,
     Identity,
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 def identity_for_cli(repo_root: Path, environment: str | None, as_name: str | None,
-                     config: "PortalConfig | None" = None) -> Identity:
+                     config: PortalConfig | None = None) -> Identity:
     """`config` is the main branch's committed configuration (the caller usually has it already)."""
     from portal.deploy.target import credential_for
     from portal.environments.trusted import trusted_config
@@ -45,7 +45,7 @@ def identity_for_cli(repo_root: Path, environment: str | None, as_name: str | No
         raise
     except Exception as error:  # noqa: BLE001 - any sign-in failure: say it in one line
         raise PortalError(f"sign-in ({target.auth})", f"cannot tell who you are: {error}".splitlines()[0],
-                          hint="sign in (az login, or the pipeline's credential) and try again", code="IDENTITY") \
+                          hint="sign in (az login, or the pipeline's credential) and try again", code=ErrorCode.IDENTITY) \
             from error
 
 

@@ -7,10 +7,11 @@ import base64
 import json
 import os
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 
 USER_VARIABLE = "PORTAL_USER"
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -47,7 +48,7 @@ def from_claims(claims: Mapping[str, Any], source: str) -> Identity:
     if name is None:
         app = claims.get("appid") or claims.get("azp") or claims.get("oid") or claims.get("sub")
         if not app:
-            raise PortalError("sign-in", "the token names no user or application", code="IDENTITY")
+            raise PortalError("sign-in", "the token names no user or application", code=ErrorCode.IDENTITY)
         name = str(app)
     groups = claims.get("groups") or ()
     roles = claims.get("roles") or ()  # app roles: a service principal's "groups"
@@ -61,10 +62,10 @@ def claims_of_token(token: str) -> dict[str, Any]:
         payload += "=" * (-len(payload) % 4)
         claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
     except (IndexError, ValueError, UnicodeError) as error:
-        raise PortalError("sign-in", "the Azure credential returned a token that is not a JWT", code="IDENTITY") \
+        raise PortalError("sign-in", "the Azure credential returned a token that is not a JWT", code=ErrorCode.IDENTITY) \
             from error
     if not isinstance(claims, dict):
-        raise PortalError("sign-in", "the Azure credential returned a token without claims", code="IDENTITY")
+        raise PortalError("sign-in", "the Azure credential returned a token without claims", code=ErrorCode.IDENTITY)
     return claims
 
 
@@ -80,13 +81,13 @@ def unverified(name: str | None, *, allowed: bool) -> Identity:
     source = "--as" if name else USER_VARIABLE
     if not allowed:
         raise PortalError("--as / PORTAL_USER", "naming yourself is only possible in sandbox and demo mode",
-                          hint="sign in with the environment's Azure credential", code="IDENTITY")
+                          hint="sign in with the environment's Azure credential", code=ErrorCode.IDENTITY)
     if not given or not given.strip():
         raise PortalError("identity", "who is acting? give --as NAME or set PORTAL_USER (sandbox and demo mode)",
-                          code="IDENTITY")
+                          code=ErrorCode.IDENTITY)
     hidden = invisible_characters(given)
     if hidden:
         # A name that looks like someone else's must not pass for another person (e.g. a second approver).
         raise PortalError(source, f"the name contains invisible characters ({', '.join(hidden)})",
-                          hint="type the name without them", code="IDENTITY")
+                          hint="type the name without them", code=ErrorCode.IDENTITY)
     return Identity(given.strip(), (), False, source)

@@ -9,13 +9,13 @@ converges). The environment's lock is only held while a promotion runs, never wh
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,10 +30,10 @@ from portal.audit import (
 )
 from portal.audit.store import Approval
 from portal.audit.vocabulary import Decision, EventKind, PromotionStatus
-from portal.events import Event, EventSink, no_events
 from portal.environments.render import shown
 from portal.environments.trusted import trusted_config, trusted_main
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
+from portal.events import Event, EventSink, no_events
 from portal.promotion.access import Action, Forbidden, allowed, require, who_may
 from portal.promotion.identity import Identity, invisible_characters, person_key
 from portal.promotion.snapshot import canonical_json, snapshot_of
@@ -75,7 +75,7 @@ def _as(identity: Identity) -> dict[str, Any]:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _iso(moment: datetime) -> str:
@@ -85,18 +85,14 @@ def _iso(moment: datetime) -> str:
 class Promotions:
     """Promotions of one data repository, recorded in its audit store."""
 
-    # Opened workspaces kept per (ref, commit): a commit never changes, and opening one parses the whole factory.
-    WORKSPACES_KEPT = 4
-
     def __init__(self, repo_root: Path, store: AuditStore):
         self.repo_root = Path(repo_root)
         self.store = store
         self._cache_lock = threading.Lock()
-        self._workspaces: OrderedDict[tuple[str, str], MappingWorkspace] = OrderedDict()
         self._rules: tuple[str, PortalConfig] | None = None
 
     @classmethod
-    def open(cls, repo_dir: str | os.PathLike[str] = ".") -> "Promotions":
+    def open(cls, repo_dir: str | os.PathLike[str] = ".") -> Promotions:
         root = Path(repo_dir).resolve()
         config = trusted_config(root)  # where the audit store is, too, is not the working tree's say
         return cls(root, AuditStore.open(audit_url(root, config.audit.url)))
@@ -111,7 +107,7 @@ class Promotions:
         from what a requester can edit (see `portal.environments.trusted`)."""
         return trusted_main(self.repo_root).branch
 
-    def main_config(self) -> "PortalConfig":
+    def main_config(self) -> PortalConfig:
         """portal.yaml as committed on the main branch: whose roles, identity rules, order, targets and protection
         govern promotions. The working tree's copy does not count (editing it locally must not grant anyone
         anything). Only that file is read, once per main-branch commit."""
@@ -124,35 +120,21 @@ class Promotions:
             self._rules = (main.commit, config)
         return config
 
-    def workspace_at(self, ref: str | None = None) -> "MappingWorkspace":
-        """The repository at `ref`, by default the main branch (what a promotion deploys). Kept per commit, so
-        asking again after the branch moved opens the new commit."""
-        from portal.adf.loader import open_repository, resolve_commit
+    def workspace_at(self, ref: str | None = None) -> MappingWorkspace:
+        """The repository at the commit `ref` names now, by default the main branch's (what a promotion deploys).
+        Read once per commit for the whole process (`MappingWorkspace.at_commit`), so asking again after the branch
+        moved opens the new commit."""
+        from portal import git_repo
+        from portal.adf.loader import NOT_A_REPOSITORY_FOR_REF
+        from portal.environments.workspace import MappingWorkspace
 
         if ref is None:
             # The trusted main branch's commit itself: a tag or local ref named like the branch must not shadow it.
             commit = trusted_main(self.repo_root).commit
-            key, ref = ("", commit), commit
         else:
-            repo = open_repository(self.repo_root)
-            try:
-                key = (ref, resolve_commit(repo, ref).hexsha)
-            finally:
-                repo.close()
-        with self._cache_lock:
-            if key in self._workspaces:
-                self._workspaces.move_to_end(key)
-                return self._workspaces[key]
-        from portal.environments.workspace import MappingWorkspace
-
-        workspace = MappingWorkspace.open(self.repo_root, ref)
-        if workspace.snapshot.commit != key[1]:  # the ref moved while it was opened: key by what was read
-            key = (key[0], workspace.snapshot.commit)
-        with self._cache_lock:
-            self._workspaces[key] = workspace
-            while len(self._workspaces) > self.WORKSPACES_KEPT:
-                self._workspaces.popitem(last=False)
-        return workspace
+            with git_repo.open_repo(self.repo_root, what=NOT_A_REPOSITORY_FOR_REF) as repo:
+                commit = git_repo.resolve_commit(repo, ref).hexsha
+        return MappingWorkspace.at_commit(self.repo_root, commit)
 
     # -- the audit trail --------------------------------------------------------------------------------------
 
@@ -164,7 +146,7 @@ class Promotions:
                                    snapshot_id=promotion.snapshot_id if promotion else None,
                                    summary=summary, data=data or {}))
 
-    def _check(self, rules: "PortalConfig", identity: Identity, action: Action, environment: str) -> None:
+    def _check(self, rules: PortalConfig, identity: Identity, action: Action, environment: str) -> None:
         try:
             require(rules, identity, action, environment)
         except Forbidden as refused:
@@ -190,8 +172,8 @@ class Promotions:
 
     def request(self, environment: str, identity: Identity, *, ref: str | None = None,
                 skip_reason: str | None = None, rollback: bool = False, sink: EventSink = no_events,
-                planned: "PlannedEnvironment | None" = None,
-                expected_plan_hash: str | None = None) -> tuple[Promotion, "PlannedEnvironment"]:
+                planned: PlannedEnvironment | None = None,
+                expected_plan_hash: str | None = None) -> tuple[Promotion, PlannedEnvironment]:
         """Ask for a snapshot (the main branch, or `ref`) to be promoted to `environment`; returns the promotion
         (approved at once where no approval is needed) and the plan that was recorded. With `expected_plan_hash`
         (the plan a person was shown), a different plan is refused rather than recorded."""
@@ -210,7 +192,7 @@ class Promotions:
                     f"environment {environment}", f"snapshot {content.id} is not its rollback target "
                     f"(snapshot {target.id}, commit {(target.source_commit or '')[:10]})",
                     hint="a rollback promotes the previous successful snapshot again; promote other snapshots "
-                         "the usual way", code="ROLLBACK"), environment=environment, action=Action.ROLLBACK)
+                         "the usual way", code=ErrorCode.ROLLBACK), environment=environment, action=Action.ROLLBACK)
         self._check_order(rules, identity, environment, content.id, skip_reason, rollback)
         if planned is None or planned.plan.source_commit != content.source_commit \
                 or planned.plan.environment != environment:
@@ -220,12 +202,12 @@ class Promotions:
                 f"environment {environment}", f"the plan changed since it was shown (now {planned.plan.hash[:12]}, "
                 f"shown {expected_plan_hash[:12]}): {ref or 'the main branch'} moved to commit "
                 f"{content.source_commit[:10]}", hint="plan again and check what it changes now",
-                code="PLAN_CHANGED"), environment=environment, action=Action.ROLLBACK if rollback else Action.PROMOTE)
+                code=ErrorCode.PLAN_CHANGED), environment=environment, action=Action.ROLLBACK if rollback else Action.PROMOTE)
         if planned.plan.blockers:
             # Nobody should approve what the service would refuse half-way.
             raise self._refuse(identity, PortalError(
                 f"environment {environment}", "the service would refuse this plan: " + "; ".join(planned.plan.blockers),
-                hint="change the source so that the plan has no blockers", code="PLAN_BLOCKED"),
+                hint="change the source so that the plan has no blockers", code=ErrorCode.PLAN_BLOCKED),
                 environment=environment, action=Action.ROLLBACK if rollback else Action.PROMOTE)
         snapshot = self.store.put_snapshot(Snapshot(
             content.id, content.source_commit, content.template_hash, content.notebook_hash, _iso(_now()),
@@ -247,7 +229,7 @@ class Promotions:
                            "rollback": rollback, "approvalsRequired": required})
         return promotion, planned
 
-    def _check_order(self, rules: "PortalConfig", identity: Identity, environment: str, snapshot_id: str,
+    def _check_order(self, rules: PortalConfig, identity: Identity, environment: str, snapshot_id: str,
                      skip_reason: str | None, rollback: bool) -> None:
         """A snapshot reaches environment N only after it succeeded in N-1 (an admin may skip, with a reason)."""
         names = [e.name for e in rules.environments]
@@ -263,15 +245,16 @@ class Promotions:
             raise self._refuse(identity, PortalError(
                 f"environment {environment}", f"snapshot {snapshot_id} has not succeeded in {previous} yet",
                 hint=f"promote it to {previous} first; an admin may skip with a written reason (--skip-reason)",
-                code="ORDER"), environment=environment, action=Action.PROMOTE)
+                code=ErrorCode.ORDER), environment=environment, action=Action.PROMOTE)
         self._check(rules, identity, Action.SKIP, environment)
 
-    def _store_artifacts(self, workspace: "MappingWorkspace", environment: str, planned: "PlannedEnvironment",
+    def _store_artifacts(self, workspace: MappingWorkspace, environment: str, planned: PlannedEnvironment,
                          identity: Identity) -> dict[str, str]:
         """What goes out, content-addressed, so anyone can download exactly that (secrets only as their source)."""
         env = workspace.environment(environment)
-        def put(content: bytes, **what: str) -> str:
-            return self.store.put_artifact(content, **what, **_as(identity))
+        def put(content: bytes, *, media_type: str, name: str) -> str:
+            return self.store.put_artifact(content, media_type=media_type, name=name, actor=identity.name,
+                                           actor_verified=identity.verified)
 
         digests = {
             "template": put(canonical_json(workspace.export.template), media_type="application/json",
@@ -294,7 +277,7 @@ class Promotions:
     def _promotion(self, promotion_id: str) -> Promotion:
         promotion = self.store.promotion(promotion_id)
         if promotion is None:
-            raise PortalError(f"promotion {promotion_id}", "does not exist", code="NOT_FOUND")
+            raise PortalError(f"promotion {promotion_id}", "does not exist", code=ErrorCode.NOT_FOUND)
         return promotion
 
     def approve(self, promotion_id: str, identity: Identity, comment: str = "") -> Promotion:
@@ -303,15 +286,15 @@ class Promotions:
         self._check(rules, identity, Action.APPROVE, promotion.environment)
         if promotion.status != AWAITING_APPROVAL:
             raise self._refuse(identity, PortalError(f"promotion {promotion.id}", f"is {promotion.status}, not "
-                                                     "awaiting approval", code="STATE"), promotion=promotion,
+                                                     "awaiting approval", code=ErrorCode.STATE), promotion=promotion,
                                action=Action.APPROVE)
         if invisible_characters(identity.name):
             raise self._refuse(identity, PortalError(f"approver {identity.name!r}", "the name contains invisible "
-                                                     "characters", code="IDENTITY"), promotion=promotion,
+                                                     "characters", code=ErrorCode.IDENTITY), promotion=promotion,
                                action=Action.APPROVE)
         if person_key(identity.name) == person_key(promotion.requested_by):
             raise self._refuse(identity, PortalError(f"promotion {promotion.id}", "cannot be approved by the "
-                                                     "person who requested it", code="OWN_PROMOTION"),
+                                                     "person who requested it", code=ErrorCode.OWN_PROMOTION),
                                promotion=promotion, action=Action.APPROVE)
         self.store.add_approval(Approval(promotion.id, identity.name, Decision.APPROVE, comment, _iso(_now())),
                                 **_as(identity))
@@ -330,10 +313,10 @@ class Promotions:
         promotion = self._promotion(promotion_id)
         self._check(rules, identity, Action.REJECT, promotion.environment)
         if not reason or not reason.strip():
-            raise PortalError(f"promotion {promotion.id}", "a rejection needs a reason", code="REASON")
+            raise PortalError(f"promotion {promotion.id}", "a rejection needs a reason", code=ErrorCode.REASON)
         if promotion.status not in (AWAITING_APPROVAL, APPROVED):
             raise self._refuse(identity, PortalError(f"promotion {promotion.id}", f"is {promotion.status}; only "
-                                                     "a waiting promotion can be rejected", code="STATE"),
+                                                     "a waiting promotion can be rejected", code=ErrorCode.STATE),
                                promotion=promotion, action=Action.REJECT)
         self.store.add_approval(Approval(promotion.id, identity.name, Decision.REJECT, reason, _iso(_now())),
                                 **_as(identity))
@@ -342,7 +325,7 @@ class Promotions:
         self._record(EventKind.PROMOTION_REJECTED, identity, promotion=promotion, summary=reason, data={"reason": reason})
         return promotion
 
-    def valid_approvals(self, promotion: Promotion, rules: "PortalConfig | None" = None) -> set[str]:
+    def valid_approvals(self, promotion: Promotion, rules: PortalConfig | None = None) -> set[str]:
         """Distinct approvers, other than the requester, whose approval has not expired."""
         rules = rules or self.main_config()
         hours = rules.environment(promotion.environment).protection.approval_expiry_hours
@@ -364,7 +347,7 @@ class Promotions:
     # -- running ----------------------------------------------------------------------------------------------
 
     def run(self, promotion_id: str, identity: Identity, *, sink: EventSink = no_events,
-            planned: "PlannedEnvironment | None" = None) -> Promotion:
+            planned: PlannedEnvironment | None = None) -> Promotion:
         """Carry out an approved promotion under its environment's lock; every step goes to the audit trail."""
         from portal.deploy.service import apply_environment, plan_environment
 
@@ -375,7 +358,7 @@ class Promotions:
             self._check(rules, identity, Action.PROMOTE, environment)  # records and raises
         if promotion.status not in RESUMABLE:
             raise self._refuse(identity, PortalError(f"promotion {promotion.id}", f"is {promotion.status}; it "
-                                                     "cannot run", code="STATE"), promotion=promotion, action=Action.RUN)
+                                                     "cannot run", code=ErrorCode.STATE), promotion=promotion, action=Action.RUN)
         stale = self.superseded_by(promotion)
         if stale is not None:
             raise self._expire(promotion, identity, stale)
@@ -385,7 +368,7 @@ class Promotions:
                 promotion = self.store.update_promotion(promotion.id, promotion.version, **_as(identity), status=AWAITING_APPROVAL)
                 raise self._refuse(identity, PortalError(
                     f"promotion {promotion.id}", f"has {len(valid)} valid approvals of "
-                    f"{promotion.approvals_required} (approvals expire)", code="APPROVAL"), promotion=promotion,
+                    f"{promotion.approvals_required} (approvals expire)", code=ErrorCode.APPROVAL), promotion=promotion,
                     action=Action.RUN)
         lease = rules.promotion.lock_lease_seconds
         owner = f"{socket.gethostname()}:{os.getpid()}"
@@ -393,7 +376,7 @@ class Promotions:
         if not got.acquired:
             busy = PortalError(f"environment {environment}", f"is being promoted by {got.lock.promotion_id} (since "
                                f"{got.lock.acquired_at}, held by {got.lock.owner})", hint="wait until it finishes",
-                               code="LOCKED")
+                               code=ErrorCode.LOCKED)
             if promotion.status == APPROVED and not promotion.approvals_required and promotion.started_at is None:
                 # Asked to run at once and refused: left "approved", it would run an old snapshot later on.
                 self._expire(promotion, identity, f"not run: {busy.where} {busy.what}; request it again when "
@@ -411,11 +394,11 @@ class Promotions:
                                                     started_at=_iso(_now()), error=None)
             self._record(EventKind.PROMOTION_STARTED, identity, promotion=promotion)
             keeper.start()
-            snapshot = self.store.snapshot(promotion.snapshot_id)
+            snapshot = self._snapshot(promotion.snapshot_id)
             workspace = self.workspace_at(snapshot.source_commit)
             if snapshot_of(workspace).id != snapshot.id:
                 raise PortalError(f"snapshot {snapshot.id}", "its commit no longer yields the same content",
-                                  code="SNAPSHOT")
+                                  code=ErrorCode.SNAPSHOT)
             if planned is None or planned.plan.source_commit != snapshot.source_commit:
                 planned = plan_environment(workspace, environment)
             recorder = _StepRecorder(self, identity, promotion, sink, keeper)
@@ -460,13 +443,11 @@ class Promotions:
             if git.push:
                 push_anchors(self.repo_root, git.remote)
         except Exception as error:  # noqa: BLE001 - recorded, never raised
-            try:
+            with contextlib.suppress(PortalError):
                 self.store.append(NewEvent(kind=EventKind.ANCHOR_FAILED, actor="portal", actor_verified=False,
                                            environment=promotion.environment, promotion_id=promotion.id,
                                            snapshot_id=promotion.snapshot_id,
                                            summary=f"the trail's head could not be noted in Git: {error}"[:300]))
-            except PortalError:
-                pass
 
     def _record_failure(self, promotion_id: str, identity: Identity, error: BaseException) -> None:
         """Mark the promotion failed and record why; when the audit store itself is what failed, there is nothing
@@ -511,7 +492,7 @@ class Promotions:
                                               finished_at=_iso(_now()), error=why)
         self._record(EventKind.PROMOTION_EXPIRED, identity, promotion=expired, summary=why)
         return PortalError(f"promotion {promotion.id}", why, hint="request a new promotion of the snapshot you "
-                           "want (or a rollback)", code="SUPERSEDED")
+                           "want (or a rollback)", code=ErrorCode.SUPERSEDED)
 
     def _expire_older(self, succeeded: Promotion, identity: Identity) -> None:
         """After a success, the environment's promotions requested before it that are still open (waiting,
@@ -519,11 +500,10 @@ class Promotions:
         for older in self.store.promotions(environment=succeeded.environment,
                                            statuses=[AWAITING_APPROVAL, APPROVED, FAILED, INTERRUPTED], limit=1000):
             if older.requested_at < succeeded.requested_at:
-                try:
+                # Changed meanwhile (approved and started elsewhere): its own run checks again.
+                with contextlib.suppress(PortalError):
                     self._expire(older, identity, f"superseded: promotion {succeeded.id} (snapshot "
                                                   f"{succeeded.snapshot_id}), requested later, succeeded first")
-                except PortalError:
-                    pass  # changed meanwhile (approved and started elsewhere): its own run checks again
 
     def runnable(self, *, limit: int = 20) -> list[Promotion]:
         """Promotions one may run now: approved and not run yet, or failed or interrupted (running again
@@ -546,14 +526,20 @@ class Promotions:
         current = self.store.last_succeeded(environment)
         if current is None:
             raise PortalError(f"environment {environment}", "has no successful promotion to roll back from",
-                              code="ROLLBACK")
+                              code=ErrorCode.ROLLBACK)
         succeeded = sorted(self.store.promotions(environment=environment, statuses=[SUCCEEDED], limit=1000),
                            key=lambda p: p.finished_at or "", reverse=True)
         previous = next((p for p in succeeded if p.snapshot_id != current.snapshot_id), None)
         if previous is None:
             raise PortalError(f"environment {environment}", "has no earlier snapshot to roll back to",
-                              code="ROLLBACK")
-        return self.store.snapshot(previous.snapshot_id)
+                              code=ErrorCode.ROLLBACK)
+        return self._snapshot(previous.snapshot_id)
+
+    def _snapshot(self, snapshot_id: str) -> Snapshot:
+        snapshot = self.store.snapshot(snapshot_id)
+        if snapshot is None:  # a promotion's snapshot is recorded before the promotion: the store lost it
+            raise PortalError(f"snapshot {snapshot_id}", "is not in the audit store", code=ErrorCode.SNAPSHOT)
+        return snapshot
 
     # -- status -----------------------------------------------------------------------------------------------
 
@@ -623,4 +609,4 @@ class _StepRecorder:
                                                data=event.as_json()))
         if self._keeper.lost:
             raise PortalError(f"environment {self._promotion.environment}", "lost its promotion lock",
-                              code="LOCK_LOST")
+                              code=ErrorCode.LOCK_LOST)

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 
 if TYPE_CHECKING:
     from portal.environments.workspace import MappingWorkspace
@@ -34,19 +34,19 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def snapshot_of(workspace: "MappingWorkspace") -> SnapshotContent:
+def snapshot_of(workspace: MappingWorkspace) -> SnapshotContent:
     """The snapshot a workspace read at a commit represents."""
     commit = workspace.snapshot.commit
     if workspace.snapshot.ref is None or commit is None:
         raise PortalError(str(workspace.snapshot.root), "a promotion needs a commit, not the working tree",
-                          hint="promote a branch or commit (--ref), by default the main branch", code="SNAPSHOT")
+                          hint="promote a branch or commit (--ref), by default the main branch", code=ErrorCode.SNAPSHOT)
     template_hash = sha256(canonical_json(workspace.export.template))
     notebook_hash = _notebook_hash(workspace)
     identity = canonical_json({"commit": commit, "template": template_hash, "notebooks": notebook_hash})
     return SnapshotContent(sha256(identity)[:16], commit, template_hash, notebook_hash)
 
 
-def _notebook_hash(workspace: "MappingWorkspace") -> str | None:
+def _notebook_hash(workspace: MappingWorkspace) -> str | None:
     from portal.databricks.notebooks import load_notebooks
 
     targets = [env.databricks for env in workspace.config.environments if env.databricks is not None]

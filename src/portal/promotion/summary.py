@@ -3,8 +3,9 @@ values (they may be long or sensitive). Stored in the audit trail as JSON (`to_j
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from portal.deploy.service import PlannedEnvironment
@@ -23,7 +24,7 @@ class PlanSummary:
     notebook_changes: tuple[str, ...] = field(default=())
 
     @classmethod
-    def of(cls, planned: "PlannedEnvironment") -> "PlanSummary":
+    def of(cls, planned: PlannedEnvironment) -> PlanSummary:
         plan = planned.plan
         notebooks = plan.notebooks
         return cls(
@@ -42,7 +43,7 @@ class PlanSummary:
         return data
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any] | None) -> "PlanSummary":
+    def from_json(cls, data: Mapping[str, Any] | None) -> PlanSummary:
         """As recorded (a request from any earlier version: missing parts read as empty)."""
         data = data or {}
         notebooks = data.get("notebooks") or None

@@ -62,8 +62,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from portal.sandbox import runs, triggers
 from portal.sandbox.contract import validate
@@ -88,7 +89,6 @@ from portal.sandbox.service_owned import (
     masked,
 )
 from portal.sandbox.state import Document, SandboxState, new_etag
-
 
 _FACTORY_TYPE = f"{PROVIDER}/factories"
 # Collections whose ids and types the service spells otherwise than the URL: IntegrationRuntimes_Create.json and
@@ -558,4 +558,4 @@ def _location_key(location: str) -> str:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")

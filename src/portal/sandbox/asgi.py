@@ -203,7 +203,7 @@ def _http_date() -> bytes:
 # -- uvicorn: the protocol, one listener, the loop thread ----------------------------------------------------------
 
 
-class _AtDebug(logging.LoggerAdapter):  # type: ignore[type-arg]
+class _AtDebug(logging.LoggerAdapter):
     """uvicorn's log calls (warnings and errors about clients included), all at DEBUG on this module's logger."""
 
     level = logging.DEBUG  # uvicorn reads `logger.level` to decide on its TRACE lines
@@ -224,9 +224,9 @@ class _Protocol(H11Protocol):
         self.access_log = False
         self._sandbox_app = sandbox_app
         self._served_app = self.app
-        self.app = self._with_extensions  # type: ignore[assignment]
+        self.app = self._with_extensions
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # a stream: a Transport
         sock = transport.get_extra_info("socket")
         if sock is not None:  # asyncio does it already for TCP sockets (see bind); certain beats likely
             with contextlib.suppress(OSError):
@@ -235,7 +235,7 @@ class _Protocol(H11Protocol):
 
     async def _with_extensions(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope.setdefault("extensions", {})[ABORT_EXTENSION] = self.transport.abort
-        await self._served_app(scope, receive, send)  # type: ignore[arg-type]
+        await self._served_app(scope, receive, send)
 
     def send_400_response(self, msg: str) -> None:
         cycle = self.cycle
@@ -300,7 +300,7 @@ class Listener:
         else:
             self.sock.close()
         for connection in list(self.state.connections):
-            connection.transport.abort()  # type: ignore[union-attr]
+            connection.transport.abort()
         await asyncio.sleep(0)  # connection_lost callbacks: the requests' receive() learns of the disconnect
         await asyncio.sleep(0)
         tasks = list(self.state.tasks)

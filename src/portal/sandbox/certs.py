@@ -55,7 +55,7 @@ def ensure_certificates(folder: str | os.PathLike[str], extra_names: tuple[str, 
 
 def _ca_certificate(key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Portal Sandbox CA")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     public = key.public_key()
     return (
         x509.CertificateBuilder()
@@ -79,7 +79,7 @@ def _server_certificate(
     ca_cert: x509.Certificate,
     names: tuple[str, ...],
 ) -> x509.Certificate:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     public = key.public_key()
     # Python 3.13 verifies with VERIFY_X509_STRICT, which wants the key identifiers and a proper SAN.
     return (
@@ -125,7 +125,7 @@ def _reusable(paths: CertificatePaths, names: tuple[str, ...]) -> bool:
         return False
     if cert.issuer != ca.subject:
         return False
-    if cert.not_valid_after_utc - dt.datetime.now(dt.timezone.utc) < _RENEW_BEFORE:
+    if cert.not_valid_after_utc - dt.datetime.now(dt.UTC) < _RENEW_BEFORE:
         return False
     return all(_general_name(n) in san for n in names)
 

@@ -31,7 +31,8 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from portal.errors import PortalError
+from portal import git_repo
+from portal.errors import ErrorCode, PortalError
 
 if TYPE_CHECKING:
     import git
@@ -188,7 +189,7 @@ def parameter_definition() -> dict[str, Any] | None:
     `portal rules add linkedService properties.typeProperties.domain` commits (a custom file replaces the default,
     so the file starts from it). Return None here to go back to the default.
     """
-    from portal.adf.rules_editor import Rule, RuleTarget, add_rule, DEFAULT_DEFINITION
+    from portal.adf.rules_editor import DEFAULT_DEFINITION, Rule, RuleTarget, add_rule
 
     target = RuleTarget.parse("linkedService", "properties.typeProperties.domain", "*")
     return add_rule(DEFAULT_DEFINITION, Rule(target, "="))
@@ -212,27 +213,24 @@ def repository_files() -> dict[str, str]:
 
 
 def write_demo_repository(path: str | os.PathLike[str], *, author_name: str = "Portal Demo",
-                          author_email: str = "demo@portal.local") -> "git.Repo":
+                          author_email: str = "demo@portal.local") -> git.Repo:
     """Create the demo data repository at `path`: a new Git repository on branch main with one commit.
 
     Refuses a path that exists and is not an empty folder, so nothing of anyone's is overwritten.
     """
-    import git  # GitPython
-
     target = Path(path)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise PortalError(str(target), "exists and is not empty; the demo needs a new or empty folder",
-                          hint="choose another --path, or remove the folder first", code="DEMO_PATH")
+                          hint="choose another --path, or remove the folder first", code=ErrorCode.DEMO_PATH)
     target.mkdir(parents=True, exist_ok=True)
-    repo = git.Repo.init(target, initial_branch="main")
+    repo = git_repo.init_repo(target, initial_branch="main")
     files = repository_files()
     for rel, text in files.items():
         file = target / rel
         file.parent.mkdir(parents=True, exist_ok=True)
         # Bytes as given: ADF's JSON has no final newline and Windows line ends must not creep in.
         file.write_bytes(text.encode("utf-8"))
-    repo.index.add(sorted(files))
-    actor = git.Actor(author_name, author_email)
-    repo.index.commit("Demo data repository: retail sales analytics factory, environments dev, test, prod",
-                      author=actor, committer=actor)
+    git_repo.commit_paths(repo, sorted(files),
+                          "Demo data repository: retail sales analytics factory, environments dev, test, prod",
+                          author_name=author_name, author_email=author_email)
     return repo

@@ -13,8 +13,9 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from portal.sandbox.errors import ApiError
 
@@ -85,7 +86,7 @@ _WARNED: set[str] = set()
 @functools.lru_cache(maxsize=1)
 def _contract_rule() -> Callable[[str], Any] | None:
     try:
-        from portal.sandbox.contract import name_rule  # type: ignore[attr-defined]
+        from portal.sandbox.contract import name_rule
     except ImportError:
         return None
     return name_rule

@@ -6,7 +6,8 @@ share (and hide) the portal's own mistakes about references.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 # Reference type → the factory collection that must hold the named object.
 REFERENCE_COLLECTIONS = {
@@ -31,9 +32,9 @@ def find_references(value: Any) -> Iterator[tuple[str, str]]:
         ref_type, name = value.get("type"), value.get("referenceName")
         collection = REFERENCE_COLLECTIONS.get(ref_type) if isinstance(ref_type, str) else None
         # A name given as an expression ("@pipeline().parameters.x") is resolved at run time, not checked.
-        if collection and isinstance(name, str) and not name.startswith("@"):
-            if (collection, name.lower()) not in BUILT_IN:
-                yield collection, name
+        if (collection and isinstance(name, str) and not name.startswith("@")
+                and (collection, name.lower()) not in BUILT_IN):
+            yield collection, name
         for child in value.values():
             yield from find_references(child)
     elif isinstance(value, list):

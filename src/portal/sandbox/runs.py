@@ -14,7 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from portal.sandbox.errors import ApiError, ApiResponse
 from portal.sandbox.routes import RUNS
@@ -107,7 +108,7 @@ def _as_text(value: Any) -> str:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _iso(moment: dt.datetime) -> str:

@@ -38,8 +38,9 @@ import math
 import posixpath
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import quote
 
 from portal.sandbox.api import ApiRequest
@@ -159,7 +160,7 @@ class WorkspaceRateLimiter:
         """None when the request may go on, else the seconds to wait (for `Retry-After`, at least 1)."""
         endpoint = _workspace_endpoint(method, path)
         rate = limits.rate(endpoint) if endpoint else None
-        if rate is None or rate <= 0:
+        if not endpoint or rate is None or rate <= 0:
             return None
         capacity = max(1.0, rate * limits.burst_seconds)
         with self._lock:
@@ -443,9 +444,9 @@ def _import_fields(request: ApiRequest) -> tuple[dict[str, Any], bytes]:
 def _multipart(content_type: str, body: bytes) -> dict[str, bytes]:
     boundary = None
     for param in content_type.split(";")[1:]:
-        key, _, value = param.strip().partition("=")
+        key, _, given = param.strip().partition("=")
         if key.lower() == "boundary":
-            boundary = value.strip().strip('"')
+            boundary = given.strip().strip('"')
     if not boundary:
         raise DatabricksApiError(400, "MALFORMED_REQUEST", "The multipart body has no boundary.")
     fields: dict[str, bytes] = {}
@@ -537,7 +538,7 @@ def _normalised_source(language: str, text: str) -> bytes:
     text = text.lstrip("\ufeff")
     first, _, rest = text.partition("\n")
     body = rest if first.rstrip() == header else text
-    return f"{header}\n{body}".encode("utf-8")
+    return f"{header}\n{body}".encode()
 
 
 def _cells(obj: WorkspaceObject) -> tuple[str, list[str]]:
@@ -547,7 +548,8 @@ def _cells(obj: WorkspaceObject) -> tuple[str, list[str]]:
     text = content_bytes(obj).decode("utf-8")
     body = text.partition("\n")[2]
     separator = f"{marker} COMMAND ----------"
-    cells, current = [], []
+    cells: list[str] = []
+    current: list[str] = []
     for line in body.split("\n"):
         if line.rstrip() == separator:
             cells.append("\n".join(current).strip("\n"))
@@ -617,7 +619,7 @@ def _source_from_ipynb(data: bytes) -> tuple[str, bytes]:
             text = "\n".join(f"{marker} MAGIC {line}".rstrip() for line in text.split("\n"))
         cells.append(text.strip("\n"))
     body = f"\n\n{marker} COMMAND ----------\n\n".join(cells)
-    return language, f"{header_line(language)}\n{body}".encode("utf-8")
+    return language, f"{header_line(language)}\n{body}".encode()
 
 
 def _ipynb_language(metadata: Any) -> str:

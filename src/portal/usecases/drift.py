@@ -3,9 +3,9 @@ against the live factory and workspace folder now)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Mapping
+from datetime import UTC, datetime
 
 from portal.promotion.service import Promotions
 
@@ -42,7 +42,7 @@ class DriftReport:
 def check_drift(promotions: Promotions, environment: str) -> DriftReport:
     """Plan the environment's current snapshot again: any change is drift (edited in the factory, the workspace
     or outside the portal). Reads the live factory: call it on request, not on every page view."""
-    checked = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    checked = datetime.now(UTC).isoformat(timespec="seconds")
     current = promotions.store.last_succeeded(environment)
     if current is None:
         return DriftReport(environment, None, None, None, checked, False, {}, None, ())

@@ -9,12 +9,13 @@ identity in the portal; on the command line, the Git author (not verified: the r
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from portal.environments.git_store import Author, CommitResult
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 from portal.promotion.identity import Identity
 from portal.promotion.service import Promotions
 from portal.usecases.session import DEMO_PEOPLE
@@ -40,7 +41,7 @@ def git_author(identity: Identity, display_name: str | None = None) -> Author:
     or in the demo the picked person."""
     login = _NOT_IN_GIT_IDENTITY.sub("", identity.name).strip()
     if not login:
-        raise PortalError("author", "the signed-in identity has no name", code="BAD_AUTHOR")
+        raise PortalError("author", "the signed-in identity has no name", code=ErrorCode.BAD_AUTHOR)
     # A service principal signs in by app id: Git still needs an address-shaped email.
     email = login if "@" in login else f"{login}@portal.invalid"
     demo_name = DEMO_PEOPLE.get(identity.name, "").split(",")[0].strip()
@@ -55,11 +56,11 @@ def author_identity(author: Author) -> Identity:
 
 def edit_branch(prefix: str, environment: str | None = None, now: datetime | None = None) -> str:
     """`params/test-20250101-120000` or `rules/20250101-120000`."""
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
     return f"{prefix}/{environment}-{stamp}" if environment else f"{prefix}/{stamp}"
 
 
-def save_edit(promotions: Promotions, workspace: "MappingWorkspace", edits: Sequence["Edit"],
+def save_edit(promotions: Promotions, workspace: MappingWorkspace, edits: Sequence[Edit],
               identity: Identity, *, environment: str | None, author: Author | None = None,
               branch: str | None = None, direct: bool = False, message: str | None = None, push: bool | None = None,
               display_name: str | None = None, branch_prefix: str = "params") -> SavedEdit:

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from portal.audit import Promotion, Snapshot
-from portal.events import EventSink, no_events
 from portal.deploy.service import plan_environment
 from portal.errors import PortalError
+from portal.events import EventSink, no_events
 from portal.promotion.identity import Identity
 from portal.promotion.service import APPROVED, AWAITING_APPROVAL, Promotions
 from portal.promotion.snapshot import snapshot_of
@@ -40,11 +40,11 @@ class PreparedPromotion:
     ref: str | None  # None: the main branch
     commit: str
     snapshot_id: str
-    planned: "PlannedEnvironment" = field(repr=False)
+    planned: PlannedEnvironment = field(repr=False)
     rollback: bool = False
 
     @property
-    def plan(self) -> "Plan":
+    def plan(self) -> Plan:
         return self.planned.plan
 
     def matches(self, environment: str, ref: str | None, rollback: bool = False) -> bool:
@@ -99,7 +99,7 @@ def submit(promotions: Promotions, prepared: PreparedPromotion, identity: Identi
 
 
 def run(promotions: Promotions, promotion_id: str, identity: Identity, *, sink: EventSink = no_events,
-        planned: "PlannedEnvironment | None" = None) -> Outcome:
+        planned: PlannedEnvironment | None = None) -> Outcome:
     """Run a promotion under its environment's lock. A failed or refused run is recorded and returned as the
     outcome's error."""
     return _run(promotions, promotion_id, identity, sink, planned)
@@ -142,7 +142,7 @@ def rollback(promotions: Promotions, environment: str, identity: Identity, *,
 
 
 def _run(promotions: Promotions, promotion_id: str, identity: Identity, sink: EventSink,
-         planned: "PlannedEnvironment | None") -> Outcome:
+         planned: PlannedEnvironment | None) -> Outcome:
     try:
         done = promotions.run(promotion_id, identity, sink=sink, planned=planned)
     except PortalError as error:

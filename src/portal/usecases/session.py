@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 from portal.promotion.identity import Identity, from_claims
 
 REPO_VARIABLE = "PORTAL_REPO"
@@ -55,7 +56,7 @@ def portal_site(environ: Mapping[str, str] | None = None) -> PortalSite:
         root = Path(configured).expanduser().resolve()
         if not (root / "portal.yaml").is_file():
             raise PortalError(f"{REPO_VARIABLE}={configured}", "has no portal.yaml: it is not a data repository",
-                              hint="point it at the repository's top folder", code="REPO")
+                              hint="point it at the repository's top folder", code=ErrorCode.REPO)
         return PortalSite(root, demo=False, sandbox_only=_sandbox_only(root))
     root = Path(env.get(DEMO_VARIABLE, "") or DEFAULT_DEMO_DIR).expanduser().resolve()
     with _DEMO_LOCK:
@@ -64,7 +65,7 @@ def portal_site(environ: Mapping[str, str] | None = None) -> PortalSite:
 
             if root.exists() and any(root.iterdir()):
                 raise PortalError(str(root), "is not empty and holds no demo repository",
-                                  hint=f"set {DEMO_VARIABLE} to an empty folder", code="REPO")
+                                  hint=f"set {DEMO_VARIABLE} to an empty folder", code=ErrorCode.REPO)
             create_demo(root)
     return PortalSite(root, demo=True, sandbox_only=_sandbox_only(root))
 
@@ -81,7 +82,7 @@ def sign_in_required(site: PortalSite, signs_in: bool) -> PortalError | None:
         return None
     return PortalError(site.label, "deploys to real Data Factory or Databricks targets, so the portal needs sign-in",
                        hint="configure OIDC sign-in ([auth] in .streamlit/secrets.toml; see the README)",
-                       code="SIGN_IN_REQUIRED")
+                       code=ErrorCode.SIGN_IN_REQUIRED)
 
 
 def identity_of(user: Mapping[str, Any] | None, *, demo_person: str | None, site: PortalSite) -> Identity | None:
@@ -91,6 +92,6 @@ def identity_of(user: Mapping[str, Any] | None, *, demo_person: str | None, site
         return from_claims(user, "oidc")
     if site.sandbox_only and demo_person:
         if demo_person not in DEMO_PEOPLE:
-            raise PortalError("demo person", f"{demo_person!r} is not one of the demo's people", code="IDENTITY")
+            raise PortalError("demo person", f"{demo_person!r} is not one of the demo's people", code=ErrorCode.IDENTITY)
         return Identity(demo_person, (), False, "demo picker")
     return None

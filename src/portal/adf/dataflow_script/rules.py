@@ -70,11 +70,11 @@ def _gap_edits(node: Tree | Token, text: str, fix: Callable[[str, Token, Token],
     edits = []
     previous = None
     for token in tokens_of(node):
-        if previous is not None and token.start_pos > previous.end_pos:
-            gap = text[previous.end_pos:token.start_pos]
+        if previous is not None and start_of(token) > end_of(previous):
+            gap = text[end_of(previous):start_of(token)]
             fixed = fix(gap, previous, token)
             if fixed != gap:
-                edits.append((previous.end_pos, token.start_pos, fixed))
+                edits.append((end_of(previous), start_of(token), fixed))
         previous = token
     return edits
 
@@ -177,9 +177,12 @@ _OPTION_HEAD = re.compile(r"[^\W\d]\w*[ \t\r\n]*:[ \t\r\n]*")
 def _set_option_separator(arg: Arg, separator: str) -> None:
     """Queue the edit that writes an option as key + separator + value."""
     if arg.node is not None:
+        assert isinstance(arg.node, Tree)  # an option is a rule of the grammar, so a tree
         value_start = start_of(arg.node.children[2])
     else:  # a shallow statement (shallow.py): no comments, so the option is key, blanks, ':', blanks, value
-        value_start = arg.start + _OPTION_HEAD.match(arg.text).end()
+        head = _OPTION_HEAD.match(arg.text)
+        assert head is not None  # shallow.py made it an option because its text starts so
+        value_start = arg.start + head.end()
     key_end = arg.start + len(arg.key or "")
     if arg.text[key_end - arg.start:value_start - arg.start] != separator:
         arg.edits.append((key_end, value_start, separator))
@@ -354,16 +357,17 @@ def _alter_row(statement: Statement, ctx: _Context) -> None:
 
 def _spaces_around(text: str, token: Token) -> list[tuple[int, int, str]]:
     edits = []
-    start = token.start_pos
+    token_start, token_end = start_of(token), end_of(token)
+    start = token_start
     while start > 0 and text[start - 1] in " \t":
         start -= 1
-    if start < token.start_pos:
-        edits.append((start, token.start_pos, ""))
-    end = token.end_pos
+    if start < token_start:
+        edits.append((start, token_start, ""))
+    end = token_end
     while end < len(text) and text[end] in " \t":
         end += 1
-    if end > token.end_pos:
-        edits.append((token.end_pos, end, ""))
+    if end > token_end:
+        edits.append((token_end, end, ""))
     return edits
 
 
@@ -395,12 +399,12 @@ def _parse(statement: Statement, ctx: _Context) -> None:
                 if isinstance(child, Tree) and child.data == "arglist":
                     for comma in child.children:
                         if isinstance(comma, Token) and comma.type == "COMMA":
-                            end = comma.end_pos
+                            comma_end = end = end_of(comma)
                             while end < len(ctx.text) and ctx.text[end] in " \t\r\n":
                                 end += 1
-                            gap = ctx.text[comma.end_pos:end]
+                            gap = ctx.text[comma_end:end]
                             if "\n" not in gap:
-                                edits.append((comma.end_pos, end, "\n" + ctx.unit * 2))
+                                edits.append((comma_end, end, "\n" + ctx.unit * 2))
         _rewrite(arg, ctx.text, edits)
 
 

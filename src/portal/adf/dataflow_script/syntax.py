@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from typing import cast
 
 from lark import Lark, Token, Tree
 from lark.exceptions import LarkError
@@ -33,12 +34,13 @@ def parser() -> Lark:
 Node = Tree | Token
 
 
+# A token's position is optional in Lark's types (a token made by hand has none); the parser sets it on every token.
 def start_of(node: Node) -> int:
-    return node.start_pos if isinstance(node, Token) else node.meta.start_pos
+    return cast(int, node.start_pos) if isinstance(node, Token) else node.meta.start_pos
 
 
 def end_of(node: Node) -> int:
-    return node.end_pos if isinstance(node, Token) else node.meta.end_pos
+    return cast(int, node.end_pos) if isinstance(node, Token) else node.meta.end_pos
 
 
 def tokens_of(node: Node) -> Iterator[Token]:
@@ -148,6 +150,7 @@ def _arg(text: str, node: Node) -> Arg:
     start, end = start_of(node), end_of(node)
     key = None
     if kind == "option" or kind == "call":
+        assert isinstance(node, Tree)  # rules of the grammar, so trees
         key = str(node.children[0])
     elif kind not in ("assign", "typed", "local_definition"):
         kind = "expr"
@@ -162,26 +165,26 @@ def _statement(text: str, node: Tree) -> Statement:
     rparen = children[lparen + 2] if arglist is not None else children[lparen + 1]
     arrow, output = children[-2], children[-1]
     args: list[Arg] = []
-    cursor = children[lparen].end_pos
+    cursor = end_of(children[lparen])
     if arglist is not None:
         items = [child for child in arglist.children if not (isinstance(child, Token) and child.type == "COMMA")]
         commas = [child for child in arglist.children if isinstance(child, Token) and child.type == "COMMA"]
         for position, item in enumerate(items):
             arg = _arg(text, item)
-            following = commas[position].start_pos if position < len(commas) else rparen.start_pos
+            following = start_of(commas[position]) if position < len(commas) else start_of(rparen)
             arg.lead = text[cursor:arg.start]
             arg.trail = text[arg.start + len(arg.text):following]
             args.append(arg)
             cursor = following + 1
     start = node.meta.start_pos
     # With no arguments, what is between the parentheses stays in the prefix.
-    prefix_end = children[lparen].end_pos if arglist is not None else rparen.start_pos
+    prefix_end = end_of(children[lparen]) if arglist is not None else start_of(rparen)
     return Statement(
         prefix=text[start:prefix_end],
         name=name,
         args=args,
-        before_arrow=text[rparen.end_pos:arrow.start_pos],
-        after_arrow=text[arrow.end_pos:start_of(output)],
+        before_arrow=text[end_of(rparen):start_of(arrow)],
+        after_arrow=text[end_of(arrow):start_of(output)],
         output=text[start_of(output):end_of(output)],
     )
 
@@ -195,6 +198,7 @@ def parse(text: str) -> Script:
     script = Script()
     cursor = 0
     for part in tree.children:
+        assert isinstance(part, Tree)  # param_block and body: rules of the grammar, so trees
         items = [part] if part.data == "param_block" else part.children
         for item in items:
             if not isinstance(item, Tree):  # the commas between library functions

@@ -6,7 +6,7 @@ an ExpressionError once the place is known.
 
 from __future__ import annotations
 
-from portal.errors import PortalError
+from portal.errors import ErrorCode, PortalError
 
 # Errors quote the expression, shortened to this many characters.
 QUOTE_LIMIT = 120
@@ -16,7 +16,7 @@ class ExpressionError(PortalError):
     """An ARM expression that cannot be parsed, or whose value cannot be known offline."""
 
     def __init__(self, where: str, what: str, hint: str | None = None):
-        super().__init__(where, what, hint, code="EXPRESSION")
+        super().__init__(where, what, hint, code=ErrorCode.EXPRESSION)
 
 
 class _SyntaxProblem(Exception):

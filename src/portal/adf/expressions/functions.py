@@ -11,7 +11,8 @@ import binascii
 import json
 import re
 import urllib.parse
-from typing import Any, Callable, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from portal import safe_json
 from portal.adf.expressions.hashing import unique_string
@@ -492,7 +493,7 @@ def _resource_path(call: _Invocation, args: list[Any], at: int) -> str:
     if len(names) != len(segments) - 1:
         call.fail(f"the resource type '{resource_type}' needs {len(segments) - 1} name(s), got {len(names)}")
     path = f"providers/{segments[0]}"
-    for segment, name in zip(segments[1:], names):
+    for segment, name in zip(segments[1:], names, strict=True):
         path += f"/{segment}/{name}"
     return path
 

@@ -6,8 +6,9 @@ name the function.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, NoReturn, Protocol
+from typing import Any, Literal, NoReturn, Protocol
 
 from portal.adf.expressions.context import EvaluationContext
 from portal.adf.expressions.values import Secret, _float_text, json_type_name

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from portal.adf.expressions.errors import _SyntaxProblem
 from portal.adf.expressions.lexer import is_expression

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Union
 
 from portal.adf.expressions.errors import ExpressionError, _quote, _SyntaxProblem
 from portal.adf.expressions.lexer import _describe, _Token, _tokens
@@ -46,7 +45,7 @@ class Index:
     column: int
 
 
-Node = Union[StringLiteral, IntegerLiteral, Call, Property, Index]
+Node = StringLiteral | IntegerLiteral | Call | Property | Index
 
 
 class _Parser:

@@ -280,7 +280,7 @@ class _Compiler:
         definition = owner[0] if owner else None
         for word, value in schema.items():
             if word == "properties":
-                props = {}
+                props: dict[str, Any] = {}
                 for prop, sub in value.items():
                     if isinstance(sub, dict) and sub.get("readOnly"):
                         read_only.add(prop)
@@ -416,7 +416,7 @@ def validate(definition: str, body: object) -> list[str]:
     that is not vendored.
     """
     key = _compiler().key_of(definition)
-    messages = []
+    messages: list[str] = []
     for error in _validator(key).iter_errors(body):
         path = list(error.absolute_path)
         if error.validator == "required" and isinstance(error.instance, dict):

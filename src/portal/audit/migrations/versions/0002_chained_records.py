@@ -16,7 +16,8 @@ Create Date: 2026-06-01
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import context, op
@@ -33,7 +34,7 @@ HASH = sa.String(64)
 
 # The decision tables as revision 0001 made them (without `content`, which an artifact's digest covers), in the
 # order their rows are recorded, with their primary keys and the event columns each record fills.
-TABLES = {
+TABLES: dict[str, tuple[list[str], dict[str, sa.types.TypeEngine[Any]], list[str]]] = {
     "audit_snapshots": (
         ["id", "source_commit", "template_hash", "notebook_hash", "created_at", "created_by"],
         {"created_at": TIME},
@@ -112,7 +113,7 @@ def _backfill(bind: sa.Connection, key) -> None:
                            "portal version before upgrading")
     seq, prev_hash = top.seq, top.hash
     last_at = bind.scalar(sa.select(events.c.at).where(events.c.seq == seq)) if seq else None
-    now = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
     at = max(now, last_at or "")
     for name, (columns, _, key_columns) in TABLES.items():
         table = _table(name)
