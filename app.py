@@ -67,8 +67,10 @@ with st.sidebar:
             st.button("Sign out", on_click=st.logout)
         person = None
     else:
-        st.warning("Not authenticated: demo mode. Pick who you are; the audit trail marks it unverified.",
-                   icon=":material/no_accounts:")
+        st.warning(
+            "Not authenticated: demo mode. Pick who you are; the audit trail marks it unverified.",
+            icon=":material/no_accounts:",
+        )
         person = st.selectbox("Act as", list(DEMO_PEOPLE), format_func=DEMO_PEOPLE.get, key="demo_person")
     st.caption(f"Repository: {site.label}")
 

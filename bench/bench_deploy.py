@@ -52,8 +52,9 @@ TIME_TARGET = 10.0
 SUBSCRIPTION = "44444444-4444-4444-4444-444444444444"
 RESOURCE_GROUP = "rg-bench"
 FACTORY = "adf-bench-test"
-KEY_VAULT = (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}"
-             "/providers/Microsoft.KeyVault/vaults/kv-bench")
+KEY_VAULT = (
+    f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.KeyVault/vaults/kv-bench"
+)
 SECTION_HEADING = "# Deploy benchmark: incremental plan + apply vs full redeploy"
 
 for _path in (str(SRC), str(BENCH_DIR)):
@@ -107,6 +108,7 @@ def _commit(repo: git.Repo, message: str) -> None:
 # Set-up (untimed)
 # ---------------------------------------------------------------------------------------------------------------
 
+
 def set_up(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     repo = git.Repo.init(root, initial_branch="main")
     with repo.config_writer() as config:
@@ -154,15 +156,26 @@ def set_up(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     pipelines = sorted(p.stem for p in (root / "adf" / "pipeline").glob("*.json"))
     datasets = sorted(p.stem for p in (root / "adf" / "dataset").glob("*.json"))
     half = args.changed // 2
-    chosen = ([("pipeline", n) for n in rng.sample(pipelines, half)]
-              + [("dataset", n) for n in rng.sample(datasets, args.changed - half)])
+    chosen = [("pipeline", n) for n in rng.sample(pipelines, half)] + [
+        ("dataset", n) for n in rng.sample(datasets, args.changed - half)
+    ]
     return {
-        "repo": repo, "server": server, "counts": counts, "objects": len(planned.desired),
-        "parameters": len(by_name), "secure_filled": len(values), "other_findings": other,
-        "first_promotion_s": first, "first_writes": len(report.deployed), "chosen": chosen,
+        "repo": repo,
+        "server": server,
+        "counts": counts,
+        "objects": len(planned.desired),
+        "parameters": len(by_name),
+        "secure_filled": len(values),
+        "other_findings": other,
+        "first_promotion_s": first,
+        "first_writes": len(report.deployed),
+        "chosen": chosen,
         "page_size": server.page_size,
-        "started_triggers": sum(1 for (kind, _), obj in planned.desired.items()
-                                if kind == "trigger" and obj.properties.get("runtimeState") == "Started"),
+        "started_triggers": sum(
+            1
+            for (kind, _), obj in planned.desired.items()
+            if kind == "trigger" and obj.properties.get("runtimeState") == "Started"
+        ),
     }
 
 
@@ -178,6 +191,7 @@ def change_objects(root: Path, repo: git.Repo, chosen: list[tuple[str, str]], re
 # ---------------------------------------------------------------------------------------------------------------
 # The two timed runs
 # ---------------------------------------------------------------------------------------------------------------
+
 
 class Phases:
     """An event sink that records when each step of apply started and finished, and the calls made in it."""
@@ -233,9 +247,16 @@ def run_portal(root: Path, server: Any, latency_ms: int, profile: cProfile.Profi
         raise SystemExit(f"apply failed: {report.error}")
     counts = planned.plan.counts()
     return {
-        "wall": t2 - t0, "plan_s": t1 - t0, "apply_s": t2 - t1, "open_s": opened, **stats,
-        "phases": phases.phases, "counts": counts, "deployed": len(report.deployed),
-        "stopped": len(report.triggers_stopped), "started": len(report.triggers_started),
+        "wall": t2 - t0,
+        "plan_s": t1 - t0,
+        "apply_s": t2 - t1,
+        "open_s": opened,
+        **stats,
+        "phases": phases.phases,
+        "counts": counts,
+        "deployed": len(report.deployed),
+        "stopped": len(report.triggers_stopped),
+        "started": len(report.triggers_started),
         "desired": planned.desired,
     }
 
@@ -256,8 +277,10 @@ def run_full(server: Any, target: FactoryTarget, desired: dict, latency_ms: int,
 
     # Pre-deployment script: stop every started trigger of the template (those with pipelines), one by one.
     phases.mark("pre-script (list + stop triggers)", STEP_STARTED)
-    live_state = {item["name"]: (item["properties"] or {}).get("runtimeState")
-                  for item in client.triggers.list_by_factory(rg, factory)}
+    live_state = {
+        item["name"]: (item["properties"] or {}).get("runtimeState")
+        for item in client.triggers.list_by_factory(rg, factory)
+    }
     to_stop = [name for name in template_triggers if live_state.get(name) == "Started"]
     for name in to_stop:
         target.stop_trigger(name)
@@ -276,22 +299,34 @@ def run_full(server: Any, target: FactoryTarget, desired: dict, latency_ms: int,
     listed = 0
     for operations in _POST_SCRIPT_LISTS:
         listed += sum(1 for _ in getattr(client, operations).list_by_factory(rg, factory))
-    to_start = [name for name, obj in template_triggers.items() if obj.properties.get("runtimeState") == "Started"
-                and (obj.properties.get("pipelines")
-                     or (obj.properties.get("pipeline") or {}).get("pipelineReference"))]
+    to_start = [
+        name
+        for name, obj in template_triggers.items()
+        if obj.properties.get("runtimeState") == "Started"
+        and (obj.properties.get("pipelines") or (obj.properties.get("pipeline") or {}).get("pipelineReference"))
+    ]
     for name in to_start:
         target.start_trigger(name)
     phases.mark("post-script (list all + start triggers)", STEP_FINISHED)
     wall = time.perf_counter() - t0
     stats = _stats(server)
     server.faults = Faults()
-    return {"wall": wall, **stats, "phases": phases.phases, "puts": len(order), "levels": len(levels),
-            "stopped": len(to_stop), "started": len(to_start), "listed": listed}
+    return {
+        "wall": wall,
+        **stats,
+        "phases": phases.phases,
+        "puts": len(order),
+        "levels": len(levels),
+        "stopped": len(to_stop),
+        "started": len(to_start),
+        "listed": listed,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # The driver
 # ---------------------------------------------------------------------------------------------------------------
+
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="adf-deploy-bench-"))
@@ -301,8 +336,11 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         root = work / "data"
         setup = set_up(root, args)
         server = setup["server"]
-        print(f"set-up: {setup['objects']} objects, first promotion ({setup['first_writes']} writes, no latency) "
-              f"{setup['first_promotion_s']:.1f} s; changing {len(setup['chosen'])} objects per run", flush=True)
+        print(
+            f"set-up: {setup['objects']} objects, first promotion ({setup['first_writes']} writes, no latency) "
+            f"{setup['first_promotion_s']:.1f} s; changing {len(setup['chosen'])} objects per run",
+            flush=True,
+        )
         portal_runs, full_runs = [], []
         profile = cProfile.Profile() if args.profile else None
         for rep in range(args.repeat):
@@ -313,9 +351,12 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             full = run_full(server, target, desired, args.latency_ms, args.baseline_parallelism)
             portal_runs.append(portal)
             full_runs.append(full)
-            print(f"  run {rep + 1}/{args.repeat}: portal {portal['wall']:6.2f} s {portal['reads']:4d} reads "
-                  f"{portal['writes']:4d} writes | full redeploy {full['wall']:6.2f} s {full['reads']:4d} reads "
-                  f"{full['writes']:5d} writes", flush=True)
+            print(
+                f"  run {rep + 1}/{args.repeat}: portal {portal['wall']:6.2f} s {portal['reads']:4d} reads "
+                f"{portal['writes']:4d} writes | full redeploy {full['wall']:6.2f} s {full['reads']:4d} reads "
+                f"{full['writes']:5d} writes",
+                flush=True,
+            )
         # Afterwards the source and the live factory still agree.
         converged = not plan_environment(MappingWorkspace.open(root), "test").plan.has_changes
         profile_text = None
@@ -323,8 +364,14 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             out = io.StringIO()
             pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(35)
             profile_text = out.getvalue()
-        return {"setup": setup, "portal": portal_runs, "full": full_runs, "converged": converged,
-                "total": time.perf_counter() - begun, "profile": profile_text}
+        return {
+            "setup": setup,
+            "portal": portal_runs,
+            "full": full_runs,
+            "converged": converged,
+            "total": time.perf_counter() - begun,
+            "profile": profile_text,
+        }
     finally:
         if server is not None:
             server.stop()
@@ -408,13 +455,19 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
     ]
     for step in ("check live state", "stop triggers", "deploy", "start triggers"):  # apply's own steps
         if any(step in r["phases"] for r in portal):
-            lines.append(f"| portal: apply → {step} | {_median_phase(portal, step, 's'):.2f} | "
-                         f"{_median_phase(portal, step, 'reads'):.0f} | {_median_phase(portal, step, 'writes'):.0f} |")
-    lines.append(f"| portal: apply in all | {_median(portal, 'apply_s'):.2f} | "
-                 f"{_median_phase(portal, 'apply', 'reads'):.0f} | {_median_phase(portal, 'apply', 'writes'):.0f} |")
+            lines.append(
+                f"| portal: apply → {step} | {_median_phase(portal, step, 's'):.2f} | "
+                f"{_median_phase(portal, step, 'reads'):.0f} | {_median_phase(portal, step, 'writes'):.0f} |"
+            )
+    lines.append(
+        f"| portal: apply in all | {_median(portal, 'apply_s'):.2f} | "
+        f"{_median_phase(portal, 'apply', 'reads'):.0f} | {_median_phase(portal, 'apply', 'writes'):.0f} |"
+    )
     for step in full[0]["phases"]:
-        lines.append(f"| full: {step} | {_median_phase(full, step, 's'):.2f} "
-                     f"| {_median_phase(full, step, 'reads'):.0f} | {_median_phase(full, step, 'writes'):.0f} |")
+        lines.append(
+            f"| full: {step} | {_median_phase(full, step, 's'):.2f} "
+            f"| {_median_phase(full, step, 'reads'):.0f} | {_median_phase(full, step, 'writes'):.0f} |"
+        )
     lines += [
         "",
         f"The plan reads the live factory with {plan_reads:.0f} calls (one factory GET and one GET per list page of "
@@ -448,8 +501,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--changed", type=int, default=10, help="objects changed per run (default 10)")
     parser.add_argument("--latency-ms", type=int, default=20, help="sandbox latency per call (default 20)")
     parser.add_argument("--parallelism", type=int, default=4, help="deploy.parallelism of the environment")
-    parser.add_argument("--baseline-parallelism", type=int, default=4,
-                        help="PUTs at a time in the full redeploy (default 4, as the portal)")
+    parser.add_argument(
+        "--baseline-parallelism",
+        type=int,
+        default=4,
+        help="PUTs at a time in the full redeploy (default 4, as the portal)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs (default 3)")
     parser.add_argument("--profile", action="store_true", help="cProfile the first portal run and print it")
     parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")

@@ -51,6 +51,7 @@ MEMORY_TARGET_MB = 500.0
 # One measurement (runs in its own process)
 # ---------------------------------------------------------------------------------------------------------------
 
+
 def _peak_rss_mb() -> float:
     # Linux reports kilobytes; macOS bytes.
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -106,6 +107,7 @@ def run_baseline(source: Path, out_dir: Path, reference: Path) -> dict:
 def one(args: argparse.Namespace) -> int:
     if args.tracemalloc:
         import tracemalloc
+
         tracemalloc.start()
     out_dir = Path(args.out)
     if args.one == "portal":
@@ -120,8 +122,7 @@ def one(args: argparse.Namespace) -> int:
         # After the measurement: the baseline must have written exactly the export's bytes.
         ref = _output_files(Path(args.reference))
         mine = _output_files(out_dir)
-        info["identical"] = ref.keys() == mine.keys() and all(
-            ref[k].read_bytes() == mine[k].read_bytes() for k in ref)
+        info["identical"] = ref.keys() == mine.keys() and all(ref[k].read_bytes() == mine[k].read_bytes() for k in ref)
     print(json.dumps(info))
     return 0
 
@@ -130,8 +131,17 @@ def one(args: argparse.Namespace) -> int:
 # The driver
 # ---------------------------------------------------------------------------------------------------------------
 
-def _measure(mode: str, source: Path, work: Path, factory_name: str | None, reference: Path | None = None,
-             tracemalloc: bool = False, check: bool = False, keep: bool = False) -> dict:
+
+def _measure(
+    mode: str,
+    source: Path,
+    work: Path,
+    factory_name: str | None,
+    reference: Path | None = None,
+    tracemalloc: bool = False,
+    check: bool = False,
+    keep: bool = False,
+) -> dict:
     out = Path(tempfile.mkdtemp(prefix=f"{mode}-", dir=work)) / "out"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--one", mode, "--input", str(source), "--out", str(out)]
     if factory_name:
@@ -165,18 +175,25 @@ def bench(args: argparse.Namespace) -> dict:
         started = time.perf_counter()
         sys.path.insert(0, str(BENCH_DIR))
         from generate_factory import FACTORY_NAME, generate_factory
+
         counts = generate_factory(generated, args.resources, seed=args.seed)
         print(f"generated {sum(counts.values())} objects in {time.perf_counter() - started:.1f} s", flush=True)
 
         inputs = []
         real = REAL_FACTORY.resolve()
         if real.is_dir():
-            inputs.append({"label": f"bilatam__BPBI ({REAL_FACTORY_NAME})", "source": real,
-                           "factory_name": REAL_FACTORY_NAME})
+            inputs.append(
+                {"label": f"bilatam__BPBI ({REAL_FACTORY_NAME})", "source": real, "factory_name": REAL_FACTORY_NAME}
+            )
         else:
             print(f"skipping the real factory: {real} does not exist", file=sys.stderr)
-        inputs.append({"label": f"generated ({args.resources:,} resources, seed {args.seed})", "source": generated,
-                       "factory_name": FACTORY_NAME})
+        inputs.append(
+            {
+                "label": f"generated ({args.resources:,} resources, seed {args.seed})",
+                "source": generated,
+                "factory_name": FACTORY_NAME,
+            }
+        )
 
         for item in inputs:
             item["portal"], item["baseline"] = [], []
@@ -207,8 +224,11 @@ def bench(args: argparse.Namespace) -> dict:
                     ref = item["reference"] if mode == "baseline" else None
                     info = _measure(mode, item["source"], work, item["factory_name"], ref)
                     item[mode].append(info)
-                    print(f"  run {rep + 1}/{item['runs']} {item['label']:<45} {mode:<8} {info['wall']:7.2f} s "
-                          f"{info['rss_mb']:7.1f} MB", flush=True)
+                    print(
+                        f"  run {rep + 1}/{item['runs']} {item['label']:<45} {mode:<8} {info['wall']:7.2f} s "
+                        f"{info['rss_mb']:7.1f} MB",
+                        flush=True,
+                    )
 
         for item in inputs:
             for mode in ("portal", "baseline"):
@@ -250,8 +270,10 @@ def report(result: dict, args: argparse.Namespace) -> str:
             "| measurement | resources | median time (s) | runs (s) | peak RSS (MB) | tracemalloc peak (MB) |",
             "|---|---:|---:|---|---:|---:|",
         ]
-        for mode, what in (("portal", "portal `export_to_folder` (load + export + write)"),
-                           ("baseline", "baseline (json.loads sources + json.dumps outputs + write)")):
+        for mode, what in (
+            ("portal", "portal `export_to_folder` (load + export + write)"),
+            ("baseline", "baseline (json.loads sources + json.dumps outputs + write)"),
+        ):
             tm = item.get(f"{mode}_tracemalloc")
             lines.append(
                 f"| {what} | {item['resources']:,} | {item[f'{mode}_wall']:.2f} | {_fmt_runs(item[f'{mode}_walls'])} "
@@ -266,7 +288,8 @@ def report(result: dict, args: argparse.Namespace) -> str:
         "### Targets",
         "",
         f"- ratio ≤ {RATIO_TARGET:g} on every input: **{'met' if ratio_ok else 'NOT met'}** ("
-        + ", ".join(f"{i['label'].split(' (')[0]} {i['ratio']:.2f}" for i in inputs) + ")",
+        + ", ".join(f"{i['label'].split(' (')[0]} {i['ratio']:.2f}" for i in inputs)
+        + ")",
         f"- {args.resources:,} resources under {MEMORY_TARGET_MB:g} MB peak: **{'met' if memory_ok else 'NOT met'}** "
         f"({generated['portal_rss']:.0f} MB peak RSS)",
         "",
@@ -289,11 +312,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resources", type=int, default=GENERATED_RESOURCES)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per measurement (default 3)")
-    parser.add_argument("--repeat-small", type=int, default=9,
-                        help="timed runs per measurement for the real (sub-second) factory (default 9)")
-    parser.add_argument("--tracemalloc-on", choices=("none", "real", "all"), default="real",
-                        help="inputs whose warm-up run measures the tracemalloc peak (default: the real factory "
-                             "only; tracemalloc makes the 10,000-resource export about 5x slower)")
+    parser.add_argument(
+        "--repeat-small",
+        type=int,
+        default=9,
+        help="timed runs per measurement for the real (sub-second) factory (default 9)",
+    )
+    parser.add_argument(
+        "--tracemalloc-on",
+        choices=("none", "real", "all"),
+        default="real",
+        help="inputs whose warm-up run measures the tracemalloc peak (default: the real factory "
+        "only; tracemalloc makes the 10,000-resource export about 5x slower)",
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
     args = parser.parse_args(argv)
     if args.one:

@@ -118,71 +118,117 @@ def _commit(repo: git.Repo, message: str) -> None:
 # Generated notebooks
 # ---------------------------------------------------------------------------------------------------------------
 
-_HEADER = {"PYTHON": "# Databricks notebook source", "SQL": "-- Databricks notebook source",
-           "SCALA": "// Databricks notebook source"}
+_HEADER = {
+    "PYTHON": "# Databricks notebook source",
+    "SQL": "-- Databricks notebook source",
+    "SCALA": "// Databricks notebook source",
+}
 _SEPARATOR = {"PYTHON": "# COMMAND ----------", "SQL": "-- COMMAND ----------", "SCALA": "// COMMAND ----------"}
 _EXTENSION = {"PYTHON": ".py", "SQL": ".sql", "SCALA": ".scala"}
 _DISPLAY = {"PYTHON": "Python", "SQL": "SQL", "SCALA": "Scala"}
 _MAGIC_MD = {"PYTHON": "# MAGIC", "SQL": "-- MAGIC", "SCALA": "// MAGIC"}
 _FOLDER_NAMES = ("ingest", "transform", "reporting", "quality", "ml", "shared", "exports", "maintenance")
 _VERBS = ("load", "transform", "clean", "aggregate", "enrich", "validate", "publish", "merge", "score", "export")
-_ENTITIES = ("orders", "customers", "products", "invoices", "shipments", "returns", "stores", "payments",
-             "campaigns", "inventory", "suppliers", "sessions")
-_COLUMNS = ("order_id", "customer_id", "product_id", "amount", "quantity", "currency", "country", "created_at",
-            "updated_at", "status", "channel", "store_id", "discount", "net_amount", "region")
+_ENTITIES = (
+    "orders",
+    "customers",
+    "products",
+    "invoices",
+    "shipments",
+    "returns",
+    "stores",
+    "payments",
+    "campaigns",
+    "inventory",
+    "suppliers",
+    "sessions",
+)
+_COLUMNS = (
+    "order_id",
+    "customer_id",
+    "product_id",
+    "amount",
+    "quantity",
+    "currency",
+    "country",
+    "created_at",
+    "updated_at",
+    "status",
+    "channel",
+    "store_id",
+    "discount",
+    "net_amount",
+    "region",
+)
 
 
 def _python_cell(rng: random.Random, entity: str) -> str:
     cols = rng.sample(_COLUMNS, rng.randint(3, 7))
     kind = rng.randrange(6)
     if kind == 0:
-        return "\n".join([
-            "from pyspark.sql import functions as F",
-            "from pyspark.sql.window import Window",
-            "",
-            'dbutils.widgets.text("run_date", "")',
-            f'dbutils.widgets.text("source_path", "abfss://raw@lake.dfs.core.windows.net/{entity}")',
-            'run_date = dbutils.widgets.get("run_date")',
-            'source_path = dbutils.widgets.get("source_path")',
-        ])
+        return "\n".join(
+            [
+                "from pyspark.sql import functions as F",
+                "from pyspark.sql.window import Window",
+                "",
+                'dbutils.widgets.text("run_date", "")',
+                f'dbutils.widgets.text("source_path", "abfss://raw@lake.dfs.core.windows.net/{entity}")',
+                'run_date = dbutils.widgets.get("run_date")',
+                'source_path = dbutils.widgets.get("source_path")',
+            ]
+        )
     if kind == 1:
-        lines = [f"{entity} = (", "    spark.read.format(\"parquet\")", "    .load(f\"{source_path}/{run_date}\")"]
-        lines += [f"    .withColumn(\"{c}\", F.col(\"{c}\").cast(\"{rng.choice(['string', 'double', 'timestamp'])}\"))"
-                  for c in cols]
-        lines += [f"    .filter(F.col(\"{cols[0]}\").isNotNull())", ")", f"display({entity}.limit(10))"]
+        lines = [f"{entity} = (", '    spark.read.format("parquet")', '    .load(f"{source_path}/{run_date}")']
+        lines += [
+            f'    .withColumn("{c}", F.col("{c}").cast("{rng.choice(["string", "double", "timestamp"])}"))'
+            for c in cols
+        ]
+        lines += [f'    .filter(F.col("{cols[0]}").isNotNull())', ")", f"display({entity}.limit(10))"]
         return "\n".join(lines)
     if kind == 2:
         key = cols[0]
-        return "\n".join([
-            f"window = Window.partitionBy(\"{key}\").orderBy(F.col(\"{cols[-1]}\").desc())",
-            f"latest_{entity} = (",
-            f"    {entity}.withColumn(\"rank\", F.row_number().over(window))",
-            "    .filter(F.col(\"rank\") == 1)",
-            "    .drop(\"rank\")",
-            ")",
-            f"print(f\"{{latest_{entity}.count()}} {entity} after de-duplication on {key}\")",
-        ])
+        return "\n".join(
+            [
+                f'window = Window.partitionBy("{key}").orderBy(F.col("{cols[-1]}").desc())',
+                f"latest_{entity} = (",
+                f'    {entity}.withColumn("rank", F.row_number().over(window))',
+                '    .filter(F.col("rank") == 1)',
+                '    .drop("rank")',
+                ")",
+                f'print(f"{{latest_{entity}.count()}} {entity} after de-duplication on {key}")',
+            ]
+        )
     if kind == 3:
-        aggs = ",\n".join(f"    F.sum(\"{c}\").alias(\"total_{c}\")" for c in cols[1:])
-        return (f"summary = {entity}.groupBy(\"{cols[0]}\").agg(\n{aggs}\n)\n"
-                f"summary.write.mode(\"overwrite\").saveAsTable(\"analytics.{entity}_summary\")")
+        aggs = ",\n".join(f'    F.sum("{c}").alias("total_{c}")' for c in cols[1:])
+        return (
+            f'summary = {entity}.groupBy("{cols[0]}").agg(\n{aggs}\n)\n'
+            f'summary.write.mode("overwrite").saveAsTable("analytics.{entity}_summary")'
+        )
     if kind == 4:
         name = f"normalise_{rng.choice(cols)}"
-        return "\n".join([
-            f"def {name}(df, column=\"{cols[0]}\"):",
-            f"    \"\"\"Trims, lower-cases and null-fills {{column}} for the {entity} feed.\"\"\"",
-            "    return (",
-            "        df.withColumn(column, F.lower(F.trim(F.col(column))))",
-            "        .fillna({column: \"unknown\"})",
-            "    )",
-            "",
-            f"{entity} = {name}({entity})",
-            f"assert {entity}.filter(F.col(\"{cols[0]}\").isNull()).count() == 0, \"nulls left in {cols[0]}\"",
-        ])
-    lines = [f"{_MAGIC_MD['PYTHON']} %md", f"{_MAGIC_MD['PYTHON']} ## {entity.title()}: step {rng.randint(1, 9)}",
-             f"{_MAGIC_MD['PYTHON']}"]
-    lines += [f"{_MAGIC_MD['PYTHON']} - `{c}`: {rng.choice(['cast', 'checked', 'renamed', 'derived'])} "
-              f"from the {rng.choice(['raw', 'bronze', 'silver'])} layer" for c in cols]
+        return "\n".join(
+            [
+                f'def {name}(df, column="{cols[0]}"):',
+                f'    """Trims, lower-cases and null-fills {{column}} for the {entity} feed."""',
+                "    return (",
+                "        df.withColumn(column, F.lower(F.trim(F.col(column))))",
+                '        .fillna({column: "unknown"})',
+                "    )",
+                "",
+                f"{entity} = {name}({entity})",
+                f'assert {entity}.filter(F.col("{cols[0]}").isNull()).count() == 0, "nulls left in {cols[0]}"',
+            ]
+        )
+    lines = [
+        f"{_MAGIC_MD['PYTHON']} %md",
+        f"{_MAGIC_MD['PYTHON']} ## {entity.title()}: step {rng.randint(1, 9)}",
+        f"{_MAGIC_MD['PYTHON']}",
+    ]
+    lines += [
+        f"{_MAGIC_MD['PYTHON']} - `{c}`: {rng.choice(['cast', 'checked', 'renamed', 'derived'])} "
+        f"from the {rng.choice(['raw', 'bronze', 'silver'])} layer"
+        for c in cols
+    ]
     return "\n".join(lines)
 
 
@@ -190,35 +236,50 @@ def _sql_cell(rng: random.Random, entity: str) -> str:
     cols = rng.sample(_COLUMNS, rng.randint(3, 7))
     kind = rng.randrange(4)
     if kind == 0:
-        return (f"CREATE OR REPLACE TABLE analytics.{entity}_daily AS\nSELECT\n  "
-                + ",\n  ".join(cols) + f",\n  COUNT(*) AS rows\nFROM silver.{entity}\n"
-                f"WHERE {cols[0]} IS NOT NULL\nGROUP BY " + ", ".join(cols) + ";")
+        return (
+            f"CREATE OR REPLACE TABLE analytics.{entity}_daily AS\nSELECT\n  "
+            + ",\n  ".join(cols)
+            + f",\n  COUNT(*) AS rows\nFROM silver.{entity}\n"
+            f"WHERE {cols[0]} IS NOT NULL\nGROUP BY " + ", ".join(cols) + ";"
+        )
     if kind == 1:
         sets = ",\n  ".join(f"t.{c} = s.{c}" for c in cols[1:])
-        return (f"MERGE INTO silver.{entity} AS t\nUSING bronze.{entity}_updates AS s\n"
-                f"ON t.{cols[0]} = s.{cols[0]}\nWHEN MATCHED THEN UPDATE SET\n  {sets}\n"
-                "WHEN NOT MATCHED THEN INSERT *;")
+        return (
+            f"MERGE INTO silver.{entity} AS t\nUSING bronze.{entity}_updates AS s\n"
+            f"ON t.{cols[0]} = s.{cols[0]}\nWHEN MATCHED THEN UPDATE SET\n  {sets}\n"
+            "WHEN NOT MATCHED THEN INSERT *;"
+        )
     if kind == 2:
-        return (f"SELECT {cols[0]}, SUM({cols[1]}) AS total\nFROM silver.{entity}\n"
-                f"WHERE created_at >= date_sub(current_date(), {rng.randint(1, 90)})\n"
-                f"GROUP BY {cols[0]}\nORDER BY total DESC\nLIMIT {rng.choice([10, 50, 100])};")
-    return "\n".join([f"{_MAGIC_MD['SQL']} %md", f"{_MAGIC_MD['SQL']} ### {entity.title()} checks"]
-                     + [f"{_MAGIC_MD['SQL']} * {c} must not be null" for c in cols])
+        return (
+            f"SELECT {cols[0]}, SUM({cols[1]}) AS total\nFROM silver.{entity}\n"
+            f"WHERE created_at >= date_sub(current_date(), {rng.randint(1, 90)})\n"
+            f"GROUP BY {cols[0]}\nORDER BY total DESC\nLIMIT {rng.choice([10, 50, 100])};"
+        )
+    return "\n".join(
+        [f"{_MAGIC_MD['SQL']} %md", f"{_MAGIC_MD['SQL']} ### {entity.title()} checks"]
+        + [f"{_MAGIC_MD['SQL']} * {c} must not be null" for c in cols]
+    )
 
 
 def _scala_cell(rng: random.Random, entity: str) -> str:
     cols = rng.sample(_COLUMNS, rng.randint(3, 7))
     kind = rng.randrange(3)
     if kind == 0:
-        return ("import org.apache.spark.sql.functions._\nimport io.delta.tables._\n\n"
-                f"val path = \"abfss://silver@lake.dfs.core.windows.net/{entity}\"")
+        return (
+            "import org.apache.spark.sql.functions._\nimport io.delta.tables._\n\n"
+            f'val path = "abfss://silver@lake.dfs.core.windows.net/{entity}"'
+        )
     if kind == 1:
-        selects = ", ".join(f"col(\"{c}\")" for c in cols)
-        return (f"val {entity} = spark.read.format(\"delta\").load(path)\n  .select({selects})\n"
-                f"  .where(col(\"{cols[0]}\").isNotNull)\n{entity}.cache()\n"
-                f"println(s\"${{{entity}.count}} rows in {entity}\")")
-    return (f"DeltaTable.forPath(spark, path).optimize().executeZOrderBy(\"{cols[0]}\")\n"
-            f"spark.sql(\"VACUUM delta.`\" + path + \"` RETAIN {rng.choice([168, 240, 720])} HOURS\")")
+        selects = ", ".join(f'col("{c}")' for c in cols)
+        return (
+            f'val {entity} = spark.read.format("delta").load(path)\n  .select({selects})\n'
+            f'  .where(col("{cols[0]}").isNotNull)\n{entity}.cache()\n'
+            f'println(s"${{{entity}.count}} rows in {entity}")'
+        )
+    return (
+        f'DeltaTable.forPath(spark, path).optimize().executeZOrderBy("{cols[0]}")\n'
+        f'spark.sql("VACUUM delta.`" + path + "` RETAIN {rng.choice([168, 240, 720])} HOURS")'
+    )
 
 
 _CELLS = {"PYTHON": _python_cell, "SQL": _sql_cell, "SCALA": _scala_cell}
@@ -239,39 +300,54 @@ def _plain_file(rng: random.Random, entity: str, size: int) -> tuple[str, str]:
     """(extension, text) of a workspace file that is not a notebook."""
     kind = rng.randrange(4)
     if kind == 0:
-        lines = [f"# settings of the {entity} jobs", f"source: abfss://raw@lake.dfs.core.windows.net/{entity}",
-                 "tables:"]
+        lines = [
+            f"# settings of the {entity} jobs",
+            f"source: abfss://raw@lake.dfs.core.windows.net/{entity}",
+            "tables:",
+        ]
         while sum(len(line) + 1 for line in lines) < size:
-            lines += [f"  - name: {entity}_{rng.randint(1, 999)}", f"    key: {rng.choice(_COLUMNS)}",
-                      f"    retention_days: {rng.choice([7, 30, 90, 365])}"]
+            lines += [
+                f"  - name: {entity}_{rng.randint(1, 999)}",
+                f"    key: {rng.choice(_COLUMNS)}",
+                f"    retention_days: {rng.choice([7, 30, 90, 365])}",
+            ]
         return ".yml", "\n".join(lines) + "\n"
     if kind == 1:
         fields = []
         while sum(len(f) for f in fields) < size:
-            fields.append(f'    {{"name": "{rng.choice(_COLUMNS)}_{len(fields)}", "type": '
-                          f'"{rng.choice(["string", "double", "timestamp", "long"])}", "nullable": '
-                          f'{rng.choice(["true", "false"])}}}')
+            fields.append(
+                f'    {{"name": "{rng.choice(_COLUMNS)}_{len(fields)}", "type": '
+                f'"{rng.choice(["string", "double", "timestamp", "long"])}", "nullable": '
+                f"{rng.choice(['true', 'false'])}}}"
+            )
         return ".json", '{\n  "type": "struct",\n  "fields": [\n' + ",\n".join(fields) + "\n  ]\n}\n"
     if kind == 2:
         lines = [f"# {entity.title()}", "", f"Notebooks of the {entity} feed, in the order the pipeline runs them.", ""]
         while sum(len(line) + 1 for line in lines) < size:
-            lines.append(f"- `{rng.choice(_VERBS)}_{entity}`: {rng.choice(_VERBS)}s the {rng.choice(_ENTITIES)} "
-                         f"data by {rng.choice(_COLUMNS)} ({rng.randint(1, 60)} min on a small cluster)")
+            lines.append(
+                f"- `{rng.choice(_VERBS)}_{entity}`: {rng.choice(_VERBS)}s the {rng.choice(_ENTITIES)} "
+                f"data by {rng.choice(_COLUMNS)} ({rng.randint(1, 60)} min on a small cluster)"
+            )
         return ".md", "\n".join(lines) + "\n"
     # A Python helper module (no notebook header): deployed as a workspace file.
     body = [f'"""Helpers for the {entity} notebooks."""', "", "from pyspark.sql import functions as F", ""]
     while sum(len(line) + 1 for line in body) < size:
         column = rng.choice(_COLUMNS)
-        body += [f"def clean_{column}_{len(body)}(df):", f"    return df.withColumn(\"{column}\", "
-                 f"F.trim(F.col(\"{column}\")))", ""]
+        body += [
+            f"def clean_{column}_{len(body)}(df):",
+            f'    return df.withColumn("{column}", F.trim(F.col("{column}")))',
+            "",
+        ]
     return ".py", "\n".join(body) + "\n"
 
 
 def generate_notebooks(folder: Path, count: int, sub_folders: int, seed: int) -> dict[str, Any]:
     """`count` files below `folder` (the top and `sub_folders` sub-folders); returns what was made."""
     rng = random.Random(seed)
-    names = [_FOLDER_NAMES[i % len(_FOLDER_NAMES)] + (f"_{i // len(_FOLDER_NAMES) + 1}" if i >= len(_FOLDER_NAMES)
-                                                     else "") for i in range(sub_folders)]
+    names = [
+        _FOLDER_NAMES[i % len(_FOLDER_NAMES)] + (f"_{i // len(_FOLDER_NAMES) + 1}" if i >= len(_FOLDER_NAMES) else "")
+        for i in range(sub_folders)
+    ]
     places = [folder] + [folder / name for name in names]
     kinds: dict[str, int] = defaultdict(int)
     sizes: list[int] = []
@@ -295,14 +371,16 @@ def generate_notebooks(folder: Path, count: int, sub_folders: int, seed: int) ->
         path.write_bytes(data)
         kinds[kind] += 1
         sizes.append(len(data))
-    return {"kinds": dict(kinds), "sizes": sizes, "notebooks": notebooks, "folders": len(places),
-            "folder_names": names}
+    return {"kinds": dict(kinds), "sizes": sizes, "notebooks": notebooks, "folders": len(places), "folder_names": names}
 
 
 def change_notebooks(chosen: list[tuple[Path, str]], originals: dict[Path, bytes], revision: int) -> None:
     """An edit inside the last cell of each chosen notebook (a different one each revision)."""
-    line = {"PYTHON": f'print("benchmark change {revision}")', "SQL": f"SELECT 'benchmark change {revision}';",
-            "SCALA": f'println("benchmark change {revision}")'}
+    line = {
+        "PYTHON": f'print("benchmark change {revision}")',
+        "SQL": f"SELECT 'benchmark change {revision}';",
+        "SCALA": f'println("benchmark change {revision}")',
+    }
     for path, language in chosen:
         path.write_bytes(originals[path] + f"{line[language]}\n".encode())
 
@@ -310,6 +388,7 @@ def change_notebooks(chosen: list[tuple[Path, str]], originals: dict[Path, bytes
 # ---------------------------------------------------------------------------------------------------------------
 # Measuring
 # ---------------------------------------------------------------------------------------------------------------
+
 
 class Counter:
     """Calls made so far: the workspace's (by endpoint) and the Data Factory's (everything else)."""
@@ -321,10 +400,18 @@ class Counter:
         stats = self.server.stats
         ws = stats.workspace(HOST)
         api = sum(n for endpoint, n in ws.by_endpoint.items() if endpoint.split(" ", 1)[1].startswith(WORKSPACE_PREFIX))
-        return {"ws_total": ws.total, "ws_api": api, "ws_reads": ws.reads, "ws_writes": ws.writes,
-                "by_endpoint": dict(ws.by_endpoint), "rate_limited": ws.rate_limited,
-                "faults": ws.faults_injected, "adf_total": stats.total - ws.total,
-                "adf_reads": stats.reads - ws.reads, "adf_writes": stats.writes - ws.writes}
+        return {
+            "ws_total": ws.total,
+            "ws_api": api,
+            "ws_reads": ws.reads,
+            "ws_writes": ws.writes,
+            "by_endpoint": dict(ws.by_endpoint),
+            "rate_limited": ws.rate_limited,
+            "faults": ws.faults_injected,
+            "adf_total": stats.total - ws.total,
+            "adf_reads": stats.reads - ws.reads,
+            "adf_writes": stats.writes - ws.writes,
+        }
 
 
 class Timeline:
@@ -344,8 +431,11 @@ class Timeline:
             self.open_steps[step] = (now, calls)
         elif kind == STEP_FINISHED and step in self.open_steps:
             t0, before = self.open_steps.pop(step)
-            self.steps[step] = {"s": now - t0, "ws": calls["ws_total"] - before["ws_total"],
-                                "adf": calls["adf_total"] - before["adf_total"]}
+            self.steps[step] = {
+                "s": now - t0,
+                "ws": calls["ws_total"] - before["ws_total"],
+                "adf": calls["adf_total"] - before["adf_total"],
+            }
 
     def __call__(self, event: Event) -> None:
         self.mark(event.step, event.kind)
@@ -384,13 +474,18 @@ class Timeline:
 def instrumented(timeline: Timeline) -> Iterator[None]:
     target = workspace_module.WorkspaceTarget
     manifest = f"{TARGET}/{workspace_module.MANIFEST_NAME}"
-    with timeline.wrapped(service_module, "load_notebooks", "load notebooks"), \
-            timeline.wrapped(service_module, "workspace_target_for", "workspace client"), \
-            timeline.wrapped(target, "read_manifest", "read manifest"), \
-            timeline.wrapped(target, "list_folder", "list folder"), \
-            timeline.wrapped(target, "export", lambda _self, path, _fmt: _export_label(path, manifest)), \
-            timeline.wrapped(target, "import_object", lambda _self, path, *_a, **_k: "import manifest"
-                             if path == manifest else "import notebook"):
+    with (
+        timeline.wrapped(service_module, "load_notebooks", "load notebooks"),
+        timeline.wrapped(service_module, "workspace_target_for", "workspace client"),
+        timeline.wrapped(target, "read_manifest", "read manifest"),
+        timeline.wrapped(target, "list_folder", "list folder"),
+        timeline.wrapped(target, "export", lambda _self, path, _fmt: _export_label(path, manifest)),
+        timeline.wrapped(
+            target,
+            "import_object",
+            lambda _self, path, *_a, **_k: "import manifest" if path == manifest else "import notebook",
+        ),
+    ):
         yield
 
 
@@ -440,15 +535,24 @@ def run_portal(root: Path, server: Any, latency_ms: int) -> dict[str, Any]:
     if not report.ok:
         raise SystemExit(f"apply failed: {report.error}")
     notebooks = planned.plan.notebooks
-    return {"wall": t2 - t0, "plan_s": t1 - t0, "apply_s": t2 - t1, "open_s": opened, **calls,
-            "steps": timeline.steps,
-            "spans": {**{k: timeline.span(k) for k in timeline.spans},
-                      "exports": timeline.span("export notebook", "export file")},
-            "span_counts": {k: timeline.count(k) for k in timeline.spans},
-            "counts": notebooks.counts(), "imported": sorted(report.notebooks.imported if report.notebooks else []),
-            "manifest_written": bool(report.notebooks and report.notebooks.manifest_written),
-            "adf_changes": planned.plan.factory_has_changes,
-            "listed_folders": timeline.count("list folder")}
+    return {
+        "wall": t2 - t0,
+        "plan_s": t1 - t0,
+        "apply_s": t2 - t1,
+        "open_s": opened,
+        **calls,
+        "steps": timeline.steps,
+        "spans": {
+            **{k: timeline.span(k) for k in timeline.spans},
+            "exports": timeline.span("export notebook", "export file"),
+        },
+        "span_counts": {k: timeline.count(k) for k in timeline.spans},
+        "counts": notebooks.counts(),
+        "imported": sorted(report.notebooks.imported if report.notebooks else []),
+        "manifest_written": bool(report.notebooks and report.notebooks.manifest_written),
+        "adf_changes": planned.plan.factory_has_changes,
+        "listed_folders": timeline.count("list folder"),
+    }
 
 
 def refresh_manifest(root: Path) -> bool:
@@ -475,12 +579,18 @@ def run_plan_only(root: Path, server: Any, latency_ms: int | None) -> dict[str, 
         wall = time.perf_counter() - t0
     calls = counter.now()
     _off(server)
-    return {"wall": wall, **calls, "has_changes": planned.plan.factory_has_changes,
-            "nb_has_changes": planned.plan.notebooks.has_changes, "counts": planned.plan.notebooks.counts(),
-            "write_manifest": planned.plan.notebooks.write_manifest,
-            "exports": timeline.count("export notebook") + timeline.count("export file"),
-            "notebook_exports": timeline.count("export notebook"), "file_exports": timeline.count("export file"),
-            "export_s": timeline.span("export notebook", "export file")}
+    return {
+        "wall": wall,
+        **calls,
+        "has_changes": planned.plan.factory_has_changes,
+        "nb_has_changes": planned.plan.notebooks.has_changes,
+        "counts": planned.plan.notebooks.counts(),
+        "write_manifest": planned.plan.notebooks.write_manifest,
+        "exports": timeline.count("export notebook") + timeline.count("export file"),
+        "notebook_exports": timeline.count("export notebook"),
+        "file_exports": timeline.count("export file"),
+        "export_s": timeline.span("export notebook", "export file"),
+    }
 
 
 class ClientPacer:
@@ -503,8 +613,12 @@ class ClientPacer:
 
 
 _LANGUAGE_OF = {".py": Language.PYTHON, ".sql": Language.SQL, ".scala": Language.SCALA, ".r": Language.R}
-_HEADER_OF = {".py": b"# Databricks notebook source", ".sql": b"-- Databricks notebook source",
-              ".scala": b"// Databricks notebook source", ".r": b"# Databricks notebook source"}
+_HEADER_OF = {
+    ".py": b"# Databricks notebook source",
+    ".sql": b"-- Databricks notebook source",
+    ".scala": b"// Databricks notebook source",
+    ".r": b"# Databricks notebook source",
+}
 
 
 def upload_plan(source: Path, target: str) -> tuple[list[str], list[tuple[str, bytes, ImportFormat, Language | None]]]:
@@ -545,8 +659,9 @@ def run_upload(root: Path, server: Any, latency_ms: int, parallelism: int, rate:
     def upload(item: tuple[str, bytes, ImportFormat, Language | None]) -> None:
         path, data, fmt, language = item
         pacer.wait()
-        client.workspace.import_(path, content=base64.b64encode(data).decode("ascii"), format=fmt,
-                                 language=language, overwrite=True)
+        client.workspace.import_(
+            path, content=base64.b64encode(data).decode("ascii"), format=fmt, language=language, overwrite=True
+        )
 
     with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
         for future in [pool.submit(upload, item) for item in files]:
@@ -554,13 +669,21 @@ def run_upload(root: Path, server: Any, latency_ms: int, parallelism: int, rate:
     t_end = time.perf_counter()
     calls = counter.now()
     _off(server)
-    return {"wall": t_end - t0, "client_s": t_client - t0, "mkdirs_s": t_mkdirs - t_client,
-            "imports_s": t_end - t_mkdirs, "folders": len(folders), "files": len(files), **calls}
+    return {
+        "wall": t_end - t0,
+        "client_s": t_client - t0,
+        "mkdirs_s": t_mkdirs - t_client,
+        "imports_s": t_end - t_mkdirs,
+        "folders": len(folders),
+        "files": len(files),
+        **calls,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Set-up and driver
 # ---------------------------------------------------------------------------------------------------------------
+
 
 def set_up(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     repo = git.Repo.init(root, initial_branch="main")
@@ -570,9 +693,15 @@ def set_up(root: Path, args: argparse.Namespace) -> dict[str, Any]:
     write_factory(root / "adf")
     (root / "portal.yaml").write_text(_config(), encoding="utf-8")
     (root / ".gitignore").write_text(".sandbox/\n", encoding="utf-8")
-    write_json(root / "environments" / "test.parameters.json", {"parameters": {
-        "LS_Lake_accountKey": {"reference": {"keyVault": {"id": KV_TEST}, "secretName": "lake-key"}},
-        "LS_Sql_connectionString": {"reference": {"keyVault": {"id": KV_TEST}, "secretName": "sql-conn"}}}})
+    write_json(
+        root / "environments" / "test.parameters.json",
+        {
+            "parameters": {
+                "LS_Lake_accountKey": {"reference": {"keyVault": {"id": KV_TEST}, "secretName": "lake-key"}},
+                "LS_Sql_connectionString": {"reference": {"keyVault": {"id": KV_TEST}, "secretName": "sql-conn"}},
+            }
+        },
+    )
     generated = generate_notebooks(root / "notebooks", args.notebooks, args.folders, args.seed)
     _commit(repo, "factory and notebooks")
 
@@ -592,12 +721,18 @@ def set_up(root: Path, args: argparse.Namespace) -> dict[str, Any]:
 
     rng = random.Random(args.seed + 1)
     chosen = rng.sample(generated["notebooks"], min(args.changed, len(generated["notebooks"])))
-    return {"repo": repo, "server": server, **generated, "first_s": first,
-            "first_imports": len(report.notebooks.imported) if report.notebooks else 0,
-            "first_folders": len(report.notebooks.folders_created) if report.notebooks else 0,
-            "first_adf": len(report.deployed), "chosen": chosen,
-            "originals": {path: path.read_bytes() for path, _ in chosen},
-            "parallelism": workspace.environment("test").deploy.parallelism}
+    return {
+        "repo": repo,
+        "server": server,
+        **generated,
+        "first_s": first,
+        "first_imports": len(report.notebooks.imported) if report.notebooks else 0,
+        "first_folders": len(report.notebooks.folders_created) if report.notebooks else 0,
+        "first_adf": len(report.deployed),
+        "chosen": chosen,
+        "originals": {path: path.read_bytes() for path, _ in chosen},
+        "parallelism": workspace.environment("test").deploy.parallelism,
+    }
 
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -608,37 +743,59 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         root = work / "data"
         setup = set_up(root, args)
         server = setup["server"]
-        print(f"set-up: {args.notebooks} notebooks in {setup['folders']} folders; first promotion "
-              f"({setup['first_imports']} imports, no latency) {setup['first_s']:.1f} s", flush=True)
+        print(
+            f"set-up: {args.notebooks} notebooks in {setup['folders']} folders; first promotion "
+            f"({setup['first_imports']} imports, no latency) {setup['first_s']:.1f} s",
+            flush=True,
+        )
         runs = []
         for rep in range(args.repeat):
             change_notebooks(setup["chosen"], setup["originals"], rep + 1)
             _commit(setup["repo"], f"benchmark change {rep + 1}")
             run = run_portal(root, server, args.latency_ms)
-            expected = sorted(f"{TARGET}/{p.relative_to(root / 'notebooks').with_suffix('').as_posix()}"
-                              for p, _ in setup["chosen"])
+            expected = sorted(
+                f"{TARGET}/{p.relative_to(root / 'notebooks').with_suffix('').as_posix()}" for p, _ in setup["chosen"]
+            )
             if run["adf_changes"]:
                 raise SystemExit("the factory had changes; the benchmark expects none")
             if run["imported"] != expected:
                 raise SystemExit(f"the portal imported {run['imported']}, expected {expected}")
             runs.append(run)
-            print(f"  run {rep + 1}/{args.repeat}: portal {run['wall']:5.2f} s, {run['ws_api']} workspace API calls "
-                  f"({run['ws_total']} requests to the host), {run['adf_total']} Data Factory calls", flush=True)
+            print(
+                f"  run {rep + 1}/{args.repeat}: portal {run['wall']:5.2f} s, {run['ws_api']} workspace API calls "
+                f"({run['ws_total']} requests to the host), {run['adf_total']} Data Factory calls",
+                flush=True,
+            )
         noop = run_plan_only(root, server, args.latency_ms)  # convergence, and the cost of a plan with nothing to do
-        print(f"  plan after the runs: changes {noop['has_changes']}, {noop['ws_api']} workspace API calls, "
-              f"{noop['wall']:.2f} s", flush=True)
+        print(
+            f"  plan after the runs: changes {noop['has_changes']}, {noop['ws_api']} workspace API calls, "
+            f"{noop['wall']:.2f} s",
+            flush=True,
+        )
         upload = run_upload(root, server, args.latency_ms, args.baseline_parallelism, args.baseline_rate)
-        print(f"  upload of every notebook: {upload['wall']:.1f} s, {upload['ws_api']} workspace API calls, "
-              f"{upload['rate_limited']} answered 429", flush=True)
+        print(
+            f"  upload of every notebook: {upload['wall']:.1f} s, {upload['ws_api']} workspace API calls, "
+            f"{upload['rate_limited']} answered 429",
+            flush=True,
+        )
         after = None
         if not args.skip_after_upload:
             first = run_plan_only(root, server, args.latency_ms)
             imported = refresh_manifest(root)
             after = [first, run_plan_only(root, server, None), imported]
-            print(f"  plans after the upload: {after[0]['ws_api']} workspace API calls in {after[0]['wall']:.1f} s, "
-                  f"then {after[1]['ws_api']} (no latency); changes {after[0]['has_changes']}", flush=True)
-        return {"setup": setup, "portal": runs, "noop": noop, "upload": upload, "after": after,
-                "total": time.perf_counter() - begun}
+            print(
+                f"  plans after the upload: {after[0]['ws_api']} workspace API calls in {after[0]['wall']:.1f} s, "
+                f"then {after[1]['ws_api']} (no latency); changes {after[0]['has_changes']}",
+                flush=True,
+            )
+        return {
+            "setup": setup,
+            "portal": runs,
+            "noop": noop,
+            "upload": upload,
+            "after": after,
+            "total": time.perf_counter() - begun,
+        }
     finally:
         if server is not None:
             server.stop()
@@ -648,6 +805,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------------------
 # The report
 # ---------------------------------------------------------------------------------------------------------------
+
 
 def _median(runs: list[dict[str, Any]], key: str) -> float:
     return statistics.median(r[key] for r in runs)
@@ -691,11 +849,15 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
     met = worst_api <= CALLS_TARGET
     nb_exports = first["span_counts"].get("export notebook", 0)
     file_exports = first["span_counts"].get("export file", 0)
-    worst_rest = max(r["ws_api"] - r["span_counts"].get("export notebook", 0) - r["span_counts"].get("export file", 0)
-                     for r in runs)
+    worst_rest = max(
+        r["ws_api"] - r["span_counts"].get("export notebook", 0) - r["span_counts"].get("export file", 0) for r in runs
+    )
     probe = first["ws_total"] - first["ws_api"]
-    mode = (f"paced on the client at {args.baseline_rate:g}/s" if args.baseline_rate > 0
-            else "unpaced (the SDK waits out each 429's Retry-After)")
+    mode = (
+        f"paced on the client at {args.baseline_rate:g}/s"
+        if args.baseline_rate > 0
+        else "unpaced (the SDK waits out each 429's Retry-After)"
+    )
 
     walls = ", ".join(f"{r['wall']:.2f}" for r in runs)
 
@@ -766,10 +928,14 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
     ]
     for name in first["steps"]:  # apply's own steps, in the order they finished
         if name not in ("plan", "apply", "read live factory", "read workspace folder"):
-            extra = (f" ({args.changed} imports, paced ≤ 30/s, {setup['parallelism']} at a time)"
-                     if name == "import notebooks" else "")
-            lines.append(f"| apply → {name}{extra} | {step(name):.2f} | {step(name, 'ws'):.0f} | "
-                         f"{step(name, 'adf'):.0f} |")
+            extra = (
+                f" ({args.changed} imports, paced ≤ 30/s, {setup['parallelism']} at a time)"
+                if name == "import notebooks"
+                else ""
+            )
+            lines.append(
+                f"| apply → {name}{extra} | {step(name):.2f} | {step(name, 'ws'):.0f} | {step(name, 'adf'):.0f} |"
+            )
     lines += [
         "",
         f"Upload of every notebook: new client {upload['client_s']:.2f} s, {upload['folders']} mkdirs "
@@ -811,8 +977,12 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
             f"{'imported notebooks too' if imported else 'only rewrote the manifest'}; the next plan (no latency) "
             f"made {a2['ws_api']:,} workspace API calls ({a2['notebook_exports']:,} notebook and "
             f"{a2['file_exports']} file exports)"
-            + (": the files are vouched for by their modified_at again, the notebooks are exported as on every plan."
-               if a2["file_exports"] == 0 else ": the saved files were checked again."))
+            + (
+                ": the files are vouched for by their modified_at again, the notebooks are exported as on every plan."
+                if a2["file_exports"] == 0
+                else ": the saved files were checked again."
+            )
+        )
     lines += [
         "",
         "Rerun: `PYTHONPATH=src python3 bench/bench_notebooks.py` (about "
@@ -836,16 +1006,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--notebooks", type=int, default=2000, help="notebooks and files in Git (default 2000)")
     parser.add_argument("--changed", type=int, default=10, help="notebooks changed per run (default 10)")
-    parser.add_argument("--folders", type=int, default=2,
-                        help="sub-folders below the target folder (default 2; the target folder is one more)")
+    parser.add_argument(
+        "--folders",
+        type=int,
+        default=2,
+        help="sub-folders below the target folder (default 2; the target folder is one more)",
+    )
     parser.add_argument("--latency-ms", type=int, default=20, help="sandbox latency per call (default 20)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=3, help="timed portal runs (default 3)")
     parser.add_argument("--baseline-parallelism", type=int, default=4, help="imports at a time in the upload (4)")
-    parser.add_argument("--baseline-rate", type=float, default=30.0,
-                        help="client-side pacing of the upload's imports per second (default 30; 0: unpaced)")
-    parser.add_argument("--skip-after-upload", action="store_true",
-                        help="skip the two plans after the upload (they export every notebook)")
+    parser.add_argument(
+        "--baseline-rate",
+        type=float,
+        default=30.0,
+        help="client-side pacing of the upload's imports per second (default 30; 0: unpaced)",
+    )
+    parser.add_argument(
+        "--skip-after-upload",
+        action="store_true",
+        help="skip the two plans after the upload (they export every notebook)",
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
     args = parser.parse_args(argv)
     if args.changed < 1 or args.notebooks < args.changed or args.folders < 0 or args.repeat < 1:

@@ -56,19 +56,24 @@ PROJECT = BENCH_DIR.parent
 SRC = PROJECT / "src"
 APP = PROJECT / "app.py"
 TARGET_S = 1.0
-SECTION_HEADING = ("# Portal pages benchmark: first render on the demo with 100k audit events and a 1,000-object "
-                   "factory")
+SECTION_HEADING = "# Portal pages benchmark: first render on the demo with 100k audit events and a 1,000-object factory"
 # page file → (title, the last element the page's script draws: (role, name) for the browser timing)
 PAGES = {
     "pages/environments.py": ("Environments", ("link", "Review, approve or reject on the Promote page")),
-    "pages/parameters.py": ("Parameters", ("text", "Give a property path (or pick a rule to remove) to see which "
-                                                    "parameters it yields.")),
+    "pages/parameters.py": (
+        "Parameters",
+        ("text", "Give a property path (or pick a rule to remove) to see which parameters it yields."),
+    ),
     "pages/templates.py": ("Templates", ("button", "Download the export as a zip")),
     "pages/promote.py": ("Promote", ("button", "Reject")),
     "pages/audit.py": ("Audit trail", ("button", "Prepare export")),
 }
-PEOPLE = [("dana@retail.example", False), ("omar@retail.example", False), ("rita@retail.example", False),
-          ("svc-release-pipeline@retail.example", True)]
+PEOPLE = [
+    ("dana@retail.example", False),
+    ("omar@retail.example", False),
+    ("rita@retail.example", False),
+    ("svc-release-pipeline@retail.example", True),
+]
 
 for _path in (str(SRC), str(BENCH_DIR)):
     if _path not in sys.path:
@@ -78,6 +83,7 @@ for _path in (str(SRC), str(BENCH_DIR)):
 # ---------------------------------------------------------------------------------------------------------------
 # Set-up (untimed)
 # ---------------------------------------------------------------------------------------------------------------
+
 
 def set_up(root: Path, objects: int, events: int, seed: int) -> dict[str, Any]:
     import git
@@ -111,8 +117,10 @@ def set_up(root: Path, objects: int, events: int, seed: int) -> dict[str, Any]:
     by_name = {p.name: p for p in workspace.export.parameters}
     for environment in workspace.config.environments:
         target = environment.data_factory
-        vault = (f"/subscriptions/{target.subscription_id}/resourceGroups/{target.resource_group}/providers/"
-                 f"Microsoft.KeyVault/vaults/kv-retail-{environment.name}")
+        vault = (
+            f"/subscriptions/{target.subscription_id}/resourceGroups/{target.resource_group}/providers/"
+            f"Microsoft.KeyVault/vaults/kv-retail-{environment.name}"
+        )
         path = root / environment.parameter_file_path
         document = json.loads(path.read_text(encoding="utf-8"))
         for finding in workspace.check(environment.name):
@@ -121,7 +129,9 @@ def set_up(root: Path, objects: int, events: int, seed: int) -> dict[str, Any]:
             name = finding.where.rsplit(" → ", 1)[-1]
             document["parameters"][name] = (
                 {"reference": {"keyVault": {"id": vault}, "secretName": name.replace("_", "-")}}
-                if by_name[name].secure else {"value": "bench"})
+                if by_name[name].secure
+                else {"value": "bench"}
+            )
         path.write_text(json.dumps(document, indent=4) + "\n", encoding="utf-8")
     repo = git.Repo(root)
     repo.git.add(A=True)
@@ -153,9 +163,17 @@ def set_up(root: Path, objects: int, events: int, seed: int) -> dict[str, Any]:
         total_events = promotions.store.count_events()
     finally:
         promotions.close()
-    return {"objects": total_objects, "demo_objects": demo_objects, "resources": resources,
-            "parameters": parameters, "events": total_events, "own_events": own_events,
-            "promote_s": promoting, "append_s": appended, "setup_s": time.perf_counter() - began}
+    return {
+        "objects": total_objects,
+        "demo_objects": demo_objects,
+        "resources": resources,
+        "parameters": parameters,
+        "events": total_events,
+        "own_events": own_events,
+        "promote_s": promoting,
+        "append_s": appended,
+        "setup_s": time.perf_counter() - began,
+    }
 
 
 def _synthetic_events(count: int, seed: int):
@@ -170,42 +188,111 @@ def _synthetic_events(count: int, seed: int):
         actor, verified = rng.choice(PEOPLE)
         environment = rng.choices(("dev", "test", "prod"), weights=(5, 3, 2))[0]
         if roll < 0.05:
-            batch = [NewEvent("parameters edited", actor, verified, environment,
-                              summary=f"{rng.randint(1, 4)} values of {environment} on branch "
-                                      f"params/{environment}-{rng.randint(10**7, 10**8)}",
-                              data={"branch": f"params/{environment}", "commit": f"{rng.getrandbits(160):040x}"})]
+            batch = [
+                NewEvent(
+                    "parameters edited",
+                    actor,
+                    verified,
+                    environment,
+                    summary=f"{rng.randint(1, 4)} values of {environment} on branch "
+                    f"params/{environment}-{rng.randint(10**7, 10**8)}",
+                    data={"branch": f"params/{environment}", "commit": f"{rng.getrandbits(160):040x}"},
+                )
+            ]
         elif roll < 0.07:
-            batch = [NewEvent("action refused", actor, verified, environment,
-                              summary=f"{actor} may not approve in {environment}",
-                              data={"action": "approve", "reason": "needs the role approver or admin"})]
+            batch = [
+                NewEvent(
+                    "action refused",
+                    actor,
+                    verified,
+                    environment,
+                    summary=f"{actor} may not approve in {environment}",
+                    data={"action": "approve", "reason": "needs the role approver or admin"},
+                )
+            ]
         else:
             promotion, snapshot = f"{rng.getrandbits(48):012x}", f"{rng.getrandbits(64):016x}"
             requester, requester_verified = rng.choice([p for p in PEOPLE if p[0] != "rita@retail.example"])
             changed = rng.randint(1, 60)
-            batch = [NewEvent("promotion requested", requester, requester_verified, environment, promotion, snapshot,
-                              f"snapshot {snapshot} (commit {rng.getrandbits(40):010x})",
-                              {"approvalsRequired": 1 if environment == "prod" else 0,
-                               "plan": {"create": 0, "update": changed, "delete": 0}})]
+            batch = [
+                NewEvent(
+                    "promotion requested",
+                    requester,
+                    requester_verified,
+                    environment,
+                    promotion,
+                    snapshot,
+                    f"snapshot {snapshot} (commit {rng.getrandbits(40):010x})",
+                    {
+                        "approvalsRequired": 1 if environment == "prod" else 0,
+                        "plan": {"create": 0, "update": changed, "delete": 0},
+                    },
+                )
+            ]
             runner, runner_verified = requester, requester_verified
             if environment == "prod":
                 runner, runner_verified = "rita@retail.example", False
-                batch.append(NewEvent("promotion approved", runner, False, environment, promotion, snapshot,
-                                      "approved (1 of 1)", {"comment": "looks fine"}))
-            batch.append(NewEvent("promotion started", runner, runner_verified, environment, promotion, snapshot,
-                                  f"running snapshot {snapshot}", {}))
+                batch.append(
+                    NewEvent(
+                        "promotion approved",
+                        runner,
+                        False,
+                        environment,
+                        promotion,
+                        snapshot,
+                        "approved (1 of 1)",
+                        {"comment": "looks fine"},
+                    )
+                )
+            batch.append(
+                NewEvent(
+                    "promotion started",
+                    runner,
+                    runner_verified,
+                    environment,
+                    promotion,
+                    snapshot,
+                    f"running snapshot {snapshot}",
+                    {},
+                )
+            )
             for done in range(1, changed + 1):
                 name = f"{rng.choice(kinds)} OBJ_{rng.randint(0, 999):05d}"
-                batch.append(NewEvent("promotion step", runner, runner_verified, environment, promotion, snapshot,
-                                      f"[{done}/{changed}] deploy: {name}: deployed",
-                                      {"done": done, "kind": "object-done", "message": "deployed", "object": name,
-                                       "step": "deploy", "total": changed}))
+                batch.append(
+                    NewEvent(
+                        "promotion step",
+                        runner,
+                        runner_verified,
+                        environment,
+                        promotion,
+                        snapshot,
+                        f"[{done}/{changed}] deploy: {name}: deployed",
+                        {
+                            "done": done,
+                            "kind": "object-done",
+                            "message": "deployed",
+                            "object": name,
+                            "step": "deploy",
+                            "total": changed,
+                        },
+                    )
+                )
             failed = rng.random() < 0.05
-            batch.append(NewEvent("promotion failed" if failed else "promotion finished", runner, runner_verified,
-                                  environment, promotion, snapshot,
-                                  "HttpResponseError: (throttled) retry later" if failed else
-                                  f"{changed} deployed, 0 deleted, 0 triggers started, 0 notebooks imported, 0 pruned",
-                                  {"planHash": f"{rng.getrandbits(256):064x}"}))
-        for event in batch[:count - made]:
+            batch.append(
+                NewEvent(
+                    "promotion failed" if failed else "promotion finished",
+                    runner,
+                    runner_verified,
+                    environment,
+                    promotion,
+                    snapshot,
+                    "HttpResponseError: (throttled) retry later"
+                    if failed
+                    else f"{changed} deployed, 0 deleted, 0 triggers started, 0 notebooks imported, 0 pruned",
+                    {"planHash": f"{rng.getrandbits(256):064x}"},
+                )
+            )
+        for event in batch[: count - made]:
             made += 1
             yield event
 
@@ -224,6 +311,7 @@ def _append_events(store: Any, count: int, seed: int, batch_size: int = 1000) ->
 # ---------------------------------------------------------------------------------------------------------------
 # The timed runs (in subprocesses: `--worker warm|cold`)
 # ---------------------------------------------------------------------------------------------------------------
+
 
 def _navigation_only() -> None:
     """AppTest 1.67 resets PagesManager.uses_pages_directory before every run, so with a pages/ folder beside
@@ -304,8 +392,13 @@ def _worker(root: Path, *args: str) -> dict[str, Any]:
     env = dict(os.environ, PORTAL_DEMO_DIR=str(root), PYTHONPATH=os.pathsep.join([str(SRC), str(BENCH_DIR)]))
     for name in ("PORTAL_REPO", "PORTAL_AUDIT_URL"):
         env.pop(name, None)
-    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--worker", *args], cwd=PROJECT, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--worker", *args],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise SystemExit(f"worker {args} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -314,6 +407,7 @@ def _worker(root: Path, *args: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------------------
 # The real server in Chromium (optional)
 # ---------------------------------------------------------------------------------------------------------------
+
 
 def _chromium() -> str | None:
     path = os.environ.get("PORTAL_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -331,9 +425,27 @@ def measure_browser(root: Path, repeat: int, chromium: str) -> dict[str, dict[st
         env.pop(name, None)
     with open(root.parent / "server.log", "wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.address",
-             "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(APP),
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=PROJECT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 90
@@ -356,8 +468,11 @@ def measure_browser(root: Path, repeat: int, chromium: str) -> dict[str, dict[st
                     """Seconds from `started` until the page's last element is there and its script run finished."""
                     title, (role, name) = PAGES[page_file]
                     main = tab.locator('[data-testid="stMain"]')
-                    last = (main.get_by_text(name, exact=True) if role == "text"
-                            else main.get_by_role(role, name=name, include_hidden=True))  # hidden: in a tab not shown
+                    last = (
+                        main.get_by_text(name, exact=True)
+                        if role == "text"
+                        else main.get_by_role(role, name=name, include_hidden=True)
+                    )  # hidden: in a tab not shown
                     expect(last.first).to_be_attached(timeout=120_000)
                     expect(tab.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=120_000)
                     elapsed = time.perf_counter() - started
@@ -413,6 +528,7 @@ def measure_browser(root: Path, repeat: int, chromium: str) -> dict[str, dict[st
 # Run and report
 # ---------------------------------------------------------------------------------------------------------------
 
+
 def bench(args: argparse.Namespace) -> dict[str, Any]:
     began = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="bench-pages-"))
@@ -420,8 +536,11 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         root = work / "demo"
         print(f"set-up in {root} …", flush=True)
         setup = set_up(root, args.objects, args.events, args.seed)
-        print(f"  {setup['objects']} objects ({setup['resources']} ARM resources, {setup['parameters']} parameters), "
-              f"{setup['events']:,} audit events; {setup['setup_s']:.0f} s", flush=True)
+        print(
+            f"  {setup['objects']} objects ({setup['resources']} ARM resources, {setup['parameters']} parameters), "
+            f"{setup['events']:,} audit events; {setup['setup_s']:.0f} s",
+            flush=True,
+        )
         print("warm and caches-empty runs (AppTest) …", flush=True)
         warm = _worker(root, "warm", str(args.repeat))
         cold: dict[str, list[dict[str, float]]] = {page: [] for page in PAGES}
@@ -436,9 +555,15 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             browser = measure_browser(root, args.repeat, chromium)
         elif not args.no_browser:
             print("no Chromium found: the browser timing is left out", flush=True)
-        return {"setup": setup, "warm": warm["warm"], "empty": warm["empty"], "shown": warm["shown"], "cold": cold,
-                "browser": browser,
-                "total_s": time.perf_counter() - began}
+        return {
+            "setup": setup,
+            "warm": warm["warm"],
+            "empty": warm["empty"],
+            "shown": warm["shown"],
+            "cold": cold,
+            "browser": browser,
+            "total_s": time.perf_counter() - began,
+        }
     finally:
         if args.keep:
             print(f"kept {work} (the repository is {work / 'demo'})", flush=True)
@@ -476,8 +601,10 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
         cold = median(r["total"] for r in result["cold"][page])
         opened = f"{median(browser['open'][page]):.2f}" if browser else "—"
         navigated = f"{median(browser['navigate'][page]):.2f}" if browser else "—"
-        lines.append(f"| {title} | {warm:.2f} | {empty:.2f} | {cold:.2f} | {opened} | {navigated} | "
-                     f"{'met' if warm <= TARGET_S else '**NOT met**'} |")
+        lines.append(
+            f"| {title} | {warm:.2f} | {empty:.2f} | {cold:.2f} | {opened} | {navigated} | "
+            f"{'met' if warm <= TARGET_S else '**NOT met**'} |"
+        )
     met = [title for page, (title, _) in PAGES.items() if median(result["warm"][page]) <= TARGET_S]
     missed = [title for title, _ in PAGES.values() if title not in met]
     imports = [r["import"] for runs in result["cold"].values() for r in runs]
@@ -506,14 +633,22 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> str:
         "",
     ]
     for page, (title, _) in PAGES.items():
-        lines.append(f"- {title}: warm {_runs(result['warm'][page])}; caches empty {_runs(result['empty'][page])}; "
-                     f"cold {_runs([r['total'] for r in result['cold'][page]])}"
-                     + (f"; open URL {_runs(browser['open'][page])}; sidebar link {_runs(browser['navigate'][page])}"
-                        if browser else ""))
+        lines.append(
+            f"- {title}: warm {_runs(result['warm'][page])}; caches empty {_runs(result['empty'][page])}; "
+            f"cold {_runs([r['total'] for r in result['cold'][page]])}"
+            + (
+                f"; open URL {_runs(browser['open'][page])}; sidebar link {_runs(browser['navigate'][page])}"
+                if browser
+                else ""
+            )
+        )
     shown = [f"{PAGES[page][0]}: " + "; ".join(texts) for page, texts in result["shown"].items() if texts]
     if shown:
-        lines += ["", "Error messages the pages show on this data (expected, not failures of the benchmark): "
-                  + " ".join(text if text.endswith(".") else text + "." for text in shown)]
+        lines += [
+            "",
+            "Error messages the pages show on this data (expected, not failures of the benchmark): "
+            + " ".join(text if text.endswith(".") else text + "." for text in shown),
+        ]
     lines += [
         "",
         "Rerun: `.venv/bin/python bench/bench_pages.py` (about 5 minutes on 2 cores; `--no-write` prints without "

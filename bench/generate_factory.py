@@ -28,9 +28,36 @@ SHIR_NAME = "SHIR-OnPrem"
 KEY_VAULT_NAME = "LS_KeyVault"
 
 _WORDS = (
-    "Sales", "Customer", "Account", "Ledger", "Invoice", "Product", "Branch", "Loan", "Deposit", "Card",
-    "Payment", "Risk", "Credit", "Finance", "Audit", "Treasury", "Inventory", "Order", "Employee", "Payroll",
-    "Market", "Rate", "Balance", "Contract", "Channel", "Region", "Partner", "Supplier", "Claim", "Policy",
+    "Sales",
+    "Customer",
+    "Account",
+    "Ledger",
+    "Invoice",
+    "Product",
+    "Branch",
+    "Loan",
+    "Deposit",
+    "Card",
+    "Payment",
+    "Risk",
+    "Credit",
+    "Finance",
+    "Audit",
+    "Treasury",
+    "Inventory",
+    "Order",
+    "Employee",
+    "Payroll",
+    "Market",
+    "Rate",
+    "Balance",
+    "Contract",
+    "Channel",
+    "Region",
+    "Partner",
+    "Supplier",
+    "Claim",
+    "Policy",
 )
 _STAGES = ("Raw", "Stg", "Curated", "Dim", "Fact", "Hist", "Daily", "Monthly")
 _COLUMN_TYPES_CSV = ("String",)
@@ -52,8 +79,12 @@ def _counts(resources: int) -> dict[str, int]:
     integration_runtimes = 1
     dataflows = max(1, resources - linked - datasets - pipelines - triggers - integration_runtimes)
     return {
-        "linkedService": linked, "dataset": datasets, "pipeline": pipelines, "trigger": triggers,
-        "dataflow": dataflows, "integrationRuntime": integration_runtimes,
+        "linkedService": linked,
+        "dataset": datasets,
+        "pipeline": pipelines,
+        "trigger": triggers,
+        "dataflow": dataflows,
+        "integrationRuntime": integration_runtimes,
     }
 
 
@@ -114,8 +145,12 @@ class _Generator:
             "properties": {
                 "globalParameters": {
                     "Environment": {"type": "string", "value": "dev"},
-                    "NotificationUrl": {"type": "string", "value": "https://prod-12.westeurope.logic.azure.com/workflows/"
-                                        + _guid(rng).replace("-", "") + "/triggers/manual/paths/invoke"},
+                    "NotificationUrl": {
+                        "type": "string",
+                        "value": "https://prod-12.westeurope.logic.azure.com/workflows/"
+                        + _guid(rng).replace("-", "")
+                        + "/triggers/manual/paths/invoke",
+                    },
                     "MaxParallelCopies": {"type": "int", "value": 8},
                     "DefaultRetry": {"type": "int", "value": 3},
                     "LoadWindowDays": {"type": "float", "value": 1.5},
@@ -129,24 +164,30 @@ class _Generator:
         self.written -= 1  # the factory file is not one of the resources counted
 
     def integration_runtime(self) -> None:
-        self._write("integrationRuntime", {
-            "name": SHIR_NAME,
-            "properties": {"type": "SelfHosted", "description": "On-premises sources"},
-        })
+        self._write(
+            "integrationRuntime",
+            {
+                "name": SHIR_NAME,
+                "properties": {"type": "SelfHosted", "description": "On-premises sources"},
+            },
+        )
 
     # -- linked services ---------------------------------------------------------------------------------------
     def linked_services(self) -> None:
         rng = self.rng
         total = self.counts["linkedService"]
         # One Key Vault first: the others reference it for their secrets.
-        self._write("linkedService", {
-            "name": KEY_VAULT_NAME,
-            "properties": {
-                "annotations": [],
-                "type": "AzureKeyVault",
-                "typeProperties": {"baseUrl": "https://kv-adf-bench-dev.vault.azure.net/"},
+        self._write(
+            "linkedService",
+            {
+                "name": KEY_VAULT_NAME,
+                "properties": {
+                    "annotations": [],
+                    "type": "AzureKeyVault",
+                    "typeProperties": {"baseUrl": "https://kv-adf-bench-dev.vault.azure.net/"},
+                },
             },
-        })
+        )
         self.other_ls.append(KEY_VAULT_NAME)
         vaults = [KEY_VAULT_NAME]
         for index in range(1, total):
@@ -181,8 +222,8 @@ class _Generator:
                 server = f"sql-bench-{index:05d}.database.windows.net"
                 type_props = {
                     "connectionString": f"Integrated Security=False;Encrypt=True;Connection Timeout=30;"
-                                        f"Data Source={server};Initial Catalog=db{rng.choice(_WORDS).lower()};"
-                                        f"User ID=adf_reader",
+                    f"Data Source={server};Initial Catalog=db{rng.choice(_WORDS).lower()};"
+                    f"User ID=adf_reader",
                 }
                 if rng.random() < 0.7:
                     type_props["password"] = {
@@ -232,8 +273,14 @@ class _Generator:
                     location["folderPath"] = {"value": "@dataset().Folder", "type": "Expression"}
                 type_props: dict[str, Any] = {"location": location}
                 if kind == "DelimitedText":
-                    type_props.update({"columnDelimiter": rng.choice((",", ";", "|", "\t")), "escapeChar": "\\",
-                                       "firstRowAsHeader": True, "quoteChar": "\""})
+                    type_props.update(
+                        {
+                            "columnDelimiter": rng.choice((",", ";", "|", "\t")),
+                            "escapeChar": "\\",
+                            "firstRowAsHeader": True,
+                            "quoteChar": '"',
+                        }
+                    )
                     schema = [{"type": t} for _, t in _columns(rng, _COLUMN_TYPES_CSV)]
                 else:
                     type_props["compressionCodec"] = "snappy"
@@ -310,29 +357,49 @@ class _Generator:
         source = rng.choice(self.sql_datasets if from_sql else self.file_datasets)
         sink = rng.choice(self.file_datasets)
         source_props: dict[str, Any] = (
-            {"type": "AzureSqlSource", "sqlReaderQuery": f"SELECT * FROM dbo.{rng.choice(_WORDS)} "
-                                                        f"WHERE LoadDate >= '@{{pipeline().parameters.FromDate}}'",
-             "queryTimeout": "02:00:00", "partitionOption": "None"}
-            if from_sql else
-            {"type": "DelimitedTextSource", "storeSettings": {"type": "AzureBlobFSReadSettings", "recursive": True,
-                                                              "enablePartitionDiscovery": False},
-             "formatSettings": {"type": "DelimitedTextReadSettings"}}
+            {
+                "type": "AzureSqlSource",
+                "sqlReaderQuery": f"SELECT * FROM dbo.{rng.choice(_WORDS)} "
+                f"WHERE LoadDate >= '@{{pipeline().parameters.FromDate}}'",
+                "queryTimeout": "02:00:00",
+                "partitionOption": "None",
+            }
+            if from_sql
+            else {
+                "type": "DelimitedTextSource",
+                "storeSettings": {
+                    "type": "AzureBlobFSReadSettings",
+                    "recursive": True,
+                    "enablePartitionDiscovery": False,
+                },
+                "formatSettings": {"type": "DelimitedTextReadSettings"},
+            }
         )
         return {
             "name": name,
             "type": "Copy",
             "dependsOn": depends,
-            "policy": {"timeout": "0.12:00:00", "retry": rng.choice((0, 1, 3)), "retryIntervalInSeconds": 30,
-                       "secureOutput": False, "secureInput": False},
+            "policy": {
+                "timeout": "0.12:00:00",
+                "retry": rng.choice((0, 1, 3)),
+                "retryIntervalInSeconds": 30,
+                "secureOutput": False,
+                "secureInput": False,
+            },
             "userProperties": [],
             "typeProperties": {
                 "source": source_props,
-                "sink": {"type": "ParquetSink", "storeSettings": {"type": "AzureBlobFSWriteSettings"},
-                         "formatSettings": {"type": "ParquetWriteSettings"}},
+                "sink": {
+                    "type": "ParquetSink",
+                    "storeSettings": {"type": "AzureBlobFSWriteSettings"},
+                    "formatSettings": {"type": "ParquetWriteSettings"},
+                },
                 "enableStaging": False,
-                "translator": {"type": "TabularTranslator", "typeConversion": True,
-                               "typeConversionSettings": {"allowDataTruncation": True,
-                                                          "treatBooleanAsNumber": False}},
+                "translator": {
+                    "type": "TabularTranslator",
+                    "typeConversion": True,
+                    "typeConversionSettings": {"allowDataTruncation": True, "treatBooleanAsNumber": False},
+                },
             },
             "inputs": [self._dataset_ref(source)],
             "outputs": [self._dataset_ref(sink)],
@@ -344,15 +411,22 @@ class _Generator:
             "name": name,
             "type": "WebActivity",
             "dependsOn": depends,
-            "policy": {"timeout": "0.00:10:00", "retry": 0, "retryIntervalInSeconds": 30, "secureOutput": False,
-                       "secureInput": False},
+            "policy": {
+                "timeout": "0.00:10:00",
+                "retry": 0,
+                "retryIntervalInSeconds": 30,
+                "secureOutput": False,
+                "secureInput": False,
+            },
             "userProperties": [],
             "typeProperties": {
                 "method": "POST",
                 "url": {"value": "@pipeline().globalParameters.NotificationUrl", "type": "Expression"},
-                "body": {"value": "@concat('{\"pipeline\":\"', pipeline().Pipeline, '\",\"runId\":\"', "
-                                  "pipeline().RunId, '\",\"status\":\"" + rng.choice(("ok", "failed")) + "\"}')",
-                         "type": "Expression"},
+                "body": {
+                    "value": '@concat(\'{"pipeline":"\', pipeline().Pipeline, \'","runId":"\', '
+                    'pipeline().RunId, \'","status":"' + rng.choice(("ok", "failed")) + "\"}')",
+                    "type": "Expression",
+                },
                 "headers": {"Content-Type": "application/json"},
             },
         }
@@ -404,8 +478,11 @@ class _Generator:
             name = self._name("PL", index)
             activities: list[dict[str, Any]] = []
             for a in range(rng.randint(1, 6)):
-                depends = ([{"activity": activities[-1]["name"], "dependencyConditions": ["Succeeded"]}]
-                           if activities and rng.random() < 0.8 else [])
+                depends = (
+                    [{"activity": activities[-1]["name"], "dependencyConditions": ["Succeeded"]}]
+                    if activities and rng.random() < 0.8
+                    else []
+                )
                 roll = rng.random()
                 if roll < 0.50:
                     activities.append(self._copy(f"Copy {rng.choice(_WORDS)} {a}", depends))
@@ -481,19 +558,27 @@ class _Generator:
             sinks = [{"dataset": _ref(rng.choice(self.file_datasets), "DatasetReference"), "name": "sink1"}]
             cols = [c for c, _ in _columns(rng, ("string",), 4, 10)]
             lines = [
-                "source(output(\n" + ",\n".join(f"\t\t{c} as string" for c in cols)
+                "source(output(\n"
+                + ",\n".join(f"\t\t{c} as string" for c in cols)
                 + "\n\t),\n\tallowSchemaDrift: true,\n\tvalidateSchema: false,\n\tignoreNoFilesFound: false) ~> "
                 + s["name"]
                 for s in sources
             ]
-            lines.append(f"{sources[0]['name']} derive(LoadDate = currentDate(),\n\t\t{cols[0]} = trim({cols[0]})) "
-                         "~> DerivedColumn1")
-            lines.append("DerivedColumn1 select(mapColumn(\n" + ",\n".join(f"\t\t{c}" for c in cols)
-                         + ",\n\t\tLoadDate\n\t),\n\tskipDuplicateMapInputs: true,\n\tskipDuplicateMapOutputs: true)"
-                         " ~> Select1")
-            lines.append("Select1 sink(allowSchemaDrift: true,\n\tvalidateSchema: false,\n\tformat: 'parquet',\n"
-                         "\tumask: 0022,\n\tpreCommands: [],\n\tpostCommands: [],\n\tskipDuplicateMapInputs: true,\n"
-                         "\tskipDuplicateMapOutputs: true) ~> sink1")
+            lines.append(
+                f"{sources[0]['name']} derive(LoadDate = currentDate(),\n\t\t{cols[0]} = trim({cols[0]})) "
+                "~> DerivedColumn1"
+            )
+            lines.append(
+                "DerivedColumn1 select(mapColumn(\n"
+                + ",\n".join(f"\t\t{c}" for c in cols)
+                + ",\n\t\tLoadDate\n\t),\n\tskipDuplicateMapInputs: true,\n\tskipDuplicateMapOutputs: true)"
+                " ~> Select1"
+            )
+            lines.append(
+                "Select1 sink(allowSchemaDrift: true,\n\tvalidateSchema: false,\n\tformat: 'parquet',\n"
+                "\tumask: 0022,\n\tpreCommands: [],\n\tpostCommands: [],\n\tskipDuplicateMapInputs: true,\n"
+                "\tskipDuplicateMapOutputs: true) ~> sink1"
+            )
             body = {
                 "name": name,
                 "properties": {
@@ -538,8 +623,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     counts = generate_factory(args.out_dir, args.resources, args.seed)
-    print(f"wrote {sum(counts.values())} objects to {args.out_dir}: "
-          + ", ".join(f"{k} {v}" for k, v in counts.items()) + f"; factory {FACTORY_NAME}")
+    print(
+        f"wrote {sum(counts.values())} objects to {args.out_dir}: "
+        + ", ".join(f"{k} {v}" for k, v in counts.items())
+        + f"; factory {FACTORY_NAME}"
+    )
     return 0
 
 

@@ -4,8 +4,7 @@ full with the artifacts it names, the hash chain's verification, and exports."""
 import streamlit as st
 
 from portal.errors import PortalError
-from ui import audit as view
-from ui import common
+from ui import audit as view, common
 from ui.markdown import literal
 
 ANY = "(any)"
@@ -32,8 +31,12 @@ if linked and st.session_state.get("audit_linked") != linked:
 
 # --- the chain ----------------------------------------------------------------------------------------------------
 badge, check = st.columns([4, 1], vertical_alignment="center")
-if check.button("Verify the chain", key="verify", icon=":material/verified:",
-                help="Recomputes every event's hash (reads the whole trail)"):
+if check.button(
+    "Verify the chain",
+    key="verify",
+    icon=":material/verified:",
+    help="Recomputes every event's hash (reads the whole trail)",
+):
     try:
         with st.spinner("Verifying the hash chain…"):
             st.session_state["audit_verify"] = store.verify()
@@ -46,8 +49,10 @@ elif verified.ok:
     badge.success(f"Chain intact: {verified.checked} events verified.", icon=":material/verified:")
 else:
     where = f" at event {verified.first_broken}" if verified.first_broken is not None else ""
-    badge.error(f"Chain BROKEN{where}: {literal(verified.reason)} ({verified.checked} events checked).",
-                icon=":material/gpp_bad:")
+    badge.error(
+        f"Chain BROKEN{where}: {literal(verified.reason)} ({verified.checked} events checked).",
+        icon=":material/gpp_bad:",
+    )
 
 # --- filters ------------------------------------------------------------------------------------------------------
 columns = st.columns(3)
@@ -58,9 +63,14 @@ columns = st.columns(3)
 promotion_id = columns[0].text_input("Promotion", key="audit_promotion", placeholder="promotion id")
 first_day = columns[1].date_input("From (UTC day)", value=None, key="audit_from")
 last_day = columns[2].date_input("To (UTC day, included)", value=None, key="audit_to")
-where = view.audit_filter(environment=None if environment == ANY else environment,
-                           kind=None if kind == ANY else kind, actor=actor, promotion_id=promotion_id,
-                           first_day=first_day, last_day=last_day)
+where = view.audit_filter(
+    environment=None if environment == ANY else environment,
+    kind=None if kind == ANY else kind,
+    actor=actor,
+    promotion_id=promotion_id,
+    first_day=first_day,
+    last_day=last_day,
+)
 if st.session_state.get("audit_where") != where:  # another filter: back to the first page
     st.session_state["audit_where"] = where
     st.session_state["audit_page"] = 1
@@ -81,17 +91,23 @@ st.dataframe([view.event_row(e) for e in page.events], hide_index=True, width="s
 st.subheader("Event")
 shown = {e.seq: e for e in page.events}
 # No key: another page (other options) is another widget, which starts at its first event.
-chosen = st.selectbox("Event", list(shown), help="One of this page's events, in full",
-                      format_func=lambda seq: f"{seq} · {shown[seq].kind} · {shown[seq].summary[:80]}")
+chosen = st.selectbox(
+    "Event",
+    list(shown),
+    help="One of this page's events, in full",
+    format_func=lambda seq: f"{seq} · {shown[seq].kind} · {shown[seq].summary[:80]}",
+)
 event = shown.get(chosen)
 if event is None:
     st.caption("No event on this page.")
 else:
     # Who, where and what are written by people (names, reasons, comments): shown literally, never as Markdown.
-    st.markdown(f"**{literal(event.kind)}** · {literal(common.when(event.at))} · {literal(event.actor)}"
-                + ("" if event.actor_verified else " (unverified)")
-                + (f" · {literal(event.environment)}" if event.environment else "")
-                + (f" · promotion {literal(event.promotion_id)}" if event.promotion_id else ""))
+    st.markdown(
+        f"**{literal(event.kind)}** · {literal(common.when(event.at))} · {literal(event.actor)}"
+        + ("" if event.actor_verified else " (unverified)")
+        + (f" · {literal(event.environment)}" if event.environment else "")
+        + (f" · promotion {literal(event.promotion_id)}" if event.promotion_id else "")
+    )
     st.text(event.summary)
     st.json(event.data, expanded=1)
     st.caption(f"hash {event.hash} · previous {event.prev_hash}")
@@ -105,10 +121,15 @@ else:
             st.warning(f"{literal(artifact.role)}: {literal(artifact.digest)} is not in the audit store")
             continue
         content, media_type, name = found
-        st.download_button(f"{literal(artifact.role)}: {literal(name)} ({len(content)} bytes)", content,
-                           file_name=name.split("/")[-1],
-                           mime=media_type, key=f"artifact_{event.seq}_{artifact.role}", on_click="ignore",
-                           icon=":material/download:")
+        st.download_button(
+            f"{literal(artifact.role)}: {literal(name)} ({len(content)} bytes)",
+            content,
+            file_name=name.split("/")[-1],
+            mime=media_type,
+            key=f"artifact_{event.seq}_{artifact.role}",
+            on_click="ignore",
+            icon=":material/download:",
+        )
 
 # --- export -------------------------------------------------------------------------------------------------------
 st.subheader("Export")
@@ -123,9 +144,14 @@ if go_column.button("Prepare export", key="export", help="The events matching th
         st.error(common.error_text(error))
 export = st.session_state.get("audit_export")
 if export and export["where"] == where and export["fmt"] == fmt:
-    st.download_button(f"Download {export['count']} events ({fmt})", export["data"],
-                       file_name=view.export_file_name(fmt, where), mime=view.EXPORT_FORMATS[fmt],
-                       key="export_download", on_click="ignore", icon=":material/download:")
+    st.download_button(
+        f"Download {export['count']} events ({fmt})",
+        export["data"],
+        file_name=view.export_file_name(fmt, where),
+        mime=view.EXPORT_FORMATS[fmt],
+        key="export_download",
+        on_click="ignore",
+        icon=":material/download:",
+    )
 elif export:
     st.caption("The filters changed since the last export: prepare it again.")
-

@@ -5,8 +5,7 @@ import streamlit as st
 
 from portal.errors import PortalError
 from portal.usecases import drift
-from ui import common
-from ui import environments as view
+from ui import common, environments as view
 from ui.markdown import literal
 
 st.title("Environments")
@@ -22,18 +21,25 @@ except PortalError as error:
     st.error(common.error_text(error))
     st.stop()
 
-st.caption("In promotion order. A snapshot reaches an environment after it succeeded in the one before; "
-           "— means nothing was promoted there yet. *approvals*: how many a promotion there needs.")
+st.caption(
+    "In promotion order. A snapshot reaches an environment after it succeeded in the one before; "
+    "— means nothing was promoted there yet. *approvals*: how many a promotion there needs."
+)
 st.dataframe([row.as_table_row() for row in rows], hide_index=True, width="stretch")
 for row in rows:
     if row.last_status in ("failed", "interrupted") and row.last_error:
-        st.warning(f"**{row.environment}**: the last promotion ({row.last_promotion_id}) {row.last_status}: "
-                   f"{literal(row.last_error)}", icon=":material/error:")
+        st.warning(
+            f"**{row.environment}**: the last promotion ({row.last_promotion_id}) {row.last_status}: "
+            f"{literal(row.last_error)}",
+            icon=":material/error:",
+        )
 
 # --- drift: plans read the live environment, so only on request (and kept for this session) --------------------
 st.subheader("Drift")
-st.caption("Drift: the live factory or notebook folder no longer matches what the last promotion deployed. "
-           "Checking plans that snapshot against the live environment.")
+st.caption(
+    "Drift: the live factory or notebook folder no longer matches what the last promotion deployed. "
+    "Checking plans that snapshot against the live environment."
+)
 reports: dict = st.session_state.setdefault("drift_reports", {})
 
 
@@ -46,8 +52,9 @@ def _check(environment: str) -> None:
 
 
 deployed = [row for row in rows if row.deployed]
-if st.button("Check drift of every environment", key="drift_all", disabled=not deployed,
-             icon=":material/compare_arrows:"):
+if st.button(
+    "Check drift of every environment", key="drift_all", disabled=not deployed, icon=":material/compare_arrows:"
+):
     with st.spinner("Reading the live environments…"):
         for row in deployed:
             _check(row.environment)
@@ -55,8 +62,14 @@ if st.button("Check drift of every environment", key="drift_all", disabled=not d
 for row in rows:
     with st.container(border=True):
         head, action = st.columns([4, 1], vertical_alignment="center")
-        head.markdown(f"**{row.environment}**" + (f" · snapshot `{row.snapshot_id}` (commit `{common.short(row.commit)}`)"
-                                                 if row.deployed else " · nothing promoted yet"))
+        head.markdown(
+            f"**{row.environment}**"
+            + (
+                f" · snapshot `{row.snapshot_id}` (commit `{common.short(row.commit)}`)"
+                if row.deployed
+                else " · nothing promoted yet"
+            )
+        )
         if action.button("Check drift", key=f"drift_{row.environment}", disabled=not row.deployed):
             with st.spinner(f"Reading {row.environment}…"):
                 _check(row.environment)
@@ -67,17 +80,22 @@ for row in rows:
             st.caption(f"The check of {report.checked_at} is outdated: {row.environment} was promoted since.")
             continue
         if not report.has_changes:
-            st.success(f"No drift: {row.environment} matches snapshot {report.snapshot_id} "
-                       f"(checked {report.checked_at}).", icon=":material/check_circle:")
+            st.success(
+                f"No drift: {row.environment} matches snapshot {report.snapshot_id} (checked {report.checked_at}).",
+                icon=":material/check_circle:",
+            )
             continue
-        st.warning(f"Drift: {row.environment} differs from snapshot {report.snapshot_id} "
-                   f"(checked {report.checked_at}).", icon=":material/warning:")
+        st.warning(
+            f"Drift: {row.environment} differs from snapshot {report.snapshot_id} (checked {report.checked_at}).",
+            icon=":material/warning:",
+        )
         columns = st.columns(len(report.counts) + (1 if report.notebook_counts else 0))
-        for column, (name, value) in zip(columns, report.counts.items()):
+        for column, (name, value) in zip(columns, report.counts.items(), strict=False):
             column.metric(name, value)
         if report.notebook_counts:
-            columns[-1].metric("notebooks changed",
-                               sum(report.notebook_counts.get(k, 0) for k in ("create", "update", "delete")))
+            columns[-1].metric(
+                "notebooks changed", sum(report.notebook_counts.get(k, 0) for k in ("create", "update", "delete"))
+            )
         with st.expander(f"{len(report.changes)} differences"):
             st.markdown("\n".join(f"- {literal(change)}" for change in report.changes))  # object names
 
@@ -91,9 +109,12 @@ except PortalError as error:
 if not waiting:
     st.caption("No promotion waits for approval.")
 for promotion in waiting:
-    st.markdown(f"- **{promotion.environment}** ← snapshot `{promotion.snapshot_id}`, requested by "
-                f"{literal(promotion.requested_by)} at {literal(common.when(promotion.requested_at))} "
-                f"(`{promotion.id}`)")
+    st.markdown(
+        f"- **{promotion.environment}** ← snapshot `{promotion.snapshot_id}`, requested by "
+        f"{literal(promotion.requested_by)} at {literal(common.when(promotion.requested_at))} "
+        f"(`{promotion.id}`)"
+    )
 if waiting:
-    st.page_link("pages/promote.py", label="Review, approve or reject on the Promote page",
-                 icon=":material/rocket_launch:")
+    st.page_link(
+        "pages/promote.py", label="Review, approve or reject on the Promote page", icon=":material/rocket_launch:"
+    )

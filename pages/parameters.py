@@ -8,8 +8,7 @@ import streamlit as st
 
 from portal.errors import PortalError, Severity
 from portal.usecases import edits, reading
-from ui import common
-from ui import parameters as view
+from ui import common, parameters as view
 from ui.markdown import code, literal
 
 site = st.session_state["site"]
@@ -56,46 +55,62 @@ except PortalError as error:
     _show_error(error)
     st.stop()
 
-st.caption(f"What `{head.branch}` holds at `{head.commit[:10]}`. Saving makes a commit on a new branch for review; "
-           f"`{head.branch}` itself does not change.")
+st.caption(
+    f"What `{head.branch}` holds at `{head.commit[:10]}`. Saving makes a commit on a new branch for review; "
+    f"`{head.branch}` itself does not change."
+)
 
 for key in ("params_saved", "rules_saved"):
     saved = st.session_state.pop(key, None)
     if saved:
-        st.success(f"Committed `{saved.commit.commit[:10]}` on branch {code(saved.commit.branch)} as "
-                   f"{literal(saved.author_text)}; recorded in the audit trail. Review and merge the branch to "
-                   "apply it.",
-                   icon=":material/check_circle:")
+        st.success(
+            f"Committed `{saved.commit.commit[:10]}` on branch {code(saved.commit.branch)} as "
+            f"{literal(saved.author_text)}; recorded in the audit trail. Review and merge the branch to "
+            "apply it.",
+            icon=":material/check_circle:",
+        )
 
 values_tab, rules_tab = st.tabs(["Values", "Parameterization rules"])
 
-SOURCE_WORDS = {view.KEY_VAULT: "Key Vault reference",
-                view.ENVIRONMENT_VARIABLE: "Environment variable at deploy time"}
+SOURCE_WORDS = {view.KEY_VAULT: "Key Vault reference", view.ENVIRONMENT_VARIABLE: "Environment variable at deploy time"}
 
 
 def _promotions():
     """The promotions façade an edit is recorded with; a PortalError saying why when it could not be opened."""
     if promotions is None:
-        raise PortalError("audit trail", st.session_state.get("promotions_error") or "is not available",
-                          hint="fix portal.yaml on the main branch (or the audit store), then save again",
-                          code="AUDIT_UNAVAILABLE")
+        raise PortalError(
+            "audit trail",
+            st.session_state.get("promotions_error") or "is not available",
+            hint="fix portal.yaml on the main branch (or the audit store), then save again",
+            code="AUDIT_UNAVAILABLE",
+        )
     return promotions
 
 
 def _secret_picker(form_field: view.FormField, key: str) -> view.SecretSource:
     """Where the secret comes from; the secret itself is never typed here."""
     initial = form_field.initial
-    kind = st.radio(form_field.label, list(SOURCE_WORDS), format_func=SOURCE_WORDS.get, horizontal=True,
-                    index=1 if initial.kind == view.ENVIRONMENT_VARIABLE else 0, key=f"{key}:source",
-                    help=form_field.help + " — a secret: give where it comes from, never its value")
+    kind = st.radio(
+        form_field.label,
+        list(SOURCE_WORDS),
+        format_func=SOURCE_WORDS.get,
+        horizontal=True,
+        index=1 if initial.kind == view.ENVIRONMENT_VARIABLE else 0,
+        key=f"{key}:source",
+        help=form_field.help + " — a secret: give where it comes from, never its value",
+    )
     if kind == view.ENVIRONMENT_VARIABLE:
-        variable = st.text_input("Environment variable name", initial.variable, key=f"{key}:variable",
-                                 placeholder="SALES_SQL_CONNECTION")
+        variable = st.text_input(
+            "Environment variable name", initial.variable, key=f"{key}:variable", placeholder="SALES_SQL_CONNECTION"
+        )
         return view.SecretSource(view.ENVIRONMENT_VARIABLE, variable=variable)
     vault_column, name_column, version_column = st.columns([4, 2, 1.5])
     vault = vault_column.text_input(
-        "Key Vault resource id", initial.vault_id, key=f"{key}:vault",
-        placeholder="/subscriptions/<guid>/resourceGroups/<group>/providers/Microsoft.KeyVault/vaults/<name>")
+        "Key Vault resource id",
+        initial.vault_id,
+        key=f"{key}:vault",
+        placeholder="/subscriptions/<guid>/resourceGroups/<group>/providers/Microsoft.KeyVault/vaults/<name>",
+    )
     name = name_column.text_input("Secret name", initial.secret_name, key=f"{key}:secret")
     version = version_column.text_input("Version (optional)", initial.version, key=f"{key}:version")
     return view.SecretSource(view.KEY_VAULT, vault, name, version)
@@ -155,13 +170,22 @@ def _values_form() -> None:
         st.caption("Nothing changed yet.")
     if draft.errors:
         st.error(f"{len(draft.errors)} value(s) refused: correct them to save.", icon=":material/block:")
-    branch = st.text_input("Branch", key=f"params_branch:{generation}",
-                           placeholder=edits.edit_branch("params", env) + " (default)")
+    branch = st.text_input(
+        "Branch", key=f"params_branch:{generation}", placeholder=edits.edit_branch("params", env) + " (default)"
+    )
     message = st.text_input("Commit message (optional)", key=f"params_message:{generation}")
     if st.button("Save as a commit", type="primary", disabled=not draft.can_save, key="params_save"):
         try:
-            saved = edits.save_edit(_promotions(), workspace, draft.edits, identity, environment=env, branch=branch,
-                                    message=message, display_name=_display_name())
+            saved = edits.save_edit(
+                _promotions(),
+                workspace,
+                draft.edits,
+                identity,
+                environment=env,
+                branch=branch,
+                message=message,
+                display_name=_display_name(),
+            )
         except PortalError as error:
             _show_error(error)
             return
@@ -176,35 +200,61 @@ def _rules_form() -> None:
     except PortalError as error:
         _show_error(error)
         return
-    st.caption("The rules that decide which properties become template parameters "
-               "(`arm-template-parameters-definition.json`, or ADF's default when the factory has none).")
+    st.caption(
+        "The rules that decide which properties become template parameters "
+        "(`arm-template-parameters-definition.json`, or ADF's default when the factory has none)."
+    )
     st.dataframe(rows, hide_index=True, width="stretch")
     generation = st.session_state.setdefault("rules_generation", 0)
     key = f"rule:{generation}"
 
     st.subheader("Add or replace a rule")
     type_column, subtype_column = st.columns([2, 1])
-    resource_type = type_column.selectbox("Resource type", list(view.RULE_RESOURCE_TYPES),
-                                          format_func=view.RULE_RESOURCE_TYPES.get, key=f"{key}:type")
-    subtype = subtype_column.text_input("Subtype", key=f"{key}:subtype", placeholder="* (every subtype)",
-                                        help="linked services, datasets and credentials: e.g. AzureSqlDatabase")
-    path = st.text_input("Property path", key=f"{key}:path",
-                         placeholder="properties.typeProperties.recurrence.interval",
-                         help="dots between properties, `*` for every key, `[]` for every item of an array")
+    resource_type = type_column.selectbox(
+        "Resource type", list(view.RULE_RESOURCE_TYPES), format_func=view.RULE_RESOURCE_TYPES.get, key=f"{key}:type"
+    )
+    subtype = subtype_column.text_input(
+        "Subtype",
+        key=f"{key}:subtype",
+        placeholder="* (every subtype)",
+        help="linked services, datasets and credentials: e.g. AzureSqlDatabase",
+    )
+    path = st.text_input(
+        "Property path",
+        key=f"{key}:path",
+        placeholder="properties.typeProperties.recurrence.interval",
+        help="dots between properties, `*` for every key, `[]` for every item of an array",
+    )
     action_column, name_column, ptype_column, naming_column = st.columns(4)
-    action = action_column.selectbox("Action", list(view.RULE_ACTIONS), format_func=view.RULE_ACTIONS.get,
-                                     key=f"{key}:action")
-    name = name_column.text_input("Name part", key=f"{key}:name", placeholder="(from the path)",
-                                  help="`-short` shortens the name to the object name and `short`")
-    parameter_type = ptype_column.selectbox("Parameter type", view.RULE_PARAMETER_TYPES, key=f"{key}:ptype",
-                                            format_func=lambda t: t or "(as the value is)")
-    naming = naming_column.text_input("Array naming property", key=f"{key}:naming",
-                                      help="for paths with `[]`: the item property that names the parameter")
+    action = action_column.selectbox(
+        "Action", list(view.RULE_ACTIONS), format_func=view.RULE_ACTIONS.get, key=f"{key}:action"
+    )
+    name = name_column.text_input(
+        "Name part",
+        key=f"{key}:name",
+        placeholder="(from the path)",
+        help="`-short` shortens the name to the object name and `short`",
+    )
+    parameter_type = ptype_column.selectbox(
+        "Parameter type", view.RULE_PARAMETER_TYPES, key=f"{key}:ptype", format_func=lambda t: t or "(as the value is)"
+    )
+    naming = naming_column.text_input(
+        "Array naming property",
+        key=f"{key}:naming",
+        help="for paths with `[]`: the item property that names the parameter",
+    )
 
     st.subheader("Remove a rule")
-    remove = st.selectbox("Rule to remove", [None, *range(len(rows))], key=f"{key}:remove",
-                          format_func=lambda i: "(none)" if i is None else
-                          f"{rows[i]['resource type']} {rows[i]['subtype']} → {rows[i]['path']}  {rows[i]['rule']}")
+    remove = st.selectbox(
+        "Rule to remove",
+        [None, *range(len(rows))],
+        key=f"{key}:remove",
+        format_func=lambda i: (
+            "(none)"
+            if i is None
+            else f"{rows[i]['resource type']} {rows[i]['subtype']} → {rows[i]['path']}  {rows[i]['rule']}"
+        ),
+    )
 
     if not path.strip() and remove is None:
         st.caption("Give a property path (or pick a rule to remove) to see which parameters it yields.")
@@ -229,8 +279,16 @@ def _rules_form() -> None:
     branch = st.text_input("Branch", key=f"{key}:branch", placeholder=edits.edit_branch("rules") + " (default)")
     if st.button("Save rules as a commit", type="primary", disabled=not draft.can_save, key="rules_save"):
         try:
-            saved = edits.save_edit(_promotions(), workspace, draft.edits, identity, environment=None, branch=branch,
-                                    display_name=_display_name(), branch_prefix="rules")
+            saved = edits.save_edit(
+                _promotions(),
+                workspace,
+                draft.edits,
+                identity,
+                environment=None,
+                branch=branch,
+                display_name=_display_name(),
+                branch_prefix="rules",
+            )
         except PortalError as error:
             _show_error(error)
             return

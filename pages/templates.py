@@ -9,8 +9,7 @@ import streamlit as st
 
 from portal.errors import PortalError, Severity
 from portal.usecases import reading
-from ui import common
-from ui import templates as view
+from ui import common, templates as view
 from ui.markdown import literal
 
 site = st.session_state["site"]
@@ -62,8 +61,10 @@ except PortalError as error:
     st.stop()
 
 names = workspace.config.names
-st.caption(f"Factory `{bundle.factory_name}` as `{head.branch}` holds it at `{head.commit[:10]}`: the files ADF "
-           "Publish writes, and what each environment receives from them.")
+st.caption(
+    f"Factory `{bundle.factory_name}` as `{head.branch}` holds it at `{head.commit[:10]}`: the files ADF "
+    "Publish writes, and what each environment receives from them."
+)
 
 for severity, text in common.findings_text(bundle.limits):
     (st.error if severity is Severity.ERROR else st.warning)(literal(text), icon=":material/warning:")
@@ -71,18 +72,28 @@ if not bundle.limits:
     st.caption(f"Within ARM's limits: {view.limit_summary(bundle).describe()}.")
 
 arm_tab, rendered_tab, compare_tab, download_tab = st.tabs(
-    ["ARM template", "Rendered environment", "Compare environments", "Download"])
+    ["ARM template", "Rendered environment", "Compare environments", "Download"]
+)
 
 with arm_tab:
     st.dataframe(
-        [{"file": f.path, "what": f.role, "resources": f.resources, "parameters": f.parameters,
-          "size (KB)": round(f.size / 1024, 1)} for f in bundle.files],
-        hide_index=True, width="stretch")
+        [
+            {
+                "file": f.path,
+                "what": f.role,
+                "resources": f.resources,
+                "parameters": f.parameters,
+                "size (KB)": round(f.size / 1024, 1),
+            }
+            for f in bundle.files
+        ],
+        hide_index=True,
+        width="stretch",
+    )
     linked = bundle.linked_templates
     st.markdown("**Linked templates:** " + ", ".join(f"`{f.path.split('/', 1)[1]}`" for f in linked))
     paths = [f.path for f in bundle.files]
-    chosen = st.selectbox("File", paths, key="templates_file",
-                          format_func=lambda p: f"{p} — {bundle.file(p).role}")
+    chosen = st.selectbox("File", paths, key="templates_file", format_func=lambda p: f"{p} — {bundle.file(p).role}")
     text = bundle.file(chosen).text
     if len(text) > SHOWN_CHARACTERS:
         st.caption(f"The first {SHOWN_CHARACTERS:,} of {len(text):,} characters; the download has the whole file.")
@@ -96,8 +107,10 @@ with rendered_tab:
         st.error(f"{env} cannot be rendered until its values are corrected (Parameters page):")
         _show_error(error)
     else:
-        st.caption(f"{len(rendered.resources)} resources into factory `{rendered.factory_name}`; every expression "
-                   "evaluated, secrets shown only as where they come from.")
+        st.caption(
+            f"{len(rendered.resources)} resources into factory `{rendered.factory_name}`; every expression "
+            "evaluated, secrets shown only as where they come from."
+        )
         st.dataframe(view.rendered_rows(rendered), hide_index=True, width="stretch")
         secrets = view.secret_rows(rendered, workspace)
         if secrets:
@@ -125,23 +138,41 @@ with compare_tab:
         if only_differences:
             rows = [row for row in rows if row[view.DIFFERS]]
         differing = sum(1 for row in rows if row[view.DIFFERS])
-        st.caption(f"{differing} of {len(rows)} properties differ." if left != right else
-                   "Pick two environments to compare.")
+        st.caption(
+            f"{differing} of {len(rows)} properties differ." if left != right else "Pick two environments to compare."
+        )
         table = pd.DataFrame(rows, columns=["property", *renders, view.DIFFERS])
         st.dataframe(
-            table.style.apply(lambda row: ["background-color: rgba(255, 196, 0, 0.25)" if row[view.DIFFERS]
-                                           else "" for _ in row], axis=1),
-            hide_index=True, width="stretch")
+            table.style.apply(
+                lambda row: ["background-color: rgba(255, 196, 0, 0.25)" if row[view.DIFFERS] else "" for _ in row],
+                axis=1,
+            ),
+            hide_index=True,
+            width="stretch",
+        )
 
 with download_tab:
-    include = st.multiselect("Also the rendered environments", names, key="download_envs",
-                             help="each as `portal render ENV` writes it, under rendered/<env>/")
+    include = st.multiselect(
+        "Also the rendered environments",
+        names,
+        key="download_envs",
+        help="each as `portal render ENV` writes it, under rendered/<env>/",
+    )
     try:
         data = _zip(root, commit, tuple(include))
     except PortalError as error:
         _show_error(error)
     else:
-        st.download_button("Download the export as a zip", data, file_name=f"{bundle.factory_name}-arm.zip",
-                           mime="application/zip", icon=":material/download:", key="download_zip")
-        st.caption("The files as `portal export-arm` writes them" + (", and the rendered environments" if include
-                                                                         else "") + ".")
+        st.download_button(
+            "Download the export as a zip",
+            data,
+            file_name=f"{bundle.factory_name}-arm.zip",
+            mime="application/zip",
+            icon=":material/download:",
+            key="download_zip",
+        )
+        st.caption(
+            "The files as `portal export-arm` writes them"
+            + (", and the rendered environments" if include else "")
+            + "."
+        )

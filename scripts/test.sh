@@ -39,16 +39,20 @@ if ! "$venv/bin/python" -m pip install -r requirements.txt -e . >"$log" 2>&1; th
 fi
 echo "Installed requirements.txt and the project into $venv in $((SECONDS - start)) s (log: $log)"
 
-# Lint and type checks (configured in pyproject.toml: [tool.ruff], [tool.mypy]; mypy reads its files from there).
-# enabled once the tree is clean
-# "$venv/bin/python" -m ruff check src/portal ui bench scripts tests || {
-#     echo "error: ruff check found problems (above); fix them, or run ruff check --fix for the safe fixes" >&2
-#     exit 1
-# }
-# "$venv/bin/python" -m mypy || {
-#     echo "error: mypy found type errors (above)" >&2
-#     exit 1
-# }
+# Lint, format and type checks (configured in pyproject.toml: [tool.ruff], [tool.mypy]; mypy reads its files there).
+checked=(src/portal ui pages app.py bench scripts tests)
+"$venv/bin/python" -m ruff check "${checked[@]}" || {
+    echo "error: ruff check found problems (above); fix them (ruff check --fix applies the safe fixes)" >&2
+    exit 1
+}
+"$venv/bin/python" -m ruff format --check "${checked[@]}" || {
+    echo "error: these files are not formatted: run ruff format ${checked[*]}" >&2
+    exit 1
+}
+"$venv/bin/python" -m mypy || {
+    echo "error: mypy found type errors (above)" >&2
+    exit 1
+}
 
 # pytest exits 5 when it collected no test: a run that tests nothing must not pass for a green one.
 status=0

@@ -43,8 +43,10 @@ def find_corpus() -> Path:
 
 CORPUS = find_corpus()
 AVAILABLE = CORPUS.is_dir()
-MISSING = (f"the shared ADF corpus is not at {CORPUS}: place it at ../shared/adf-corpus beside the project or set "
-           f"{CORPUS_ENV} (CI=true requires it)")
+MISSING = (
+    f"the shared ADF corpus is not at {CORPUS}: place it at ../shared/adf-corpus beside the project or set "
+    f"{CORPUS_ENV} (CI=true requires it)"
+)
 # The tests that read the corpus: skipped, saying why, where it is absent (a fresh clone elsewhere); in CI the run
 # stops at the start instead (tests/conftest.py), so a missing corpus can never pass for a green run.
 needs_corpus = pytest.mark.skipif(not AVAILABLE, reason=MISSING)

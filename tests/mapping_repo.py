@@ -76,24 +76,75 @@ def write_json(path: Path, document: object) -> None:
 
 def write_factory(adf: Path) -> None:
     write_json(adf / "factory" / "adf-sales-dev.json", {"name": "adf-sales-dev", "location": "westeurope"})
-    write_json(adf / "linkedService" / "LS_Lake.json", {"name": "LS_Lake", "properties": {
-        "type": "AzureBlobFS", "annotations": [],
-        "typeProperties": {"url": "https://lakedev.dfs.core.windows.net/", "encryptedCredential": "ZW5j"}}})
-    write_json(adf / "linkedService" / "LS_Sql.json", {"name": "LS_Sql", "properties": {
-        "type": "AzureSqlDatabase", "annotations": [],
-        "typeProperties": {"connectionString": "Server=sqldev;Database=sales", "encryptedCredential": "ZW5j"}}})
-    write_json(adf / "dataset" / "DS_Orders.json", {"name": "DS_Orders", "properties": {
-        "linkedServiceName": {"referenceName": "LS_Lake", "type": "LinkedServiceReference"}, "annotations": [],
-        "type": "Binary", "typeProperties": {"location": {"type": "AzureBlobFSLocation", "fileSystem": "raw"}}}})
-    write_json(adf / "pipeline" / "PL_Load.json", {"name": "PL_Load", "properties": {"activities": [
-        {"name": "Copy", "type": "Copy", "inputs": [{"referenceName": "DS_Orders", "type": "DatasetReference"}],
-         "typeProperties": {"source": {"type": "BinarySource"}, "sink": {"type": "BinarySink"}}}],
-        "annotations": []}})
-    write_json(adf / "trigger" / "TR_Daily.json", {"name": "TR_Daily", "properties": {
-        "runtimeState": "Started", "type": "ScheduleTrigger", "annotations": [],
-        "pipelines": [{"pipelineReference": {"referenceName": "PL_Load", "type": "PipelineReference"},
-                       "parameters": {"batchSize": 500}}],
-        "typeProperties": {"recurrence": {"frequency": "Day", "interval": 1}}}})
+    write_json(
+        adf / "linkedService" / "LS_Lake.json",
+        {
+            "name": "LS_Lake",
+            "properties": {
+                "type": "AzureBlobFS",
+                "annotations": [],
+                "typeProperties": {"url": "https://lakedev.dfs.core.windows.net/", "encryptedCredential": "ZW5j"},
+            },
+        },
+    )
+    write_json(
+        adf / "linkedService" / "LS_Sql.json",
+        {
+            "name": "LS_Sql",
+            "properties": {
+                "type": "AzureSqlDatabase",
+                "annotations": [],
+                "typeProperties": {"connectionString": "Server=sqldev;Database=sales", "encryptedCredential": "ZW5j"},
+            },
+        },
+    )
+    write_json(
+        adf / "dataset" / "DS_Orders.json",
+        {
+            "name": "DS_Orders",
+            "properties": {
+                "linkedServiceName": {"referenceName": "LS_Lake", "type": "LinkedServiceReference"},
+                "annotations": [],
+                "type": "Binary",
+                "typeProperties": {"location": {"type": "AzureBlobFSLocation", "fileSystem": "raw"}},
+            },
+        },
+    )
+    write_json(
+        adf / "pipeline" / "PL_Load.json",
+        {
+            "name": "PL_Load",
+            "properties": {
+                "activities": [
+                    {
+                        "name": "Copy",
+                        "type": "Copy",
+                        "inputs": [{"referenceName": "DS_Orders", "type": "DatasetReference"}],
+                        "typeProperties": {"source": {"type": "BinarySource"}, "sink": {"type": "BinarySink"}},
+                    }
+                ],
+                "annotations": [],
+            },
+        },
+    )
+    write_json(
+        adf / "trigger" / "TR_Daily.json",
+        {
+            "name": "TR_Daily",
+            "properties": {
+                "runtimeState": "Started",
+                "type": "ScheduleTrigger",
+                "annotations": [],
+                "pipelines": [
+                    {
+                        "pipelineReference": {"referenceName": "PL_Load", "type": "PipelineReference"},
+                        "parameters": {"batchSize": 500},
+                    }
+                ],
+                "typeProperties": {"recurrence": {"frequency": "Day", "interval": 1}},
+            },
+        },
+    )
 
 
 def make_repo(root: Path) -> git.Repo:
@@ -104,14 +155,17 @@ def make_repo(root: Path) -> git.Repo:
         config.set_value("user", "email", "dana@example.com")
     write_factory(root / "adf")
     (root / "portal.yaml").write_text(CONFIG, encoding="utf-8")
-    write_json(root / "environments" / "test.parameters.json", {
-        "$schema": "https://schema.management.azure.com/schemas/2015-01-01/deploymentParameters.json#",
-        "contentVersion": "1.0.0.0",
-        "parameters": {
-            "LS_Lake_properties_typeProperties_url": {"value": "https://laketest.dfs.core.windows.net/"},
-            "LS_Lake_accountKey": {"reference": {"keyVault": {"id": KV_TEST}, "secretName": "lake-key"}},
+    write_json(
+        root / "environments" / "test.parameters.json",
+        {
+            "$schema": "https://schema.management.azure.com/schemas/2015-01-01/deploymentParameters.json#",
+            "contentVersion": "1.0.0.0",
+            "parameters": {
+                "LS_Lake_properties_typeProperties_url": {"value": "https://laketest.dfs.core.windows.net/"},
+                "LS_Lake_accountKey": {"reference": {"keyVault": {"id": KV_TEST}, "secretName": "lake-key"}},
+            },
         },
-    })
+    )
     repo.index.add([str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and ".git" not in p.parts])
     repo.index.commit("data repository")
     return repo
@@ -127,8 +181,9 @@ def commit_all(root: Path, message: str = "change") -> str:
         repo.close()
 
 
-def sandbox_repo(root: Path, config: str, parameters: dict[str, dict[str, object]],
-                 files: dict[str, str] | None = None) -> Path:
+def sandbox_repo(
+    root: Path, config: str, parameters: dict[str, dict[str, object]], files: dict[str, str] | None = None
+) -> Path:
     """A committed data repository (the factory, `config` as portal.yaml, parameter files per environment, other
     `files`) whose environments deploy to the sandbox in `root/.sandbox`; the sandbox's test factory exists."""
     from portal.sandbox import sandbox_for
@@ -144,5 +199,6 @@ def sandbox_repo(root: Path, config: str, parameters: dict[str, dict[str, object
         (root / path).write_text(text, encoding="utf-8")
     commit_all(root, "data repository")
     sandbox_for(root / ".sandbox").client(SUB_TEST).factories.create_or_update(
-        "rg-test", "adf-sales-test", {"location": "westeurope"})
+        "rg-test", "adf-sales-test", {"location": "westeurope"}
+    )
     return root

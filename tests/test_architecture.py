@@ -75,8 +75,11 @@ def test_every_module_of_the_portal_is_in_a_layer_and_none_is_excused():
     contract = layers_contract()
     assert not contract.get("ignore_imports") and not contract.get("unmatched_ignore_imports_alerting")
     listed = {name.strip() for layer in contract["layers"] for name in re.split(r"[|:]", layer)}
-    top_level = {f"portal.{p.stem}" for p in (ROOT / "src" / "portal").iterdir()
-                 if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()}
+    top_level = {
+        f"portal.{p.stem}"
+        for p in (ROOT / "src" / "portal").iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()
+    }
     assert top_level - listed == set(), "every module of src/portal belongs to a layer"
     assert "ui" in listed
 
@@ -85,8 +88,9 @@ def test_every_module_of_the_portal_is_in_a_layer_and_none_is_excused():
 PAGE_IMPORTS = re.compile(r"^(streamlit|pandas|ui|portal\.usecases|portal\.errors)(\.|$)")
 
 
-@pytest.mark.parametrize("script", [Path("app.py"), *sorted(p.relative_to(ROOT) for p in (ROOT / "pages").glob("*.py"))],
-                         ids=str)
+@pytest.mark.parametrize(
+    "script", [Path("app.py"), *sorted(p.relative_to(ROOT) for p in (ROOT / "pages").glob("*.py"))], ids=str
+)
 def test_pages_only_lay_out_and_call_the_use_cases(script: Path):
     import ast
 

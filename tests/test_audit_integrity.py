@@ -128,10 +128,20 @@ def rehash(engine, seq: int, **changes) -> None:
                 fields.update(changes)
             fields["prev_hash"] = prev
             digest = event_hash(fields)
-            conn.execute(text("UPDATE audit_events SET summary = :summary, actor = :actor, data = :data, "
-                              "prev_hash = :prev, hash = :hash WHERE seq = :seq"),
-                         {"summary": fields["summary"], "actor": fields["actor"], "prev": prev, "hash": digest,
-                          "data": canonical_json(fields["data"]), "seq": row["seq"]})
+            conn.execute(
+                text(
+                    "UPDATE audit_events SET summary = :summary, actor = :actor, data = :data, "
+                    "prev_hash = :prev, hash = :hash WHERE seq = :seq"
+                ),
+                {
+                    "summary": fields["summary"],
+                    "actor": fields["actor"],
+                    "prev": prev,
+                    "hash": digest,
+                    "data": canonical_json(fields["data"]),
+                    "seq": row["seq"],
+                },
+            )
             prev = digest
         conn.execute(text("UPDATE audit_chain_head SET hash = :h WHERE id = 1"), {"h": prev})
 
@@ -142,17 +152,32 @@ def forge_record(engine, table: str, key, values: dict) -> int:
         top = conn.execute(text("SELECT seq, hash FROM audit_chain_head WHERE id = 1")).one()
         at = conn.scalar(text("SELECT at FROM audit_events WHERE seq = :s"), {"s": top.seq})
         data = {"table": table, "key": key, "digest": record_digest(values)}
-        fields = {"seq": top.seq + 1, "at": at, "kind": "record written", "actor": "rita", "actor_verified": True,
-                  "environment": "prod", "promotion_id": "P1", "snapshot_id": "s1", "summary": "approve by rita",
-                  "data": data, "prev_hash": top.hash}
+        fields = {
+            "seq": top.seq + 1,
+            "at": at,
+            "kind": "record written",
+            "actor": "rita",
+            "actor_verified": True,
+            "environment": "prod",
+            "promotion_id": "P1",
+            "snapshot_id": "s1",
+            "summary": "approve by rita",
+            "data": data,
+            "prev_hash": top.hash,
+        }
         digest = event_hash(fields)
-        conn.execute(text("INSERT INTO audit_events (seq, at, kind, actor, actor_verified, environment, promotion_id, "
-                          "snapshot_id, summary, data, prev_hash, hash, record) VALUES (:seq, :at, :kind, :actor, "
-                          ":actor_verified, :environment, :promotion_id, :snapshot_id, :summary, :data, :prev_hash, "
-                          ":hash, :record)"),
-                     {**fields, "data": canonical_json(data), "hash": digest, "record": record_name(table, key)})
-        conn.execute(text("UPDATE audit_chain_head SET seq = :s, hash = :h WHERE id = 1"),
-                     {"s": top.seq + 1, "h": digest})
+        conn.execute(
+            text(
+                "INSERT INTO audit_events (seq, at, kind, actor, actor_verified, environment, promotion_id, "
+                "snapshot_id, summary, data, prev_hash, hash, record) VALUES (:seq, :at, :kind, :actor, "
+                ":actor_verified, :environment, :promotion_id, :snapshot_id, :summary, :data, :prev_hash, "
+                ":hash, :record)"
+            ),
+            {**fields, "data": canonical_json(data), "hash": digest, "record": record_name(table, key)},
+        )
+        conn.execute(
+            text("UPDATE audit_chain_head SET seq = :s, hash = :h WHERE id = 1"), {"s": top.seq + 1, "h": digest}
+        )
     return top.seq + 1
 
 
@@ -198,16 +223,23 @@ def test_every_decision_row_is_recorded_in_the_chain_in_its_own_transaction(stor
 def test_a_row_inserted_without_a_record_is_refused_by_the_schema(store, raw):  # noqa: F811
     fill_decisions(store)
     with pytest.raises(IntegrityError):
-        sql(raw, "INSERT INTO audit_approvals (promotion_id, actor, decision, comment, at) "
-                 "VALUES ('P1', 'mallory', 'approve', '', '2026-05-01T10:05:00.000+00:00')")
+        sql(
+            raw,
+            "INSERT INTO audit_approvals (promotion_id, actor, decision, comment, at) "
+            "VALUES ('P1', 'mallory', 'approve', '', '2026-05-01T10:05:00.000+00:00')",
+        )
 
 
 def test_a_forged_approval_row_is_refused_and_named(store, raw):  # noqa: F811
     fill_decisions(store)
     assert [a.actor for a in store.approvals("P1")] == ["bob"]
     promotion_record = store.events(kind="record written", promotion_id="P1", limit=1)[0].seq
-    sql(raw, "INSERT INTO audit_approvals (promotion_id, actor, decision, comment, at, record_seq) "
-             "VALUES ('P1', 'mallory', 'approve', 'lgtm', '2026-05-01T10:05:00.000+00:00', :seq)", seq=promotion_record)
+    sql(
+        raw,
+        "INSERT INTO audit_approvals (promotion_id, actor, decision, comment, at, record_seq) "
+        "VALUES ('P1', 'mallory', 'approve', 'lgtm', '2026-05-01T10:05:00.000+00:00', :seq)",
+        seq=promotion_record,
+    )
 
     error = tampered(lambda: store.approvals("P1"))
     assert error.where == "audit_approvals row (P1, mallory)"
@@ -221,11 +253,21 @@ def test_a_forged_approval_row_is_refused_and_named(store, raw):  # noqa: F811
 
 def test_a_forged_approval_with_a_forged_record_is_found_with_the_key(keyed, raw):  # noqa: F811
     fill_decisions(keyed, approvals=())
-    values = {"promotion_id": "P1", "actor": "rita", "decision": "approve", "comment": "",
-              "at": "2026-05-01T10:05:00.000+00:00"}
+    values = {
+        "promotion_id": "P1",
+        "actor": "rita",
+        "decision": "approve",
+        "comment": "",
+        "at": "2026-05-01T10:05:00.000+00:00",
+    }
     seq = forge_record(raw, "audit_approvals", ["P1", "rita"], values)
-    sql(raw, "INSERT INTO audit_approvals (promotion_id, actor, decision, comment, at, record_seq) "
-             "VALUES (:promotion_id, :actor, :decision, :comment, :at, :seq)", **values, seq=seq)
+    sql(
+        raw,
+        "INSERT INTO audit_approvals (promotion_id, actor, decision, comment, at, record_seq) "
+        "VALUES (:promotion_id, :actor, :decision, :comment, :at, :seq)",
+        **values,
+        seq=seq,
+    )
 
     error = tampered(lambda: keyed.approvals("P1"))
     assert f"event {seq} is not signed" in error.what
@@ -259,8 +301,11 @@ def test_an_older_version_put_back_is_refused(store, raw):  # noqa: F811
     fill_decisions(store)
     first = store.events(kind="record written", promotion_id="P1", newest_first=False, limit=10)
     created = next(e for e in first if e.data["table"] == "audit_promotions")
-    sql(raw, "UPDATE audit_promotions SET status = 'awaiting approval', version = 1, record_seq = :seq "
-             "WHERE id = 'P1'", seq=created.seq)
+    sql(
+        raw,
+        "UPDATE audit_promotions SET status = 'awaiting approval', version = 1, record_seq = :seq WHERE id = 'P1'",
+        seq=created.seq,
+    )
 
     error = tampered(lambda: store.promotion("P1"))
     assert "not its newest one" in error.what
@@ -276,8 +321,9 @@ def test_deleted_recorded_rows_are_named(store, raw):  # noqa: F811
     assert error.where == "audit_approvals row (P1, cid)" and "missing (deleted" in error.what
     result = store.verify()
     assert not result.ok
-    assert any(p.startswith("audit_approvals row (P1, cid): recorded in event") and "missing" in p
-               for p in result.problems), result.problems
+    assert any(
+        p.startswith("audit_approvals row (P1, cid): recorded in event") and "missing" in p for p in result.problems
+    ), result.problems
 
     sql(raw, "DELETE FROM audit_approvals")
     sql(raw, "DELETE FROM audit_promotions")
@@ -405,8 +451,9 @@ def test_an_anchor_finds_a_rehashed_chain_without_the_key(store, raw, git_repo):
     assert store.verify().ok  # without the key and without the anchor, the rewrite does not show
     result = store.verify(anchors=read_anchors(git_repo))
     assert not result.ok and result.first_broken == written.seq
-    assert result.reason.startswith(f"the anchor on commit {commit[:12]} (event {written.seq}, promotion P1) says "
-                                    f"event {written.seq} has hash")
+    assert result.reason.startswith(
+        f"the anchor on commit {commit[:12]} (event {written.seq}, promotion P1) says event {written.seq} has hash"
+    )
     assert result.reason.endswith("the chain was rewritten")
 
 
@@ -420,8 +467,10 @@ def test_an_anchor_finds_a_truncated_trail(store, raw, git_repo):  # noqa: F811
     assert store.verify() == store_module.VerifyResult(True, 0, None, None)  # the hole an anchor closes
     result = store.verify(anchors=read_anchors(git_repo))
     assert (result.ok, result.checked, result.first_broken) == (False, 0, anchor.seq)
-    assert result.reason == (f"the anchor on commit {anchor.commit[:12]} (event {anchor.seq}, promotion P1) vouches "
-                             f"for event {anchor.seq}, but the trail ends at event 0: the trail was truncated")
+    assert result.reason == (
+        f"the anchor on commit {anchor.commit[:12]} (event {anchor.seq}, promotion P1) vouches "
+        f"for event {anchor.seq}, but the trail ends at event 0: the trail was truncated"
+    )
 
 
 def test_a_forged_anchor_is_found_with_the_key_and_a_malformed_note_is_a_finding(keyed, git_repo):  # noqa: F811
@@ -435,9 +484,19 @@ def test_a_forged_anchor_is_found_with_the_key_and_a_malformed_note_is_a_finding
     forged = Anchor(seq=seq + 5, hash=digest, promotion="P9", environment="prod", at="2026-05-02T00:00:00.000+00:00")
     write_anchor(git_repo, commit, forged, key=None)
     with git.Repo(git_repo) as repository:
-        repository.git.notes(f"--ref={NOTES}", "append", "-m", "{not an anchor", commit,
-                             env={"GIT_AUTHOR_NAME": "m", "GIT_AUTHOR_EMAIL": "m@x", "GIT_COMMITTER_NAME": "m",
-                                  "GIT_COMMITTER_EMAIL": "m@x"})
+        repository.git.notes(
+            f"--ref={NOTES}",
+            "append",
+            "-m",
+            "{not an anchor",
+            commit,
+            env={
+                "GIT_AUTHOR_NAME": "m",
+                "GIT_AUTHOR_EMAIL": "m@x",
+                "GIT_COMMITTER_NAME": "m",
+                "GIT_COMMITTER_EMAIL": "m@x",
+            },
+        )
     tampered_sig = Anchor(**{**signed.__dict__, "environment": "dev", "commit": None})
     write_anchor(git_repo, commit, tampered_sig, key=None)
 
@@ -446,14 +505,15 @@ def test_a_forged_anchor_is_found_with_the_key_and_a_malformed_note_is_a_finding
     assert reading.findings == (f"the note on commit {commit[:12]}, line 5, is not an anchor: not JSON",)
     result = keyed.verify(anchors=reading)
     assert not result.ok and result.anchors_checked == 3
-    assert any(p.startswith(f"the anchor on commit {commit[:12]} (event {seq + 5}, promotion P9) is not signed")
-               for p in result.problems), result.problems
+    assert any(
+        p.startswith(f"the anchor on commit {commit[:12]} (event {seq + 5}, promotion P9) is not signed")
+        for p in result.problems
+    ), result.problems
     assert any(p.endswith("its signature is wrong (the note was forged or changed)") for p in result.problems)
     assert reading.findings[0] in result.problems
 
 
-def test_anchors_written_before_the_key_count_after_the_seal_and_later_unsigned_ones_do_not(store, store_url,
-                                                                                            git_repo):  # noqa: F811
+def test_anchors_written_before_the_key_count_after_the_seal_and_later_unsigned_ones_do_not(store, store_url, git_repo):  # noqa: F811
     fill_decisions(store)
     commit = head_commit(git_repo)
     before = write_anchor(git_repo, commit, store.anchor(promotion="P1", environment="prod"), key=None)
@@ -467,12 +527,19 @@ def test_anchors_written_before_the_key_count_after_the_seal_and_later_unsigned_
         write_anchor(git_repo, commit, keyed.anchor(promotion="P2", environment="prod"), key=None)  # no sig
         result = keyed.verify(anchors=read_anchors(git_repo))
         assert not result.ok
-        assert result.reason == (f"the anchor on commit {commit[:12]} (event {count + 2}, promotion P2) is not "
-                                 "signed: forged, or written without the audit key")
+        assert result.reason == (
+            f"the anchor on commit {commit[:12]} (event {count + 2}, promotion P2) is not "
+            "signed: forged, or written without the audit key"
+        )
 
 
-def test_pushed_anchors_still_tell_after_the_local_notes_were_rewritten(store, raw, git_repo, tmp_path,  # noqa: F811
-                                                                        capsys):
+def test_pushed_anchors_still_tell_after_the_local_notes_were_rewritten(
+    store,
+    raw,
+    git_repo,
+    tmp_path,  # noqa: F811
+    capsys,
+):
     fill_decisions(store)
     remote = tmp_path / "remote.git"
     git.Repo.init(remote, bare=True).close()
@@ -507,22 +574,45 @@ def test_migration_0002_backfills_records_of_a_store_made_at_0001(store_url):  #
         prev = GENESIS_HASH
         with engine.begin() as conn:
             for seq in (1, 2):
-                fields = {"seq": seq, "at": at, "kind": "promotion requested", "actor": "ann", "actor_verified": True,
-                          "environment": "prod", "promotion_id": "P1", "snapshot_id": "s1", "summary": f"old {seq}",
-                          "data": {"n": seq}, "prev_hash": prev}
+                fields = {
+                    "seq": seq,
+                    "at": at,
+                    "kind": "promotion requested",
+                    "actor": "ann",
+                    "actor_verified": True,
+                    "environment": "prod",
+                    "promotion_id": "P1",
+                    "snapshot_id": "s1",
+                    "summary": f"old {seq}",
+                    "data": {"n": seq},
+                    "prev_hash": prev,
+                }
                 prev = event_hash(fields)
-                conn.execute(text("INSERT INTO audit_events (seq, at, kind, actor, actor_verified, environment, "
-                                  "promotion_id, snapshot_id, summary, data, prev_hash, hash) VALUES (:seq, :at, "
-                                  ":kind, :actor, :actor_verified, :environment, :promotion_id, :snapshot_id, "
-                                  ":summary, :data, :prev_hash, :hash)"),
-                             {**fields, "data": canonical_json(fields["data"]), "hash": prev})
+                conn.execute(
+                    text(
+                        "INSERT INTO audit_events (seq, at, kind, actor, actor_verified, environment, "
+                        "promotion_id, snapshot_id, summary, data, prev_hash, hash) VALUES (:seq, :at, "
+                        ":kind, :actor, :actor_verified, :environment, :promotion_id, :snapshot_id, "
+                        ":summary, :data, :prev_hash, :hash)"
+                    ),
+                    {**fields, "data": canonical_json(fields["data"]), "hash": prev},
+                )
             conn.execute(text("UPDATE audit_chain_head SET seq = 2, hash = :h WHERE id = 1"), {"h": prev})
-            conn.execute(text("INSERT INTO audit_snapshots VALUES ('s1', 'abc123', :t, NULL, :at, 'ann')"),
-                         {"t": "t" * 64, "at": at})
-            conn.execute(text("INSERT INTO audit_artifacts VALUES (:d, 'application/json', 'a.json', 2, :c, :at)"),
-                         {"d": store_module.sha256_hex(b"{}"), "c": b"{}", "at": at})
-            conn.execute(text("INSERT INTO audit_promotions VALUES ('P1', 'prod', 's1', 'awaiting approval', 'ann', "
-                              ":at, :f, NULL, NULL, '{}', NULL, NULL, NULL, NULL, 1, 1, NULL)"), {"at": at, "f": False})
+            conn.execute(
+                text("INSERT INTO audit_snapshots VALUES ('s1', 'abc123', :t, NULL, :at, 'ann')"),
+                {"t": "t" * 64, "at": at},
+            )
+            conn.execute(
+                text("INSERT INTO audit_artifacts VALUES (:d, 'application/json', 'a.json', 2, :c, :at)"),
+                {"d": store_module.sha256_hex(b"{}"), "c": b"{}", "at": at},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO audit_promotions VALUES ('P1', 'prod', 's1', 'awaiting approval', 'ann', "
+                    ":at, :f, NULL, NULL, '{}', NULL, NULL, NULL, NULL, 1, 1, NULL)"
+                ),
+                {"at": at, "f": False},
+            )
             conn.execute(text("INSERT INTO audit_approvals VALUES ('P1', 'bob', 'approve', 'ok', :at)"), {"at": at})
     finally:
         engine.dispose()
@@ -530,8 +620,11 @@ def test_migration_0002_backfills_records_of_a_store_made_at_0001(store_url):  #
     with AuditStore.open(store_url, key=KEY) as upgraded:  # runs 0002, signing the records it backfills
         records = upgraded.events(kind="record written", newest_first=False, limit=10)
         assert [(e.seq, e.data["table"], e.data["migration"]) for e in records] == [
-            (3, "audit_snapshots", "0002"), (4, "audit_artifacts", "0002"), (5, "audit_promotions", "0002"),
-            (6, "audit_approvals", "0002")]
+            (3, "audit_snapshots", "0002"),
+            (4, "audit_artifacts", "0002"),
+            (5, "audit_promotions", "0002"),
+            (6, "audit_approvals", "0002"),
+        ]
         assert all(e.mac and e.prev_hash == upgraded.event(e.seq - 1).hash for e in records)
         assert upgraded.head()[:2] == (6, records[-1].hash)
         assert upgraded.promotion("P1").status == "awaiting approval"
@@ -548,8 +641,12 @@ def test_migration_0002_backfills_records_of_a_store_made_at_0001(store_url):  #
     engine = create_engine(store_url)
     try:
         with pytest.raises(IntegrityError):  # record_seq is NOT NULL now
-            sql(engine, "INSERT INTO audit_approvals (promotion_id, actor, decision, comment, at) "
-                        "VALUES ('P1', 'eve', 'approve', '', :at)", at=at)
+            sql(
+                engine,
+                "INSERT INTO audit_approvals (promotion_id, actor, decision, comment, at) "
+                "VALUES ('P1', 'eve', 'approve', '', :at)",
+                at=at,
+            )
     finally:
         engine.dispose()
     if store_url.startswith("sqlite"):  # the batch copy kept the foreign keys and the check
@@ -562,8 +659,12 @@ def test_migration_0002_backfills_records_of_a_store_made_at_0001(store_url):  #
 # --- the CLI, on a promotion of a real repository ------------------------------------------------------------------
 
 
-def test_the_cli_verifies_against_anchors_and_refuses_an_edited_artifact(repo, promotions, tmp_path,  # noqa: F811
-                                                                        capsys):
+def test_the_cli_verifies_against_anchors_and_refuses_an_edited_artifact(
+    repo,
+    promotions,
+    tmp_path,  # noqa: F811
+    capsys,
+):
     done = promote(promotions, "dev", ALICE)
     commit = promotions.store.snapshot(done.snapshot_id).source_commit
     # The promotion service notes the trail's head on the promoted commit when the promotion finishes.
@@ -589,8 +690,14 @@ def test_the_cli_verifies_against_anchors_and_refuses_an_edited_artifact(repo, p
         assert "portal audit verify" in err and not (tmp_path / "t.json").exists()
 
         # Truncated: every event and row gone, the head back at the start. Without the anchor this was "intact".
-        for table in ("audit_approvals", "audit_promotions", "audit_snapshots", "audit_artifacts", "audit_events",
-                      "audit_locks"):
+        for table in (
+            "audit_approvals",
+            "audit_promotions",
+            "audit_snapshots",
+            "audit_artifacts",
+            "audit_events",
+            "audit_locks",
+        ):
             sql(engine, f"DELETE FROM {table}")
         sql(engine, "UPDATE audit_chain_head SET seq = 0, hash = :h WHERE id = 1", h=GENESIS_HASH)
     finally:

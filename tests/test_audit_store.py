@@ -113,8 +113,16 @@ def sql(engine, statement: str, **params) -> None:
 
 
 def event(i: int = 0, **overrides) -> NewEvent:
-    values = dict(kind="test", actor="ann", actor_verified=True, environment="dev", promotion_id="p1",
-                  snapshot_id="s1", summary=f"event {i}", data={"i": i, "names": ["a", "b"], "nested": {"ü": 1.5}})
+    values = dict(
+        kind="test",
+        actor="ann",
+        actor_verified=True,
+        environment="dev",
+        promotion_id="p1",
+        snapshot_id="s1",
+        summary=f"event {i}",
+        data={"i": i, "names": ["a", "b"], "nested": {"ü": 1.5}},
+    )
     values.update(overrides)
     return NewEvent(**values)
 
@@ -280,8 +288,7 @@ def append_in_a_process(url: str, actor: str, count: int, start) -> None:
 def test_two_processes_open_a_new_store_and_append_gaplessly(request, store_url):
     ctx = spawn_context()
     start = ctx.Barrier(2, timeout=60)
-    processes = [ctx.Process(target=append_in_a_process, args=(store_url, f"process-{n}", 60, start))
-                 for n in range(2)]
+    processes = [ctx.Process(target=append_in_a_process, args=(store_url, f"process-{n}", 60, start)) for n in range(2)]
     for process in processes:
         process.start()
     run_processes(processes)
@@ -313,8 +320,9 @@ def test_two_processes_racing_for_a_lock_exactly_one_wins(store, store_url):
     ctx = spawn_context()
     start = ctx.Barrier(2, timeout=60)
     results = ctx.Queue()
-    processes = [ctx.Process(target=race_for_locks, args=(store_url, name, environments, start, results))
-                 for name in ("a", "b")]
+    processes = [
+        ctx.Process(target=race_for_locks, args=(store_url, name, environments, start, results)) for name in ("a", "b")
+    ]
     for process in processes:
         process.start()
     outcomes = [results.get(timeout=60) for _ in range(2 * len(environments))]
@@ -363,13 +371,28 @@ def test_snapshots_are_kept_by_id(store):
 # --- promotions and approvals --------------------------------------------------------------------------------------
 
 
-def promotion(promotion_id: str, environment: str = "test", requested_at: str = "2026-05-01T10:00:00.000+00:00",
-              **changes) -> Promotion:
-    values = dict(id=promotion_id, environment=environment, snapshot_id="s1", status="awaiting approval",
-                  requested_by="ann", requested_at=requested_at, is_rollback=False, skip_reason=None,
-                  plan_hash="p" * 64, plan_summary={"counts": {"create": 2}, "changes": ["create pipeline PL"]},
-                  parameters_hash=None, started_at=None, finished_at=None, error=None, version=1,
-                  approvals_required=1, expires_at=None)
+def promotion(
+    promotion_id: str, environment: str = "test", requested_at: str = "2026-05-01T10:00:00.000+00:00", **changes
+) -> Promotion:
+    values = dict(
+        id=promotion_id,
+        environment=environment,
+        snapshot_id="s1",
+        status="awaiting approval",
+        requested_by="ann",
+        requested_at=requested_at,
+        is_rollback=False,
+        skip_reason=None,
+        plan_hash="p" * 64,
+        plan_summary={"counts": {"create": 2}, "changes": ["create pipeline PL"]},
+        parameters_hash=None,
+        started_at=None,
+        finished_at=None,
+        error=None,
+        version=1,
+        approvals_required=1,
+        expires_at=None,
+    )
     values.update(changes)
     return Promotion(**values)
 
@@ -384,8 +407,9 @@ def test_promotions_are_updated_optimistically(store, snapshot):
     assert created == promotion("P1")
     assert store.promotion("P1") == created
 
-    running = store.update_promotion("P1", 1, status="running", started_at="2026-05-01T10:05:00.000+00:00",
-                                     plan_summary={"counts": {"create": 3}})
+    running = store.update_promotion(
+        "P1", 1, status="running", started_at="2026-05-01T10:05:00.000+00:00", plan_summary={"counts": {"create": 3}}
+    )
     assert (running.version, running.status, running.plan_summary) == (2, "running", {"counts": {"create": 3}})
     assert store.promotion("P1") == running
 
@@ -419,8 +443,9 @@ def test_promotions_are_listed_newest_first_and_the_last_success_is_found(store,
     store.create_promotion(promotion("C", requested_at=at(5), status="succeeded", finished_at=at(9)))
     store.create_promotion(promotion("D", requested_at=at(6), status="succeeded", finished_at=at(7)))
     store.create_promotion(promotion("E", requested_at=at(8), status="running"))
-    store.create_promotion(promotion("X", environment="prod", requested_at=at(10), status="succeeded",
-                                     finished_at=at(11)))
+    store.create_promotion(
+        promotion("X", environment="prod", requested_at=at(10), status="succeeded", finished_at=at(11))
+    )
 
     assert [p.id for p in store.promotions()] == ["X", "E", "D", "C", "B", "A"]
     assert [p.id for p in store.promotions(environment="test", limit=2)] == ["E", "D"]
@@ -505,11 +530,20 @@ def test_an_expired_lock_is_taken_over(store):
 def fill(store) -> list:
     """30 events in three bursts a few milliseconds apart, spread over environments, actors, kinds, promotions."""
     for burst in range(3):
-        store.append_many([
-            event(i, environment=("dev", "test", "prod")[i % 3], actor=("ann", "bob")[i % 2], kind=f"k{i % 5}",
-                  promotion_id=f"p{i % 4}", actor_verified=i % 2 == 0, snapshot_id=None if i % 3 else "s1")
-            for i in range(burst * 10, burst * 10 + 10)
-        ])
+        store.append_many(
+            [
+                event(
+                    i,
+                    environment=("dev", "test", "prod")[i % 3],
+                    actor=("ann", "bob")[i % 2],
+                    kind=f"k{i % 5}",
+                    promotion_id=f"p{i % 4}",
+                    actor_verified=i % 2 == 0,
+                    snapshot_id=None if i % 3 else "s1",
+                )
+                for i in range(burst * 10, burst * 10 + 10)
+            ]
+        )
         time.sleep(0.01)
     return store.events(limit=1000, newest_first=False)
 
@@ -522,8 +556,15 @@ def test_filters_pages_and_counts(store):
         keep = [e for e in trail if all(getattr(e, k) == v for k, v in filters.items())]
         return [e.seq for e in reversed(keep)]
 
-    for filters in ({}, {"environment": "dev"}, {"actor": "bob"}, {"kind": "k3"}, {"promotion_id": "p2"},
-                    {"environment": "prod", "actor": "ann"}, {"environment": "test", "kind": "k4", "actor": "ann"}):
+    for filters in (
+        {},
+        {"environment": "dev"},
+        {"actor": "bob"},
+        {"kind": "k3"},
+        {"promotion_id": "p2"},
+        {"environment": "prod", "actor": "ann"},
+        {"environment": "test", "kind": "k4", "actor": "ann"},
+    ):
         seqs = [e.seq for e in store.events(limit=1000, **filters)]
         assert seqs == expect(**filters), filters
         assert store.count_events(**filters) == len(seqs)
@@ -540,10 +581,12 @@ def test_time_filters(store):
     second, third = trail[10].at, trail[20].at
     assert trail[9].at < second < third  # the bursts are apart
 
-    assert [e.seq for e in store.events(since=second, newest_first=False, limit=100)] == \
-           [e.seq for e in trail if e.at >= second]
-    assert [e.seq for e in store.events(until=third, newest_first=False, limit=100)] == \
-           [e.seq for e in trail if e.at < third]
+    assert [e.seq for e in store.events(since=second, newest_first=False, limit=100)] == [
+        e.seq for e in trail if e.at >= second
+    ]
+    assert [e.seq for e in store.events(until=third, newest_first=False, limit=100)] == [
+        e.seq for e in trail if e.at < third
+    ]
     assert store.count_events(since=second, until=third) == len([e for e in trail if second <= e.at < third])
 
     moment = datetime.fromisoformat(second)
@@ -562,8 +605,22 @@ def test_export_csv_and_jsonl_read_back(store):
     out = io.StringIO()
     assert store.export(out, "csv") == 30
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
-    assert list(rows[0]) == ["seq", "at", "kind", "actor", "actor_verified", "environment", "promotion_id",
-                             "snapshot_id", "summary", "data", "prev_hash", "hash", "mac", "key_id"]
+    assert list(rows[0]) == [
+        "seq",
+        "at",
+        "kind",
+        "actor",
+        "actor_verified",
+        "environment",
+        "promotion_id",
+        "snapshot_id",
+        "summary",
+        "data",
+        "prev_hash",
+        "hash",
+        "mac",
+        "key_id",
+    ]
     for row, e in zip(rows, trail, strict=True):
         assert int(row["seq"]) == e.seq
         assert json.loads(row["data"]) == e.data

@@ -63,9 +63,27 @@ def server(tmp_path_factory):
         env.pop(name, None)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + START_TIMEOUT
@@ -133,14 +151,15 @@ class Portal:
     def cell(self, text: str):
         """A cell of a table (st.dataframe): the grid draws on a canvas, and keeps its cells in a hidden table for
         screen readers."""
-        return self.main.locator('[data-testid="stDataFrame"]').get_by_role("gridcell", name=text, exact=True,
-                                                                            include_hidden=True)
+        return self.main.locator('[data-testid="stDataFrame"]').get_by_role(
+            "gridcell", name=text, exact=True, include_hidden=True
+        )
 
     def screenshot(self, name: str) -> None:
         """The whole page: Streamlit scrolls inside its main block, not the document, so the viewport grows to the
         main block's height for the picture."""
         self.page.mouse.move(VIEWPORT["width"] // 2, 5)  # no hover tooltip or toolbar in the picture
-        height = self.page.evaluate('document.querySelector(\'[data-testid="stMain"]\').scrollHeight')
+        height = self.page.evaluate("document.querySelector('[data-testid=\"stMain\"]').scrollHeight")
         self.page.set_viewport_size({"width": VIEWPORT["width"], "height": max(VIEWPORT["height"], height)})
         try:
             self.page.wait_for_timeout(400)  # the data grids redraw at the new size
@@ -197,8 +216,10 @@ def _journey(portal: Portal, demo: Path) -> None:
     branch = re.search(r"on branch (\S+)", saved.inner_text()).group(1)
     with git.Repo(demo) as repo:  # the commit is on the new branch; main is untouched
         assert repo.heads[branch].commit.parents[0] == repo.heads.main.commit
-        assert '"value": 75' in repo.heads[branch].commit.tree["environments/test.parameters.json"] \
-            .data_stream.read().decode()
+        assert (
+            '"value": 75'
+            in repo.heads[branch].commit.tree["environments/test.parameters.json"].data_stream.read().decode()
+        )
     expect(main.get_by_role("spinbutton", name=TEST_SAMPLE)).to_have_value("50")  # the form starts again
 
     # --- Templates ---------------------------------------------------------------------------------------------------
@@ -237,14 +258,16 @@ def _journey(portal: Portal, demo: Path) -> None:
     expect(waiting).to_be_visible()
     promotion_id = re.match(r"Promotion (\w+)", waiting.inner_text()).group(1)
     portal.settled()
-    expect(main.get_by_text(re.compile(rf"^prod ← snapshot .* requested by dana@retail\.example .*· {promotion_id}$")))\
-        .to_be_visible()  # in the list of what waits
+    expect(
+        main.get_by_text(re.compile(rf"^prod ← snapshot .* requested by dana@retail\.example .*· {promotion_id}$"))
+    ).to_be_visible()  # in the list of what waits
     expect(main.get_by_text("You requested this promotion: another person must approve it.")).to_be_visible()
 
     # The Environments page lists what waits (and shows dev and test deployed).
     portal.open("Environments", "Environments")
-    expect(main.get_by_text(re.compile(rf"prod ← snapshot .*requested by dana@retail\.example.*{promotion_id}")))\
-        .to_be_visible()
+    expect(
+        main.get_by_text(re.compile(rf"prod ← snapshot .*requested by dana@retail\.example.*{promotion_id}"))
+    ).to_be_visible()
     portal.screenshot("environments")
 
     # --- Rita approves; the approval runs it --------------------------------------------------------------------
@@ -265,15 +288,27 @@ def _journey(portal: Portal, demo: Path) -> None:
     portal.settled()
     expect(main.get_by_role("textbox", name="Promotion", exact=True)).to_have_value(promotion_id)
     expect(main.get_by_text(re.compile(r"^\d+ matching events; 1–\d+ shown, newest first\.$"))).to_be_visible()
-    expect(main.get_by_text(re.compile(rf"^promotion finished · .* · rita@retail\.example \(unverified\) · prod · "
-                                       rf"promotion {promotion_id}$"))).to_be_visible()
+    expect(
+        main.get_by_text(
+            re.compile(
+                rf"^promotion finished · .* · rita@retail\.example \(unverified\) · prod · "
+                rf"promotion {promotion_id}$"
+            )
+        )
+    ).to_be_visible()
     expect(portal.cell("promotion finished")).to_be_attached()
     portal.screenshot("audit")
     portal.choose(main, "Kind", "promotion approved")
     expect(main.get_by_text("1 matching events; 1–1 shown, newest first.")).to_be_visible()
     expect(portal.cell("promotion approved")).to_be_attached()
     expect(portal.cell("rita@retail.example (unverified)")).to_be_attached()
-    expect(main.get_by_text(re.compile(rf"^promotion approved · .* · rita@retail\.example \(unverified\) · prod · "
-                                       rf"promotion {promotion_id}$"))).to_be_visible()
+    expect(
+        main.get_by_text(
+            re.compile(
+                rf"^promotion approved · .* · rita@retail\.example \(unverified\) · prod · "
+                rf"promotion {promotion_id}$"
+            )
+        )
+    ).to_be_visible()
     portal.choose(main, "Kind", "promotion requested")
     expect(portal.cell("dana@retail.example (unverified)")).to_be_attached()

@@ -27,8 +27,11 @@ DOMAIN = "LS_Databricks_properties_typeProperties_domain"
 CLUSTER = "LS_Databricks_properties_typeProperties_existingClusterId"
 SCOPE = "TR_NewFiles_properties_typeProperties_scope"
 SAMPLE = "TR_Daily_properties_PL_Orchestrate_Daily_parameters_samplePercent"
-GLOBALS = ["default_properties_environmentName_value", "default_properties_alertEmail_value",
-           "default_properties_retentionDays_value"]
+GLOBALS = [
+    "default_properties_environmentName_value",
+    "default_properties_alertEmail_value",
+    "default_properties_retentionDays_value",
+]
 PER_ENVIRONMENT = [KEY_VAULT, LAKE, DOMAIN, CLUSTER, SCOPE, SAMPLE, *GLOBALS]
 
 
@@ -45,6 +48,7 @@ def workspace(demo: Path) -> MappingWorkspace:
 
 
 # --- the factory -------------------------------------------------------------------------------------------------
+
 
 def test_factory_validates_without_findings(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", str(demo / "adf")]) == 0
@@ -98,7 +102,7 @@ def test_adf_json_is_as_adf_writes_it(demo: Path) -> None:
         text = path.read_text(encoding="utf-8")
         if path.name == "arm-template-parameters-definition.json":
             continue
-        assert text.startswith("{\n\t\"") and not text.endswith("\n"), path
+        assert text.startswith('{\n\t"') and not text.endswith("\n"), path
         document = json.loads(text)
         if path.name != "publish_config.json":
             assert document["name"] == path.stem
@@ -108,8 +112,16 @@ def test_adf_json_is_as_adf_writes_it(demo: Path) -> None:
                 assert "dependsOn" in activity and "userProperties" in activity, (path.name, activity["name"])
                 if activity["type"] in ("Copy", "DatabricksNotebook", "WebActivity", "ExecuteDataFlow"):
                     assert "policy" in activity, (path.name, activity["name"])
-    assert {"Copy", "ForEach", "IfCondition", "ExecutePipeline", "DatabricksNotebook", "WebActivity",
-            "ExecuteDataFlow", "SetVariable"} <= types
+    assert {
+        "Copy",
+        "ForEach",
+        "IfCondition",
+        "ExecutePipeline",
+        "DatabricksNotebook",
+        "WebActivity",
+        "ExecuteDataFlow",
+        "SetVariable",
+    } <= types
     publish = json.loads((demo / "adf" / "publish_config.json").read_text(encoding="utf-8"))
     assert publish == {"publishBranch": "adf_publish", "includeGlobalParamsTemplate": True}
     factory = json.loads((demo / "adf" / "factory" / "adf-retail-dev.json").read_text(encoding="utf-8"))
@@ -123,7 +135,8 @@ def test_triggers_and_notebook_activity(demo: Path) -> None:
     assert new_files["type"] == "BlobEventsTrigger" and new_files["runtimeState"] == "Started"
     assert new_files["typeProperties"]["scope"] == (
         f"/subscriptions/{DEMO_SUBSCRIPTIONS['dev']}/resourceGroups/rg-retail-dev/providers/Microsoft.Storage"
-        "/storageAccounts/stretaildev")
+        "/storageAccounts/stretaildev"
+    )
     assert new_files["typeProperties"]["blobPathBeginsWith"] == "/landing/blobs/"
     assert new_files["pipelines"][0]["pipelineReference"]["referenceName"] == "PL_Ingest_Landing"
     daily = read("trigger/TR_Daily.json")["properties"]
@@ -136,6 +149,7 @@ def test_triggers_and_notebook_activity(demo: Path) -> None:
 
 
 # --- configuration and values per environment --------------------------------------------------------------------
+
 
 def test_configuration(demo: Path) -> None:
     text = (demo / "portal.yaml").read_text(encoding="utf-8")
@@ -150,7 +164,10 @@ def test_configuration(demo: Path) -> None:
         assert target.subscription_id == DEMO_SUBSCRIPTIONS[env.name]
         assert (target.resource_group, target.factory_name) == (f"rg-retail-{env.name}", f"adf-retail-{env.name}")
         assert (target.auth, target.sandbox) == ("sandbox", DEMO_SANDBOX_FOLDER)
-        assert env.databricks is not None and (env.databricks.auth, env.databricks.sandbox) == ("sandbox", DEMO_SANDBOX_FOLDER)
+        assert env.databricks is not None and (env.databricks.auth, env.databricks.sandbox) == (
+            "sandbox",
+            DEMO_SANDBOX_FOLDER,
+        )
         assert env.databricks.target_folder == "/Shared/retail/notebooks"
     assert config.environment("prod").protection.approvals_required == 1
     assert config.environment("prod").deploy.delete_removed is False
@@ -175,8 +192,11 @@ def test_catalogue_has_values_per_environment(workspace: MappingWorkspace) -> No
     assert entries[KEY_VAULT].values["test"].value == "https://kv-retail-test.vault.azure.net/"
     assert entries[DOMAIN].values["prod"].value == "https://adb-3333333333333333.3.azuredatabricks.net"
     assert entries[CLUSTER].values["dev"].value == "0101-000000-dev00001"
-    assert entries[SCOPE].values["prod"].value.endswith("/resourceGroups/rg-retail-prod/providers/"
-                                                        "Microsoft.Storage/storageAccounts/stretailprod")
+    assert (
+        entries[SCOPE]
+        .values["prod"]
+        .value.endswith("/resourceGroups/rg-retail-prod/providers/Microsoft.Storage/storageAccounts/stretailprod")
+    )
     assert DEMO_SUBSCRIPTIONS["test"] in entries[SCOPE].values["test"].value
     assert entries["default_properties_environmentName_value"].values["prod"].value == "prod"
     assert entries["default_properties_retentionDays_value"].type == "int"
@@ -212,6 +232,7 @@ def test_render(workspace: MappingWorkspace, env: str) -> None:
 
 # --- the repository -----------------------------------------------------------------------------------------------
 
+
 def test_one_commit_on_main_with_the_author(demo: Path) -> None:
     repo = git.Repo(demo)
     assert repo.active_branch.name == "main"
@@ -221,8 +242,14 @@ def test_one_commit_on_main_with_the_author(demo: Path) -> None:
     assert not repo.is_dirty(untracked_files=True)
     tracked = {item.path for item in commits[0].tree.traverse() if item.type == "blob"}
     assert set(repository_files()) == tracked
-    assert {"README.md", ".gitignore", "portal.yaml", "notebooks/transform_sales.py", "notebooks/daily_kpis.sql",
-            "notebooks/helpers/dates.py"} <= tracked
+    assert {
+        "README.md",
+        ".gitignore",
+        "portal.yaml",
+        "notebooks/transform_sales.py",
+        "notebooks/daily_kpis.sql",
+        "notebooks/helpers/dates.py",
+    } <= tracked
 
 
 def test_workspace_at_the_commit(demo: Path) -> None:

@@ -33,9 +33,17 @@ def kv(secret: str) -> dict:
 
 @pytest.fixture()
 def repo(tmp_path: Path) -> Path:
-    root = sandbox_repo(tmp_path / "data", CONFIG, {"test": {
-        "LS_Lake_properties_typeProperties_url": {"value": "https://laketest.dfs.core.windows.net/"},
-        "LS_Lake_accountKey": kv("lake-key"), "LS_Sql_connectionString": kv("sql-conn")}})
+    root = sandbox_repo(
+        tmp_path / "data",
+        CONFIG,
+        {
+            "test": {
+                "LS_Lake_properties_typeProperties_url": {"value": "https://laketest.dfs.core.windows.net/"},
+                "LS_Lake_accountKey": kv("lake-key"),
+                "LS_Sql_connectionString": kv("sql-conn"),
+            }
+        },
+    )
     yield root
     sandbox_for(root / ".sandbox").faults = Faults()
 
@@ -47,8 +55,7 @@ def plan(repo: Path):
 def promote(repo: Path, log: EventLog | None = None):
     workspace = MappingWorkspace.open(repo)
     planned = plan_environment(workspace, "test")
-    return planned.plan, apply_environment(workspace, "test", planned.plan, sink=log or EventLog(),
-                                           planned=planned)
+    return planned.plan, apply_environment(workspace, "test", planned.plan, sink=log or EventLog(), planned=planned)
 
 
 def live(repo: Path) -> dict:
@@ -59,24 +66,33 @@ def test_first_promotion_creates_everything_in_dependency_order(repo: Path) -> N
     first = plan(repo).plan
     assert first.counts() == {"create": 5, "update": 0, "delete": 0, "unchanged": 0, "triggers": 1}
     order = [c.label for c in first.objects]
-    assert order.index("linkedService LS_Lake") < order.index("dataset DS_Orders") < order.index(
-        "pipeline PL_Load") < order.index("trigger TR_Daily")
+    assert (
+        order.index("linkedService LS_Lake")
+        < order.index("dataset DS_Orders")
+        < order.index("pipeline PL_Load")
+        < order.index("trigger TR_Daily")
+    )
     log = EventLog()
     plan_made, report = promote(repo, log)
     assert report.ok and len(report.deployed) == 5 and report.triggers_started == ["TR_Daily"]
     state = live(repo)
     assert state[("trigger", "TR_Daily")].runtime_state == "Started"
-    assert state[("linkedService", "LS_Lake")].properties["typeProperties"]["url"] == \
-        "https://laketest.dfs.core.windows.net/"
+    assert (
+        state[("linkedService", "LS_Lake")].properties["typeProperties"]["url"]
+        == "https://laketest.dfs.core.windows.net/"
+    )
     # The secret went to the service as a marker of its source, never as a value from Git; the service keeps it and
     # answers it masked.
     stored = sandbox_for(repo / ".sandbox").state.get(
         "/subscriptions/" + SUB_TEST + "/resourceGroups/rg-test/providers/Microsoft.DataFactory/factories/"
-        "adf-sales-test/linkedservices/LS_Lake")
+        "adf-sales-test/linkedservices/LS_Lake"
+    )
     assert "lake-key" in json.dumps(stored["properties"])
     assert "lake-key" not in json.dumps(state[("linkedService", "LS_Lake")].properties)
     assert [e.object for e in log.of_kind(OBJECT_DONE) if e.step == "deploy"][0] in (
-        "linkedService LS_Lake", "linkedService LS_Sql")
+        "linkedService LS_Lake",
+        "linkedService LS_Sql",
+    )
     # Promoting again changes nothing.
     again = plan(repo).plan
     assert not again.has_changes and again.counts()["unchanged"] == 5
@@ -138,8 +154,7 @@ def test_a_fault_in_the_middle_restarts_triggers_and_a_rerun_converges(repo: Pat
     commit_all(repo, "v2")
     server = sandbox_for(repo / ".sandbox")
     # The pipeline's write fails for good (more times than the SDK retries).
-    server.faults = Faults(rules=[FaultRule(method="PUT", path_contains="/pipelines/PL_Load", status=400,
-                                            times=-1)])
+    server.faults = Faults(rules=[FaultRule(method="PUT", path_contains="/pipelines/PL_Load", status=400, times=-1)])
     log = EventLog()
     with pytest.raises(ApplyFailed) as failure:
         promote(repo, log)
@@ -163,8 +178,12 @@ def _describe_lake(repo: Path, text: str) -> None:
     commit_all(repo, f"describe: {text}")
 
 
-MANUAL_DATASET = {"properties": {
-    "type": "Binary", "linkedServiceName": {"referenceName": "LS_Lake", "type": "LinkedServiceReference"}}}
+MANUAL_DATASET = {
+    "properties": {
+        "type": "Binary",
+        "linkedServiceName": {"referenceName": "LS_Lake", "type": "LinkedServiceReference"},
+    }
+}
 
 
 def test_apply_refuses_when_the_live_factory_moved(repo: Path) -> None:
@@ -183,8 +202,12 @@ def test_apply_refuses_when_the_live_factory_moved(repo: Path) -> None:
     # With the plan at hand only the objects it changes are read again: the linked service, edited by hand.
     planned = plan_environment(workspace, "test")
     assert [v.describe() for v in planned.plan.preconditions] == ["linkedService LS_Lake"]
-    client.linked_services.create_or_update("rg-test", "adf-sales-test", "LS_Lake", {"properties": {
-        "type": "AzureBlobFS", "typeProperties": {"url": "https://byhand.dfs.core.windows.net/"}}})
+    client.linked_services.create_or_update(
+        "rg-test",
+        "adf-sales-test",
+        "LS_Lake",
+        {"properties": {"type": "AzureBlobFS", "typeProperties": {"url": "https://byhand.dfs.core.windows.net/"}}},
+    )
     with pytest.raises(PortalError) as refused_again:
         apply_environment(workspace, "test", planned.plan, planned=planned)
     assert refused_again.value.code == "PLAN_STALE" and "linkedService LS_Lake" in refused_again.value.what
@@ -200,8 +223,9 @@ def test_changes_elsewhere_in_the_factory_do_not_block_a_plan_unless_asked(repo:
     planned = plan_environment(workspace, "test")
     # A pipeline the plan does not touch is edited by hand: the plan still does exactly what it showed.
     pipeline = client.pipelines.get("rg-test", "adf-sales-test", "PL_Load").as_dict()["properties"]
-    client.pipelines.create_or_update("rg-test", "adf-sales-test", "PL_Load",
-                                      {"properties": {**pipeline, "description": "edited by hand"}})
+    client.pipelines.create_or_update(
+        "rg-test", "adf-sales-test", "PL_Load", {"properties": {**pipeline, "description": "edited by hand"}}
+    )
     report = apply_environment(workspace, "test", planned.plan, planned=planned)
     assert report.deployed == ["linkedService LS_Lake"]
     state = live(repo)
@@ -232,15 +256,26 @@ def test_a_change_between_the_check_and_the_write_is_not_overwritten(repo: Path)
 
     def edit_after_the_check(event) -> None:
         if event.step == "check live state" and event.kind == STEP_FINISHED:
-            client.linked_services.create_or_update("rg-test", "adf-sales-test", "LS_Lake", {"properties": {
-                "type": "AzureBlobFS", "typeProperties": {"url": "https://byhand.dfs.core.windows.net/"}}})
+            client.linked_services.create_or_update(
+                "rg-test",
+                "adf-sales-test",
+                "LS_Lake",
+                {
+                    "properties": {
+                        "type": "AzureBlobFS",
+                        "typeProperties": {"url": "https://byhand.dfs.core.windows.net/"},
+                    }
+                },
+            )
 
     with pytest.raises(ApplyFailed) as failed:
         apply_environment(workspace, "test", planned.plan, planned=planned, sink=edit_after_the_check)
     assert failed.value.where == "linkedService LS_Lake"
     assert "changed in the factory since the plan was made" in failed.value.what
-    assert live(repo)[("linkedService", "LS_Lake")].properties["typeProperties"]["url"] == \
-        "https://byhand.dfs.core.windows.net/"
+    assert (
+        live(repo)[("linkedService", "LS_Lake")].properties["typeProperties"]["url"]
+        == "https://byhand.dfs.core.windows.net/"
+    )
 
 
 def test_throttling_storm_is_retried_and_reported(repo: Path) -> None:
@@ -273,8 +308,7 @@ def test_plan_hash_is_stable(repo: Path) -> None:
     assert json.loads(json.dumps(first.to_json(), default=str))["hash"] == first.hash
 
 
-def test_demo_from_nothing_to_a_promoted_test_environment(tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_from_nothing_to_a_promoted_test_environment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "demo"
     assert main(["demo", "--path", str(root)]) == 0
     assert "dev is deployed" in capsys.readouterr().out
@@ -304,17 +338,25 @@ def test_event_trigger_is_unsubscribed_stopped_and_started_again(tmp_path: Path)
     target = open_target(workspace, "dev")
     assert target.read_all()[("trigger", "TR_NewFiles")].runtime_state == "Started"
     status = target.client.triggers.get_event_subscription_status(
-        target.resource_group, target.factory_name, "TR_NewFiles")
+        target.resource_group, target.factory_name, "TR_NewFiles"
+    )
     assert dict(status)["status"] == "Enabled"
 
 
-def test_a_target_that_cannot_be_signed_into_is_a_clear_error(repo: Path, monkeypatch: pytest.MonkeyPatch,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    for name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH",
-                 "AZURE_USERNAME"):
+def test_a_target_that_cannot_be_signed_into_is_a_clear_error(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in (
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_CLIENT_CERTIFICATE_PATH",
+        "AZURE_USERNAME",
+    ):
         monkeypatch.delenv(name, raising=False)
-    (repo / "portal.yaml").write_text(CONFIG.replace("auth: sandbox\n      sandbox: .sandbox",
-                                                     "auth: service-principal"))
+    (repo / "portal.yaml").write_text(
+        CONFIG.replace("auth: sandbox\n      sandbox: .sandbox", "auth: service-principal")
+    )
     assert main(["plan", "test", "--repo", str(repo)]) == 1
     err = capsys.readouterr().err
     assert "cannot read the live factory" in err and "adf-sales-test" in err and "Traceback" not in err

@@ -35,9 +35,12 @@ from tests.mapping_repo import (
 )
 
 CONFIG = sandbox_config(delete_removed=True)
-VALUES = {"test": {
-    "LS_Lake_accountKey": {"reference": {"keyVault": {"id": KV_TEST}, "secretName": "lake-key"}},
-    "LS_Sql_connectionString": {"reference": {"keyVault": {"id": KV_TEST}, "secretName": "sql-conn"}}}}
+VALUES = {
+    "test": {
+        "LS_Lake_accountKey": {"reference": {"keyVault": {"id": KV_TEST}, "secretName": "lake-key"}},
+        "LS_Sql_connectionString": {"reference": {"keyVault": {"id": KV_TEST}, "secretName": "sql-conn"}},
+    }
+}
 
 
 @pytest.fixture()
@@ -64,33 +67,77 @@ def _every_kind(repo: Path) -> None:
     managed and a self-hosted integration runtime, a credential, global parameters typed in Git's lower case,
     and an event trigger."""
     adf = repo / "adf"
-    write_json(adf / "factory" / "adf-sales-dev.json", {"name": "adf-sales-dev", "location": "westeurope",
-               "properties": {"globalParameters": {"region": {"type": "string", "value": "weu"},
-                                                   "batch": {"type": "int", "value": 500}}}})
-    write_json(adf / "managedVirtualNetwork" / "default.json",
-               {"name": "default", "type": "Microsoft.DataFactory/factories/managedvirtualnetworks"})
-    write_json(adf / "managedVirtualNetwork" / "default" / "managedPrivateEndpoint" / "PE_Lake.json", {
-        "name": "PE_Lake", "properties": {
-            "privateLinkResourceId": "/subscriptions/" + SUB_TEST + "/resourceGroups/rg-test/providers/"
-                                     "Microsoft.Storage/storageAccounts/laketest",
-            "groupId": "dfs"}})
-    write_json(adf / "integrationRuntime" / "IR-Managed.json", {"name": "IR-Managed", "properties": {
-        "type": "Managed", "typeProperties": {"computeProperties": {"location": "AutoResolve",
-                                                                    "dataFlowProperties": {"computeType": "General",
-                                                                                           "coreCount": 8,
-                                                                                           "timeToLive": 10}}},
-        "managedVirtualNetwork": {"type": "ManagedVirtualNetworkReference", "referenceName": "default"}}})
-    write_json(adf / "integrationRuntime" / "IR-OnPrem.json", {"name": "IR-OnPrem", "properties": {
-        "type": "SelfHosted", "description": "the office network"}})
-    write_json(adf / "credential" / "CR_Identity.json", {"name": "CR_Identity", "properties": {
-        "type": "ManagedIdentity", "typeProperties": {}}})
-    write_json(adf / "trigger" / "TR_Arrived.json", {"name": "TR_Arrived", "properties": {
-        "runtimeState": "Started", "type": "BlobEventsTrigger", "annotations": [],
-        "pipelines": [{"pipelineReference": {"referenceName": "PL_Load", "type": "PipelineReference"}}],
-        "typeProperties": {"blobPathBeginsWith": "/raw/blobs/", "ignoreEmptyBlobs": True,
-                           "scope": f"/subscriptions/{SUB_TEST}/resourceGroups/rg-test/providers/"
-                                    "Microsoft.Storage/storageAccounts/laketest",
-                           "events": ["Microsoft.Storage.BlobCreated"]}}})
+    write_json(
+        adf / "factory" / "adf-sales-dev.json",
+        {
+            "name": "adf-sales-dev",
+            "location": "westeurope",
+            "properties": {
+                "globalParameters": {
+                    "region": {"type": "string", "value": "weu"},
+                    "batch": {"type": "int", "value": 500},
+                }
+            },
+        },
+    )
+    write_json(
+        adf / "managedVirtualNetwork" / "default.json",
+        {"name": "default", "type": "Microsoft.DataFactory/factories/managedvirtualnetworks"},
+    )
+    write_json(
+        adf / "managedVirtualNetwork" / "default" / "managedPrivateEndpoint" / "PE_Lake.json",
+        {
+            "name": "PE_Lake",
+            "properties": {
+                "privateLinkResourceId": "/subscriptions/" + SUB_TEST + "/resourceGroups/rg-test/providers/"
+                "Microsoft.Storage/storageAccounts/laketest",
+                "groupId": "dfs",
+            },
+        },
+    )
+    write_json(
+        adf / "integrationRuntime" / "IR-Managed.json",
+        {
+            "name": "IR-Managed",
+            "properties": {
+                "type": "Managed",
+                "typeProperties": {
+                    "computeProperties": {
+                        "location": "AutoResolve",
+                        "dataFlowProperties": {"computeType": "General", "coreCount": 8, "timeToLive": 10},
+                    }
+                },
+                "managedVirtualNetwork": {"type": "ManagedVirtualNetworkReference", "referenceName": "default"},
+            },
+        },
+    )
+    write_json(
+        adf / "integrationRuntime" / "IR-OnPrem.json",
+        {"name": "IR-OnPrem", "properties": {"type": "SelfHosted", "description": "the office network"}},
+    )
+    write_json(
+        adf / "credential" / "CR_Identity.json",
+        {"name": "CR_Identity", "properties": {"type": "ManagedIdentity", "typeProperties": {}}},
+    )
+    write_json(
+        adf / "trigger" / "TR_Arrived.json",
+        {
+            "name": "TR_Arrived",
+            "properties": {
+                "runtimeState": "Started",
+                "type": "BlobEventsTrigger",
+                "annotations": [],
+                "pipelines": [{"pipelineReference": {"referenceName": "PL_Load", "type": "PipelineReference"}}],
+                "typeProperties": {
+                    "blobPathBeginsWith": "/raw/blobs/",
+                    "ignoreEmptyBlobs": True,
+                    "scope": f"/subscriptions/{SUB_TEST}/resourceGroups/rg-test/providers/"
+                    "Microsoft.Storage/storageAccounts/laketest",
+                    "events": ["Microsoft.Storage.BlobCreated"],
+                },
+            },
+        },
+    )
     commit_all(repo, "every kind")
 
 
@@ -119,8 +166,7 @@ def test_an_event_trigger_is_unsubscribed_and_subscribed_again_around_a_change(r
     assert arrived and arrived[0].stop and arrived[0].start and arrived[0].event_subscription
     assert report.ok and "TR_Arrived" in report.triggers_stopped and "TR_Arrived" in report.triggers_started
     client = _client(repo)
-    assert client.triggers.get_event_subscription_status("rg-test", "adf-sales-test", "TR_Arrived").status == \
-        "Enabled"
+    assert client.triggers.get_event_subscription_status("rg-test", "adf-sales-test", "TR_Arrived").status == "Enabled"
     assert client.triggers.get("rg-test", "adf-sales-test", "TR_Arrived").properties.runtime_state == "Started"
 
 
@@ -152,13 +198,29 @@ def test_a_case_only_rename_updates_the_object_and_never_deletes_it(repo: Path) 
 
 def test_a_pipeline_over_the_published_limits_is_refused_by_the_plan_before_any_write(repo: Path) -> None:
     adf = repo / "adf"
-    inner = [{"name": f"Wait{i}", "type": "Wait", "typeProperties": {"waitTimeInSeconds": 1}}
-             for i in range(ACTIVITIES_PER_PIPELINE)]
-    write_json(adf / "pipeline" / "PL_Big.json", {"name": "PL_Big", "properties": {"activities": [
-        {"name": "Each", "type": "ForEach", "typeProperties": {"items": {"value": "@createArray(1)",
-                                                                         "type": "Expression"},
-                                                               "activities": inner}}],
-        "parameters": {f"p{i}": {"type": "string"} for i in range(51)}}})
+    inner = [
+        {"name": f"Wait{i}", "type": "Wait", "typeProperties": {"waitTimeInSeconds": 1}}
+        for i in range(ACTIVITIES_PER_PIPELINE)
+    ]
+    write_json(
+        adf / "pipeline" / "PL_Big.json",
+        {
+            "name": "PL_Big",
+            "properties": {
+                "activities": [
+                    {
+                        "name": "Each",
+                        "type": "ForEach",
+                        "typeProperties": {
+                            "items": {"value": "@createArray(1)", "type": "Expression"},
+                            "activities": inner,
+                        },
+                    }
+                ],
+                "parameters": {f"p{i}": {"type": "string"} for i in range(51)},
+            },
+        },
+    )
     commit_all(repo, "a pipeline too big for the service")
     server = sandbox_for(repo / ".sandbox")
     workspace = MappingWorkspace.open(repo)
@@ -185,8 +247,10 @@ def test_a_changed_managed_private_endpoint_is_refused_by_the_plan(repo: Path) -
     commit_all(repo, "point the endpoint at blob")
     plan = _plan(repo).plan
     assert [c.name for c in plan.updates] == ["default/PE_Lake"]
-    assert any("managedPrivateEndpoint default/PE_Lake: a managed private endpoint cannot be changed in place"
-               in b for b in plan.blockers), plan.blockers
+    assert any(
+        "managedPrivateEndpoint default/PE_Lake: a managed private endpoint cannot be changed in place" in b
+        for b in plan.blockers
+    ), plan.blockers
     with pytest.raises(PortalError) as refused:
         apply_environment(MappingWorkspace.open(repo), "test", plan)
     assert refused.value.code == "PLAN_BLOCKED"
@@ -194,11 +258,17 @@ def test_a_changed_managed_private_endpoint_is_refused_by_the_plan(repo: Path) -
     assert live.properties.group_id == "dfs"
 
 
-@pytest.mark.parametrize("folder, name", [("integrationRuntime", "IR_OnPrem"), ("credential", "cred.1"),
-                                          ("managedVirtualNetwork", "-edge")])
+@pytest.mark.parametrize(
+    "folder, name", [("integrationRuntime", "IR_OnPrem"), ("credential", "cred.1"), ("managedVirtualNetwork", "-edge")]
+)
 def test_a_name_the_service_refuses_gets_no_plan(repo: Path, folder: str, name: str) -> None:
-    body = {"type": "SelfHosted"} if folder == "integrationRuntime" else \
-        {"type": "ManagedIdentity", "typeProperties": {}} if folder == "credential" else None
+    body = (
+        {"type": "SelfHosted"}
+        if folder == "integrationRuntime"
+        else {"type": "ManagedIdentity", "typeProperties": {}}
+        if folder == "credential"
+        else None
+    )
     write_json(repo / "adf" / folder / f"{name}.json", {"name": name, **({"properties": body} if body else {})})
     commit_all(repo, "a name the service refuses")
     server = sandbox_for(repo / ".sandbox")
@@ -218,18 +288,27 @@ def test_read_only_properties_of_the_contract_are_not_compared() -> None:
     assert comparable("integrationRuntime", ours, theirs)[0] == comparable("integrationRuntime", ours, theirs)[1]
     network = comparable("managedVirtualNetwork", {}, {"vNetId": "5f1e…", "alias": "adf-sales-test"})
     assert network == ({}, {})
-    endpoint = comparable("managedPrivateEndpoint", {"groupId": "dfs"}, {
-        "groupId": "dfs", "provisioningState": "Succeeded", "isReserved": False,
-        "connectionState": {"status": "Pending", "actionsRequired": "None", "description": ""}})
+    endpoint = comparable(
+        "managedPrivateEndpoint",
+        {"groupId": "dfs"},
+        {
+            "groupId": "dfs",
+            "provisioningState": "Succeeded",
+            "isReserved": False,
+            "connectionState": {"status": "Pending", "actionsRequired": "None", "description": ""},
+        },
+    )
     assert endpoint[0] == endpoint[1]
 
 
 def test_enum_values_are_compared_without_regard_to_case_and_other_values_strictly() -> None:
-    ours, theirs = comparable(GLOBAL_PARAMETERS, {"batch": {"type": "int", "value": 500}},
-                              {"batch": {"type": "Int", "value": 500}})
+    ours, theirs = comparable(
+        GLOBAL_PARAMETERS, {"batch": {"type": "int", "value": 500}}, {"batch": {"type": "Int", "value": 500}}
+    )
     assert ours == theirs
-    ours, theirs = comparable(GLOBAL_PARAMETERS, {"batch": {"type": "int", "value": 500}},
-                              {"batch": {"type": "Int", "value": 501}})
+    ours, theirs = comparable(
+        GLOBAL_PARAMETERS, {"batch": {"type": "int", "value": 500}}, {"batch": {"type": "Int", "value": 501}}
+    )
     assert [str(c) for c in property_changes(theirs, ours)] == ["properties.batch.value: 501 → 500"]
 
 
@@ -238,19 +317,31 @@ def test_a_hand_edit_of_a_property_the_contract_defines_shows() -> None:
     theirs = {"type": "SelfHosted", "description": "edited by hand", "state": "NeedRegistration"}
     mine, live = comparable("integrationRuntime", ours, theirs)
     assert [str(c) for c in property_changes(live, mine)] == [
-        "properties.description: edited by hand → the office network"]
+        "properties.description: edited by hand → the office network"
+    ]
 
 
 def test_masked_secrets_compare_as_secrets_only() -> None:
-    ours = {"type": "AzureSqlDatabase", "typeProperties": {
-        "connectionString": {"type": "SecureString", "value": "Server=x;Password=plain"}}}
-    theirs = {"type": "AzureSqlDatabase", "typeProperties": {
-        "connectionString": {"type": "SecureString", "value": "**********"}}}
+    ours = {
+        "type": "AzureSqlDatabase",
+        "typeProperties": {"connectionString": {"type": "SecureString", "value": "Server=x;Password=plain"}},
+    }
+    theirs = {
+        "type": "AzureSqlDatabase",
+        "typeProperties": {"connectionString": {"type": "SecureString", "value": "**********"}},
+    }
     mine, live = comparable("linkedService", ours, theirs)
     assert mine == live
-    keyvault = {"type": "AzureSqlDatabase", "typeProperties": {"connectionString": {
-        "type": "AzureKeyVaultSecret", "secretName": "sql", "store": {"referenceName": "KV",
-                                                                      "type": "LinkedServiceReference"}}}}
+    keyvault = {
+        "type": "AzureSqlDatabase",
+        "typeProperties": {
+            "connectionString": {
+                "type": "AzureKeyVaultSecret",
+                "secretName": "sql",
+                "store": {"referenceName": "KV", "type": "LinkedServiceReference"},
+            }
+        },
+    }
     mine, live = comparable("linkedService", keyvault, theirs)
     assert mine != live
 
@@ -258,7 +349,9 @@ def test_masked_secrets_compare_as_secrets_only() -> None:
 def test_properties_the_contract_does_not_define_are_compared_only_when_both_sides_have_them() -> None:
     ours = {"type": "SelfHosted", "futureSetting": True}
     assert comparable("integrationRuntime", ours, {"type": "SelfHosted"}) == (
-        {"type": "SelfHosted"}, {"type": "SelfHosted"})
+        {"type": "SelfHosted"},
+        {"type": "SelfHosted"},
+    )
     mine, live = comparable("integrationRuntime", ours, {"type": "SelfHosted", "futureSetting": False})
     assert mine != live
 
@@ -271,7 +364,10 @@ def test_the_name_rules_are_the_contracts_path_parameters() -> None:
         published = name_rule(CONTRACT_PARAMETERS[kind])
         assert published is not None, f"{CONTRACT_PARAMETERS[kind]} ({kind}) is not a path parameter of the contract"
         assert (published.pattern, published.min_length, published.max_length) == (
-            pattern.pattern, shortest, longest), kind
+            pattern.pattern,
+            shortest,
+            longest,
+        ), kind
 
 
 # --- the corpus: what real factories hold comes back unchanged -------------------------------------------------
@@ -345,16 +441,21 @@ def test_a_deploy_bigger_than_the_hourly_write_budget_is_told() -> None:
 
 
 def test_property_names_the_contract_defines_are_matched_whatever_their_case() -> None:
-    git = {"SourceConnectionsInfo": [], "Policy": {"mode": "Microbatch", "recurrence": {"frequency": "Minute",
-                                                                                        "interval": 15}}}
-    live = {"sourceConnectionsInfo": [], "policy": {"mode": "Microbatch", "recurrence": {"frequency": "Minute",
-                                                                                         "interval": 15}}}
+    git = {
+        "SourceConnectionsInfo": [],
+        "Policy": {"mode": "Microbatch", "recurrence": {"frequency": "Minute", "interval": 15}},
+    }
+    live = {
+        "sourceConnectionsInfo": [],
+        "policy": {"mode": "Microbatch", "recurrence": {"frequency": "Minute", "interval": 15}},
+    }
     mine, theirs = comparable("adfcdc", git, live)
     assert mine == theirs
     live["policy"]["recurrence"]["interval"] = 30
     mine, theirs = comparable("adfcdc", git, live)
     assert [str(c) for c in property_changes(theirs, mine)] == ["properties.Policy.recurrence.interval: 30 → 15"]
     # Names in maps (here a pipeline's parameters) are the user's, matched exactly.
-    mine, theirs = comparable("pipeline", {"parameters": {"Env": {"type": "string"}}},
-                              {"parameters": {"env": {"type": "String"}}})
+    mine, theirs = comparable(
+        "pipeline", {"parameters": {"Env": {"type": "string"}}}, {"parameters": {"env": {"type": "String"}}}
+    )
     assert mine != theirs

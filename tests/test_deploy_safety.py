@@ -36,8 +36,11 @@ def kv(secret: str) -> dict:
 
 @pytest.fixture()
 def repo(tmp_path: Path) -> Path:
-    root = sandbox_repo(tmp_path / "data", config(downtime=10), {"test": {
-        "LS_Lake_accountKey": kv("lake-key"), "LS_Sql_connectionString": kv("sql-conn")}})
+    root = sandbox_repo(
+        tmp_path / "data",
+        config(downtime=10),
+        {"test": {"LS_Lake_accountKey": kv("lake-key"), "LS_Sql_connectionString": kv("sql-conn")}},
+    )
     yield root
     sandbox_for(root / ".sandbox").faults = Faults()
 
@@ -84,8 +87,7 @@ def test_a_permanent_server_error_keeps_triggers_down_no_longer_than_the_plan_sa
     assert any("for at most 10 s" in note for note in planned.plan.notes)
     server = sandbox_for(repo / ".sandbox")
     # Every write of the pipeline answers 500: the SDK's back-off alone would retry it for minutes.
-    server.faults = Faults(rules=[FaultRule(method="PUT", path_contains="/pipelines/PL_Load", status=500,
-                                            times=-1)])
+    server.faults = Faults(rules=[FaultRule(method="PUT", path_contains="/pipelines/PL_Load", status=500, times=-1)])
     log = EventLog()
     started = time.monotonic()
     with pytest.raises(ApplyFailed) as failure:
@@ -110,12 +112,20 @@ def test_the_plan_says_how_long_triggers_may_stay_stopped(repo: Path, capsys: py
 
 def _new_pipelines(repo: Path, names: list[str]) -> None:
     for name in names:
-        write_json(repo / "adf" / "pipeline" / f"{name}.json", {"name": name, "properties": {"activities": [
-            {"name": "Wait", "type": "Wait", "typeProperties": {"waitTimeInSeconds": 1}}]}})
+        write_json(
+            repo / "adf" / "pipeline" / f"{name}.json",
+            {
+                "name": name,
+                "properties": {
+                    "activities": [{"name": "Wait", "type": "Wait", "typeProperties": {"waitTimeInSeconds": 1}}]
+                },
+            },
+        )
 
 
 def test_one_name_the_service_refuses_among_seven_new_pipelines_writes_nothing(
-        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     promote(repo)
     before = set(live(repo))
     _new_pipelines(repo, [f"PL_New{i}" for i in range(6)] + ["PL.Bad"])
@@ -128,13 +138,25 @@ def test_one_name_the_service_refuses_among_seven_new_pipelines_writes_nothing(
         plan_environment(MappingWorkspace.open(repo), "test")
 
 
-@pytest.mark.parametrize("broken, what", [
-    ({"activities": {"name": "Wait", "type": "Wait"}}, "is a JSON object, not a list of activities"),
-    ({"activities": [{"name": "Again", "type": "ExecutePipeline", "typeProperties": {
-        "pipeline": {"referenceName": "PL_Self", "type": "PipelineReference"}}}]}, "runs itself"),
-])
-def test_malformed_activities_and_self_calls_are_refused_before_any_write(repo: Path, broken: dict,
-                                                                          what: str) -> None:
+@pytest.mark.parametrize(
+    "broken, what",
+    [
+        ({"activities": {"name": "Wait", "type": "Wait"}}, "is a JSON object, not a list of activities"),
+        (
+            {
+                "activities": [
+                    {
+                        "name": "Again",
+                        "type": "ExecutePipeline",
+                        "typeProperties": {"pipeline": {"referenceName": "PL_Self", "type": "PipelineReference"}},
+                    }
+                ]
+            },
+            "runs itself",
+        ),
+    ],
+)
+def test_malformed_activities_and_self_calls_are_refused_before_any_write(repo: Path, broken: dict, what: str) -> None:
     promote(repo)
     before = set(live(repo))
     _new_pipelines(repo, ["PL_Fine"])
@@ -148,8 +170,10 @@ def test_malformed_activities_and_self_calls_are_refused_before_any_write(repo: 
 
 def test_validate_reports_the_service_name_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     adf = tmp_path / "adf"
-    write_json(adf / "integrationRuntime" / "ir_selfhosted.json", {"name": "ir_selfhosted", "properties": {
-        "type": "SelfHosted"}})
+    write_json(
+        adf / "integrationRuntime" / "ir_selfhosted.json",
+        {"name": "ir_selfhosted", "properties": {"type": "SelfHosted"}},
+    )
     write_json(adf / "pipeline" / "PL#1.json", {"name": "PL#1", "properties": {"activities": []}})
     assert main(["validate", str(adf)]) == 1
     err = capsys.readouterr().err

@@ -97,29 +97,40 @@ def printed_line(number: int, step: Step) -> str:
 
 
 def test_the_step_list_names_what_will_happen_and_why_a_step_is_skipped(
-        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _, first = planned_for(repo)
     steps = steps_of(first)
     assert [s.name for s in steps] == FACTORY_STEPS
-    assert [s.skipped_because for s in steps] == ["no started trigger needs stopping", None,
-                                                   "nothing was removed from the source", None]
+    assert [s.skipped_because for s in steps] == [
+        "no started trigger needs stopping",
+        None,
+        "nothing was removed from the source",
+        None,
+    ]
     deploy, start = steps[1], steps[3]
-    assert deploy.items == ("linkedService LS_Lake", "linkedService LS_Sql", "dataset DS_Orders", "pipeline PL_Load",
-                            "trigger TR_Daily")
+    assert deploy.items == (
+        "linkedService LS_Lake",
+        "linkedService LS_Sql",
+        "dataset DS_Orders",
+        "pipeline PL_Load",
+        "trigger TR_Daily",
+    )
     assert start.items == ("TR_Daily",) and start.subject("TR_Daily") == "trigger TR_Daily"
     assert all(s.description for s in steps)
     # A plain value: serializable without running anything, and the same whether built for showing or for apply.
     assert json.loads(json.dumps([s.as_json() for s in steps]))[1]["items"] == list(deploy.items)
     shown = factory_steps(first.plan)
-    assert [(s.name, s.description, s.items, s.skipped_because) for s in shown] == \
-        [(s.name, s.description, s.items, s.skipped_because) for s in steps]
+    assert [(s.name, s.description, s.items, s.skipped_because) for s in shown] == [
+        (s.name, s.description, s.items, s.skipped_because) for s in steps
+    ]
 
     # `portal plan` prints that list, step by step.
     assert main(["plan", "test", "--repo", str(repo)]) == 2
     out = capsys.readouterr().out
     lines = out.splitlines()
     at = lines.index("Steps, in the order they run:")
-    assert lines[at + 1:at + 5] == [printed_line(n, s) for n, s in enumerate(shown, 1)]
+    assert lines[at + 1 : at + 5] == [printed_line(n, s) for n, s in enumerate(shown, 1)]
     assert "  3. delete: skipped: nothing was removed from the source" in lines
     assert "+ pipeline PL_Load" in out and "5 to create" in out  # the rest of the plan as before
 
@@ -133,15 +144,22 @@ def test_the_step_list_names_what_will_happen_and_why_a_step_is_skipped(
     _, second = planned_for(repo)
     steps = steps_of(second)
     assert [(s.items, s.skipped_because) for s in steps] == [
-        (("TR_Daily",), None), (("pipeline PL_Load",), None), ((), "deploy.delete_removed is off"),
-        (("TR_Daily",), None)]
+        (("TR_Daily",), None),
+        (("pipeline PL_Load",), None),
+        ((), "deploy.delete_removed is off"),
+        (("TR_Daily",), None),
+    ]
     assert main(["plan", "test", "--repo", str(repo)]) == 2
     assert "  3. delete: skipped: deploy.delete_removed is off" in capsys.readouterr().out.splitlines()
 
     promote(repo)
     _, third = planned_for(repo)
-    assert [s.skipped_because for s in steps_of(third)] == ["no trigger changes", "nothing changed",
-                                                            "deploy.delete_removed is off", "no trigger changes"]
+    assert [s.skipped_because for s in steps_of(third)] == [
+        "no trigger changes",
+        "nothing changed",
+        "deploy.delete_removed is off",
+        "no trigger changes",
+    ]
 
 
 def step_events(log: EventLog, names: list[str]) -> list[Event]:
@@ -156,8 +174,10 @@ def expected_events(steps: list[Step]) -> list[tuple[str, str, str, str, int, in
             continue
         n = len(step.items)
         expected.append((STEP_STARTED, step.name, "", "", 0, n))
-        expected += [(OBJECT_DONE, step.name, step.subject(item), step.done_word, index, n)
-                     for index, item in enumerate(step.items, 1)]
+        expected += [
+            (OBJECT_DONE, step.name, step.subject(item), step.done_word, index, n)
+            for index, item in enumerate(step.items, 1)
+        ]
         expected.append((STEP_FINISHED, step.name, "", "", n, n))
     return expected
 
@@ -180,10 +200,19 @@ def test_the_events_of_an_apply_follow_the_step_list(repo: Path) -> None:
     events = step_events(log, FACTORY_STEPS)
     assert shape(events) == expected_events(steps)
     assert [str(e) for e in events] == [
-        "stop triggers: 1 to do", "[1/1] stop triggers: trigger TR_Daily: stopped", "[1/1] stop triggers",
-        "deploy: 1 to do", "[1/1] deploy: pipeline PL_Load: deployed", "[1/1] deploy",
-        "delete: 1 to do", "[1/1] delete: linkedService LS_Sql: deleted", "[1/1] delete",
-        "start triggers: 1 to do", "[1/1] start triggers: trigger TR_Daily: started", "[1/1] start triggers"]
+        "stop triggers: 1 to do",
+        "[1/1] stop triggers: trigger TR_Daily: stopped",
+        "[1/1] stop triggers",
+        "deploy: 1 to do",
+        "[1/1] deploy: pipeline PL_Load: deployed",
+        "[1/1] deploy",
+        "delete: 1 to do",
+        "[1/1] delete: linkedService LS_Sql: deleted",
+        "[1/1] delete",
+        "start triggers: 1 to do",
+        "[1/1] start triggers: trigger TR_Daily: started",
+        "[1/1] start triggers",
+    ]
     finished = log.of_kind(FINISHED)
     assert [e.message for e in finished] == ["1 deployed, 1 deleted, 1 triggers started"]
     assert log.events.index(finished[0]) > log.events.index(events[-1])
@@ -191,7 +220,9 @@ def test_the_events_of_an_apply_follow_the_step_list(repo: Path) -> None:
 
 NOTEBOOK_HOST = "https://adb-5555555555555555.5.azuredatabricks.net"
 NOTEBOOK_TARGET = "/Shared/steps"
-NOTEBOOK_CONFIG = sandbox_config(parallelism=3) + f"""\
+NOTEBOOK_CONFIG = (
+    sandbox_config(parallelism=3)
+    + f"""\
     databricks:
       host: {NOTEBOOK_HOST}
       target_folder: {NOTEBOOK_TARGET}
@@ -200,6 +231,7 @@ NOTEBOOK_CONFIG = sandbox_config(parallelism=3) + f"""\
 databricks:
   source_folder: notebooks
 """
+)
 NOTEBOOKS = {
     "notebooks/a_load.py": "# Databricks notebook source\nprint('load')\n",
     "notebooks/b_report.sql": "-- Databricks notebook source\nSELECT 1;\n",
@@ -220,9 +252,12 @@ def test_notebook_steps_run_first_and_their_events_follow_their_step_list(notebo
     assert planned.notebooks is not None
     steps = notebook_steps(planned.notebooks, parallelism=3)
     assert [(s.name, len(s.items), s.skipped_because) for s in steps] == [
-        ("notebook folders", 1, None), ("import notebooks", 4, None),
-        ("prune notebooks", 0, "nothing was removed from Git"), ("prune folders", 0, "no folder is emptied"),
-        ("notebook manifest", 1, None)]
+        ("notebook folders", 1, None),
+        ("import notebooks", 4, None),
+        ("prune notebooks", 0, "nothing was removed from Git"),
+        ("prune folders", 0, "no folder is emptied"),
+        ("notebook manifest", 1, None),
+    ]
     manifest = f"{NOTEBOOK_TARGET}/.portal-manifest.json"
     assert steps[-1].items == (manifest,)
     log = EventLog()
@@ -233,7 +268,9 @@ def test_notebook_steps_run_first_and_their_events_follow_their_step_list(notebo
     assert shape(step_events(log, [s.name for s in counted])) == expected_events(counted)
     # The manifest step names its one object instead of counting.
     assert [str(e) for e in log.events if e.step == "notebook manifest"] == [
-        f"notebook manifest: {manifest}", f"notebook manifest: {manifest}"]
+        f"notebook manifest: {manifest}",
+        f"notebook manifest: {manifest}",
+    ]
     started = [e.step for e in log.of_kind(STEP_STARTED)]
     running = [s.name for s in steps + steps_of(planned) if s.runs]
     assert [name for name in started if name in running] == running  # the notebooks' steps, then the factory's
@@ -270,17 +307,23 @@ def test_a_dependency_chain_is_written_in_dependency_order(repo: Path) -> None:
     deploy = steps_of(planned)[1]
     # pipeline → dataset → linked service (and the trigger on the pipeline): one level each; the two linked
     # services depend on nothing being written, so they go together.
-    assert deploy.batches == (("linkedService LS_Lake", "linkedService LS_Sql"), ("dataset DS_Orders",),
-                              ("pipeline PL_Load",), ("trigger TR_Daily",))
+    assert deploy.batches == (
+        ("linkedService LS_Lake", "linkedService LS_Sql"),
+        ("dataset DS_Orders",),
+        ("pipeline PL_Load",),
+        ("trigger TR_Daily",),
+    )
     assert deploy.parallelism == 8
     sandbox_for(repo / ".sandbox").faults = Faults(latency_ms=150)  # every write takes a while
     writes = Writes(planned)
     log = EventLog()
     report = apply_environment(workspace, "test", planned.plan, sink=log, planned=planned)
     assert report.ok and sorted(report.deployed) == sorted(deploy.items)
-    for dependent, dependency in (("dataset DS_Orders", "linkedService LS_Lake"),
-                                  ("pipeline PL_Load", "dataset DS_Orders"),
-                                  ("trigger TR_Daily", "pipeline PL_Load")):
+    for dependent, dependency in (
+        ("dataset DS_Orders", "linkedService LS_Lake"),
+        ("pipeline PL_Load", "dataset DS_Orders"),
+        ("trigger TR_Daily", "pipeline PL_Load"),
+    ):
         assert writes.started[dependent] >= writes.ended[dependency], f"{dependent} before {dependency} was written"
     # Independent objects are written at the same time.
     assert writes.started["linkedService LS_Sql"] < writes.ended["linkedService LS_Lake"]
@@ -306,7 +349,10 @@ def test_a_dependency_cycle_among_the_objects_written_is_refused_with_the_object
     assert error.code == "DEPENDENCY_CYCLE" and error.where == "factory adf-sales-test"
     chain = error.what.split(": ", 1)[1].split("; ")[0].split(" → ")
     assert chain[0] == chain[-1] and sorted(set(chain)) == [
-        "dataset DS_Orders", "linkedService LS_Lake", "pipeline PL_Load"]  # only the objects in the cycle
+        "dataset DS_Orders",
+        "linkedService LS_Lake",
+        "pipeline PL_Load",
+    ]  # only the objects in the cycle
     by_label = {f"{k} {n}": obj for (k, n), obj in cyclic.desired.items()}
     for needs, needed in zip(chain, chain[1:], strict=False):  # each depends on the next
         assert tuple(needed.split(" ", 1)) in by_label[needs].depends_on

@@ -31,6 +31,7 @@ def codes(findings, env: str | None = None) -> list[tuple[str, str]]:
 
 # --- configuration ----------------------------------------------------------------------------------------------
 
+
 def test_configuration_reads_ordered_environments() -> None:
     config = parse_config(CONFIG)
     assert config.names == ["dev", "test", "prod"]
@@ -39,18 +40,36 @@ def test_configuration_reads_ordered_environments() -> None:
     assert config.environment("test").parameter_file_path == "environments/test.parameters.json"
 
 
-@pytest.mark.parametrize(("change", "where", "words"), [
-    (("factory_name: adf-sales-test", "factory_name: -bad-"), "environments[1] (test).data_factory.factory_name",
-     "3-63 letters"),
-    (("subscription_id: 2222", "subscription_id: x2222"), "environments[1] (test).data_factory.subscription_id",
-     "GUID"),
-    (("location: westeurope\n    databricks", "location: westeurope\n    colour: blue\n    databricks"),
-     "environments[1] (test).colour", "not a known setting"),
-    (("target_folder: /Shared/sales/test", "target_folder: Shared/x"),
-     "environments[1] (test).databricks.target_folder", "absolute workspace path"),
-    (("approvals_required: 2", "approvals_required: -1"), "environments[2] (prod).protection.approvals_required",
-     "greater than or equal to 0"),
-])
+@pytest.mark.parametrize(
+    ("change", "where", "words"),
+    [
+        (
+            ("factory_name: adf-sales-test", "factory_name: -bad-"),
+            "environments[1] (test).data_factory.factory_name",
+            "3-63 letters",
+        ),
+        (
+            ("subscription_id: 2222", "subscription_id: x2222"),
+            "environments[1] (test).data_factory.subscription_id",
+            "GUID",
+        ),
+        (
+            ("location: westeurope\n    databricks", "location: westeurope\n    colour: blue\n    databricks"),
+            "environments[1] (test).colour",
+            "not a known setting",
+        ),
+        (
+            ("target_folder: /Shared/sales/test", "target_folder: Shared/x"),
+            "environments[1] (test).databricks.target_folder",
+            "absolute workspace path",
+        ),
+        (
+            ("approvals_required: 2", "approvals_required: -1"),
+            "environments[2] (prod).protection.approvals_required",
+            "greater than or equal to 0",
+        ),
+    ],
+)
 def test_configuration_errors_name_the_field(change: tuple[str, str], where: str, words: str) -> None:
     with pytest.raises(FindingsError) as info:
         parse_config(CONFIG.replace(*change))
@@ -80,9 +99,12 @@ def test_unknown_environment_lists_the_known_ones(repo: Path) -> None:
 
 # --- parameter files --------------------------------------------------------------------------------------------
 
+
 def test_parameter_file_round_trip_keeps_layout_and_unknown_keys() -> None:
-    text = ('{\n\t"$schema": "x",\n\t"contentVersion": "1.0.0.0",\n\t"extra": 1,\n\t"parameters": {\n'
-            '\t\t"a": {\n\t\t\t"value": "b",\n\t\t\t"metadata": {"note": "kept"}\n\t\t}\n\t}\n}')
+    text = (
+        '{\n\t"$schema": "x",\n\t"contentVersion": "1.0.0.0",\n\t"extra": 1,\n\t"parameters": {\n'
+        '\t\t"a": {\n\t\t\t"value": "b",\n\t\t\t"metadata": {"note": "kept"}\n\t\t}\n\t}\n}'
+    )
     parsed = parse_parameter_file(text.encode(), "p.json")
     assert parsed.indent == "\t" and not parsed.final_newline
     assert json.loads(parsed.to_json()) == json.loads(text)
@@ -91,24 +113,36 @@ def test_parameter_file_round_trip_keeps_layout_and_unknown_keys() -> None:
 
 
 @settings(deadline=None)
-@given(st.dictionaries(st.text(alphabet="abcXYZ_", min_size=1, max_size=8),
-                       st.recursive(st.one_of(st.text(max_size=10), st.integers(), st.booleans(), st.none()),
-                                    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=3), c,
-                                                                                          max_size=3),
-                                    max_leaves=6), max_size=6))
+@given(
+    st.dictionaries(
+        st.text(alphabet="abcXYZ_", min_size=1, max_size=8),
+        st.recursive(
+            st.one_of(st.text(max_size=10), st.integers(), st.booleans(), st.none()),
+            lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=3), c, max_size=3),
+            max_leaves=6,
+        ),
+        max_size=6,
+    )
+)
 def test_parameter_file_round_trip_of_any_values(values: dict) -> None:
-    document = {"$schema": "s", "contentVersion": "1.0.0.0",
-                "parameters": {name: {"value": value} for name, value in values.items()}}
+    document = {
+        "$schema": "s",
+        "contentVersion": "1.0.0.0",
+        "parameters": {name: {"value": value} for name, value in values.items()},
+    }
     parsed = parse_parameter_file(json.dumps(document, indent=4).encode(), "p.json")
     assert json.loads(parsed.to_json()) == document
     assert parse_parameter_file(parsed.to_json().encode(), "p.json") == parsed
 
 
-@pytest.mark.parametrize(("parameters", "words"), [
-    ({"a": {"value": 1, "reference": {}}}, "either \"value\" or a Key Vault \"reference\""),
-    ({"a": {"reference": {"secretName": "x"}}}, "a reference must be"),
-    ({"a": 5}, "either \"value\""),
-])
+@pytest.mark.parametrize(
+    ("parameters", "words"),
+    [
+        ({"a": {"value": 1, "reference": {}}}, 'either "value" or a Key Vault "reference"'),
+        ({"a": {"reference": {"secretName": "x"}}}, "a reference must be"),
+        ({"a": 5}, 'either "value"'),
+    ],
+)
 def test_malformed_parameter_file_names_the_parameter(parameters: dict, words: str) -> None:
     with pytest.raises(FindingsError) as info:
         parse_parameter_file(json.dumps({"parameters": parameters}).encode(), "env.json")
@@ -135,11 +169,15 @@ def commit_all_of(repo: Path) -> None:
 
 
 def test_nesting_without_end_in_a_parameter_file_or_portal_yaml_names_the_file(
-        repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     parameters = repo / "environments" / "test.parameters.json"
     parameters.write_text('{"parameters": {"' + BATCH + '": {"value": ' + nested(100_000) + "}}}")
-    for command in (["params", "validate", "test"], ["params", "show", "test"],
-                    ["render", "test", "--out", str(tmp_path / "out")]):
+    for command in (
+        ["params", "validate", "test"],
+        ["params", "show", "test"],
+        ["render", "test", "--out", str(tmp_path / "out")],
+    ):
         assert main([*command, "--repo", str(repo)]) == 1, command
         assert "environments/test.parameters.json: is nested deeper than 100 levels" in capsys.readouterr().err
     parameters.write_text('{"parameters": {"' + BATCH + '": {"value": ' + nested(150) + "}}}")  # json reads it
@@ -148,6 +186,7 @@ def test_nesting_without_end_in_a_parameter_file_or_portal_yaml_names_the_file(
     assert not (tmp_path / "out").exists()
 
     config = (repo / "portal.yaml").read_text()
+
     def block(depth: int) -> str:  # a mapping in a mapping …, by indentation
         return "".join(f"\n{'  ' * (i + 1)}k{i}:" for i in range(depth)) + " 1"
 
@@ -172,7 +211,8 @@ def test_a_typed_json_value_nested_without_end_is_refused(repo: Path, capsys: py
 
 
 def test_symbolic_links_to_portal_yaml_or_parameter_files_are_refused_in_both_views(
-        repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import shutil
 
     outside = tmp_path / "outside"
@@ -209,6 +249,7 @@ def test_symbolic_links_to_portal_yaml_or_parameter_files_are_refused_in_both_vi
 
 # --- catalogue --------------------------------------------------------------------------------------------------
 
+
 def test_catalogue_explains_each_parameter(repo: Path) -> None:
     entries = {e.name: e for e in MappingWorkspace.open(repo).catalogue()}
     assert entries[URL].source == "Linked service LS_Lake → URL"
@@ -236,6 +277,7 @@ def test_params_show_json(repo: Path, capsys: pytest.CaptureFixture[str]) -> Non
 
 # --- checks -----------------------------------------------------------------------------------------------------
 
+
 def set_test_values(repo: Path, parameters: dict) -> None:
     write_json(repo / "environments" / "test.parameters.json", {"parameters": parameters})
 
@@ -244,24 +286,29 @@ KV_REF = {"reference": {"keyVault": {"id": KV_TEST}, "secretName": "s"}}
 
 
 def test_each_check(repo: Path) -> None:
-    set_test_values(repo, {
-        URL: {"value": "not a url"},
-        BATCH: {"value": "500"},
-        "LS_Lake_accountKey": {"value": "hunter2"},
-        "LS_Sql_connectionString": {"reference": {"keyVault": {"id": "/bad"}, "secretName": "no spaces!"}},
-        "LS_Gone_properties_typeProperties_url": {"value": "https://x"},
-        "factoryName": {"value": "adf-other"},
-    })
+    set_test_values(
+        repo,
+        {
+            URL: {"value": "not a url"},
+            BATCH: {"value": "500"},
+            "LS_Lake_accountKey": {"value": "hunter2"},
+            "LS_Sql_connectionString": {"reference": {"keyVault": {"id": "/bad"}, "secretName": "no spaces!"}},
+            "LS_Gone_properties_typeProperties_url": {"value": "https://x"},
+            "factoryName": {"value": "adf-other"},
+        },
+    )
     findings = MappingWorkspace.open(repo).check("test")
-    assert sorted(codes(findings)) == sorted([
-        ("FACTORY_NAME_MISMATCH", "environment test → factoryName"),
-        ("FORMAT", f"environment test → {URL}"),
-        ("KEY_VAULT_REFERENCE", "environment test → LS_Sql_connectionString"),
-        ("KEY_VAULT_REFERENCE", "environment test → LS_Sql_connectionString"),
-        ("PLAINTEXT_SECRET", "environment test → LS_Lake_accountKey"),
-        ("STALE_PARAMETER", "environment test → LS_Gone_properties_typeProperties_url"),
-        ("TYPE", f"environment test → {BATCH}"),
-    ])
+    assert sorted(codes(findings)) == sorted(
+        [
+            ("FACTORY_NAME_MISMATCH", "environment test → factoryName"),
+            ("FORMAT", f"environment test → {URL}"),
+            ("KEY_VAULT_REFERENCE", "environment test → LS_Sql_connectionString"),
+            ("KEY_VAULT_REFERENCE", "environment test → LS_Sql_connectionString"),
+            ("PLAINTEXT_SECRET", "environment test → LS_Lake_accountKey"),
+            ("STALE_PARAMETER", "environment test → LS_Gone_properties_typeProperties_url"),
+            ("TYPE", f"environment test → {BATCH}"),
+        ]
+    )
     by_code = {f.code: f for f in findings}
     assert "hunter2" not in "".join(str(f) for f in findings)
     assert by_code["TYPE"].what == "must be of type int, not string"
@@ -276,8 +323,9 @@ def test_missing_values_and_expressions(repo: Path) -> None:
         ("EXPRESSION_INJECTION", f"environment test → {URL}"),
         ("MISSING_VALUE", "environment test → LS_Sql_connectionString"),
     ]
-    set_test_values(repo, {URL: {"value": "[[literal]"}, "LS_Lake_accountKey": KV_REF,
-                           "LS_Sql_connectionString": KV_REF})
+    set_test_values(
+        repo, {URL: {"value": "[[literal]"}, "LS_Lake_accountKey": KV_REF, "LS_Sql_connectionString": KV_REF}
+    )
     # A literal '[' (written '[[') is no expression; it only fails to look like a URL.
     assert [f.code for f in MappingWorkspace.open(repo).check("test")] == ["FORMAT"]
 
@@ -292,24 +340,28 @@ def test_validate_cli_exit_codes(repo: Path, capsys: pytest.CaptureFixture[str])
 
 # --- edits ------------------------------------------------------------------------------------------------------
 
+
 def test_typed_input_becomes_a_typed_value(repo: Path) -> None:
     workspace = MappingWorkspace.open(repo)
     [edit] = workspace.set_values("test", [(BATCH, "1000"), (URL, "https://new.dfs.core.windows.net/")])
     after = json.loads(edit.after)["parameters"]
     assert after[BATCH] == {"value": 1000} and after[URL]["value"] == "https://new.dfs.core.windows.net/"
     assert edit.changes == (f"test: set {BATCH} (new value)", f"test: set {URL} (new value)")
-    assert "+        \"" in edit.diff() or "+\t\t\"" in edit.diff()
+    assert '+        "' in edit.diff() or '+\t\t"' in edit.diff()
 
 
-@pytest.mark.parametrize(("name", "text", "code"), [
-    (BATCH, "many", "TYPE"),
-    (URL, "[parameters('x')]", "EXPRESSION_INJECTION"),
-    ("LS_Sql_connectionString", "Server=s;Password=hunter2", "PLAINTEXT_SECRET"),
-    ("LS_Sql_connectionString", "keyvault:/subscriptions/x/vaults/v/secrets/s", "PLAINTEXT_SECRET"),
-    ("LS_Sql_connectionString", "env:1BAD", "ENV_VARIABLE"),
-    ("factoryName", "adf-x", "FACTORY_NAME"),
-    ("No_such_parameter", "1", "UNKNOWN_PARAMETER"),
-])
+@pytest.mark.parametrize(
+    ("name", "text", "code"),
+    [
+        (BATCH, "many", "TYPE"),
+        (URL, "[parameters('x')]", "EXPRESSION_INJECTION"),
+        ("LS_Sql_connectionString", "Server=s;Password=hunter2", "PLAINTEXT_SECRET"),
+        ("LS_Sql_connectionString", "keyvault:/subscriptions/x/vaults/v/secrets/s", "PLAINTEXT_SECRET"),
+        ("LS_Sql_connectionString", "env:1BAD", "ENV_VARIABLE"),
+        ("factoryName", "adf-x", "FACTORY_NAME"),
+        ("No_such_parameter", "1", "UNKNOWN_PARAMETER"),
+    ],
+)
 def test_bad_input_is_refused_and_never_echoed(repo: Path, name: str, text: str, code: str) -> None:
     with pytest.raises(PortalError) as info:
         MappingWorkspace.open(repo).set_values("test", [(name, text)])
@@ -322,7 +374,8 @@ def test_secret_as_key_vault_reference_or_environment_variable(repo: Path) -> No
     workspace = MappingWorkspace.open(repo)
     [edit] = workspace.set_values("test", [("LS_Sql_connectionString", f"keyvault:{KV_TEST}/secrets/sql-conn")])
     assert json.loads(edit.after)["parameters"]["LS_Sql_connectionString"] == {
-        "reference": {"keyVault": {"id": KV_TEST}, "secretName": "sql-conn"}}
+        "reference": {"keyVault": {"id": KV_TEST}, "secretName": "sql-conn"}
+    }
     assert edit.changes == ("test: set LS_Sql_connectionString (Key Vault kv-test / sql-conn)",)
     edits = workspace.set_values("test", [("LS_Lake_accountKey", "env:LAKE_KEY")])
     by_path = {e.path: e for e in edits}
@@ -342,13 +395,30 @@ def test_remove_stale(repo: Path) -> None:
 
 # --- saving as commits ------------------------------------------------------------------------------------------
 
+
 def test_params_set_commits_on_a_new_branch(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import git
 
     git_repo = git.Repo(repo)
     head_before = git_repo.head.commit.hexsha
-    assert main(["params", "set", "test", BATCH, "750", "--repo", str(repo), "--branch", "params/batch",
-                 "--author", "Ann Analyst <ann@example.com>"]) == 0
+    assert (
+        main(
+            [
+                "params",
+                "set",
+                "test",
+                BATCH,
+                "750",
+                "--repo",
+                str(repo),
+                "--branch",
+                "params/batch",
+                "--author",
+                "Ann Analyst <ann@example.com>",
+            ]
+        )
+        == 0
+    )
     assert "on branch params/batch" in capsys.readouterr().out
     commit = git_repo.heads["params/batch"].commit
     assert commit.parents[0].hexsha == head_before
@@ -404,8 +474,9 @@ def test_direct_commits_only_where_allowed(repo: Path, capsys: pytest.CaptureFix
         workspace.save(workspace.set_values("test", [(BATCH, "9")]), author=Author("A", "a@b.c"))
     assert info.value.code == "DIRECT_COMMIT_REFUSED"
     # Where portal.yaml allows it, the commit goes straight to main.
-    (repo / "portal.yaml").write_text(CONFIG.replace("  main_branch: main", "  main_branch: main\n"
-                                                                           "  allow_direct_commits: true"))
+    (repo / "portal.yaml").write_text(
+        CONFIG.replace("  main_branch: main", "  main_branch: main\n  allow_direct_commits: true")
+    )
     import git
 
     git_repo = git.Repo(repo)
@@ -427,8 +498,20 @@ def test_branch_given_as_a_full_ref_or_naming_main(repo: Path, capsys: pytest.Ca
         assert f"{branch!r} is the main branch 'main'" in err and "--direct" in err
     assert main(["params", "set", "test", BATCH, "9", "--branch", "bad..name", *author]) == 1
     assert "'bad..name' is not a valid branch name" in capsys.readouterr().err
-    assert main(["rules", "add", "trigger", "properties.typeProperties.recurrence.interval", "--branch",
-                 "refs/heads/main", *author]) == 1
+    assert (
+        main(
+            [
+                "rules",
+                "add",
+                "trigger",
+                "properties.typeProperties.recurrence.interval",
+                "--branch",
+                "refs/heads/main",
+                *author,
+            ]
+        )
+        == 1
+    )
     assert "is the main branch" in capsys.readouterr().err
     assert [ref.path for ref in git_repo.refs] == ["refs/heads/main"]  # no refs/heads/refs/heads/main
     assert git_repo.heads["main"].commit.hexsha == head
@@ -441,8 +524,22 @@ def test_branch_given_as_a_full_ref_or_naming_main(repo: Path, capsys: pytest.Ca
 def test_plaintext_secret_never_reaches_git(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import git
 
-    assert main(["params", "set", "test", "LS_Sql_connectionString", "Password=hunter2", "--repo", str(repo),
-                 "--author", "A <a@b.c>"]) == 1
+    assert (
+        main(
+            [
+                "params",
+                "set",
+                "test",
+                "LS_Sql_connectionString",
+                "Password=hunter2",
+                "--repo",
+                str(repo),
+                "--author",
+                "A <a@b.c>",
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert "hunter2" not in err and "plain text is refused" in err
     git_repo = git.Repo(repo)
@@ -452,11 +549,23 @@ def test_plaintext_secret_never_reaches_git(repo: Path, capsys: pytest.CaptureFi
 
 # --- parameterization rules through the workspace ---------------------------------------------------------------
 
+
 def test_rules_add_previews_and_commits(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import git
 
-    args = ["rules", "add", "trigger", "properties.typeProperties.recurrence.interval", "--name=-interval",
-            "--type", "int", "--repo", str(repo), "--author", "Rita Rules <rita@example.com>"]
+    args = [
+        "rules",
+        "add",
+        "trigger",
+        "properties.typeProperties.recurrence.interval",
+        "--name=-interval",
+        "--type",
+        "int",
+        "--repo",
+        str(repo),
+        "--author",
+        "Rita Rules <rita@example.com>",
+    ]
     assert main([*args, "--preview"]) == 0
     assert "+ TR_Daily_interval (int)" in capsys.readouterr().out
     assert [h.name for h in git.Repo(repo).heads] == ["main"]  # a preview commits nothing
@@ -466,8 +575,9 @@ def test_rules_add_previews_and_commits(repo: Path, capsys: pytest.CaptureFixtur
     triggers = definition["Microsoft.DataFactory/factories/triggers"]
     assert triggers["properties"]["typeProperties"]["recurrence"] == {"interval": "=:-interval:int"}
     # ADF's default rules came along: a custom file replaces the default, so they must be kept.
-    assert definition["Microsoft.DataFactory/factories/linkedServices"]["*"]["properties"]["typeProperties"][
-        "url"] == "="
+    assert (
+        definition["Microsoft.DataFactory/factories/linkedServices"]["*"]["properties"]["typeProperties"]["url"] == "="
+    )
     workspace = MappingWorkspace.open(repo, "rules/interval")
     assert "TR_Daily_interval" in {p.name for p in workspace.parameters}
 
@@ -476,10 +586,8 @@ def test_rules_remove_lists_the_parameters_that_go(repo: Path, capsys: pytest.Ca
     from portal.adf.rules_editor import RuleTarget
 
     workspace = MappingWorkspace.open(repo)
-    edits, preview = workspace.change_rules(
-        remove=RuleTarget.parse("linkedService", "properties.typeProperties.url"))
+    edits, preview = workspace.change_rules(remove=RuleTarget.parse("linkedService", "properties.typeProperties.url"))
     assert [p.name for p in preview.removed] == [URL]
     assert edits[0].path == "adf/arm-template-parameters-definition.json" and edits[0].before is None
-    assert main(["rules", "remove", "linkedService", "properties.typeProperties.nothing", "--repo",
-                 str(repo)]) == 1
+    assert main(["rules", "remove", "linkedService", "properties.typeProperties.nothing", "--repo", str(repo)]) == 1
     assert "nothing at" in capsys.readouterr().err

@@ -28,15 +28,39 @@ def write(path: Path, document: object) -> None:
 
 def small_factory(root: Path, url: str = "https://dev.example.net/") -> None:
     write(root / "factory" / "adf-dev.json", {"name": "adf-dev", "location": "westeurope"})
-    write(root / "linkedService" / "LS_Blob.json", {
-        "name": "LS_Blob", "properties": {"type": "AzureBlobFS", "annotations": [], "typeProperties": {"url": url}}})
-    write(root / "dataset" / "DS_In.json", {"name": "DS_In", "properties": {
-        "linkedServiceName": {"referenceName": "LS_Blob", "type": "LinkedServiceReference"},
-        "annotations": [], "type": "Binary", "typeProperties": {"location": {"type": "AzureBlobFSLocation"}}}})
-    write(root / "pipeline" / "PL_Copy.json", {"name": "PL_Copy", "properties": {"activities": [
-        {"name": "Copy", "type": "Copy", "inputs": [{"referenceName": "DS_In", "type": "DatasetReference"}],
-         "typeProperties": {"source": {"type": "BinarySource"}, "sink": {"type": "BinarySink"}}}],
-        "annotations": []}})
+    write(
+        root / "linkedService" / "LS_Blob.json",
+        {"name": "LS_Blob", "properties": {"type": "AzureBlobFS", "annotations": [], "typeProperties": {"url": url}}},
+    )
+    write(
+        root / "dataset" / "DS_In.json",
+        {
+            "name": "DS_In",
+            "properties": {
+                "linkedServiceName": {"referenceName": "LS_Blob", "type": "LinkedServiceReference"},
+                "annotations": [],
+                "type": "Binary",
+                "typeProperties": {"location": {"type": "AzureBlobFSLocation"}},
+            },
+        },
+    )
+    write(
+        root / "pipeline" / "PL_Copy.json",
+        {
+            "name": "PL_Copy",
+            "properties": {
+                "activities": [
+                    {
+                        "name": "Copy",
+                        "type": "Copy",
+                        "inputs": [{"referenceName": "DS_In", "type": "DatasetReference"}],
+                        "typeProperties": {"source": {"type": "BinarySource"}, "sink": {"type": "BinarySink"}},
+                    }
+                ],
+                "annotations": [],
+            },
+        },
+    )
 
 
 def template(out: Path) -> dict:
@@ -48,14 +72,19 @@ def test_export_writes_every_publish_file(tmp_path: Path) -> None:
     assert main(["export-arm", str(tmp_path / "adf"), "--out", str(tmp_path / "out")]) == 0
     files = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.json"))
     assert files == [
-        "ARMTemplateForFactory.json", "ARMTemplateParametersForFactory.json",
-        "globalParameters/adf-dev_GlobalParameters.json", "linkedTemplates/ArmTemplateParameters_master.json",
-        "linkedTemplates/ArmTemplate_0.json", "linkedTemplates/ArmTemplate_master.json",
+        "ARMTemplateForFactory.json",
+        "ARMTemplateParametersForFactory.json",
+        "globalParameters/adf-dev_GlobalParameters.json",
+        "linkedTemplates/ArmTemplateParameters_master.json",
+        "linkedTemplates/ArmTemplate_0.json",
+        "linkedTemplates/ArmTemplate_master.json",
     ]
     doc = template(tmp_path / "out")
     assert [r["name"] for r in doc["resources"]] == [
-        "[concat(parameters('factoryName'), '/PL_Copy')]", "[concat(parameters('factoryName'), '/DS_In')]",
-        "[concat(parameters('factoryName'), '/LS_Blob')]"]
+        "[concat(parameters('factoryName'), '/PL_Copy')]",
+        "[concat(parameters('factoryName'), '/DS_In')]",
+        "[concat(parameters('factoryName'), '/LS_Blob')]",
+    ]
     assert doc["parameters"]["LS_Blob_properties_typeProperties_url"]["defaultValue"] == "https://dev.example.net/"
     # Publish adds the empty defaults the service returns.
     pipeline = doc["resources"][0]["properties"]
@@ -67,8 +96,13 @@ def test_export_writes_every_publish_file(tmp_path: Path) -> None:
 def test_python_dash_m_runs_the_same_cli(tmp_path: Path) -> None:
     small_factory(tmp_path / "adf")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    done = subprocess.run([sys.executable, "-m", "portal", "export-arm", str(tmp_path / "adf"), "--out",
-                           str(tmp_path / "out")], capture_output=True, text=True, env=env, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "portal", "export-arm", str(tmp_path / "adf"), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "wrote 6 files" in done.stdout
 
@@ -86,7 +120,9 @@ def test_export_reads_the_commit_not_the_working_tree(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert main(["export-arm", str(repo_dir / "adf"), "--out", str(out), "--ref", first.hexsha[:8]]) == 0
     doc = template(out)
-    assert doc["parameters"]["LS_Blob_properties_typeProperties_url"]["defaultValue"] == "https://committed.example.net/"
+    assert (
+        doc["parameters"]["LS_Blob_properties_typeProperties_url"]["defaultValue"] == "https://committed.example.net/"
+    )
     assert len(doc["resources"]) == 3
 
     # The ADF root folder may also be given as ADF's Git configuration has it.
@@ -109,7 +145,8 @@ def test_ref_outside_git_is_refused(tmp_path: Path) -> None:
 
 
 def test_invalid_json_names_file_line_and_column_and_writes_nothing(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     small_factory(tmp_path / "adf")
     (tmp_path / "adf" / "dataset" / "DS_In.json").write_text('{\n  "name": "DS_In",\n  "properties": {,}\n}')
     out = tmp_path / "out"
@@ -124,8 +161,14 @@ def test_failed_export_leaves_the_previous_output_untouched(tmp_path: Path) -> N
     out = tmp_path / "out"
     export_to_folder(tmp_path / "adf", out)
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    write(tmp_path / "adf" / "arm-template-parameters-definition.json",
-          {"Microsoft.DataFactory/factories/linkedServices": {"*": {"properties": {"typeProperties": {"url": "=::float"}}}}})
+    write(
+        tmp_path / "adf" / "arm-template-parameters-definition.json",
+        {
+            "Microsoft.DataFactory/factories/linkedServices": {
+                "*": {"properties": {"typeProperties": {"url": "=::float"}}}
+            }
+        },
+    )
     with pytest.raises(PortalError, match="unknown parameter type 'float'"):
         export_to_folder(tmp_path / "adf", out)
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
@@ -153,8 +196,7 @@ def test_several_factory_files_choose_and_warn(tmp_path: Path, capsys: pytest.Ca
     assert main(["export-arm", str(tmp_path / "adf"), "--out", str(tmp_path / "out")]) == 0
     assert "exporting for 'adf-dev'" in capsys.readouterr().err
     assert template(tmp_path / "out")["parameters"]["factoryName"]["defaultValue"] == "adf-dev"
-    assert main(["export-arm", str(tmp_path / "adf"), "--out", str(tmp_path / "o2"), "--factory-name",
-                 "adf-prod"]) == 0
+    assert main(["export-arm", str(tmp_path / "adf"), "--out", str(tmp_path / "o2"), "--factory-name", "adf-prod"]) == 0
     assert template(tmp_path / "o2")["parameters"]["factoryName"]["defaultValue"] == "adf-prod"
 
 
@@ -169,9 +211,14 @@ def test_no_factory_file_needs_a_name(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_a_value_that_is_no_rule_is_reported_and_ignored(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     small_factory(tmp_path / "adf")
-    write(tmp_path / "adf" / "arm-template-parameters-definition.json", {
-        "Microsoft.DataFactory/factories/linkedServices": {"*": {"properties": {
-            "type": "AzureBlobFS", "typeProperties": {"url": "=:-endpoint"}}}}})
+    write(
+        tmp_path / "adf" / "arm-template-parameters-definition.json",
+        {
+            "Microsoft.DataFactory/factories/linkedServices": {
+                "*": {"properties": {"type": "AzureBlobFS", "typeProperties": {"url": "=:-endpoint"}}}
+            }
+        },
+    )
     assert main(["export-arm", str(tmp_path / "adf"), "--out", str(tmp_path / "out")]) == 0
     err = capsys.readouterr().err
     assert "'AzureBlobFS' is not a parameterization rule" in err and "properties.type" in err
@@ -180,8 +227,10 @@ def test_a_value_that_is_no_rule_is_reported_and_ignored(tmp_path: Path, capsys:
 
 def test_strings_starting_with_a_bracket_are_escaped(tmp_path: Path) -> None:
     small_factory(tmp_path / "adf")
-    write(tmp_path / "adf" / "pipeline" / "PL_B.json", {"name": "PL_B", "properties": {
-        "description": "[not an expression]", "activities": [], "annotations": ["[x"]}})
+    write(
+        tmp_path / "adf" / "pipeline" / "PL_B.json",
+        {"name": "PL_B", "properties": {"description": "[not an expression]", "activities": [], "annotations": ["[x"]}},
+    )
     export_to_folder(tmp_path / "adf", tmp_path / "out")
     resource = next(r for r in template(tmp_path / "out")["resources"] if "PL_B" in r["name"])
     assert resource["properties"]["description"] == "[[not an expression]"
@@ -190,15 +239,27 @@ def test_strings_starting_with_a_bracket_are_escaped(tmp_path: Path) -> None:
 
 def test_secrets_never_reach_the_output(tmp_path: Path) -> None:
     small_factory(tmp_path / "adf")
-    write(tmp_path / "adf" / "linkedService" / "LS_Sql.json", {"name": "LS_Sql", "properties": {
-        "type": "AzureSqlDatabase", "typeProperties": {
-            "connectionString": "Server=s;Password=Sup3rS3cret", "encryptedCredential": "ZW5jcnlwdGVk"}}})
+    write(
+        tmp_path / "adf" / "linkedService" / "LS_Sql.json",
+        {
+            "name": "LS_Sql",
+            "properties": {
+                "type": "AzureSqlDatabase",
+                "typeProperties": {
+                    "connectionString": "Server=s;Password=Sup3rS3cret",
+                    "encryptedCredential": "ZW5jcnlwdGVk",
+                },
+            },
+        },
+    )
     result = export_to_folder(tmp_path / "adf", tmp_path / "out")
     text = "".join(result.export.files().values())
     assert "Sup3rS3cret" not in text and "ZW5jcnlwdGVk" not in text
     params = template(tmp_path / "out")["parameters"]
     assert params["LS_Sql_connectionString"] == {
-        "type": "secureString", "metadata": "Secure string for 'connectionString' of 'LS_Sql'"}
+        "type": "secureString",
+        "metadata": "Secure string for 'connectionString' of 'LS_Sql'",
+    }
 
 
 @needs_corpus
@@ -212,8 +273,11 @@ def test_source_only_factories_export(entry, tmp_path: Path) -> None:
     triggers = [r for r in doc["resources"] if r["type"].endswith("/triggers")]
     assert len(triggers) == len(list((entry.source / "trigger").glob("*.json"))) > 100
     # Every resource is in exactly one linked template, none bigger than 20.
-    linked = [json.loads(t) for n, t in result.export.files().items() if n.startswith("linkedTemplates/ArmTemplate_")
-              and "master" not in n]
+    linked = [
+        json.loads(t)
+        for n, t in result.export.files().items()
+        if n.startswith("linkedTemplates/ArmTemplate_") and "master" not in n
+    ]
     assert sum(len(t["resources"]) for t in linked) == len(doc["resources"])
     assert max(len(t["resources"]) for t in linked) <= 20
 
@@ -228,25 +292,44 @@ def test_private_endpoints_global_parameters_and_factory_resource(tmp_path: Path
     the factory resource with its literal `dataFactory` parameter prefix."""
     adf = tmp_path / "adf"
     small_factory(adf)
-    write(adf / "factory" / "adf-dev.json", {
-        "name": "adf-dev", "location": "westeurope",
-        "properties": {"globalParameters": {"env": {"type": "String", "value": "dev"}}},
-        "identity": {"type": "SystemAssigned", "principalId": "p", "tenantId": "t"}})
-    write(adf / "publish_config.json", {"publishBranch": "adf_publish", "includeFactoryTemplate": True,
-                                        "includeGlobalParamsTemplate": True})
+    write(
+        adf / "factory" / "adf-dev.json",
+        {
+            "name": "adf-dev",
+            "location": "westeurope",
+            "properties": {"globalParameters": {"env": {"type": "String", "value": "dev"}}},
+            "identity": {"type": "SystemAssigned", "principalId": "p", "tenantId": "t"},
+        },
+    )
+    write(
+        adf / "publish_config.json",
+        {"publishBranch": "adf_publish", "includeFactoryTemplate": True, "includeGlobalParamsTemplate": True},
+    )
     write(adf / "managedVirtualNetwork" / "default.json", {"name": "default"})
-    write(adf / "managedVirtualNetwork" / "default" / "managedPrivateEndpoint" / "mpe_lake.json", {
-        "name": "mpe_lake", "properties": {"privateLinkResourceId": "/subscriptions/s/storageAccounts/lake",
-                                           "groupId": "dfs", "fqdns": ["lake.dfs.core.windows.net"]}})
+    write(
+        adf / "managedVirtualNetwork" / "default" / "managedPrivateEndpoint" / "mpe_lake.json",
+        {
+            "name": "mpe_lake",
+            "properties": {
+                "privateLinkResourceId": "/subscriptions/s/storageAccounts/lake",
+                "groupId": "dfs",
+                "fqdns": ["lake.dfs.core.windows.net"],
+            },
+        },
+    )
     result = export_to_folder(adf, tmp_path / "out")
     doc = template(tmp_path / "out")
     by_type = {r["type"]: r for r in doc["resources"]}
     endpoint = by_type["Microsoft.DataFactory/factories/managedVirtualNetworks/managedPrivateEndpoints"]
     assert endpoint["name"] == "[concat(parameters('factoryName'), '/default/mpe_lake')]"
-    assert endpoint["dependsOn"] == ["[variables('factoryId')]",
-                                     "[concat(variables('factoryId'), '/managedVirtualNetworks/default')]"]
+    assert endpoint["dependsOn"] == [
+        "[variables('factoryId')]",
+        "[concat(variables('factoryId'), '/managedVirtualNetworks/default')]",
+    ]
     assert doc["parameters"]["mpe_lake_properties_fqdns"] == {
-        "type": "array", "defaultValue": ["lake.dfs.core.windows.net"]}
+        "type": "array",
+        "defaultValue": ["lake.dfs.core.windows.net"],
+    }
     assert by_type["Microsoft.DataFactory/factories/managedVirtualNetworks"]["properties"] == {}
     gp = by_type["Microsoft.DataFactory/factories/globalparameters"]
     assert gp["name"] == "[concat(parameters('factoryName'), '/default')]"
@@ -266,7 +349,8 @@ def test_private_endpoints_global_parameters_and_factory_resource(tmp_path: Path
 
 
 def test_export_refuses_an_inconsistent_factory_and_writes_nothing(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     small_factory(tmp_path / "adf")
     (tmp_path / "adf" / "linkedService" / "LS_Blob.json").unlink()
     assert main(["export-arm", str(tmp_path / "adf"), "--out", str(tmp_path / "out")]) == 1
@@ -278,8 +362,16 @@ def test_export_refuses_an_inconsistent_factory_and_writes_nothing(
 def test_export_reports_arm_limits_as_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     small_factory(tmp_path / "adf")
     for index in range(260):
-        write(tmp_path / "adf" / "linkedService" / f"LS_{index:03}.json", {"name": f"LS_{index:03}", "properties": {
-            "type": "AzureKeyVault", "typeProperties": {"baseUrl": f"https://kv{index}.vault.azure.net/"}}})
+        write(
+            tmp_path / "adf" / "linkedService" / f"LS_{index:03}.json",
+            {
+                "name": f"LS_{index:03}",
+                "properties": {
+                    "type": "AzureKeyVault",
+                    "typeProperties": {"baseUrl": f"https://kv{index}.vault.azure.net/"},
+                },
+            },
+        )
     assert main(["export-arm", str(tmp_path / "adf"), "--out", str(tmp_path / "out")]) == 0
     captured = capsys.readouterr()
     assert "warning: ARMTemplateForFactory.json: the template has 262 parameters" in captured.err
@@ -302,7 +394,8 @@ def one_line_error(capsys: pytest.CaptureFixture[str], *words: str) -> str:
 
 
 def test_export_into_the_repository_or_its_source_is_refused_and_nothing_is_lost(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo_dir = tmp_path / "repo"
     small_factory(repo_dir / "adf")
     repo = git.Repo.init(repo_dir)
@@ -354,10 +447,13 @@ def nested(depth: int) -> str:
     return "[" * depth + "]" * depth
 
 
-@pytest.mark.parametrize("path", ["pipeline/PL_Deep.json", "arm-template-parameters-definition.json",
-                                  "factory/adf-dev.json", "publish_config.json"])
+@pytest.mark.parametrize(
+    "path",
+    ["pipeline/PL_Deep.json", "arm-template-parameters-definition.json", "factory/adf-dev.json", "publish_config.json"],
+)
 def test_json_nested_thousands_of_levels_names_the_file_in_every_command(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], path: str) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], path: str
+) -> None:
     adf = tmp_path / "adf"
     small_factory(adf)
     (adf / path).write_text('{"name": "PL_Deep", "properties": {"deep": ' + nested(100_000) + "}}")
@@ -375,14 +471,17 @@ def test_json_nested_thousands_of_levels_names_the_file_in_every_command(
 
 
 def test_nesting_is_refused_above_the_limit_and_exported_below_it(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     adf = tmp_path / "adf"
     small_factory(adf)
     pipeline = adf / "pipeline" / "PL_Deep.json"
 
     def deep_default(depth: int) -> None:  # the file's own 5 levels, then the parameter's default
-        pipeline.write_text('{"name": "PL_Deep", "properties": {"activities": [], "parameters": {"p": '
-                            '{"type": "array", "defaultValue": ' + nested(depth) + "}}}}")
+        pipeline.write_text(
+            '{"name": "PL_Deep", "properties": {"activities": [], "parameters": {"p": '
+            '{"type": "array", "defaultValue": ' + nested(depth) + "}}}}"
+        )
 
     deep_default(150)  # json.loads reads this; the portal's own walkers are what the limit protects
     assert main(["validate", str(adf)]) == 1
@@ -414,7 +513,8 @@ def both_views(repo_dir: Path) -> tuple[list[str], list[str]]:
 
 
 def test_symbolic_links_in_the_factory_are_refused_alike_in_the_folder_and_at_a_commit(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     outside = tmp_path / "outside"
     write(outside / "PL_Secret.json", {"name": "PL_Secret", "properties": {"activities": []}})
     (outside / "more").mkdir()
@@ -455,7 +555,8 @@ def test_a_linked_adf_root_folder_is_refused_in_both_views(tmp_path: Path, capsy
 
 
 def test_files_without_an_object_name_are_reported_alike_in_the_folder_and_at_a_commit(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo_dir = tmp_path / "repo"
     adf = repo_dir / "adf"
     small_factory(adf)

@@ -41,27 +41,33 @@ ENTRIES = paired_entries()
 LACKS: dict[str, str] = {
     "GodMayank__ADF": (
         "ADF Studio of January 2024 wrote a Web activity's typeProperties url first; the Studio of February 2024 "
-        "on (gitpuru__training) writes method, headers, url, which the export follows"),
+        "on (gitpuru__training) writes method, headers, url, which the export follows"
+    ),
     "kromerm__makadfwestus2": (
-        "Publish wrote the mask \"**********\" of a nested SecureString (the Cognitive Service linked service's "
+        'Publish wrote the mask "**********" of a nested SecureString (the Cognitive Service linked service\'s '
         "authHeaders) into the template; the export makes it a secure parameter, so the mask is never deployed "
         "as the key. Also unexplained by one example each: dataflow8 lists its flowlet before the source's "
         "dataset although the script defines the source first; ADF re-imported a sink's input() types from the "
-        "dataset schema (row fingerprints); a change data capture's target schema filled from the live table"),
+        "dataset schema (row fingerprints); a change data capture's target schema filled from the live table"
+    ),
     "pmcmorrow-insight__test-datafactory-git": (
         "ADF's default parameterization template of 2022 did not yet parameterize AzureDatabricks "
-        "existingClusterId; the export uses today's"),
+        "existingClusterId; the export uses today's"
+    ),
     "rameshgurukul__Mappingdataflowsynapse": (
         "ADF rewrote the connection string of a linked service Synapse created (WorkspaceDefaultSqlServer), "
-        "putting 'Integrated Security=False;Encrypt=True;Connection Timeout=30;' first: the one example there is"),
+        "putting 'Integrated Security=False;Encrypt=True;Connection Timeout=30;' first: the one example there is"
+    ),
     "rmusti__azuredatafactory": (
         "ADF Studio of April 2023 wrote a Delta sink's options in its data flow script as 'deletable:true'; from "
-        "September 2023 on it writes 'deletable: true', which the export follows"),
+        "September 2023 on it writes 'deletable: true', which the export follows"
+    ),
 }
 
 PARAMS = [
     pytest.param(entry, id=entry.name, marks=pytest.mark.xfail(strict=True, reason=LACKS[entry.name]))
-    if entry.name in LACKS else pytest.param(entry, id=entry.name)
+    if entry.name in LACKS
+    else pytest.param(entry, id=entry.name)
     for entry in ENTRIES
 ]
 
@@ -124,8 +130,11 @@ def _in_session_order(export: ArmExport, moved: list[str]) -> ArmExport:
 
 def _live_state(ours: Any, theirs: Any) -> None:
     """A change data capture's run status is the service's, read at publish time: ours takes Publish's."""
-    live = {r["name"]: r["properties"].get("status") for r in theirs.get("resources", [])
-            if r.get("type") == CDC_TYPE and isinstance(r.get("properties"), dict)}
+    live = {
+        r["name"]: r["properties"].get("status")
+        for r in theirs.get("resources", [])
+        if r.get("type") == CDC_TYPE and isinstance(r.get("properties"), dict)
+    }
     for resource in ours.get("resources", []):
         if resource.get("type") == CDC_TYPE and resource.get("name") in live:
             props = resource["properties"]
@@ -185,11 +194,13 @@ def test_export_matches_adf_publish(entry: CorpusEntry, tmp_path: Path) -> None:
     # What a user gets from the command line is what this test compares.
     assert _cli_files(entry, tmp_path / entry.factory_name) == dict(sorted(produced.items()))
 
-    expected = {p.relative_to(entry.arm).as_posix(): p.read_bytes() for p in sorted(entry.arm.rglob("*"))
-                if p.is_file()}
+    expected = {
+        p.relative_to(entry.arm).as_posix(): p.read_bytes() for p in sorted(entry.arm.rglob("*")) if p.is_file()
+    }
     theirs_main = json.loads(expected[MAIN])
-    moved = _session_moved([r.body["name"] for r in export.resources],
-                           [r["name"] for r in theirs_main.get("resources", [])])
+    moved = _session_moved(
+        [r.body["name"] for r in export.resources], [r["name"] for r in theirs_main.get("resources", [])]
+    )
     if moved:
         export = _in_session_order(export, moved)
         produced = {name: dumps_adf(doc).encode("utf-8") for name, doc in export.documents()}
@@ -208,10 +219,12 @@ def test_export_matches_adf_publish(entry: CorpusEntry, tmp_path: Path) -> None:
             # Our writer reproduces Publish's text from its JSON, so equal values in equal order are equal bytes.
             assert dumps_adf(theirs).encode("utf-8") == expected[name]
             assert dumps_adf(ours) == dumps_adf(theirs), (
-                f"{name} differs from ADF Publish byte for byte: {first_difference(ours, theirs)}")
+                f"{name} differs from ADF Publish byte for byte: {first_difference(ours, theirs)}"
+            )
             continue
         ours, theirs = _normalise_old_format(ours), _normalise_old_format(theirs)
         if entry.key_order_kept:
             assert first_difference(ours, theirs) is None, (
-                f"{name} differs from ADF Publish: {first_difference(ours, theirs)}")
+                f"{name} differs from ADF Publish: {first_difference(ours, theirs)}"
+            )
         assert ours == theirs, f"{name} differs from ADF Publish: {first_difference(ours, theirs)}"

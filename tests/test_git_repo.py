@@ -100,25 +100,33 @@ def test_open_repo_finds_the_repository_containing_a_folder_or_file(history):
     with pytest.raises(PortalError) as refused:
         git_repo.open_repo(history / "sub", search_parents=False)  # the repository itself was asked for
     assert (refused.value.where, refused.value.what, refused.value.code) == (
-        str(history / "sub"), "is not a Git repository", "GIT")
+        str(history / "sub"),
+        "is not a Git repository",
+        "GIT",
+    )
 
 
 def test_open_repo_says_what_its_caller_says(outside):
     with pytest.raises(PortalError) as refused:
         git_repo.open_repo(outside, what="needs a repository", code="MINE")
-    assert (refused.value.where, refused.value.what, refused.value.code) == (str(outside), "needs a repository",
-                                                                              "MINE")
+    assert (refused.value.where, refused.value.what, refused.value.code) == (str(outside), "needs a repository", "MINE")
 
 
-@pytest.mark.parametrize(("call", "what", "code"), [
-    (lambda where: MappingWorkspace.open(where, "main"), "not inside a Git repository, so --ref cannot be read",
-     "GIT"),
-    (lambda where: read_git(where, "main"), "not inside a Git repository, so --ref cannot be read", "GIT"),
-    (lambda where: trusted_main(where), "is not a Git repository: promotions and edits need one", "GIT"),
-    (lambda where: head_of(where, "main"), "is not a Git repository", "GIT"),
-    (lambda where: fetch_anchors(where), "is not a Git repository", "ANCHOR"),
-    (lambda where: Author.from_git_config(where), "is not a Git repository", "GIT"),
-])
+@pytest.mark.parametrize(
+    ("call", "what", "code"),
+    [
+        (
+            lambda where: MappingWorkspace.open(where, "main"),
+            "not inside a Git repository, so --ref cannot be read",
+            "GIT",
+        ),
+        (lambda where: read_git(where, "main"), "not inside a Git repository, so --ref cannot be read", "GIT"),
+        (lambda where: trusted_main(where), "is not a Git repository: promotions and edits need one", "GIT"),
+        (lambda where: head_of(where, "main"), "is not a Git repository", "GIT"),
+        (lambda where: fetch_anchors(where), "is not a Git repository", "ANCHOR"),
+        (lambda where: Author.from_git_config(where), "is not a Git repository", "GIT"),
+    ],
+)
 def test_the_callers_keep_their_errors_outside_a_repository(outside, call, what, code):
     with pytest.raises(PortalError) as refused:
         call(outside)
@@ -154,14 +162,21 @@ def test_recent_refs_lists_main_first_then_branches_tags_and_recent_commits(hist
     refs = git_repo.recent_refs(history, "main", recent=2)
 
     main_commit = run_git(history, "rev-parse", "refs/heads/main").strip()
-    branches = [name.removeprefix("refs/heads/")
-                for name in run_git(history, "for-each-ref", "--format=%(refname)", "refs/heads").split()]
-    tags = [name.removeprefix("refs/tags/")
-            for name in run_git(history, "for-each-ref", "--format=%(refname)", "refs/tags").split()]
+    branches = [
+        name.removeprefix("refs/heads/")
+        for name in run_git(history, "for-each-ref", "--format=%(refname)", "refs/heads").split()
+    ]
+    tags = [
+        name.removeprefix("refs/tags/")
+        for name in run_git(history, "for-each-ref", "--format=%(refname)", "refs/tags").split()
+    ]
     recent = run_git(history, "rev-list", "--max-count=2", "refs/heads/main").split()
     assert [(r.kind, r.name) for r in refs] == (
-        [("branch", "main")] + [("branch", b) for b in sorted(branches) if b != "main"]
-        + [("tag", t) for t in sorted(tags)] + [("commit", c) for c in recent])
+        [("branch", "main")]
+        + [("branch", b) for b in sorted(branches) if b != "main"]
+        + [("tag", t) for t in sorted(tags)]
+        + [("commit", c) for c in recent]
+    )
     assert [r.name for r in refs if r.kind == "tag"] == ["main", "v0", "v1"]
     by_name = {(r.kind, r.name): r for r in refs}
     assert by_name["branch", "main"].commit == main_commit  # the branch, not the tag `main` that shadows it
@@ -231,16 +246,19 @@ def test_init_repo_and_commit_paths(tmp_path):
     sha = git_repo.commit_paths(repo, ["f.txt"], "Add f", author_name="Ada", author_email="ada@example.com")
     repo.close()
     assert run_git(root, "symbolic-ref", "HEAD").strip() == "refs/heads/trunk"
-    assert run_git(root, "log", "-1", "--format=%H|%an|%ae|%cn|%ce|%s").strip() == \
-        f"{sha}|Ada|ada@example.com|Ada|ada@example.com|Add f"
+    assert (
+        run_git(root, "log", "-1", "--format=%H|%an|%ae|%cn|%ce|%s").strip()
+        == f"{sha}|Ada|ada@example.com|Ada|ada@example.com|Add f"
+    )
 
 
 # --- GitPython nowhere else ----------------------------------------------------------------------------------------
 
 
 def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
-        (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
 
 
 def _is_git(module: str | None) -> bool:
@@ -266,10 +284,18 @@ def _imports_git(node: ast.AST) -> bool:
     if isinstance(node, ast.ImportFrom):
         return node.level == 0 and _is_git(node.module)
     if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
-        name = node.func.id if isinstance(node.func, ast.Name) else \
-            node.func.attr if isinstance(node.func, ast.Attribute) else None
-        return name in ("__import__", "import_module") and isinstance(node.args[0].value, str) \
+        name = (
+            node.func.id
+            if isinstance(node.func, ast.Name)
+            else node.func.attr
+            if isinstance(node.func, ast.Attribute)
+            else None
+        )
+        return (
+            name in ("__import__", "import_module")
+            and isinstance(node.args[0].value, str)
             and _is_git(node.args[0].value)
+        )
     return False
 
 
@@ -279,26 +305,38 @@ def test_the_check_finds_every_way_of_importing_git():
     assert git_imports("def f():\n    from git import Repo\n    return Repo\n") == [2]
     assert git_imports("class C:\n    def m(self):\n        import git\n") == [3]
     assert git_imports("import importlib\nimportlib.import_module('git')\n__import__('git.repo')\n") == [2, 3]
-    assert git_imports("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import git\nelse:\n"
-                       "    import git\n") == [5]
+    assert git_imports(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import git\nelse:\n    import git\n"
+    ) == [5]
     assert git_imports("import gitdb\nimport github\nfrom portal import git_repo\nfrom . import git\n") == []
 
 
 def test_no_module_but_the_seam_imports_gitpython():
     modules = sorted([*(ROOT / "src" / "portal").rglob("*.py"), *(ROOT / "ui").rglob("*.py")])
     assert SEAM in modules and len(modules) > 50
-    found = {str(path.relative_to(ROOT)): lines for path in modules if path != SEAM
-             if (lines := git_imports(path.read_text(encoding="utf-8")))}
+    found = {
+        str(path.relative_to(ROOT)): lines
+        for path in modules
+        if path != SEAM
+        if (lines := git_imports(path.read_text(encoding="utf-8")))
+    }
     assert found == {}, "GitPython is imported outside portal/git_repo.py (use portal.git_repo instead)"
     assert git_imports(SEAM.read_text(encoding="utf-8"))  # the seam itself does import it
 
 
 def test_the_folder_export_does_not_import_gitpython():
     """Where Git is not installed, GitPython's import fails: exporting a folder must not need it."""
-    code = ("import sys, portal.adf, portal.adf.loader, portal.git_repo, portal.environments.workspace\n"
-            "print(sorted(m for m in sys.modules if m == 'git' or m.startswith('git.')))")
-    done = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(ROOT / "src")),
-                          capture_output=True, text=True, check=True)
+    code = (
+        "import sys, portal.adf, portal.adf.loader, portal.git_repo, portal.environments.workspace\n"
+        "print(sorted(m for m in sys.modules if m == 'git' or m.startswith('git.')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=dict(os.environ, PYTHONPATH=str(ROOT / "src")),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert done.stdout.strip() == "[]"
 
 
@@ -427,14 +465,26 @@ def test_using_a_shared_workspace_changes_nothing_in_it(tmp_path):
 
     def state() -> object:
         factory = workspace.factory
-        return copy.deepcopy({
-            "objects": [(o.kind, o.name, o.path, o.parent, json.dumps(o.body, sort_keys=True))
-                        for o in factory.objects],
-            "factory": json.dumps([factory.name, factory.source, factory.factory_body, factory.publish_config,
-                                   factory.parameter_definition, factory.global_parameters_body], sort_keys=True),
-            "config": workspace.config.model_dump(mode="json"),
-            "snapshot": (workspace.snapshot.root, workspace.snapshot.ref, workspace.snapshot.commit),
-        })
+        return copy.deepcopy(
+            {
+                "objects": [
+                    (o.kind, o.name, o.path, o.parent, json.dumps(o.body, sort_keys=True)) for o in factory.objects
+                ],
+                "factory": json.dumps(
+                    [
+                        factory.name,
+                        factory.source,
+                        factory.factory_body,
+                        factory.publish_config,
+                        factory.parameter_definition,
+                        factory.global_parameters_body,
+                    ],
+                    sort_keys=True,
+                ),
+                "config": workspace.config.model_dump(mode="json"),
+                "snapshot": (workspace.snapshot.root, workspace.snapshot.ref, workspace.snapshot.commit),
+            }
+        )
 
     before = state()
     template = json.dumps(workspace.export.template, sort_keys=True)
@@ -489,11 +539,16 @@ def vault(name: str) -> str:
 
 
 def test_one_credential_and_one_client_per_vault_for_a_run():
-    references = {ref.describe(): ref for ref in [
-        KeyVaultReference(vault("kv-a"), "one"), KeyVaultReference(vault("kv-a"), "two"),
-        KeyVaultReference(vault("kv-a"), "three", "v7"), KeyVaultReference(vault("kv-b"), "four"),
-        KeyVaultReference(vault("kv-b"), "five"),
-    ]}
+    references = {
+        ref.describe(): ref
+        for ref in [
+            KeyVaultReference(vault("kv-a"), "one"),
+            KeyVaultReference(vault("kv-a"), "two"),
+            KeyVaultReference(vault("kv-a"), "three", "v7"),
+            KeyVaultReference(vault("kv-b"), "four"),
+            KeyVaultReference(vault("kv-b"), "five"),
+        ]
+    }
     made = CountingCredentials()
 
     class Client(RecordingSecretClient):
@@ -545,8 +600,11 @@ def test_the_run_reads_key_vault_with_the_factory_clients_credential(tmp_path):
     class Client(RecordingSecretClient):
         made = []
 
-    references = {entry.reference.describe(): entry.reference
-                  for entry in workspace.values("test").entries.values() if entry.reference is not None}
+    references = {
+        entry.reference.describe(): entry.reference
+        for entry in workspace.values("test").entries.values()
+        if entry.reference is not None
+    }
     resolve = key_vault_resolver(references, "default", target.credentials, secret_client=Client)
     assert resolve(Secret("Key Vault kv-test / lake-key")) == "https://kv-test.vault.azure.net/lake-key"
     assert [c.credential for c in Client.made] == [credential]

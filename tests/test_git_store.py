@@ -65,8 +65,13 @@ def change(path: str, content: bytes | None) -> FileChange:
 
 def commit(repo: git.Repo | Path, changes: list[FileChange], **kwargs: object) -> CommitResult:
     """commit_changes on the repository with the usual arguments; keyword arguments override them."""
-    repo_dir = Path(repo.git_dir if isinstance(repo, git.Repo) and repo.bare else
-                    repo.working_tree_dir if isinstance(repo, git.Repo) else repo)
+    repo_dir = Path(
+        repo.git_dir
+        if isinstance(repo, git.Repo) and repo.bare
+        else repo.working_tree_dir
+        if isinstance(repo, git.Repo)
+        else repo
+    )
     arguments: dict[str, object] = dict(base_branch="main", author=AUTHOR, message="Edit parameters")
     arguments.update(kwargs)
     if "expected_base" not in arguments:
@@ -93,8 +98,11 @@ def state(repo: git.Repo) -> dict[str, object]:
         "head commit": repo.head.commit.hexsha,
         "index": (Path(repo.git_dir) / "index").read_bytes(),
         "entries": sorted((key, entry.binsha, entry.mode) for key, entry in git.IndexFile(repo).entries.items()),
-        "files": {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()
-                  and ".git" not in p.relative_to(root).parts},
+        "files": {
+            str(p.relative_to(root)): p.read_bytes()
+            for p in root.rglob("*")
+            if p.is_file() and ".git" not in p.relative_to(root).parts
+        },
     }
 
 
@@ -103,19 +111,25 @@ def state(repo: git.Repo) -> dict[str, object]:
 
 def test_new_branch_commit_has_the_changes_on_top_of_the_base(repo: git.Repo) -> None:
     base = repo.head.commit.hexsha
-    result = commit(repo, [
-        change("parameters/dev.json", b'{"env": "dev", "x": 1}'),
-        change("parameters/uat/deep/app.json", b'{"env": "uat"}'),
-        change("factory/pipeline/copy.json", None),
-    ], branch="edit/dev-x", message="Set x for dev\n\nAsked for in ticket 42.\n")
+    result = commit(
+        repo,
+        [
+            change("parameters/dev.json", b'{"env": "dev", "x": 1}'),
+            change("parameters/uat/deep/app.json", b'{"env": "uat"}'),
+            change("factory/pipeline/copy.json", None),
+        ],
+        branch="edit/dev-x",
+        message="Set x for dev\n\nAsked for in ticket 42.\n",
+    )
 
     assert result == CommitResult(branch="edit/dev-x", commit=result.commit, base=base, pushed=False)
     made = repo.commit(result.commit)
     assert repo.heads["edit/dev-x"].commit == made
     assert [p.hexsha for p in made.parents] == [base]
     assert repo.heads["main"].commit.hexsha == base
-    expected = dict(FILES, **{"parameters/dev.json": b'{"env": "dev", "x": 1}',
-                              "parameters/uat/deep/app.json": b'{"env": "uat"}'})
+    expected = dict(
+        FILES, **{"parameters/dev.json": b'{"env": "dev", "x": 1}', "parameters/uat/deep/app.json": b'{"env": "uat"}'}
+    )
     del expected["factory/pipeline/copy.json"]
     assert tree_files(repo, result.commit) == expected
     # The now empty folder goes with its last file.
@@ -126,13 +140,14 @@ def test_new_branch_commit_has_the_changes_on_top_of_the_base(repo: git.Repo) ->
     # Timezone-aware and now; the reflog says who moved the branch and why.
     assert made.authored_datetime.tzinfo is not None
     assert abs(made.committed_datetime - datetime.now(UTC)) < timedelta(minutes=5)
-    assert repo.git.reflog("show", "--format=%gs %gn", "refs/heads/edit/dev-x").splitlines()[0] == \
-        "portal: Set x for dev Ada Lovelace"
+    assert (
+        repo.git.reflog("show", "--format=%gs %gn", "refs/heads/edit/dev-x").splitlines()[0]
+        == "portal: Set x for dev Ada Lovelace"
+    )
 
 
 def test_file_modes_are_kept_and_new_files_are_regular(repo: git.Repo) -> None:
-    result = commit(repo, [change("scripts/run.sh", b"#!/bin/sh\necho new\n"), change("new.txt", b"n")],
-                    branch="modes")
+    result = commit(repo, [change("scripts/run.sh", b"#!/bin/sh\necho new\n"), change("new.txt", b"n")], branch="modes")
     tree = repo.commit(result.commit).tree
     assert tree["scripts/run.sh"].mode == 0o100755
     assert tree["new.txt"].mode == 0o100644
@@ -153,8 +168,11 @@ def test_working_tree_index_and_head_are_untouched_even_with_local_modifications
     (root / "scratch.txt").write_bytes(b"untracked")
     before = state(repo)
 
-    commit(repo, [change("parameters/dev.json", b"portal"), change("README.md", None), change("n/e/w", b"1")],
-           branch="edit/one")
+    commit(
+        repo,
+        [change("parameters/dev.json", b"portal"), change("README.md", None), change("n/e/w", b"1")],
+        branch="edit/one",
+    )
     commit(repo, [change("parameters/prod.json", b"portal")], branch="edit/two")
 
     assert state(repo) == before
@@ -165,8 +183,7 @@ def test_head_of_names_the_branch_head(repo: git.Repo) -> None:
     assert head_of(repo.working_tree_dir or "", "main") == repo.heads["main"].commit.hexsha
     for missing in ("nope", "main~1", "@{-1}", "refs/heads/main"):
         refuses("UNKNOWN_BRANCH", head_of, repo.working_tree_dir, missing)
-    refuses("UNKNOWN_BRANCH", commit, repo, [change("a", b"1")], base_branch="nope", expected_base="0" * 40,
-            branch="b")
+    refuses("UNKNOWN_BRANCH", commit, repo, [change("a", b"1")], base_branch="nope", expected_base="0" * 40, branch="b")
 
 
 # --- refusals ----------------------------------------------------------------------------------------------------
@@ -176,14 +193,14 @@ def test_base_moved_is_refused_and_nothing_is_written(repo: git.Repo) -> None:
     base = repo.head.commit.hexsha
     moved = commit_files(repo, {"parameters/prod.json": b"someone else"}, "Another edit")
 
-    error = refuses("BASE_MOVED", commit, repo, [change("parameters/dev.json", b"mine")], branch="mine",
-                    expected_base=base)
+    error = refuses(
+        "BASE_MOVED", commit, repo, [change("parameters/dev.json", b"mine")], branch="mine", expected_base=base
+    )
     assert base[:8] in error.what and moved[:8] in error.what and "someone else" in error.what
     assert "main" in error.what and "redo the edit" in (error.hint or "")
     assert "mine" not in repo.heads
     # The same refusal for a direct commit.
-    refuses("BASE_MOVED", commit, repo, [change("parameters/dev.json", b"mine")], allow_direct=True,
-            expected_base=base)
+    refuses("BASE_MOVED", commit, repo, [change("parameters/dev.json", b"mine")], allow_direct=True, expected_base=base)
     assert repo.heads["main"].commit.hexsha == moved
 
 
@@ -194,9 +211,26 @@ def test_existing_branch_is_refused(repo: git.Repo) -> None:
     refuses("BRANCH_IS_MAIN", commit, repo, [change("a", b"1")], branch="main")
 
 
-@pytest.mark.parametrize("name", ["a..b", "with space", "-dash", "HEAD", "x~1", "end.lock", "", "@{-1}", "a:b",
-                                  "refs/heads/a..b", "refs/heads/", "refs/tags/v1", "refs/heads/refs/heads/x",
-                                  "refs/remotes/origin/x", "refs/heads/HEAD"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "a..b",
+        "with space",
+        "-dash",
+        "HEAD",
+        "x~1",
+        "end.lock",
+        "",
+        "@{-1}",
+        "a:b",
+        "refs/heads/a..b",
+        "refs/heads/",
+        "refs/tags/v1",
+        "refs/heads/refs/heads/x",
+        "refs/remotes/origin/x",
+        "refs/heads/HEAD",
+    ],
+)
 def test_bad_branch_names_are_refused(repo: git.Repo, name: str) -> None:
     before = {ref.path: ref.commit.hexsha for ref in repo.refs}
     refuses("BAD_BRANCH", commit, repo, [change("a", b"1")], branch=name)
@@ -217,8 +251,22 @@ def test_the_main_branch_is_no_new_branch(repo: git.Repo, name: str) -> None:
     assert [ref.path for ref in repo.refs] == ["refs/heads/main"] and repo.heads["main"].commit.hexsha == head
 
 
-@pytest.mark.parametrize("path", ["../x", "/etc/passwd", "a/../../x", "a/./b", "a//b", "dir/", "", "C:/x",
-                                  "a\\b", ".git/config", "sub/.GIT/hooks/x"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../x",
+        "/etc/passwd",
+        "a/../../x",
+        "a/./b",
+        "a//b",
+        "dir/",
+        "",
+        "C:/x",
+        "a\\b",
+        ".git/config",
+        "sub/.GIT/hooks/x",
+    ],
+)
 def test_paths_outside_the_repository_are_refused(repo: git.Repo, path: str) -> None:
     error = refuses("BAD_PATH", commit, repo, [change("ok.txt", b"1"), change(path, b"x")], branch="b")
     assert "b" not in repo.heads
@@ -239,15 +287,17 @@ def test_unusual_but_valid_paths_are_written(repo: git.Repo) -> None:
     assert all(files[path] == path.encode() for path in paths)
 
 
-@pytest.mark.parametrize("changes, problem", [
-    ([change("parameters/none.json", None)], "cannot be deleted"),
-    ([change("parameters", b"x")], "is a folder"),
-    ([change("README.md/x", b"x")], "README.md is a file"),
-    ([change("new", b"x"), change("new/x", b"x")], "new is a file"),
-    ([change("a.txt", b"1"), change("a.txt", b"2")], "twice"),
-])
-def test_changes_git_would_apply_silently_are_refused(repo: git.Repo, changes: list[FileChange],
-                                                      problem: str) -> None:
+@pytest.mark.parametrize(
+    "changes, problem",
+    [
+        ([change("parameters/none.json", None)], "cannot be deleted"),
+        ([change("parameters", b"x")], "is a folder"),
+        ([change("README.md/x", b"x")], "README.md is a file"),
+        ([change("new", b"x"), change("new/x", b"x")], "new is a file"),
+        ([change("a.txt", b"1"), change("a.txt", b"2")], "twice"),
+    ],
+)
+def test_changes_git_would_apply_silently_are_refused(repo: git.Repo, changes: list[FileChange], problem: str) -> None:
     error = refuses("BAD_PATH", commit, repo, changes, branch="b")
     assert problem in error.what
 
@@ -258,8 +308,9 @@ def test_replacing_a_file_by_a_folder_in_one_edit_is_fine(repo: git.Repo) -> Non
 
 
 def test_nothing_changed_is_refused(repo: git.Repo) -> None:
-    refuses("NOTHING_CHANGED", commit, repo, [change("parameters/dev.json", FILES["parameters/dev.json"])],
-            branch="same")
+    refuses(
+        "NOTHING_CHANGED", commit, repo, [change("parameters/dev.json", FILES["parameters/dev.json"])], branch="same"
+    )
     refuses("NOTHING_CHANGED", commit, repo, [], allow_direct=True)
     assert "same" not in repo.heads
 
@@ -292,8 +343,11 @@ def test_direct_commit_brings_a_clean_checkout_along(repo: git.Repo) -> None:
     (root / "scratch.txt").write_bytes(b"untracked stays")
     base = repo.head.commit.hexsha
 
-    result = commit(repo, [change("parameters/dev.json", b"new dev"), change("README.md", None),
-                           change("parameters/qa.json", b"qa")], allow_direct=True)
+    result = commit(
+        repo,
+        [change("parameters/dev.json", b"new dev"), change("README.md", None), change("parameters/qa.json", b"qa")],
+        allow_direct=True,
+    )
 
     assert result.branch == "main" and result.base == base
     assert repo.heads["main"].commit.hexsha == result.commit == repo.head.commit.hexsha
@@ -326,14 +380,12 @@ def test_untracked_file_in_the_way_of_a_direct_commit_is_refused(repo: git.Repo)
     (root / "parameters/qa.json").write_bytes(b"untracked, would be overwritten")
     before = state(repo)
 
-    error = refuses("BRANCH_CHECKED_OUT", commit, repo, [change("parameters/qa.json", b"portal")],
-                    allow_direct=True)
+    error = refuses("BRANCH_CHECKED_OUT", commit, repo, [change("parameters/qa.json", b"portal")], allow_direct=True)
     assert "parameters/qa.json" in error.what
     assert state(repo) == before
 
 
-def test_checkout_that_cannot_follow_undoes_the_direct_commit(repo: git.Repo,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_checkout_that_cannot_follow_undoes_the_direct_commit(repo: git.Repo, monkeypatch: pytest.MonkeyPatch) -> None:
     # As if the untracked file appeared after the checks: the ref has moved when read-tree refuses, so it moves back.
     monkeypatch.setattr(git_store, "_untracked_in_the_way", lambda *args: None)
     root = Path(repo.working_tree_dir or "")
@@ -341,8 +393,7 @@ def test_checkout_that_cannot_follow_undoes_the_direct_commit(repo: git.Repo,
     base = repo.head.commit.hexsha
     before = state(repo)
 
-    error = refuses("BRANCH_CHECKED_OUT", commit, repo, [change("parameters/qa.json", b"portal")],
-                    allow_direct=True)
+    error = refuses("BRANCH_CHECKED_OUT", commit, repo, [change("parameters/qa.json", b"portal")], allow_direct=True)
     assert "nothing was committed" in error.what and "would be overwritten" in error.what
     assert repo.heads["main"].commit.hexsha == base
     # Only the index's cached stat data was refreshed on the way; its entries and every file are as they were.
@@ -387,8 +438,9 @@ def test_bare_repository(repo: git.Repo, tmp_path: Path) -> None:
 def test_second_edit_from_the_same_base_is_refused(repo: git.Repo) -> None:
     base = repo.head.commit.hexsha
     first = commit(repo, [change("parameters/dev.json", b"first")], allow_direct=True, expected_base=base)
-    refuses("BASE_MOVED", commit, repo, [change("parameters/prod.json", b"second")], allow_direct=True,
-            expected_base=base)
+    refuses(
+        "BASE_MOVED", commit, repo, [change("parameters/prod.json", b"second")], allow_direct=True, expected_base=base
+    )
     assert repo.heads["main"].commit.hexsha == first.commit
 
 
@@ -415,8 +467,9 @@ def test_concurrent_direct_edits_only_one_wins(tmp_path: Path, repo: git.Repo) -
     assert [p.hexsha for p in bare.heads["main"].commit.parents] == [base]
 
 
-def test_writer_between_check_and_ref_move_is_refused(repo: git.Repo, tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_writer_between_check_and_ref_move_is_refused(
+    repo: git.Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Another writer moves main after the base was checked, while this edit's commit is being built:
     # the compare-and-swap of update-ref must still refuse it.
     bare = repo.clone(str(tmp_path / "race.git"), bare=True)
@@ -474,8 +527,7 @@ def test_rejected_push_keeps_the_local_commit(repo: git.Repo, origin: git.Repo, 
     moved = commit_files(other, {"parameters/prod.json": b"theirs"}, "Their edit")
     other.git.push("origin", "main")
 
-    error = refuses("PUSH_FAILED", commit, repo, [change("parameters/dev.json", b"mine")], allow_direct=True,
-                    push=True)
+    error = refuses("PUSH_FAILED", commit, repo, [change("parameters/dev.json", b"mine")], allow_direct=True, push=True)
     assert "rejected" in error.what and "stays on the local branch main" in error.what
     assert origin.heads["main"].commit.hexsha == moved
     local = repo.heads["main"].commit

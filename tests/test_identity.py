@@ -24,14 +24,16 @@ def jwt(claims: dict) -> str:
 
 
 def test_a_user_token_names_the_user_and_carries_groups() -> None:
-    identity = from_claims(claims_of_token(jwt({"upn": "ann@contoso.com", "groups": ["g-1", "g-2"],
-                                                "oid": "0000"})), "azure credential")
+    identity = from_claims(
+        claims_of_token(jwt({"upn": "ann@contoso.com", "groups": ["g-1", "g-2"], "oid": "0000"})), "azure credential"
+    )
     assert (identity.name, identity.groups, identity.verified) == ("ann@contoso.com", ("g-1", "g-2"), True)
 
 
 def test_a_pipeline_token_names_its_application_and_app_roles() -> None:
-    identity = from_claims(claims_of_token(jwt({"appid": "11111111-aaaa", "roles": ["Portal.Promoter"]})),
-                           "azure credential")
+    identity = from_claims(
+        claims_of_token(jwt({"appid": "11111111-aaaa", "roles": ["Portal.Promoter"]})), "azure credential"
+    )
     assert (identity.name, identity.groups) == ("11111111-aaaa", ("Portal.Promoter",))
 
 
@@ -55,12 +57,27 @@ def test_naming_yourself_is_only_for_the_sandbox(tmp_path: Path) -> None:
 def test_roles_come_from_members_and_group_claims(tmp_path: Path) -> None:
     from portal.environments.config import PortalConfig
 
-    config = PortalConfig.model_validate({
-        "environments": [{"name": "prod", "data_factory": {
-            "subscription_id": "33333333-3333-3333-3333-333333333333", "resource_group": "rg",
-            "factory_name": "adf-prod", "location": "westeurope"}}],
-        "access": {"roles": {"*": {"viewer": ["*"]}, "prod": {"approver": ["group:g-release"],
-                                                               "promoter": ["ann@contoso.com"]}}}})
+    config = PortalConfig.model_validate(
+        {
+            "environments": [
+                {
+                    "name": "prod",
+                    "data_factory": {
+                        "subscription_id": "33333333-3333-3333-3333-333333333333",
+                        "resource_group": "rg",
+                        "factory_name": "adf-prod",
+                        "location": "westeurope",
+                    },
+                }
+            ],
+            "access": {
+                "roles": {
+                    "*": {"viewer": ["*"]},
+                    "prod": {"approver": ["group:g-release"], "promoter": ["ann@contoso.com"]},
+                }
+            },
+        }
+    )
     ann = from_claims({"upn": "Ann@Contoso.com"}, "oidc")
     release = from_claims({"upn": "rita@contoso.com", "groups": ["G-Release"]}, "oidc")
     assert roles_of(config, ann, "prod") == {"viewer", "promoter"}

@@ -47,7 +47,7 @@ environments:
 NOTEBOOKS = {
     "notebooks/load.py": "# Databricks notebook source\nprint('load')\n\n# COMMAND ----------\n\nprint('done')\n",
     "notebooks/report.sql": "-- Databricks notebook source\nSELECT 1;\n",
-    "notebooks/jobs/compact.scala": "// Databricks notebook source\nspark.sql(\"OPTIMIZE t\")\n",
+    "notebooks/jobs/compact.scala": '// Databricks notebook source\nspark.sql("OPTIMIZE t")\n',
     "notebooks/jobs/cleanup.py": "# Databricks notebook source\nprint('cleanup')\n",
     "notebooks/config/settings.yml": "retention_days: 30\n",
 }
@@ -59,8 +59,12 @@ def kv(secret: str) -> dict:
 
 @pytest.fixture()
 def repo(tmp_path: Path) -> Path:
-    root = sandbox_repo(tmp_path / "data", CONFIG, {"test": {
-        "LS_Lake_accountKey": kv("lake-key"), "LS_Sql_connectionString": kv("sql-conn")}}, NOTEBOOKS)
+    root = sandbox_repo(
+        tmp_path / "data",
+        CONFIG,
+        {"test": {"LS_Lake_accountKey": kv("lake-key"), "LS_Sql_connectionString": kv("sql-conn")}},
+        NOTEBOOKS,
+    )
     yield root
     sandbox_for(root / ".sandbox").faults = Faults()
 
@@ -81,8 +85,13 @@ def workspace_client(repo: Path):
 
 def edit_by_hand(repo: Path, path: str, source: str, language: Language) -> None:
     """What a person does in the workspace UI: save a notebook's source over the deployed one."""
-    workspace_client(repo).workspace.import_(path, content=base64.b64encode(source.encode()).decode(),
-                                             format=ImportFormat.SOURCE, language=language, overwrite=True)
+    workspace_client(repo).workspace.import_(
+        path,
+        content=base64.b64encode(source.encode()).decode(),
+        format=ImportFormat.SOURCE,
+        language=language,
+        overwrite=True,
+    )
 
 
 def calls(repo: Path):
@@ -95,14 +104,15 @@ def exported(repo: Path, path: str) -> str:
 
 def test_first_promotion_creates_folders_notebooks_and_the_manifest(repo: Path) -> None:
     first = plan(repo).notebooks
-    assert first is not None and first.counts() == {"create": 5, "update": 0, "delete": 0, "unchanged": 0,
-                                                    "drift": 0}
+    assert first is not None and first.counts() == {"create": 5, "update": 0, "delete": 0, "unchanged": 0, "drift": 0}
     assert first.folders_to_create == (f"{TARGET}/config", f"{TARGET}/jobs")
     _, report = promote(repo)
     assert report.ok and sorted(report.notebooks.imported) == sorted(c.path for c in first.changes)
     client = workspace_client(repo)
-    kinds = {o.path: (o.object_type.value, o.language.value if o.language else None)
-             for o in client.workspace.list(TARGET, recursive=True)}
+    kinds = {
+        o.path: (o.object_type.value, o.language.value if o.language else None)
+        for o in client.workspace.list(TARGET, recursive=True)
+    }
     assert kinds[f"{TARGET}/load"] == ("NOTEBOOK", "PYTHON")
     assert kinds[f"{TARGET}/report"] == ("NOTEBOOK", "SQL")
     assert kinds[f"{TARGET}/jobs/compact"] == ("NOTEBOOK", "SCALA")
@@ -131,8 +141,9 @@ def test_an_unchanged_folder_plans_empty_twice_in_a_row_after_a_promotion(repo: 
 def test_a_hand_edit_of_a_notebook_is_drift_without_a_modified_at(repo: Path) -> None:
     promote(repo)
     client = workspace_client(repo)
-    edit_by_hand(repo, f"{TARGET}/jobs/cleanup", "# Databricks notebook source\nprint('edited by hand')\n",
-                 Language.PYTHON)
+    edit_by_hand(
+        repo, f"{TARGET}/jobs/cleanup", "# Databricks notebook source\nprint('edited by hand')\n", Language.PYTHON
+    )
     listed = {o.path: o for o in client.workspace.list(f"{TARGET}/jobs")}
     assert listed[f"{TARGET}/jobs/cleanup"].modified_at is None  # as the API documents: nothing to go by
     shown = plan(repo).notebooks
@@ -172,8 +183,9 @@ def test_a_target_folder_with_the_workspace_prefix_plans_the_same(repo: Path) ->
     assert not plan(repo).has_changes
 
 
-def test_listings_that_answer_with_the_workspace_prefix_plan_the_same(repo: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_listings_that_answer_with_the_workspace_prefix_plan_the_same(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The service has been recorded answering paths in the /Workspace form; the sandbox never does, so this
     # test rewrites the SDK's list answers into that form.
     promote(repo)
@@ -199,7 +211,8 @@ def test_a_change_in_git_imports_only_that_notebook(repo: Path) -> None:
     sandbox_for(repo / ".sandbox").stats.reset()
     shown, report = promote(repo)
     assert [(c.path, c.action, c.reason) for c in shown.notebooks.changes] == [
-        (f"{TARGET}/report", "update", "changed in Git")]
+        (f"{TARGET}/report", "update", "changed in Git")
+    ]
     assert report.notebooks.imported == [f"{TARGET}/report"] and report.notebooks.manifest_written
     assert calls(repo).calls("POST", "/api/2.0/workspace/import") == 2  # the notebook and the manifest
     assert "SELECT 2;" in exported(repo, f"{TARGET}/report")
@@ -209,15 +222,21 @@ def test_a_change_in_git_imports_only_that_notebook(repo: Path) -> None:
 def test_removed_notebooks_are_pruned_and_hand_made_ones_left_alone(repo: Path) -> None:
     promote(repo)
     client = workspace_client(repo)
-    client.workspace.import_(f"{TARGET}/jobs/scratch", content=base64.b64encode(b"print('mine')").decode(),
-                             format=ImportFormat.SOURCE, language=Language.PYTHON)
+    client.workspace.import_(
+        f"{TARGET}/jobs/scratch",
+        content=base64.b64encode(b"print('mine')").decode(),
+        format=ImportFormat.SOURCE,
+        language=Language.PYTHON,
+    )
     client.workspace.mkdirs(f"{TARGET}/personal")
     for path in ("notebooks/load.py", "notebooks/config/settings.yml"):
         (repo / path).unlink()
     commit_all(repo, "retire load and settings")
     shown = plan(repo).notebooks
     assert sorted((c.path, c.action) for c in shown.changes) == [
-        (f"{TARGET}/config/settings.yml", "delete"), (f"{TARGET}/load", "delete")]
+        (f"{TARGET}/config/settings.yml", "delete"),
+        (f"{TARGET}/load", "delete"),
+    ]
     assert shown.folders_to_delete == (f"{TARGET}/config",)  # the portal made it and Git no longer needs it
     assert shown.left_alone == (f"{TARGET}/jobs/scratch",)
     _, report = promote(repo)
@@ -245,8 +264,9 @@ def test_drift_is_shown_and_git_wins(repo: Path) -> None:
 
 def test_a_throttling_storm_is_waited_out(repo: Path) -> None:
     server = sandbox_for(repo / ".sandbox")
-    server.faults = Faults(rules=[FaultRule(method="POST", path_contains="/workspace/import", status=429, times=2,
-                                            retry_after_ms=100)])
+    server.faults = Faults(
+        rules=[FaultRule(method="POST", path_contains="/workspace/import", status=429, times=2, retry_after_ms=100)]
+    )
     _, report = promote(repo)
     assert report.ok and len(report.notebooks.imported) == 5
     assert calls(repo).faults_injected >= 2
@@ -310,15 +330,24 @@ def test_plan_cli_shows_the_notebooks(repo: Path, capsys: pytest.CaptureFixture[
 
 def test_a_databricks_linked_service_left_on_another_workspace_is_pointed_out(repo: Path) -> None:
     def linked_service(domain: str) -> None:
-        write_json(repo / "adf" / "linkedService" / "LS_Dbx.json", {"name": "LS_Dbx", "properties": {
-            "type": "AzureDatabricks", "annotations": [],
-            "typeProperties": {"domain": domain, "existingClusterId": "0101-000000-abc"}}})
+        write_json(
+            repo / "adf" / "linkedService" / "LS_Dbx.json",
+            {
+                "name": "LS_Dbx",
+                "properties": {
+                    "type": "AzureDatabricks",
+                    "annotations": [],
+                    "typeProperties": {"domain": domain, "existingClusterId": "0101-000000-abc"},
+                },
+            },
+        )
         commit_all(repo, f"Databricks at {domain}")
 
     linked_service("https://adb-1111111111111111.1.azuredatabricks.net")  # dev's workspace, not parameterized
     notes = plan(repo).notes
-    assert any("LS_Dbx points at https://adb-1111111111111111.1.azuredatabricks.net" in n and HOST in n
-               for n in notes), notes
+    assert any(
+        "LS_Dbx points at https://adb-1111111111111111.1.azuredatabricks.net" in n and HOST in n for n in notes
+    ), notes
     linked_service(HOST)
     assert not [n for n in plan(repo).notes if "LS_Dbx" in n]
 
@@ -335,8 +364,12 @@ def test_saves_without_a_change_are_not_drift_and_a_saved_file_is_checked_once(r
     assert not plan(repo).has_changes
     # A file saved without a change is newer than the manifest: exported once, and the manifest recorded again so
     # that its time covers the save.
-    client.workspace.import_(f"{TARGET}/config/settings.yml", content=base64.b64encode(
-        NOTEBOOKS["notebooks/config/settings.yml"].encode()).decode(), format=ImportFormat.RAW, overwrite=True)
+    client.workspace.import_(
+        f"{TARGET}/config/settings.yml",
+        content=base64.b64encode(NOTEBOOKS["notebooks/config/settings.yml"].encode()).decode(),
+        format=ImportFormat.RAW,
+        overwrite=True,
+    )
     server.stats.reset()
     shown = plan(repo).notebooks
     assert shown.changes == () and shown.write_manifest  # nothing to import; the manifest is recorded again

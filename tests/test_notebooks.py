@@ -52,16 +52,26 @@ R_NOTEBOOK = "# Databricks notebook source\nx <- 1\n\n# COMMAND ----------\n\npr
 
 
 def ipynb(language_metadata: dict | None = None, cells: list | None = None, nbformat: int = 4) -> str:
-    return json.dumps({
-        "cells": cells if cells is not None else [
-            {"cell_type": "markdown", "metadata": {}, "source": ["# Title\n", "Some text"]},
-            {"cell_type": "code", "execution_count": 3, "metadata": {}, "outputs": [{"output_type": "stream"}],
-             "source": "print(1)\n"},
-        ],
-        "metadata": language_metadata if language_metadata is not None else {},
-        "nbformat": nbformat,
-        "nbformat_minor": 5,
-    }, indent=1)
+    return json.dumps(
+        {
+            "cells": cells
+            if cells is not None
+            else [
+                {"cell_type": "markdown", "metadata": {}, "source": ["# Title\n", "Some text"]},
+                {
+                    "cell_type": "code",
+                    "execution_count": 3,
+                    "metadata": {},
+                    "outputs": [{"output_type": "stream"}],
+                    "source": "print(1)\n",
+                },
+            ],
+            "metadata": language_metadata if language_metadata is not None else {},
+            "nbformat": nbformat,
+            "nbformat_minor": 5,
+        },
+        indent=1,
+    )
 
 
 def write(root: Path, files: dict[str, str | bytes]) -> None:
@@ -112,9 +122,15 @@ def finding_for(findings: list, where: str):
 
 
 def test_files_lists_a_folder_at_a_commit_and_in_the_working_tree(tmp_path):
-    repo = make_repo(tmp_path, {
-        "notebooks/a.py": "a", "notebooks/sub/deeper/b.sql": "b", "notebooks/sub/c.txt": "c", "other/d.py": "d",
-    })
+    repo = make_repo(
+        tmp_path,
+        {
+            "notebooks/a.py": "a",
+            "notebooks/sub/deeper/b.sql": "b",
+            "notebooks/sub/c.txt": "c",
+            "other/d.py": "d",
+        },
+    )
     root = Path(repo.working_tree_dir)
     write(root, {"notebooks/uncommitted.py": "new"})
 
@@ -184,14 +200,17 @@ def test_a_snapshot_reads_from_many_threads(tmp_path):
 # --- what is a notebook ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "content", "language", "workspace_name"), [
-    ("etl.py", PY_NOTEBOOK, "PYTHON", "etl"),
-    ("report.sql", SQL_NOTEBOOK, "SQL", "report"),
-    ("job.scala", SCALA_NOTEBOOK, "SCALA", "job"),
-    ("stats.r", R_NOTEBOOK, "R", "stats"),
-    ("Stats.R", R_NOTEBOOK, "R", "Stats"),
-    ("Upper.PY", PY_NOTEBOOK, "PYTHON", "Upper"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "language", "workspace_name"),
+    [
+        ("etl.py", PY_NOTEBOOK, "PYTHON", "etl"),
+        ("report.sql", SQL_NOTEBOOK, "SQL", "report"),
+        ("job.scala", SCALA_NOTEBOOK, "SCALA", "job"),
+        ("stats.r", R_NOTEBOOK, "R", "stats"),
+        ("Stats.R", R_NOTEBOOK, "R", "Stats"),
+        ("Upper.PY", PY_NOTEBOOK, "PYTHON", "Upper"),
+    ],
+)
 def test_each_language_header_makes_a_source_notebook(tmp_path, name, content, language, workspace_name):
     repo = make_repo(tmp_path, {f"notebooks/{name}": content})
 
@@ -209,13 +228,16 @@ def test_each_language_header_makes_a_source_notebook(tmp_path, name, content, l
 
 def test_files_without_the_header_are_plain_files_deployed_as_they_are(tmp_path):
     binary = bytes(range(256)) * 4
-    repo = make_repo(tmp_path, {
-        "notebooks/helpers.py": "def helper():\n    return 1\n",
-        "notebooks/README.md": "# Notebooks\n",
-        "notebooks/config.json": '{"a": 1}\n',
-        "notebooks/lib/tool.whl": binary,
-        "notebooks/Makefile": "all:\n",
-    })
+    repo = make_repo(
+        tmp_path,
+        {
+            "notebooks/helpers.py": "def helper():\n    return 1\n",
+            "notebooks/README.md": "# Notebooks\n",
+            "notebooks/config.json": '{"a": 1}\n',
+            "notebooks/lib/tool.whl": binary,
+            "notebooks/Makefile": "all:\n",
+        },
+    )
 
     notebooks = load(repo)
 
@@ -232,21 +254,32 @@ def test_files_without_the_header_are_plain_files_deployed_as_they_are(tmp_path)
 
 
 def test_header_with_trailing_text_or_indentation_is_no_header(tmp_path):
-    repo = make_repo(tmp_path, {
-        "notebooks/a.py": "# Databricks notebook source  \nx = 1\n",
-        "notebooks/b.py": " # Databricks notebook source\nx = 1\n",
-    })
+    repo = make_repo(
+        tmp_path,
+        {
+            "notebooks/a.py": "# Databricks notebook source  \nx = 1\n",
+            "notebooks/b.py": " # Databricks notebook source\nx = 1\n",
+        },
+    )
 
     assert {s.kind for s in load(repo).sources} == {"file"}
 
 
-@pytest.mark.parametrize(("metadata", "language"), [
-    ({"application/vnd.databricks.v1+notebook": {"language": "sql", "notebookName": "x"},
-      "language_info": {"name": "python"}}, "SQL"),
-    ({"language_info": {"name": "R"}}, "R"),
-    ({"kernelspec": {"name": "scala", "language": "scala", "display_name": "Scala"}}, "SCALA"),
-    ({}, "PYTHON"),
-])
+@pytest.mark.parametrize(
+    ("metadata", "language"),
+    [
+        (
+            {
+                "application/vnd.databricks.v1+notebook": {"language": "sql", "notebookName": "x"},
+                "language_info": {"name": "python"},
+            },
+            "SQL",
+        ),
+        ({"language_info": {"name": "R"}}, "R"),
+        ({"kernelspec": {"name": "scala", "language": "scala", "display_name": "Scala"}}, "SCALA"),
+        ({}, "PYTHON"),
+    ],
+)
 def test_jupyter_notebooks_are_imported_as_jupyter_with_their_language(tmp_path, metadata, language):
     repo = make_repo(tmp_path, {"notebooks/explore.ipynb": ipynb(metadata)})
 
@@ -260,10 +293,15 @@ def test_jupyter_notebooks_are_imported_as_jupyter_with_their_language(tmp_path,
 
 
 def test_hidden_files_and_folders_are_skipped_and_listed(tmp_path):
-    repo = make_repo(tmp_path, {
-        "notebooks/a.py": PY_NOTEBOOK, "notebooks/.gitkeep": "", "notebooks/.secrets/token.txt": "x",
-        "notebooks/sub/.DS_Store": b"\x00\x01",
-    })
+    repo = make_repo(
+        tmp_path,
+        {
+            "notebooks/a.py": PY_NOTEBOOK,
+            "notebooks/.gitkeep": "",
+            "notebooks/.secrets/token.txt": "x",
+            "notebooks/sub/.DS_Store": b"\x00\x01",
+        },
+    )
 
     notebooks = load(repo)
 
@@ -275,13 +313,16 @@ def test_hidden_files_and_folders_are_skipped_and_listed(tmp_path):
 
 
 def test_nested_folders_map_below_the_target_folder_parents_first(tmp_path):
-    repo = make_repo(tmp_path, {
-        "notebooks/transform_sales.py": PY_NOTEBOOK,
-        "notebooks/helpers/dates.py": PY_NOTEBOOK,
-        "notebooks/reports/daily/kpis.sql": SQL_NOTEBOOK,
-        "notebooks/reports/readme.txt": "read me",
-        "notebooks/zeta/z.scala": SCALA_NOTEBOOK,
-    })
+    repo = make_repo(
+        tmp_path,
+        {
+            "notebooks/transform_sales.py": PY_NOTEBOOK,
+            "notebooks/helpers/dates.py": PY_NOTEBOOK,
+            "notebooks/reports/daily/kpis.sql": SQL_NOTEBOOK,
+            "notebooks/reports/readme.txt": "read me",
+            "notebooks/zeta/z.scala": SCALA_NOTEBOOK,
+        },
+    )
 
     notebooks = load(repo)
 
@@ -334,10 +375,16 @@ def test_the_repository_top_can_be_the_source_folder(tmp_path):
 def test_crlf_and_lf_hash_the_same_and_content_changes_do_not(tmp_path):
     crlf = PY_NOTEBOOK.replace("\n", "\r\n")
     changed = PY_NOTEBOOK.replace("display(orders)", "display(orders.limit(10))")
-    repo = make_repo(tmp_path, {
-        "notebooks/lf.py": PY_NOTEBOOK, "notebooks/crlf.py": crlf, "notebooks/changed.py": changed,
-        "notebooks/lf.txt": "a\nb\n", "notebooks/crlf.txt": "a\r\nb\r\n\r\n",
-    })
+    repo = make_repo(
+        tmp_path,
+        {
+            "notebooks/lf.py": PY_NOTEBOOK,
+            "notebooks/crlf.py": crlf,
+            "notebooks/changed.py": changed,
+            "notebooks/lf.txt": "a\nb\n",
+            "notebooks/crlf.txt": "a\r\nb\r\n\r\n",
+        },
+    )
 
     notebooks = load(repo)
     by_repo = {s.repo_path: s for s in notebooks.sources}
@@ -351,8 +398,14 @@ def test_crlf_and_lf_hash_the_same_and_content_changes_do_not(tmp_path):
 
 
 def test_the_workspace_export_hashes_like_the_git_file(tmp_path):
-    repo = make_repo(tmp_path, {"notebooks/etl.py": PY_NOTEBOOK, "notebooks/bare.py": "print(1)\n",
-                                "notebooks/one.sql": "-- Databricks notebook source\nSELECT 1"})
+    repo = make_repo(
+        tmp_path,
+        {
+            "notebooks/etl.py": PY_NOTEBOOK,
+            "notebooks/bare.py": "print(1)\n",
+            "notebooks/one.sql": "-- Databricks notebook source\nSELECT 1",
+        },
+    )
     notebooks = load(repo)
     etl = notebooks.by_path[f"{TARGET}/notebooks/etl"]
     one = notebooks.by_path[f"{TARGET}/notebooks/one"]
@@ -382,11 +435,21 @@ def test_the_workspace_export_hashes_like_the_git_file(tmp_path):
 def test_jupyter_hash_ignores_outputs_and_metadata_but_not_sources(tmp_path):
     repo = make_repo(tmp_path, {"notebooks/explore.ipynb": ipynb({"language_info": {"name": "python"}})})
     (source,) = load(repo).sources
-    exported = json.dumps({"cells": [
-        {"cell_type": "markdown", "metadata": {"application/vnd.databricks.v1+cell": {}}, "source": "# Title\nSome text"},
-        {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": ["print(1)"]},
-    ], "metadata": {"application/vnd.databricks.v1+notebook": {"language": "python"}}, "nbformat": 4,
-        "nbformat_minor": 0})
+    exported = json.dumps(
+        {
+            "cells": [
+                {
+                    "cell_type": "markdown",
+                    "metadata": {"application/vnd.databricks.v1+cell": {}},
+                    "source": "# Title\nSome text",
+                },
+                {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": ["print(1)"]},
+            ],
+            "metadata": {"application/vnd.databricks.v1+notebook": {"language": "python"}},
+            "nbformat": 4,
+            "nbformat_minor": 0,
+        }
+    )
 
     assert content_hash_of_export(exported.encode(), source) == source.content_hash
     assert content_hash_of_export(exported.replace("print(1)", "print(2)").encode(), source) != source.content_hash
@@ -395,10 +458,12 @@ def test_jupyter_hash_ignores_outputs_and_metadata_but_not_sources(tmp_path):
 
 def test_normalised_hash_is_total_and_kind_aware():
     assert normalised_hash(b"\xff\xfe", kind="file", import_format="RAW") != normalised_hash(
-        b"\xff\xfd", kind="file", import_format="RAW")
+        b"\xff\xfd", kind="file", import_format="RAW"
+    )
     text = b"SELECT 1\n"
     assert normalised_hash(text, kind="notebook", import_format="SOURCE", language="SQL") == normalised_hash(
-        b"-- Databricks notebook source\r\nSELECT 1", kind="notebook", import_format="SOURCE", language="SQL")
+        b"-- Databricks notebook source\r\nSELECT 1", kind="notebook", import_format="SOURCE", language="SQL"
+    )
     with pytest.raises(ValueError):
         normalised_hash(text, kind="notebook", import_format="SOURCE")
 
@@ -426,7 +491,10 @@ def test_split_cells_and_headers():
     assert source_header("SQL") == "-- Databricks notebook source"
     assert source_header("scala") == "// Databricks notebook source"
     assert split_cells(PY_NOTEBOOK, "PYTHON") == [
-        "# MAGIC %md\n# MAGIC # Transform sales", "orders = spark.read.table('orders')", "display(orders)"]
+        "# MAGIC %md\n# MAGIC # Transform sales",
+        "orders = spark.read.table('orders')",
+        "display(orders)",
+    ]
     assert split_cells("x = 1\n", "PYTHON") == ["x = 1"]
     with pytest.raises(ValueError):
         source_header("JULIA")
@@ -436,8 +504,9 @@ def test_split_cells_and_headers():
 
 
 def test_non_utf8_source_notebook_is_an_error_naming_the_file(tmp_path):
-    repo = make_repo(tmp_path, {"notebooks/latin.py": "# Databricks notebook source\nname = 'Müller'\n".encode(
-        "latin-1")})
+    repo = make_repo(
+        tmp_path, {"notebooks/latin.py": "# Databricks notebook source\nname = 'Müller'\n".encode("latin-1")}
+    )
 
     finding = finding_for(problems(load, repo), "notebooks/latin.py@HEAD")
 
@@ -453,13 +522,16 @@ def test_oversized_files_are_errors(tmp_path):
     assert findings[0].code == "NB_SIZE" and "over the import limit of 400 bytes" in findings[0].what
 
 
-@pytest.mark.parametrize(("content", "code", "words"), [
-    ("{not json", "NB_IPYNB", "not valid JSON"),
-    ('{"cells": "x", "metadata": {}, "nbformat": 4}', "NB_IPYNB", "not a Jupyter notebook"),
-    ('["a list"]', "NB_IPYNB", "not a Jupyter notebook"),
-    (ipynb({}, nbformat=3), "NB_IPYNB", "nbformat 3"),
-    (ipynb({"language_info": {"name": "julia"}}), "NB_LANGUAGE", "julia notebook"),
-])
+@pytest.mark.parametrize(
+    ("content", "code", "words"),
+    [
+        ("{not json", "NB_IPYNB", "not valid JSON"),
+        ('{"cells": "x", "metadata": {}, "nbformat": 4}', "NB_IPYNB", "not a Jupyter notebook"),
+        ('["a list"]', "NB_IPYNB", "not a Jupyter notebook"),
+        (ipynb({}, nbformat=3), "NB_IPYNB", "nbformat 3"),
+        (ipynb({"language_info": {"name": "julia"}}), "NB_LANGUAGE", "julia notebook"),
+    ],
+)
 def test_bad_jupyter_notebooks_are_errors(tmp_path, content, code, words):
     repo = make_repo(tmp_path, {"notebooks/bad.ipynb": content})
 
@@ -468,12 +540,15 @@ def test_bad_jupyter_notebooks_are_errors(tmp_path, content, code, words):
     assert finding.code == code and words in finding.what
 
 
-@pytest.mark.parametrize(("name", "content", "words"), [
-    ("report.sql", PY_NOTEBOOK, "Python or R notebook header"),
-    ("etl.py", SQL_NOTEBOOK, "SQL notebook header"),
-    ("notes.txt", PY_NOTEBOOK, "'.txt' is no notebook language's extension"),
-    ("NOTEBOOK", SCALA_NOTEBOOK, "a name without extension has no notebook language's extension"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("report.sql", PY_NOTEBOOK, "Python or R notebook header"),
+        ("etl.py", SQL_NOTEBOOK, "SQL notebook header"),
+        ("notes.txt", PY_NOTEBOOK, "'.txt' is no notebook language's extension"),
+        ("NOTEBOOK", SCALA_NOTEBOOK, "a name without extension has no notebook language's extension"),
+    ],
+)
 def test_a_notebook_header_that_does_not_fit_the_extension_is_an_error(tmp_path, name, content, words):
     repo = make_repo(tmp_path, {f"notebooks/{name}": content})
 
@@ -491,11 +566,17 @@ def test_a_byte_order_mark_before_the_header_is_an_error(tmp_path):
 
 
 def test_two_sources_on_one_workspace_path_name_both_files(tmp_path):
-    repo = make_repo(tmp_path, {
-        "notebooks/sales.py": PY_NOTEBOOK, "notebooks/sales.sql": SQL_NOTEBOOK,
-        "notebooks/kpis.py": PY_NOTEBOOK, "notebooks/kpis/daily.sql": SQL_NOTEBOOK,
-        "notebooks/explore.ipynb": ipynb(), "notebooks/explore.py": "print('a plain file')\n",
-    })
+    repo = make_repo(
+        tmp_path,
+        {
+            "notebooks/sales.py": PY_NOTEBOOK,
+            "notebooks/sales.sql": SQL_NOTEBOOK,
+            "notebooks/kpis.py": PY_NOTEBOOK,
+            "notebooks/kpis/daily.sql": SQL_NOTEBOOK,
+            "notebooks/explore.ipynb": ipynb(),
+            "notebooks/explore.py": "print('a plain file')\n",
+        },
+    )
 
     findings = problems(load, repo)
     text = "\n".join(str(f) for f in findings)
@@ -508,17 +589,20 @@ def test_two_sources_on_one_workspace_path_name_both_files(tmp_path):
     assert len(findings) == 3
 
 
-@pytest.mark.parametrize(("target", "words"), [
-    ("Shared/sales", "must be an absolute workspace path"),
-    ("/Shared/../Users/x", "'..'"),
-    ("/Shared/./sales", "'.'"),
-    ("/Shared//sales", "empty path component"),
-    ("/Shared/sa\nles", "control character"),
-    ("/Shared", "not below an allowed root"),
-    ("/", "not below an allowed root"),
-    ("/Repos/team/project", "not below an allowed root"),
-    ("/SharedStuff/x", "not below an allowed root"),
-])
+@pytest.mark.parametrize(
+    ("target", "words"),
+    [
+        ("Shared/sales", "must be an absolute workspace path"),
+        ("/Shared/../Users/x", "'..'"),
+        ("/Shared/./sales", "'.'"),
+        ("/Shared//sales", "empty path component"),
+        ("/Shared/sa\nles", "control character"),
+        ("/Shared", "not below an allowed root"),
+        ("/", "not below an allowed root"),
+        ("/Repos/team/project", "not below an allowed root"),
+        ("/SharedStuff/x", "not below an allowed root"),
+    ],
+)
 def test_bad_target_folders_are_errors(tmp_path, target, words):
     repo = make_repo(tmp_path, {"notebooks/a.py": PY_NOTEBOOK})
 
@@ -533,23 +617,27 @@ def test_allowed_roots_decide_where_a_target_may_be(tmp_path):
 
     assert "/Workspace/Shared" in DEFAULT_ALLOWED_ROOTS
     # Kept without the /Workspace prefix (the workspace file system's root): the same folder as /Users/...
-    assert load(repo, target="/Workspace/Users/me@example.com/sales/").target_folder == \
-        "/Users/me@example.com/sales"
+    assert load(repo, target="/Workspace/Users/me@example.com/sales/").target_folder == "/Users/me@example.com/sales"
     assert load(repo, target="/Repos/team/project", allowed_roots=("/",)).sources
     assert problems(load, repo, target="/Shared/sales", allowed_roots=("/Projects",))[0].code == "NB_TARGET"
 
 
 def test_a_target_folder_with_the_workspace_prefix_is_the_same_folder(tmp_path):
-    repo = make_repo(tmp_path, {"notebooks/a.py": PY_NOTEBOOK, "notebooks/sub/b.sql": SQL_NOTEBOOK,
-                                "notebooks/conf.yml": "a: 1\n"})
+    repo = make_repo(
+        tmp_path, {"notebooks/a.py": PY_NOTEBOOK, "notebooks/sub/b.sql": SQL_NOTEBOOK, "notebooks/conf.yml": "a: 1\n"}
+    )
 
     plain, prefixed = load(repo, target="/Shared/sales"), load(repo, target="/Workspace/Shared/sales")
 
     assert prefixed.target_folder == plain.target_folder == "/Shared/sales"
-    assert prefixed.folders == plain.folders == ("/Shared/sales", "/Shared/sales/notebooks",
-                                                 "/Shared/sales/notebooks/sub")
-    assert [s.workspace_path for s in prefixed.sources] == [s.workspace_path for s in plain.sources] == [
-        "/Shared/sales/notebooks/a", "/Shared/sales/notebooks/conf.yml", "/Shared/sales/notebooks/sub/b"]
+    assert (
+        prefixed.folders == plain.folders == ("/Shared/sales", "/Shared/sales/notebooks", "/Shared/sales/notebooks/sub")
+    )
+    assert (
+        [s.workspace_path for s in prefixed.sources]
+        == [s.workspace_path for s in plain.sources]
+        == ["/Shared/sales/notebooks/a", "/Shared/sales/notebooks/conf.yml", "/Shared/sales/notebooks/sub/b"]
+    )
     assert prefixed.manifest_hash == plain.manifest_hash
     # The allowed roots are compared in that form too, whichever form either side is written in.
     assert load(repo, target="/Shared/sales", allowed_roots=("/Workspace/Shared",)).target_folder == "/Shared/sales"
@@ -562,11 +650,32 @@ def test_a_target_folder_with_the_workspace_prefix_is_the_same_folder(tmp_path):
 
 
 def test_canonical_workspace_paths():
-    assert [canonical_workspace_path(p) for p in (
-        "/Workspace/Shared/etl", "/Workspace/Shared/etl/", "/Shared/etl", "/Workspace", "/Workspace/", "/",
-        "/Workspace/Workspace/x", "/WorkspaceX/y", "/Shared/Workspace/z", "/workspace/Shared")] == [
-        "/Shared/etl", "/Shared/etl", "/Shared/etl", "/", "/", "/",
-        "/Workspace/x", "/WorkspaceX/y", "/Shared/Workspace/z", "/workspace/Shared"]
+    assert [
+        canonical_workspace_path(p)
+        for p in (
+            "/Workspace/Shared/etl",
+            "/Workspace/Shared/etl/",
+            "/Shared/etl",
+            "/Workspace",
+            "/Workspace/",
+            "/",
+            "/Workspace/Workspace/x",
+            "/WorkspaceX/y",
+            "/Shared/Workspace/z",
+            "/workspace/Shared",
+        )
+    ] == [
+        "/Shared/etl",
+        "/Shared/etl",
+        "/Shared/etl",
+        "/",
+        "/",
+        "/",
+        "/Workspace/x",
+        "/WorkspaceX/y",
+        "/Shared/Workspace/z",
+        "/workspace/Shared",
+    ]
 
 
 def test_a_missing_source_folder_names_the_folder_and_the_ref(tmp_path):
@@ -600,19 +709,26 @@ def test_crafted_tree_entries_that_escape_the_folder_are_errors(tmp_path):
     repo = make_repo(tmp_path, {"notebooks/ok.py": PY_NOTEBOOK})
     blob = store(repo, "blob", PY_NOTEBOOK.encode())
     escape = tree(repo, [(0o100644, "evil.py", blob)])
-    notebooks = tree(repo, [
-        (0o100644, "ok.py", blob), (0o40000, "..", escape), (0o100644, "back\\slash.py", blob),
-        (0o100644, "bell\x07.py", blob),
-    ])
+    notebooks = tree(
+        repo,
+        [
+            (0o100644, "ok.py", blob),
+            (0o40000, "..", escape),
+            (0o100644, "back\\slash.py", blob),
+            (0o100644, "bell\x07.py", blob),
+        ],
+    )
     top = tree(repo, [(0o40000, "notebooks", notebooks)])
-    crafted = git.Commit.create_from_tree(repo, git.Tree(repo, top), "crafted", parent_commits=[repo.head.commit],
-                                          author=SEED, committer=SEED)
+    crafted = git.Commit.create_from_tree(
+        repo, git.Tree(repo, top), "crafted", parent_commits=[repo.head.commit], author=SEED, committer=SEED
+    )
 
     snapshot = RepoSnapshot.open(repo.working_tree_dir, ref=crafted.hexsha)
     findings = problems(load_notebooks, snapshot, "notebooks", TARGET)
 
     assert {f.where for f in findings} == {
-        f"notebooks/../evil.py@{crafted.hexsha}", f"notebooks/back\\slash.py@{crafted.hexsha}",
+        f"notebooks/../evil.py@{crafted.hexsha}",
+        f"notebooks/back\\slash.py@{crafted.hexsha}",
         f"notebooks/bell\x07.py@{crafted.hexsha}",
     }
     assert all(f.code == "NB_PATH" for f in findings)
@@ -636,9 +752,13 @@ def test_links_inside_the_repository_are_followed_and_links_outside_are_errors(t
     os.symlink("../.git/config", root / "notebooks" / "gitconfig.py")
     os.symlink("missing.py", root / "notebooks" / "dangling.py")
     os.symlink("../shared", root / "notebooks" / "folder")
-    expected = {"absolute.py": "outside the repository", "relative.py": "outside the repository",
-                "gitconfig.py": "hidden file or folder", "dangling.py": "no file in the repository",
-                "folder": "no file in the repository"}
+    expected = {
+        "absolute.py": "outside the repository",
+        "relative.py": "outside the repository",
+        "gitconfig.py": "hidden file or folder",
+        "dangling.py": "no file in the repository",
+        "folder": "no file in the repository",
+    }
 
     findings = problems(load_notebooks, working_tree(repo), "notebooks", TARGET)
     for name, words in expected.items():
@@ -664,12 +784,16 @@ def test_a_link_through_a_linked_folder_out_of_the_repository_is_caught_on_disk(
 
 
 def test_every_problem_is_reported_at_once_and_nothing_is_returned(tmp_path):
-    repo = make_repo(tmp_path, {
-        "notebooks/good.py": PY_NOTEBOOK,
-        "notebooks/latin.py": b"# Databricks notebook source\n\xe9\n",
-        "notebooks/bad.ipynb": "{",
-        "notebooks/x.py": PY_NOTEBOOK, "notebooks/x.scala": SCALA_NOTEBOOK,
-    })
+    repo = make_repo(
+        tmp_path,
+        {
+            "notebooks/good.py": PY_NOTEBOOK,
+            "notebooks/latin.py": b"# Databricks notebook source\n\xe9\n",
+            "notebooks/bad.ipynb": "{",
+            "notebooks/x.py": PY_NOTEBOOK,
+            "notebooks/x.scala": SCALA_NOTEBOOK,
+        },
+    )
 
     with pytest.raises(FindingsError) as caught:
         load(repo, target="relative/target")

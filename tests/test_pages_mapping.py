@@ -34,8 +34,10 @@ SAMPLE = "TR_Daily_properties_PL_Orchestrate_Daily_parameters_samplePercent"
 EMAIL = "default_properties_alertEmail_value"
 BLOB = "LS_Blob_connectionString"
 TEST_FILE = "environments/test.parameters.json"
-GOOD_VAULT = ("/subscriptions/6f1c9a2e-0d3b-4c5e-9a7f-1b2c3d4e5f02/resourceGroups/rg-retail-test/providers/"
-              "Microsoft.KeyVault/vaults/kv-retail-test")
+GOOD_VAULT = (
+    "/subscriptions/6f1c9a2e-0d3b-4c5e-9a7f-1b2c3d4e5f02/resourceGroups/rg-retail-test/providers/"
+    "Microsoft.KeyVault/vaults/kv-retail-test"
+)
 
 
 @pytest.fixture(scope="module")
@@ -103,14 +105,20 @@ def commit_on_main(repo: Path, files: dict[str, str], message: str) -> None:
 
 # --- Parameters ----------------------------------------------------------------------------------------------------
 
+
 def test_parameters_are_grouped_by_kind_with_plain_labels_and_typed_widgets(built_demo, monkeypatch):
     at = open_page(built_demo, "pages/parameters.py", monkeypatch)
 
-    assert [e.label for e in at.expander] == ["Factory (1)", "Linked service (5)", "Trigger (4)",
-                                              "Global parameters (3)"]
+    assert [e.label for e in at.expander] == [
+        "Factory (1)",
+        "Linked service (5)",
+        "Trigger (4)",
+        "Global parameters (3)",
+    ]
     trigger = at.expander[2]
-    sample = by_label(trigger.number_input, "Trigger TR_Daily → pipelines → PL_Orchestrate_Daily → parameters → "
-                                            "sample percent")
+    sample = by_label(
+        trigger.number_input, "Trigger TR_Daily → pipelines → PL_Orchestrate_Daily → parameters → sample percent"
+    )
     assert sample.value == 10  # the page opens on the first environment, dev, which keeps the default
     domain = by_label(at.expander[1].text_input, "Linked service LS_Databricks → domain")
     assert domain.value.startswith("https://adb-")
@@ -172,8 +180,9 @@ def test_an_expression_is_refused_with_the_core_message_and_cannot_be_saved(buil
     at.selectbox(key="params_env").set_value("test").run()
     at.text_input(key=f"param:0:test:{EMAIL}").set_value("[concat('a', 'b')]").run()
 
-    assert any(f"environment test → {EMAIL}" in e and "ARM would evaluate it as an expression" in e
-               for e in errors(at)), errors(at)
+    assert any(
+        f"environment test → {EMAIL}" in e and "ARM would evaluate it as an expression" in e for e in errors(at)
+    ), errors(at)
     assert at.button(key="params_save").disabled
     # A number field only yields numbers; text reaching the core for one is refused the same way.
     workspace = MappingWorkspace.open(built_demo, "main")
@@ -184,10 +193,23 @@ def test_an_expression_is_refused_with_the_core_message_and_cannot_be_saved(buil
 
 def test_a_secret_offers_the_key_vault_picker_and_refuses_a_malformed_vault_id(demo_copy, monkeypatch):
     # A linked service whose connection string the default rules turn into a secure parameter.
-    commit_on_main(demo_copy, {"adf/linkedService/LS_Blob.json": json.dumps({
-        "name": "LS_Blob", "properties": {"type": "AzureBlobStorage", "annotations": [],
-                                          "typeProperties": {"connectionString": "UseDevelopmentStorage=true"}}},
-        indent="\t")}, "Blob storage linked service")
+    commit_on_main(
+        demo_copy,
+        {
+            "adf/linkedService/LS_Blob.json": json.dumps(
+                {
+                    "name": "LS_Blob",
+                    "properties": {
+                        "type": "AzureBlobStorage",
+                        "annotations": [],
+                        "typeProperties": {"connectionString": "UseDevelopmentStorage=true"},
+                    },
+                },
+                indent="\t",
+            )
+        },
+        "Blob storage linked service",
+    )
     at = open_page(demo_copy, "pages/parameters.py", monkeypatch)
     at.selectbox(key="params_env").set_value("test").run()
     key = f"param:0:test:{BLOB}"
@@ -201,8 +223,9 @@ def test_a_secret_offers_the_key_vault_picker_and_refuses_a_malformed_vault_id(d
 
     at.text_input(key=f"{key}:vault").set_value("kv-retail-test")
     at.text_input(key=f"{key}:secret").set_value("blob-connection").run()
-    assert any(f"environment test → {BLOB}" in e and "the Key Vault id must be /subscriptions/<guid>" in e
-               for e in errors(at)), errors(at)
+    assert any(
+        f"environment test → {BLOB}" in e and "the Key Vault id must be /subscriptions/<guid>" in e for e in errors(at)
+    ), errors(at)
     assert at.button(key="params_save").disabled
 
     at.text_input(key=f"{key}:vault").set_value(GOOD_VAULT).run()
@@ -257,7 +280,7 @@ def test_pages_need_sign_in_for_a_repository_with_real_targets(tmp_path, monkeyp
 
 
 def test_a_broken_parameter_file_is_shown_with_its_place(demo_copy, monkeypatch):
-    commit_on_main(demo_copy, {TEST_FILE: "{\n  \"parameters\": {\n"}, "Broken test values")
+    commit_on_main(demo_copy, {TEST_FILE: '{\n  "parameters": {\n'}, "Broken test values")
     at = open_page(demo_copy, "pages/parameters.py", monkeypatch)
     at.selectbox(key="params_env").set_value("test").run()
 
@@ -266,6 +289,7 @@ def test_a_broken_parameter_file_is_shown_with_its_place(demo_copy, monkeypatch)
 
 # --- Templates -----------------------------------------------------------------------------------------------------
 
+
 def test_templates_page_shows_the_export_the_rendered_environment_and_the_comparison(built_demo, monkeypatch):
     at = open_page(built_demo, "pages/templates.py", monkeypatch)
     assert not errors(at) and not at.warning
@@ -273,8 +297,12 @@ def test_templates_page_shows_the_export_the_rendered_environment_and_the_compar
     template = json.loads(at.code[0].value)
     assert template["$schema"].endswith("deploymentTemplate.json#") and len(template["resources"]) == 28
     files = at.dataframe[0].value
-    assert {"ARMTemplateForFactory.json", "ARMTemplateParametersForFactory.json",
-            "linkedTemplates/ArmTemplate_0.json", "linkedTemplates/ArmTemplate_master.json"} <= set(files["file"])
+    assert {
+        "ARMTemplateForFactory.json",
+        "ARMTemplateParametersForFactory.json",
+        "linkedTemplates/ArmTemplate_0.json",
+        "linkedTemplates/ArmTemplate_master.json",
+    } <= set(files["file"])
     assert any("ArmTemplate_1.json" in m.value for m in at.markdown)
     at.selectbox(key="templates_file").set_value("linkedTemplates/ArmTemplate_master.json").run()
     assert "Microsoft.Resources/deployments" in at.code[0].value
@@ -306,8 +334,11 @@ def test_the_zip_holds_the_export_as_export_arm_writes_it_and_the_rendered_envir
         names = archive.namelist()
         template = archive.read("ARMTemplateForFactory.json").decode("utf-8")
     assert names[:2] == ["ARMTemplateForFactory.json", "ARMTemplateParametersForFactory.json"]
-    assert {"linkedTemplates/ArmTemplate_master.json", "rendered/test/parameters.json",
-            "rendered/test/linkedService/LS_Databricks.json"} <= set(names)
+    assert {
+        "linkedTemplates/ArmTemplate_master.json",
+        "rendered/test/parameters.json",
+        "rendered/test/linkedService/LS_Databricks.json",
+    } <= set(names)
     assert template == workspace.export.files()["ARMTemplateForFactory.json"]
 
 
@@ -317,8 +348,9 @@ def test_limit_warnings_come_from_the_export_files(tmp_path):
     (adf / "factory" / "adf-big.json").write_text(json.dumps({"name": "adf-big", "location": "westeurope"}))
     (adf / "pipeline").mkdir()
     for index in range(801):
-        (adf / "pipeline" / f"PL_{index:03}.json").write_text(json.dumps(
-            {"name": f"PL_{index:03}", "properties": {"activities": [], "annotations": []}}))
+        (adf / "pipeline" / f"PL_{index:03}.json").write_text(
+            json.dumps({"name": f"PL_{index:03}", "properties": {"activities": [], "annotations": []}})
+        )
 
     bundle = template_view.export_bundle(export_factory(load_factory(adf)))
 
@@ -328,14 +360,22 @@ def test_limit_warnings_come_from_the_export_files(tmp_path):
 
 
 def test_the_templates_page_warns_over_a_limit(demo_copy, monkeypatch):
-    commit_on_main(demo_copy, {f"adf/pipeline/PL_Gen_{index:03}.json": json.dumps(
-        {"name": f"PL_Gen_{index:03}", "properties": {"activities": [], "annotations": []}})
-        for index in range(780)}, "Many pipelines")
+    commit_on_main(
+        demo_copy,
+        {
+            f"adf/pipeline/PL_Gen_{index:03}.json": json.dumps(
+                {"name": f"PL_Gen_{index:03}", "properties": {"activities": [], "annotations": []}}
+            )
+            for index in range(780)
+        },
+        "Many pipelines",
+    )
     at = open_page(demo_copy, "pages/templates.py", monkeypatch)
 
     assert [shown(w.value) for w in at.warning] == [
         "ARMTemplateForFactory.json: the template has 808 resources; ARM allows at most 800 — deploy the linked "
-        "templates (linkedTemplates/ArmTemplate_master.json) instead; they stay under the limit"]
+        "templates (linkedTemplates/ArmTemplate_master.json) instead; they stay under the limit"
+    ]
 
 
 def test_the_git_author_is_the_identity(tmp_path):

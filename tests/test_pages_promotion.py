@@ -30,8 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 DANA = Identity("dana@retail.example", (), False, "demo picker")  # who the demo picker starts with
 RITA = "rita@retail.example"
-AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "test", "client_id": "portal",
-        "client_secret": "test", "server_metadata_url": "https://login.example/.well-known/openid-configuration"}
+AUTH = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "test",
+    "client_id": "portal",
+    "client_secret": "test",
+    "server_metadata_url": "https://login.example/.well-known/openid-configuration",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -171,8 +176,10 @@ def test_promote_test_plans_runs_at_once_and_links_to_its_audit_trail(demo, core
     assert not at.exception, [e.value for e in at.exception]
     promotion = core.store.promotions(environment="test", limit=1)[0]
     assert promotion.status == SUCCEEDED and promotion.requested_by == DANA.name
-    assert texts(at.success) == [f"promotion {promotion.id} to test succeeded: 28 deployed, 0 deleted, "
-                                 "2 triggers started, 5 notebooks imported, 0 pruned"]
+    assert texts(at.success) == [
+        f"promotion {promotion.id} to test succeeded: 28 deployed, 0 deleted, "
+        "2 triggers started, 5 notebooks imported, 0 pruned"
+    ]
     assert [link.value for link in at.page_link] == [f"Audit trail of promotion {promotion.id}"]
     steps = "".join(texts(at.expander[0].markdown))
     assert "deploy 28/28" in steps and "start triggers 2/2" in steps
@@ -252,8 +259,10 @@ def test_roll_back_dev_from_the_page_after_planning_it(demo, core):
     assert not any(b.key == "rollback_plan" for b in at.button)
 
     at.selectbox(key="rollback_env").set_value("dev").run()
-    assert any(f"runs snapshot `{second.snapshot_id}`" in m and f"promotes snapshot `{first.snapshot_id}`" in m
-               for m in texts(at.markdown))
+    assert any(
+        f"runs snapshot `{second.snapshot_id}`" in m and f"promotes snapshot `{first.snapshot_id}`" in m
+        for m in texts(at.markdown)
+    )
     at.button(key="rollback_plan").click().run()
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["update (factory)"] == "1" and metrics["create (factory)"] == "0"
@@ -275,7 +284,8 @@ def test_without_the_audit_store_the_promotion_pages_say_why_and_the_others_stil
         at = app(page)
         errors = [e.value for e in at.error]
         assert len(errors) == 1 and errors[0].startswith(
-            "postgresql+psycopg://portal:***@127.0.0.1:1/audit: cannot open the audit store")
+            "postgresql+psycopg://portal:***@127.0.0.1:1/audit: cannot open the audit store"
+        )
         assert "s3cret" not in errors[0] and not at.title  # stopped before the page
     templates = app("pages/templates.py")
     assert not templates.error and [t.value for t in templates.title] == ["Templates"]
@@ -285,8 +295,19 @@ def test_without_the_audit_store_the_promotion_pages_say_why_and_the_others_stil
 
 
 def test_audit_filters_paginates_shows_artifacts_verifies_exports_and_finds_tampering(demo, core):
-    core.store.append_many([NewEvent(kind="parameters edited", actor="bulk@retail.example", actor_verified=False,
-                                     environment="test", summary=f"edit {n}", data={"n": n}) for n in range(250)])
+    core.store.append_many(
+        [
+            NewEvent(
+                kind="parameters edited",
+                actor="bulk@retail.example",
+                actor_verified=False,
+                environment="test",
+                summary=f"edit {n}",
+                data={"n": n},
+            )
+            for n in range(250)
+        ]
+    )
     at = app("pages/audit.py")
     total = core.store.count_events()
     assert f"{total} matching events; 1–50 shown, newest first." in texts(at.caption)
@@ -336,11 +357,20 @@ EVIL_NAME = "[Sign in](https://evil.example/login)"
 def markdown_sources(at: AppTest) -> list[str]:
     """The source of everything the page renders as Markdown: bodies of text elements and widget labels."""
     sources = []
-    for kind in ("markdown", "caption", "error", "warning", "info", "success", "title", "header", "subheader",
-                 "toast"):
+    for kind in ("markdown", "caption", "error", "warning", "info", "success", "title", "header", "subheader", "toast"):
         sources += [e.value for e in at.get(kind)]
-    for kind in ("button", "download_button", "expander", "status", "metric", "page_link", "selectbox",
-                 "text_input", "number_input", "date_input"):
+    for kind in (
+        "button",
+        "download_button",
+        "expander",
+        "status",
+        "metric",
+        "page_link",
+        "selectbox",
+        "text_input",
+        "number_input",
+        "date_input",
+    ):
         sources += [e.label for e in at.get(kind) if isinstance(getattr(e, "label", None), str)]
     return sources
 
@@ -432,8 +462,11 @@ def test_without_the_role_the_buttons_are_disabled_and_the_core_refuses(demo, co
     refused = core.store.events(kind="action refused", actor="victor@retail.example")
     assert {e.data["action"] for e in refused} == {"promote", "approve"}
 
-    approver = app("pages/promote.py", secrets={"auth": AUTH},
-                   user={"is_logged_in": True, "email": "rita@retail.example", "groups": ["release-managers"]})
+    approver = app(
+        "pages/promote.py",
+        secrets={"auth": AUTH},
+        user={"is_logged_in": True, "email": "rita@retail.example", "groups": ["release-managers"]},
+    )
     assert not approver.button(key=f"approve_{waiting.id}").disabled
 
 

@@ -27,15 +27,20 @@ def apply(resource: dict[str, Any], rules: Any, prefix: str = "obj") -> tuple[di
     resource = copy.deepcopy(resource)
     sink = ParameterSink()
     RuleApplier(prefix=prefix, object_name=prefix, resource_type=LS_TYPE, sink=sink, where="defs.json").apply(
-        resource, rules)
+        resource, rules
+    )
     return resource, sink
 
 
 # --- examples -------------------------------------------------------------------------------------------------
 
+
 def test_equals_keeps_value_as_default_and_names_by_path() -> None:
-    out, sink = apply({"properties": {"typeProperties": {"url": "https://a"}}},
-                      {"properties": {"typeProperties": {"url": "="}}}, prefix="LS1")
+    out, sink = apply(
+        {"properties": {"typeProperties": {"url": "https://a"}}},
+        {"properties": {"typeProperties": {"url": "="}}},
+        prefix="LS1",
+    )
     assert out["properties"]["typeProperties"]["url"] == "[parameters('LS1_properties_typeProperties_url')]"
     parameter = sink.parameters["LS1_properties_typeProperties_url"]
     assert parameter.template_entry() == {"type": "string", "defaultValue": "https://a"}
@@ -49,8 +54,10 @@ def test_dash_makes_the_parameter_required_without_default() -> None:
 
 
 def test_name_parts_short_and_replacing() -> None:
-    _, sink = apply({"properties": {"recurrence": {"interval": 1, "frequency": "Day"}}},
-                    {"properties": {"recurrence": {"interval": "=:triggerSuffix:int", "frequency": "=:-freq"}}})
+    _, sink = apply(
+        {"properties": {"recurrence": {"interval": 1, "frequency": "Day"}}},
+        {"properties": {"recurrence": {"interval": "=:triggerSuffix:int", "frequency": "=:-freq"}}},
+    )
     assert list(sink.parameters) == ["obj_properties_recurrence_triggerSuffix", "obj_freq"]
     assert sink.parameters["obj_properties_recurrence_triggerSuffix"].type == "int"
 
@@ -68,8 +75,9 @@ def test_star_applies_at_one_level_and_siblings_override() -> None:
 
 
 def test_an_object_is_parameterized_only_with_the_object_type() -> None:
-    out, sink = apply({"properties": {"nested": {"c": "3"}, "list": [1, 2]}},
-                      {"properties": {"nested": "=::object", "list": "="}})
+    out, sink = apply(
+        {"properties": {"nested": {"c": "3"}, "list": [1, 2]}}, {"properties": {"nested": "=::object", "list": "="}}
+    )
     assert sink.parameters["obj_properties_nested"].template_entry() == {"type": "object", "defaultValue": {"c": "3"}}
     assert out["properties"]["nested"] == "[parameters('obj_properties_nested')]"
     # Arrays need no type (fqdns and dependsOn rules in the corpus make array parameters).
@@ -77,14 +85,24 @@ def test_an_object_is_parameterized_only_with_the_object_type() -> None:
 
 
 def test_array_rule_with_naming_property() -> None:
-    trigger = {"properties": {"pipelines": [
-        {"pipelineReference": {"referenceName": "PL_A"}, "parameters": {"day": "mon"}},
-        {"pipelineReference": {"referenceName": "PL_B"}, "parameters": {"day": "tue", "n": 3}},
-    ]}}
-    _, sink = apply(trigger, {"properties": {"pipelines": [{"parameters": {"*": "="}},
-                                                          "pipelineReference.referenceName"]}}, prefix="TR")
+    trigger = {
+        "properties": {
+            "pipelines": [
+                {"pipelineReference": {"referenceName": "PL_A"}, "parameters": {"day": "mon"}},
+                {"pipelineReference": {"referenceName": "PL_B"}, "parameters": {"day": "tue", "n": 3}},
+            ]
+        }
+    }
+    _, sink = apply(
+        trigger,
+        {"properties": {"pipelines": [{"parameters": {"*": "="}}, "pipelineReference.referenceName"]}},
+        prefix="TR",
+    )
     assert list(sink.parameters) == [
-        "TR_properties_PL_A_parameters_day", "TR_properties_PL_B_parameters_day", "TR_properties_PL_B_parameters_n"]
+        "TR_properties_PL_A_parameters_day",
+        "TR_properties_PL_B_parameters_day",
+        "TR_properties_PL_B_parameters_n",
+    ]
 
 
 def test_array_rule_without_naming_property_uses_the_index() -> None:
@@ -95,18 +113,27 @@ def test_array_rule_without_naming_property_uses_the_index() -> None:
 
 
 def test_expression_values_keep_their_wrapper() -> None:
-    out, sink = apply({"properties": {"folderPath": {"value": "@dataset().folder", "type": "Expression"}}},
-                      {"properties": {"folderPath": "="}})
-    assert out["properties"]["folderPath"] == {"value": "[parameters('obj_properties_folderPath')]",
-                                               "type": "Expression"}
+    out, sink = apply(
+        {"properties": {"folderPath": {"value": "@dataset().folder", "type": "Expression"}}},
+        {"properties": {"folderPath": "="}},
+    )
+    assert out["properties"]["folderPath"] == {
+        "value": "[parameters('obj_properties_folderPath')]",
+        "type": "Expression",
+    }
     assert sink.parameters["obj_properties_folderPath"].default == "@dataset().folder"
 
 
 def test_pipe_on_key_vault_reference_parameterizes_the_secret_name() -> None:
-    secret = {"type": "AzureKeyVaultSecret", "store": {"referenceName": "KV", "type": "LinkedServiceReference"},
-              "secretName": "conn"}
-    out, sink = apply({"properties": {"typeProperties": {"connectionString": secret}}},
-                      {"properties": {"typeProperties": {"connectionString": "|:-connectionString:secureString"}}})
+    secret = {
+        "type": "AzureKeyVaultSecret",
+        "store": {"referenceName": "KV", "type": "LinkedServiceReference"},
+        "secretName": "conn",
+    }
+    out, sink = apply(
+        {"properties": {"typeProperties": {"connectionString": secret}}},
+        {"properties": {"typeProperties": {"connectionString": "|:-connectionString:secureString"}}},
+    )
     name = "obj_properties_typeProperties_connectionString_secretName"
     assert list(sink.parameters) == [name]
     assert sink.parameters[name].template_entry() == {"type": "string", "defaultValue": "conn"}
@@ -114,9 +141,11 @@ def test_pipe_on_key_vault_reference_parameterizes_the_secret_name() -> None:
 
 
 def test_pipe_on_plain_value_makes_a_secure_string_without_default() -> None:
-    out, sink = apply({"properties": {"typeProperties": {"connectionString": "Server=x;Password=hunter2"}}},
-                      {"properties": {"typeProperties": {"connectionString": "|:-connectionString:secureString"}}},
-                      prefix="SQL")
+    out, sink = apply(
+        {"properties": {"typeProperties": {"connectionString": "Server=x;Password=hunter2"}}},
+        {"properties": {"typeProperties": {"connectionString": "|:-connectionString:secureString"}}},
+        prefix="SQL",
+    )
     entry = sink.parameters["SQL_connectionString"].template_entry()
     assert entry == {"type": "secureString", "metadata": "Secure string for 'connectionString' of 'SQL'"}
     assert "hunter2" not in repr(sink.parameters) and "hunter2" not in repr(out)
@@ -127,8 +156,12 @@ def test_a_subtype_section_replaces_star() -> None:
     type_props = rules["properties"]["typeProperties"]
     assert type_props["connectionString"] == {"secretName": "="}  # Odbc's own rule
     assert "url" not in type_props  # `*` does not apply to a subtype with a section of its own
-    assert rules_for(DEFAULT_DEFINITION, LS_TYPE, "AzureBlobFS", "default")["properties"]["typeProperties"][
-        "connectionString"] == "|:-connectionString:secureString"
+    assert (
+        rules_for(DEFAULT_DEFINITION, LS_TYPE, "AzureBlobFS", "default")["properties"]["typeProperties"][
+            "connectionString"
+        ]
+        == "|:-connectionString:secureString"
+    )
 
 
 def test_resource_types_match_case_insensitively() -> None:
@@ -144,16 +177,18 @@ def test_invalid_rules_are_refused_with_their_place(text: str) -> None:
 
 
 def test_values_that_are_no_rule_are_ignored_and_recorded() -> None:
-    out, sink = apply({"properties": {"type": "BlobEventsTrigger", "x": "1"}},
-                      {"properties": {"type": "BlobEventsTrigger", "x": "="}})
+    out, sink = apply(
+        {"properties": {"type": "BlobEventsTrigger", "x": "1"}}, {"properties": {"type": "BlobEventsTrigger", "x": "="}}
+    )
     assert out["properties"]["type"] == "BlobEventsTrigger"
     assert list(sink.parameters) == ["obj_properties_x"]
     assert sink.ignored_rules == [(f"defs.json: {LS_TYPE} → properties.type", "BlobEventsTrigger")]
 
 
 def test_clashing_names_are_numbered_not_merged() -> None:
-    _, sink = apply({"properties": {"a": {"x": "1"}, "b": {"x": "2"}}},
-                    {"properties": {"a": {"x": "=:-x"}, "b": {"x": "=:-x"}}})
+    _, sink = apply(
+        {"properties": {"a": {"x": "1"}, "b": {"x": "2"}}}, {"properties": {"a": {"x": "=:-x"}, "b": {"x": "=:-x"}}}
+    )
     assert list(sink.parameters) == ["obj_x", "obj_x_2"]
     assert sink.clashes == [("obj_x", "obj_x_2")]
 
@@ -170,8 +205,12 @@ def test_encrypted_credential_becomes_a_secure_parameter_in_place() -> None:
 
 def test_encrypted_credential_with_service_principal() -> None:
     sink = ParameterSink()
-    type_props = {"connectionString": "Server=s", "servicePrincipalId": "id", "tenant": "t",
-                  "encryptedCredential": "abc"}
+    type_props = {
+        "connectionString": "Server=s",
+        "servicePrincipalId": "id",
+        "tenant": "t",
+        "encryptedCredential": "abc",
+    }
     out = linked_service_secure_strings("DW", "AzureSqlDatabase", type_props, sink, LS_TYPE)
     assert list(out) == ["connectionString", "servicePrincipalId", "servicePrincipalKey", "tenant"]
     # The connection string beside an encrypted credential is a secure string of its own, with no default.
@@ -234,8 +273,10 @@ def test_keep_rules_round_trip_to_the_original(resource: dict[str, Any], data: s
     assert len(sink.parameters) == len({p.path for p in sink.parameters.values()})
     for parameter in sink.parameters.values():
         assert parameter.name.startswith("obj_properties_")
-        assert parameter.type == {bool: "bool", int: "int", dict: "object", list: "array", str: "string"}[
-            type(parameter.default)]
+        assert (
+            parameter.type
+            == {bool: "bool", int: "int", dict: "object", list: "array", str: "string"}[type(parameter.default)]
+        )
 
 
 @settings(max_examples=100, deadline=None)
@@ -246,26 +287,31 @@ def test_star_touches_exactly_the_keys_of_its_level(resource: dict[str, Any]) ->
     # Objects are left alone by a rule without '::object'; every other value becomes a parameter.
     touched = [k for k, v in resource["properties"].items() if not isinstance(v, dict)]
     assert all(out["properties"][k] == resource["properties"][k] for k in resource["properties"] if k not in touched)
-    assert all(isinstance(out["properties"][k], str) and out["properties"][k].startswith("[parameters('")
-               for k in touched)
+    assert all(
+        isinstance(out["properties"][k], str) and out["properties"][k].startswith("[parameters('") for k in touched
+    )
     assert [p.path for p in sink.parameters.values()] == [("properties", k) for k in touched]
     assert not any(p.has_default for p in sink.parameters.values())
 
 
 @settings(max_examples=100, deadline=None)
-@given(names=st.lists(st.text(alphabet="ABCxyz_", min_size=1, max_size=5), min_size=1, max_size=6, unique=True),
-       values=st.data())
+@given(
+    names=st.lists(st.text(alphabet="ABCxyz_", min_size=1, max_size=5), min_size=1, max_size=6, unique=True),
+    values=st.data(),
+)
 def test_array_items_are_named_by_the_naming_property(names: list[str], values: st.DataObject) -> None:
     items = [{"ref": {"name": n}, "parameters": {"p": values.draw(SCALARS)}} for n in names]
-    _, sink = apply({"properties": {"list": items}},
-                    {"properties": {"list": [{"parameters": {"p": "="}}, "ref.name"]}})
+    _, sink = apply({"properties": {"list": items}}, {"properties": {"list": [{"parameters": {"p": "="}}, "ref.name"]}})
     assert list(sink.parameters) == [f"obj_properties_{n}_parameters_p" for n in names]
     assert [p.default for p in sink.parameters.values()] == [i["parameters"]["p"] for i in items]
 
 
 @settings(deadline=None)
-@given(action=st.sampled_from(["=", "-", "|"]), name=st.sampled_from(["", "n", "-short"]),
-       type_name=st.sampled_from(["", "string", "SecureString", "int", "bool", "object", "secureObject", "array"]))
+@given(
+    action=st.sampled_from(["=", "-", "|"]),
+    name=st.sampled_from(["", "n", "-short"]),
+    type_name=st.sampled_from(["", "string", "SecureString", "int", "bool", "object", "secureObject", "array"]),
+)
 def test_rule_text_parses(action: str, name: str, type_name: str) -> None:
     text = action + (f":{name}" if name or type_name else "") + (f":{type_name}" if type_name else "")
     spec = RuleSpec.parse(text, "here")
@@ -274,43 +320,88 @@ def test_rule_text_parses(action: str, name: str, type_name: str) -> None:
 
 
 def test_default_rules_name_trigger_parameters_by_pipeline() -> None:
-    trigger = {"properties": {"pipelines": [
-        {"pipelineReference": {"referenceName": "PL_Control", "type": "PipelineReference"},
-         "parameters": {"LoadType": "full"}}]}}
+    trigger = {
+        "properties": {
+            "pipelines": [
+                {
+                    "pipelineReference": {"referenceName": "PL_Control", "type": "PipelineReference"},
+                    "parameters": {"LoadType": "full"},
+                }
+            ]
+        }
+    }
     rules = rules_for(DEFAULT_DEFINITION, TRIGGER_TYPE, "ScheduleTrigger", "default")
     _, sink = apply(trigger, rules, prefix="TRG_Daily")
     assert list(sink.parameters) == ["TRG_Daily_properties_PL_Control_parameters_LoadType"]
 
 
 def test_pipe_on_a_masked_secure_string_keeps_the_wrapper_and_no_value() -> None:
-    out, sink = apply({"properties": {"typeProperties": {"sasToken": {"type": "SecureString", "value": "**********"}}}},
-                      {"properties": {"typeProperties": {"sasToken": "|"}}}, prefix="LS")
-    assert out["properties"]["typeProperties"]["sasToken"] == {"type": "SecureString",
-                                                               "value": "[parameters('LS_sasToken')]"}
+    out, sink = apply(
+        {"properties": {"typeProperties": {"sasToken": {"type": "SecureString", "value": "**********"}}}},
+        {"properties": {"typeProperties": {"sasToken": "|"}}},
+        prefix="LS",
+    )
+    assert out["properties"]["typeProperties"]["sasToken"] == {
+        "type": "SecureString",
+        "value": "[parameters('LS_sasToken')]",
+    }
     assert sink.parameters["LS_sasToken"].template_entry() == {
-        "type": "secureString", "metadata": "Secure string for 'sasToken' of 'LS'"}
+        "type": "secureString",
+        "metadata": "Secure string for 'sasToken' of 'LS'",
+    }
 
 
-@pytest.mark.parametrize(("ls_type", "type_props", "expected"), [
-    # Seen in Publish output: the secret follows the identity it belongs to.
-    ("SqlServer", {"connectionString": "Data Source=s", "userName": "u", "encryptedCredential": "x"},
-     ["connectionString", "userName", "password"]),
-    # The SDK model's order: secretAccessKey is declared after authenticationType.
-    ("AmazonS3", {"accessKeyId": "k", "authenticationType": "AccessKey", "encryptedCredential": "x"},
-     ["accessKeyId", "authenticationType", "secretAccessKey"]),
-    ("AzureDatabricks", {"domain": "https://adb", "existingClusterId": "c", "encryptedCredential": "x"},
-     ["domain", "accessToken", "existingClusterId"]),
-    ("FileServer", {"host": "\\\\share", "userId": "u", "encryptedCredential": "x"}, ["host", "userId", "password"]),
-    ("AzureBlobFS", {"url": "https://lake", "encryptedCredential": "x"}, ["url", "accountKey"]),
-    ("AzureBlobStorage", {"serviceEndpoint": "https://b", "servicePrincipalId": "id",
-                          "servicePrincipalCredentialType": "ServicePrincipalKey", "accountKind": "StorageV2",
-                          "encryptedCredential": "x"},
-     # The blob connector's model has no servicePrincipalCredential: its secret is servicePrincipalKey.
-     ["serviceEndpoint", "servicePrincipalId", "servicePrincipalKey", "servicePrincipalCredentialType",
-      "accountKind"]),
-    ("RestService", {"url": "https://api", "authenticationType": "Anonymous", "encryptedCredential": "x"},
-     ["url", "authenticationType"]),
-])
+@pytest.mark.parametrize(
+    ("ls_type", "type_props", "expected"),
+    [
+        # Seen in Publish output: the secret follows the identity it belongs to.
+        (
+            "SqlServer",
+            {"connectionString": "Data Source=s", "userName": "u", "encryptedCredential": "x"},
+            ["connectionString", "userName", "password"],
+        ),
+        # The SDK model's order: secretAccessKey is declared after authenticationType.
+        (
+            "AmazonS3",
+            {"accessKeyId": "k", "authenticationType": "AccessKey", "encryptedCredential": "x"},
+            ["accessKeyId", "authenticationType", "secretAccessKey"],
+        ),
+        (
+            "AzureDatabricks",
+            {"domain": "https://adb", "existingClusterId": "c", "encryptedCredential": "x"},
+            ["domain", "accessToken", "existingClusterId"],
+        ),
+        (
+            "FileServer",
+            {"host": "\\\\share", "userId": "u", "encryptedCredential": "x"},
+            ["host", "userId", "password"],
+        ),
+        ("AzureBlobFS", {"url": "https://lake", "encryptedCredential": "x"}, ["url", "accountKey"]),
+        (
+            "AzureBlobStorage",
+            {
+                "serviceEndpoint": "https://b",
+                "servicePrincipalId": "id",
+                "servicePrincipalCredentialType": "ServicePrincipalKey",
+                "accountKind": "StorageV2",
+                "encryptedCredential": "x",
+            },
+            # The blob connector's model has no servicePrincipalCredential: its secret is servicePrincipalKey.
+            [
+                "serviceEndpoint",
+                "servicePrincipalId",
+                "servicePrincipalKey",
+                "servicePrincipalCredentialType",
+                "accountKind",
+            ],
+        ),
+        (
+            "RestService",
+            {"url": "https://api", "authenticationType": "Anonymous", "encryptedCredential": "x"},
+            ["url", "authenticationType"],
+        ),
+    ],
+)
 def test_secret_property_per_connector(ls_type: str, type_props: dict[str, Any], expected: list[str]) -> None:
     out = linked_service_secure_strings("LS", ls_type, type_props, ParameterSink(), LS_TYPE)
     assert list(out) == expected

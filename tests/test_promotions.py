@@ -30,8 +30,11 @@ from portal.usecases import promotions as flow
 from portal.usecases.promotions import promote, rollback
 from tests.mapping_repo import commit_all, sandbox_repo, write_json
 
-SUBS = {"dev": "11111111-1111-1111-1111-111111111111", "test": "22222222-2222-2222-2222-222222222222",
-        "prod": "33333333-3333-3333-3333-333333333333"}
+SUBS = {
+    "dev": "11111111-1111-1111-1111-111111111111",
+    "test": "22222222-2222-2222-2222-222222222222",
+    "prod": "33333333-3333-3333-3333-333333333333",
+}
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,19 +46,35 @@ ADMIN = Identity("ada@retail.example", ("platform-admins",), True, "test")
 
 
 def config(expiry_hours: float = 72, lease: float = 300) -> str:
-    lines = ["version: 1", "adf:", "  root_folder: adf", "promotion:", f"  lock_lease_seconds: {lease}",
-             "access:", "  roles:",
-             "    '*':", "      viewer: ['*']", "      promoter: ['group:data-engineers']",
-             "      admin: ['group:platform-admins']",
-             "    prod:", "      approver: ['group:release-managers']",
-             "environments:"]
+    lines = [
+        "version: 1",
+        "adf:",
+        "  root_folder: adf",
+        "promotion:",
+        f"  lock_lease_seconds: {lease}",
+        "access:",
+        "  roles:",
+        "    '*':",
+        "      viewer: ['*']",
+        "      promoter: ['group:data-engineers']",
+        "      admin: ['group:platform-admins']",
+        "    prod:",
+        "      approver: ['group:release-managers']",
+        "environments:",
+    ]
     for env in ("dev", "test", "prod"):
-        lines += [f"  - name: {env}", "    data_factory:", f"      subscription_id: {SUBS[env]}",
-                  f"      resource_group: rg-{env}", f"      factory_name: adf-sales-{env}",
-                  "      location: westeurope", "      auth: sandbox", "      sandbox: .sandbox"]
+        lines += [
+            f"  - name: {env}",
+            "    data_factory:",
+            f"      subscription_id: {SUBS[env]}",
+            f"      resource_group: rg-{env}",
+            f"      factory_name: adf-sales-{env}",
+            "      location: westeurope",
+            "      auth: sandbox",
+            "      sandbox: .sandbox",
+        ]
         if env == "prod":
-            lines += ["    protection:", "      approvals_required: 1",
-                      f"      approval_expiry_hours: {expiry_hours}"]
+            lines += ["    protection:", "      approvals_required: 1", f"      approval_expiry_hours: {expiry_hours}"]
     return "\n".join(lines) + "\n"
 
 
@@ -86,8 +105,14 @@ def _postgres_schema() -> str:
 def repo(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     parameters = {}
     for env, sub in SUBS.items():
-        kv = {"reference": {"keyVault": {"id": f"/subscriptions/{sub}/resourceGroups/rg-{env}/providers/"
-                                               f"Microsoft.KeyVault/vaults/kv-{env}"}, "secretName": "lake-key"}}
+        kv = {
+            "reference": {
+                "keyVault": {
+                    "id": f"/subscriptions/{sub}/resourceGroups/rg-{env}/providers/Microsoft.KeyVault/vaults/kv-{env}"
+                },
+                "secretName": "lake-key",
+            }
+        }
         parameters[env] = {"LS_Lake_accountKey": kv, "LS_Sql_connectionString": kv}
     root = sandbox_repo(tmp_path / "data", config(), parameters)
     server = sandbox_for(root / ".sandbox")
@@ -136,8 +161,7 @@ def test_a_snapshot_moves_up_the_environments_in_order(promotions: Promotions) -
     assert promotions.store.verify().ok
 
 
-def test_only_an_admin_skips_an_environment_and_the_reason_is_recorded(repo: Path,
-                                                                        promotions: Promotions) -> None:
+def test_only_an_admin_skips_an_environment_and_the_reason_is_recorded(repo: Path, promotions: Promotions) -> None:
     with pytest.raises(PortalError) as refused:
         promote(promotions, "test", ALICE, skip_reason="hotfix for the broken load")
     assert refused.value.code == "FORBIDDEN"
@@ -218,13 +242,20 @@ def test_rollback_promotes_the_previous_snapshot_again(repo: Path, promotions: P
 
 
 @pytest.mark.parametrize("command", [["rollback", "dev"], ["promote", "test"]])
-def test_declining_at_the_prompt_records_nothing(repo: Path, promotions: Promotions, command: list[str],
-                                                 monkeypatch: pytest.MonkeyPatch,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_declining_at_the_prompt_records_nothing(
+    repo: Path,
+    promotions: Promotions,
+    command: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """Answering "no" leaves no request behind (`portal rollback` used to record an approved one before asking,
     which the Promote page then offered under "Ready to run")."""
-    (repo / "portal.yaml").write_text(config().replace("promoter: ['group:data-engineers']",
-                                                       "promoter: ['group:data-engineers', alice@retail.example]"))
+    (repo / "portal.yaml").write_text(
+        config().replace(
+            "promoter: ['group:data-engineers']", "promoter: ['group:data-engineers', alice@retail.example]"
+        )
+    )
     commit_all(repo, "alice by name")
     first = promote(promotions, "dev", ALICE)
     describe_pipeline(repo, "second version")
@@ -322,8 +353,9 @@ def test_tampering_is_found_and_named(repo: Path, promotions: Promotions, capsys
     # Someone with access to the database edits a row (its URL holds no password here).
     engine = sqlalchemy.create_engine(promotions.store.url_for_display)
     with engine.begin() as connection:
-        connection.execute(sqlalchemy.text("UPDATE audit_events SET summary = 'nothing happened' WHERE seq = :s"),
-                           {"s": victim.seq})
+        connection.execute(
+            sqlalchemy.text("UPDATE audit_events SET summary = 'nothing happened' WHERE seq = :s"), {"s": victim.seq}
+        )
     engine.dispose()
     capsys.readouterr()
     assert main(["audit", "verify", "--repo", str(repo)]) == 1
@@ -334,10 +366,11 @@ def test_cli_flow_with_approval_and_exit_codes(repo: Path, capsys: pytest.Captur
     assert main(["promote", "dev", "--repo", str(repo), "--yes", "--as", "alice@retail.example"]) == 1
     # A name given with --as carries no group claims: alice is no promoter until portal.yaml names her.
     assert "alice@retail.example (unverified, --as) may not promote here" in capsys.readouterr().err
-    (repo / "portal.yaml").write_text(config().replace("promoter: ['group:data-engineers']",
-                                                       "promoter: ['group:data-engineers', alice@retail.example]")
-                                      .replace("approver: ['group:release-managers']",
-                                               "approver: ['group:release-managers', bob@retail.example]"))
+    (repo / "portal.yaml").write_text(
+        config()
+        .replace("promoter: ['group:data-engineers']", "promoter: ['group:data-engineers', alice@retail.example]")
+        .replace("approver: ['group:release-managers']", "approver: ['group:release-managers', bob@retail.example]")
+    )
     commit_all(repo, "named people")
     for env in ("dev", "test"):
         assert main(["promote", env, "--repo", str(repo), "--yes", "--as", "alice@retail.example"]) == 0
@@ -357,8 +390,13 @@ def test_cli_flow_with_approval_and_exit_codes(repo: Path, capsys: pytest.Captur
 
 def _worker(repo: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT)])}
-    return subprocess.Popen([sys.executable, str(ROOT / "tests" / "promotion_worker.py"), str(repo), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "tests" / "promotion_worker.py"), str(repo), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
 
 
 def _wait_for(check, timeout: float = 60.0) -> None:
@@ -389,8 +427,9 @@ def test_a_killed_run_is_interrupted_recovered_and_converges(repo: Path, promoti
     commit_all(repo, "short lease")
     doomed = _worker(repo, "dev", "400")
     _wait_for(lambda: bool(promotions.store.events(kind="promotion step", limit=1)) or doomed.poll() is not None)
-    _wait_for(lambda: any(e.data.get("step") == "deploy" for e in promotions.store.events(kind="promotion step",
-                                                                                         limit=50)))
+    _wait_for(
+        lambda: any(e.data.get("step") == "deploy" for e in promotions.store.events(kind="promotion step", limit=50))
+    )
     doomed.send_signal(signal.SIGKILL)  # mid-apply: no finally, no lock release, no last event
     doomed.wait(timeout=30)
     killed = promotions.store.promotions(environment="dev")[0]
@@ -409,18 +448,26 @@ def test_a_killed_run_is_interrupted_recovered_and_converges(repo: Path, promoti
     assert check.ok, check.reason  # no event lost or broken by the kill
 
 
-def test_audit_export_and_artifact_download_from_the_cli(repo: Path, promotions: Promotions, tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_audit_export_and_artifact_download_from_the_cli(
+    repo: Path, promotions: Promotions, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     done = promote(promotions, "dev", ALICE)
     out = tmp_path / "trail.jsonl"
     assert main(["audit", "export", "--repo", str(repo), "--format", "jsonl", "--out", str(out)]) == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == promotions.store.count_events() and {r["kind"] for r in rows} >= {
-        "promotion requested", "promotion started", "promotion finished"}
+        "promotion requested",
+        "promotion started",
+        "promotion finished",
+    }
     requested = promotions.store.events(promotion_id=done.id, kind="promotion requested")[0]
     template = tmp_path / "template.json"
-    assert main(["audit", "artifact", requested.data["artifacts"]["template"], "--repo", str(repo),
-                 "--out", str(template)]) == 0
+    assert (
+        main(
+            ["audit", "artifact", requested.data["artifacts"]["template"], "--repo", str(repo), "--out", str(template)]
+        )
+        == 0
+    )
     assert json.loads(template.read_text())["resources"]  # exactly the template that went out
     csv_out = tmp_path / "trail.csv"
     assert main(["audit", "export", "--repo", str(repo), "--format", "csv", "--out", str(csv_out)]) == 0

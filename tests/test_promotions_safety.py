@@ -30,8 +30,7 @@ from tests.test_promotions import (  # noqa: F401 - pytest fixtures
 def test_a_failed_old_promotion_cannot_take_the_environment_back(repo: Path, promotions: Promotions) -> None:
     server = sandbox_for(repo / ".sandbox")
     describe_pipeline(repo, "v1")
-    server.faults = Faults(rules=[FaultRule(method="PUT", path_contains="/pipelines/PL_Load", status=400,
-                                            times=-1)])
+    server.faults = Faults(rules=[FaultRule(method="PUT", path_contains="/pipelines/PL_Load", status=400, times=-1)])
     with pytest.raises(PortalError):
         promote(promotions, "dev", ALICE)
     old = promotions.store.promotions(environment="dev")[0]
@@ -80,8 +79,9 @@ def test_superseded_is_checked_when_running_even_without_the_sweep(repo: Path, p
     v2 = promotions.approve(promote(promotions, "prod", ALICE).id, BOB)
     # v2 succeeds in another process that knows nothing of v1 (an older portal version, say): v1 stays approved.
     done = promotions.run(v2.id, BOB)
-    promotions.store.update_promotion(v1.id, promotions.store.promotion(v1.id).version, status=APPROVED,
-                                      finished_at=None, error=None)
+    promotions.store.update_promotion(
+        v1.id, promotions.store.promotion(v1.id).version, status=APPROVED, finished_at=None, error=None
+    )
     assert v1.id not in [p.id for p in promotions.runnable()]
     with pytest.raises(PortalError) as refused:
         promotions.run(v1.id, BOB)
@@ -107,8 +107,9 @@ def test_the_lease_is_renewed_while_one_call_takes_longer_than_the_lease(repo: P
     commit_all(repo, "short lease")
     server = sandbox_for(repo / ".sandbox")
     # One write that takes 8 s: longer than the 5 s lease, without any event in between.
-    server.faults = Faults(rules=[FaultRule(method="PUT", path_contains="/pipelines/PL_Load", status=0,
-                                            delay_ms=8000, times=1)])
+    server.faults = Faults(
+        rules=[FaultRule(method="PUT", path_contains="/pipelines/PL_Load", status=0, delay_ms=8000, times=1)]
+    )
     promotions = Promotions.open(repo)
     outcome: dict[str, object] = {}
 
@@ -121,8 +122,12 @@ def test_the_lease_is_renewed_while_one_call_takes_longer_than_the_lease(repo: P
     runner = threading.Thread(target=run)
     runner.start()
     try:
-        _wait_for(lambda: any("dataset DS_Orders" in e.summary for e in promotions.store.events(
-            kind="promotion step", limit=20)) or not runner.is_alive())
+        _wait_for(
+            lambda: (
+                any("dataset DS_Orders" in e.summary for e in promotions.store.events(kind="promotion step", limit=20))
+                or not runner.is_alive()
+            )
+        )
         time.sleep(6.5)  # inside the slow call, past the lease the run had at its last event
         intruder = promotions.store.acquire_lock("dev", "intruder", "other-host:2", 300)
         assert not intruder.acquired, "a second promoter got the lock of a live run"
@@ -143,8 +148,11 @@ def test_a_killed_run_loses_no_record_of_what_it_wrote(repo: Path, promotions: P
     _wait_for(lambda: ("pipeline", "PL_Load") in target.read_all() or doomed.poll() is not None, timeout=120)
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(timeout=30)
-    recorded = {e.data.get("object") for e in promotions.store.events(kind="promotion step", limit=200)
-                if e.data.get("message") == "deployed"}
+    recorded = {
+        e.data.get("object")
+        for e in promotions.store.events(kind="promotion step", limit=200)
+        if e.data.get("message") == "deployed"
+    }
     # Every level before the pipeline's was recorded before the pipeline was written.
     assert {"linkedService LS_Lake", "linkedService LS_Sql", "dataset DS_Orders"} <= recorded, recorded
     assert promotions.store.verify().ok

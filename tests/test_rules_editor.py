@@ -34,6 +34,7 @@ DEFINITION_FILE = "arm-template-parameters-definition.json"
 
 # --- factories on disk --------------------------------------------------------------------------------------------
 
+
 def write(path: Path, document: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent="\t"), encoding="utf-8")
@@ -42,25 +43,82 @@ def write(path: Path, document: object) -> None:
 def small_factory(root: Path, definition: dict[str, Any] | None = None) -> Factory:
     """A factory with a lake and a SQL linked service, a dataset, a pipeline and a schedule trigger."""
     write(root / "factory" / "adf-dev.json", {"name": "adf-dev", "location": "westeurope"})
-    write(root / "linkedService" / "LS_Blob.json", {"name": "LS_Blob", "properties": {
-        "type": "AzureBlobFS", "annotations": [],
-        "typeProperties": {"url": "https://dev.example.net/", "authenticationType": "ManagedIdentity"}}})
-    write(root / "linkedService" / "LS_Sql.json", {"name": "LS_Sql", "properties": {
-        "type": "AzureSqlDatabase", "annotations": [],
-        "typeProperties": {"server": "sqldev.example.net", "database": "sales",
-                           "authenticationType": "SystemAssignedManagedIdentity"}}})
-    write(root / "dataset" / "DS_In.json", {"name": "DS_In", "properties": {
-        "linkedServiceName": {"referenceName": "LS_Blob", "type": "LinkedServiceReference"},
-        "annotations": [], "type": "Binary", "typeProperties": {"location": {"type": "AzureBlobFSLocation"}}}})
-    write(root / "pipeline" / "PL_Copy.json", {"name": "PL_Copy", "properties": {"activities": [
-        {"name": "Copy", "type": "Copy", "inputs": [{"referenceName": "DS_In", "type": "DatasetReference"}],
-         "typeProperties": {"source": {"type": "BinarySource"}, "sink": {"type": "BinarySink"}}}],
-        "parameters": {"day": {"type": "string"}, "batch": {"type": "int"}}, "annotations": []}})
-    write(root / "trigger" / "TR_Daily.json", {"name": "TR_Daily", "properties": {
-        "annotations": [], "runtimeState": "Stopped", "type": "ScheduleTrigger",
-        "pipelines": [{"pipelineReference": {"referenceName": "PL_Copy", "type": "PipelineReference"},
-                       "parameters": {"day": "mon", "batch": 500}}],
-        "typeProperties": {"recurrence": {"frequency": "Day", "interval": 1, "startTime": "2024-01-01T00:00:00Z"}}}})
+    write(
+        root / "linkedService" / "LS_Blob.json",
+        {
+            "name": "LS_Blob",
+            "properties": {
+                "type": "AzureBlobFS",
+                "annotations": [],
+                "typeProperties": {"url": "https://dev.example.net/", "authenticationType": "ManagedIdentity"},
+            },
+        },
+    )
+    write(
+        root / "linkedService" / "LS_Sql.json",
+        {
+            "name": "LS_Sql",
+            "properties": {
+                "type": "AzureSqlDatabase",
+                "annotations": [],
+                "typeProperties": {
+                    "server": "sqldev.example.net",
+                    "database": "sales",
+                    "authenticationType": "SystemAssignedManagedIdentity",
+                },
+            },
+        },
+    )
+    write(
+        root / "dataset" / "DS_In.json",
+        {
+            "name": "DS_In",
+            "properties": {
+                "linkedServiceName": {"referenceName": "LS_Blob", "type": "LinkedServiceReference"},
+                "annotations": [],
+                "type": "Binary",
+                "typeProperties": {"location": {"type": "AzureBlobFSLocation"}},
+            },
+        },
+    )
+    write(
+        root / "pipeline" / "PL_Copy.json",
+        {
+            "name": "PL_Copy",
+            "properties": {
+                "activities": [
+                    {
+                        "name": "Copy",
+                        "type": "Copy",
+                        "inputs": [{"referenceName": "DS_In", "type": "DatasetReference"}],
+                        "typeProperties": {"source": {"type": "BinarySource"}, "sink": {"type": "BinarySink"}},
+                    }
+                ],
+                "parameters": {"day": {"type": "string"}, "batch": {"type": "int"}},
+                "annotations": [],
+            },
+        },
+    )
+    write(
+        root / "trigger" / "TR_Daily.json",
+        {
+            "name": "TR_Daily",
+            "properties": {
+                "annotations": [],
+                "runtimeState": "Stopped",
+                "type": "ScheduleTrigger",
+                "pipelines": [
+                    {
+                        "pipelineReference": {"referenceName": "PL_Copy", "type": "PipelineReference"},
+                        "parameters": {"day": "mon", "batch": 500},
+                    }
+                ],
+                "typeProperties": {
+                    "recurrence": {"frequency": "Day", "interval": 1, "startTime": "2024-01-01T00:00:00Z"}
+                },
+            },
+        },
+    )
     if definition is not None:
         write(root / DEFINITION_FILE, definition)
     return load_factory(root)
@@ -101,6 +159,7 @@ def interval_rule() -> Rule:
 
 # --- starting point -----------------------------------------------------------------------------------------------
 
+
 def test_without_a_file_editing_starts_from_the_default_and_keeps_its_rules(tmp_path: Path) -> None:
     factory = small_factory(tmp_path / "adf")
     assert factory.parameter_definition is None
@@ -134,12 +193,17 @@ def test_a_factory_with_a_file_edits_that_file(tmp_path: Path) -> None:
 
 # --- adding -------------------------------------------------------------------------------------------------------
 
+
 def test_added_rule_makes_a_parameter_with_name_type_and_default(tmp_path: Path) -> None:
     factory = small_factory(tmp_path / "adf")
     result = preview(factory, add_rule(current_definition(factory), interval_rule()))
     (parameter,) = result.added
-    assert (parameter.name, parameter.type, parameter.default, parameter.required) == ("TR_Daily_interval", "int", 1,
-                                                                                         False)
+    assert (parameter.name, parameter.type, parameter.default, parameter.required) == (
+        "TR_Daily_interval",
+        "int",
+        1,
+        False,
+    )
     assert parameter.path == ("properties", "typeProperties", "recurrence", "interval")
     assert result.warnings == ()
 
@@ -157,8 +221,7 @@ def test_subtype_rule_applies_only_to_that_type(tmp_path: Path) -> None:
     factory = small_factory(tmp_path / "adf")
     rule = Rule(RuleTarget.parse("linkedService", "properties.typeProperties.authenticationType", "AzureSqlDatabase"))
     definition = add_rule(current_definition(factory), rule)
-    assert definition[LS_TYPE]["AzureSqlDatabase"] == {
-        "properties": {"typeProperties": {"authenticationType": "="}}}
+    assert definition[LS_TYPE]["AzureSqlDatabase"] == {"properties": {"typeProperties": {"authenticationType": "="}}}
     assert list(definition[LS_TYPE]) == ["*", "Odbc", "AzureSqlDatabase"]
     result = preview(factory, definition)
     assert names(result.added) == ["LS_Sql_properties_typeProperties_authenticationType"]
@@ -166,7 +229,9 @@ def test_subtype_rule_applies_only_to_that_type(tmp_path: Path) -> None:
     # The same rule for every subtype reaches the lake too.
     every = add_rule(current_definition(factory), Rule(RuleTarget(LS_TYPE, rule.target.path)))
     assert sorted(names(preview(factory, every).added)) == [
-        "LS_Blob_properties_typeProperties_authenticationType", "LS_Sql_properties_typeProperties_authenticationType"]
+        "LS_Blob_properties_typeProperties_authenticationType",
+        "LS_Sql_properties_typeProperties_authenticationType",
+    ]
 
 
 def test_array_rule_with_naming_property_names_items_by_pipeline(tmp_path: Path) -> None:
@@ -174,11 +239,14 @@ def test_array_rule_with_naming_property_names_items_by_pipeline(tmp_path: Path)
     target = RuleTarget.parse("trigger", "properties.pipelines[].parameters.*")
     assert target.path == ("properties", "pipelines", "[]", "parameters", "*")
     definition = add_rule({}, Rule(target, naming="pipelineReference.referenceName"))
-    assert definition == {TRIGGER_TYPE: {"properties": {"pipelines": [
-        {"parameters": {"*": "="}}, "pipelineReference.referenceName"]}}}
+    assert definition == {
+        TRIGGER_TYPE: {"properties": {"pipelines": [{"parameters": {"*": "="}}, "pipelineReference.referenceName"]}}
+    }
     result = preview(factory, definition)
-    assert names(result.added) == ["TR_Daily_properties_PL_Copy_parameters_day",
-                                   "TR_Daily_properties_PL_Copy_parameters_batch"]
+    assert names(result.added) == [
+        "TR_Daily_properties_PL_Copy_parameters_day",
+        "TR_Daily_properties_PL_Copy_parameters_batch",
+    ]
     assert [p.default for p in result.added] == ["mon", 500]
     assert [p.type for p in result.added] == ["string", "int"]
     # Without naming the items are named by index.
@@ -190,8 +258,10 @@ def test_array_rule_with_naming_property_names_items_by_pipeline(tmp_path: Path)
 def test_naming_none_keeps_the_arrays_naming_and_empty_drops_it() -> None:
     target = RuleTarget.parse("trigger", "properties.pipelines[].parameters.*")
     kept = add_rule(DEFAULT_DEFINITION, Rule(target, "-"))
-    assert kept[TRIGGER_TYPE]["properties"]["pipelines"] == [{"parameters": {"*": "-"}},
-                                                            "pipelineReference.referenceName"]
+    assert kept[TRIGGER_TYPE]["properties"]["pipelines"] == [
+        {"parameters": {"*": "-"}},
+        "pipelineReference.referenceName",
+    ]
     dropped = add_rule(DEFAULT_DEFINITION, Rule(target, "-", naming=""))
     assert dropped[TRIGGER_TYPE]["properties"]["pipelines"] == [{"parameters": {"*": "-"}}]
     changed = add_rule(DEFAULT_DEFINITION, Rule(target, naming="pipelineReference.type"))
@@ -203,8 +273,11 @@ def test_naming_none_keeps_the_arrays_naming_and_empty_drops_it() -> None:
 
 def test_array_of_plain_items_takes_a_string_item_rule() -> None:
     definition = add_rule({}, Rule(RuleTarget.parse("managedPrivateEndpoint", "properties.fqdns[]")))
-    assert definition == {"Microsoft.DataFactory/factories/managedVirtualNetworks/managedPrivateEndpoints": {
-        "properties": {"fqdns": ["="]}}}
+    assert definition == {
+        "Microsoft.DataFactory/factories/managedVirtualNetworks/managedPrivateEndpoints": {
+            "properties": {"fqdns": ["="]}
+        }
+    }
 
 
 def test_replacing_a_rules_action_changes_the_parameter(tmp_path: Path) -> None:
@@ -214,7 +287,8 @@ def test_replacing_a_rules_action_changes_the_parameter(tmp_path: Path) -> None:
     assert definition[LS_TYPE]["*"]["properties"]["typeProperties"]["url"] == "-"
     # Replaced in place: the key keeps its position and there is still one rule there.
     assert list(definition[LS_TYPE]["*"]["properties"]["typeProperties"]) == list(
-        DEFAULT_DEFINITION[LS_TYPE]["*"]["properties"]["typeProperties"])
+        DEFAULT_DEFINITION[LS_TYPE]["*"]["properties"]["typeProperties"]
+    )
     assert [r for r in list_rules(definition) if r.target == target] == [Rule(target, "-")]
     result = preview(factory, definition)
     assert result.added == () and result.removed == ()
@@ -224,6 +298,7 @@ def test_replacing_a_rules_action_changes_the_parameter(tmp_path: Path) -> None:
 
 
 # --- removing -----------------------------------------------------------------------------------------------------
+
 
 def test_removing_a_rule_lists_the_removed_parameters(tmp_path: Path) -> None:
     factory = small_factory(tmp_path / "adf")
@@ -240,18 +315,28 @@ def test_removal_prunes_what_it_empties_but_not_other_empty_entries() -> None:
     odbc = RuleTarget.parse("linkedService", "properties.typeProperties.userName", "Odbc")
     once = remove_rule(DEFAULT_DEFINITION, odbc)
     assert once[LS_TYPE]["Odbc"] == {"properties": {"typeProperties": {"connectionString": {"secretName": "="}}}}
-    twice = remove_rule(once, RuleTarget.parse("linkedService", "properties.typeProperties.connectionString.secretName",
-                                               "Odbc"))
+    twice = remove_rule(
+        once, RuleTarget.parse("linkedService", "properties.typeProperties.connectionString.secretName", "Odbc")
+    )
     assert list(twice[LS_TYPE]) == ["*"]  # the emptied subtype entry is gone
     assert twice["Microsoft.DataFactory/factories/pipelines"] == {}  # untouched empty entries stay
-    runtime = remove_rule(DEFAULT_DEFINITION, RuleTarget.parse(
-        "integrationRuntime", "properties.typeProperties.computeProperties.dataFlowProperties.externalComputeInfo[]"
-        ".accessToken"))
-    assert "computeProperties" not in runtime["Microsoft.DataFactory/factories/integrationRuntimes"]["properties"][
-        "typeProperties"]  # the array and the objects it sat in
+    runtime = remove_rule(
+        DEFAULT_DEFINITION,
+        RuleTarget.parse(
+            "integrationRuntime",
+            "properties.typeProperties.computeProperties.dataFlowProperties.externalComputeInfo[].accessToken",
+        ),
+    )
+    assert (
+        "computeProperties"
+        not in runtime["Microsoft.DataFactory/factories/integrationRuntimes"]["properties"]["typeProperties"]
+    )  # the array and the objects it sat in
     scope: Any = DEFAULT_DEFINITION
-    for dotted in ("properties.pipelines[].parameters.*", "properties.pipeline.parameters.*",
-                   "properties.typeProperties.scope"):
+    for dotted in (
+        "properties.pipelines[].parameters.*",
+        "properties.pipeline.parameters.*",
+        "properties.typeProperties.scope",
+    ):
         scope = remove_rule(scope, RuleTarget.parse("trigger", dotted))
     assert TRIGGER_TYPE not in scope  # the resource-type entry goes when its last rule does
     assert list(scope) == [k for k in DEFAULT_DEFINITION if k != TRIGGER_TYPE]
@@ -259,8 +344,10 @@ def test_removal_prunes_what_it_empties_but_not_other_empty_entries() -> None:
 
 def test_removing_a_missing_rule_is_refused() -> None:
     cases = [
-        (RuleTarget.parse("linkedService", "properties.typeProperties.nope"),
-         "nothing at properties.typeProperties.nope"),
+        (
+            RuleTarget.parse("linkedService", "properties.typeProperties.nope"),
+            "nothing at properties.typeProperties.nope",
+        ),
         (RuleTarget.parse("linkedService", "properties.typeProperties"), "holds rules"),
         (RuleTarget.parse("linkedService", "properties.typeProperties.url", "AzureSqlDatabase"), "'AzureSqlDatabase'"),
         (RuleTarget.parse("adfcdc", "properties.x"), "no rules for Microsoft.DataFactory/factories/adfcdcs"),
@@ -274,6 +361,7 @@ def test_removing_a_missing_rule_is_refused() -> None:
 
 
 # --- refusals -----------------------------------------------------------------------------------------------------
+
 
 def test_conflicts_name_the_exact_place() -> None:
     url = "Microsoft.DataFactory/factories/linkedServices [*] → properties.typeProperties.url"
@@ -300,43 +388,65 @@ def test_conflicts_name_the_exact_place() -> None:
     assert "37 rule(s)" in info.value.what
 
     with pytest.raises(PortalError) as info:
-        add_rule(DEFAULT_DEFINITION, Rule(RuleTarget.parse(
-            "integrationRuntime",
-            "properties.typeProperties.computeProperties.dataFlowProperties.externalComputeInfo[]")))
+        add_rule(
+            DEFAULT_DEFINITION,
+            Rule(
+                RuleTarget.parse(
+                    "integrationRuntime",
+                    "properties.typeProperties.computeProperties.dataFlowProperties.externalComputeInfo[]",
+                )
+            ),
+        )
     assert info.value.code == "RULE_CONFLICT"
-    assert info.value.where.endswith("→ properties.typeProperties.computeProperties.dataFlowProperties."
-                                     "externalComputeInfo[]")
+    assert info.value.where.endswith(
+        "→ properties.typeProperties.computeProperties.dataFlowProperties.externalComputeInfo[]"
+    )
     with pytest.raises(PortalError) as info:
-        add_rule(DEFAULT_DEFINITION, Rule(RuleTarget.parse("integrationRuntime", "properties.typeProperties."
-                                                           "computeProperties.dataFlowProperties.externalComputeInfo[]."
-                                                           "accessToken.x")))
+        add_rule(
+            DEFAULT_DEFINITION,
+            Rule(
+                RuleTarget.parse(
+                    "integrationRuntime",
+                    "properties.typeProperties."
+                    "computeProperties.dataFlowProperties.externalComputeInfo[]."
+                    "accessToken.x",
+                )
+            ),
+        )
     assert info.value.where.endswith("externalComputeInfo[].accessToken")
     assert "already the rule '-::secureString'" in info.value.what
     # Beside those places the same definition takes rules.
-    assert add_rule(DEFAULT_DEFINITION, Rule(RuleTarget.parse("trigger", "properties.typeProperties.x")))[
-        TRIGGER_TYPE]["properties"]["typeProperties"] == {"scope": "=", "x": "="}
+    assert add_rule(DEFAULT_DEFINITION, Rule(RuleTarget.parse("trigger", "properties.typeProperties.x")))[TRIGGER_TYPE][
+        "properties"
+    ]["typeProperties"] == {"scope": "=", "x": "="}
 
 
 def test_subtype_rules_need_a_definition_keyed_by_subtype() -> None:
     unsubtyped = {"Microsoft.DataFactory/factories/credentials": {"properties": {"typeProperties": {"token": "="}}}}
     every = add_rule(unsubtyped, Rule(RuleTarget.parse("credential", "properties.typeProperties.x")))
     assert every["Microsoft.DataFactory/factories/credentials"]["properties"]["typeProperties"] == {
-        "token": "=", "x": "="}
+        "token": "=",
+        "x": "=",
+    }
     with pytest.raises(PortalError) as info:
         add_rule(unsubtyped, Rule(RuleTarget.parse("credential", "properties.typeProperties.x", "ServicePrincipal")))
     assert info.value.code == "RULE_CONFLICT" and "not keyed by subtype" in info.value.what
     # An empty definition keys credentials as ADF's default does.
     assert add_rule({}, Rule(RuleTarget.parse("credential", "properties.typeProperties.x"))) == {
-        "Microsoft.DataFactory/factories/credentials": {"*": {"properties": {"typeProperties": {"x": "="}}}}}
+        "Microsoft.DataFactory/factories/credentials": {"*": {"properties": {"typeProperties": {"x": "="}}}}
+    }
 
 
-@pytest.mark.parametrize(("kwargs", "said"), [
-    ({"action": "+"}, "'+'"),
-    ({"action": ""}, "''"),
-    ({"action": "=", "type": "float"}, "'float'"),
-    ({"action": "-", "name": "a:int"}, "':'"),
-    ({"action": "=", "name": "-"}, "'-'"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "said"),
+    [
+        ({"action": "+"}, "'+'"),
+        ({"action": ""}, "''"),
+        ({"action": "=", "type": "float"}, "'float'"),
+        ({"action": "-", "name": "a:int"}, "':'"),
+        ({"action": "=", "name": "-"}, "'-'"),
+    ],
+)
 def test_invalid_rules_are_refused_naming_the_target(kwargs: dict[str, Any], said: str) -> None:
     rule = Rule(RuleTarget.parse("trigger", "properties.typeProperties.recurrence.interval"), **kwargs)
     for attempt in (rule.text, lambda: add_rule({}, rule)):
@@ -344,7 +454,8 @@ def test_invalid_rules_are_refused_naming_the_target(kwargs: dict[str, Any], sai
             attempt()
         assert info.value.code == "PARAM_RULE"
         assert info.value.where == (
-            "Microsoft.DataFactory/factories/triggers → properties.typeProperties.recurrence.interval")
+            "Microsoft.DataFactory/factories/triggers → properties.typeProperties.recurrence.interval"
+        )
         assert said in info.value.what
 
 
@@ -367,8 +478,10 @@ def test_bad_paths_are_refused(dotted: str) -> None:
 
 def test_targets_map_short_names_and_subtypes() -> None:
     short = {
-        "linkedService": LS_TYPE, "dataset": "Microsoft.DataFactory/factories/datasets",
-        "pipeline": "Microsoft.DataFactory/factories/pipelines", "trigger": TRIGGER_TYPE,
+        "linkedService": LS_TYPE,
+        "dataset": "Microsoft.DataFactory/factories/datasets",
+        "pipeline": "Microsoft.DataFactory/factories/pipelines",
+        "trigger": TRIGGER_TYPE,
         "integrationRuntime": "Microsoft.DataFactory/factories/integrationRuntimes",
         "dataflow": "Microsoft.DataFactory/factories/dataflows",
         "credential": "Microsoft.DataFactory/factories/credentials",
@@ -381,8 +494,10 @@ def test_targets_map_short_names_and_subtypes() -> None:
     assert RuleTarget("microsoft.datafactory/factories/LINKEDSERVICES", ("properties",)).resource_type == LS_TYPE
     assert RuleTarget("linkedService", ("properties",)).subtype == "*"
     assert RuleTarget("trigger", ("properties",), "*") == RuleTarget("trigger", ("properties",))
-    assert RuleTarget.parse("trigger", "properties.pipelines[].parameters.*").dotted == \
-        "properties.pipelines[].parameters.*"
+    assert (
+        RuleTarget.parse("trigger", "properties.pipelines[].parameters.*").dotted
+        == "properties.pipelines[].parameters.*"
+    )
     for bad in ("nothing", "Microsoft.Sql/servers"):
         with pytest.raises(PortalError) as info:
             RuleTarget(bad, ("properties",))
@@ -399,10 +514,12 @@ def test_resource_types_are_found_in_any_letter_case() -> None:
     edited = add_rule(definition, Rule(RuleTarget.parse("trigger", "properties.b"), "-"))
     assert edited == {"microsoft.datafactory/factories/TRIGGERS": {"properties": {"a": "=", "b": "-"}}}
     assert remove_rule(edited, RuleTarget.parse("trigger", "properties.a")) == {
-        "microsoft.datafactory/factories/TRIGGERS": {"properties": {"b": "-"}}}
+        "microsoft.datafactory/factories/TRIGGERS": {"properties": {"b": "-"}}
+    }
 
 
 # --- purity and the file's text -----------------------------------------------------------------------------------
+
 
 def test_inputs_are_never_mutated(tmp_path: Path) -> None:
     factory = small_factory(tmp_path / "adf")
@@ -410,8 +527,7 @@ def test_inputs_are_never_mutated(tmp_path: Path) -> None:
     snapshot = copy.deepcopy(definition)
     edits = [
         lambda d: add_rule(d, interval_rule()),
-        lambda d: add_rule(d, Rule(RuleTarget.parse("trigger", "properties.pipelines[].parameters.*"), "-",
-                                   naming="")),
+        lambda d: add_rule(d, Rule(RuleTarget.parse("trigger", "properties.pipelines[].parameters.*"), "-", naming="")),
         lambda d: add_rule(d, Rule(RuleTarget.parse("linkedService", "properties.typeProperties.x", "Odbc"))),
         lambda d: remove_rule(d, RuleTarget.parse("linkedService", "properties.typeProperties.url")),
         lambda d: remove_rule(d, RuleTarget.parse("dataset", "properties.typeProperties.fileName")),
@@ -444,6 +560,7 @@ def test_definition_text_round_trips_with_order_and_four_spaces() -> None:
         if isinstance(value, list):
             return [order(v) for v in value]
         return value
+
     assert order(json.loads(text)) == order(definition)
 
 
@@ -474,6 +591,7 @@ def test_list_rules_skips_values_that_are_no_rule_and_refuses_broken_ones() -> N
 
 # --- preview warnings ---------------------------------------------------------------------------------------------
 
+
 def test_preview_warns_when_a_new_rule_matches_nothing(tmp_path: Path) -> None:
     factory = small_factory(tmp_path / "adf")
     rule = Rule(RuleTarget.parse("linkedService", "properties.typeProperties.url", "Snowflake"))
@@ -481,23 +599,37 @@ def test_preview_warns_when_a_new_rule_matches_nothing(tmp_path: Path) -> None:
     assert result.added == () and result.removed == ()
     assert result.warnings == (
         "the rule '=' at Microsoft.DataFactory/factories/linkedServices [Snowflake] → properties.typeProperties.url "
-        "matches no property of any Snowflake linked service (the factory has no Snowflake linked services)",)
-    result = preview(factory, add_rule(current_definition(factory),
-                                       Rule(RuleTarget.parse("linkedService", "properties.typeProperties.nothing"))))
-    assert result.warnings == ("the rule '=' at Microsoft.DataFactory/factories/linkedServices [*] → "
-                               "properties.typeProperties.nothing matches no property of any linked service",)
+        "matches no property of any Snowflake linked service (the factory has no Snowflake linked services)",
+    )
+    result = preview(
+        factory,
+        add_rule(
+            current_definition(factory), Rule(RuleTarget.parse("linkedService", "properties.typeProperties.nothing"))
+        ),
+    )
+    assert result.warnings == (
+        "the rule '=' at Microsoft.DataFactory/factories/linkedServices [*] → "
+        "properties.typeProperties.nothing matches no property of any linked service",
+    )
 
 
 def test_preview_warns_over_256_parameters(tmp_path: Path) -> None:
     root = tmp_path / "adf"
     write(root / "factory" / "adf-big.json", {"name": "adf-big"})
     for index in range(300):
-        write(root / "linkedService" / f"LS_{index:03}.json", {"name": f"LS_{index:03}", "properties": {
-            "type": "AzureBlobFS", "typeProperties": {"url": f"https://lake{index}.example.net/"}}})
+        write(
+            root / "linkedService" / f"LS_{index:03}.json",
+            {
+                "name": f"LS_{index:03}",
+                "properties": {"type": "AzureBlobFS", "typeProperties": {"url": f"https://lake{index}.example.net/"}},
+            },
+        )
     write(root / DEFINITION_FILE, {})
     factory = load_factory(root)
-    definition = add_rule(current_definition(factory),
-                          Rule(RuleTarget.parse("linkedService", "properties.typeProperties.url"), "=", "-url"))
+    definition = add_rule(
+        current_definition(factory),
+        Rule(RuleTarget.parse("linkedService", "properties.typeProperties.url"), "=", "-url"),
+    )
     result = preview(factory, definition)
     assert len(result.added) == 300 and result.added[0].name == "LS_000_url"
     assert result.parameter_count == 301
@@ -529,8 +661,13 @@ def targets(draw: st.DrawFn) -> RuleTarget:
 def rules(draw: st.DrawFn) -> Rule:
     target = draw(targets())
     naming = draw(st.sampled_from([None, "x", "x.name"])) if "[]" in target.path else None
-    return Rule(target, draw(st.sampled_from(["=", "-", "|"])), draw(st.sampled_from(["", "-short", "other"])),
-                draw(st.sampled_from([None, "string", "int", "secureString", "object"])), naming)
+    return Rule(
+        target,
+        draw(st.sampled_from(["=", "-", "|"])),
+        draw(st.sampled_from(["", "-short", "other"])),
+        draw(st.sampled_from([None, "string", "int", "secureString", "object"])),
+        naming,
+    )
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -556,8 +693,9 @@ def test_added_rules_are_listed_and_removable_in_any_order(sequence: list[Rule])
             continue
         kept[rule.target] = rule
         listed = list_rules(definition)
-        assert rule in listed or (rule.naming is None and any(
-            r.target == rule.target and r.text() == rule.text() for r in listed))
+        assert rule in listed or (
+            rule.naming is None and any(r.target == rule.target and r.text() == rule.text() for r in listed)
+        )
     assert {r.target for r in list_rules(definition)} == set(kept)
     for target in reversed(list(kept)):
         definition = remove_rule(definition, target)

@@ -29,8 +29,11 @@ def _docstrings(tree: ast.AST) -> set[int]:
 def _strings(path: Path) -> list[tuple[int, str]]:
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     skip = _docstrings(tree)
-    return [(node.lineno, node.value) for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip]
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip
+    ]
 
 
 pytestmark = needs_corpus
@@ -52,17 +55,20 @@ def test_the_corpus_is_there_to_check_against() -> None:
 
 def test_no_string_in_the_core_names_a_corpus_entry() -> None:
     names = _names()
-    found = [f"{path.relative_to(SRC.parent)}:{line}: {text[:60]!r} names {name}"
-             for path in sorted(SRC.rglob("*.py")) for line, text in _strings(path)
-             for name in names if name in text.lower()]
+    found = [
+        f"{path.relative_to(SRC.parent)}:{line}: {text[:60]!r} names {name}"
+        for path in sorted(SRC.rglob("*.py"))
+        for line, text in _strings(path)
+        for name in names
+        if name in text.lower()
+    ]
     assert found == []
 
 
 def test_the_check_sees_a_string_that_names_one(tmp_path: Path) -> None:
     module = tmp_path / "rule.py"
     name = paired_entries()[0].name
-    module.write_text(f'"""Cites {name} as evidence."""\n\nif factory.name == "{name}":\n    pass\n',
-                      encoding="utf-8")
+    module.write_text(f'"""Cites {name} as evidence."""\n\nif factory.name == "{name}":\n    pass\n', encoding="utf-8")
     strings = _strings(module)
     assert [text for _, text in strings] == [name]
 
@@ -71,6 +77,10 @@ def test_no_data_file_of_the_core_names_a_corpus_entry() -> None:
     names = _names()
     files = [p for p in sorted(SRC.rglob("*")) if p.is_file() and p.suffix in (".json", ".lark", ".yaml")]
     assert files, "the core ships its rule tables as data files"
-    found = [f"{p.relative_to(SRC.parent)} names {name}" for p in files
-             for name in names if name in p.read_text(encoding="utf-8").lower()]
+    found = [
+        f"{p.relative_to(SRC.parent)} names {name}"
+        for p in files
+        for name in names
+        if name in p.read_text(encoding="utf-8").lower()
+    ]
     assert found == []

@@ -44,25 +44,40 @@ RG = "rg-portal"
 ADF = "adf-dev"
 
 LINKED_SERVICE = {"properties": {"type": "AzureBlobStorage", "typeProperties": {"connectionString": "cs"}}}
-DATASET = {"properties": {"type": "Json", "linkedServiceName": {"referenceName": "LS_Blob",
-                                                                 "type": "LinkedServiceReference"}}}
-PIPELINE = {"properties": {"activities": [{
-    "name": "Copy", "type": "Copy",
-    "inputs": [{"referenceName": "DS_In", "type": "DatasetReference"}],
-    "outputs": [{"referenceName": "DS_In", "type": "DatasetReference"}],
-    "typeProperties": {"source": {"type": "JsonSource"}, "sink": {"type": "JsonSink"}},
-}]}}
-SCHEDULE_TRIGGER = {"properties": {
-    "type": "ScheduleTrigger",
-    "pipelines": [{"pipelineReference": {"referenceName": "PL_Copy", "type": "PipelineReference"}}],
-    "typeProperties": {"recurrence": {"frequency": "Hour", "interval": 1}},
-}}
-BLOB_TRIGGER = {"properties": {
-    "type": "BlobEventsTrigger",
-    "pipelines": [{"pipelineReference": {"referenceName": "PL_Copy", "type": "PipelineReference"}}],
-    "typeProperties": {"events": ["Microsoft.Storage.BlobCreated"], "scope": "/subscriptions/x/storageAccounts/y",
-                       "blobPathBeginsWith": "/in/blobs/"},
-}}
+DATASET = {
+    "properties": {"type": "Json", "linkedServiceName": {"referenceName": "LS_Blob", "type": "LinkedServiceReference"}}
+}
+PIPELINE = {
+    "properties": {
+        "activities": [
+            {
+                "name": "Copy",
+                "type": "Copy",
+                "inputs": [{"referenceName": "DS_In", "type": "DatasetReference"}],
+                "outputs": [{"referenceName": "DS_In", "type": "DatasetReference"}],
+                "typeProperties": {"source": {"type": "JsonSource"}, "sink": {"type": "JsonSink"}},
+            }
+        ]
+    }
+}
+SCHEDULE_TRIGGER = {
+    "properties": {
+        "type": "ScheduleTrigger",
+        "pipelines": [{"pipelineReference": {"referenceName": "PL_Copy", "type": "PipelineReference"}}],
+        "typeProperties": {"recurrence": {"frequency": "Hour", "interval": 1}},
+    }
+}
+BLOB_TRIGGER = {
+    "properties": {
+        "type": "BlobEventsTrigger",
+        "pipelines": [{"pipelineReference": {"referenceName": "PL_Copy", "type": "PipelineReference"}}],
+        "typeProperties": {
+            "events": ["Microsoft.Storage.BlobCreated"],
+            "scope": "/subscriptions/x/storageAccounts/y",
+            "blobPathBeginsWith": "/in/blobs/",
+        },
+    }
+}
 
 
 @pytest.fixture
@@ -96,8 +111,10 @@ def error_message(err: HttpResponseError) -> str | None:
 
 def raw(client: Any, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
     """A request through the SDK client's own pipeline (credential, retries) to a path below the factory."""
-    url = (f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.DataFactory/factories/{ADF}{path}"
-           "?api-version=2018-06-01")
+    url = (
+        f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.DataFactory/factories/{ADF}{path}"
+        "?api-version=2018-06-01"
+    )
     return client.send_request(HttpRequest(method, url, json=body, headers=headers or {}))
 
 
@@ -112,8 +129,9 @@ def test_objects_round_trip_through_the_sdk(client: Any) -> None:
     pipeline = client.pipelines.get(RG, ADF, "pl_copy")  # names are looked up without regard to case
     assert pipeline["name"] == "PL_Copy"
     assert pipeline["type"] == "Microsoft.DataFactory/factories/pipelines"
-    assert pipeline["id"] == (f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.DataFactory"
-                              f"/factories/{ADF}/pipelines/PL_Copy")
+    assert pipeline["id"] == (
+        f"/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.DataFactory/factories/{ADF}/pipelines/PL_Copy"
+    )
     assert dict(pipeline)["properties"] == PIPELINE["properties"]
     assert dict(client.datasets.get(RG, ADF, "DS_In"))["properties"] == DATASET["properties"]
     assert dict(client.linked_services.get(RG, ADF, "LS_Blob"))["properties"] == LINKED_SERVICE["properties"]
@@ -126,8 +144,9 @@ def test_objects_round_trip_through_the_sdk(client: Any) -> None:
     new = client.pipelines.create_or_update(RG, ADF, "PL_Copy", PIPELINE)["etag"]
     assert new != old
     with pytest.raises(ResourceModifiedError):
-        client.pipelines.create_or_update(RG, ADF, "PL_Copy", PIPELINE, etag=old,
-                                          match_condition=MatchConditions.IfNotModified)
+        client.pipelines.create_or_update(
+            RG, ADF, "PL_Copy", PIPELINE, etag=old, match_condition=MatchConditions.IfNotModified
+        )
     # An unchanged object answers 304, which the SDK turns into None.
     assert client.pipelines.get(RG, ADF, "PL_Copy", etag=new, match_condition=MatchConditions.IfModified) is None
 
@@ -136,35 +155,65 @@ def test_other_collections_and_nested_references(client: Any) -> None:
     client.factories.create_or_update(RG, ADF, {"location": "westeurope"})
     client.managed_virtual_networks.create_or_update(RG, ADF, "default", {"properties": {}})
     client.managed_private_endpoints.create_or_update(
-        RG, ADF, "default", "mpe-blob", {"properties": {"privateLinkResourceId": "/x", "groupId": "blob"}})
-    client.integration_runtimes.create_or_update(RG, ADF, "ir-managed", {"properties": {
-        "type": "Managed", "typeProperties": {},  # required by the contract (ManagedIntegrationRuntime)
-        "managedVirtualNetwork": {"referenceName": "default", "type": "ManagedVirtualNetworkReference"},
-    }})
-    client.credential_operations.create_or_update(RG, ADF, "cred-uami", {"properties": {
-        "type": "ManagedIdentity", "typeProperties": {"resourceId": "/identities/x"}}})
-    client.linked_services.create_or_update(RG, ADF, "LS_KeyVault", {"properties": {
-        "type": "AzureKeyVault", "typeProperties": {"baseUrl": "https://kv.vault.azure.net/"}}})
-    client.linked_services.create_or_update(RG, ADF, "LS_Sql", {"properties": {
-        "type": "AzureSqlDatabase",
-        "connectVia": {"referenceName": "ir-managed", "type": "IntegrationRuntimeReference"},
-        "typeProperties": {
-            "password": {"type": "AzureKeyVaultSecret", "secretName": "pw",
-                         "store": {"referenceName": "LS_KeyVault", "type": "LinkedServiceReference"}},
-            "credential": {"referenceName": "cred-uami", "type": "CredentialReference"},
+        RG, ADF, "default", "mpe-blob", {"properties": {"privateLinkResourceId": "/x", "groupId": "blob"}}
+    )
+    client.integration_runtimes.create_or_update(
+        RG,
+        ADF,
+        "ir-managed",
+        {
+            "properties": {
+                "type": "Managed",
+                "typeProperties": {},  # required by the contract (ManagedIntegrationRuntime)
+                "managedVirtualNetwork": {"referenceName": "default", "type": "ManagedVirtualNetworkReference"},
+            }
         },
-    }})
-    client.global_parameters.create_or_update(RG, ADF, "default", {"properties": {
-        "env": {"type": "String", "value": "dev"}}})
+    )
+    client.credential_operations.create_or_update(
+        RG,
+        ADF,
+        "cred-uami",
+        {"properties": {"type": "ManagedIdentity", "typeProperties": {"resourceId": "/identities/x"}}},
+    )
+    client.linked_services.create_or_update(
+        RG,
+        ADF,
+        "LS_KeyVault",
+        {"properties": {"type": "AzureKeyVault", "typeProperties": {"baseUrl": "https://kv.vault.azure.net/"}}},
+    )
+    client.linked_services.create_or_update(
+        RG,
+        ADF,
+        "LS_Sql",
+        {
+            "properties": {
+                "type": "AzureSqlDatabase",
+                "connectVia": {"referenceName": "ir-managed", "type": "IntegrationRuntimeReference"},
+                "typeProperties": {
+                    "password": {
+                        "type": "AzureKeyVaultSecret",
+                        "secretName": "pw",
+                        "store": {"referenceName": "LS_KeyVault", "type": "LinkedServiceReference"},
+                    },
+                    "credential": {"referenceName": "cred-uami", "type": "CredentialReference"},
+                },
+            }
+        },
+    )
+    client.global_parameters.create_or_update(
+        RG, ADF, "default", {"properties": {"env": {"type": "String", "value": "dev"}}}
+    )
 
     assert dict(client.global_parameters.get(RG, ADF, "default"))["properties"]["env"]["value"] == "dev"
     endpoints = list(client.managed_private_endpoints.list_by_factory(RG, ADF, "default"))
     assert [e.name for e in endpoints] == ["mpe-blob"]
     assert endpoints[0]["type"] == "Microsoft.DataFactory/factories/managedVirtualNetworks/managedPrivateEndpoints"
     # The Key Vault store, connectVia and the credential are all references that hold their targets.
-    for delete in (lambda: client.linked_services.delete(RG, ADF, "LS_KeyVault"),
-                   lambda: client.integration_runtimes.delete(RG, ADF, "ir-managed"),
-                   lambda: client.credential_operations.delete(RG, ADF, "cred-uami")):
+    for delete in (
+        lambda: client.linked_services.delete(RG, ADF, "LS_KeyVault"),
+        lambda: client.integration_runtimes.delete(RG, ADF, "ir-managed"),
+        lambda: client.credential_operations.delete(RG, ADF, "cred-uami"),
+    ):
         with pytest.raises(HttpResponseError, match="referenced by LS_Sql"):
             delete()
 
@@ -202,14 +251,40 @@ def test_reference_to_missing_dataset_is_refused(client: Any) -> None:
     assert error_code(refused.value) == "BadRequest"
     assert "invalid reference 'DS_In'" in str(refused.value)
     # Names given as expressions are resolved at run time, and the auto-resolve runtime is built in.
-    client.pipelines.create_or_update(RG, ADF, "PL_Dynamic", {"properties": {"activities": [{
-        "name": "Lookup", "type": "Lookup",
-        "typeProperties": {"dataset": {"referenceName": "@pipeline().parameters.ds", "type": "DatasetReference"}},
-        "linkedServiceName": {"referenceName": "@{pipeline().parameters.ls}", "type": "LinkedServiceReference"},
-    }]}})
-    client.linked_services.create_or_update(RG, ADF, "LS_Auto", {"properties": {
-        "type": "AzureBlobStorage", "typeProperties": {},
-        "connectVia": {"referenceName": "AutoResolveIntegrationRuntime", "type": "IntegrationRuntimeReference"}}})
+    client.pipelines.create_or_update(
+        RG,
+        ADF,
+        "PL_Dynamic",
+        {
+            "properties": {
+                "activities": [
+                    {
+                        "name": "Lookup",
+                        "type": "Lookup",
+                        "typeProperties": {
+                            "dataset": {"referenceName": "@pipeline().parameters.ds", "type": "DatasetReference"}
+                        },
+                        "linkedServiceName": {
+                            "referenceName": "@{pipeline().parameters.ls}",
+                            "type": "LinkedServiceReference",
+                        },
+                    }
+                ]
+            }
+        },
+    )
+    client.linked_services.create_or_update(
+        RG,
+        ADF,
+        "LS_Auto",
+        {
+            "properties": {
+                "type": "AzureBlobStorage",
+                "typeProperties": {},
+                "connectVia": {"referenceName": "AutoResolveIntegrationRuntime", "type": "IntegrationRuntimeReference"},
+            }
+        },
+    )
 
 
 def test_delete_is_refused_while_referenced(client: Any) -> None:
@@ -228,8 +303,10 @@ def test_started_trigger_refuses_update_until_stopped(client: Any) -> None:
     build_factory(client, trigger=SCHEDULE_TRIGGER)
     assert client.triggers.begin_start(RG, ADF, "TR").result() is None
     assert client.triggers.get(RG, ADF, "TR")["properties"]["runtimeState"] == "Started"
-    for write in (lambda: client.triggers.create_or_update(RG, ADF, "TR", SCHEDULE_TRIGGER),
-                  lambda: client.triggers.delete(RG, ADF, "TR")):
+    for write in (
+        lambda: client.triggers.create_or_update(RG, ADF, "TR", SCHEDULE_TRIGGER),
+        lambda: client.triggers.delete(RG, ADF, "TR"),
+    ):
         with pytest.raises(HttpResponseError) as refused:
             write()
         assert error_code(refused.value) == "TriggerEnabledCannotUpdate"
@@ -261,24 +338,32 @@ def test_event_subscription_is_a_long_running_operation_polled_with_post(server:
     answer = raw(client, "POST", "/triggers/TR/subscribeToEvents")
     assert answer.status_code == 202
     assert answer.text() == ""
-    assert answer.headers["Location"] == (f"{server.base_url}/subscriptions/{SUB}/resourceGroups/{RG}/providers/"
-                                          f"Microsoft.DataFactory/factories/{ADF}/triggers/TR/"
-                                          "getEventSubscriptionStatus?api-version=2018-06-01")
+    assert answer.headers["Location"] == (
+        f"{server.base_url}/subscriptions/{SUB}/resourceGroups/{RG}/providers/"
+        f"Microsoft.DataFactory/factories/{ADF}/triggers/TR/"
+        "getEventSubscriptionStatus?api-version=2018-06-01"
+    )
     # While the subscription provisions, the trigger cannot be changed (the service's words and code).
-    for change in (lambda: client.triggers.create_or_update(RG, ADF, "TR", BLOB_TRIGGER),
-                   lambda: client.triggers.begin_start(RG, ADF, "TR").result(),
-                   lambda: client.triggers.delete(RG, ADF, "TR")):
+    for change in (
+        lambda: client.triggers.create_or_update(RG, ADF, "TR", BLOB_TRIGGER),
+        lambda: client.triggers.begin_start(RG, ADF, "TR").result(),
+        lambda: client.triggers.delete(RG, ADF, "TR"),
+    ):
         with pytest.raises(HttpResponseError) as refused:
             change()
         assert (error_code(refused.value), error_message(refused.value)) == (
-            "BadRequest", "Resource cannot be updated during provisioning")
+            "BadRequest",
+            "Resource cannot be updated during provisioning",
+        )
     seen = [client.triggers.get_event_subscription_status(RG, ADF, "TR")["status"] for _ in range(3)]
     assert seen == ["Provisioning", "Enabled", "Enabled"]
     # A GET of the status fails: the contract defines it for POST only.
     assert raw(client, "GET", "/triggers/TR/getEventSubscriptionStatus").status_code == 405
     # Already subscribed: the operation is complete at once (200 with the status).
     assert dict(client.triggers.begin_subscribe_to_events(RG, ADF, "TR").result()) == {
-        "triggerName": "TR", "status": "Enabled"}
+        "triggerName": "TR",
+        "status": "Enabled",
+    }
 
     # The SDK's own poller GETs the Location, so it fails; the change was accepted all the same.
     with pytest.raises(HttpResponseError) as polled:
@@ -337,8 +422,10 @@ def test_every_nth_write_fails_with_503(server: SandboxServer, client: Any) -> N
 
 
 def _raw_get(server: SandboxServer, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
-    url = f"{server.base_url}/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.DataFactory/factories" \
-          "?api-version=2018-06-01"
+    url = (
+        f"{server.base_url}/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.DataFactory/factories"
+        "?api-version=2018-06-01"
+    )
     context = ssl.create_default_context(cafile=server.ca_path)
     try:
         with urllib.request.urlopen(urllib.request.Request(url, headers=headers), context=context) as answer:
@@ -368,8 +455,9 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         build_factory(first.client(SUB), trigger=SCHEDULE_TRIGGER)
         first.client(SUB).triggers.begin_start(RG, ADF, "TR").result()
         ca = Path(first.ca_path).read_bytes()
-    assert (folder / "subscriptions" / SUB / "resourceGroups" / RG / "factories" / ADF / "pipelines"
-            / "PL_Copy.json").is_file()
+    assert (
+        folder / "subscriptions" / SUB / "resourceGroups" / RG / "factories" / ADF / "pipelines" / "PL_Copy.json"
+    ).is_file()
     with SandboxServer(folder) as second:
         client = second.client(SUB)
         assert dict(client.pipelines.get(RG, ADF, "PL_Copy"))["properties"] == PIPELINE["properties"]
@@ -391,29 +479,58 @@ def test_the_certificate_verifies_only_against_the_sandbox_ca(server: SandboxSer
 
 # -- the published contract: what the service owns, how it answers ------------------------------------------------
 
-SECRET_LINKED_SERVICE = {"properties": {"type": "AzureStorage", "typeProperties": {
-    "connectionString": {"type": "SecureString", "value": "DefaultEndpointsProtocol=https;AccountKey=k"}}}}
+SECRET_LINKED_SERVICE = {
+    "properties": {
+        "type": "AzureStorage",
+        "typeProperties": {
+            "connectionString": {"type": "SecureString", "value": "DefaultEndpointsProtocol=https;AccountKey=k"}
+        },
+    }
+}
 
 
 def test_service_owned_properties_are_answered_as_the_examples_show(client: Any) -> None:
     client.factories.create_or_update(RG, ADF, {"location": "westeurope"})
     # Managed IR: `state` is the service's ("Initial", IntegrationRuntimes_Create.json); the client's is ignored.
-    runtime = dict(client.integration_runtimes.create_or_update(RG, ADF, "ir-managed", {"properties": {
-        "type": "Managed", "state": "Started", "description": "kept",
-        "typeProperties": {"ssisProperties": {"catalogInfo": {
-            "catalogAdminPassword": {"type": "SecureString", "value": "Passw0rd1"}}}},
-    }}))
+    runtime = dict(
+        client.integration_runtimes.create_or_update(
+            RG,
+            ADF,
+            "ir-managed",
+            {
+                "properties": {
+                    "type": "Managed",
+                    "state": "Started",
+                    "description": "kept",
+                    "typeProperties": {
+                        "ssisProperties": {
+                            "catalogInfo": {"catalogAdminPassword": {"type": "SecureString", "value": "Passw0rd1"}}
+                        }
+                    },
+                }
+            },
+        )
+    )
     assert runtime["properties"]["state"] == "Initial"
     assert runtime["properties"]["description"] == "kept"
     assert runtime["properties"]["typeProperties"]["ssisProperties"]["catalogInfo"]["catalogAdminPassword"] == {
-        "type": "SecureString", "value": "**********"}
+        "type": "SecureString",
+        "value": "**********",
+    }
     assert runtime["type"] == "Microsoft.DataFactory/factories/integrationruntimes"
-    assert "state" not in dict(client.integration_runtimes.create_or_update(
-        RG, ADF, "ir-self", {"properties": {"type": "SelfHosted"}}))["properties"]
+    assert (
+        "state"
+        not in dict(
+            client.integration_runtimes.create_or_update(RG, ADF, "ir-self", {"properties": {"type": "SelfHosted"}})
+        )["properties"]
+    )
 
     # Managed virtual network: vNetId and alias (ManagedVirtualNetworks_Create.json); the client's are ignored.
-    network = dict(client.managed_virtual_networks.create_or_update(RG, ADF, "default", {"properties": {
-        "vNetId": "mine", "somethingElse": 1}}))
+    network = dict(
+        client.managed_virtual_networks.create_or_update(
+            RG, ADF, "default", {"properties": {"vNetId": "mine", "somethingElse": 1}}
+        )
+    )
     assert set(network["properties"]) == {"vNetId", "alias"}
     assert network["properties"]["vNetId"] != "mine"
     assert network["properties"]["alias"] == ADF
@@ -421,41 +538,72 @@ def test_service_owned_properties_are_answered_as_the_examples_show(client: Any)
     assert dict(again)["properties"]["vNetId"] == network["properties"]["vNetId"]  # stable across updates
 
     # Managed private endpoint: description dropped, provisioningState/connectionState/fqdns as the example.
-    endpoint = dict(client.managed_private_endpoints.create_or_update(RG, ADF, "default", "mpe", {"properties": {
-        "description": "A managed private endpoint", "privateLinkResourceId": "/x/storageAccounts/y",
-        "groupId": "blob", "fqdns": [], "provisioningState": "Failed",
-        "connectionState": {"status": "Approved", "description": "mine", "actionsRequired": "x"}}}))
+    endpoint = dict(
+        client.managed_private_endpoints.create_or_update(
+            RG,
+            ADF,
+            "default",
+            "mpe",
+            {
+                "properties": {
+                    "description": "A managed private endpoint",
+                    "privateLinkResourceId": "/x/storageAccounts/y",
+                    "groupId": "blob",
+                    "fqdns": [],
+                    "provisioningState": "Failed",
+                    "connectionState": {"status": "Approved", "description": "mine", "actionsRequired": "x"},
+                }
+            },
+        )
+    )
     assert endpoint["properties"] == {
-        "privateLinkResourceId": "/x/storageAccounts/y", "groupId": "blob", "fqdns": [],
+        "privateLinkResourceId": "/x/storageAccounts/y",
+        "groupId": "blob",
+        "fqdns": [],
         "provisioningState": "Succeeded",
-        "connectionState": {"status": "Pending", "description": "", "actionsRequired": "None"}}
+        "connectionState": {"status": "Pending", "description": "", "actionsRequired": "None"},
+    }
 
     # Secrets are masked in PUT, GET and list answers; the linked service gets an encryptedCredential.
     created = dict(client.linked_services.create_or_update(RG, ADF, "LS_Secret", SECRET_LINKED_SERVICE))
     type_properties = created["properties"]["typeProperties"]
     assert type_properties["connectionString"] == {"type": "SecureString", "value": "**********"}
     assert isinstance(type_properties["encryptedCredential"], str) and type_properties["encryptedCredential"]
-    assert dict(client.linked_services.get(RG, ADF, "LS_Secret"))["properties"]["typeProperties"][
-        "connectionString"]["value"] == "**********"
+    assert (
+        dict(client.linked_services.get(RG, ADF, "LS_Secret"))["properties"]["typeProperties"]["connectionString"][
+            "value"
+        ]
+        == "**********"
+    )
     listed = raw(client, "GET", "/linkedservices").json()["value"][0]
     assert listed["properties"]["typeProperties"]["connectionString"]["value"] == "**********"
 
     # Enum values in the contract's spelling (GlobalParameters_Create.json: "int" → "Int").
-    parameters = client.global_parameters.create_or_update(RG, ADF, "default", {"properties": {
-        "waitTime": {"type": "int", "value": 5}}})
+    parameters = client.global_parameters.create_or_update(
+        RG, ADF, "default", {"properties": {"waitTime": {"type": "int", "value": 5}}}
+    )
     assert dict(parameters)["properties"]["waitTime"] == {"type": "Int", "value": 5}
 
 
 def test_read_only_properties_of_a_request_are_never_stored(client: Any) -> None:
-    factory = dict(client.factories.create_or_update(RG, ADF, {
-        "location": "westeurope", "properties": {"provisioningState": "Failed", "version": "1999-01-01"},
-        "identity": {"type": "SystemAssigned", "principalId": "00000000-0000-0000-0000-00000000beef"}}))
+    factory = dict(
+        client.factories.create_or_update(
+            RG,
+            ADF,
+            {
+                "location": "westeurope",
+                "properties": {"provisioningState": "Failed", "version": "1999-01-01"},
+                "identity": {"type": "SystemAssigned", "principalId": "00000000-0000-0000-0000-00000000beef"},
+            },
+        )
+    )
     assert factory["properties"]["provisioningState"] == "Succeeded"
     assert factory["properties"]["version"] == "2018-06-01"
     assert factory["identity"]["principalId"] != "00000000-0000-0000-0000-00000000beef"
     assert factory["eTag"].startswith('"') and factory["eTag"].endswith('"')  # Factories_CreateOrUpdate.json
-    client.pipelines.create_or_update(RG, ADF, "PL", {"id": "/elsewhere", "name": "other", "etag": "mine",
-                                                       "properties": {"activities": []}})
+    client.pipelines.create_or_update(
+        RG, ADF, "PL", {"id": "/elsewhere", "name": "other", "etag": "mine", "properties": {"activities": []}}
+    )
     pipeline = client.pipelines.get(RG, ADF, "PL")
     assert (pipeline["name"], pipeline["etag"] != "mine") == ("PL", True)
     assert pipeline["id"].endswith(f"/factories/{ADF}/pipelines/PL")
@@ -465,26 +613,31 @@ def test_if_none_match_is_ignored_on_put(client: Any) -> None:
     client.factories.create_or_update(RG, ADF, {"location": "westeurope"})
     etag = client.pipelines.create_or_update(RG, ADF, "PL", {"properties": {"activities": []}})["etag"]
     # The SDK sends If-None-Match: * for IfMissing and If-None-Match: "<etag>" for IfModified; a PUT ignores both.
-    client.pipelines.create_or_update(RG, ADF, "PL", {"properties": {"activities": []}},
-                                      match_condition=MatchConditions.IfMissing)
-    client.pipelines.create_or_update(RG, ADF, "PL", {"properties": {"activities": []}}, etag=etag,
-                                      match_condition=MatchConditions.IfModified)
+    client.pipelines.create_or_update(
+        RG, ADF, "PL", {"properties": {"activities": []}}, match_condition=MatchConditions.IfMissing
+    )
+    client.pipelines.create_or_update(
+        RG, ADF, "PL", {"properties": {"activities": []}}, etag=etag, match_condition=MatchConditions.IfModified
+    )
 
 
 def test_if_match_compares_the_etag_the_sdk_sends(client: Any) -> None:
     factory = client.factories.create_or_update(RG, ADF, {"location": "westeurope"})
     # A factory's eTag is quoted already; the SDK sends it as is.
-    factory = client.factories.create_or_update(RG, ADF, {"location": "westeurope"}, etag=factory["eTag"],
-                                                match_condition=MatchConditions.IfNotModified)
+    factory = client.factories.create_or_update(
+        RG, ADF, {"location": "westeurope"}, etag=factory["eTag"], match_condition=MatchConditions.IfNotModified
+    )
     with pytest.raises(ResourceModifiedError) as stale_factory:
-        client.factories.create_or_update(RG, ADF, {"location": "westeurope"}, etag='"stale"',
-                                          match_condition=MatchConditions.IfNotModified)
+        client.factories.create_or_update(
+            RG, ADF, {"location": "westeurope"}, etag='"stale"', match_condition=MatchConditions.IfNotModified
+        )
     assert error_code(stale_factory.value) == "PreconditionFailed"
 
     body = {"properties": {"activities": []}}
     etag = client.pipelines.create_or_update(RG, ADF, "PL", body)["etag"]
-    etag = client.pipelines.create_or_update(RG, ADF, "PL", body, etag=etag,
-                                             match_condition=MatchConditions.IfNotModified)["etag"]  # sent quoted
+    etag = client.pipelines.create_or_update(
+        RG, ADF, "PL", body, etag=etag, match_condition=MatchConditions.IfNotModified
+    )["etag"]  # sent quoted
     assert raw(client, "PUT", "/pipelines/PL", body, {"If-Match": "*"}).status_code == 200
     etag = client.pipelines.get(RG, ADF, "PL")["etag"]
     assert raw(client, "PUT", "/pipelines/PL", body, {"If-Match": etag}).status_code == 200  # bare
@@ -492,8 +645,9 @@ def test_if_match_compares_the_etag_the_sdk_sends(client: Any) -> None:
     weak = raw(client, "PUT", "/pipelines/PL", body, {"If-Match": f'W/"{etag}"'})
     assert (weak.status_code, weak.json()["error"]["code"]) == (412, "PreconditionFailed")
     with pytest.raises(ResourceModifiedError):
-        client.pipelines.create_or_update(RG, ADF, "PL", body, etag="stale",
-                                          match_condition=MatchConditions.IfNotModified)
+        client.pipelines.create_or_update(
+            RG, ADF, "PL", body, etag="stale", match_condition=MatchConditions.IfNotModified
+        )
     # If-Match on an object that does not exist: 412 (the SDK maps it to "not found" for IfPresent).
     with pytest.raises(ResourceNotFoundError):
         client.pipelines.create_or_update(RG, ADF, "PL_New", body, match_condition=MatchConditions.IfPresent)
@@ -503,26 +657,42 @@ def test_if_match_compares_the_etag_the_sdk_sends(client: Any) -> None:
 def test_names_are_case_insensitive_and_keep_their_first_spelling(client: Any) -> None:
     client.factories.create_or_update(RG, ADF, {"location": "westeurope"})
     client.pipelines.create_or_update(RG, ADF, "MyPipe", {"properties": {"activities": [], "description": "one"}})
-    updated = client.pipelines.create_or_update(RG, ADF, "mypipe", {"properties": {"activities": [],
-                                                                                   "description": "two"}})
+    updated = client.pipelines.create_or_update(
+        RG, ADF, "mypipe", {"properties": {"activities": [], "description": "two"}}
+    )
     assert (updated["name"], dict(updated)["properties"]["description"]) == ("MyPipe", "two")
     assert [p.name for p in client.pipelines.list_by_factory(RG, ADF)] == ["MyPipe"]
 
 
-@pytest.mark.parametrize(("operation", "name"), [
-    ("factory", "adf_underscore"), ("factory", "ab"), ("integration_runtimes", "ir_underscore"),
-    ("integration_runtimes", "ir"), ("integration_runtimes", "-ir"), ("pipelines", "PL.dot"),
-    ("pipelines", "P" * 261), ("datasets", "-starts-with-dash"), ("credential_operations", "C" * 128),
-    ("managed_virtual_networks", "net-"),
-])
+@pytest.mark.parametrize(
+    ("operation", "name"),
+    [
+        ("factory", "adf_underscore"),
+        ("factory", "ab"),
+        ("integration_runtimes", "ir_underscore"),
+        ("integration_runtimes", "ir"),
+        ("integration_runtimes", "-ir"),
+        ("pipelines", "PL.dot"),
+        ("pipelines", "P" * 261),
+        ("datasets", "-starts-with-dash"),
+        ("credential_operations", "C" * 128),
+        ("managed_virtual_networks", "net-"),
+    ],
+)
 def test_names_that_break_the_contract_are_refused(client: Any, operation: str, name: str) -> None:
     client.factories.create_or_update(RG, ADF, {"location": "westeurope"})
-    bodies = {"integration_runtimes": {"properties": {"type": "SelfHosted"}},
-              "pipelines": {"properties": {"activities": []}},
-              "datasets": {"properties": {"type": "Json", "linkedServiceName": {"referenceName": "x",
-                                                                                  "type": "LinkedServiceReference"}}},
-              "credential_operations": {"properties": {"type": "ManagedIdentity"}},
-              "managed_virtual_networks": {"properties": {}}}
+    bodies = {
+        "integration_runtimes": {"properties": {"type": "SelfHosted"}},
+        "pipelines": {"properties": {"activities": []}},
+        "datasets": {
+            "properties": {
+                "type": "Json",
+                "linkedServiceName": {"referenceName": "x", "type": "LinkedServiceReference"},
+            }
+        },
+        "credential_operations": {"properties": {"type": "ManagedIdentity"}},
+        "managed_virtual_networks": {"properties": {}},
+    }
     with pytest.raises(HttpResponseError) as refused:
         if operation == "factory":
             client.factories.create_or_update(RG, name, {"location": "westeurope"})
@@ -585,11 +755,23 @@ def _activities(count: int) -> list[dict[str, Any]]:
 
 def test_pipeline_limits_count_inner_activities_and_parameters(client: Any) -> None:
     client.factories.create_or_update(RG, ADF, {"location": "westeurope"})
-    loop = {"name": "Loop", "type": "ForEach", "typeProperties": {
-        "items": {"value": "@pipeline().parameters.items", "type": "Expression"}, "activities": _activities(60)}}
-    branch = {"name": "Branch", "type": "IfCondition", "typeProperties": {
-        "expression": {"value": "@true", "type": "Expression"},
-        "ifTrueActivities": _activities(29), "ifFalseActivities": _activities(29)}}
+    loop = {
+        "name": "Loop",
+        "type": "ForEach",
+        "typeProperties": {
+            "items": {"value": "@pipeline().parameters.items", "type": "Expression"},
+            "activities": _activities(60),
+        },
+    }
+    branch = {
+        "name": "Branch",
+        "type": "IfCondition",
+        "typeProperties": {
+            "expression": {"value": "@true", "type": "Expression"},
+            "ifTrueActivities": _activities(29),
+            "ifFalseActivities": _activities(29),
+        },
+    }
     client.pipelines.create_or_update(RG, ADF, "PL_120", {"properties": {"activities": [loop, branch]}})  # 2+118
     branch["typeProperties"]["ifFalseActivities"] = _activities(30)
     with pytest.raises(HttpResponseError, match="121 activities") as too_many:
@@ -598,29 +780,41 @@ def test_pipeline_limits_count_inner_activities_and_parameters(client: Any) -> N
 
     parameters = {f"p{i}": {"type": "String"} for i in range(51)}
     with pytest.raises(HttpResponseError, match="51 parameters"):
-        client.pipelines.create_or_update(RG, ADF, "PL_Params", {"properties": {"activities": [],
-                                                                                "parameters": parameters}})
+        client.pipelines.create_or_update(
+            RG, ADF, "PL_Params", {"properties": {"activities": [], "parameters": parameters}}
+        )
     parameters.pop("p50")
-    client.pipelines.create_or_update(RG, ADF, "PL_Params", {"properties": {"activities": [],
-                                                                            "parameters": parameters}})
+    client.pipelines.create_or_update(
+        RG, ADF, "PL_Params", {"properties": {"activities": [], "parameters": parameters}}
+    )
 
 
 def test_expression_and_object_size_limits(client: Any) -> None:
     client.factories.create_or_update(RG, ADF, {"location": "westeurope"})
     expression = "@concat('" + "x" * 8182 + "')"
     assert len(expression) == 8193
-    wait = {"name": "Set", "type": "SetVariable", "typeProperties": {
-        "variableName": "v", "value": {"value": expression, "type": "Expression"}}}
+    wait = {
+        "name": "Set",
+        "type": "SetVariable",
+        "typeProperties": {"variableName": "v", "value": {"value": expression, "type": "Expression"}},
+    }
     with pytest.raises(HttpResponseError, match="8192 characters"):
-        client.pipelines.create_or_update(RG, ADF, "PL_Expr", {"properties": {
-            "activities": [wait], "variables": {"v": {"type": "String"}}}})
+        client.pipelines.create_or_update(
+            RG, ADF, "PL_Expr", {"properties": {"activities": [wait], "variables": {"v": {"type": "String"}}}}
+        )
     wait["typeProperties"]["value"]["value"] = expression[:-3] + "')"
-    client.pipelines.create_or_update(RG, ADF, "PL_Expr", {"properties": {
-        "activities": [wait], "variables": {"v": {"type": "String"}}}})
+    client.pipelines.create_or_update(
+        RG, ADF, "PL_Expr", {"properties": {"activities": [wait], "variables": {"v": {"type": "String"}}}}
+    )
     assert len(wait["typeProperties"]["value"]["value"]) == 8192
 
-    big = {"properties": {"type": "AzureBlobStorage", "description": "d" * 100_000,
-                          "typeProperties": {"connectionString": "cs"}}}
+    big = {
+        "properties": {
+            "type": "AzureBlobStorage",
+            "description": "d" * 100_000,
+            "typeProperties": {"connectionString": "cs"},
+        }
+    }
     with pytest.raises(HttpResponseError, match="100 KB") as too_big:
         client.linked_services.create_or_update(RG, ADF, "LS_Big", big)
     assert error_code(too_big.value) == "BadRequest"
@@ -632,8 +826,9 @@ def test_entities_per_factory_are_limited(client: Any, monkeypatch: pytest.Monke
     monkeypatch.setattr(limits, "ENTITIES_PER_FACTORY", 3)  # 5,000 in the docs; three keep the test short
     client.factories.create_or_update(RG, ADF, {"location": "westeurope"})
     client.managed_virtual_networks.create_or_update(RG, ADF, "default", {"properties": {}})
-    client.managed_private_endpoints.create_or_update(RG, ADF, "default", "mpe", {"properties": {
-        "privateLinkResourceId": "/x", "groupId": "blob"}})  # private endpoints count too
+    client.managed_private_endpoints.create_or_update(
+        RG, ADF, "default", "mpe", {"properties": {"privateLinkResourceId": "/x", "groupId": "blob"}}
+    )  # private endpoints count too
     client.pipelines.create_or_update(RG, ADF, "PL_1", {"properties": {"activities": []}})
     with pytest.raises(HttpResponseError, match="more than 3 entities"):
         client.pipelines.create_or_update(RG, ADF, "PL_2", {"properties": {"activities": []}})
@@ -650,15 +845,21 @@ def test_a_managed_private_endpoint_cannot_change_in_place(client: Any) -> None:
     same = {"properties": {**body["properties"], "fqdns": [], "description": "dropped anyway"}}
     client.managed_private_endpoints.create_or_update(RG, ADF, "default", "mpe", same)  # unchanged: accepted
     with pytest.raises(HttpResponseError) as refused:
-        client.managed_private_endpoints.create_or_update(RG, ADF, "default", "mpe", {"properties": {
-            "privateLinkResourceId": "/x/storageAccounts/y", "groupId": "dfs"}})
+        client.managed_private_endpoints.create_or_update(
+            RG,
+            ADF,
+            "default",
+            "mpe",
+            {"properties": {"privateLinkResourceId": "/x/storageAccounts/y", "groupId": "dfs"}},
+        )
     assert error_code(refused.value) == "InvalidResourceRequest"
     with pytest.raises(HttpResponseError, match="already exist") as duplicate:
         client.managed_private_endpoints.create_or_update(RG, ADF, "default", "mpe-2", body)
     assert error_code(duplicate.value) == "InvalidResourceRequest"
     client.managed_private_endpoints.delete(RG, ADF, "default", "mpe")
-    client.managed_private_endpoints.create_or_update(RG, ADF, "default", "mpe", {"properties": {
-        "privateLinkResourceId": "/x/storageAccounts/y", "groupId": "dfs"}})
+    client.managed_private_endpoints.create_or_update(
+        RG, ADF, "default", "mpe", {"properties": {"privateLinkResourceId": "/x/storageAccounts/y", "groupId": "dfs"}}
+    )
 
 
 def test_a_managed_virtual_network_has_no_delete(client: Any) -> None:
@@ -696,8 +897,20 @@ def test_arm_write_limit_answers_429_with_retry_after(server: SandboxServer) -> 
 
 def test_a_pipeline_run_moves_from_queued_to_succeeded(client: Any) -> None:
     client.factories.create_or_update(RG, ADF, {"location": "westeurope"})
-    client.pipelines.create_or_update(RG, ADF, "PL", {"properties": {"activities": [], "parameters": {
-        "OutputBlobNameList": {"type": "Array"}, "mode": {"type": "String", "defaultValue": "full"}}}})
+    client.pipelines.create_or_update(
+        RG,
+        ADF,
+        "PL",
+        {
+            "properties": {
+                "activities": [],
+                "parameters": {
+                    "OutputBlobNameList": {"type": "Array"},
+                    "mode": {"type": "String", "defaultValue": "full"},
+                },
+            }
+        },
+    )
     run_id = client.pipelines.create_run(RG, ADF, "PL", {"OutputBlobNameList": ["exampleoutput.csv"]})["runId"]
     seen = [dict(client.pipeline_runs.get(RG, ADF, run_id)) for _ in range(4)]
     assert [r["status"] for r in seen] == ["Queued", "InProgress", "Succeeded", "Succeeded"]
@@ -705,7 +918,11 @@ def test_a_pipeline_run_moves_from_queued_to_succeeded(client: Any) -> None:
     # PipelineRuns_Get.json: parameter values are strings, invokedBy is "Manual".
     assert done["parameters"] == {"OutputBlobNameList": '["exampleoutput.csv"]'}
     assert (done["runId"], done["pipelineName"], done["invokedBy"]["name"], done["message"]) == (
-        run_id, "PL", "Manual", "")
+        run_id,
+        "PL",
+        "Manual",
+        "",
+    )
     assert {"runStart", "runEnd", "durationInMs", "lastUpdated", "annotations"} <= set(done)
     assert "runEnd" not in seen[0]
 
@@ -724,8 +941,10 @@ def test_run_rules_make_runs_fail_or_slow(server: SandboxServer, client: Any) ->
     client.factories.create_or_update(RG, ADF, {"location": "westeurope"})
     for name in ("PL_Bad", "PL_Slow"):
         client.pipelines.create_or_update(RG, ADF, name, {"properties": {"activities": []}})
-    server.state.options.runs = [RunRule(pipeline="pl_bad", status="Failed", message="boom"),
-                                 RunRule(pipeline="PL_Slow", status="Succeeded", in_progress_reads=3, times=1)]
+    server.state.options.runs = [
+        RunRule(pipeline="pl_bad", status="Failed", message="boom"),
+        RunRule(pipeline="PL_Slow", status="Succeeded", in_progress_reads=3, times=1),
+    ]
     bad = client.pipelines.create_run(RG, ADF, "PL_Bad", {})["runId"]
     statuses = [client.pipeline_runs.get(RG, ADF, bad)["status"] for _ in range(3)]
     assert statuses == ["Queued", "InProgress", "Failed"]
@@ -774,12 +993,20 @@ def test_the_contracts_examples_are_answered_as_they_show(client: Any, name: str
     body = next(value for key, value in parameters.items() if key.lower() == body_name.lower())
     factory = parameters["factoryName"]
     client.factories.create_or_update(RG, factory, {"location": "westeurope"})
-    client.managed_virtual_networks.create_or_update(RG, factory, parameters.get(
-        "managedVirtualNetworkName", "default"), {"properties": {}})
+    client.managed_virtual_networks.create_or_update(
+        RG, factory, parameters.get("managedVirtualNetworkName", "default"), {"properties": {}}
+    )
     if name == "Triggers_Create":
-        client.pipelines.create_or_update(RG, factory, "myPipeline", {"properties": {"activities": [], "parameters": {
-            "OutputBlobNameList": {"type": "Array"}}}})
-    names = [parameters[key] for key in parameters if key.endswith("Name") and key not in (
-        "subscriptionId", "resourceGroupName", "factoryName")]
+        client.pipelines.create_or_update(
+            RG,
+            factory,
+            "myPipeline",
+            {"properties": {"activities": [], "parameters": {"OutputBlobNameList": {"type": "Array"}}}},
+        )
+    names = [
+        parameters[key]
+        for key in parameters
+        if key.endswith("Name") and key not in ("subscriptionId", "resourceGroupName", "factoryName")
+    ]
     answer = getattr(client, operations).create_or_update(RG, factory, *names, body).as_dict()
     _same_shape(answer["properties"], case.responses[200]["body"]["properties"], generated)

@@ -62,8 +62,16 @@ READ_ONLY = {
 # in PascalCase, which azure-mgmt-datafactory 10.0.0's models (generated from the current contract) and the
 # ChangeDataCapture_Get answer spell in camelCase: objects are created in the spec's spelling, answers expected in
 # the models' (see CORRECTIONS).
-CDC_PASCAL = ("SourceConnectionsInfo", "SourceEntities", "Connection", "TargetConnectionsInfo", "TargetEntities",
-              "DataMapperMappings", "Relationships", "Policy")
+CDC_PASCAL = (
+    "SourceConnectionsInfo",
+    "SourceEntities",
+    "Connection",
+    "TargetConnectionsInfo",
+    "TargetEntities",
+    "DataMapperMappings",
+    "Relationships",
+    "Policy",
+)
 
 
 def respelled(value: Any, camel: bool) -> Any:
@@ -83,8 +91,18 @@ def respelled(value: Any, camel: bool) -> Any:
 
 
 # Values compared by shape: the key's value in the example decides which shape the sandbox's value must have.
-SERVICE_GENERATED = {"etag", "eTag", "createTime", "runId", "runStart", "runEnd", "lastUpdated", "durationInMs",
-                     "encryptedCredential", "vNetId"}
+SERVICE_GENERATED = {
+    "etag",
+    "eTag",
+    "createTime",
+    "runId",
+    "runStart",
+    "runEnd",
+    "lastUpdated",
+    "durationInMs",
+    "encryptedCredential",
+    "vNetId",
+}
 SERVICE_GENERATED_PATHS = {"invokedBy.id"}
 SHAPES: list[tuple[str, re.Pattern[str]]] = [
     ("a GUID", re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)),
@@ -97,21 +115,32 @@ SHAPES: list[tuple[str, re.Pattern[str]]] = [
 # Corrections of examples that contradict themselves, their siblings or the spec: example → [(path, value, why)].
 # A path is dotted, list items as [i]; the value replaces the example's (DELETE removes the key).
 DELETE = object()
-_FACTORY_ID = ("/subscriptions/12345678-1234-1234-1234-12345678abc/resourceGroups/exampleResourceGroup/providers/"
-               "Microsoft.DataFactory/factories/exampleFactoryName")
+_FACTORY_ID = (
+    "/subscriptions/12345678-1234-1234-1234-12345678abc/resourceGroups/exampleResourceGroup/providers/"
+    "Microsoft.DataFactory/factories/exampleFactoryName"
+)
 _CDC_ID = f"{_FACTORY_ID}/adfcdcs/exampleChangeDataCapture"
-_CDC_CAMEL = ("the answer spells the properties in the spec's PascalCase; azure-mgmt-datafactory 10.0.0's models "
-              "(ChangeDataCapture.source_connections_info is rest name \"sourceConnectionsInfo\", ...) and the "
-              "ChangeDataCapture_Get answer spell them in camelCase, which is what an SDK client can read")
-_CDC_FOREIGN_ID = ("the answer's id names another subscription, resource group and factory (d3bb3b2e-..., "
-                   "amja-rg-03, amja-adf-04) than the request")
-_CDC_CREATE_DESCRIPTION = ("Sample demo change data capture to transfer data from delimited (csv) to Azure SQL "
-                           "Database with automapped and non-automapped mappings.")
+_CDC_CAMEL = (
+    "the answer spells the properties in the spec's PascalCase; azure-mgmt-datafactory 10.0.0's models "
+    '(ChangeDataCapture.source_connections_info is rest name "sourceConnectionsInfo", ...) and the '
+    "ChangeDataCapture_Get answer spell them in camelCase, which is what an SDK client can read"
+)
+_CDC_FOREIGN_ID = (
+    "the answer's id names another subscription, resource group and factory (d3bb3b2e-..., "
+    "amja-rg-03, amja-adf-04) than the request"
+)
+_CDC_CREATE_DESCRIPTION = (
+    "Sample demo change data capture to transfer data from delimited (csv) to Azure SQL "
+    "Database with automapped and non-automapped mappings."
+)
 CORRECTIONS: dict[str, list[tuple[str, Any, str]]] = {
     "ChangeDataCapture_Create": [
         ("id", _CDC_ID, _CDC_FOREIGN_ID),
-        ("properties.description", _CDC_CREATE_DESCRIPTION,
-         "the answer's description is the Update example's, not the one this request sends"),
+        (
+            "properties.description",
+            _CDC_CREATE_DESCRIPTION,
+            "the answer's description is the Update example's, not the one this request sends",
+        ),
         ("properties", "{cdc-camel}", _CDC_CAMEL),
     ],
     "ChangeDataCapture_Update": [("id", _CDC_ID, _CDC_FOREIGN_ID), ("properties", "{cdc-camel}", _CDC_CAMEL)],
@@ -119,21 +148,54 @@ CORRECTIONS: dict[str, list[tuple[str, Any, str]]] = {
         ("value[0].id", _CDC_ID, _CDC_FOREIGN_ID),
         ("value[0].properties", "{cdc-camel}", _CDC_CAMEL),
     ],
-    "Datasets_Create": [("properties.schema", DELETE, (
-        "the answer shows a column schema the request does not send; the same dataset's Update, Get and "
-        "ListByFactory answers have none, and nothing else in any example is added to a stored definition"))],
-    "DataFlows_Create": [("id", f"{_FACTORY_ID}/dataflows/exampleDataFlow", (
-        "the answer's id names datasets/exampleDataset for the data flow exampleDataFlow (copy-paste from "
-        "Datasets_Create); DataFlows_Get/ListByFactory show the .../dataflows/<name> shape"))],
+    "Datasets_Create": [
+        (
+            "properties.schema",
+            DELETE,
+            (
+                "the answer shows a column schema the request does not send; the same dataset's Update, Get and "
+                "ListByFactory answers have none, and nothing else in any example is added to a stored definition"
+            ),
+        )
+    ],
+    "DataFlows_Create": [
+        (
+            "id",
+            f"{_FACTORY_ID}/dataflows/exampleDataFlow",
+            (
+                "the answer's id names datasets/exampleDataset for the data flow exampleDataFlow (copy-paste from "
+                "Datasets_Create); DataFlows_Get/ListByFactory show the .../dataflows/<name> shape"
+            ),
+        )
+    ],
     "DataFlows_Update": [("id", f"{_FACTORY_ID}/dataflows/exampleDataFlow", "as DataFlows_Create")],
-    "Credentials_ListByFactory": [("value[0].id", f"{_FACTORY_ID}/credentials/exampleCredentialName", (
-        "the listed credential's id stops at the collection; Credentials_Get/Create show .../credentials/<name>"))],
-    "ManagedPrivateEndpoints_ListByFactory": [("", "{wrap-value}", (
-        "the answer is a bare array; the spec's managedPrivateEndpointListResponse requires {\"value\": [...]}, "
-        "which is also what the SDK's pager reads"))],
-    "GlobalParameters_Update": [("properties.waitTime.type", "Int", (
-        "echoes the request's \"int\", where GlobalParameters_Create answers the same request with \"Int\", the "
-        "spelling of the spec's GlobalParameterType enum"))],
+    "Credentials_ListByFactory": [
+        (
+            "value[0].id",
+            f"{_FACTORY_ID}/credentials/exampleCredentialName",
+            ("the listed credential's id stops at the collection; Credentials_Get/Create show .../credentials/<name>"),
+        )
+    ],
+    "ManagedPrivateEndpoints_ListByFactory": [
+        (
+            "",
+            "{wrap-value}",
+            (
+                'the answer is a bare array; the spec\'s managedPrivateEndpointListResponse requires {"value": [...]}, '
+                "which is also what the SDK's pager reads"
+            ),
+        )
+    ],
+    "GlobalParameters_Update": [
+        (
+            "properties.waitTime.type",
+            "Int",
+            (
+                'echoes the request\'s "int", where GlobalParameters_Create answers the same request with "Int", the '
+                "spelling of the spec's GlobalParameterType enum"
+            ),
+        )
+    ],
 }
 
 
@@ -181,7 +243,9 @@ def differences(expected: Any, actual: Any, path: str = "") -> list[str]:
     if isinstance(expected, list) and isinstance(actual, list):
         if len(expected) != len(actual):
             return [f"{where}: expected {len(expected)} items, got {len(actual)}: {actual!r}"]
-        return [d for i, (e, a) in enumerate(zip(expected, actual, strict=False)) for d in differences(e, a, _join(path, i))]
+        return [
+            d for i, (e, a) in enumerate(zip(expected, actual, strict=False)) for d in differences(e, a, _join(path, i))
+        ]
     if type(expected) is not type(actual) or expected != actual:
         return [f"{where}: expected {expected!r}, got {actual!r}"]
     return []
@@ -235,8 +299,9 @@ def answers(call: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[list[A
     result: Any = None
     error: Exception | None = None
     try:
-        result = call(*args, raw_response_hook=lambda pipeline_response: raw.append(pipeline_response.http_response),
-                      **kwargs)
+        result = call(
+            *args, raw_response_hook=lambda pipeline_response: raw.append(pipeline_response.http_response), **kwargs
+        )
     except HttpResponseError as err:
         error = err
     return [Answer(response) for response in raw], result, error
@@ -304,8 +369,10 @@ def _listed_properties(name: str) -> dict[str, Any]:
 PREREQUISITES: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
     "LinkedServiceReference": ("LinkedServices", lambda: _request_body("LinkedServices_Create")),
     # Datasets_Get declares the parameters (MyFolderPath, MyFileName) the pipeline examples pass.
-    "DatasetReference": ("Datasets", lambda: {"properties": copy.deepcopy(
-        contract.example("Datasets_Get").responses[200]["body"]["properties"])}),
+    "DatasetReference": (
+        "Datasets",
+        lambda: {"properties": copy.deepcopy(contract.example("Datasets_Get").responses[200]["body"]["properties"])},
+    ),
     # Pipelines_ListByFactory's pipeline takes OutputBlobNameList only, the one parameter the trigger and run
     # examples pass (Pipelines_Create's also declares JobId without a default).
     "PipelineReference": ("Pipelines", lambda: _listed_properties("Pipelines_ListByFactory")),
@@ -318,13 +385,18 @@ def writable(prefix: str, answer: dict[str, Any]) -> dict[str, Any]:
 
 
 def _blob_events_trigger() -> dict[str, Any]:
-    return {"properties": {
-        "type": "BlobEventsTrigger",
-        "typeProperties": {"events": ["Microsoft.Storage.BlobCreated"], "blobPathBeginsWith": "/in/blobs/",
-                           "scope": "/subscriptions/12345678-1234-1234-1234-12345678abc/resourceGroups/"
-                                    "exampleResourceGroup/providers/Microsoft.Storage/storageAccounts/example"},
-        "pipelines": [{"pipelineReference": {"referenceName": "myPipeline", "type": "PipelineReference"}}],
-    }}
+    return {
+        "properties": {
+            "type": "BlobEventsTrigger",
+            "typeProperties": {
+                "events": ["Microsoft.Storage.BlobCreated"],
+                "blobPathBeginsWith": "/in/blobs/",
+                "scope": "/subscriptions/12345678-1234-1234-1234-12345678abc/resourceGroups/"
+                "exampleResourceGroup/providers/Microsoft.Storage/storageAccounts/example",
+            },
+            "pipelines": [{"pipelineReference": {"referenceName": "myPipeline", "type": "PipelineReference"}}],
+        }
+    }
 
 
 # -- the replays --------------------------------------------------------------------------------------------------
@@ -368,8 +440,9 @@ def replay_put(world: World, example: Example) -> dict[int, Answer]:
     if example.name.endswith("_Update") and CREATE_EXAMPLE[prefix] in {e.name for e in EXAMPLES}:
         created = contract.example(CREATE_EXAMPLE[prefix])
         if created.parameters[COLLECTIONS[prefix][1]] == name:  # an update changes an existing object
-            world.put(prefix, name, _request_body(created.name), parent=example.parameters.get(
-                "managedVirtualNetworkName"))
+            world.put(
+                prefix, name, _request_body(created.name), parent=example.parameters.get("managedVirtualNetworkName")
+            )
     world.ensure_references(body)
     if prefix == "ManagedPrivateEndpoints":
         world.put("ManagedVirtualNetworks", example.parameters["managedVirtualNetworkName"], {"properties": {}})
@@ -428,25 +501,39 @@ def replay_delete(world: World, example: Example) -> dict[int, Answer]:
 
 
 def replay_factory_put(world: World, example: Example) -> dict[int, Answer]:
-    return {200: last(world.client.factories.create_or_update, world.rg, world.factory,
-                      example.parameters["factory"])}
+    return {200: last(world.client.factories.create_or_update, world.rg, world.factory, example.parameters["factory"])}
 
 
 def replay_factory_get(world: World, example: Example) -> dict[int, Answer]:
     got: dict[int, Answer] = {}
     if 200 in example.responses:
         answer = example.responses[200]["body"]
-        world.make_factory({"location": answer["location"], "tags": answer["tags"],
-                            "properties": {"repoConfiguration": answer["properties"]["repoConfiguration"]}})
-        got[200] = last(world.client.factories.get, world.rg, world.factory, etag=example.parameters["ifNoneMatch"],
-                        match_condition=MatchConditions.IfModified)
+        world.make_factory(
+            {
+                "location": answer["location"],
+                "tags": answer["tags"],
+                "properties": {"repoConfiguration": answer["properties"]["repoConfiguration"]},
+            }
+        )
+        got[200] = last(
+            world.client.factories.get,
+            world.rg,
+            world.factory,
+            etag=example.parameters["ifNoneMatch"],
+            match_condition=MatchConditions.IfModified,
+        )
     else:
         world.make_factory()
     if 304 in example.responses:
         # the example's If-None-Match is the recorded factory's eTag; the sandbox's factory has its own
         current = world.client.factories.get(world.rg, world.factory)["eTag"]
-        got[304] = last(world.client.factories.get, world.rg, world.factory, etag=current,
-                        match_condition=MatchConditions.IfModified)
+        got[304] = last(
+            world.client.factories.get,
+            world.rg,
+            world.factory,
+            etag=current,
+            match_condition=MatchConditions.IfModified,
+        )
     return got
 
 
@@ -459,8 +546,9 @@ def _trigger_world(world: World, example: Example, body: dict[str, Any]) -> str:
 
 def replay_trigger_start(world: World, example: Example) -> dict[int, Answer]:
     name = _trigger_world(world, example, _request_body("Triggers_Create"))
-    seen, result, error = answers(lambda *a, **k: world.client.triggers.begin_start(*a, **k).result(),
-                                  world.rg, world.factory, name)
+    seen, result, error = answers(
+        lambda *a, **k: world.client.triggers.begin_start(*a, **k).result(), world.rg, world.factory, name
+    )
     assert error is None and result is None, f"the SDK poller of Triggers_Start failed: {error!r} {seen!r}"
     return {200: seen[0]}
 
@@ -468,8 +556,9 @@ def replay_trigger_start(world: World, example: Example) -> dict[int, Answer]:
 def replay_trigger_stop(world: World, example: Example) -> dict[int, Answer]:
     name = _trigger_world(world, example, _request_body("Triggers_Create"))
     world.client.triggers.begin_start(world.rg, world.factory, name).result()
-    seen, result, error = answers(lambda *a, **k: world.client.triggers.begin_stop(*a, **k).result(),
-                                  world.rg, world.factory, name)
+    seen, result, error = answers(
+        lambda *a, **k: world.client.triggers.begin_stop(*a, **k).result(), world.rg, world.factory, name
+    )
     assert error is None and result is None, f"the SDK poller of Triggers_Stop failed: {error!r} {seen!r}"
     return {200: seen[0]}
 
@@ -479,8 +568,10 @@ def _subscribed(world: World, name: str) -> None:
     # polling=False sends the request only (the poller's result would read the 202's empty body as the status)
     world.client.triggers.begin_subscribe_to_events(world.rg, world.factory, name, polling=False)
     for _ in range(20):
-        if world.client.triggers.get_event_subscription_status(world.rg, world.factory, name)["status"] \
-                != "Provisioning":
+        if (
+            world.client.triggers.get_event_subscription_status(world.rg, world.factory, name)["status"]
+            != "Provisioning"
+        ):
             return
     raise AssertionError("the subscription stays Provisioning")
 
@@ -494,11 +585,13 @@ def _subscription(world: World, example: Example, method: str, subscribed_first:
     # with GET, as ARM prescribes for a Location ("Track asynchronous Azure operations", learn.microsoft.com/
     # azure/azure-resource-manager/management/async-operations); the strictest service refuses that GET (405),
     # so the poller fails, which is why the deploy core asks the status with POST itself.
-    seen, _, error = answers(lambda *a, **k: getattr(world.client.triggers, method)(*a, **k).result(),
-                             world.rg, world.factory, name)
+    seen, _, error = answers(
+        lambda *a, **k: getattr(world.client.triggers, method)(*a, **k).result(), world.rg, world.factory, name
+    )
     assert seen and seen[0].status == 202, f"{example.name} did not start a long-running operation: {seen!r}"
-    assert isinstance(error, HttpResponseError) and error.status_code == 405, \
+    assert isinstance(error, HttpResponseError) and error.status_code == 405, (
         f"the SDK poller of {example.name} followed the POST-only status with GET: {error!r}; answers {seen!r}"
+    )
     # ... and the status, asked as the contract defines it, settles on the example's 200
     deadline = time.monotonic() + 10
     while True:
@@ -532,8 +625,16 @@ def _run_world(world: World, example: Example) -> tuple[str, dict[str, Any]]:
 
 def replay_create_run(world: World, example: Example) -> dict[int, Answer]:
     name, parameters = _run_world(world, example)
-    return {200: last(world.client.pipelines.create_run, world.rg, world.factory, name, parameters,
-                      reference_pipeline_run_id=example.parameters.get("referencePipelineRunId"))}
+    return {
+        200: last(
+            world.client.pipelines.create_run,
+            world.rg,
+            world.factory,
+            name,
+            parameters,
+            reference_pipeline_run_id=example.parameters.get("referencePipelineRunId"),
+        )
+    }
 
 
 def replay_run_get(world: World, example: Example) -> dict[int, Answer]:
@@ -564,8 +665,9 @@ def replay_for(example: Example) -> Replay:
     if example.operation_id in REPLAYS:
         return REPLAYS[example.operation_id]
     verb = example.operation_id.rsplit("_", 1)[-1].lower()
-    return {"createorupdate": replay_put, "get": replay_get, "listbyfactory": replay_list,
-            "delete": replay_delete}[verb]
+    return {"createorupdate": replay_put, "get": replay_get, "listbyfactory": replay_list, "delete": replay_delete}[
+        verb
+    ]
 
 
 @pytest.fixture
@@ -636,7 +738,8 @@ def test_the_examples_requests_conform_to_the_contract() -> None:
                 continue
             # GlobalParameters_*.json name the body "globalParameter" where the spec names it "default"
             body = example.parameters.get(parameter["name"]) or next(
-                v for v in example.parameters.values() if isinstance(v, dict) and "properties" in v)
+                v for v in example.parameters.values() if isinstance(v, dict) and "properties" in v
+            )
             definition = parameter["schema"]["$ref"].rsplit("/", 1)[-1]
             assert contract.validate(definition, body) == [], example.name
             checked += 1
@@ -652,12 +755,17 @@ def test_validate_accepts_a_valid_pipeline() -> None:
 
 
 def test_validate_names_the_path_of_what_is_missing_or_wrong() -> None:
-    body = {"properties": {"activities": [
-        {"name": "ok", "type": "Wait", "typeProperties": {"waitTimeInSeconds": 1}},
-        {"name": "a", "type": "Copy"},
-        {"name": "b", "type": "Wait"},
-        {"type": "Copy"},
-    ], "concurrency": 0}}
+    body = {
+        "properties": {
+            "activities": [
+                {"name": "ok", "type": "Wait", "typeProperties": {"waitTimeInSeconds": 1}},
+                {"name": "a", "type": "Copy"},
+                {"name": "b", "type": "Wait"},
+                {"type": "Copy"},
+            ],
+            "concurrency": 0,
+        }
+    }
     assert contract.validate("PipelineResource", body) == [
         "properties.activities[3].name: is required",
         "properties.concurrency: 0 is less than the minimum of 1",
@@ -667,30 +775,43 @@ def test_validate_names_the_path_of_what_is_missing_or_wrong() -> None:
 def test_validate_requires_properties_and_their_types() -> None:
     assert contract.validate("DatasetResource", {}) == ["properties: is required"]
     assert contract.validate("DatasetResource", {"properties": {"type": "Json"}}) == [
-        "properties.linkedServiceName: is required"]
+        "properties.linkedServiceName: is required"
+    ]
     assert contract.validate("PipelineResource", []) == ["(root): [] is not of type 'object'"]
     assert contract.validate("ManagedPrivateEndpointResource", {"properties": {"fqdns": "a", "groupId": 1}}) == [
-        "properties.fqdns: 'a' is not of type 'array'", "properties.groupId: 1 is not of type 'string'"]
+        "properties.fqdns: 'a' is not of type 'array'",
+        "properties.groupId: 1 is not of type 'string'",
+    ]
 
 
 def test_validate_dispatches_on_the_discriminator() -> None:
     # a vendored subtype is checked in full (ScheduleTrigger requires its recurrence) ...
-    assert contract.validate("TriggerResource", {"properties": {"type": "ScheduleTrigger", "typeProperties": {}}}) \
-        == ["properties.typeProperties.recurrence: is required"]
+    assert contract.validate("TriggerResource", {"properties": {"type": "ScheduleTrigger", "typeProperties": {}}}) == [
+        "properties.typeProperties.recurrence: is required"
+    ]
     assert contract.validate("IntegrationRuntimeResource", {"properties": {"type": "Managed"}}) == [
-        "properties.typeProperties: is required"]
+        "properties.typeProperties: is required"
+    ]
     assert contract.validate("IntegrationRuntimeResource", {"properties": {"type": "SelfHosted"}}) == []
     # ... a subtype the extract leaves out but the SDK's models know is checked against its base ...
-    assert contract.validate("LinkedServiceResource", {"properties": {"type": "AzureKeyVault", "typeProperties": {
-        "baseUrl": "https://v.vault.azure.net"}}}) == []
+    assert (
+        contract.validate(
+            "LinkedServiceResource",
+            {"properties": {"type": "AzureKeyVault", "typeProperties": {"baseUrl": "https://v.vault.azure.net"}}},
+        )
+        == []
+    )
     assert contract.validate("DatasetResource", {"properties": {"type": "Parquet", "linkedServiceName": 5}}) == [
-        "properties.linkedServiceName: 5 is not of type 'object'"]
+        "properties.linkedServiceName: 5 is not of type 'object'"
+    ]
     # ... and so is a type nobody here knows (the service took data flows of type "UDFLibrary" that neither the
     # spec nor the SDK lists): the base's own rules still hold
     assert contract.validate("PipelineResource", {"properties": {"activities": [{"type": "Teleport"}]}}) == [
-        "properties.activities[0].name: is required"]
-    assert contract.validate("PipelineResource", {"properties": {"activities": [{"name": "x", "type": "Teleport"}]}}) \
-        == []
+        "properties.activities[0].name: is required"
+    ]
+    assert (
+        contract.validate("PipelineResource", {"properties": {"activities": [{"name": "x", "type": "Teleport"}]}}) == []
+    )
     assert contract.validate("DataFlowResource", {"properties": {"type": "UDFLibrary"}}) == []
 
 
@@ -705,20 +826,30 @@ def test_validate_ignores_read_only_properties() -> None:
 
 def test_validate_checks_enums_and_nested_secrets() -> None:
     # a sealed enum (x-ms-enum modelAsString: false) is checked as listed ...
-    schedule = {"properties": {"type": "ScheduleTrigger", "typeProperties": {"recurrence": {"schedule": {
-        "weekDays": ["Funday"]}}}}}
+    schedule = {
+        "properties": {
+            "type": "ScheduleTrigger",
+            "typeProperties": {"recurrence": {"schedule": {"weekDays": ["Funday"]}}},
+        }
+    }
     days = "['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday']"
     assert contract.validate("TriggerResource", schedule) == [
-        f"properties.typeProperties.recurrence.schedule.weekDays[0]: 'Funday' is not one of {days}"]
+        f"properties.typeProperties.recurrence.schedule.weekDays[0]: 'Funday' is not one of {days}"
+    ]
     schedule["properties"]["typeProperties"]["recurrence"]["schedule"]["weekDays"] = ["Monday"]
     assert contract.validate("TriggerResource", schedule) == []
     # ... an extensible one (modelAsString: true) lists examples, not a limit
     assert contract.validate("GlobalParameterSpecification", {"type": "Integer", "value": 1}) == []
     assert contract.validate("PipelineResource", {"properties": {"variables": {"v": {"type": "Integer"}}}}) == []
-    credential = {"properties": {"type": "ServicePrincipal", "typeProperties": {
-        "servicePrincipalKey": {"type": "AzureKeyVaultSecret", "secretName": "k"}}}}
+    credential = {
+        "properties": {
+            "type": "ServicePrincipal",
+            "typeProperties": {"servicePrincipalKey": {"type": "AzureKeyVaultSecret", "secretName": "k"}},
+        }
+    }
     assert contract.validate("CredentialResource", credential) == [
-        "properties.typeProperties.servicePrincipalKey.store: is required"]
+        "properties.typeProperties.servicePrincipalKey.store: is required"
+    ]
 
 
 def test_validate_refuses_an_unknown_definition() -> None:
@@ -729,16 +860,19 @@ def test_validate_refuses_an_unknown_definition() -> None:
 # -- name_rule ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("parameter", "good", "bad"), [
-    ("factoryName", ["adf-dev", "abc"], ["ab", "-adf", "adf_dev", "a" * 64]),
-    ("pipelineName", ["PL_Copy", "a", "with space"], ["", ".hidden", "a/b", "a*b", "x" * 261]),
-    ("integrationRuntimeName", ["ir-1", "SelfHosted1"], ["ir_1", "ir", "a" * 64]),
-    ("managedVirtualNetworkName", ["default", "a", "vnet-1_x"], ["-vnet", "vnet-", "a" * 128]),
-    ("managedPrivateEndpointName", ["mpe_blob", "x"], ["mpe.blob", "a" * 128]),
-    ("credentialName", ["cred-1", "c"], ["-cred", "cred.1", "a" * 128]),
-    ("changeDataCaptureName", ["cdc1"], ["cdc#1"]),
-    ("globalParameterName", ["default"], ["a%b"]),
-])
+@pytest.mark.parametrize(
+    ("parameter", "good", "bad"),
+    [
+        ("factoryName", ["adf-dev", "abc"], ["ab", "-adf", "adf_dev", "a" * 64]),
+        ("pipelineName", ["PL_Copy", "a", "with space"], ["", ".hidden", "a/b", "a*b", "x" * 261]),
+        ("integrationRuntimeName", ["ir-1", "SelfHosted1"], ["ir_1", "ir", "a" * 64]),
+        ("managedVirtualNetworkName", ["default", "a", "vnet-1_x"], ["-vnet", "vnet-", "a" * 128]),
+        ("managedPrivateEndpointName", ["mpe_blob", "x"], ["mpe.blob", "a" * 128]),
+        ("credentialName", ["cred-1", "c"], ["-cred", "cred.1", "a" * 128]),
+        ("changeDataCaptureName", ["cdc1"], ["cdc#1"]),
+        ("globalParameterName", ["default"], ["a%b"]),
+    ],
+)
 def test_name_rule_reads_the_path_parameters_of_the_spec(parameter: str, good: list[str], bad: list[str]) -> None:
     rule = contract.name_rule(parameter)
     assert rule is not None and rule.parameter == parameter
@@ -753,6 +887,7 @@ def test_name_rule_reads_the_path_parameters_of_the_spec(parameter: str, good: l
 
 def test_name_rule_values_and_unknown_parameters() -> None:
     assert contract.name_rule("factoryName") == contract.NameRule(
-        "factoryName", "^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$", 3, 63)
+        "factoryName", "^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$", 3, 63
+    )
     assert contract.name_rule("runId") == contract.NameRule("runId", None, None, None)
     assert contract.name_rule("nope") is None

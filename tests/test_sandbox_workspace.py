@@ -75,8 +75,9 @@ def import_source(w: Any, path: str, text: str, language: Language = Language.PY
     w.workspace.import_(path, content=b64(text), format=ImportFormat.SOURCE, language=language, **kwargs)
 
 
-def raw_request(url: str, *, method: str = "GET", headers: dict[str, str] | None = None,
-                body: bytes | None = None) -> tuple[int, dict[str, str], Any]:
+def raw_request(
+    url: str, *, method: str = "GET", headers: dict[str, str] | None = None, body: bytes | None = None
+) -> tuple[int, dict[str, str], Any]:
     """A request without the SDK: status, headers and the JSON body."""
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
@@ -94,11 +95,17 @@ AUTH = {"Authorization": f"Bearer {SANDBOX_TOKEN}"}
 
 SOURCES = {
     # language: (what is imported, what SOURCE export returns, file type)
-    Language.PYTHON: ("# Databricks notebook source\nprint(1)\n\n# COMMAND ----------\n\nprint(2)\n",
-                      "# Databricks notebook source\nprint(1)\n\n# COMMAND ----------\n\nprint(2)\n", "py"),
+    Language.PYTHON: (
+        "# Databricks notebook source\nprint(1)\n\n# COMMAND ----------\n\nprint(2)\n",
+        "# Databricks notebook source\nprint(1)\n\n# COMMAND ----------\n\nprint(2)\n",
+        "py",
+    ),
     Language.SQL: ("SELECT 1\n", "-- Databricks notebook source\nSELECT 1\n", "sql"),
-    Language.SCALA: ("// Databricks notebook source\nval x = 1\n",
-                     "// Databricks notebook source\nval x = 1\n", "scala"),
+    Language.SCALA: (
+        "// Databricks notebook source\nval x = 1\n",
+        "// Databricks notebook source\nval x = 1\n",
+        "scala",
+    ),
     Language.R: ("x <- 1\n", "# Databricks notebook source\nx <- 1\n", "r"),
 }
 
@@ -115,7 +122,8 @@ def test_notebooks_in_every_language_round_trip(w: Any) -> None:
         for language in sorted(SOURCES, key=lambda lang: lang.value.lower())
     ]
     assert [(o.path, o.object_type) for o in w.workspace.list("/Shared/etl")] == [
-        ("/Shared/etl/notebooks", ObjectType.DIRECTORY)]
+        ("/Shared/etl/notebooks", ObjectType.DIRECTORY)
+    ]
 
     for language, (_text, source, file_type) in SOURCES.items():
         path = f"/Shared/etl/notebooks/nb_{language.value.lower()}"
@@ -128,13 +136,15 @@ def test_notebooks_in_every_language_round_trip(w: Any) -> None:
         assert exported(w, path) == source
 
     info = w.workspace.get_status("/Shared/etl/notebooks/nb_python")
-    assert (info.object_type, info.language, info.path) == (ObjectType.NOTEBOOK, Language.PYTHON,
-                                                            "/Shared/etl/notebooks/nb_python")
+    assert (info.object_type, info.language, info.path) == (
+        ObjectType.NOTEBOOK,
+        Language.PYTHON,
+        "/Shared/etl/notebooks/nb_python",
+    )
     assert isinstance(info.object_id, int) and info.resource_id == str(info.object_id)
     assert (info.created_at, info.modified_at, info.size) == (None, None, None)  # documented for files only
     folder = w.workspace.get_status("/Shared/etl/notebooks/")  # a trailing slash names the same folder
-    assert (folder.object_type, folder.path, folder.language) == (ObjectType.DIRECTORY, "/Shared/etl/notebooks",
-                                                                  None)
+    assert (folder.object_type, folder.path, folder.language) == (ObjectType.DIRECTORY, "/Shared/etl/notebooks", None)
     # A new workspace has the folders of a real one, the sandbox user's home among them.
     home = f"/Users/{w.current_user.me().user_name}"
     assert home == "/Users/sandbox-user@example.com"
@@ -166,12 +176,18 @@ def test_a_jupyter_notebook_is_imported_as_a_notebook(w: Any) -> None:
     ipynb = {
         "cells": [
             {"cell_type": "markdown", "metadata": {}, "source": ["# Title\n", "Some text"]},
-            {"cell_type": "code", "metadata": {}, "execution_count": 1, "outputs": [],
-             "source": ["x = 1\n", "print(x)"]},
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "execution_count": 1,
+                "outputs": [],
+                "source": ["x = 1\n", "print(x)"],
+            },
             {"cell_type": "code", "metadata": {}, "execution_count": 2, "outputs": [], "source": "%sql\nSELECT 1"},
         ],
         "metadata": {"kernelspec": {"name": "python3", "language": "python"}},
-        "nbformat": 4, "nbformat_minor": 5,
+        "nbformat": 4,
+        "nbformat_minor": 5,
     }
     w.workspace.mkdirs("/Shared/jupyter")
     w.workspace.import_("/Shared/jupyter/explore", content=b64(json.dumps(ipynb)), format=ImportFormat.JUPYTER)
@@ -189,12 +205,19 @@ def test_a_jupyter_notebook_is_imported_as_a_notebook(w: Any) -> None:
     assert answer.file_type == "ipynb"
     back = json.loads(base64.b64decode(answer.content))
     assert [(c["cell_type"], "".join(c["source"])) for c in back["cells"]] == [
-        ("markdown", "# Title\nSome text"), ("code", "x = 1\nprint(x)"), ("code", "%sql\nSELECT 1")]
+        ("markdown", "# Title\nSome text"),
+        ("code", "x = 1\nprint(x)"),
+        ("code", "%sql\nSELECT 1"),
+    ]
     assert back["metadata"]["language_info"]["name"] == "python"
 
     # The language comes from the notebook's metadata.
-    scala = {"cells": [{"cell_type": "code", "source": "val x = 1"}],
-             "metadata": {"language_info": {"name": "scala"}}, "nbformat": 4, "nbformat_minor": 2}
+    scala = {
+        "cells": [{"cell_type": "code", "source": "val x = 1"}],
+        "metadata": {"language_info": {"name": "scala"}},
+        "nbformat": 4,
+        "nbformat_minor": 2,
+    }
     w.workspace.import_("/Shared/jupyter/scala", content=b64(json.dumps(scala)), format=ImportFormat.JUPYTER)
     assert w.workspace.get_status("/Shared/jupyter/scala").language == Language.SCALA
     assert exported(w, "/Shared/jupyter/scala") == "// Databricks notebook source\nval x = 1"
@@ -251,13 +274,17 @@ def test_the_workspace_prefix_names_the_same_objects(w: Any) -> None:
     # Read through the other form; answers carry paths without the prefix, whichever form was asked.
     for folder in ("/Shared/etl", "/Workspace/Shared/etl"):
         assert [(o.path, o.object_type) for o in w.workspace.list(folder)] == [
-            ("/Shared/etl/load", ObjectType.NOTEBOOK), ("/Shared/etl/settings.yml", ObjectType.FILE)]
+            ("/Shared/etl/load", ObjectType.NOTEBOOK),
+            ("/Shared/etl/settings.yml", ObjectType.FILE),
+        ]
     short, long = w.workspace.get_status("/Shared/etl/load"), w.workspace.get_status("/Workspace/Shared/etl/load")
     assert short.object_id == long.object_id and short.path == long.path == "/Shared/etl/load"
     assert exported(w, "/Shared/etl/load") == "# Databricks notebook source\nprint('v1')\n"
     assert w.workspace.download("/Shared/etl/settings.yml").read() == b"retries: 3\n"
     assert [o.path for o in w.workspace.list("/Workspace/Shared/etl", recursive=True)] == [
-        "/Shared/etl/load", "/Shared/etl/settings.yml"]
+        "/Shared/etl/load",
+        "/Shared/etl/settings.yml",
+    ]
 
     # One object: no second one is made through the other form, and an overwrite through it replaces the first.
     with pytest.raises(ResourceAlreadyExists):
@@ -296,8 +323,11 @@ def test_times_and_sizes_are_given_for_files_only(w: Any) -> None:
     import_source(w, "/Shared/app/job", "print(1)\n")
     w.workspace.import_("/Shared/app/settings.yml", content=b64("a: 1\n"), format=ImportFormat.RAW)
     by_path = {o.path: o for o in w.workspace.list("/Shared/app")}
-    for info in (by_path["/Shared/app/job"], w.workspace.get_status("/Shared/app/job"),
-                 w.workspace.get_status("/Shared/app")):
+    for info in (
+        by_path["/Shared/app/job"],
+        w.workspace.get_status("/Shared/app/job"),
+        w.workspace.get_status("/Shared/app"),
+    ):
         assert (info.created_at, info.modified_at, info.size) == (None, None, None), info
     for info in (by_path["/Shared/app/settings.yml"], w.workspace.get_status("/Shared/app/settings.yml")):
         assert info.created_at and info.modified_at >= info.created_at and info.size == 5
@@ -410,8 +440,12 @@ def test_workspace_state_survives_a_restart(tmp_path: Path) -> None:
     # The state keeps every object's times, though the API shows them for files only.
     assert document["created_at"] <= document["modified_at"]
     assert {k: v for k, v in document.items() if k not in ("created_at", "modified_at")} == {
-        "path": "/Shared/etl/load", "object_type": "NOTEBOOK", "object_id": before.object_id,
-        "language": "PYTHON", "content": "# Databricks notebook source\nprint('kept')\n"}
+        "path": "/Shared/etl/load",
+        "object_type": "NOTEBOOK",
+        "object_id": before.object_id,
+        "language": "PYTHON",
+        "content": "# Databricks notebook source\nprint('kept')\n",
+    }
     assert (root / "tree" / "Shared" / "etl" / "#directory.json").is_file()
     assert "content_base64" in json.loads((root / "tree" / "Shared" / "etl" / "data.bin#file.json").read_text())
 
@@ -421,7 +455,10 @@ def test_workspace_state_survives_a_restart(tmp_path: Path) -> None:
         assert after.object_id == before.object_id
         data_after = w.workspace.get_status("/Shared/etl/data.bin")
         assert (data_after.object_id, data_after.created_at, data_after.modified_at) == (
-            data_before.object_id, data_before.created_at, data_before.modified_at)
+            data_before.object_id,
+            data_before.created_at,
+            data_before.modified_at,
+        )
         assert exported(w, "/Shared/etl/load") == "# Databricks notebook source\nprint('kept')\n"
         assert w.workspace.download("/Shared/etl/data.bin").read() == b"\xff\x00\xfe"
         import_source(w, "/Shared/etl/new", "print(2)\n")
@@ -441,14 +478,25 @@ def test_an_older_state_with_a_separate_workspace_tree_is_folded_in(tmp_path: Pa
     documents = {
         "Workspace/#directory.json": {"path": "/Workspace", "object_type": "DIRECTORY", "object_id": 7},
         "Workspace/Shared/#directory.json": {"path": "/Workspace/Shared", "object_type": "DIRECTORY", "object_id": 8},
-        "Workspace/Shared/old/#directory.json": {"path": "/Workspace/Shared/old", "object_type": "DIRECTORY",
-                                                 "object_id": 9},
-        "Workspace/Shared/old/nb#notebook.json": {"path": "/Workspace/Shared/old/nb", "object_type": "NOTEBOOK",
-                                                  "object_id": 10, "language": "PYTHON",
-                                                  "content": "# Databricks notebook source\nprint('old')\n"},
-        "Workspace/Shared/kept/nb#notebook.json": {"path": "/Workspace/Shared/kept/nb", "object_type": "NOTEBOOK",
-                                                   "object_id": 11, "language": "PYTHON",
-                                                   "content": "# Databricks notebook source\nprint('alias')\n"},
+        "Workspace/Shared/old/#directory.json": {
+            "path": "/Workspace/Shared/old",
+            "object_type": "DIRECTORY",
+            "object_id": 9,
+        },
+        "Workspace/Shared/old/nb#notebook.json": {
+            "path": "/Workspace/Shared/old/nb",
+            "object_type": "NOTEBOOK",
+            "object_id": 10,
+            "language": "PYTHON",
+            "content": "# Databricks notebook source\nprint('old')\n",
+        },
+        "Workspace/Shared/kept/nb#notebook.json": {
+            "path": "/Workspace/Shared/kept/nb",
+            "object_type": "NOTEBOOK",
+            "object_id": 11,
+            "language": "PYTHON",
+            "content": "# Databricks notebook source\nprint('alias')\n",
+        },
     }
     for name, document in documents.items():
         (tree / name).parent.mkdir(parents=True, exist_ok=True)
@@ -512,10 +560,12 @@ def test_a_429_storm_on_import_is_retried_by_the_sdk(server: SandboxServer, w: A
 
 def test_injected_faults_answer_the_databricks_way(server: SandboxServer, w: Any) -> None:
     base = server.workspace(HOST)
-    server.faults = Faults(rules=[
-        FaultRule(method="GET", path_contains="get-status", status=429, times=1, retry_after_ms=1500),
-        FaultRule(method="GET", path_contains="get-status", status=503, times=1),
-    ])
+    server.faults = Faults(
+        rules=[
+            FaultRule(method="GET", path_contains="get-status", status=429, times=1, retry_after_ms=1500),
+            FaultRule(method="GET", path_contains="get-status", status=503, times=1),
+        ]
+    )
     status, headers, body = raw_request(f"{base}/api/2.0/workspace/get-status?path=/Shared", headers=AUTH)
     assert (status, headers["Retry-After"], body["error_code"]) == (429, "2", "REQUEST_LIMIT_EXCEEDED")
     status, _, body = raw_request(f"{base}/api/2.0/workspace/get-status?path=/Shared", headers=AUTH)

@@ -57,8 +57,9 @@ def _no_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_working_tree_edit_to_sandbox_does_not_let_anyone_name_themselves(tmp_path: Path) -> None:
     root = real_repo(tmp_path / "data")
     # The requester edits the working tree only: every target "sandbox".
-    edited = CONFIG.replace("      location: westeurope\n", "      location: westeurope\n      auth: sandbox\n"
-                            "      sandbox: .sandbox\n")
+    edited = CONFIG.replace(
+        "      location: westeurope\n", "      location: westeurope\n      auth: sandbox\n      sandbox: .sandbox\n"
+    )
     (root / "portal.yaml").write_text(edited)
     assert "auth: sandbox" in (root / "portal.yaml").read_text()
     for environment in ("prod", None):
@@ -69,12 +70,14 @@ def test_a_working_tree_edit_to_sandbox_does_not_let_anyone_name_themselves(tmp_
 
 def test_naming_oneself_needs_every_target_on_the_sandbox(tmp_path: Path) -> None:
     # dev on the sandbox, prod real: naming oneself for dev is refused too (the same name could then approve prod).
-    text = sandbox_config().replace("      subscription_id: 33333333-3333-3333-3333-333333333333\n"
-                                    "      resource_group: rg-prod\n      factory_name: adf-sales-prod\n"
-                                    "      location: westeurope\n      auth: sandbox\n      sandbox: .sandbox\n",
-                                    "      subscription_id: 33333333-3333-3333-3333-333333333333\n"
-                                    "      resource_group: rg-prod\n      factory_name: adf-sales-prod\n"
-                                    "      location: westeurope\n")
+    text = sandbox_config().replace(
+        "      subscription_id: 33333333-3333-3333-3333-333333333333\n"
+        "      resource_group: rg-prod\n      factory_name: adf-sales-prod\n"
+        "      location: westeurope\n      auth: sandbox\n      sandbox: .sandbox\n",
+        "      subscription_id: 33333333-3333-3333-3333-333333333333\n"
+        "      resource_group: rg-prod\n      factory_name: adf-sales-prod\n"
+        "      location: westeurope\n",
+    )
     assert text.count("auth: sandbox") == 2
     root = sandbox_repo_with(tmp_path / "data", text)
     with pytest.raises(PortalError) as refused:
@@ -94,8 +97,9 @@ def _branch_granting_admin(root: Path, branch: str) -> None:
     try:
         repo.git.checkout("-b", branch)
         text = sandbox_config().replace("version: 1\n", f"version: 1\ngit:\n  main_branch: {branch}\n")
-        text = text.replace("admin: ['group:platform-admins']", "admin: ['group:platform-admins', "
-                                                                "'alice@retail.example']")
+        text = text.replace(
+            "admin: ['group:platform-admins']", "admin: ['group:platform-admins', 'alice@retail.example']"
+        )
         (root / "portal.yaml").write_text(text)
         repo.git.add(A=True)
         repo.index.commit("alice is admin now")
@@ -120,8 +124,9 @@ def test_a_local_branch_naming_itself_main_grants_nothing(tmp_path: Path) -> Non
         promotions.close()
 
 
-def test_the_main_branch_comes_from_the_remote_or_the_portal_settings(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_main_branch_comes_from_the_remote_or_the_portal_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     origin = sandbox_repo_with(tmp_path / "origin", sandbox_config())
     clone = tmp_path / "clone"
     git.Repo.clone_from(origin, clone).close()
@@ -165,8 +170,9 @@ def test_a_real_repository_in_the_demo_folder_gets_no_person_picker(tmp_path: Pa
     assert sign_in_required(site, signs_in=True) is None
 
 
-def test_the_portal_refuses_to_open_a_real_repository_without_sign_in(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_portal_refuses_to_open_a_real_repository_without_sign_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -189,8 +195,11 @@ def test_the_portal_refuses_to_open_a_real_repository_without_sign_in(tmp_path: 
 
 
 def test_one_person_however_the_name_is_spelt() -> None:
-    assert person_key("bob@retail.example") == person_key("B\u200bob@Retail.example\u2060") == \
-        person_key("ｂｏｂ@retail.example")
+    assert (
+        person_key("bob@retail.example")
+        == person_key("B\u200bob@Retail.example\u2060")
+        == person_key("ｂｏｂ@retail.example")
+    )
     with pytest.raises(PortalError) as refused:
         unverified("ri\u200bta@retail.example", allowed=True)
     assert refused.value.code == "IDENTITY" and "U+200B" in refused.value.what
@@ -203,8 +212,14 @@ def test_a_look_alike_name_is_no_second_approver(tmp_path: Path) -> None:
 
     parameters = {}
     for env, sub in SUBS.items():
-        kv = {"reference": {"keyVault": {"id": f"/subscriptions/{sub}/resourceGroups/rg-{env}/providers/"
-                                               f"Microsoft.KeyVault/vaults/kv-{env}"}, "secretName": "lake-key"}}
+        kv = {
+            "reference": {
+                "keyVault": {
+                    "id": f"/subscriptions/{sub}/resourceGroups/rg-{env}/providers/Microsoft.KeyVault/vaults/kv-{env}"
+                },
+                "secretName": "lake-key",
+            }
+        }
         parameters[env] = {"LS_Lake_accountKey": kv, "LS_Sql_connectionString": kv}
     text = sandbox_config().replace("approvals_required: 1", "approvals_required: 2")
     root = sandbox_repo(tmp_path / "data", text, parameters)

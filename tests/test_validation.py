@@ -57,14 +57,25 @@ def pipeline(name: str, *activities: dict[str, Any], **extra: Any) -> dict[str, 
 
 
 def execute(name: str, target: str) -> dict[str, Any]:
-    return {"name": name, "type": "ExecutePipeline", "dependsOn": [], "userProperties": [],
-            "typeProperties": {"pipeline": ref("PipelineReference", target), "waitOnCompletion": True}}
+    return {
+        "name": name,
+        "type": "ExecutePipeline",
+        "dependsOn": [],
+        "userProperties": [],
+        "typeProperties": {"pipeline": ref("PipelineReference", target), "waitOnCompletion": True},
+    }
 
 
 def copy(name: str, source: str, sink: str) -> dict[str, Any]:
-    return {"name": name, "type": "Copy", "dependsOn": [], "userProperties": [],
-            "inputs": [ref("DatasetReference", source)], "outputs": [ref("DatasetReference", sink)],
-            "typeProperties": {"source": {"type": "DelimitedTextSource"}, "sink": {"type": "DelimitedTextSink"}}}
+    return {
+        "name": name,
+        "type": "Copy",
+        "dependsOn": [],
+        "userProperties": [],
+        "inputs": [ref("DatasetReference", source)],
+        "outputs": [ref("DatasetReference", sink)],
+        "typeProperties": {"source": {"type": "DelimitedTextSource"}, "sink": {"type": "DelimitedTextSink"}},
+    }
 
 
 def linked_service(name: str, type_: str = "AzureBlobFS", **type_properties: Any) -> dict[str, Any]:
@@ -76,32 +87,51 @@ def linked_service(name: str, type_: str = "AzureBlobFS", **type_properties: Any
 
 
 def dataset(name: str, linked: str) -> dict[str, Any]:
-    return {"name": name, "properties": {
-        "linkedServiceName": ref("LinkedServiceReference", linked), "annotations": [], "type": "DelimitedText",
-        "typeProperties": {"location": {"type": "AzureBlobFSLocation", "fileSystem": "raw"}}, "schema": []}}
+    return {
+        "name": name,
+        "properties": {
+            "linkedServiceName": ref("LinkedServiceReference", linked),
+            "annotations": [],
+            "type": "DelimitedText",
+            "typeProperties": {"location": {"type": "AzureBlobFSLocation", "fileSystem": "raw"}},
+            "schema": [],
+        },
+    }
 
 
 def trigger(name: str, target: str) -> dict[str, Any]:
-    return {"name": name, "properties": {
-        "annotations": [], "runtimeState": "Stopped", "type": "ScheduleTrigger",
-        "pipelines": [{"pipelineReference": ref("PipelineReference", target), "parameters": {"day": "mon"}}],
-        "typeProperties": {"recurrence": {"frequency": "Day", "interval": 1, "startTime": "2024-01-01T00:00:00Z"}}}}
+    return {
+        "name": name,
+        "properties": {
+            "annotations": [],
+            "runtimeState": "Stopped",
+            "type": "ScheduleTrigger",
+            "pipelines": [{"pipelineReference": ref("PipelineReference", target), "parameters": {"day": "mon"}}],
+            "typeProperties": {"recurrence": {"frequency": "Day", "interval": 1, "startTime": "2024-01-01T00:00:00Z"}},
+        },
+    }
 
 
 def clean_factory(root: Path) -> Path:
     """A small factory that uses every kind of reference and has nothing wrong."""
     new_factory(root)
     # ADF writes the top-level type in lower case for linked services.
-    write(root, "linkedService/LS_Lake.json",
-          {**linked_service("LS_Lake"), "type": "Microsoft.DataFactory/factories/linkedservices"})
+    write(
+        root,
+        "linkedService/LS_Lake.json",
+        {**linked_service("LS_Lake"), "type": "Microsoft.DataFactory/factories/linkedservices"},
+    )
     runtime = linked_service("LS_Sql", "AzureSqlDatabase", server="sql.example.net")
     runtime["properties"]["connectVia"] = ref("IntegrationRuntimeReference", "AutoResolveIntegrationRuntime")
     write(root, "linkedService/LS_Sql.json", runtime)
     write(root, "dataset/DS_In.json", dataset("DS_In", "LS_Lake"))
     write(root, "dataset/DS_Out.json", dataset("DS_Out", "LS_Lake"))
     write(root, "pipeline/PL_Copy.json", pipeline("PL_Copy", copy("Copy data", "DS_In", "DS_Out")))
-    write(root, "pipeline/PL_Main.json", {**pipeline("PL_Main", execute("Run copy", "PL_Copy")),
-                                          "type": "Microsoft.DataFactory/factories/pipelines"})
+    write(
+        root,
+        "pipeline/PL_Main.json",
+        {**pipeline("PL_Main", execute("Run copy", "PL_Copy")), "type": "Microsoft.DataFactory/factories/pipelines"},
+    )
     write(root, "trigger/TR_Daily.json", trigger("TR_Daily", "PL_Main"))
     return root
 
@@ -136,7 +166,9 @@ def test_findings_are_sorted_errors_first_then_by_place(tmp_path):
     report = validate_source(tmp_path)
 
     assert [(f.severity, f.where.split(" ")[0]) for f in report.findings] == [
-        (ERROR, "dataset/DS_A.json"), (ERROR, "pipeline/PL_Z.json"), (WARNING, "linkedService/LS-Dash.json"),
+        (ERROR, "dataset/DS_A.json"),
+        (ERROR, "pipeline/PL_Z.json"),
+        (WARNING, "linkedService/LS-Dash.json"),
     ]
     assert not report.ok
     assert [f.code for f in report.errors] == ["DANGLING_REFERENCE", "NAME_MISMATCH"]
@@ -205,8 +237,10 @@ def test_a_type_that_does_not_match_the_folder(tmp_path):
     ("folder", "body"),
     [
         ("linkedService", linked_service("X_Object", type_="")),
-        ("dataset",
-         {"name": "X_Object", "properties": {"linkedServiceName": ref("LinkedServiceReference", "LS_Lake")}}),
+        (
+            "dataset",
+            {"name": "X_Object", "properties": {"linkedServiceName": ref("LinkedServiceReference", "LS_Lake")}},
+        ),
         ("trigger", {"name": "X_Object", "properties": {"pipelines": []}}),
         ("integrationRuntime", {"name": "X_Object", "properties": {"typeProperties": {}}}),
         ("credential", {"name": "X_Object", "properties": {"typeProperties": {"resourceId": "/subscriptions/x"}}}),
@@ -243,8 +277,11 @@ def test_names_that_differ_only_in_case_are_duplicates(tmp_path):
 
 def test_a_reference_to_an_object_that_does_not_exist(tmp_path):
     clean_factory(tmp_path)
-    write(tmp_path, "pipeline/PL_Outer.json",
-          pipeline("PL_Outer", execute("Fine", "PL_Copy"), execute("Run missing", "PL_Missing")))
+    write(
+        tmp_path,
+        "pipeline/PL_Outer.json",
+        pipeline("PL_Outer", execute("Fine", "PL_Copy"), execute("Run missing", "PL_Missing")),
+    )
 
     finding = only(validate_source(tmp_path), "DANGLING_REFERENCE")
 
@@ -261,8 +298,11 @@ def test_every_dangling_reference_is_reported_but_auto_resolve_is_built_in(tmp_p
     ls = linked_service("LS_Shir")
     ls["properties"]["connectVia"] = ref("IntegrationRuntimeReference", "IR_SelfHosted")
     write(tmp_path, "linkedService/LS_Shir.json", ls)
-    write(tmp_path, "managedVirtualNetwork/default/managedPrivateEndpoint/mpe_lake.json",
-          {"name": "mpe_lake", "properties": {"privateLinkResourceId": "/subscriptions/x", "groupId": "dfs"}})
+    write(
+        tmp_path,
+        "managedVirtualNetwork/default/managedPrivateEndpoint/mpe_lake.json",
+        {"name": "mpe_lake", "properties": {"privateLinkResourceId": "/subscriptions/x", "groupId": "dfs"}},
+    )
 
     report = validate_source(tmp_path)
 
@@ -305,8 +345,10 @@ def test_pipelines_that_execute_each_other(tmp_path):
 
 def test_a_dash_in_a_global_parameter_name(tmp_path):
     clean_factory(tmp_path)
-    new_factory(tmp_path, globalParameters={"env-name": {"type": "String", "value": "dev"},
-                                            "env_ok": {"type": "String", "value": "dev"}})
+    new_factory(
+        tmp_path,
+        globalParameters={"env-name": {"type": "String", "value": "dev"}, "env_ok": {"type": "String", "value": "dev"}},
+    )
 
     report = validate_source(tmp_path)
     finding = only(report, "GLOBAL_PARAMETER_NAME")
@@ -402,10 +444,20 @@ def test_a_single_object_over_4_mb(tmp_path):
 
 def test_two_rules_that_make_the_same_parameter_name(tmp_path):
     clean_factory(tmp_path)
-    write(tmp_path, "linkedService/LS_Web.json",
-          linked_service("LS_Web", "RestService", url="https://a.example", baseUrl="https://b.example"))
-    write(tmp_path, DEFINITION, {LS_TYPE: {"*": {"properties": {"typeProperties": {
-        "url": "=:-endpoint", "baseUrl": "=:-endpoint", "server": "="}}}}})
+    write(
+        tmp_path,
+        "linkedService/LS_Web.json",
+        linked_service("LS_Web", "RestService", url="https://a.example", baseUrl="https://b.example"),
+    )
+    write(
+        tmp_path,
+        DEFINITION,
+        {
+            LS_TYPE: {
+                "*": {"properties": {"typeProperties": {"url": "=:-endpoint", "baseUrl": "=:-endpoint", "server": "="}}}
+            }
+        },
+    )
 
     finding = only(validate_source(tmp_path), "PARAMETER_CLASH")
 
@@ -432,20 +484,26 @@ def test_an_export_failure_becomes_a_finding(tmp_path, monkeypatch):
 
 def test_rules_that_match_nothing(tmp_path):
     clean_factory(tmp_path)
-    write(tmp_path, DEFINITION, {
-        "Microsoft.DataFactory/factories/pipelines": {},  # boilerplate: quiet
-        LS_TYPE: {
-            "*": {"properties": {"typeProperties": {"url": "=", "fooBar": "="}}},
-            "AzureSqlDatabase": {"properties": {"typeProperties": {"server": "=", "database": "="}}},
-            "Odbc": {"properties": {"typeProperties": {"userName": "="}}},
+    write(
+        tmp_path,
+        DEFINITION,
+        {
+            "Microsoft.DataFactory/factories/pipelines": {},  # boilerplate: quiet
+            LS_TYPE: {
+                "*": {"properties": {"typeProperties": {"url": "=", "fooBar": "="}}},
+                "AzureSqlDatabase": {"properties": {"typeProperties": {"server": "=", "database": "="}}},
+                "Odbc": {"properties": {"typeProperties": {"userName": "="}}},
+            },
+            "Microsoft.DataFactory/factories/triggers": {
+                "properties": {
+                    "pipelines": [{"parameters": {"*": "="}}, "pipelineReference.referenceName"],
+                    "typeProperties": {"scope": "="},
+                }
+            },
+            "Microsoft.DataFactory/factories/integrationRuntimes": {"properties": {"typeProperties": {"x": "="}}},
+            "Microsoft.DataFactory/factories/pipeline": {"properties": {"description": "="}},
         },
-        "Microsoft.DataFactory/factories/triggers": {"properties": {
-            "pipelines": [{"parameters": {"*": "="}}, "pipelineReference.referenceName"],
-            "typeProperties": {"scope": "="},
-        }},
-        "Microsoft.DataFactory/factories/integrationRuntimes": {"properties": {"typeProperties": {"x": "="}}},
-        "Microsoft.DataFactory/factories/pipeline": {"properties": {"description": "="}},
-    })
+    )
 
     report = validate_source(tmp_path)
 
@@ -464,10 +522,16 @@ def test_rules_that_match_nothing(tmp_path):
 
 def test_a_subtype_rule_overrides_the_star_rule(tmp_path):
     clean_factory(tmp_path)
-    write(tmp_path, DEFINITION, {LS_TYPE: {
-        "*": {"properties": {"typeProperties": {"server": "=:-anyServer", "url": "="}}},
-        "AzureSqlDatabase": {"properties": {"typeProperties": {"server": "=:-sqlServer"}}},
-    }})
+    write(
+        tmp_path,
+        DEFINITION,
+        {
+            LS_TYPE: {
+                "*": {"properties": {"typeProperties": {"server": "=:-anyServer", "url": "="}}},
+                "AzureSqlDatabase": {"properties": {"typeProperties": {"server": "=:-sqlServer"}}},
+            }
+        },
+    )
 
     report = validate_source(tmp_path)
 
@@ -477,18 +541,26 @@ def test_a_subtype_rule_overrides_the_star_rule(tmp_path):
 
 def test_invalid_rule_text(tmp_path):
     clean_factory(tmp_path)
-    write(tmp_path, DEFINITION, {
-        "Microsoft.DataFactory/factories/triggers": {"properties": {
-            "type": "ScheduleTrigger", "typeProperties": {"recurrence": {"interval": "=::number"}}}},
-        LS_TYPE: {"*": {"properties": {"typeProperties": {"url": "="}}}},
-    })
+    write(
+        tmp_path,
+        DEFINITION,
+        {
+            "Microsoft.DataFactory/factories/triggers": {
+                "properties": {"type": "ScheduleTrigger", "typeProperties": {"recurrence": {"interval": "=::number"}}}
+            },
+            LS_TYPE: {"*": {"properties": {"typeProperties": {"url": "="}}}},
+        },
+    )
 
     report = validate_source(tmp_path)
 
     rules = [f for f in report.findings if f.code in ("PARAM_RULE", "UNKNOWN_RULE")]
     assert [(f.code, f.severity, f.where) for f in rules] == [
-        ("PARAM_RULE", ERROR,
-         f"{DEFINITION} (Microsoft.DataFactory/factories/triggers → properties.typeProperties.recurrence.interval)"),
+        (
+            "PARAM_RULE",
+            ERROR,
+            f"{DEFINITION} (Microsoft.DataFactory/factories/triggers → properties.typeProperties.recurrence.interval)",
+        ),
         # A value that is no rule at all (here a trigger type) parameterizes nothing: reported, not fatal.
         ("UNKNOWN_RULE", WARNING, f"{DEFINITION} (Microsoft.DataFactory/factories/triggers → properties.type)"),
     ]
@@ -499,11 +571,15 @@ def test_invalid_rule_text(tmp_path):
 
 def test_malformed_rule_values(tmp_path):
     clean_factory(tmp_path)
-    write(tmp_path, DEFINITION, {
-        "Microsoft.DataFactory/factories/pipelines": "=",
-        LS_TYPE: {"*": {"properties": {"typeProperties": {"url": 1}}}},
-        "Microsoft.DataFactory/factories/triggers": {"properties": {"pipelines": [{}, 2]}},
-    })
+    write(
+        tmp_path,
+        DEFINITION,
+        {
+            "Microsoft.DataFactory/factories/pipelines": "=",
+            LS_TYPE: {"*": {"properties": {"typeProperties": {"url": 1}}}},
+            "Microsoft.DataFactory/factories/triggers": {"properties": {"pipelines": [{}, 2]}},
+        },
+    )
 
     report = validate_source(tmp_path)
 
@@ -556,13 +632,18 @@ def test_a_factory_without_factory_file_needs_a_name(tmp_path):
 def test_findings_never_show_property_values(tmp_path):
     secret = "s3cr3t-Pa55word"
     clean_factory(tmp_path)
-    ls = linked_service("LS-Secret", "AzureSqlDatabase", connectionString=f"Server=x;Password={secret}",
-                        password={"type": "SecureString", "value": secret})
+    ls = linked_service(
+        "LS-Secret",
+        "AzureSqlDatabase",
+        connectionString=f"Server=x;Password={secret}",
+        password={"type": "SecureString", "value": secret},
+    )
     ls["properties"]["connectVia"] = ref("IntegrationRuntimeReference", "IR_Missing")
     ls["type"] = "Microsoft.DataFactory/factories/datasets"
     write(tmp_path, "linkedService/LS_Renamed.json", ls)
-    write(tmp_path, DEFINITION,
-          {LS_TYPE: {"*": {"properties": {"typeProperties": {"password": {"value": "=:x:nope"}}}}}})
+    write(
+        tmp_path, DEFINITION, {LS_TYPE: {"*": {"properties": {"typeProperties": {"password": {"value": "=:x:nope"}}}}}}
+    )
 
     report = validate_source(tmp_path)
 
@@ -623,12 +704,24 @@ def test_cli_validate_exits_1_on_errors_and_0_when_clean(tmp_path, capsys):
 def test_python_m_portal_validate(tmp_path):
     factory = clean_factory(tmp_path / "f")
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    done = subprocess.run([sys.executable, "-m", "portal", "validate", str(factory)], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "portal", "validate", str(factory)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     write(factory, "dataset/DS_Bad.json", dataset("DS_Bad", "LS_Nowhere"))
-    done = subprocess.run([sys.executable, "-m", "portal", "validate", str(factory)], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "portal", "validate", str(factory)],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1
     assert "[DANGLING_REFERENCE]" in done.stderr
 
@@ -645,8 +738,11 @@ EXPECTED_WARNINGS: dict[str, list[tuple[str, str]]] = {
     ],
     # The definition file gives existingClusterId a value that is no rule.
     "Tej-sharma-11__adf2": [
-        ("UNKNOWN_RULE", f"{DEFINITION} (Microsoft.DataFactory/factories/linkedServices → "
-                         "*.properties.typeProperties.existingClusterId)"),
+        (
+            "UNKNOWN_RULE",
+            f"{DEFINITION} (Microsoft.DataFactory/factories/linkedServices → "
+            "*.properties.typeProperties.existingClusterId)",
+        ),
     ],
     # Publish ran in another factory (adf-7650140-test) than the one whose file Git holds.
     "calebu__adf_cicd": [("FACTORY_NAME", "factory/")],
@@ -654,9 +750,14 @@ EXPECTED_WARNINGS: dict[str, list[tuple[str, str]]] = {
     "Mukka-praneeth__sample": [
         ("DANGLING_REFERENCE", "adfcdc/adfcdc1.json (properties.SourceConnectionsInfo[0].Connection.linkedService)"),
         ("DANGLING_REFERENCE", "adfcdc/adfcdc1.json (properties.TargetConnectionsInfo[0].Connection.linkedService)"),
-        ("DANGLING_REFERENCE",
-         "dataflow/logfile_append_df.json (properties.typeProperties.sinks[0].rejectedDataLinkedService)"),
-        ("DANGLING_REFERENCE", "dataflow/logfile_df.json (properties.typeProperties.sinks[0].rejectedDataLinkedService)"),
+        (
+            "DANGLING_REFERENCE",
+            "dataflow/logfile_append_df.json (properties.typeProperties.sinks[0].rejectedDataLinkedService)",
+        ),
+        (
+            "DANGLING_REFERENCE",
+            "dataflow/logfile_df.json (properties.typeProperties.sinks[0].rejectedDataLinkedService)",
+        ),
     ],
     # The definition file holds an ARM template: it names no resource type, so Publish parameterizes nothing.
     "omkarjadhav-bot__azure-repo": [("NO_RULES", DEFINITION)],
@@ -690,7 +791,8 @@ def test_corpus_factories_validate_without_unexpected_errors(entry):
     assert report.errors == []
     # Beyond rules their authors wrote that match nothing and names with spaces or dashes (both theirs to choose,
     # and ADF accepts them), nothing else is wrong with these factories.
-    others = [(f.code, f.where) for f in report.warnings
-              if f.code not in ("UNUSED_RULE", "NAME_CHARACTERS", "SYNAPSE_TYPE")]
+    others = [
+        (f.code, f.where) for f in report.warnings if f.code not in ("UNUSED_RULE", "NAME_CHARACTERS", "SYNAPSE_TYPE")
+    ]
     assert others == EXPECTED_WARNINGS.get(entry.name, [])
     assert report.object_count > 0

@@ -30,20 +30,32 @@ class AuditFilter:
     until: str | None = None  # exclusive
 
     def kwargs(self) -> dict[str, Any]:
-        return {"environment": self.environment, "actor": self.actor, "kind": self.kind,
-                "promotion_id": self.promotion_id, "since": self.since, "until": self.until}
+        return {
+            "environment": self.environment,
+            "actor": self.actor,
+            "kind": self.kind,
+            "promotion_id": self.promotion_id,
+            "since": self.since,
+            "until": self.until,
+        }
 
 
-def audit_filter(*, environment: str | None = None, actor: str | None = None, kind: str | None = None,
-                 promotion_id: str | None = None, first_day: date | None = None,
-                 last_day: date | None = None) -> AuditFilter:
+def audit_filter(
+    *,
+    environment: str | None = None,
+    actor: str | None = None,
+    kind: str | None = None,
+    promotion_id: str | None = None,
+    first_day: date | None = None,
+    last_day: date | None = None,
+) -> AuditFilter:
     """A filter from what a form gives: blanks mean any; days are whole UTC days, the last one included."""
+
     def given(value: str | None) -> str | None:
         return value.strip() if value and value.strip() else None
 
     since = datetime.combine(first_day, time(), UTC).isoformat() if first_day else None
-    until = (datetime.combine(last_day + timedelta(days=1), time(), UTC).isoformat()
-             if last_day else None)
+    until = datetime.combine(last_day + timedelta(days=1), time(), UTC).isoformat() if last_day else None
     return AuditFilter(given(environment), given(actor), given(kind), given(promotion_id), since, until)
 
 
@@ -75,9 +87,15 @@ def audit_page(store: AuditStore, where: AuditFilter, page: int = 1, page_size: 
 
 
 def event_row(event: AuditEvent) -> dict[str, Any]:
-    return {"seq": event.seq, "at": event.at, "environment": event.environment or "",
-            "actor": event.actor if event.actor_verified else f"{event.actor} (unverified)",
-            "kind": event.kind, "promotion": event.promotion_id or "", "summary": event.summary}
+    return {
+        "seq": event.seq,
+        "at": event.at,
+        "environment": event.environment or "",
+        "actor": event.actor if event.actor_verified else f"{event.actor} (unverified)",
+        "kind": event.kind,
+        "promotion": event.promotion_id or "",
+        "summary": event.summary,
+    }
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ def findings_text(findings: Iterable[Finding]) -> list[tuple[Severity, str]]:
 
 # --- the commit the pages read ------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class MainHead:
     branch: str

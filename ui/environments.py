@@ -38,8 +38,7 @@ class EnvironmentRow:
             "deployed at": when(self.deployed_at),
             "promoted by": self.deployed_by or "",
             "last promotion": (f"{self.last_status} ({self.last_promotion_id})" if self.last_promotion_id else "")
-                              + (f"; {self.running} running" if self.running not in (None, self.last_promotion_id)
-                                 else ""),
+            + (f"; {self.running} running" if self.running not in (None, self.last_promotion_id) else ""),
             "approvals": self.approvals_required,  # needed there; what waits is listed below the matrix
         }
 
@@ -53,18 +52,21 @@ def environment_rows(promotions: Promotions) -> list[EnvironmentRow]:
         newest = promotions.store.promotions(environment=status.environment, limit=1)
         last = newest[0] if newest else None
         current = status.current
-        rows.append(EnvironmentRow(
-            environment=status.environment,
-            approvals_required=config.environment(status.environment).protection.approvals_required,
-            promotion_id=current.id if current else None,
-            snapshot_id=status.snapshot.id if status.snapshot else None,
-            commit=status.snapshot.source_commit if status.snapshot else None,
-            deployed_at=current.finished_at if current else None,
-            deployed_by=current.requested_by if current else None,
-            last_promotion_id=last.id if last else None,
-            last_status=last.status if last else None,
-            last_error=last.error if last else None,
-            running=status.running.id if status.running else None))
+        rows.append(
+            EnvironmentRow(
+                environment=status.environment,
+                approvals_required=config.environment(status.environment).protection.approvals_required,
+                promotion_id=current.id if current else None,
+                snapshot_id=status.snapshot.id if status.snapshot else None,
+                commit=status.snapshot.source_commit if status.snapshot else None,
+                deployed_at=current.finished_at if current else None,
+                deployed_by=current.requested_by if current else None,
+                last_promotion_id=last.id if last else None,
+                last_status=last.status if last else None,
+                last_error=last.error if last else None,
+                running=status.running.id if status.running else None,
+            )
+        )
     return rows
 
 

@@ -62,6 +62,7 @@ class SecretSource:
             if source.kind == KEY_VAULT:
                 return (KEY_VAULT, source.vault_id.strip(), source.secret_name.strip(), source.version.strip())
             return (ENVIRONMENT_VARIABLE, source.variable.strip())
+
         return key(self) == key(other)
 
 
@@ -106,14 +107,18 @@ class FormField:
                 return None
             if source.kind == ENVIRONMENT_VARIABLE:
                 return f"env:{source.variable.strip()}"
-            reference = KeyVaultReference(source.vault_id.strip().rstrip("/"), source.secret_name.strip(),
-                                          source.version.strip() or None)
+            reference = KeyVaultReference(
+                source.vault_id.strip().rstrip("/"), source.secret_name.strip(), source.version.strip() or None
+            )
             problems = reference.problems()
             if source.version.strip() and not re.fullmatch(r"[0-9A-Za-z]{1,64}", source.version.strip()):
                 problems.append("a secret version is the 32-character id Key Vault gives it, letters and digits")
             if problems:
-                raise PortalError(f"environment {self.environment} → {self.name}", "; ".join(problems),
-                                  code=ErrorCode.KEY_VAULT_REFERENCE)
+                raise PortalError(
+                    f"environment {self.environment} → {self.name}",
+                    "; ".join(problems),
+                    code=ErrorCode.KEY_VAULT_REFERENCE,
+                )
             version = f"/{reference.secret_version}" if reference.secret_version else ""
             return f"keyvault:{reference.vault_id}/secrets/{reference.secret_name}{version}"
         if self.widget == INT:
@@ -206,8 +211,9 @@ class ParameterDraft:
         return [line for edit in self.edits for line in edit.changes]
 
 
-def draft_parameters(workspace: MappingWorkspace, env: str, fields: Iterable[FormField],
-                     values: Mapping[str, Any]) -> ParameterDraft:
+def draft_parameters(
+    workspace: MappingWorkspace, env: str, fields: Iterable[FormField], values: Mapping[str, Any]
+) -> ParameterDraft:
     """Check the form's values (`values`: parameter → the widget's value) the way the CLI's `params set` does and
     prepare the edit of what changed; each refusal is kept with its field. Nothing is written."""
     environment = workspace.environment(env)
@@ -243,22 +249,26 @@ def _pending_findings(workspace: MappingWorkspace, env: str, edits: Sequence[Edi
     path = environment.parameter_file_path
     file_after = after.get(path)
     try:
-        values = (parse_parameter_file(file_after.encode("utf-8"), path) if file_after is not None
-                  else workspace.values(environment))
+        values = (
+            parse_parameter_file(file_after.encode("utf-8"), path)
+            if file_after is not None
+            else workspace.values(environment)
+        )
     except FindingsError as error:
         return list(error.findings)
     return check_environment(environment, workspace.export.parameters, values)
 
 
-def findings_by_parameter(findings: Iterable[Finding], env: str) -> tuple[dict[str, tuple[Finding, ...]],
-                                                                           list[Finding]]:
+def findings_by_parameter(
+    findings: Iterable[Finding], env: str
+) -> tuple[dict[str, tuple[Finding, ...]], list[Finding]]:
     """Findings that name one parameter of `env` (for the field), and the rest (for the page)."""
     prefix = f"environment {env} → "
     by_name: dict[str, list[Finding]] = {}
     other: list[Finding] = []
     for finding in findings:
         if finding.where.startswith(prefix):
-            by_name.setdefault(finding.where[len(prefix):], []).append(finding)
+            by_name.setdefault(finding.where[len(prefix) :], []).append(finding)
         else:
             other.append(finding)
     return {name: tuple(found) for name, found in by_name.items()}, other
@@ -297,8 +307,7 @@ class RuleForm:
         from portal.adf.rules_editor import Rule, RuleTarget
 
         target = RuleTarget.parse(self.resource_type, self.path.strip(), self.subtype.strip() or None)
-        return Rule(target, self.action, self.name.strip(), self.type.strip() or None,
-                    self.naming.strip() or None)
+        return Rule(target, self.action, self.name.strip(), self.type.strip() or None, self.naming.strip() or None)
 
 
 _RULE_TYPE_WORDS = {kind.arm_type.lower(): kind.label for kind in Kind}
@@ -308,10 +317,16 @@ _RULE_TYPE_WORDS[GLOBAL_PARAMETERS_TYPE.lower()] = "Global parameters"
 
 def rule_rows(workspace: MappingWorkspace) -> list[dict[str, str]]:
     """The rules in force, one row each, in file order."""
-    return [{"resource type": _RULE_TYPE_WORDS.get(rule.target.resource_type.lower(), rule.target.resource_type),
-             "subtype": rule.target.subtype or "", "path": rule.target.dotted, "rule": rule.text(),
-             "naming": rule.naming or ""}
-            for rule in workspace.rules()]
+    return [
+        {
+            "resource type": _RULE_TYPE_WORDS.get(rule.target.resource_type.lower(), rule.target.resource_type),
+            "subtype": rule.target.subtype or "",
+            "path": rule.target.dotted,
+            "rule": rule.text(),
+            "naming": rule.naming or "",
+        }
+        for rule in workspace.rules()
+    ]
 
 
 @dataclass(frozen=True)
@@ -327,17 +342,20 @@ class RuleDraft:
     def lines(self) -> list[str]:
         """What the change does to the template's parameters: `+ name (type)`, `- name`, `~ name (old → new)`."""
         preview = self.preview
-        return ([f"+ {p.name} ({p.type})" for p in preview.added]
-                + [f"- {p.name}" for p in preview.removed]
-                + [f"~ {new.name} ({old.type} → {new.type})" for old, new in preview.changed])
+        return (
+            [f"+ {p.name} ({p.type})" for p in preview.added]
+            + [f"- {p.name}" for p in preview.removed]
+            + [f"~ {new.name} ({old.type} → {new.type})" for old, new in preview.changed]
+        )
 
     @property
     def can_save(self) -> bool:
         return bool(self.edits)
 
 
-def draft_rule_change(workspace: MappingWorkspace, *, add: RuleForm | None = None,
-                      remove_index: int | None = None) -> RuleDraft:
+def draft_rule_change(
+    workspace: MappingWorkspace, *, add: RuleForm | None = None, remove_index: int | None = None
+) -> RuleDraft:
     """Add a rule and/or remove the `remove_index`-th rule of `rule_rows`, with the preview of the parameters
     the new rules yield. Nothing is written; a rule of the wrong form is a PortalError naming its field."""
     remove = None

@@ -62,8 +62,10 @@ def snapshot_choices(promotions: Promotions, *, recent: int = 15) -> list[RefCho
         elif ref.kind == "tag":
             label = f"tag {ref.name} · {short(ref.commit)}"
         else:
-            label = (f"commit {short(ref.commit)} · {ref.committed.strftime('%Y-%m-%d %H:%M')} · {ref.author} · "
-                     f"{_subject(ref)}")
+            label = (
+                f"commit {short(ref.commit)} · {ref.committed.strftime('%Y-%m-%d %H:%M')} · {ref.author} · "
+                f"{_subject(ref)}"
+            )
         choices.append(RefChoice(ref.name, label, ref.commit))
     return choices
 
@@ -92,14 +94,22 @@ def changed_objects(plan: Plan) -> list[ObjectChange]:
 
 
 def property_rows(change: ObjectChange) -> list[dict[str, str]]:
-    return [{"property": c.path, "before": shown_value(c.before), "after": shown_value(c.after)}
-            for c in change.changes]
+    return [
+        {"property": c.path, "before": shown_value(c.before), "after": shown_value(c.after)} for c in change.changes
+    ]
 
 
 def trigger_rows(plan: Plan) -> list[dict[str, str]]:
-    return [{"trigger": t.name, "does": trigger_steps(t.stop, t.start), "why": t.reason,
-             "event subscription": "unsubscribed first, subscribed again" if t.event_subscription else ""}
-            for t in plan.triggers if t.stop or t.start]
+    return [
+        {
+            "trigger": t.name,
+            "does": trigger_steps(t.stop, t.start),
+            "why": t.reason,
+            "event subscription": "unsubscribed first, subscribed again" if t.event_subscription else "",
+        }
+        for t in plan.triggers
+        if t.stop or t.start
+    ]
 
 
 def deletion_notice(plan: Plan) -> tuple[str, str] | None:
@@ -110,25 +120,39 @@ def deletion_notice(plan: Plan) -> tuple[str, str] | None:
     names = ", ".join(literal(o.label) for o in plan.deletions[:20]) + (" …" if len(plan.deletions) > 20 else "")
     if plan.deletions_enabled:
         return "error", f"**{len(plan.deletions)} live objects will be DELETED** (not in the source): {names}"
-    return "warning", (f"{len(plan.deletions)} live objects are not in the source and are kept (deletion is off "
-                       f"for {plan.environment}): {names}")
+    return "warning", (
+        f"{len(plan.deletions)} live objects are not in the source and are kept (deletion is off "
+        f"for {plan.environment}): {names}"
+    )
 
 
 def notebook_rows(plan: NotebookPlan) -> list[dict[str, str]]:
-    rows = [{"action": "create", "object": f"folder {f}", "from": "", "why": "missing"}
-            for f in plan.folders_to_create]
-    rows += [{"action": c.action, "object": c.label, "from": c.repo_path or "",
-              "why": c.reason + (" (drift)" if c.drift else "")} for c in plan.changes]
-    rows += [{"action": "delete", "object": f"folder {f}", "from": "", "why": "emptied"}
-             for f in plan.folders_to_delete]
+    rows = [{"action": "create", "object": f"folder {f}", "from": "", "why": "missing"} for f in plan.folders_to_create]
+    rows += [
+        {
+            "action": c.action,
+            "object": c.label,
+            "from": c.repo_path or "",
+            "why": c.reason + (" (drift)" if c.drift else ""),
+        }
+        for c in plan.changes
+    ]
+    rows += [
+        {"action": "delete", "object": f"folder {f}", "from": "", "why": "emptied"} for f in plan.folders_to_delete
+    ]
     return rows
 
 
 def step_rows(plan: Plan) -> list[dict[str, str]]:
     """The steps applying the plan runs, in order, as `portal plan` prints them."""
-    return [{"step": f"{number}. {step.name}", "items": str(len(step.items)) if step.runs else "",
-             "does": step.description if step.runs else f"skipped: {step.skipped_because}"}
-            for number, step in enumerate(plan_steps(plan), 1)]
+    return [
+        {
+            "step": f"{number}. {step.name}",
+            "items": str(len(step.items)) if step.runs else "",
+            "does": step.description if step.runs else f"skipped: {step.skipped_because}",
+        }
+        for number, step in enumerate(plan_steps(plan), 1)
+    ]
 
 
 # --- who may do what -------------------------------------------------------------------------------------------
@@ -144,8 +168,9 @@ class Permissions:
     roles: frozenset[str]
 
 
-def permissions(promotions: Promotions, identity: Identity | None,
-                config: PortalConfig | None = None) -> dict[str, Permissions]:
+def permissions(
+    promotions: Promotions, identity: Identity | None, config: PortalConfig | None = None
+) -> dict[str, Permissions]:
     """What `identity` may do in each environment, by the main branch's rules (the façade checks again)."""
     config = config or promotions.main_config()
     result = {}
@@ -159,15 +184,19 @@ def permissions(promotions: Promotions, identity: Identity | None,
             reject=allowed(config, identity, Action.REJECT, env.name),
             skip=allowed(config, identity, Action.SKIP, env.name),
             rollback=allowed(config, identity, Action.ROLLBACK, env.name),
-            roles=frozenset(roles_of(config, identity, env.name)))
+            roles=frozenset(roles_of(config, identity, env.name)),
+        )
     return result
 
 
 def refusal_hint(action: str, environment: str) -> str:
     """Why a button is disabled: the roles the action needs (`action`: an `Action` value)."""
     needed = Action(action)
-    return (f"You may not {verb(needed)} in {environment}: it needs the role "
-            + " or ".join(ACTION_ROLES[needed] + (Role.ADMIN,)) + " (access.roles in portal.yaml)")
+    return (
+        f"You may not {verb(needed)} in {environment}: it needs the role "
+        + " or ".join(ACTION_ROLES[needed] + (Role.ADMIN,))
+        + " (access.roles in portal.yaml)"
+    )
 
 
 # --- promotions waiting, or ready to run -----------------------------------------------------------------------
@@ -197,11 +226,16 @@ def pending_requests(promotions: Promotions, identity: Identity | None, *, limit
     result = []
     for promotion in reversed(waiting):
         snapshot = promotions.store.snapshot(promotion.snapshot_id)
-        result.append(PendingRequest(
-            promotion, snapshot.source_commit if snapshot else None,
-            tuple(promotions.store.approvals(promotion.id)), frozenset(promotions.valid_approvals(promotion)),
-            tuple(promotions.who_may_approve(promotion)),
-            identity is not None and person_key(identity.name) == person_key(promotion.requested_by)))
+        result.append(
+            PendingRequest(
+                promotion,
+                snapshot.source_commit if snapshot else None,
+                tuple(promotions.store.approvals(promotion.id)),
+                frozenset(promotions.valid_approvals(promotion)),
+                tuple(promotions.who_may_approve(promotion)),
+                identity is not None and person_key(identity.name) == person_key(promotion.requested_by),
+            )
+        )
     return result
 
 

@@ -96,10 +96,16 @@ def export_bundle(export: ArmExport) -> ExportBundle:
         files = []
         for path, document in export.documents():
             data = (target / path).read_bytes()
-            files.append(ExportFile(path, _role(path), data.decode("utf-8"),
-                                    len(document.get("parameters", {})) if isinstance(document, dict) else 0,
-                                    len(document.get("resources", [])) if isinstance(document, dict) else 0,
-                                    len(data)))
+            files.append(
+                ExportFile(
+                    path,
+                    _role(path),
+                    data.decode("utf-8"),
+                    len(document.get("parameters", {})) if isinstance(document, dict) else 0,
+                    len(document.get("resources", [])) if isinstance(document, dict) else 0,
+                    len(data),
+                )
+            )
     return ExportBundle(export.factory_name, tuple(files), tuple(limits))
 
 
@@ -127,8 +133,10 @@ def template_objects(workspace: MappingWorkspace) -> list[tuple[str, str]]:
 
 
 def rendered_rows(rendered: RenderedEnvironment) -> list[dict[str, str]]:
-    return [{"kind": r.kind_label, "object": r.object_name, "deployed as": r.name,
-             "file": f"{r.folder}/{r.file_name}"} for r in rendered.resources]
+    return [
+        {"kind": r.kind_label, "object": r.object_name, "deployed as": r.name, "file": f"{r.folder}/{r.file_name}"}
+        for r in rendered.resources
+    ]
 
 
 def secret_rows(rendered: RenderedEnvironment, workspace: MappingWorkspace) -> list[dict[str, str]]:
@@ -139,9 +147,13 @@ def secret_rows(rendered: RenderedEnvironment, workspace: MappingWorkspace) -> l
             continue
         variable = rendered.secrets_from_environment.get(parameter.name)
         entry = rendered.parameter_file.get(parameter.name)
-        source = (f"environment variable {variable}" if variable
-                  else entry.reference.describe() if entry is not None and entry.reference is not None
-                  else "— missing —")
+        source = (
+            f"environment variable {variable}"
+            if variable
+            else entry.reference.describe()
+            if entry is not None and entry.reference is not None
+            else "— missing —"
+        )
         rows.append({"parameter": parameter.name, "comes from": source})
     return rows
 
@@ -150,16 +162,18 @@ def resource_document(rendered: RenderedEnvironment, kind: str, object_name: str
     """One rendered resource as `portal render` writes it (secrets shown as their source)."""
     resource = rendered.find(object_name, kind)
     if resource is None:
-        raise PortalError(f"environment {rendered.environment} → {kind} {object_name}",
-                          "is not in the rendered environment", code=ErrorCode.UNKNOWN_OBJECT)
+        raise PortalError(
+            f"environment {rendered.environment} → {kind} {object_name}",
+            "is not in the rendered environment",
+            code=ErrorCode.UNKNOWN_OBJECT,
+        )
     return resource.as_json()
 
 
 DIFFERS = "differs"
 
 
-def comparison_table(renders: Mapping[str, RenderedEnvironment], kind: str,
-                     object_name: str) -> list[dict[str, Any]]:
+def comparison_table(renders: Mapping[str, RenderedEnvironment], kind: str, object_name: str) -> list[dict[str, Any]]:
     """One object's rendered properties side by side, one row per property path, each value as display text,
     with a `differs` column that is True where the environments disagree."""
     rows = []
@@ -186,9 +200,11 @@ class LimitSummary:
             MAX_TEMPLATE_BYTES,
         )
 
-        return (f"{self.parameters} parameters (ARM allows {MAX_PARAMETERS}), {self.resources} resources "
-                f"({MAX_RESOURCES}), {self.size / (1024 * 1024):.2f} MB "
-                f"({MAX_TEMPLATE_BYTES // (1024 * 1024)} MB)")
+        return (
+            f"{self.parameters} parameters (ARM allows {MAX_PARAMETERS}), {self.resources} resources "
+            f"({MAX_RESOURCES}), {self.size / (1024 * 1024):.2f} MB "
+            f"({MAX_TEMPLATE_BYTES // (1024 * 1024)} MB)"
+        )
 
 
 def limit_summary(bundle: ExportBundle) -> LimitSummary:

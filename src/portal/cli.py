@@ -12,10 +12,12 @@ from portal.errors import FindingsError, PortalError, Severity
 def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("adf_root", metavar="ADF_ROOT", help="folder holding the factory's Git JSON")
     parser.add_argument("--ref", help="read this Git commit, branch or tag instead of the working tree")
-    parser.add_argument("--root-folder", help="ADF root folder inside the repository, as in ADF's Git "
-                        "configuration (e.g. /adf); ADF_ROOT is then the repository")
-    parser.add_argument("--factory-name", help="factory to export for when factory/ holds several files "
-                        "or none")
+    parser.add_argument(
+        "--root-folder",
+        help="ADF root folder inside the repository, as in ADF's Git "
+        "configuration (e.g. /adf); ADF_ROOT is then the repository",
+    )
+    parser.add_argument("--factory-name", help="factory to export for when factory/ holds several files or none")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,8 +27,11 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export-arm", help="write the ARM templates ADF Publish would make")
     _add_source_arguments(export)
     export.add_argument("--out", required=True, help="folder to write the templates to")
-    export.add_argument("--locale", default="en", help="language of the descriptions in the templates, as "
-                        "ADF Studio writes them (en, ja); default en")
+    export.add_argument(
+        "--locale",
+        default="en",
+        help="language of the descriptions in the templates, as ADF Studio writes them (en, ja); default en",
+    )
 
     validate = commands.add_parser("validate", help="check the factory's JSON for errors")
     _add_source_arguments(validate)
@@ -39,8 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     set_ = params_commands.add_parser("set", help="give a parameter a value (saved as a Git commit)")
     set_.add_argument("env", metavar="ENV")
     set_.add_argument("name", metavar="NAME")
-    set_.add_argument("value", metavar="VALUE", help="the value; for a secret keyvault:<vault id>/secrets/<name> "
-                      "or env:VARIABLE")
+    set_.add_argument(
+        "value", metavar="VALUE", help="the value; for a secret keyvault:<vault id>/secrets/<name> or env:VARIABLE"
+    )
     check = params_commands.add_parser("validate", help="check the values of one environment or all")
     check.add_argument("env", metavar="ENV", nargs="?")
     stale = params_commands.add_parser("remove-stale", help="remove values of parameters the template lost")
@@ -57,21 +63,33 @@ def build_parser() -> argparse.ArgumentParser:
     rules_add = rules_commands.add_parser("add", help="add or replace a rule (saved as a Git commit)")
     rules_remove = rules_commands.add_parser("remove", help="remove a rule (saved as a Git commit)")
     for sub in (rules_add, rules_remove):
-        sub.add_argument("resource_type", metavar="TYPE", help="linkedService, dataset, pipeline, trigger, … or "
-                         "the ARM type")
-        sub.add_argument("path", metavar="PATH", help="property path, e.g. properties.typeProperties.url; * for "
-                         "every key, [] for every array item")
-        sub.add_argument("--subtype", help="for linked services and datasets: a type such as AzureSqlDatabase "
-                         "(default: every type, *)")
+        sub.add_argument(
+            "resource_type", metavar="TYPE", help="linkedService, dataset, pipeline, trigger, … or the ARM type"
+        )
+        sub.add_argument(
+            "path",
+            metavar="PATH",
+            help="property path, e.g. properties.typeProperties.url; * for every key, [] for every array item",
+        )
+        sub.add_argument(
+            "--subtype",
+            help="for linked services and datasets: a type such as AzureSqlDatabase (default: every type, *)",
+        )
         sub.add_argument("--preview", action="store_true", help="show the parameters it yields; commit nothing")
         _add_commit_arguments(sub)
-    rules_add.add_argument("--action", default="=", choices=["=", "-", "|"],
-                           help="= keep the value as default, - required, | secret (default =)")
-    rules_add.add_argument("--name", default="", help="parameter name part: -short, or a replacement for the "
-                           "last path segment")
+    rules_add.add_argument(
+        "--action",
+        default="=",
+        choices=["=", "-", "|"],
+        help="= keep the value as default, - required, | secret (default =)",
+    )
+    rules_add.add_argument(
+        "--name", default="", help="parameter name part: -short, or a replacement for the last path segment"
+    )
     rules_add.add_argument("--type", help="string, securestring, int, bool, object, secureobject or array")
-    rules_add.add_argument("--naming", help="with []: the item property that names items, e.g. "
-                           "pipelineReference.referenceName")
+    rules_add.add_argument(
+        "--naming", help="with []: the item property that names items, e.g. pipelineReference.referenceName"
+    )
     for sub in (rules_list, rules_add, rules_remove):
         _add_repo_arguments(sub)
 
@@ -91,8 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--latency-ms", type=int, default=0, help="added to every request")
     serve.add_argument("--throttle-every", type=int, default=0, help="answer every Nth request with 429")
     serve.add_argument("--error-every", type=int, default=0, help="answer every Nth write with 503")
-    serve.add_argument("--workspace", action="append", default=[], metavar="HOST",
-                       help="also serve the Databricks workspace API for this workspace host (repeatable)")
+    serve.add_argument(
+        "--workspace",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="also serve the Databricks workspace API for this workspace host (repeatable)",
+    )
 
     demo = commands.add_parser("demo", help="create a ready demo data repository on the embedded sandbox")
     demo.add_argument("--path", required=True, help="an empty or new folder for the repository")
@@ -111,8 +134,9 @@ def _add_repo_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _add_commit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--branch", help="the new branch for the commit (default: params/<env>-<time>)")
-    parser.add_argument("--direct", action="store_true",
-                        help="commit straight to the main branch (only where portal.yaml allows it)")
+    parser.add_argument(
+        "--direct", action="store_true", help="commit straight to the main branch (only where portal.yaml allows it)"
+    )
     parser.add_argument("--push", action="store_true", default=None, help="push the branch after committing")
     parser.add_argument("--author", help='"Name <email>" (default: the repository\'s Git user)')
     parser.add_argument("--message", help="the commit's first line (default: made from the changes)")
@@ -144,8 +168,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sandbox":
             from portal.sandbox import Faults, serve as serve_sandbox
 
-            serve_sandbox(args.state, port=args.port, workspaces=args.workspace, faults=Faults(
-                latency_ms=args.latency_ms, throttle_every=args.throttle_every, error_every=args.error_every))
+            serve_sandbox(
+                args.state,
+                port=args.port,
+                workspaces=args.workspace,
+                faults=Faults(
+                    latency_ms=args.latency_ms, throttle_every=args.throttle_every, error_every=args.error_every
+                ),
+            )
             return 0
         if args.command == "demo":
             from portal.events import PrintSink
@@ -171,8 +201,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _export(args: argparse.Namespace) -> int:
     from portal.adf import export_to_folder
 
-    result = export_to_folder(args.adf_root, args.out, ref=args.ref, root_folder=args.root_folder,
-                              factory_name=args.factory_name, locale=args.locale)
+    result = export_to_folder(
+        args.adf_root,
+        args.out,
+        ref=args.ref,
+        root_folder=args.root_folder,
+        factory_name=args.factory_name,
+        locale=args.locale,
+    )
     for finding in result.warnings:
         print(finding, file=sys.stderr)
     print(f"wrote {len(result.files)} files for factory {result.factory_name!r} to {result.out_dir}")
@@ -182,8 +218,7 @@ def _export(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from portal.adf.validation import validate_source
 
-    report = validate_source(args.adf_root, ref=args.ref, root_folder=args.root_folder,
-                             factory_name=args.factory_name)
+    report = validate_source(args.adf_root, ref=args.ref, root_folder=args.root_folder, factory_name=args.factory_name)
     for finding in report.findings:
         print(finding, file=sys.stderr if finding.severity is Severity.ERROR else sys.stdout)
     errors = sum(1 for f in report.findings if f.severity is Severity.ERROR)

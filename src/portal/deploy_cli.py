@@ -28,8 +28,10 @@ def run(args: argparse.Namespace) -> int:
 
 def print_plan(plan: Plan) -> None:
     counts = plan.counts()
-    print(f"Plan {plan.hash[:12]} for {plan.environment} (factory {plan.factory}, source "
-          f"{(plan.source_commit or 'working tree')[:10]})")
+    print(
+        f"Plan {plan.hash[:12]} for {plan.environment} (factory {plan.factory}, source "
+        f"{(plan.source_commit or 'working tree')[:10]})"
+    )
     for change in plan.objects:
         if change.action == "unchanged":
             continue
@@ -47,8 +49,10 @@ def print_plan(plan: Plan) -> None:
         print(f"  note: {note}")
     for blocker in plan.blockers:
         print(f"  cannot apply: {blocker}")
-    print(f"{counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete, "
-          f"{counts['unchanged']} unchanged, {counts['triggers']} trigger changes")
+    print(
+        f"{counts['create']} to create, {counts['update']} to update, {counts['delete']} to delete, "
+        f"{counts['unchanged']} unchanged, {counts['triggers']} trigger changes"
+    )
     if plan.notebooks is not None:
         print_notebooks(plan.notebooks)
     print_steps(plan)
@@ -67,11 +71,16 @@ def print_notebooks(plan: NotebookPlan) -> None:
     if plan.write_manifest and not (plan.changes or plan.folders_to_create or plan.folders_to_delete):
         print("  ~ the portal's manifest is recorded again (objects were saved in the workspace without a change)")
     if plan.left_alone:
-        print(f"  {len(plan.left_alone)} objects the portal did not deploy are left alone: "
-              + ", ".join(plan.left_alone[:5]) + (" …" if len(plan.left_alone) > 5 else ""))
+        print(
+            f"  {len(plan.left_alone)} objects the portal did not deploy are left alone: "
+            + ", ".join(plan.left_alone[:5])
+            + (" …" if len(plan.left_alone) > 5 else "")
+        )
     counts = plan.counts()
-    print(f"{counts['create']} to create, {counts['update']} to update, {counts['delete']} to prune, "
-          f"{counts['unchanged']} unchanged, {counts['drift']} edited in the workspace")
+    print(
+        f"{counts['create']} to create, {counts['update']} to update, {counts['delete']} to prune, "
+        f"{counts['unchanged']} unchanged, {counts['drift']} edited in the workspace"
+    )
 
 
 def print_steps(plan: Plan) -> None:

@@ -196,8 +196,7 @@ class Finding:
 class PortalError(Exception):
     """An error with a place, raised when work cannot go on."""
 
-    def __init__(self, where: str, what: str, hint: str | None = None,
-                 code: ErrorCode = ErrorCode.PORTAL):
+    def __init__(self, where: str, what: str, hint: str | None = None, code: ErrorCode = ErrorCode.PORTAL):
         self.where = where
         self.what = what
         self.hint = hint

@@ -28,8 +28,19 @@ if TYPE_CHECKING:
     import git
 
 __all__ = [
-    "GitRef", "PushResult", "commit_paths", "common_dir", "find_commit", "git_command", "git_executable",
-    "init_repo", "open_repo", "push", "recent_refs", "resolve_commit", "symbolic_target",
+    "GitRef",
+    "PushResult",
+    "commit_paths",
+    "common_dir",
+    "find_commit",
+    "git_command",
+    "git_executable",
+    "init_repo",
+    "open_repo",
+    "push",
+    "recent_refs",
+    "resolve_commit",
+    "symbolic_target",
 ]
 
 NOT_A_REPOSITORY = "is not a Git repository"
@@ -38,8 +49,13 @@ NOT_A_REPOSITORY = "is not a Git repository"
 # --- opening ---------------------------------------------------------------------------------------------------
 
 
-def open_repo(path: str | os.PathLike[str], *, search_parents: bool = True, what: str = NOT_A_REPOSITORY,
-              code: ErrorCode = ErrorCode.GIT) -> git.Repo:
+def open_repo(
+    path: str | os.PathLike[str],
+    *,
+    search_parents: bool = True,
+    what: str = NOT_A_REPOSITORY,
+    code: ErrorCode = ErrorCode.GIT,
+) -> git.Repo:
     """The Git repository at `path`, or a PortalError(`str(path)`, `what`, code=`code`) when there is none.
 
     With `search_parents` (the default) it is the repository that *contains* `path`: a file, or a path that does
@@ -80,8 +96,7 @@ def init_repo(path: str | os.PathLike[str], initial_branch: str = "main") -> git
     return git.Repo.init(path, initial_branch=initial_branch)
 
 
-def commit_paths(repo: git.Repo, paths: Iterable[str], message: str, *, author_name: str,
-                 author_email: str) -> str:
+def commit_paths(repo: git.Repo, paths: Iterable[str], message: str, *, author_name: str, author_email: str) -> str:
     """Stage `paths` (relative to the working tree) and commit them with this author as author and committer;
     the new commit's id."""
     import git
@@ -148,8 +163,11 @@ def recent_refs(repo_root: str | os.PathLike[str], main_branch: str, recent: int
     with open_repo(repo_root) as repo:
         main_ref = f"refs/heads/{main_branch}"
         refs = [_git_ref("branch", main_branch, resolve_commit(repo, main_ref))]
-        refs += [_git_ref("branch", branch.name, branch.commit)
-                 for branch in sorted(repo.heads, key=lambda b: b.name) if branch.name != main_branch]
+        refs += [
+            _git_ref("branch", branch.name, branch.commit)
+            for branch in sorted(repo.heads, key=lambda b: b.name)
+            if branch.name != main_branch
+        ]
         refs += [_git_ref("tag", tag.name, tag.commit) for tag in sorted(repo.tags, key=lambda t: t.name)]
         refs += [_git_ref("commit", commit.hexsha, commit) for commit in repo.iter_commits(main_ref, max_count=recent)]
         return tuple(refs)
@@ -157,8 +175,14 @@ def recent_refs(repo_root: str | os.PathLike[str], main_branch: str, recent: int
 
 def _git_ref(kind: Literal["branch", "tag", "commit"], name: str, commit: git.Commit) -> GitRef:
     message = str(commit.message).strip()
-    return GitRef(kind=kind, name=name, commit=commit.hexsha, subject=message.splitlines()[0] if message else "",
-                  author=str(commit.author.name), committed=datetime.fromtimestamp(commit.committed_date, UTC))
+    return GitRef(
+        kind=kind,
+        name=name,
+        commit=commit.hexsha,
+        subject=message.splitlines()[0] if message else "",
+        author=str(commit.author.name),
+        committed=datetime.fromtimestamp(commit.committed_date, UTC),
+    )
 
 
 # --- running Git ---------------------------------------------------------------------------------------------------

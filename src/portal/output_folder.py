@@ -80,8 +80,9 @@ def write_output_folder(
         for output in files:
             relative = _relative(output.path, target)
             if relative in seen or relative == manifest:
-                raise PortalError(f"{target}/{relative}", f"{command} would write this file twice",
-                                  code=ErrorCode.OUT_DIR)
+                raise PortalError(
+                    f"{target}/{relative}", f"{command} would write this file twice", code=ErrorCode.OUT_DIR
+                )
             seen.add(relative)
             path = _free_path(staging, relative, target, command)
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,14 +91,15 @@ def write_output_folder(
             written.append(relative)
         if manifest is not None:
             path = _free_path(staging, manifest, target, command, own=True)
-            path.write_text(json.dumps({"writtenBy": command, "files": sorted(written)}, indent=2) + "\n",
-                            encoding="utf-8")
+            path.write_text(
+                json.dumps({"writtenBy": command, "files": sorted(written)}, indent=2) + "\n", encoding="utf-8"
+            )
         _swap(staging, target)
     except OSError as error:
         shutil.rmtree(staging, ignore_errors=True)
         place = error.filename if isinstance(error.filename, str) else str(target)
         if place.startswith(str(staging)):
-            place = str(target) + place[len(str(staging)):]
+            place = str(target) + place[len(str(staging)) :]
         raise PortalError(place, f"cannot be written: {error.strerror or error}", code=ErrorCode.OUT_DIR) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -114,8 +116,12 @@ def checked_target(out_dir: str | os.PathLike[str], protected: Sequence[Protecte
         raise PortalError(str(given), f"cannot be used as the output folder: {error}", code=ErrorCode.OUT_DIR) from None
 
     def refuse(why: str, hint: str | None = None) -> PortalError:
-        return PortalError(str(target), f"cannot be the output folder of {command}: {why}; nothing was written",
-                           hint=hint or "choose a folder of its own, e.g. ./out", code=ErrorCode.OUT_DIR)
+        return PortalError(
+            str(target),
+            f"cannot be the output folder of {command}: {why}; nothing was written",
+            hint=hint or "choose a folder of its own, e.g. ./out",
+            code=ErrorCode.OUT_DIR,
+        )
 
     if target.exists() and not target.is_dir():
         raise refuse("it exists and is not a folder")
@@ -148,7 +154,7 @@ def checked_target(out_dir: str | os.PathLike[str], protected: Sequence[Protecte
 def _is_git_folder(place: Path) -> bool:
     """A repository's Git folder (a bare repository, or a `.git` folder under another name)."""
     try:
-        return ((place / "HEAD").is_file() and (place / "objects").is_dir() and (place / "refs").is_dir())
+        return (place / "HEAD").is_file() and (place / "objects").is_dir() and (place / "refs").is_dir()
     except OSError:
         return False
 
@@ -158,12 +164,17 @@ def _make_staging(target: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     except OSError as error:
-        raise PortalError(str(target), f"cannot be written: {error.strerror or error} ({error.filename or target})",
-                          hint="choose a folder you may write to", code=ErrorCode.OUT_DIR) from None
+        raise PortalError(
+            str(target),
+            f"cannot be written: {error.strerror or error} ({error.filename or target})",
+            hint="choose a folder you may write to",
+            code=ErrorCode.OUT_DIR,
+        ) from None
 
 
-def _previous_files(target: Path, own_files: Callable[[Path], Iterable[str]] | None, manifest: str | None,
-                    command: str) -> list[str]:
+def _previous_files(
+    target: Path, own_files: Callable[[Path], Iterable[str]] | None, manifest: str | None, command: str
+) -> list[str]:
     """The files an earlier run of the command wrote into `target` (relative paths)."""
     found: list[str] = []
     if own_files is not None:
@@ -171,19 +182,31 @@ def _previous_files(target: Path, own_files: Callable[[Path], Iterable[str]] | N
     if manifest is not None:
         path = target / manifest
         if path.is_symlink() or (path.exists() and not path.is_file()):
-            raise PortalError(str(path), f"is not the file list {command} writes; nothing was written",
-                              hint="remove it, or choose another folder", code=ErrorCode.OUT_DIR)
+            raise PortalError(
+                str(path),
+                f"is not the file list {command} writes; nothing was written",
+                hint="remove it, or choose another folder",
+                code=ErrorCode.OUT_DIR,
+            )
         if path.is_file():
             where = str(path)
             try:
                 document = load_json(path.read_bytes().decode("utf-8"))
             except (UnicodeDecodeError, ValueError) as error:
-                raise PortalError(where, f"is not the file list {command} writes ({error}); nothing was written",
-                                  hint="remove it, or choose another folder", code=ErrorCode.OUT_DIR) from None
+                raise PortalError(
+                    where,
+                    f"is not the file list {command} writes ({error}); nothing was written",
+                    hint="remove it, or choose another folder",
+                    code=ErrorCode.OUT_DIR,
+                ) from None
             listed = document.get("files") if isinstance(document, dict) else None
             if not isinstance(listed, list) or not all(isinstance(f, str) for f in listed):
-                raise PortalError(where, f"is not the file list {command} writes (no \"files\" list); nothing "
-                                  "was written", hint="remove it, or choose another folder", code=ErrorCode.OUT_DIR)
+                raise PortalError(
+                    where,
+                    f'is not the file list {command} writes (no "files" list); nothing was written',
+                    hint="remove it, or choose another folder",
+                    code=ErrorCode.OUT_DIR,
+                )
             found.extend(_relative(f, target, where) for f in listed)
             found.append(manifest)
     return found
@@ -192,9 +215,11 @@ def _previous_files(target: Path, own_files: Callable[[Path], Iterable[str]] | N
 def _relative(path: str, target: Path, listed_in: str | None = None) -> str:
     pure = PurePosixPath(path)
     if not path or "\\" in path or pure.is_absolute() or any(p in ("", ".", "..") for p in path.split("/")):
-        raise PortalError(listed_in or f"{target}/{path}",
-                          f"names {path!r}, which is no path inside the output folder; nothing was written",
-                          code=ErrorCode.OUT_DIR)
+        raise PortalError(
+            listed_in or f"{target}/{path}",
+            f"names {path!r}, which is no path inside the output folder; nothing was written",
+            code=ErrorCode.OUT_DIR,
+        )
     return pure.as_posix()
 
 
@@ -233,17 +258,27 @@ def _free_path(staging: Path, relative: str, target: Path, command: str, *, own:
     the write elsewhere)."""
     link = _linked_parent(staging, relative)
     if link is not None:
-        raise PortalError(f"{target}/{link.relative_to(staging).as_posix()}",
-                          f"is a symbolic link where {command} writes {relative}; nothing was written",
-                          hint="remove the link, or choose another folder", code=ErrorCode.OUT_DIR)
+        raise PortalError(
+            f"{target}/{link.relative_to(staging).as_posix()}",
+            f"is a symbolic link where {command} writes {relative}; nothing was written",
+            hint="remove the link, or choose another folder",
+            code=ErrorCode.OUT_DIR,
+        )
     path = staging / relative
     if os.path.lexists(path) and not own:
-        raise PortalError(f"{target}/{relative}",
-                          f"is a file {command} did not write, where it would write one: it is kept, and nothing "
-                          "was written", hint="move the file away, or choose another folder", code=ErrorCode.OUT_DIR)
+        raise PortalError(
+            f"{target}/{relative}",
+            f"is a file {command} did not write, where it would write one: it is kept, and nothing was written",
+            hint="move the file away, or choose another folder",
+            code=ErrorCode.OUT_DIR,
+        )
     if own and os.path.lexists(path) and not path.is_file():
-        raise PortalError(f"{target}/{relative}", f"is in the way of the file list {command} writes; nothing was "
-                          "written", hint="remove it, or choose another folder", code=ErrorCode.OUT_DIR)
+        raise PortalError(
+            f"{target}/{relative}",
+            f"is in the way of the file list {command} writes; nothing was written",
+            hint="remove it, or choose another folder",
+            code=ErrorCode.OUT_DIR,
+        )
     return path
 
 

@@ -57,9 +57,21 @@ def rules(args: argparse.Namespace) -> int:
     if args.rules_command == "list":
         listed = workspace.rules()
         if args.json:
-            print(json.dumps([{"resourceType": r.target.resource_type, "subtype": r.target.subtype,
-                               "path": r.target.dotted, "rule": r.text(), "naming": r.naming} for r in listed],
-                             indent=2))
+            print(
+                json.dumps(
+                    [
+                        {
+                            "resourceType": r.target.resource_type,
+                            "subtype": r.target.subtype,
+                            "path": r.target.dotted,
+                            "rule": r.text(),
+                            "naming": r.naming,
+                        }
+                        for r in listed
+                    ],
+                    indent=2,
+                )
+            )
         else:
             for rule in listed:
                 print(f"{rule.target.describe()}  {rule.text()}")
@@ -67,8 +79,7 @@ def rules(args: argparse.Namespace) -> int:
         return 0
     target = RuleTarget.parse(args.resource_type, args.path, args.subtype)
     if args.rules_command == "add":
-        edits, preview = workspace.change_rules(
-            add=Rule(target, args.action, args.name, args.type, args.naming))
+        edits, preview = workspace.change_rules(add=Rule(target, args.action, args.name, args.type, args.naming))
     else:
         edits, preview = workspace.change_rules(remove=target)
     for parameter in preview.added:
@@ -93,9 +104,19 @@ def _save(workspace: MappingWorkspace, edits, args: argparse.Namespace, branch_p
     author = Author.parse(args.author) if args.author else Author.from_git_config(workspace.snapshot.root)
     promotions = Promotions.open(workspace.snapshot.root)
     try:
-        saved = save_edit(promotions, workspace, edits, author_identity(author),
-                          environment=getattr(args, "env", None), author=author, branch=args.branch,
-                          direct=args.direct, message=args.message, push=args.push, branch_prefix=branch_prefix)
+        saved = save_edit(
+            promotions,
+            workspace,
+            edits,
+            author_identity(author),
+            environment=getattr(args, "env", None),
+            author=author,
+            branch=args.branch,
+            direct=args.direct,
+            message=args.message,
+            push=args.push,
+            branch_prefix=branch_prefix,
+        )
     finally:
         promotions.close()
     result = saved.commit

@@ -17,16 +17,23 @@ DONE, FAILED, WAITING = 0, 1, 3
 
 
 def add_commands(commands: argparse._SubParsersAction) -> None:
-    promote = commands.add_parser("promote", help="promote a snapshot (the main branch, or --ref) to ENV: plan, "
-                                  "ask, record, and run (or stop for approval, exit 3)")
+    promote = commands.add_parser(
+        "promote",
+        help="promote a snapshot (the main branch, or --ref) to ENV: plan, "
+        "ask, record, and run (or stop for approval, exit 3)",
+    )
     promote.add_argument("env", metavar="ENV")
     promote.add_argument("--yes", action="store_true", help="do not ask before applying")
-    promote.add_argument("--skip-reason", help="admins: promote although the snapshot has not succeeded in the "
-                         "previous environment (hotfix), with this reason on record")
+    promote.add_argument(
+        "--skip-reason",
+        help="admins: promote although the snapshot has not succeeded in the "
+        "previous environment (hotfix), with this reason on record",
+    )
     _common(promote, ref=True)
 
-    approve = commands.add_parser("approve", help="approve a promotion waiting for approval; the last approval "
-                                  "needed runs it")
+    approve = commands.add_parser(
+        "approve", help="approve a promotion waiting for approval; the last approval needed runs it"
+    )
     approve.add_argument("promotion_id", metavar="ID")
     approve.add_argument("--comment", default="")
     _common(approve)
@@ -56,12 +63,18 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     listing.add_argument("--offset", type=int, default=0)
     show = audit_commands.add_parser("show", help="one event in full")
     show.add_argument("seq", metavar="SEQ", type=int)
-    verify = audit_commands.add_parser("verify", help="check the hash chain, the MACs (with PORTAL_AUDIT_KEY), the "
-                                       "records of promotions, approvals, snapshots and artifacts, and the Git "
-                                       "anchors; exit 1 naming what is broken")
+    verify = audit_commands.add_parser(
+        "verify",
+        help="check the hash chain, the MACs (with PORTAL_AUDIT_KEY), the "
+        "records of promotions, approvals, snapshots and artifacts, and the Git "
+        "anchors; exit 1 naming what is broken",
+    )
     verify.add_argument("--remote", help="also check the anchors pushed to this remote (fetched first)")
-    seal = audit_commands.add_parser("seal", help="with PORTAL_AUDIT_KEY: verify, then sign the events written "
-                                     "before the key was set (once, when a key is introduced)")
+    seal = audit_commands.add_parser(
+        "seal",
+        help="with PORTAL_AUDIT_KEY: verify, then sign the events written "
+        "before the key was set (once, when a key is introduced)",
+    )
     export = audit_commands.add_parser("export", help="every event as CSV or JSON lines")
     export.add_argument("--format", choices=["csv", "jsonl"], default="jsonl")
     export.add_argument("--out", help="file to write (default: standard output)")
@@ -76,9 +89,13 @@ def _common(parser: argparse.ArgumentParser, *, ref: bool = False) -> None:
     parser.add_argument("--repo", default=".", help="the data repository (default: the current directory)")
     if ref:
         parser.add_argument("--ref", help="the commit, branch or tag to promote (default: the main branch)")
-    parser.add_argument("--as", dest="as_name", metavar="NAME",
-                        help="sandbox and demo mode only: who is acting (else PORTAL_USER, else your login name); "
-                        "recorded as unverified")
+    parser.add_argument(
+        "--as",
+        dest="as_name",
+        metavar="NAME",
+        help="sandbox and demo mode only: who is acting (else PORTAL_USER, else your login name); "
+        "recorded as unverified",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -123,8 +140,11 @@ def _promote(promotions, identity, args: argparse.Namespace) -> int:
     print_plan(prepared.plan)
     if not _confirm(args.yes, f"Promote to {args.env}?"):
         return FAILED
-    return _report(promotions, flow.start(promotions, prepared, identity, skip_reason=args.skip_reason,
-                                          sink=PrintSink()), requested=True)
+    return _report(
+        promotions,
+        flow.start(promotions, prepared, identity, skip_reason=args.skip_reason, sink=PrintSink()),
+        requested=True,
+    )
 
 
 def _approve(promotions, identity, args: argparse.Namespace) -> int:
@@ -146,8 +166,11 @@ def _report(promotions, outcome: flow.Outcome, *, requested: bool = False) -> in
     """Print what became of the promotion; the exit code says it (0 done, 1 failed, 3 waiting for approval)."""
     promotion = outcome.promotion
     if requested:
-        what = (f"rollback of {promotion.environment} to snapshot {promotion.snapshot_id}" if promotion.is_rollback
-                else f"snapshot {promotion.snapshot_id} to {promotion.environment}")
+        what = (
+            f"rollback of {promotion.environment} to snapshot {promotion.snapshot_id}"
+            if promotion.is_rollback
+            else f"snapshot {promotion.snapshot_id} to {promotion.environment}"
+        )
         print(f"promotion {promotion.id}: {what}")
     if outcome.error is not None:
         print(f"error: {outcome.error}", file=sys.stderr)
@@ -164,8 +187,10 @@ def _report(promotions, outcome: flow.Outcome, *, requested: bool = False) -> in
 def _waiting(promotions, promotion) -> int:
     valid = promotions.valid_approvals(promotion)
     approvers = ", ".join(promotions.who_may_approve(promotion)) or "nobody is configured to approve"
-    print(f"promotion {promotion.id} waits for approval ({len(valid)} of {promotion.approvals_required}); "
-          f"may approve: {approvers}")
+    print(
+        f"promotion {promotion.id} waits for approval ({len(valid)} of {promotion.approvals_required}); "
+        f"may approve: {approvers}"
+    )
     print(f"  portal approve {promotion.id} --repo …   or   portal reject {promotion.id} --reason …")
     return WAITING
 
@@ -185,37 +210,56 @@ def _confirm(yes: bool, question: str) -> bool:
 def _status(promotions, args: argparse.Namespace) -> int:
     rows = promotions.status()
     if args.json:
-        print(json.dumps([{
-            "environment": r.environment,
-            "snapshot": r.snapshot.id if r.snapshot else None,
-            "commit": r.snapshot.source_commit if r.snapshot else None,
-            "promotion": r.current.id if r.current else None,
-            "by": r.current.requested_by if r.current else None,
-            "finished": r.current.finished_at if r.current else None,
-            "running": r.running.id if r.running else None,
-            "waiting": [p.id for p in r.waiting],
-        } for r in rows], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "environment": r.environment,
+                        "snapshot": r.snapshot.id if r.snapshot else None,
+                        "commit": r.snapshot.source_commit if r.snapshot else None,
+                        "promotion": r.current.id if r.current else None,
+                        "by": r.current.requested_by if r.current else None,
+                        "finished": r.current.finished_at if r.current else None,
+                        "running": r.running.id if r.running else None,
+                        "waiting": [p.id for p in r.waiting],
+                    }
+                    for r in rows
+                ],
+                indent=2,
+            )
+        )
         return DONE
     for r in rows:
-        where = (f"snapshot {r.snapshot.id} (commit {r.snapshot.source_commit[:10]}), promoted by "
-                 f"{r.current.requested_by} at {r.current.finished_at}" if r.current and r.snapshot else "nothing yet")
+        where = (
+            f"snapshot {r.snapshot.id} (commit {r.snapshot.source_commit[:10]}), promoted by "
+            f"{r.current.requested_by} at {r.current.finished_at}"
+            if r.current and r.snapshot
+            else "nothing yet"
+        )
         print(f"{r.environment}: {where}")
         if r.running:
             print(f"  running: {r.running.id} (snapshot {r.running.snapshot_id})")
         for waiting in r.waiting:
-            print(f"  waiting for approval: {waiting.id} (snapshot {waiting.snapshot_id}, requested by "
-                  f"{waiting.requested_by})")
+            print(
+                f"  waiting for approval: {waiting.id} (snapshot {waiting.snapshot_id}, requested by "
+                f"{waiting.requested_by})"
+            )
     return DONE
 
 
 def _audit(promotions, args: argparse.Namespace) -> int:
     store = promotions.store
     if args.audit_command == "list":
-        for event in store.events(environment=args.env, actor=args.actor, kind=args.kind,
-                                  promotion_id=args.promotion, offset=args.offset, limit=args.limit):
+        for event in store.events(
+            environment=args.env,
+            actor=args.actor,
+            kind=args.kind,
+            promotion_id=args.promotion,
+            offset=args.offset,
+            limit=args.limit,
+        ):
             actor = event.actor if event.actor_verified else f"{event.actor} (unverified)"
-            print(f"{event.seq:>6} {event.at} {event.environment or '-':<8} {actor:<24} {event.kind}: "
-                  f"{event.summary}")
+            print(f"{event.seq:>6} {event.at} {event.environment or '-':<8} {actor:<24} {event.kind}: {event.summary}")
         return DONE
     if args.audit_command == "show":
         event = store.event(args.seq)
@@ -270,13 +314,20 @@ def _verify(store, repo_root: Path, remote: str | None) -> int:
         for problem in result.problems[1:]:
             print(f"  also: {problem}", file=sys.stderr)
         return FAILED
-    print(f"audit trail intact: {result.checked} events hash-chained, {result.rows_checked} records of promotions, "
-          f"approvals, snapshots and artifacts checked, {result.anchors_checked} Git anchors matched")
+    print(
+        f"audit trail intact: {result.checked} events hash-chained, {result.rows_checked} records of promotions, "
+        f"approvals, snapshots and artifacts checked, {result.anchors_checked} Git anchors matched"
+    )
     if result.signed:
         print(f"every event is signed with audit key {result.key_id}")
     else:
-        anchored = (f"except up to the newest Git anchor (event {result.anchored_seq})" if result.anchored_seq
-                    else "and no Git anchor vouches for any of it")
-        print("note: no audit key (PORTAL_AUDIT_KEY or PORTAL_AUDIT_KEY_FILE), so the trail is hash-chained only: "
-              f"someone who can write the audit database could rewrite it undetected, {anchored}")
+        anchored = (
+            f"except up to the newest Git anchor (event {result.anchored_seq})"
+            if result.anchored_seq
+            else "and no Git anchor vouches for any of it"
+        )
+        print(
+            "note: no audit key (PORTAL_AUDIT_KEY or PORTAL_AUDIT_KEY_FILE), so the trail is hash-chained only: "
+            f"someone who can write the audit database could rewrite it undetected, {anchored}"
+        )
     return DONE

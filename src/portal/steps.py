@@ -133,8 +133,9 @@ def run_steps(steps: Iterable[Step], actions: Mapping[str, StepAction], sink: Ev
             sink(Event(STEP_FINISHED, step.name, step.subject(step.items[0])))
 
 
-def _outcomes(step: Step, batch: tuple[str, ...], action: StepAction,
-              pool: ThreadPoolExecutor | None) -> Iterator[tuple[str, Exception | None]]:
+def _outcomes(
+    step: Step, batch: tuple[str, ...], action: StepAction, pool: ThreadPoolExecutor | None
+) -> Iterator[tuple[str, Exception | None]]:
     """Each item of the batch with what it raised (None when it went through): in item order, or as they finish
     when the step reports as done. Only `Exception`s are caught; an interrupt goes straight up."""
     if pool is None:
@@ -184,14 +185,19 @@ def cycle_refused(error: CycleError, where: str, describe: Callable[[Any], str] 
     # CycleError lists each node as a predecessor of the next (what it waits for comes first): turned around,
     # each object is followed by the one it depends on, as the source checks name reference cycles.
     cycle = list(reversed(error.args[1]))
-    return PortalError(where, "these objects to deploy depend on each other in a circle: "
-                       + " → ".join(describe(node) for node in cycle) + "; nothing was written",
-                       hint="remove one of these references: the source checks should have refused this cycle",
-                       code=ErrorCode.DEPENDENCY_CYCLE)
+    return PortalError(
+        where,
+        "these objects to deploy depend on each other in a circle: "
+        + " → ".join(describe(node) for node in cycle)
+        + "; nothing was written",
+        hint="remove one of these references: the source checks should have refused this cycle",
+        code=ErrorCode.DEPENDENCY_CYCLE,
+    )
 
 
-def sequential_step(name: str, description: str, items: tuple[str, ...], skipped_because: str | None, *,
-                done_word: str, noun: str = "") -> Step:
+def sequential_step(
+    name: str, description: str, items: tuple[str, ...], skipped_because: str | None, *, done_word: str, noun: str = ""
+) -> Step:
     """A step that goes one item after the other and stops at the first failure."""
     if skipped_because is not None:
         return Step(name, description, skipped_because=skipped_because)

@@ -16,8 +16,15 @@ from portal.errors import Finding, FindingsError, Severity
 from portal.output_folder import Protected
 
 __all__ = [
-    "AdfObject", "ArmExport", "ExportResult", "Factory", "Kind", "export_factory", "export_to_folder",
-    "load_factory", "write_export",
+    "AdfObject",
+    "ArmExport",
+    "ExportResult",
+    "Factory",
+    "Kind",
+    "export_factory",
+    "export_to_folder",
+    "load_factory",
+    "write_export",
 ]
 
 
@@ -31,8 +38,13 @@ class ExportResult:
 
 
 def export_to_folder(
-    adf_root: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, ref: str | None = None,
-    root_folder: str | None = None, factory_name: str | None = None, locale: str = "en",
+    adf_root: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    ref: str | None = None,
+    root_folder: str | None = None,
+    factory_name: str | None = None,
+    locale: str = "en",
 ) -> ExportResult:
     """Load the factory (at `ref` when given), check it, export it and write the files atomically to `out_dir`.
 
@@ -41,8 +53,9 @@ def export_to_folder(
     write all the same, and which of them can be deployed is the deployer's choice.
     """
     with without_cycle_collection():
-        return _export_to_folder(adf_root, out_dir, ref=ref, root_folder=root_folder, factory_name=factory_name,
-                                 locale=locale)
+        return _export_to_folder(
+            adf_root, out_dir, ref=ref, root_folder=root_folder, factory_name=factory_name, locale=locale
+        )
 
 
 @contextlib.contextmanager
@@ -61,8 +74,13 @@ def without_cycle_collection() -> Iterator[None]:
 
 
 def _export_to_folder(
-    adf_root: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, ref: str | None, root_folder: str | None,
-    factory_name: str | None, locale: str,
+    adf_root: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    ref: str | None,
+    root_folder: str | None,
+    factory_name: str | None,
+    locale: str,
 ) -> ExportResult:
     from portal.adf.validation import check_structure, sort_findings, written_limit_findings
 

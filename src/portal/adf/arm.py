@@ -112,14 +112,23 @@ class ArmExport:
 
     def warnings(self) -> list[Finding]:
         found = [
-            Finding(ErrorCode.PARAMETER_CLASH, self.definition_source,
-                    f"two rules make parameter {first!r}; the second is named {second!r}", Severity.WARNING,
-                    "give one of the rules its own name part (e.g. \"=:-myName\")")
+            Finding(
+                ErrorCode.PARAMETER_CLASH,
+                self.definition_source,
+                f"two rules make parameter {first!r}; the second is named {second!r}",
+                Severity.WARNING,
+                'give one of the rules its own name part (e.g. "=:-myName")',
+            )
             for first, second in self.clashes
         ]
         found += [
-            Finding(ErrorCode.UNKNOWN_RULE, where, f"{text!r} is not a parameterization rule and is ignored",
-                    Severity.WARNING, "a rule starts with '=', '-' or '|'")
+            Finding(
+                ErrorCode.UNKNOWN_RULE,
+                where,
+                f"{text!r} is not a parameterization rule and is ignored",
+                Severity.WARNING,
+                "a rule starts with '=', '-' or '|'",
+            )
             for where, text in self.ignored_rules
         ]
         return found
@@ -153,18 +162,24 @@ class ArmExport:
         linked = self.linked_templates
         for index, document in enumerate(linked):
             yield f"linkedTemplates/ArmTemplate_{index}.json", document
-        yield "linkedTemplates/ArmTemplate_master.json", master_document(
-            self.factory_name, self.parameters, linked, self.locale)
-        yield "linkedTemplates/ArmTemplateParameters_master.json", master_parameters_document(
-            self.factory_name, self.parameters)
+        yield (
+            "linkedTemplates/ArmTemplate_master.json",
+            master_document(self.factory_name, self.parameters, linked, self.locale),
+        )
+        yield (
+            "linkedTemplates/ArmTemplateParameters_master.json",
+            master_parameters_document(self.factory_name, self.parameters),
+        )
         yield f"globalParameters/{self.factory_name}_GlobalParameters.json", dict(self.global_parameters)
 
     def file_names(self) -> list[str]:
         count = len(self.linked_templates)
         return [
-            "ARMTemplateForFactory.json", "ARMTemplateParametersForFactory.json",
+            "ARMTemplateForFactory.json",
+            "ARMTemplateParametersForFactory.json",
             *(f"linkedTemplates/ArmTemplate_{i}.json" for i in range(count)),
-            "linkedTemplates/ArmTemplate_master.json", "linkedTemplates/ArmTemplateParameters_master.json",
+            "linkedTemplates/ArmTemplate_master.json",
+            "linkedTemplates/ArmTemplateParameters_master.json",
             f"globalParameters/{self.factory_name}_GlobalParameters.json",
         ]
 
@@ -177,11 +192,13 @@ class ArmExport:
 def export_factory(factory: Factory, *, locale: str = "en") -> ArmExport:
     """The ARM export of `factory`; `locale` is the language of the descriptions Publish writes."""
     if locale not in MESSAGES:
-        raise PortalError("--locale", f"unknown locale {locale!r}", hint="one of " + ", ".join(LOCALES),
-                          code=ErrorCode.LOCALE)
+        raise PortalError(
+            "--locale", f"unknown locale {locale!r}", hint="one of " + ", ".join(LOCALES), code=ErrorCode.LOCALE
+        )
     if not factory.name:
-        raise PortalError("factory/", "the factory name is unknown", hint="pass --factory-name NAME",
-                          code=ErrorCode.FACTORY_NAME)
+        raise PortalError(
+            "factory/", "the factory name is unknown", hint="pass --factory-name NAME", code=ErrorCode.FACTORY_NAME
+        )
     definition = factory.parameter_definition
     definition_source = factory.parameter_definition_path or "default"
     if definition is None:
@@ -202,8 +219,14 @@ def export_factory(factory: Factory, *, locale: str = "en") -> ArmExport:
         used.extend(resource.parameters)
     ordered = ordered_parameters([sink.parameters[name] for name in used])
     factory_parameter = TemplateParameter(
-        name="factoryName", type="string", default=factory.name, metadata=MESSAGES[locale]["factoryName"],
-        resource=FACTORY_TYPE, object_name=factory.name, path=("name",), required=False,
+        name="factoryName",
+        type="string",
+        default=factory.name,
+        metadata=MESSAGES[locale]["factoryName"],
+        resource=FACTORY_TYPE,
+        object_name=factory.name,
+        path=("name",),
+        required=False,
     )
     return ArmExport(
         factory_name=factory.name,
@@ -231,8 +254,12 @@ def depends_on_expression(kind: Kind, qualified_name: str) -> str:
 
 
 def _object_resource(
-    factory: Factory, obj: AdfObject, definition: Mapping[str, Any], definition_source: str,
-    sink: ParameterSink, include_factory: bool,
+    factory: Factory,
+    obj: AdfObject,
+    definition: Mapping[str, Any],
+    definition_source: str,
+    sink: ParameterSink,
+    include_factory: bool,
 ) -> ArmResource:
     # The copy escapes literal '[' on the way; the defaults Publish adds contain none.
     props = copy_escaped(obj.properties) if "properties" in obj.body else {}
@@ -261,8 +288,9 @@ def _object_resource(
     rules = rules_for(definition, obj.kind.arm_type, obj.subtype, definition_source)
     if rules:
         before_rules = len(sink.parameters)
-        RuleApplier(prefix=obj.name, object_name=obj.name, resource_type=obj.kind.arm_type, sink=sink,
-                    where=definition_source).apply(body, rules)
+        RuleApplier(
+            prefix=obj.name, object_name=obj.name, resource_type=obj.kind.arm_type, sink=sink, where=definition_source
+        ).apply(body, rules)
         if len(sink.parameters) > before_rules:
             _parameterized_dependencies(obj, body, deps, include_factory)
     if obj.kind in MASKED_SECRET_KINDS:
@@ -291,8 +319,9 @@ def _resource_parameters(body: Mapping[str, Any], made: list[str]) -> tuple[str,
     return tuple(used + [name for name in made if name not in used])
 
 
-def _parameterized_dependencies(obj: AdfObject, body: dict[str, Any], deps: Sequence[tuple[Kind, str]],
-                                include_factory: bool) -> None:
+def _parameterized_dependencies(
+    obj: AdfObject, body: dict[str, Any], deps: Sequence[tuple[Kind, str]], include_factory: bool
+) -> None:
     """A rule that parameterizes a reference's `referenceName` (e.g. `connectVia.referenceName: "="`) makes its
     `dependsOn` entry name the parameter, so the deployment waits for the object the environment names
     (SureshGopiLaveti__ADFLearning). Changes `body["dependsOn"]` in place."""
@@ -302,8 +331,13 @@ def _parameterized_dependencies(obj: AdfObject, body: dict[str, Any], deps: Sequ
             continue
         holder: Any = body
         for step in pointer_steps(ref.pointer):
-            holder = holder.get(step) if isinstance(holder, dict) and isinstance(step, str) else (
-                holder[step] if isinstance(holder, list) and isinstance(step, int) and step < len(holder) else None)
+            holder = (
+                holder.get(step)
+                if isinstance(holder, dict) and isinstance(step, str)
+                else (
+                    holder[step] if isinstance(holder, list) and isinstance(step, int) and step < len(holder) else None
+                )
+            )
         name = holder.get("referenceName") if isinstance(holder, dict) else None
         match = _PARAMETER_REF.match(name) if isinstance(name, str) else None
         if match:
@@ -313,8 +347,7 @@ def _parameterized_dependencies(obj: AdfObject, body: dict[str, Any], deps: Sequ
     offset = 1 if include_factory else 0
     for index, key in enumerate(deps):
         if key in by_key:
-            body["dependsOn"][offset + index] = (
-                f"[concat(variables('factoryId'), '/{key[0].segment}/', {by_key[key]})]")
+            body["dependsOn"][offset + index] = f"[concat(variables('factoryId'), '/{key[0].segment}/', {by_key[key]})]"
 
 
 def _factory_resource(
@@ -337,14 +370,23 @@ def _factory_resource(
         body["identity"] = {k: copy.deepcopy(v) for k, v in identity.items() if k not in ("principalId", "tenantId")}
     rules = rules_for(definition, FACTORY_TYPE, None, definition_source)
     if rules:
-        RuleApplier(prefix=FACTORY_PARAMETER_PREFIX, object_name=factory.name, resource_type=FACTORY_TYPE,
-                    sink=sink, where=definition_source).apply(body, rules)
-    return ArmResource(key=(FACTORY_TYPE, factory.name), body=body, depends_on=(),
-                       parameters=tuple(parameters_in(body)))
+        RuleApplier(
+            prefix=FACTORY_PARAMETER_PREFIX,
+            object_name=factory.name,
+            resource_type=FACTORY_TYPE,
+            sink=sink,
+            where=definition_source,
+        ).apply(body, rules)
+    return ArmResource(
+        key=(FACTORY_TYPE, factory.name), body=body, depends_on=(), parameters=tuple(parameters_in(body))
+    )
 
 
 def _global_parameters_resource(
-    factory: Factory, definition: Mapping[str, Any], definition_source: str, sink: ParameterSink,
+    factory: Factory,
+    definition: Mapping[str, Any],
+    definition_source: str,
+    sink: ParameterSink,
     include_factory: bool,
 ) -> ArmResource:
     props = copy_escaped(dict(factory.global_parameters))
@@ -357,11 +399,17 @@ def _global_parameters_resource(
     }
     rules = rules_for(definition, GLOBAL_PARAMETERS_TYPE, None, definition_source)
     if rules:
-        RuleApplier(prefix="default", object_name="default", resource_type=GLOBAL_PARAMETERS_TYPE, sink=sink,
-                    where=definition_source).apply(body, rules)
+        RuleApplier(
+            prefix="default",
+            object_name="default",
+            resource_type=GLOBAL_PARAMETERS_TYPE,
+            sink=sink,
+            where=definition_source,
+        ).apply(body, rules)
     deps = ((FACTORY_TYPE, factory.name),) if include_factory else ()
-    return ArmResource(key=(GLOBAL_PARAMETERS_TYPE, "default"), body=body, depends_on=deps,
-                       parameters=tuple(parameters_in(body)))
+    return ArmResource(
+        key=(GLOBAL_PARAMETERS_TYPE, "default"), body=body, depends_on=deps, parameters=tuple(parameters_in(body))
+    )
 
 
 def parameters_in(value: Any) -> Iterator[str]:
@@ -417,7 +465,7 @@ def split_for_linked_templates(resources: tuple[ArmResource, ...]) -> list[list[
         return (0 if resource.key[0] in (FACTORY_TYPE, GLOBAL_PARAMETERS_TYPE) else 1, index[resource.key])
 
     ordered = sorted(resources, key=lambda r: (level_of(r.key), *base(r)))
-    return [ordered[i:i + LINKED_TEMPLATE_SIZE] for i in range(0, len(ordered), LINKED_TEMPLATE_SIZE)]
+    return [ordered[i : i + LINKED_TEMPLATE_SIZE] for i in range(0, len(ordered), LINKED_TEMPLATE_SIZE)]
 
 
 def _local_dependencies(resource: ArmResource, members: set[tuple[str, str]]) -> Mapping[str, Any]:
@@ -432,8 +480,11 @@ def _local_dependencies(resource: ArmResource, members: set[tuple[str, str]]) ->
         keep = {_depends_on_for(key) for key in resource.depends_on if key in members and key[0] != FACTORY_TYPE}
         kept = [entry for entry in entries if entry in keep]
     else:
-        kept = [entry for entry, key in zip(entries, resource.depends_on, strict=True)
-                if key in members and key[0] != FACTORY_TYPE]
+        kept = [
+            entry
+            for entry, key in zip(entries, resource.depends_on, strict=True)
+            if key in members and key[0] != FACTORY_TYPE
+        ]
     body = dict(resource.body)
     body["dependsOn"] = kept
     return body
@@ -443,12 +494,16 @@ def _depends_on_for(key: tuple[str, str]) -> str:
     resource_type, name = key
     if resource_type == FACTORY_TYPE:
         return "[variables('factoryId')]"
-    segment = resource_type[len(FACTORY_TYPE) + 1:]
+    segment = resource_type[len(FACTORY_TYPE) + 1 :]
     return f"[concat(variables('factoryId'), '/{segment}/{_arm_string(name)}')]"
 
 
 def template_document(
-    factory_name: str, parameters: Any, resources: list[Mapping[str, Any]], locale: str = "en", *,
+    factory_name: str,
+    parameters: Any,
+    resources: list[Mapping[str, Any]],
+    locale: str = "en",
+    *,
     linked: bool = False,
 ) -> dict[str, Any]:
     params: dict[str, Any] = {
@@ -481,28 +536,29 @@ def master_document(
 ) -> dict[str, Any]:
     document = template_document(factory_name, parameters, [], locale)
     document["parameters"]["containerUri"] = {"type": "string", "metadata": MESSAGES[locale]["containerUri"]}
-    document["parameters"]["containerSasToken"] = {
-        "type": "string", "metadata": MESSAGES[locale]["containerSasToken"]}
+    document["parameters"]["containerSasToken"] = {"type": "string", "metadata": MESSAGES[locale]["containerSasToken"]}
     resources = []
     for index, child in enumerate(linked):
         deployment = f"{factory_name}_ArmTemplate_{index}"
-        resources.append({
-            "name": deployment,
-            "type": "Microsoft.Resources/deployments",
-            "apiVersion": DEPLOYMENTS_API_VERSION,
-            "properties": {
-                "mode": "incremental",
-                "templateLink": {
-                    "uri": f"[concat(parameters('containerUri'), '/ArmTemplate_{index}.json', "
-                           f"parameters('containerSasToken'))]",
-                    "contentVersion": CONTENT_VERSION,
+        resources.append(
+            {
+                "name": deployment,
+                "type": "Microsoft.Resources/deployments",
+                "apiVersion": DEPLOYMENTS_API_VERSION,
+                "properties": {
+                    "mode": "incremental",
+                    "templateLink": {
+                        "uri": f"[concat(parameters('containerUri'), '/ArmTemplate_{index}.json', "
+                        f"parameters('containerSasToken'))]",
+                        "contentVersion": CONTENT_VERSION,
+                    },
+                    "parameters": {name: {"value": f"[parameters('{name}')]"} for name in child["parameters"]},
                 },
-                "parameters": {name: {"value": f"[parameters('{name}')]"} for name in child["parameters"]},
-            },
-            "dependsOn": [] if index == 0 else [
-                f"[resourceId('Microsoft.Resources/deployments', '{factory_name}_ArmTemplate_{index - 1}')]"
-            ],
-        })
+                "dependsOn": []
+                if index == 0
+                else [f"[resourceId('Microsoft.Resources/deployments', '{factory_name}_ArmTemplate_{index - 1}')]"],
+            }
+        )
     document["resources"] = resources
     return document
 
@@ -511,8 +567,7 @@ def master_parameters_document(factory_name: str, parameters: Any) -> dict[str, 
     return parameters_document(factory_name, parameters, {"containerUri": "", "containerSasToken": ""})
 
 
-def write_export(export: ArmExport, out_dir: str | os.PathLike[str], *,
-                 protected: Sequence[Protected] = ()) -> Path:
+def write_export(export: ArmExport, out_dir: str | os.PathLike[str], *, protected: Sequence[Protected] = ()) -> Path:
     """Write every file into a temporary folder beside `out_dir`, then swap it into place.
 
     A failure at any point leaves `out_dir` as it was. Files in `out_dir` that Publish does not write (a
@@ -520,17 +575,23 @@ def write_export(export: ArmExport, out_dir: str | os.PathLike[str], *,
     folder that is (or holds) a Git repository, the audit store or one of the `protected` paths (what the export
     read) is refused, with nothing written (see `portal.output_folder`).
     """
-    files = [OutputFile(relative, functools.partial(write_adf, document))
-             for relative, document in export.documents()]
-    return write_output_folder(out_dir, files, command="portal export-arm", protected=protected,
-                               own_files=_publish_files)
+    files = [OutputFile(relative, functools.partial(write_adf, document)) for relative, document in export.documents()]
+    return write_output_folder(
+        out_dir, files, command="portal export-arm", protected=protected, own_files=_publish_files
+    )
 
 
 def _publish_files(folder: Path) -> list[str]:
     """The files in `folder` an export (ADF Publish) writes, by their names: an earlier export's own files."""
-    found = [name for name in ("ARMTemplateForFactory.json", "ARMTemplateParametersForFactory.json")
-             if (folder / name).is_file()]
-    for pattern in ("linkedTemplates/ArmTemplate_*.json", "linkedTemplates/ArmTemplateParameters_master.json",
-                    "globalParameters/*_GlobalParameters.json"):
+    found = [
+        name
+        for name in ("ARMTemplateForFactory.json", "ARMTemplateParametersForFactory.json")
+        if (folder / name).is_file()
+    ]
+    for pattern in (
+        "linkedTemplates/ArmTemplate_*.json",
+        "linkedTemplates/ArmTemplateParameters_master.json",
+        "globalParameters/*_GlobalParameters.json",
+    ):
         found.extend(path.relative_to(folder).as_posix() for path in folder.glob(pattern))
     return found

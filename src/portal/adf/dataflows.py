@@ -30,6 +30,7 @@ WRANGLING_TYPE = "WranglingDataFlow"
 # Which store a source or sink uses (some options depend on it)
 # ---------------------------------------------------------------------------------------------------------------
 
+
 def _store_lookup(type_props: dict[str, Any], lookup: ObjectLookup):
     endpoints: dict[tuple[str, str], dict[str, Any]] = {}
     for transformation, key in (("source", "sources"), ("sink", "sinks")):
@@ -79,9 +80,11 @@ def _store(endpoint: dict[str, Any] | None, lookup: ObjectLookup) -> Store | Non
             file_based = True
         elif kind is not None and kind.endswith("Table"):
             file_based = False
-        return Store(dataset_type=kind, file_based=file_based,
-                     linked_service_type=_linked_service_type(_reference_name(props.get("linkedServiceName")),
-                                                              lookup))
+        return Store(
+            dataset_type=kind,
+            file_based=file_based,
+            linked_service_type=_linked_service_type(_reference_name(props.get("linkedServiceName")), lookup),
+        )
     linked = _reference_name(endpoint.get("linkedService"))
     if linked is not None:  # an inline dataset: the format is in the script
         return Store(linked_service_type=_linked_service_type(linked, lookup))
@@ -91,6 +94,7 @@ def _store(endpoint: dict[str, Any] | None, lookup: ObjectLookup) -> Store | Non
 # ---------------------------------------------------------------------------------------------------------------
 # The hooks
 # ---------------------------------------------------------------------------------------------------------------
+
 
 def _unescaped(text: str) -> str:
     # The export hands over properties with ARM's escape already applied (a string starting with '[' is written

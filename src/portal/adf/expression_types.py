@@ -101,8 +101,13 @@ def _resolve(polymorphic: Mapping[str, Any], name: str, value: Mapping[str, Any]
     return name
 
 
-def _walk(models: Mapping[str, Any], polymorphic: Mapping[str, Any], name: str, value: dict[str, Any],
-          only: frozenset[str] | None) -> None:
+def _walk(
+    models: Mapping[str, Any],
+    polymorphic: Mapping[str, Any],
+    name: str,
+    value: dict[str, Any],
+    only: frozenset[str] | None,
+) -> None:
     name = _resolve(polymorphic, name, value)
     model = models.get(name)
     if model is None:
@@ -158,8 +163,9 @@ def table_from_sdk() -> dict[str, Any]:
 
     from azure.mgmt.datafactory import models as sdk  # noqa: PLC0415 - development only
 
-    classes = {name: cls for name, cls in vars(sdk).items()
-               if inspect.isclass(cls) and getattr(cls, "_is_model", False)}
+    classes = {
+        name: cls for name, cls in vars(sdk).items() if inspect.isclass(cls) and getattr(cls, "_is_model", False)
+    }
     models: dict[str, Any] = {}
     polymorphic: dict[str, Any] = {}
     for name, cls in sorted(classes.items()):
@@ -199,11 +205,17 @@ def table_from_sdk() -> dict[str, Any]:
             types = {value: sub.__name__ for value, sub in subtypes_of(cls).items() if sub.__name__ in classes}
             polymorphic[name] = {"key": discriminator, "types": dict(sorted(types.items()))}
     # Before pruning: the activity types whose model has typeProperties (publish_defaults fills in an empty one).
-    activity_types = sorted(value for value, model in polymorphic["Activity"]["types"].items()
-                            if "typeProperties" in models.get(model, {}).get("nested", {}))
+    activity_types = sorted(
+        value
+        for value, model in polymorphic["Activity"]["types"].items()
+        if "typeProperties" in models.get(model, {}).get("nested", {})
+    )
     _prune(models, polymorphic)
-    return {"models": models, "polymorphic": dict(sorted(polymorphic.items())),
-            "activityTypesWithTypeProperties": activity_types}
+    return {
+        "models": models,
+        "polymorphic": dict(sorted(polymorphic.items())),
+        "activityTypesWithTypeProperties": activity_types,
+    }
 
 
 def _prune(models: dict[str, Any], polymorphic: dict[str, Any]) -> None:
@@ -226,8 +238,11 @@ def _prune(models: dict[str, Any], polymorphic: dict[str, Any]) -> None:
                 changed = True
     for name in list(models):
         model = models[name]
-        nested = {key: target for key, target in model.get("nested", {}).items()
-                  if _is_live(target.removeprefix("[]"), live, polymorphic)}
+        nested = {
+            key: target
+            for key, target in model.get("nested", {}).items()
+            if _is_live(target.removeprefix("[]"), live, polymorphic)
+        }
         if nested:
             model["nested"] = nested
         else:
@@ -238,8 +253,9 @@ def _prune(models: dict[str, Any], polymorphic: dict[str, Any]) -> None:
         if name not in live:
             del polymorphic[name]
         else:
-            polymorphic[name]["types"] = {value: sub for value, sub in polymorphic[name]["types"].items()
-                                          if sub in live}
+            polymorphic[name]["types"] = {
+                value: sub for value, sub in polymorphic[name]["types"].items() if sub in live
+            }
 
 
 def _is_live(name: str, live: set[str], polymorphic: Mapping[str, Any]) -> bool:

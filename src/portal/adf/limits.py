@@ -27,8 +27,11 @@ CHARACTERS_PER_EXPRESSION = 8192
 # "KB" read as 1,000 bytes: the stricter reading, so a plan is refused whenever the service might refuse it.
 KB = 1000
 # By kind (`Kind` values).
-BYTES_PER_OBJECT: Mapping[str, int] = {Kind.PIPELINE.value: 200 * KB, Kind.DATASET.value: 100 * KB,
-                                       Kind.LINKED_SERVICE.value: 100 * KB}
+BYTES_PER_OBJECT: Mapping[str, int] = {
+    Kind.PIPELINE.value: 200 * KB,
+    Kind.DATASET.value: 100 * KB,
+    Kind.LINKED_SERVICE.value: 100 * KB,
+}
 # Where container activities keep their inner activities (ForEach, Until: activities; IfCondition: both
 # branches; Switch: each case's activities and defaultActivities), per the activity models of the contract.
 _INNER = ("activities", "ifTrueActivities", "ifFalseActivities", "defaultActivities")

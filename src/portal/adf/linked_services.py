@@ -34,9 +34,19 @@ _RANK = {name: index for index, name in enumerate(PROPERTY_ORDER)}
 
 # ADF Studio's connector-form order of typeProperties, used when it re-serializes a linked service.
 STUDIO_TYPE_PROPERTY_ORDER: dict[str, tuple[str, ...]] = {
-    "AzureBlobFS": ("url", "accountKey", "sasUri", "sasToken", "azureCloudType", "tenant", "servicePrincipalId",
-                    "servicePrincipalKey", "servicePrincipalCredentialType", "servicePrincipalCredential",
-                    "credential"),
+    "AzureBlobFS": (
+        "url",
+        "accountKey",
+        "sasUri",
+        "sasToken",
+        "azureCloudType",
+        "tenant",
+        "servicePrincipalId",
+        "servicePrincipalKey",
+        "servicePrincipalCredentialType",
+        "servicePrincipalCredential",
+        "credential",
+    ),
 }
 
 # The legacy Snowflake form's authentication type, which the service model does not declare.

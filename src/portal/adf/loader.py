@@ -121,12 +121,17 @@ def read_git(path: str | os.PathLike[str], ref: str, root_folder: str | None = N
                 tree = tree / part
             except KeyError as exc:
                 raise PortalError(
-                    f"{top}@{ref}", f"folder {str(rel_root)!r} does not exist at commit {commit.hexsha[:10]}",
+                    f"{top}@{ref}",
+                    f"folder {str(rel_root)!r} does not exist at commit {commit.hexsha[:10]}",
                     code=ErrorCode.GIT_PATH,
                 ) from exc
             if tree.type == "blob" and tree.mode == LINK_MODE:
-                raise PortalError(f"{top}@{ref}:{tree.path}", "is a symbolic link: the ADF root folder must be a "
-                                  "folder of the repository (links are not followed)", code=ErrorCode.SYMLINK)
+                raise PortalError(
+                    f"{top}@{ref}:{tree.path}",
+                    "is a symbolic link: the ADF root folder must be a "
+                    "folder of the repository (links are not followed)",
+                    code=ErrorCode.SYMLINK,
+                )
             if tree.type != "tree":
                 raise PortalError(f"{top}@{ref}:{rel_root}", "is not a folder", code=ErrorCode.GIT_PATH)
     files = []
@@ -153,8 +158,12 @@ def open_source(path: str | os.PathLike[str], ref: str | None = None, root_folde
         for part in PurePosixPath(root_folder.strip("/")).parts:
             base = base / part
             if base.is_symlink():
-                raise PortalError(str(base), "is a symbolic link: the ADF root folder must be a folder of the "
-                                  "repository (links are not followed)", code=ErrorCode.SYMLINK)
+                raise PortalError(
+                    str(base),
+                    "is a symbolic link: the ADF root folder must be a folder of the "
+                    "repository (links are not followed)",
+                    code=ErrorCode.SYMLINK,
+                )
     return read_folder(base)
 
 
@@ -246,14 +255,23 @@ def parse_factory(source: FactorySource, *, factory_name: str | None = None) -> 
         if kind is None:
             if folder in OBJECT_FOLDERS or folder == FACTORY_FOLDER:
                 findings.append(
-                    Finding(ErrorCode.UNEXPECTED_PATH, where, "is not where ADF Git integration puts this kind of object",
-                            Severity.WARNING, "object files sit directly in their folder")
+                    Finding(
+                        ErrorCode.UNEXPECTED_PATH,
+                        where,
+                        "is not where ADF Git integration puts this kind of object",
+                        Severity.WARNING,
+                        "object files sit directly in their folder",
+                    )
                 )
             elif folder not in unknown_folders:
                 unknown_folders.add(folder)
                 findings.append(
-                    Finding(ErrorCode.UNKNOWN_FOLDER, f"{folder}/", "is not a folder ADF Git integration writes; ignored",
-                            Severity.WARNING)
+                    Finding(
+                        ErrorCode.UNKNOWN_FOLDER,
+                        f"{folder}/",
+                        "is not a folder ADF Git integration writes; ignored",
+                        Severity.WARNING,
+                    )
                 )
             continue
         value, problem = parse_json(file.data, where)
@@ -265,10 +283,12 @@ def parse_factory(source: FactorySource, *, factory_name: str | None = None) -> 
             continue
         name = value.get("name")
         if not isinstance(name, str) or not name:
-            findings.append(Finding(ErrorCode.MISSING_NAME, where, "has no \"name\" string"))
+            findings.append(Finding(ErrorCode.MISSING_NAME, where, 'has no "name" string'))
             continue
         if "properties" in value and not isinstance(value["properties"], dict):
-            findings.append(Finding(ErrorCode.BAD_PROPERTIES, f"{where} ({name})", "\"properties\" must be a JSON object"))
+            findings.append(
+                Finding(ErrorCode.BAD_PROPERTIES, f"{where} ({name})", '"properties" must be a JSON object')
+            )
             continue
         objects.append(AdfObject(kind=kind, name=name, body=value, path=where, parent=parent))
 
@@ -287,8 +307,12 @@ def parse_factory(source: FactorySource, *, factory_name: str | None = None) -> 
     )
     if not chosen_name:
         findings.append(
-            Finding(ErrorCode.FACTORY_NAME, f"{FACTORY_FOLDER}/", "no factory file, so the factory name is unknown",
-                    hint="pass --factory-name NAME")
+            Finding(
+                ErrorCode.FACTORY_NAME,
+                f"{FACTORY_FOLDER}/",
+                "no factory file, so the factory name is unknown",
+                hint="pass --factory-name NAME",
+            )
         )
     return LoadResult(factory=factory, findings=tuple(findings))
 
@@ -299,23 +323,44 @@ def _file_problem(file: SourceFile, parts: tuple[str, ...]) -> Finding | None:
     name that gives no object name (ADF names an object's file `<name>.json`, and names are never empty, `.` or
     `..`). An error where ADF would read the file as an object, a warning where it reads nothing anyway."""
     name = parts[-1]
-    read_by_adf = (len(parts) == 1 and name in (PUBLISH_CONFIG_FILE, PARAMETER_DEFINITION_FILE)) or (
-        len(parts) == 2 and parts[0] in (FACTORY_FOLDER, GLOBAL_PARAMETERS_FOLDER)) or _kind_for(parts)[0] is not None
+    read_by_adf = (
+        (len(parts) == 1 and name in (PUBLISH_CONFIG_FILE, PARAMETER_DEFINITION_FILE))
+        or (len(parts) == 2 and parts[0] in (FACTORY_FOLDER, GLOBAL_PARAMETERS_FOLDER))
+        or _kind_for(parts)[0] is not None
+    )
     if file.link is not None:
         if name.lower().endswith(".json"):
-            return Finding(ErrorCode.SYMLINK, file.path, f"is a symbolic link (to {file.link!r}); links are never followed, "
-                           "since they can lead out of the repository",
-                           Severity.ERROR if read_by_adf else Severity.WARNING, "commit the file itself")
-        return Finding(ErrorCode.SYMLINK, file.path, f"is a symbolic link (to {file.link!r}); not followed, so nothing "
-                       "below it is part of the factory", Severity.WARNING, "commit the folder or file itself")
+            return Finding(
+                ErrorCode.SYMLINK,
+                file.path,
+                f"is a symbolic link (to {file.link!r}); links are never followed, "
+                "since they can lead out of the repository",
+                Severity.ERROR if read_by_adf else Severity.WARNING,
+                "commit the file itself",
+            )
+        return Finding(
+            ErrorCode.SYMLINK,
+            file.path,
+            f"is a symbolic link (to {file.link!r}); not followed, so nothing below it is part of the factory",
+            Severity.WARNING,
+            "commit the folder or file itself",
+        )
     stem = name[: -len(".json")]
     if stem.strip(".") == "":
         if read_by_adf:
-            return Finding(ErrorCode.OBJECT_FILE_NAME, file.path, f"gives the object name {stem!r}, which ADF refuses: "
-                           "object names are never empty, '.' or '..' (nor only dots)",
-                           hint="name the file after its object: <name>.json")
-        return Finding(ErrorCode.OBJECT_FILE_NAME, file.path, "has no object name before .json; ADF ignores it, and so "
-                       "does the portal", Severity.WARNING)
+            return Finding(
+                ErrorCode.OBJECT_FILE_NAME,
+                file.path,
+                f"gives the object name {stem!r}, which ADF refuses: "
+                "object names are never empty, '.' or '..' (nor only dots)",
+                hint="name the file after its object: <name>.json",
+            )
+        return Finding(
+            ErrorCode.OBJECT_FILE_NAME,
+            file.path,
+            "has no object name before .json; ADF ignores it, and so does the portal",
+            Severity.WARNING,
+        )
     return None
 
 
@@ -338,16 +383,21 @@ def _choose_factory(
 ) -> tuple[str | None, dict[str, Any] | None, str | None]:
     named: list[tuple[str, dict[str, Any], str]] = [
         (path, body, name if isinstance(name := body.get("name"), str) else PurePosixPath(path).stem)
-        for path, body in files]
+        for path, body in files
+    ]
     if wanted:
         for path, body, name in named:
             if name == wanted:
                 return path, body, name
         if named:
             findings.append(
-                Finding(ErrorCode.FACTORY_NAME, f"{FACTORY_FOLDER}/",
-                        f"no factory file is named {wanted!r}; exporting without factory settings",
-                        Severity.WARNING, "factory files: " + ", ".join(n for _, _, n in named))
+                Finding(
+                    ErrorCode.FACTORY_NAME,
+                    f"{FACTORY_FOLDER}/",
+                    f"no factory file is named {wanted!r}; exporting without factory settings",
+                    Severity.WARNING,
+                    "factory files: " + ", ".join(n for _, _, n in named),
+                )
             )
         return None, None, wanted
     if not named:
@@ -359,8 +409,12 @@ def _choose_factory(
     dev = [entry for entry in named if "dev" in entry[2].lower()]
     chosen = dev[0] if len(dev) == 1 else sorted(named, key=lambda e: e[2])[0]
     findings.append(
-        Finding(ErrorCode.FACTORY_CHOICE, f"{FACTORY_FOLDER}/",
-                f"{len(named)} factory files; exporting for {chosen[2]!r}", Severity.WARNING,
-                "pass --factory-name NAME to choose another")
+        Finding(
+            ErrorCode.FACTORY_CHOICE,
+            f"{FACTORY_FOLDER}/",
+            f"{len(named)} factory files; exporting for {chosen[2]!r}",
+            Severity.WARNING,
+            "pass --factory-name NAME to choose another",
+        )
     )
     return chosen

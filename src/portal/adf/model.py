@@ -54,9 +54,7 @@ KIND_INFO: Mapping[Kind, KindInfo] = MappingProxyType(
         Kind.DATASET: KindInfo("datasets", "DatasetReference", "Dataset"),
         Kind.LINKED_SERVICE: KindInfo("linkedServices", "LinkedServiceReference", "Linked service"),
         Kind.TRIGGER: KindInfo("triggers", "TriggerReference", "Trigger"),
-        Kind.INTEGRATION_RUNTIME: KindInfo(
-            "integrationRuntimes", "IntegrationRuntimeReference", "Integration runtime"
-        ),
+        Kind.INTEGRATION_RUNTIME: KindInfo("integrationRuntimes", "IntegrationRuntimeReference", "Integration runtime"),
         Kind.DATAFLOW: KindInfo("dataflows", "DataFlowReference", "Data flow"),
         Kind.CREDENTIAL: KindInfo("credentials", "CredentialReference", "Credential"),
         Kind.MANAGED_VIRTUAL_NETWORK: KindInfo(

@@ -69,19 +69,23 @@ class RuleSpec:
         action = parts[0]
         if action not in ACTIONS:
             raise PortalError(
-                where, f"rule {text!r} must start with '=', '-' or '|'",
-                hint="write e.g. \"=\" (keep the value as default) or \"-:name:string\"", code=ErrorCode.PARAM_RULE,
+                where,
+                f"rule {text!r} must start with '=', '-' or '|'",
+                hint='write e.g. "=" (keep the value as default) or "-:name:string"',
+                code=ErrorCode.PARAM_RULE,
             )
         if len(parts) > 3:
-            raise PortalError(where, f"rule {text!r} has more than three ':'-separated parts",
-                              code=ErrorCode.PARAM_RULE)
+            raise PortalError(
+                where, f"rule {text!r} has more than three ':'-separated parts", code=ErrorCode.PARAM_RULE
+            )
         name = parts[1] if len(parts) > 1 else ""
         type_name = None
         if len(parts) > 2 and parts[2]:
             type_name = _TYPE_NAMES.get(parts[2].lower())
             if type_name is None:
                 raise PortalError(
-                    where, f"rule {text!r} names unknown parameter type {parts[2]!r}",
+                    where,
+                    f"rule {text!r} names unknown parameter type {parts[2]!r}",
                     hint="use string, securestring, int, bool, object, secureobject or array",
                     code=ErrorCode.PARAM_RULE,
                 )
@@ -194,8 +198,9 @@ def rules_for(definition: Mapping[str, Any], resource_type: str, subtype: str | 
     if root is None:
         return None
     if not isinstance(root, dict):
-        raise PortalError(f"{where}: {resource_type}", "rules for a resource type must be a JSON object",
-                          code=ErrorCode.PARAM_RULE)
+        raise PortalError(
+            f"{where}: {resource_type}", "rules for a resource type must be a JSON object", code=ErrorCode.PARAM_RULE
+        )
     subtyped = wanted in SUBTYPED_RESOURCE_TYPES or (root and not (RESOURCE_LEVEL_KEYS & set(root)))
     if not subtyped:
         return root
@@ -242,11 +247,13 @@ class RuleApplier:
             if isinstance(value, list):
                 self._walk_array(value, rule, path, name_path[:-1])
         elif rule is not None:
-            raise PortalError(self._rule_where(path), "a rule must be a string, an object or an array",
-                              code=ErrorCode.PARAM_RULE)
+            raise PortalError(
+                self._rule_where(path), "a rule must be a string, an object or an array", code=ErrorCode.PARAM_RULE
+            )
 
-    def _walk_object(self, value: dict[str, Any], rule: dict[str, Any], path: tuple[str, ...],
-                     name_path: tuple[str, ...]) -> None:
+    def _walk_object(
+        self, value: dict[str, Any], rule: dict[str, Any], path: tuple[str, ...], name_path: tuple[str, ...]
+    ) -> None:
         star = rule.get("*")
         for key in list(value.keys()):
             child_rule = rule.get(key, star)
@@ -254,8 +261,7 @@ class RuleApplier:
                 continue
             self._walk(value, key, child_rule, path + (key,), name_path + (key,))
 
-    def _walk_array(self, items: list[Any], rule: list[Any], path: tuple[str, ...],
-                    name_path: tuple[str, ...]) -> None:
+    def _walk_array(self, items: list[Any], rule: list[Any], path: tuple[str, ...], name_path: tuple[str, ...]) -> None:
         if not rule:
             return
         item_rule = rule[0]
@@ -273,8 +279,9 @@ class RuleApplier:
             elif isinstance(item_rule, dict) and isinstance(item, dict):
                 self._walk_object(item, item_rule, path + (step,), name_path + (segment,))
 
-    def _parameterize(self, holder: Any, key: Any, spec: RuleSpec, path: tuple[str, ...],
-                      name_path: tuple[str, ...]) -> None:
+    def _parameterize(
+        self, holder: Any, key: Any, spec: RuleSpec, path: tuple[str, ...], name_path: tuple[str, ...]
+    ) -> None:
         value = holder[key]
         if isinstance(value, str) and is_parameter_expression(value):
             # Already a parameter (ADF's automatic secure string); literal text would start with '[['.
@@ -286,8 +293,9 @@ class RuleApplier:
         if isinstance(value, dict) and value.get("type") == "AzureKeyVaultSecret" and spec.action == "|":
             # Key Vault reference: the secret's name is what differs between environments.
             if "secretName" in value:
-                self._parameterize(value, "secretName", RuleSpec("="), path + ("secretName",),
-                                   name_path + ("secretName",))
+                self._parameterize(
+                    value, "secretName", RuleSpec("="), path + ("secretName",), name_path + ("secretName",)
+                )
             return
         if isinstance(value, dict) and value.get("type") == "SecureString" and spec.action == "|":
             inner = value.get("value")
@@ -306,8 +314,13 @@ class RuleApplier:
             # "connectionString": "=" gives ..._properties_typeProperties_connectionString, a string).
             inner = value["value"]
             parameter = TemplateParameter(
-                name=self._name(spec, name_path), type=spec.type or "string", resource=self.resource_type,
-                object_name=self.object_name, path=path + ("value",), rule=_spec_text(spec), required=True,
+                name=self._name(spec, name_path),
+                type=spec.type or "string",
+                resource=self.resource_type,
+                object_name=self.object_name,
+                path=path + ("value",),
+                rule=_spec_text(spec),
+                required=True,
             )
             if spec.action == "=" and isinstance(inner, str) and is_parameter_expression(inner):
                 # '=' keeps the value as default: here the reference to ADF's own parameter, which Publish
@@ -319,8 +332,13 @@ class RuleApplier:
             # A rule on an object without '::object' leaves it alone (ashish-bj__adf-ashish: "changeNumber": "="
             # on a pipeline parameter's declaration); arrays are parameterized (fqdns, dependsOn).
             return
-        if (key == "value" and isinstance(holder, dict) and holder.get("type") == "SecureString" and name_path
-                and name_path[-1] == "value"):
+        if (
+            key == "value"
+            and isinstance(holder, dict)
+            and holder.get("type") == "SecureString"
+            and name_path
+            and name_path[-1] == "value"
+        ):
             # A rule on a SecureString's value names the secret, not its "value" (SeeyaXi__ADFRepo SSIS
             # ..._catalogInfo_catalogAdminPassword from {"catalogAdminPassword": {"value": "-::secureString"}}).
             name_path = name_path[:-1]
@@ -330,9 +348,13 @@ class RuleApplier:
             short = spec.name[1:] if spec.name.startswith("-") else (spec.name or prop)
             name = f"{self.prefix}_{short}"
             parameter = TemplateParameter(
-                name=name, type=spec.type or "secureString",
+                name=name,
+                type=spec.type or "secureString",
                 metadata=f"Secure string for '{prop}' of '{self.object_name}'",
-                resource=self.resource_type, object_name=self.object_name, path=path, rule=rule_text,
+                resource=self.resource_type,
+                object_name=self.object_name,
+                path=path,
+                rule=rule_text,
                 required=True,
             )
             if parameter.type not in SECURE_TYPES:
@@ -341,8 +363,13 @@ class RuleApplier:
             type_name = spec.type or infer_type(value)
             name = self._name(spec, name_path)
             parameter = TemplateParameter(
-                name=name, type=type_name, resource=self.resource_type, object_name=self.object_name,
-                path=path, rule=rule_text, required=spec.action == "-",
+                name=name,
+                type=type_name,
+                resource=self.resource_type,
+                object_name=self.object_name,
+                path=path,
+                rule=rule_text,
+                required=spec.action == "-",
             )
             if spec.action != "-" and type_name not in SECURE_TYPES:
                 parameter = _with_default(parameter, value)

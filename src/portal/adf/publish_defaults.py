@@ -32,7 +32,8 @@ METHODS_WITH_BODY = frozenset({"POST", "PUT"})
 # 108 AzureSqlTable, 43 OracleTable...). The file formats are the dataset models whose typeProperties hold a
 # `location` (SDK); RestResource is seen so too (anil-alpha__ADFDemorepo RestResource1, gitpuru__training ds_rest).
 TYPE_PROPERTIES_BEFORE_SCHEMA = frozenset(
-    {"Avro", "Binary", "DelimitedText", "Excel", "Iceberg", "Json", "Orc", "Parquet", "Xml", "RestResource"})
+    {"Avro", "Binary", "DelimitedText", "Excel", "Iceberg", "Json", "Orc", "Parquet", "Xml", "RestResource"}
+)
 
 # The model of a managed virtual network has only read-only properties (vNetId, alias), so the Studio writes
 # `properties: {}` whatever Git holds (kromerm__makadfwestus2 default: preventDataExfiltration dropped; every other
@@ -48,7 +49,6 @@ ACTIVITY_POLICY_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
     "SetVariable": {"secureOutput": False, "secureInput": False},
     "ExecutePipeline": {"secureInput": False},
 }
-
 
 
 def insert_after(mapping: dict[str, Any], anchor: str | None, key: str, value: Any) -> dict[str, Any]:
@@ -77,13 +77,27 @@ def copy_escaped(value: Any) -> Any:
     """A fresh copy of a JSON value in which every string that starts with '[' is written '[[' (ARM evaluates
     strings that start with '['). One pass for both, as this runs over every property of every object."""
     if isinstance(value, dict):
-        return {key: (("[" + child if child[:1] == "[" else child) if isinstance(child, str)
-                      else copy_escaped(child) if isinstance(child, (dict, list)) else child)
-                for key, child in value.items()}
+        return {
+            key: (
+                ("[" + child if child[:1] == "[" else child)
+                if isinstance(child, str)
+                else copy_escaped(child)
+                if isinstance(child, (dict, list))
+                else child
+            )
+            for key, child in value.items()
+        }
     if isinstance(value, list):
-        return [(("[" + child if child[:1] == "[" else child) if isinstance(child, str)
-                 else copy_escaped(child) if isinstance(child, (dict, list)) else child)
-                for child in value]
+        return [
+            (
+                ("[" + child if child[:1] == "[" else child)
+                if isinstance(child, str)
+                else copy_escaped(child)
+                if isinstance(child, (dict, list))
+                else child
+            )
+            for child in value
+        ]
     if isinstance(value, str) and value[:1] == "[":
         return "[" + value
     return value
@@ -120,6 +134,7 @@ TypePropertiesRule = Callable[[dict[str, Any], ObjectLookup], dict[str, Any]]
 
 
 # ---- Activity typeProperties rules, by activity type ---------------------------------------------------------------
+
 
 def _data_flow_endpoints(flow: Mapping[str, Any] | None) -> list[str]:
     """The names of a data flow's sources, then its sinks, in the data flow's order."""
@@ -210,8 +225,9 @@ def _recursive_read_settings() -> frozenset[str]:
     """Store read settings whose model has `recursive` (all file stores but HTTP), from the SDK-derived table."""
     table = load_table()
     types = table["polymorphic"]["StoreReadSettings"]["types"]
-    return frozenset(value for value, model in types.items()
-                     if "recursive" in table["models"].get(model, {}).get("expr", ()))
+    return frozenset(
+        value for value, model in types.items() if "recursive" in table["models"].get(model, {}).get("expr", ())
+    )
 
 
 def _get_metadata(props: dict[str, Any], lookup: ObjectLookup) -> dict[str, Any]:
@@ -219,8 +235,7 @@ def _get_metadata(props: dict[str, Any], lookup: ObjectLookup) -> dict[str, Any]
     21-Dynamic-column-mapping, rguggalla__hfb_code1 pipeline1, SureshGopiLaveti__ADFLearning pl_1; a Delete
     activity's store settings always hold it in Git)."""
     settings = props.get("storeSettings")
-    if (isinstance(settings, dict) and "recursive" not in settings
-            and settings.get("type") in RECURSIVE_READ_SETTINGS):
+    if isinstance(settings, dict) and "recursive" not in settings and settings.get("type") in RECURSIVE_READ_SETTINGS:
         props["storeSettings"] = insert_after(settings, "type", "recursive", True)
     return props
 
@@ -229,8 +244,12 @@ def _copy(props: dict[str, Any], lookup: ObjectLookup) -> dict[str, Any]:
     """Copy into Azure Synapse (SqlDWSink) with the COPY command on gets the model's `copyCommandSettings: {}`
     after `allowCopyCommand` (rmusti__azuredatafactory, four Copy activities)."""
     sink = props.get("sink")
-    if (isinstance(sink, dict) and sink.get("type") == "SqlDWSink" and sink.get("allowCopyCommand") is True
-            and "copyCommandSettings" not in sink):
+    if (
+        isinstance(sink, dict)
+        and sink.get("type") == "SqlDWSink"
+        and sink.get("allowCopyCommand") is True
+        and "copyCommandSettings" not in sink
+    ):
         props["sink"] = insert_after(sink, "allowCopyCommand", "copyCommandSettings", {})
     return props
 
@@ -270,8 +289,9 @@ def _activity_defaults(activities: list[Any], lookup: ObjectLookup) -> list[Any]
             # 44-Stored-Procedure-Activity-ADF, a SqlServerStoredProcedure activity).
             activity = {**activity, "typeProperties": {}}
         if "policy" not in activity and kind in ACTIVITY_POLICY_DEFAULTS:
-            activity = insert_after_first(activity, ("dependsOn", "type"), "policy",
-                                          dict(ACTIVITY_POLICY_DEFAULTS[kind]))
+            activity = insert_after_first(
+                activity, ("dependsOn", "type"), "policy", dict(ACTIVITY_POLICY_DEFAULTS[kind])
+            )
         props = activity.get("typeProperties")
         if isinstance(props, dict):
             activity = dict(activity)
@@ -284,7 +304,8 @@ def _activity_defaults(activities: list[Any], lookup: ObjectLookup) -> list[Any]
             if isinstance(props.get("cases"), list):
                 props["cases"] = [
                     {**case, "activities": _activity_defaults(case["activities"], lookup)}
-                    if isinstance(case, dict) and isinstance(case.get("activities"), list) else case
+                    if isinstance(case, dict) and isinstance(case.get("activities"), list)
+                    else case
                     for case in props["cases"]
                 ]
             activity["typeProperties"] = props
@@ -293,6 +314,7 @@ def _activity_defaults(activities: list[Any], lookup: ObjectLookup) -> list[Any]
 
 
 # ---- Object rules, by kind -----------------------------------------------------------------------------------------
+
 
 def pipeline_defaults(props: dict[str, Any], lookup: ObjectLookup) -> dict[str, Any]:
     if isinstance(props.get("activities"), list):

@@ -32,8 +32,12 @@ def find_references(value: Any, pointer: str | None = "", parent_key: str = "") 
             ref_name = value["referenceName"]
             # A name given as an expression is resolved at run time; it is no static dependency.
             if isinstance(ref_name, str) and not ref_name.startswith("@"):
-                yield Reference(KIND_BY_REFERENCE_TYPE[ref_type], ref_name,
-                                None if pointer is None else (pointer or "."), parent_key == "store")
+                yield Reference(
+                    KIND_BY_REFERENCE_TYPE[ref_type],
+                    ref_name,
+                    None if pointer is None else (pointer or "."),
+                    parent_key == "store",
+                )
         for key, child in value.items():
             if isinstance(child, (dict, list)):
                 child_pointer = None if pointer is None else (f"{pointer}.{key}" if pointer else key)
@@ -65,8 +69,11 @@ def _data_flow_references(props: Any, pointer: str | None) -> list[Reference]:
     if not isinstance(type_props, dict):
         return refs
     script, single = type_props.get("scriptLines"), type_props.get("script")
-    text = "\n".join(line for line in script if isinstance(line, str)) if isinstance(script, list) else (
-        single if isinstance(single, str) else "")
+    text = (
+        "\n".join(line for line in script if isinstance(line, str))
+        if isinstance(script, list)
+        else (single if isinstance(single, str) else "")
+    )
     order = {name: index for index, name in reversed(list(enumerate(_SCRIPT_STEP.findall(text))))}
     steps: dict[str, str] = {}  # pointer prefix of a step → its name
     for key in ("sources", "sinks", "transformations"):
@@ -103,8 +110,10 @@ def _activity_references(activities: list[Any], pointer: str | None) -> list[Ref
                         elif tkey == "cases" and isinstance(tchild, list):
                             for ci, case in enumerate(tchild):
                                 if isinstance(case, dict) and isinstance(case.get("activities"), list):
-                                    nested.extend((a, _at(tpath, f"[{ci}].activities[{i}]"))
-                                                  for i, a in enumerate(case["activities"]))
+                                    nested.extend(
+                                        (a, _at(tpath, f"[{ci}].activities[{i}]"))
+                                        for i, a in enumerate(case["activities"])
+                                    )
                         elif isinstance(tchild, (dict, list)):
                             refs.extend(find_references(tchild, tpath, tkey))
                 elif isinstance(child, (dict, list)):
@@ -207,7 +216,7 @@ def find_cycles(graph: Mapping[tuple[Kind, str], list[tuple[Kind, str]]]) -> lis
                     stack.append((child, 0))
                     path.append(child)
                 elif state == grey:
-                    cycles.append(path[path.index(child):] + [child])
+                    cycles.append(path[path.index(child) :] + [child])
             else:
                 colour[node] = black
                 stack.pop()

@@ -40,8 +40,16 @@ from portal.adf.parameterization import (
 from portal.errors import ErrorCode, PortalError
 
 __all__ = [
-    "ARM_PARAMETER_LIMIT", "Rule", "RulePreview", "RuleTarget", "add_rule", "current_definition",
-    "definition_text", "list_rules", "preview", "remove_rule",
+    "ARM_PARAMETER_LIMIT",
+    "Rule",
+    "RulePreview",
+    "RuleTarget",
+    "add_rule",
+    "current_definition",
+    "definition_text",
+    "list_rules",
+    "preview",
+    "remove_rule",
 ]
 
 # ARM refuses a template with more parameters than this.
@@ -66,17 +74,23 @@ _STAR_TYPES = frozenset(SUBTYPED_RESOURCE_TYPES | {CREDENTIALS_TYPE.lower()})
 
 def _canonical_type(resource_type: Any) -> str:
     if not isinstance(resource_type, str) or not resource_type.strip():
-        raise PortalError("rule target", f"resource type {resource_type!r} is not a name", code=ErrorCode.RULE_TARGET,
-                          hint="e.g. \"linkedService\" or \"Microsoft.DataFactory/factories/linkedServices\"")
+        raise PortalError(
+            "rule target",
+            f"resource type {resource_type!r} is not a name",
+            code=ErrorCode.RULE_TARGET,
+            hint='e.g. "linkedService" or "Microsoft.DataFactory/factories/linkedServices"',
+        )
     known = _CANONICAL_TYPES.get(resource_type.strip().lower())
     if known is not None:
         return known
     if resource_type.lower().startswith(_ARM_PREFIX):
         return resource_type
     raise PortalError(
-        "rule target", f"unknown resource type {resource_type!r}", code=ErrorCode.RULE_TARGET,
+        "rule target",
+        f"unknown resource type {resource_type!r}",
+        code=ErrorCode.RULE_TARGET,
         hint="use an ARM type (Microsoft.DataFactory/factories/...) or one of: "
-             + ", ".join(sorted({k.value for k in Kind} | {"factory", "globalParameters"})),
+        + ", ".join(sorted({k.value for k in Kind} | {"factory", "globalParameters"})),
     )
 
 
@@ -108,33 +122,56 @@ class RuleTarget:
         object.__setattr__(self, "resource_type", resource_type)
         where = f"rule target {resource_type}"
         if isinstance(self.path, str):
-            raise PortalError(where, f"the path must be a tuple of segments, not the string {self.path!r}",
-                              hint="use RuleTarget.parse(resource_type, \"properties.typeProperties.url\")",
-                              code=ErrorCode.RULE_TARGET)
+            raise PortalError(
+                where,
+                f"the path must be a tuple of segments, not the string {self.path!r}",
+                hint='use RuleTarget.parse(resource_type, "properties.typeProperties.url")',
+                code=ErrorCode.RULE_TARGET,
+            )
         path = tuple(self.path)
         object.__setattr__(self, "path", path)
         if not path:
-            raise PortalError(where, "the property path is empty", code=ErrorCode.RULE_TARGET,
-                              hint="e.g. properties.typeProperties.url")
+            raise PortalError(
+                where,
+                "the property path is empty",
+                code=ErrorCode.RULE_TARGET,
+                hint="e.g. properties.typeProperties.url",
+            )
         for index, segment in enumerate(path):
             shown = _dotted(path[:index]) or "(start)"
             if not isinstance(segment, str) or not segment.strip():
-                raise PortalError(where, f"segment {index + 1} of the path (after {shown}) is empty",
-                                  code=ErrorCode.RULE_TARGET)
+                raise PortalError(
+                    where, f"segment {index + 1} of the path (after {shown}) is empty", code=ErrorCode.RULE_TARGET
+                )
             if segment != ARRAY and ("[]" in segment):
-                raise PortalError(where, f"segment {segment!r} mixes a name and '[]'", code=ErrorCode.RULE_TARGET,
-                                  hint="give the array step as its own segment: (..., \"pipelines\", \"[]\", ...)")
+                raise PortalError(
+                    where,
+                    f"segment {segment!r} mixes a name and '[]'",
+                    code=ErrorCode.RULE_TARGET,
+                    hint='give the array step as its own segment: (..., "pipelines", "[]", ...)',
+                )
             if segment == ARRAY and index == 0:
-                raise PortalError(where, "the path cannot start with '[]': a resource is an object",
-                                  code=ErrorCode.RULE_TARGET, hint="'[]' follows an array property, e.g. pipelines[]")
+                raise PortalError(
+                    where,
+                    "the path cannot start with '[]': a resource is an object",
+                    code=ErrorCode.RULE_TARGET,
+                    hint="'[]' follows an array property, e.g. pipelines[]",
+                )
             if segment == ARRAY and path[index - 1] == ARRAY:
-                raise PortalError(where, f"'[][]' after {shown}: arrays of arrays take no rules",
-                                  hint="an array rule applies to items that are objects or plain values",
-                                  code=ErrorCode.RULE_TARGET)
+                raise PortalError(
+                    where,
+                    f"'[][]' after {shown}: arrays of arrays take no rules",
+                    hint="an array rule applies to items that are objects or plain values",
+                    code=ErrorCode.RULE_TARGET,
+                )
         subtype = self.subtype
         if subtype is not None and (not isinstance(subtype, str) or not subtype.strip()):
-            raise PortalError(where, f"subtype {subtype!r} is not a name", code=ErrorCode.RULE_TARGET,
-                              hint="\"*\" for every subtype or a type such as \"AzureSqlDatabase\"")
+            raise PortalError(
+                where,
+                f"subtype {subtype!r} is not a name",
+                code=ErrorCode.RULE_TARGET,
+                hint='"*" for every subtype or a type such as "AzureSqlDatabase"',
+            )
         if resource_type.lower() in _STAR_TYPES:
             subtype = STAR if subtype is None else subtype
         elif subtype == STAR:
@@ -146,8 +183,12 @@ class RuleTarget:
         """`"properties.pipelines[].parameters.*"` → the path `("properties", "pipelines", "[]", "parameters", "*")`."""
         where = f"rule target {resource_type}"
         if not isinstance(dotted, str) or not dotted.strip():
-            raise PortalError(where, "the property path is empty", code=ErrorCode.RULE_TARGET,
-                              hint="e.g. properties.typeProperties.url")
+            raise PortalError(
+                where,
+                "the property path is empty",
+                code=ErrorCode.RULE_TARGET,
+                hint="e.g. properties.typeProperties.url",
+            )
         segments: list[str] = []
         for index, part in enumerate(dotted.split(".")):
             arrays = 0
@@ -156,12 +197,19 @@ class RuleTarget:
                 arrays += 1
             if not part.strip():
                 what = "is empty" if not arrays else "has '[]' without a property name before it"
-                raise PortalError(where, f"segment {index + 1} of {dotted!r} {what}", code=ErrorCode.RULE_TARGET,
-                                  hint="write segments separated by single dots, e.g. properties.pipelines[].x")
+                raise PortalError(
+                    where,
+                    f"segment {index + 1} of {dotted!r} {what}",
+                    code=ErrorCode.RULE_TARGET,
+                    hint="write segments separated by single dots, e.g. properties.pipelines[].x",
+                )
             if "[" in part or "]" in part:
-                raise PortalError(where, f"segment {part!r} of {dotted!r}: only '[]' (every item) can follow a name",
-                                  hint="a rule covers every item of an array; items cannot be picked by index",
-                                  code=ErrorCode.RULE_TARGET)
+                raise PortalError(
+                    where,
+                    f"segment {part!r} of {dotted!r}: only '[]' (every item) can follow a name",
+                    hint="a rule covers every item of an array; items cannot be picked by index",
+                    code=ErrorCode.RULE_TARGET,
+                )
             segments.append(part)
             segments.extend([ARRAY] * arrays)
         return RuleTarget(resource_type, tuple(segments), subtype)
@@ -212,15 +260,26 @@ class Rule:
         """The rule string as it goes into the file: `=`, `-:name`, `=:-freq:int`, `|:-sasUri:secureString`."""
         where = self.target.describe()
         if not isinstance(self.action, str) or self.action not in ACTIONS:
-            raise PortalError(where, f"action {self.action!r} must be '=', '-' or '|'", code=ErrorCode.PARAM_RULE,
-                              hint="'=' keeps the value as default, '-' makes it required, '|' is for secrets")
+            raise PortalError(
+                where,
+                f"action {self.action!r} must be '=', '-' or '|'",
+                code=ErrorCode.PARAM_RULE,
+                hint="'=' keeps the value as default, '-' makes it required, '|' is for secrets",
+            )
         if not isinstance(self.name, str) or ":" in self.name:
-            raise PortalError(where, f"name part {self.name!r} cannot contain ':'", code=ErrorCode.PARAM_RULE,
-                              hint="\"\" names by the path, \"-short\" shortens, any other text replaces the last "
-                                   "segment")
+            raise PortalError(
+                where,
+                f"name part {self.name!r} cannot contain ':'",
+                code=ErrorCode.PARAM_RULE,
+                hint='"" names by the path, "-short" shortens, any other text replaces the last segment',
+            )
         if self.name == "-":
-            raise PortalError(where, "name part '-' needs a name after the '-'", code=ErrorCode.PARAM_RULE,
-                              hint="e.g. \"-connectionString\"")
+            raise PortalError(
+                where,
+                "name part '-' needs a name after the '-'",
+                code=ErrorCode.PARAM_RULE,
+                hint='e.g. "-connectionString"',
+            )
         text = self.action
         if self.name or self.type:
             text += f":{self.name}"
@@ -266,6 +325,7 @@ def _is_subtyped(resource_type: str, root: Mapping[str, Any]) -> bool:
 
 # --- listing ------------------------------------------------------------------------------------------------------
 
+
 def list_rules(definition: Mapping[str, Any]) -> list[Rule]:
     """Every rule in the definition, in file order (for a rules table).
 
@@ -291,14 +351,21 @@ def list_rules(definition: Mapping[str, Any]) -> list[Rule]:
     return rules
 
 
-def _collect(rules: list[Rule], resource_type: str, subtype: str | None, node: Mapping[str, Any],
-             path: tuple[str, ...], naming: str | None) -> None:
+def _collect(
+    rules: list[Rule],
+    resource_type: str,
+    subtype: str | None,
+    node: Mapping[str, Any],
+    path: tuple[str, ...],
+    naming: str | None,
+) -> None:
     for key, value in node.items():
         _visit(rules, resource_type, subtype, value, path + (key,), naming)
 
 
-def _visit(rules: list[Rule], resource_type: str, subtype: str | None, value: Any, path: tuple[str, ...],
-           naming: str | None) -> None:
+def _visit(
+    rules: list[Rule], resource_type: str, subtype: str | None, value: Any, path: tuple[str, ...], naming: str | None
+) -> None:
     if isinstance(value, str):
         if value.startswith(ACTIONS):
             target = RuleTarget(resource_type, path, subtype)
@@ -313,11 +380,15 @@ def _visit(rules: list[Rule], resource_type: str, subtype: str | None, value: An
             _visit(rules, resource_type, subtype, value[0], path + (ARRAY,), inner)
     elif value is not None:
         target = RuleTarget(resource_type, path, subtype)
-        raise PortalError(target.describe(), f"{json.dumps(value)} is not a rule: a rule must be a string, an "
-                          "object or an array", code=ErrorCode.PARAM_RULE)
+        raise PortalError(
+            target.describe(),
+            f"{json.dumps(value)} is not a rule: a rule must be a string, an object or an array",
+            code=ErrorCode.PARAM_RULE,
+        )
 
 
 # --- editing ------------------------------------------------------------------------------------------------------
+
 
 def _conflict(target: RuleTarget, path: tuple[str, ...], what: str, hint: str | None = None) -> PortalError:
     return PortalError(target.describe(path), what, hint=hint, code=ErrorCode.RULE_CONFLICT)
@@ -347,22 +418,30 @@ def _rule_tree_for_add(root: dict[str, Any], target: RuleTarget) -> dict[str, An
         key = STAR if target.every_subtype else target.subtype
         assert key is not None
         if key in RESOURCE_LEVEL_KEYS and target.resource_type.lower() not in SUBTYPED_RESOURCE_TYPES:
-            raise PortalError(target.describe(), f"subtype {key!r} would be read as the resource's own {key!r}",
-                              code=ErrorCode.RULE_TARGET)
+            raise PortalError(
+                target.describe(),
+                f"subtype {key!r} would be read as the resource's own {key!r}",
+                code=ErrorCode.RULE_TARGET,
+            )
         tree = root.get(key)
         if tree is None:
             tree = root[key] = {}
         elif not isinstance(tree, dict):
-            raise PortalError(f"{target.resource_type} [{key}]", f"holds {json.dumps(tree)}, not an object of rules",
-                              hint="remove that value from the file first", code=ErrorCode.RULE_CONFLICT)
+            raise PortalError(
+                f"{target.resource_type} [{key}]",
+                f"holds {json.dumps(tree)}, not an object of rules",
+                hint="remove that value from the file first",
+                code=ErrorCode.RULE_CONFLICT,
+            )
         return tree
     if not target.every_subtype:
         keys = ", ".join(sorted(RESOURCE_LEVEL_KEYS & set(root)))
         raise PortalError(
             target.resource_type,
             f"the rules for this type are not keyed by subtype (the entry holds {keys}), so a rule for subtype "
-            f"{target.subtype!r} cannot be added", code=ErrorCode.RULE_CONFLICT,
-            hint="add the rule for every subtype (\"*\"), or rewrite the entry keyed by subtype",
+            f"{target.subtype!r} cannot be added",
+            code=ErrorCode.RULE_CONFLICT,
+            hint='add the rule for every subtype ("*"), or rewrite the entry keyed by subtype',
         )
     return root
 
@@ -379,23 +458,33 @@ def add_rule(definition: Mapping[str, Any], rule: Rule) -> dict[str, Any]:
     path = target.path
     if path[0] not in RESOURCE_LEVEL_KEYS:
         raise PortalError(
-            target.describe(), f"a rule's path starts at the ARM resource, whose keys are "
-            f"{', '.join(sorted(RESOURCE_LEVEL_KEYS))}; {path[0]!r} is none of them", code=ErrorCode.RULE_TARGET,
-            hint="most rules start with \"properties.\" (e.g. properties.typeProperties.url)",
+            target.describe(),
+            f"a rule's path starts at the ARM resource, whose keys are "
+            f"{', '.join(sorted(RESOURCE_LEVEL_KEYS))}; {path[0]!r} is none of them",
+            code=ErrorCode.RULE_TARGET,
+            hint='most rules start with "properties." (e.g. properties.typeProperties.url)',
         )
     naming = rule.naming
     arrays = [index for index, segment in enumerate(path) if segment == ARRAY]
     if naming is not None:
         if not isinstance(naming, str):
-            raise PortalError(target.describe(), f"naming {naming!r} must be a dotted property path",
-                              code=ErrorCode.PARAM_RULE)
+            raise PortalError(
+                target.describe(), f"naming {naming!r} must be a dotted property path", code=ErrorCode.PARAM_RULE
+            )
         if not arrays:
-            raise PortalError(target.describe(), "a naming property names the items of an array, and the path has "
-                              "no '[]'", hint="drop the naming, or go through the array: pipelines[].…",
-                              code=ErrorCode.PARAM_RULE)
+            raise PortalError(
+                target.describe(),
+                "a naming property names the items of an array, and the path has no '[]'",
+                hint="drop the naming, or go through the array: pipelines[].…",
+                code=ErrorCode.PARAM_RULE,
+            )
         if naming and any(not part.strip() for part in naming.split(".")):
-            raise PortalError(target.describe(), f"naming {naming!r} has an empty segment", code=ErrorCode.PARAM_RULE,
-                              hint="e.g. pipelineReference.referenceName")
+            raise PortalError(
+                target.describe(),
+                f"naming {naming!r} has an empty segment",
+                code=ErrorCode.PARAM_RULE,
+                hint="e.g. pipelineReference.referenceName",
+            )
 
     result = _plain(definition)
     type_key = _type_key(result, target.resource_type)
@@ -404,8 +493,12 @@ def add_rule(definition: Mapping[str, Any], rule: Rule) -> dict[str, Any]:
         result[type_key] = {}
     root = result[type_key]
     if not isinstance(root, dict):
-        raise PortalError(type_key, f"holds {json.dumps(root)}, not an object of rules", code=ErrorCode.RULE_CONFLICT,
-                          hint="remove that value from the file first")
+        raise PortalError(
+            type_key,
+            f"holds {json.dumps(root)}, not an object of rules",
+            code=ErrorCode.RULE_CONFLICT,
+            hint="remove that value from the file first",
+        )
     node: Any = _rule_tree_for_add(root, target)
 
     for index, segment in enumerate(path):
@@ -422,8 +515,11 @@ def add_rule(definition: Mapping[str, Any], rule: Rule) -> dict[str, Any]:
         if last:
             if isinstance(current, (dict, list)) and _count_rules(current):
                 raise _conflict(
-                    target, here, f"holds {_count_rules(current)} rule(s) for what is below it; it cannot be a rule "
-                    "itself as well", hint=f"remove the rules below {_dotted(here)} first")
+                    target,
+                    here,
+                    f"holds {_count_rules(current)} rule(s) for what is below it; it cannot be a rule itself as well",
+                    hint=f"remove the rules below {_dotted(here)} first",
+                )
             _put(holder, slot, text)
         else:
             wants_array = path[index + 1] == ARRAY
@@ -433,20 +529,32 @@ def add_rule(definition: Mapping[str, Any], rule: Rule) -> dict[str, Any]:
             elif isinstance(current, str):
                 items = " for every item" if segment == ARRAY else ""
                 raise _conflict(
-                    target, here, f"is already the rule {current!r}{items}; a rule for {target.dotted} cannot go "
-                    "below it",
-                    hint=f"remove the rule at {_dotted(here)} first, or change that rule instead")
+                    target,
+                    here,
+                    f"is already the rule {current!r}{items}; a rule for {target.dotted} cannot go below it",
+                    hint=f"remove the rule at {_dotted(here)} first, or change that rule instead",
+                )
             elif wants_array and isinstance(current, dict):
                 raise _conflict(
-                    target, here, f"is an object of rules, not an array rule; {target.dotted} needs an array here",
-                    hint=f"drop the '[]' after {_dotted(here)}")
+                    target,
+                    here,
+                    f"is an object of rules, not an array rule; {target.dotted} needs an array here",
+                    hint=f"drop the '[]' after {_dotted(here)}",
+                )
             elif not wants_array and isinstance(current, list):
                 raise _conflict(
-                    target, here, f"is an array rule; {target.dotted} needs an object here",
-                    hint=f"go into its items with {_dotted(here + (ARRAY,))}")
+                    target,
+                    here,
+                    f"is an array rule; {target.dotted} needs an object here",
+                    hint=f"go into its items with {_dotted(here + (ARRAY,))}",
+                )
             elif not isinstance(current, (dict, list)):
-                raise _conflict(target, here, f"holds {json.dumps(current)}, which is no rule",
-                                hint="remove that value from the file first")
+                raise _conflict(
+                    target,
+                    here,
+                    f"holds {json.dumps(current)}, which is no rule",
+                    hint="remove that value from the file first",
+                )
         if segment == ARRAY and naming is not None and index == arrays[-1]:
             del node[1:]
             if naming:
@@ -461,8 +569,12 @@ def remove_rule(definition: Mapping[str, Any], target: RuleTarget) -> dict[str, 
     result = _plain(definition)
 
     def missing(why: str) -> PortalError:
-        return PortalError(target.describe(), f"there is no rule here: {why}", code=ErrorCode.RULE_NOT_FOUND,
-                           hint="list_rules shows the rules there are")
+        return PortalError(
+            target.describe(),
+            f"there is no rule here: {why}",
+            code=ErrorCode.RULE_NOT_FOUND,
+            hint="list_rules shows the rules there are",
+        )
 
     type_key = _type_key(result, target.resource_type)
     if type_key is None or not isinstance(result[type_key], dict):
@@ -513,6 +625,7 @@ def definition_text(definition: Mapping[str, Any], indent: str = "    ") -> str:
 
 # --- preview ------------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class RulePreview:
     added: tuple[TemplateParameter, ...]
@@ -525,6 +638,7 @@ class RulePreview:
 def _differs(old: TemplateParameter, new: TemplateParameter) -> bool:
     def key(p: TemplateParameter) -> tuple[Any, ...]:
         return (p.type, p.has_default, p.default if p.has_default else None, p.required)
+
     return key(old) != key(new)
 
 
@@ -546,8 +660,9 @@ def _path_matches(pattern: tuple[str, ...], path: tuple[str, ...]) -> bool:
     return True
 
 
-def _rule_matches(rule: Rule, parameters: tuple[TemplateParameter, ...],
-                  subtypes: Mapping[tuple[str, str], Any]) -> bool:
+def _rule_matches(
+    rule: Rule, parameters: tuple[TemplateParameter, ...], subtypes: Mapping[tuple[str, str], Any]
+) -> bool:
     target = rule.target
     wanted_type = target.resource_type.lower()
     for parameter in parameters:
@@ -593,16 +708,20 @@ def preview(factory: Factory, new_definition: Mapping[str, Any]) -> RulePreview:
     old_rules = set(list_rules(old_definition))
     new_rules = list_rules(new_definition)
     before = export_factory(factory)
-    after = export_factory(replace(
-        factory, parameter_definition=new_definition,
-        parameter_definition_path=factory.parameter_definition_path or PARAMETER_DEFINITION_FILE,
-    ))
+    after = export_factory(
+        replace(
+            factory,
+            parameter_definition=new_definition,
+            parameter_definition_path=factory.parameter_definition_path or PARAMETER_DEFINITION_FILE,
+        )
+    )
     old_by_name = {p.name: p for p in before.parameters}
     new_by_name = {p.name: p for p in after.parameters}
     added = tuple(p for p in after.parameters if p.name not in old_by_name)
     removed = tuple(p for p in before.parameters if p.name not in new_by_name)
-    changed = tuple((old_by_name[p.name], p) for p in after.parameters
-                    if p.name in old_by_name and _differs(old_by_name[p.name], p))
+    changed = tuple(
+        (old_by_name[p.name], p) for p in after.parameters if p.name in old_by_name and _differs(old_by_name[p.name], p)
+    )
 
     warnings: list[str] = []
     subtypes = {(o.kind.arm_type.lower(), o.name): o.subtype for o in factory.objects}
@@ -620,10 +739,9 @@ def preview(factory: Factory, new_definition: Mapping[str, Any]) -> RulePreview:
         place = _strip_source(where, after.definition_source)
         if place + text not in old_ignored:
             warnings.append(f"{place}: {text!r} is not a parameterization rule and is ignored")
-    return RulePreview(added=added, removed=removed, changed=changed, parameter_count=count,
-                       warnings=tuple(warnings))
+    return RulePreview(added=added, removed=removed, changed=changed, parameter_count=count, warnings=tuple(warnings))
 
 
 def _strip_source(where: str, source: str) -> str:
     prefix = f"{source}: "
-    return where[len(prefix):] if where.startswith(prefix) else where
+    return where[len(prefix) :] if where.startswith(prefix) else where

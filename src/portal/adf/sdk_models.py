@@ -52,6 +52,7 @@ class LinkedServiceModel:
 
 # --- derivation from the SDK (only when regenerating or testing) ---------------------------------------------------
 
+
 def _model_names(annotation: Any) -> list[str]:
     return re.findall(r"_models\.(\w+)", str(annotation))
 
@@ -59,13 +60,13 @@ def _model_names(annotation: Any) -> list[str]:
 def _is_subclass(models: Any, name: str, bases: tuple[str, ...]) -> bool:
     cls = getattr(models, name, None)
     return isinstance(cls, type) and any(
-        isinstance(getattr(models, b, None), type) and issubclass(cls, getattr(models, b)) for b in bases)
+        isinstance(getattr(models, b, None), type) and issubclass(cls, getattr(models, b)) for b in bases
+    )
 
 
 def _typespec_fields(cls: type) -> list[tuple[str, str]]:
     """(wire name, annotation text) of a TypeSpec model's rest fields, base classes first."""
-    return [(field._rest_name_input or attr, str(annotation))
-            for attr, (field, annotation) in rest_fields(cls).items()]
+    return [(field._rest_name_input or attr, str(annotation)) for attr, (field, annotation) in rest_fields(cls).items()]
 
 
 def _derive_typespec(models: Any) -> dict[str, dict[str, list[str]]]:
@@ -115,8 +116,7 @@ def derive_linked_service_models() -> dict[str, Any]:
     from azure.mgmt.datafactory import models
 
     types = _derive_typespec(models) if hasattr(models.LinkedService, "__mapping__") else _derive_msrest(models)
-    return {"sdk": f"azure-mgmt-datafactory {version('azure-mgmt-datafactory')}",
-            "types": dict(sorted(types.items()))}
+    return {"sdk": f"azure-mgmt-datafactory {version('azure-mgmt-datafactory')}", "types": dict(sorted(types.items()))}
 
 
 def write_table(path: Path = TABLE_PATH) -> None:
@@ -125,6 +125,7 @@ def write_table(path: Path = TABLE_PATH) -> None:
 
 # --- use --------------------------------------------------------------------------------------------------------
 
+
 @lru_cache(maxsize=1)
 def _models() -> dict[str, LinkedServiceModel]:
     try:
@@ -132,8 +133,9 @@ def _models() -> dict[str, LinkedServiceModel]:
     except FileNotFoundError:  # a source tree without the generated file: derive it (slow, once)
         raw = derive_linked_service_models()
     return {
-        name: LinkedServiceModel(name, tuple(entry["properties"]), frozenset(entry["secrets"]),
-                                 frozenset(entry["referenceLists"]))
+        name: LinkedServiceModel(
+            name, tuple(entry["properties"]), frozenset(entry["secrets"]), frozenset(entry["referenceLists"])
+        )
         for name, entry in raw["types"].items()
     }
 

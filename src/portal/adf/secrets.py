@@ -66,8 +66,16 @@ from portal.adf.sdk_models import LinkedServiceModel, linked_service_model
 MASK_CHAR = "*"
 CREDENTIAL_STRINGS = frozenset({"connectionString", "sasUri"})
 USER_NAME_PROPERTIES = ("username", "userName", "user", "userId")
-SECRETLESS_AUTH = frozenset({"Anonymous", "ManagedServiceIdentity", "SystemAssignedManagedIdentity",
-                             "UserAssignedManagedIdentity", "MSI", "ManagedIdentity"})
+SECRETLESS_AUTH = frozenset(
+    {
+        "Anonymous",
+        "ManagedServiceIdentity",
+        "SystemAssignedManagedIdentity",
+        "UserAssignedManagedIdentity",
+        "MSI",
+        "ManagedIdentity",
+    }
+)
 # Secrets that belong to one authentication type only (SftpAuthenticationType, SnowflakeAuthenticationType,
 # AmazonS3 authenticationType, AzureStorageAuthenticationType in the SDK docstrings).
 AUTH_SECRETS: dict[str, frozenset[str]] = {
@@ -76,16 +84,19 @@ AUTH_SECRETS: dict[str, frozenset[str]] = {
     "TemporarySecurityCredentials": frozenset({"secretAccessKey", "sessionToken"}),
     "AccountKey": frozenset({"accountKey"}),
 }
-AUTH_ONLY_SECRETS = frozenset({"privateKeyContent", "passPhrase", "privateKey", "privateKeyPassphrase",
-                               "sessionToken"})
+AUTH_ONLY_SECRETS = frozenset({"privateKeyContent", "passPhrase", "privateKey", "privateKeyPassphrase", "sessionToken"})
 SERVICE_PRINCIPAL_SECRETS = ("servicePrincipalCredential", "servicePrincipalKey")
 EMBEDDED_CERT_SECRETS = frozenset({"servicePrincipalEmbeddedCert", "servicePrincipalEmbeddedCertPassword"})
 MODEL_SLOT_TYPES = frozenset({"AzureDatabricks", "MySql"})
 # Secret properties the SDK does not type SecretBase, and connectors it does not have.
 SDK_SUPPLEMENT: dict[str, frozenset[str]] = {"AzureBlobFS": frozenset({"accountKey"})}
 EXTRA_MODELS: dict[str, LinkedServiceModel] = {
-    "EventHubs": LinkedServiceModel("EventHubs", ("namespaceName", "accessKeyName", "accessKey",
-                                                  "encryptedCredential"), frozenset({"accessKey"}), frozenset()),
+    "EventHubs": LinkedServiceModel(
+        "EventHubs",
+        ("namespaceName", "accessKeyName", "accessKey", "encryptedCredential"),
+        frozenset({"accessKey"}),
+        frozenset(),
+    ),
 }
 
 
@@ -108,8 +119,9 @@ def _model(ls_type: str | None) -> LinkedServiceModel | None:
         return EXTRA_MODELS[ls_type]
     model = linked_service_model(ls_type)
     if model is not None and ls_type in SDK_SUPPLEMENT:
-        model = LinkedServiceModel(model.type, model.properties, model.secrets | SDK_SUPPLEMENT[ls_type],
-                                   model.reference_lists)
+        model = LinkedServiceModel(
+            model.type, model.properties, model.secrets | SDK_SUPPLEMENT[ls_type], model.reference_lists
+        )
     return model
 
 
@@ -157,15 +169,15 @@ def secret_properties(ls_type: str | None, type_props: dict[str, Any]) -> list[s
         else:
             drop = set(EMBEDDED_CERT_SECRETS)
         active = [name for name in active if name not in drop]
-    has_secret = bool(active) or any(name in model.secrets and _is_secret_value(type_props.get(name))
-                                     for name in type_props)
+    has_secret = bool(active) or any(
+        name in model.secrets and _is_secret_value(type_props.get(name)) for name in type_props
+    )
     if not has_secret:
         active = fallback + active
     return [name for name in model.properties if name in active]
 
 
-def _insert(mapping: dict[str, Any], after: str | None, key: str, value: Any, *, first: bool = False
-            ) -> dict[str, Any]:
+def _insert(mapping: dict[str, Any], after: str | None, key: str, value: Any, *, first: bool = False) -> dict[str, Any]:
     """A copy of `mapping` with `key` right after `after` (at the start when `first`, else at the end)."""
     if after is None or after not in mapping:
         return {key: value, **mapping} if first else {**mapping, key: value}
@@ -181,7 +193,7 @@ def _model_slot_anchor(model: LinkedServiceModel | None, name: str, present: dic
     """The nearest attribute before `name` in the model's order that the linked service has."""
     if model is None or name not in model.properties:
         return None
-    for earlier in reversed(model.properties[:model.properties.index(name)]):
+    for earlier in reversed(model.properties[: model.properties.index(name)]):
         if earlier in present:
             return earlier
     return None
@@ -195,9 +207,14 @@ class _Secrets:
 
     def parameter(self, prop: str, default: Any = None) -> str:
         parameter = TemplateParameter(
-            name=f"{self.ls_name}_{prop}", type="secureString",
-            metadata=f"Secure string for '{prop}' of '{self.ls_name}'", resource=self.resource_type,
-            object_name=self.ls_name, path=("properties", "typeProperties", prop), rule=None, required=default is None,
+            name=f"{self.ls_name}_{prop}",
+            type="secureString",
+            metadata=f"Secure string for '{prop}' of '{self.ls_name}'",
+            resource=self.resource_type,
+            object_name=self.ls_name,
+            path=("properties", "typeProperties", prop),
+            rule=None,
+            required=default is None,
         )
         if default is not None:
             parameter = replace(parameter, default=default, required=False)
@@ -241,21 +258,34 @@ def linked_service_secure_strings(
     return out
 
 
-def replace_masked(owner_name: str, value: Any, sink: ParameterSink, resource_type: str,
-                   path: tuple[str, ...] = ()) -> Any:
+def replace_masked(
+    owner_name: str, value: Any, sink: ParameterSink, resource_type: str, path: tuple[str, ...] = ()
+) -> Any:
     """A copy of `value` in which every masked SecureString left is a secure-string parameter reference, named
     `<owner>_<path>` like a parameterization rule would. The last guard before a template is written."""
     if isinstance(value, dict):
         if is_masked_secure_string(value):
             name = "_".join((owner_name, *path))
             parameter = TemplateParameter(
-                name=name, type="secureString", metadata=f"Secure string for '{path[-1] if path else 'value'}' "
-                f"of '{owner_name}'", resource=resource_type, object_name=owner_name, path=path, rule=None,
-                required=True)
+                name=name,
+                type="secureString",
+                metadata=f"Secure string for '{path[-1] if path else 'value'}' of '{owner_name}'",
+                resource=resource_type,
+                object_name=owner_name,
+                path=path,
+                rule=None,
+                required=True,
+            )
             return {**value, "value": parameter_expression(sink.add(parameter))}
-        return {k: replace_masked(owner_name, v, sink, resource_type, path + (str(k),))
-                if isinstance(v, (dict, list)) else v for k, v in value.items()}
+        return {
+            k: replace_masked(owner_name, v, sink, resource_type, path + (str(k),))
+            if isinstance(v, (dict, list))
+            else v
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [replace_masked(owner_name, v, sink, resource_type, path + (str(i),))
-                if isinstance(v, (dict, list)) else v for i, v in enumerate(value)]
+        return [
+            replace_masked(owner_name, v, sink, resource_type, path + (str(i),)) if isinstance(v, (dict, list)) else v
+            for i, v in enumerate(value)
+        ]
     return value

@@ -47,9 +47,7 @@ MAIN_TEMPLATE = "ARMTemplateForFactory.json"
 LINKED_PREFIX = "linkedTemplates/ArmTemplate_"
 
 # Kinds whose `properties.type` ADF needs to know what the object is.
-TYPED_KINDS = frozenset(
-    {Kind.LINKED_SERVICE, Kind.DATASET, Kind.TRIGGER, Kind.INTEGRATION_RUNTIME, Kind.CREDENTIAL}
-)
+TYPED_KINDS = frozenset({Kind.LINKED_SERVICE, Kind.DATASET, Kind.TRIGGER, Kind.INTEGRATION_RUNTIME, Kind.CREDENTIAL})
 # Test-AdfCode warns about these characters in these kinds' names.
 NAME_CHARACTER_KINDS = (Kind.LINKED_SERVICE, Kind.DATASET, Kind.DATAFLOW)
 BAD_NAME_CHARACTERS = ("-", " ")
@@ -76,7 +74,10 @@ class ValidationReport:
 
 
 def validate_source(
-    adf_root: str | os.PathLike[str], *, ref: str | None = None, root_folder: str | None = None,
+    adf_root: str | os.PathLike[str],
+    *,
+    ref: str | None = None,
+    root_folder: str | None = None,
     factory_name: str | None = None,
 ) -> ValidationReport:
     """Load the factory (at `ref` when given) and check it; a source that cannot be opened raises PortalError."""
@@ -123,7 +124,8 @@ def check_names(factory: Factory) -> Iterator[Finding]:
         stem = PurePosixPath(obj.path).stem
         if obj.name != stem:
             yield Finding(
-                ErrorCode.NAME_MISMATCH, obj.path,
+                ErrorCode.NAME_MISMATCH,
+                obj.path,
                 f"the file is named {stem!r} but the {obj.kind.label.lower()} inside is named {obj.name!r}",
                 hint=f"rename the file to {obj.name}.json, or the object to {stem!r}",
             )
@@ -132,7 +134,8 @@ def check_names(factory: Factory) -> Iterator[Finding]:
         stem = PurePosixPath(factory.factory_path).stem
         if isinstance(name, str) and name != stem:
             yield Finding(
-                ErrorCode.NAME_MISMATCH, factory.factory_path,
+                ErrorCode.NAME_MISMATCH,
+                factory.factory_path,
                 f"the file is named {stem!r} but the factory inside is named {name!r}",
                 hint=f"rename the file to {name}.json",
             )
@@ -142,8 +145,11 @@ def check_names(factory: Factory) -> Iterator[Finding]:
             if found:
                 what = " and ".join("a dash" if c == "-" else "a space" for c in found)
                 yield Finding(
-                    ErrorCode.NAME_CHARACTERS, obj.path, f"the name of {obj.describe()} contains {what}",
-                    Severity.WARNING, "use letters, digits and underscores",
+                    ErrorCode.NAME_CHARACTERS,
+                    obj.path,
+                    f"the name of {obj.describe()} contains {what}",
+                    Severity.WARNING,
+                    "use letters, digits and underscores",
                 )
 
 
@@ -155,8 +161,12 @@ def check_names(factory: Factory) -> Iterator[Finding]:
 _ENTITY_WORDS = "start with a letter, digit or underscore and contain none of < > * # . % & : \\ + ? /"
 _ENTITY_PATTERN = re.compile(r"^[A-Za-z0-9_][^<>*#.%&:\\+?/]*$")
 _ENTITY_NAME = (_ENTITY_PATTERN, 1, 260, _ENTITY_WORDS)
-_NETWORK_NAME = (re.compile(r"^([_A-Za-z0-9]|([_A-Za-z0-9][-_A-Za-z0-9]{0,125}[_A-Za-z0-9]))$"), 1, 127,
-                 "be letters, digits, underscores and dashes, starting and ending with no dash")
+_NETWORK_NAME = (
+    re.compile(r"^([_A-Za-z0-9]|([_A-Za-z0-9][-_A-Za-z0-9]{0,125}[_A-Za-z0-9]))$"),
+    1,
+    127,
+    "be letters, digits, underscores and dashes, starting and ending with no dash",
+)
 SERVICE_NAME_RULES: Mapping[Kind, tuple[re.Pattern[str], int, int, str]] = {
     Kind.LINKED_SERVICE: _ENTITY_NAME,
     Kind.DATASET: _ENTITY_NAME,
@@ -165,15 +175,24 @@ SERVICE_NAME_RULES: Mapping[Kind, tuple[re.Pattern[str], int, int, str]] = {
     Kind.DATAFLOW: _ENTITY_NAME,
     Kind.CHANGE_DATA_CAPTURE: _ENTITY_NAME,
     Kind.CREDENTIAL: _NETWORK_NAME,
-    Kind.INTEGRATION_RUNTIME: (re.compile(r"^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$"), 3, 63,
-                               "be letters and digits, with single dashes between them"),
+    Kind.INTEGRATION_RUNTIME: (
+        re.compile(r"^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$"),
+        3,
+        63,
+        "be letters and digits, with single dashes between them",
+    ),
     Kind.MANAGED_VIRTUAL_NETWORK: _NETWORK_NAME,
     Kind.MANAGED_PRIVATE_ENDPOINT: _NETWORK_NAME,
 }
 CONTRACT_PARAMETERS: Mapping[Kind, str] = {
-    Kind.LINKED_SERVICE: "linkedServiceName", Kind.DATASET: "datasetName", Kind.PIPELINE: "pipelineName",
-    Kind.TRIGGER: "triggerName", Kind.DATAFLOW: "dataFlowName", Kind.CHANGE_DATA_CAPTURE: "changeDataCaptureName",
-    Kind.CREDENTIAL: "credentialName", Kind.INTEGRATION_RUNTIME: "integrationRuntimeName",
+    Kind.LINKED_SERVICE: "linkedServiceName",
+    Kind.DATASET: "datasetName",
+    Kind.PIPELINE: "pipelineName",
+    Kind.TRIGGER: "triggerName",
+    Kind.DATAFLOW: "dataFlowName",
+    Kind.CHANGE_DATA_CAPTURE: "changeDataCaptureName",
+    Kind.CREDENTIAL: "credentialName",
+    Kind.INTEGRATION_RUNTIME: "integrationRuntimeName",
     Kind.MANAGED_VIRTUAL_NETWORK: "managedVirtualNetworkName",
     Kind.MANAGED_PRIVATE_ENDPOINT: "managedPrivateEndpointName",
 }
@@ -187,7 +206,8 @@ def check_service_names(factory: Factory) -> Iterator[Finding]:
         pattern, shortest, longest, words = rule
         if not (shortest <= len(obj.name) <= longest and pattern.match(obj.name)):
             yield Finding(
-                ErrorCode.SERVICE_NAME, obj.path,
+                ErrorCode.SERVICE_NAME,
+                obj.path,
                 f"Data Factory refuses the name of {obj.describe()}: {obj.kind.label.lower()} names must have "
                 f"{shortest}-{longest} characters and {words}",
                 hint="rename the object (and the file) before promoting it",
@@ -205,15 +225,20 @@ def check_activities(factory: Factory) -> Iterator[Finding]:
         while queue:
             value, pointer = queue.pop()
             if not isinstance(value, list):
-                yield Finding(ErrorCode.ACTIVITIES, f"{obj.path} ({pointer})",
-                              f"{pointer} of {obj.describe()} is a JSON {json_type_name(value)}, "
-                              "not a list of activities")
+                yield Finding(
+                    ErrorCode.ACTIVITIES,
+                    f"{obj.path} ({pointer})",
+                    f"{pointer} of {obj.describe()} is a JSON {json_type_name(value)}, not a list of activities",
+                )
                 continue
             for index, activity in enumerate(value):
                 where = f"{pointer}[{index}]"
                 if not isinstance(activity, dict):
-                    yield Finding(ErrorCode.ACTIVITIES, f"{obj.path} ({where})",
-                                  f"{where} of {obj.describe()} is a JSON {json_type_name(activity)}, not an activity")
+                    yield Finding(
+                        ErrorCode.ACTIVITIES,
+                        f"{obj.path} ({where})",
+                        f"{where} of {obj.describe()} is a JSON {json_type_name(activity)}, not an activity",
+                    )
                     continue
                 inner = activity.get("typeProperties")
                 if not isinstance(inner, dict):
@@ -235,32 +260,36 @@ def check_types(factory: Factory) -> Iterator[Finding]:
             # Synapse and ADF share the Git format; ADF Studio publishes such a file, found in its own folder,
             # as the factory's object of that folder (rameshgurukul__Mappingdataflowsynapse has 22).
             yield Finding(
-                ErrorCode.SYNAPSE_TYPE, f"{obj.path} (type)",
+                ErrorCode.SYNAPSE_TYPE,
+                f"{obj.path} (type)",
                 f"the file declares the Synapse type {declared!r}; ADF publishes it as {obj.kind.arm_type}, "
-                f"the type of the {obj.kind.value}/ folder", Severity.WARNING,
-                f"write \"type\": \"{obj.kind.arm_type}\" to match what is deployed",
+                f"the type of the {obj.kind.value}/ folder",
+                Severity.WARNING,
+                f'write "type": "{obj.kind.arm_type}" to match what is deployed',
             )
-        elif declared is not None and (
-                not isinstance(declared, str) or declared.lower() != obj.kind.arm_type.lower()):
+        elif declared is not None and (not isinstance(declared, str) or declared.lower() != obj.kind.arm_type.lower()):
             shown = declared if isinstance(declared, str) else f"a JSON {type(declared).__name__}"
             yield Finding(
-                ErrorCode.WRONG_TYPE, f"{obj.path} (type)",
+                ErrorCode.WRONG_TYPE,
+                f"{obj.path} (type)",
                 f"the file declares type {shown!r} but sits in the {obj.kind.value}/ folder, "
                 f"which holds {obj.kind.arm_type}",
-                hint="move the file to the folder of its type, or fix its \"type\"",
+                hint='move the file to the folder of its type, or fix its "type"',
             )
         if obj.kind in TYPED_KINDS and not obj.subtype:
             yield Finding(
-                ErrorCode.MISSING_TYPE, f"{obj.path} (properties.type)",
+                ErrorCode.MISSING_TYPE,
+                f"{obj.path} (properties.type)",
                 f"{obj.describe()} has no properties.type, so ADF cannot tell what kind of "
                 f"{obj.kind.label.lower()} it is",
-                hint="recreate the object in ADF Studio or add its \"type\" under \"properties\"",
+                hint='recreate the object in ADF Studio or add its "type" under "properties"',
             )
     if factory.factory_path and factory.factory_body is not None:
         declared = factory.factory_body.get("type")
         if declared is not None and (not isinstance(declared, str) or declared.lower() != FACTORY_TYPE.lower()):
             yield Finding(
-                ErrorCode.WRONG_TYPE, f"{factory.factory_path} (type)",
+                ErrorCode.WRONG_TYPE,
+                f"{factory.factory_path} (type)",
                 f"the factory file declares type {declared!r} instead of {FACTORY_TYPE}",
             )
 
@@ -271,7 +300,7 @@ SYNAPSE_PREFIX = "microsoft.synapse/workspaces/"
 def _is_synapse_twin(declared: str, kind: Kind) -> bool:
     """`Microsoft.Synapse/workspaces/pipelines` for a file in pipeline/: the same object in Synapse's namespace."""
     lowered = declared.lower()
-    return lowered.startswith(SYNAPSE_PREFIX) and lowered[len(SYNAPSE_PREFIX):] == kind.segment.lower()
+    return lowered.startswith(SYNAPSE_PREFIX) and lowered[len(SYNAPSE_PREFIX) :] == kind.segment.lower()
 
 
 def check_duplicates(factory: Factory) -> Iterator[Finding]:
@@ -284,7 +313,8 @@ def check_duplicates(factory: Factory) -> Iterator[Finding]:
             continue
         other = first[key]
         yield Finding(
-            ErrorCode.DUPLICATE_NAME, obj.path,
+            ErrorCode.DUPLICATE_NAME,
+            obj.path,
             f"{obj.describe()} has the same name as {other.describe()} in {other.path} "
             "(ADF names are case-insensitive)",
             hint="rename or delete one of the two files",
@@ -307,21 +337,26 @@ def check_references(factory: Factory) -> Iterator[Finding]:
             if other is not None:
                 # ADF resolves it, but the export's dependsOn matches names exactly and would miss it.
                 yield Finding(
-                    ErrorCode.REFERENCE_CASE, where,
+                    ErrorCode.REFERENCE_CASE,
+                    where,
                     f"{obj.describe()} refers to {target}, which is named {other.qualified_name!r}",
-                    Severity.WARNING, f"write the name as {other.qualified_name!r}",
+                    Severity.WARNING,
+                    f"write the name as {other.qualified_name!r}",
                 )
                 continue
             if dangling.optional:
                 yield Finding(
-                    ErrorCode.DANGLING_REFERENCE, where,
+                    ErrorCode.DANGLING_REFERENCE,
+                    where,
                     f"{obj.describe()} refers to {target}, which does not exist in the factory; ADF drops "
                     "this optional reference when it publishes, and so does the export",
-                    Severity.WARNING, f"add {ref.kind.value}/{ref.name}.json or remove the reference",
+                    Severity.WARNING,
+                    f"add {ref.kind.value}/{ref.name}.json or remove the reference",
                 )
                 continue
             yield Finding(
-                ErrorCode.DANGLING_REFERENCE, where,
+                ErrorCode.DANGLING_REFERENCE,
+                where,
                 f"{obj.describe()} refers to {target}, which does not exist in the factory",
                 hint=f"add {ref.kind.value}/{ref.name}.json or remove the reference",
             )
@@ -333,10 +368,10 @@ def check_cycles(factory: Factory) -> Iterator[Finding]:
         start = factory.find(*cycle[0])
         label = " → ".join(f"{kind.value} {name}" for kind, name in cycle)
         yield Finding(
-            ErrorCode.REFERENCE_CYCLE, start.path if start is not None else cycle[0][1],
+            ErrorCode.REFERENCE_CYCLE,
+            start.path if start is not None else cycle[0][1],
             f"reference cycle: {label}",
-            hint="remove one of these references; ARM cannot deploy resources that depend on each other "
-                 "in a circle",
+            hint="remove one of these references; ARM cannot deploy resources that depend on each other in a circle",
         )
 
 
@@ -347,7 +382,9 @@ def check_self_calls(factory: Factory) -> Iterator[Finding]:
         for ref in object_references(obj):
             if ref.kind is Kind.PIPELINE and ref.name.lower() == obj.name.lower():
                 yield Finding(
-                    ErrorCode.SELF_CALL, f"{obj.path} ({ref.pointer})", f"{obj.describe()} runs itself",
+                    ErrorCode.SELF_CALL,
+                    f"{obj.path} ({ref.pointer})",
+                    f"{obj.describe()} runs itself",
                     hint="an Execute Pipeline activity must run another pipeline",
                 )
 
@@ -366,9 +403,11 @@ def check_data_flow_scripts(factory: Factory) -> Iterator[Finding]:
             place = _SCRIPT_PLACE.search(problem)
             at = f" at line {place.group(1)}, column {place.group(2)}" if place else ""
             yield Finding(
-                ErrorCode.DATA_FLOW_SCRIPT, f"{obj.path} (properties.typeProperties.{field})",
+                ErrorCode.DATA_FLOW_SCRIPT,
+                f"{obj.path} (properties.typeProperties.{field})",
                 f"{obj.describe()}: the script cannot be read{at}, so the export keeps it as written; ADF "
-                "Publish may write it differently", Severity.WARNING,
+                "Publish may write it differently",
+                Severity.WARNING,
                 "open the data flow in ADF Studio and save it, or fix the script",
             )
 
@@ -392,9 +431,11 @@ def check_global_parameters(factory: Factory) -> Iterator[Finding]:
             if "-" in name:
                 # Publish does not refuse such a name; only an expression that names it fails, at run time.
                 yield Finding(
-                    ErrorCode.GLOBAL_PARAMETER_NAME, f"{prefix}{name})",
+                    ErrorCode.GLOBAL_PARAMETER_NAME,
+                    f"{prefix}{name})",
                     f"global parameter {name!r} contains a dash, so ADF expressions cannot reference it as "
-                    f"pipeline().globalParameters.{name}", Severity.WARNING,
+                    f"pipeline().globalParameters.{name}",
+                    Severity.WARNING,
                     "use letters, digits and underscores",
                 )
 
@@ -423,17 +464,29 @@ def check_parameter_definition(factory: Factory) -> list[Finding]:
         # An ARM template or parameter file saved under the definition's name (omkarjadhav-bot__azure-repo):
         # Publish reads it as a definition whose keys name no resource type, so it parameterizes nothing, and
         # ADF's default parameterization does not apply either.
-        findings.append(Finding(
-            ErrorCode.NO_RULES, file,
-            "names no resource type of a data factory (is it an ARM template?), so ADF parameterizes nothing: "
-            "the templates get only the secure strings ADF adds for secrets",
-            Severity.WARNING, "write parameterization rules here, or delete the file to use ADF's default ones"))
+        findings.append(
+            Finding(
+                ErrorCode.NO_RULES,
+                file,
+                "names no resource type of a data factory (is it an ARM template?), so ADF parameterizes nothing: "
+                "the templates get only the secure strings ADF adds for secrets",
+                Severity.WARNING,
+                "write parameterization rules here, or delete the file to use ADF's default ones",
+            )
+        )
     for type_key, root in definition.items():
         where = f"{file} ({type_key})"
         if type_key.lower() not in resources:
             # ADF reads the keys that name resource types and ignores the others, whatever their value.
-            findings.append(Finding(ErrorCode.UNUSED_RULE, where, "is not a resource type of a data factory; ADF "
-                                    "ignores it", Severity.WARNING, "check the spelling of the type"))
+            findings.append(
+                Finding(
+                    ErrorCode.UNUSED_RULE,
+                    where,
+                    "is not a resource type of a data factory; ADF ignores it",
+                    Severity.WARNING,
+                    "check the spelling of the type",
+                )
+            )
             continue
         if not isinstance(root, dict):
             findings.append(Finding(ErrorCode.PARAM_RULE, where, "the rules for a resource type must be a JSON object"))
@@ -443,9 +496,15 @@ def check_parameter_definition(factory: Factory) -> list[Finding]:
         if not root:
             continue  # `{}`: boilerplate of ADF's default template, parameterizes nothing on purpose
         if lowered in seen_types:
-            findings.append(Finding(ErrorCode.UNUSED_RULE, where,
-                                    "is ignored: an earlier key names the same resource type",
-                                    Severity.WARNING, "merge the two sets of rules"))
+            findings.append(
+                Finding(
+                    ErrorCode.UNUSED_RULE,
+                    where,
+                    "is ignored: an earlier key names the same resource type",
+                    Severity.WARNING,
+                    "merge the two sets of rules",
+                )
+            )
         elif not resources[lowered]:
             if root not in (_default_rules(lowered), _EARLIER_DEFAULTS.get(lowered)):
                 findings.append(Finding(ErrorCode.UNUSED_RULE, where, _why_absent(lowered), Severity.WARNING))
@@ -457,7 +516,10 @@ def check_parameter_definition(factory: Factory) -> list[Finding]:
 
 
 def _unused_rules(
-    tree: dict[str, Any], targets: list[tuple[str | None, Mapping[str, Any]]], subtyped: bool, where: str,
+    tree: dict[str, Any],
+    targets: list[tuple[str | None, Mapping[str, Any]]],
+    subtyped: bool,
+    where: str,
     lowered: str,
 ) -> Iterator[Finding]:
     used: set[_Leaf] = set()
@@ -473,9 +535,12 @@ def _unused_rules(
                 continue  # ADF's own default rules for that connector: boilerplate, not a mistake
             else:
                 # One finding for the whole subtype rather than one per rule below it.
-                yield Finding(ErrorCode.UNUSED_RULE, f"{where}{key})",
-                              f"no {_noun(lowered)} has type {key!r}, so these rules match nothing",
-                              Severity.WARNING)
+                yield Finding(
+                    ErrorCode.UNUSED_RULE,
+                    f"{where}{key})",
+                    f"no {_noun(lowered)} has type {key!r}, so these rules match nothing",
+                    Severity.WARNING,
+                )
     else:
         for _, body in targets:
             _mark(tree, body, used)
@@ -483,9 +548,13 @@ def _unused_rules(
     for branch in branches:
         for leaf in _leaves(branch):
             if leaf not in used and not _from_default_template(lowered, leaf):
-                yield Finding(ErrorCode.UNUSED_RULE, f"{where}{leaf.path})",
-                              f"the rule matches no property of any {_noun(lowered)}", Severity.WARNING,
-                              "remove it, or check the property path")
+                yield Finding(
+                    ErrorCode.UNUSED_RULE,
+                    f"{where}{leaf.path})",
+                    f"the rule matches no property of any {_noun(lowered)}",
+                    Severity.WARNING,
+                    "remove it, or check the property path",
+                )
 
 
 # Earlier forms of ADF's default template that definition files still copy.
@@ -550,26 +619,42 @@ def _rule_targets(factory: Factory) -> dict[str, list[tuple[str | None, Mapping[
         targets[obj.kind.arm_type.lower()].append((obj.subtype, resource))
     if factory.include_factory_template:
         body = factory.factory_body or {}
-        resource = {"name": factory.name, "type": FACTORY_TYPE, "properties": body.get("properties") or {},
-                    "dependsOn": []}
+        resource = {
+            "name": factory.name,
+            "type": FACTORY_TYPE,
+            "properties": body.get("properties") or {},
+            "dependsOn": [],
+        }
         for key in ("location", "identity"):
             if key in body:
                 resource[key] = body[key]
         targets[FACTORY_TYPE.lower()].append((None, resource))
     if factory.include_global_params_template:
         targets[GLOBAL_PARAMETERS_TYPE.lower()].append(
-            (None, {"name": "default", "type": GLOBAL_PARAMETERS_TYPE, "properties": factory.global_parameters,
-                    "dependsOn": []}))
+            (
+                None,
+                {
+                    "name": "default",
+                    "type": GLOBAL_PARAMETERS_TYPE,
+                    "properties": factory.global_parameters,
+                    "dependsOn": [],
+                },
+            )
+        )
     return targets
 
 
 def _why_absent(lowered: str) -> str:
     if lowered == FACTORY_TYPE.lower():
-        return (f"has rules, but the template holds no factory resource (includeFactoryTemplate is not set in "
-                f"{PUBLISH_CONFIG_FILE})")
+        return (
+            f"has rules, but the template holds no factory resource (includeFactoryTemplate is not set in "
+            f"{PUBLISH_CONFIG_FILE})"
+        )
     if lowered == GLOBAL_PARAMETERS_TYPE.lower():
-        return (f"has rules, but the template holds no global parameters resource (includeGlobalParamsTemplate "
-                f"is not set in {PUBLISH_CONFIG_FILE})")
+        return (
+            f"has rules, but the template holds no global parameters resource (includeGlobalParamsTemplate "
+            f"is not set in {PUBLISH_CONFIG_FILE})"
+        )
     return f"has rules, but the factory has no {_noun(lowered)}s"
 
 
@@ -590,8 +675,15 @@ def _annotate(rule: Any, path: str, where_prefix: str, findings: list[Finding]) 
     if isinstance(rule, str):
         if not rule.startswith(ACTIONS):
             # The export ignores such a value (real files hold e.g. a trigger type where a rule belongs).
-            findings.append(Finding(ErrorCode.UNKNOWN_RULE, where, f"{rule!r} is not a parameterization rule and is "
-                                    "ignored", Severity.WARNING, "a rule starts with '=', '-' or '|'"))
+            findings.append(
+                Finding(
+                    ErrorCode.UNKNOWN_RULE,
+                    where,
+                    f"{rule!r} is not a parameterization rule and is ignored",
+                    Severity.WARNING,
+                    "a rule starts with '=', '-' or '|'",
+                )
+            )
             return _Leaf(shown, rule)
         try:
             RuleSpec.parse(rule, where)
@@ -599,18 +691,29 @@ def _annotate(rule: Any, path: str, where_prefix: str, findings: list[Finding]) 
             findings.append(exc.as_finding())
         return _Leaf(shown, rule)
     if isinstance(rule, dict):
-        return {key: _annotate(value, f"{path}.{key}" if path else key, where_prefix, findings)
-                for key, value in rule.items()}
+        return {
+            key: _annotate(value, f"{path}.{key}" if path else key, where_prefix, findings)
+            for key, value in rule.items()
+        }
     if isinstance(rule, list):
         if not rule or len(rule) > 2 or (len(rule) == 2 and not isinstance(rule[1], str)):
-            findings.append(Finding(
-                ErrorCode.PARAM_RULE, where,
-                "an array rule must be [rule for each item] or [rule for each item, \"naming.property.path\"]",
-            ))
+            findings.append(
+                Finding(
+                    ErrorCode.PARAM_RULE,
+                    where,
+                    'an array rule must be [rule for each item] or [rule for each item, "naming.property.path"]',
+                )
+            )
             return None
         return [_annotate(rule[0], f"{path}[]", where_prefix, findings), *rule[1:]]
-    findings.append(Finding(ErrorCode.PARAM_RULE, where, "a rule must be a string, an object or an array",
-                            hint="write e.g. \"=\" to keep the current value as default"))
+    findings.append(
+        Finding(
+            ErrorCode.PARAM_RULE,
+            where,
+            "a rule must be a string, an object or an array",
+            hint='write e.g. "=" to keep the current value as default',
+        )
+    )
     return None
 
 
@@ -670,9 +773,11 @@ def _clash(factory: Factory, export: ArmExport, name: str, new_name: str) -> Fin
         if obj is not None:
             where = f"{obj.path} ({'.'.join(parameter.path)})"
     return Finding(
-        ErrorCode.PARAMETER_CLASH, where,
+        ErrorCode.PARAMETER_CLASH,
+        where,
         f"two rules make the template parameter {name!r}; this one is renamed {new_name!r}",
-        Severity.WARNING, "give one of the rules its own name (\"=:name\") in the parameter definition file",
+        Severity.WARNING,
+        'give one of the rules its own name ("=:name") in the parameter definition file',
     )
 
 
@@ -680,8 +785,11 @@ def written_limit_findings(export: ArmExport, folder: str | os.PathLike[str]) ->
     """ARM's limits for an export already written to `folder` (sizes from the files, so no text is held)."""
     measures = {}
     for path, document in export.documents():
-        measures[path] = _Measure(len(document.get("parameters", {})), len(document.get("resources", [])),
-                                  os.path.getsize(os.path.join(folder, path)))
+        measures[path] = _Measure(
+            len(document.get("parameters", {})),
+            len(document.get("resources", [])),
+            os.path.getsize(os.path.join(folder, path)),
+        )
     return _limits(measures)
 
 
@@ -694,45 +802,63 @@ def _limits(measures: Mapping[str, _Measure]) -> list[Finding]:
         "resources": all(m.resources <= MAX_RESOURCES for m in linked.values()),
         "size": all(m.size <= MAX_TEMPLATE_BYTES for m in linked.values()),
     }
-    use_linked = "deploy the linked templates (linkedTemplates/ArmTemplate_master.json) instead; they stay " \
-                 "under the limit"
+    use_linked = (
+        "deploy the linked templates (linkedTemplates/ArmTemplate_master.json) instead; they stay under the limit"
+    )
     if main.parameters > MAX_PARAMETERS:
-        findings.append(Finding(
-            ErrorCode.ARM_PARAMETER_LIMIT, MAIN_TEMPLATE,
-            f"the template has {main.parameters} parameters; ARM allows at most {MAX_PARAMETERS}",
-            hint="parameterize fewer properties in arm-template-parameters-definition.json (the linked "
-                 "templates' master has all the parameters too)",
-        ))
+        findings.append(
+            Finding(
+                ErrorCode.ARM_PARAMETER_LIMIT,
+                MAIN_TEMPLATE,
+                f"the template has {main.parameters} parameters; ARM allows at most {MAX_PARAMETERS}",
+                hint="parameterize fewer properties in arm-template-parameters-definition.json (the linked "
+                "templates' master has all the parameters too)",
+            )
+        )
     if main.resources > MAX_RESOURCES:
-        findings.append(Finding(
-            ErrorCode.ARM_RESOURCE_LIMIT, MAIN_TEMPLATE,
-            f"the template has {main.resources} resources; ARM allows at most {MAX_RESOURCES}",
-            # Deployable all the same when the linked templates are within the limits, as Publish intends.
-            Severity.WARNING if linked_ok["resources"] else Severity.ERROR,
-            hint=use_linked if linked_ok["resources"] else "split the factory",
-        ))
+        findings.append(
+            Finding(
+                ErrorCode.ARM_RESOURCE_LIMIT,
+                MAIN_TEMPLATE,
+                f"the template has {main.resources} resources; ARM allows at most {MAX_RESOURCES}",
+                # Deployable all the same when the linked templates are within the limits, as Publish intends.
+                Severity.WARNING if linked_ok["resources"] else Severity.ERROR,
+                hint=use_linked if linked_ok["resources"] else "split the factory",
+            )
+        )
     if main.size > MAX_TEMPLATE_BYTES:
-        findings.append(Finding(
-            ErrorCode.ARM_SIZE_LIMIT, MAIN_TEMPLATE,
-            f"the template is {_mb(main.size)}; ARM allows at most {_mb(MAX_TEMPLATE_BYTES)}",
-            Severity.WARNING if linked_ok["size"] else Severity.ERROR,
-            hint=use_linked if linked_ok["size"] else "make the biggest objects smaller",
-        ))
+        findings.append(
+            Finding(
+                ErrorCode.ARM_SIZE_LIMIT,
+                MAIN_TEMPLATE,
+                f"the template is {_mb(main.size)}; ARM allows at most {_mb(MAX_TEMPLATE_BYTES)}",
+                Severity.WARNING if linked_ok["size"] else Severity.ERROR,
+                hint=use_linked if linked_ok["size"] else "make the biggest objects smaller",
+            )
+        )
     # The linked templates matter only to those who deploy them; a limit the main template already breaks is
     # reported there once.
     for path, measured in sorted(linked.items()):
         if measured.parameters > MAX_PARAMETERS and main.parameters <= MAX_PARAMETERS:
-            findings.append(Finding(
-                ErrorCode.ARM_PARAMETER_LIMIT, path,
-                f"the linked template has {measured.parameters} parameters; ARM allows at most {MAX_PARAMETERS}",
-                Severity.WARNING, f"deploy {MAIN_TEMPLATE} instead, or parameterize fewer properties",
-            ))
+            findings.append(
+                Finding(
+                    ErrorCode.ARM_PARAMETER_LIMIT,
+                    path,
+                    f"the linked template has {measured.parameters} parameters; ARM allows at most {MAX_PARAMETERS}",
+                    Severity.WARNING,
+                    f"deploy {MAIN_TEMPLATE} instead, or parameterize fewer properties",
+                )
+            )
         if measured.size > MAX_TEMPLATE_BYTES:
-            findings.append(Finding(
-                ErrorCode.ARM_SIZE_LIMIT, path,
-                f"the linked template is {_mb(measured.size)}; ARM allows at most {_mb(MAX_TEMPLATE_BYTES)}",
-                Severity.WARNING, "make the biggest objects in it smaller",
-            ))
+            findings.append(
+                Finding(
+                    ErrorCode.ARM_SIZE_LIMIT,
+                    path,
+                    f"the linked template is {_mb(measured.size)}; ARM allows at most {_mb(MAX_TEMPLATE_BYTES)}",
+                    Severity.WARNING,
+                    "make the biggest objects in it smaller",
+                )
+            )
     return findings
 
 
@@ -745,8 +871,7 @@ class _Measure:
 
 def _measure(text: str) -> _Measure:
     document = json.loads(text)
-    return _Measure(len(document.get("parameters", {})), len(document.get("resources", [])),
-                    len(text.encode("utf-8")))
+    return _Measure(len(document.get("parameters", {})), len(document.get("resources", [])), len(text.encode("utf-8")))
 
 
 def _mb(size: int) -> str:

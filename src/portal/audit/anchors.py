@@ -39,8 +39,12 @@ NOTES = "portal-audit"
 NOTES_REF = f"refs/notes/{NOTES}"
 REMOTE_NOTES_PREFIX = f"refs/notes/{NOTES}-remotes/"  # a remote's notes, as fetched by fetch_anchors
 SIG_CONTEXT = "portal-audit-anchor:"
-PORTAL_IDENTITY = {"GIT_AUTHOR_NAME": "portal", "GIT_AUTHOR_EMAIL": "portal@localhost",
-                   "GIT_COMMITTER_NAME": "portal", "GIT_COMMITTER_EMAIL": "portal@localhost"}
+PORTAL_IDENTITY = {
+    "GIT_AUTHOR_NAME": "portal",
+    "GIT_AUTHOR_EMAIL": "portal@localhost",
+    "GIT_COMMITTER_NAME": "portal",
+    "GIT_COMMITTER_EMAIL": "portal@localhost",
+}
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _FIELDS = {"seq", "hash", "mac", "keyId", "promotion", "environment", "at", "sig"}
 _NOTE_RETRIES = 10  # a concurrent note on the same ref: git refuses to lock it; try again
@@ -60,8 +64,13 @@ class Anchor:
 
     def fields(self) -> dict[str, Any]:
         """The note line's fields, without `sig`."""
-        out: dict[str, Any] = {"seq": self.seq, "hash": self.hash, "promotion": self.promotion,
-                               "environment": self.environment, "at": self.at}
+        out: dict[str, Any] = {
+            "seq": self.seq,
+            "hash": self.hash,
+            "promotion": self.promotion,
+            "environment": self.environment,
+            "at": self.at,
+        }
         if self.mac is not None:
             out["mac"] = self.mac
         if self.key_id is not None:
@@ -84,7 +93,8 @@ class Anchor:
     def where(self) -> str:
         commit = (self.commit or "?")[:12]
         return f"the anchor on commit {commit} (event {self.seq}" + (
-            f", promotion {self.promotion})" if self.promotion else ")")
+            f", promotion {self.promotion})" if self.promotion else ")"
+        )
 
 
 @dataclass(frozen=True)
@@ -97,8 +107,10 @@ class AnchorReading:
     def __add__(self, other: AnchorReading) -> AnchorReading:
         seen = {(a.commit, a.line()) for a in self.anchors}
         more = tuple(a for a in other.anchors if (a.commit, a.line()) not in seen)
-        return AnchorReading(tuple(sorted(self.anchors + more, key=lambda a: (a.seq, a.commit or ""))),
-                             self.findings + tuple(f for f in other.findings if f not in self.findings))
+        return AnchorReading(
+            tuple(sorted(self.anchors + more, key=lambda a: (a.seq, a.commit or ""))),
+            self.findings + tuple(f for f in other.findings if f not in self.findings),
+        )
 
 
 def write_anchor(repo_root: str | Path, commit: str, anchor: Anchor, *, key: object = FROM_ENVIRONMENT) -> Anchor:
@@ -112,8 +124,9 @@ def write_anchor(repo_root: str | Path, commit: str, anchor: Anchor, *, key: obj
         try:
             full = repo.git.rev_parse("--verify", "--quiet", f"{commit}^{{commit}}")
         except Exception:  # noqa: BLE001 - GitCommandError: no such commit
-            raise PortalError(f"commit {commit}", "is not in the repository; the anchor was not written",
-                              code=ErrorCode.ANCHOR) from None
+            raise PortalError(
+                f"commit {commit}", "is not in the repository; the anchor was not written", code=ErrorCode.ANCHOR
+            ) from None
         anchor = replace(anchor, commit=full)
         env = _identity_env(repo)
         for attempt in range(_NOTE_RETRIES):
@@ -122,8 +135,11 @@ def write_anchor(repo_root: str | Path, commit: str, anchor: Anchor, *, key: obj
                 return anchor
             except Exception as error:  # noqa: BLE001 - GitCommandError
                 if "lock" not in str(error).lower() or attempt == _NOTE_RETRIES - 1:
-                    raise PortalError(f"commit {full[:12]}", f"the anchor note could not be written: "
-                                      f"{_first_line(error)}", code=ErrorCode.ANCHOR) from None
+                    raise PortalError(
+                        f"commit {full[:12]}",
+                        f"the anchor note could not be written: {_first_line(error)}",
+                        code=ErrorCode.ANCHOR,
+                    ) from None
                 time.sleep(0.05 * (attempt + 1))
     finally:
         repo.close()
@@ -180,8 +196,11 @@ def push_anchors(repo_root: str | Path, remote: str = "origin") -> None:
                 return
             except Exception as error:  # noqa: BLE001 - GitCommandError: rejected (not a fast-forward) or offline
                 if attempt == 2:
-                    raise PortalError(f"remote {remote}", f"the audit anchors could not be pushed: "
-                                      f"{_first_line(error)}", code=ErrorCode.ANCHOR) from None
+                    raise PortalError(
+                        f"remote {remote}",
+                        f"the audit anchors could not be pushed: {_first_line(error)}",
+                        code=ErrorCode.ANCHOR,
+                    ) from None
             theirs = _fetch(repo, remote, env)
             if theirs is not None:
                 repo.git.notes(f"--ref={NOTES}", "merge", "-s", "cat_sort_uniq", theirs, env=env)
@@ -218,8 +237,9 @@ def _fetch(repo, remote: str, env: dict[str, str]) -> str | None:
             return None
         repo.git.fetch(remote, f"+{NOTES_REF}:{local}", env=env)
     except Exception as error:  # noqa: BLE001 - GitCommandError
-        raise PortalError(f"remote {remote}", f"its audit anchors could not be fetched: {_first_line(error)}",
-                          code=ErrorCode.ANCHOR) from None
+        raise PortalError(
+            f"remote {remote}", f"its audit anchors could not be fetched: {_first_line(error)}", code=ErrorCode.ANCHOR
+        ) from None
     return local
 
 
@@ -257,9 +277,17 @@ def _parse(line: str, commit: str) -> Anchor:
     for name in ("promotion", "environment", "mac", "keyId", "sig"):
         if value.get(name) is not None and not isinstance(value[name], str):
             raise ValueError(f"{name} is not text")
-    return Anchor(seq=seq, hash=digest, promotion=value.get("promotion"), environment=value.get("environment"),
-                  at=value["at"], mac=value.get("mac"), key_id=value.get("keyId"), sig=value.get("sig"),
-                  commit=commit)
+    return Anchor(
+        seq=seq,
+        hash=digest,
+        promotion=value.get("promotion"),
+        environment=value.get("environment"),
+        at=value["at"],
+        mac=value.get("mac"),
+        key_id=value.get("keyId"),
+        sig=value.get("sig"),
+        commit=commit,
+    )
 
 
 def _first_line(error: BaseException) -> str:

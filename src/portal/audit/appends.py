@@ -21,8 +21,9 @@ def _prepared(event: NewEvent) -> tuple[dict[str, Any], str]:
     """The hashed fields of a new event (without seq, at and prev_hash) and its data as canonical JSON text."""
     where = f"audit event {event.kind!r}"
     if not isinstance(event.data, Mapping):
-        raise PortalError(where, f"its data must be a mapping, not {type(event.data).__name__}",
-                          code=ErrorCode.AUDIT_DATA)
+        raise PortalError(
+            where, f"its data must be a mapping, not {type(event.data).__name__}", code=ErrorCode.AUDIT_DATA
+        )
     try:
         data_text = canonical_json(dict(event.data))
     except (TypeError, ValueError) as error:
@@ -40,7 +41,6 @@ def _prepared(event: NewEvent) -> tuple[dict[str, Any], str]:
     return content, data_text
 
 
-
 class _Chain:
     """Appends within one write transaction: locks the chain head when made (so the writes of the transaction take
     their turn with every other append), and moves it in `finish`."""
@@ -49,8 +49,12 @@ class _Chain:
         head, table = models.chain_head, models.events
         top = conn.execute(select(head.c.seq, head.c.hash).where(head.c.id == 1).with_for_update()).first()
         if top is None:
-            raise PortalError(where, "the audit trail's chain head is missing; nothing can be appended",
-                              hint="run `portal audit verify`", code=ErrorCode.AUDIT_STORE)
+            raise PortalError(
+                where,
+                "the audit trail's chain head is missing; nothing can be appended",
+                hint="run `portal audit verify`",
+                code=ErrorCode.AUDIT_STORE,
+            )
         self._conn = conn
         self._key = key
         self._start = top.seq
@@ -71,8 +75,7 @@ class _Chain:
             fields_ = {**content, "seq": self.seq, "at": self._at, "prev_hash": self.hash}
             digest = event_hash(fields_)
             mac, key_id = (self._key.mac(digest), self._key.key_id) if self._key else (None, None)
-            rows.append({**fields_, "data": data_text, "hash": digest, "mac": mac, "key_id": key_id,
-                         "record": record})
+            rows.append({**fields_, "data": data_text, "hash": digest, "mac": mac, "key_id": key_id, "record": record})
             done.append(AuditEvent(**fields_, hash=digest, mac=mac, key_id=key_id))
             self.hash = digest
         if rows:
@@ -83,7 +86,8 @@ class _Chain:
         if self.seq == self._start:
             return
         head = models.chain_head
-        moved = self._conn.execute(update(head).where(head.c.id == 1, head.c.seq == self._start)
-                                   .values(seq=self.seq, hash=self.hash))
+        moved = self._conn.execute(
+            update(head).where(head.c.id == 1, head.c.seq == self._start).values(seq=self.seq, hash=self.hash)
+        )
         if moved.rowcount != 1:  # cannot happen while every writer locks the head; never append past it
             raise PortalError("audit trail", "the chain head moved during an append", code=ErrorCode.CONFLICT)

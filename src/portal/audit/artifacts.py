@@ -19,8 +19,9 @@ class Artifacts:
         self._db = db
         self._rows = rows
 
-    def put_artifact(self, content: bytes, *, media_type: str, name: str, actor: str = "portal",
-                     actor_verified: bool = False) -> str:
+    def put_artifact(
+        self, content: bytes, *, media_type: str, name: str, actor: str = "portal", actor_verified: bool = False
+    ) -> str:
         if not isinstance(content, (bytes, bytearray, memoryview)):
             raise TypeError(f"artifact content must be bytes, not {type(content).__name__}")
         content = bytes(content)
@@ -28,12 +29,26 @@ class Artifacts:
         table = models.artifacts
         with self._db.recording() as (conn, chain):
             if conn.scalar(select(table.c.digest).where(table.c.digest == digest)) is None:
-                conn.execute(insert(table).values(digest=digest, media_type=media_type, name=name,
-                                                  size=len(content), content=content, stored_at=now_iso(),
-                                                  record_seq=chain.next_seq))
-                self._rows.record(conn, chain, table, table.c.digest == digest, actor=actor,
-                                  actor_verified=actor_verified,
-                                  summary=f"artifact {name} ({len(content)} bytes, sha256 {digest[:12]})")
+                conn.execute(
+                    insert(table).values(
+                        digest=digest,
+                        media_type=media_type,
+                        name=name,
+                        size=len(content),
+                        content=content,
+                        stored_at=now_iso(),
+                        record_seq=chain.next_seq,
+                    )
+                )
+                self._rows.record(
+                    conn,
+                    chain,
+                    table,
+                    table.c.digest == digest,
+                    actor=actor,
+                    actor_verified=actor_verified,
+                    summary=f"artifact {name} ({len(content)} bytes, sha256 {digest[:12]})",
+                )
         return digest
 
     def artifact(self, digest: str) -> tuple[bytes, str, str] | None:

@@ -72,9 +72,12 @@ def open_engine(url: str, audit_key: AuditKey | None) -> tuple[Engine, str]:
     try:
         parsed = make_url(url)
     except Exception:
-        raise PortalError(shown, "is not a database URL",
-                          hint="e.g. sqlite:////srv/portal/audit.db or postgresql+psycopg://portal@db-host/portal",
-                          code=ErrorCode.AUDIT_STORE) from None
+        raise PortalError(
+            shown,
+            "is not a database URL",
+            hint="e.g. sqlite:////srv/portal/audit.db or postgresql+psycopg://portal@db-host/portal",
+            code=ErrorCode.AUDIT_STORE,
+        ) from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT, "check_same_thread": False})
@@ -84,14 +87,19 @@ def open_engine(url: str, audit_key: AuditKey | None) -> tuple[Engine, str]:
         connect_args = {} if "connect_timeout" in parsed.query else {"connect_timeout": POSTGRES_CONNECT_TIMEOUT}
         engine = create_engine(parsed, connect_args=connect_args, pool_pre_ping=True)
     else:
-        raise PortalError(shown, f"the audit store runs on SQLite or PostgreSQL, not {backend}",
-                          code=ErrorCode.AUDIT_STORE)
+        raise PortalError(
+            shown, f"the audit store runs on SQLite or PostgreSQL, not {backend}", code=ErrorCode.AUDIT_STORE
+        )
     try:
         _upgrade(engine, audit_key)
     except Exception as error:  # noqa: BLE001 - whatever stops the store from opening is reported the same way
         engine.dispose()
-        raise PortalError(shown, f"cannot open the audit store: {_describe(error, parsed.password)}",
-                          hint=_open_hint(backend, error), code=ErrorCode.AUDIT_STORE) from None
+        raise PortalError(
+            shown,
+            f"cannot open the audit store: {_describe(error, parsed.password)}",
+            hint=_open_hint(backend, error),
+            code=ErrorCode.AUDIT_STORE,
+        ) from None
     return engine, shown
 
 
@@ -137,9 +145,11 @@ class Database:
         try:
             yield
         except (OperationalError, InterfaceError) as error:
-            raise PortalError(self.url_for_display,
-                              f"the audit store failed: {_describe(error, self.engine.url.password)}",
-                              code=ErrorCode.AUDIT_STORE) from error
+            raise PortalError(
+                self.url_for_display,
+                f"the audit store failed: {_describe(error, self.engine.url.password)}",
+                code=ErrorCode.AUDIT_STORE,
+            ) from error
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:

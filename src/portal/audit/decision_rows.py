@@ -19,10 +19,11 @@ from portal.audit.keys import AuditKey
 from portal.audit.records import NewEvent
 from portal.errors import ErrorCode, PortalError
 
-TAMPERED_HINT = ("the audit store was changed outside the portal; run `portal audit verify`, and act on nothing it "
-                 "records until that is explained")
-SEAL_HINT = ("forged, or written before the audit key was set (only then: `portal audit seal` signs the trail as "
-             "it is)")
+TAMPERED_HINT = (
+    "the audit store was changed outside the portal; run `portal audit verify`, and act on nothing it "
+    "records until that is explained"
+)
+SEAL_HINT = "forged, or written before the audit key was set (only then: `portal audit seal` signs the trail as it is)"
 
 RECORD_TABLES = (models.promotions, models.approvals, models.snapshots, models.artifacts)
 _NOT_RECORDED = frozenset({"record_seq", "content"})  # an artifact's content is covered by its digest column
@@ -37,19 +38,39 @@ class DecisionRows:
     def __init__(self, db: Database):
         self._db = db
 
-    def record(self, conn: Connection, chain: _Chain, table: Table, where: Any, *, actor: str,
-               actor_verified: bool, summary: str, environment: str | None = None,
-               promotion_id: str | None = None, snapshot_id: str | None = None) -> StoredRow:
+    def record(
+        self,
+        conn: Connection,
+        chain: _Chain,
+        table: Table,
+        where: Any,
+        *,
+        actor: str,
+        actor_verified: bool,
+        summary: str,
+        environment: str | None = None,
+        promotion_id: str | None = None,
+        snapshot_id: str | None = None,
+    ) -> StoredRow:
         """Append the `record written` event of the row just written (its record_seq set to chain.next_seq) and
         return the row as stored."""
         row = conn.execute(select(*_record_columns(table)).where(where)).mappings().one()
         if row["record_seq"] != chain.next_seq:  # cannot happen while the head is held; never record another seq
-            raise PortalError(self._db.url_for_display, "a record's seq moved during its write",
-                              code=ErrorCode.CONFLICT)
+            raise PortalError(
+                self._db.url_for_display, "a record's seq moved during its write", code=ErrorCode.CONFLICT
+            )
         key = _row_key(table, row)
         data = {"table": table.name, "key": key, "digest": record_digest(_row_values(table, row))}
-        event = NewEvent(kind=RECORD_WRITTEN, actor=actor, actor_verified=actor_verified, environment=environment,
-                         promotion_id=promotion_id, snapshot_id=snapshot_id, summary=summary, data=data)
+        event = NewEvent(
+            kind=RECORD_WRITTEN,
+            actor=actor,
+            actor_verified=actor_verified,
+            environment=environment,
+            promotion_id=promotion_id,
+            snapshot_id=snapshot_id,
+            summary=summary,
+            data=data,
+        )
         chain.add([(*_prepared(event), record_name(table.name, key))])
         return row
 
@@ -64,8 +85,12 @@ class DecisionRows:
     def missing(conn: Connection, table: Table, key: Any) -> None:
         """A row that is not there: TAMPERED when the trail recorded it (it was deleted outside the portal)."""
         events = models.events
-        seq = conn.scalar(select(events.c.seq).where(events.c.record == record_name(table.name, key))
-                          .order_by(events.c.seq.desc()).limit(1))
+        seq = conn.scalar(
+            select(events.c.seq)
+            .where(events.c.record == record_name(table.name, key))
+            .order_by(events.c.seq.desc())
+            .limit(1)
+        )
         if seq is not None:
             raise _tampered(table, key, f"was recorded in event {seq} but is missing (deleted outside the portal)")
 
@@ -130,8 +155,11 @@ def _record_problem(table: Table, row: StoredRow, key: AuditKey | None) -> str |
     """What is wrong with a row of a decision table selected by _recorded, or None when it matches its record."""
     seq = row["record_seq"]
     if row["rec_seq"] is None:
-        return ("has no record in the audit trail" + (f" (its record_seq {seq} names no event)" if seq is not None
-                                                      else "") + ": it was written outside the portal")
+        return (
+            "has no record in the audit trail"
+            + (f" (its record_seq {seq} names no event)" if seq is not None else "")
+            + ": it was written outside the portal"
+        )
     event = {name: row[f"rec_{name}"] for name in _EVENT_COLUMNS}
     if event["kind"] != RECORD_WRITTEN:
         return f"its record_seq {seq} names a {event['kind']!r} event, not a record of it"
@@ -149,6 +177,8 @@ def _record_problem(table: Table, row: StoredRow, key: AuditKey | None) -> str |
     if event["record"] != record_name(table.name, row_key):
         return f"the record column of its record, event {seq}, was altered"
     if row.get("rec_newer"):
-        return (f"its record, event {seq}, is not its newest one: an older version of the row was put back "
-                "(changed outside the portal)")
+        return (
+            f"its record, event {seq}, is not its newest one: an older version of the row was put back "
+            "(changed outside the portal)"
+        )
     return None

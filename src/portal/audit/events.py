@@ -36,8 +36,9 @@ class EventLog:
     def append_many(self, events: Sequence[NewEvent]) -> list[AuditEvent]:
         for event in events:
             if event.kind in RESERVED_KINDS:
-                raise PortalError(f"audit event {event.kind!r}", "is written by the audit store itself",
-                                  code=ErrorCode.AUDIT_DATA)
+                raise PortalError(
+                    f"audit event {event.kind!r}", "is written by the audit store itself", code=ErrorCode.AUDIT_DATA
+                )
         prepared = [(*_prepared(e), None) for e in events]
         if not prepared:
             return []
@@ -50,19 +51,40 @@ class EventLog:
         with self._db.read() as conn:
             top = conn.execute(select(head.c.seq, head.c.hash).where(head.c.id == 1)).first()
             if top is None:
-                raise PortalError(self._db.url_for_display, "the audit trail's chain head is missing",
-                                  hint="run `portal audit verify`", code=ErrorCode.AUDIT_STORE)
+                raise PortalError(
+                    self._db.url_for_display,
+                    "the audit trail's chain head is missing",
+                    hint="run `portal audit verify`",
+                    code=ErrorCode.AUDIT_STORE,
+                )
             mac = conn.scalar(select(table.c.mac).where(table.c.seq == top.seq)) if top.seq else None
         return int(top.seq), top.hash, mac
 
     def anchor(self, *, promotion: str | None = None, environment: str | None = None) -> Anchor:
         seq, digest, mac = self.head()
-        return Anchor(seq=seq, hash=digest, promotion=promotion, environment=environment, at=now_iso(), mac=mac,
-                      key_id=self._db.key.key_id if mac and self._db.key else None)
+        return Anchor(
+            seq=seq,
+            hash=digest,
+            promotion=promotion,
+            environment=environment,
+            at=now_iso(),
+            mac=mac,
+            key_id=self._db.key.key_id if mac and self._db.key else None,
+        )
 
-    def events(self, *, environment: str | None = None, actor: str | None = None, kind: str | None = None,
-               promotion_id: str | None = None, since: str | None = None, until: str | None = None,
-               offset: int = 0, limit: int = 100, newest_first: bool = True) -> list[AuditEvent]:
+    def events(
+        self,
+        *,
+        environment: str | None = None,
+        actor: str | None = None,
+        kind: str | None = None,
+        promotion_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        offset: int = 0,
+        limit: int = 100,
+        newest_first: bool = True,
+    ) -> list[AuditEvent]:
         if offset < 0 or limit < 0:
             raise PortalError("events", "offset and limit cannot be negative", code=ErrorCode.BAD_FILTER)
         table = models.events
@@ -72,10 +94,19 @@ class EventLog:
             rows = conn.execute(query.order_by(order).offset(offset).limit(limit)).mappings().all()
         return [_event(row) for row in rows]
 
-    def count_events(self, *, environment: str | None = None, actor: str | None = None, kind: str | None = None,
-                     promotion_id: str | None = None, since: str | None = None, until: str | None = None) -> int:
-        query = self._filtered(select(func.count()).select_from(models.events), environment, actor, kind,
-                               promotion_id, since, until)
+    def count_events(
+        self,
+        *,
+        environment: str | None = None,
+        actor: str | None = None,
+        kind: str | None = None,
+        promotion_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> int:
+        query = self._filtered(
+            select(func.count()).select_from(models.events), environment, actor, kind, promotion_id, since, until
+        )
         with self._db.read() as conn:
             return int(conn.scalar(query) or 0)
 
@@ -85,11 +116,22 @@ class EventLog:
         return _event(row) if row else None
 
     @staticmethod
-    def _filtered(query: Any, environment: str | None, actor: str | None, kind: str | None,
-                  promotion_id: str | None, since: str | None, until: str | None) -> Any:
+    def _filtered(
+        query: Any,
+        environment: str | None,
+        actor: str | None,
+        kind: str | None,
+        promotion_id: str | None,
+        since: str | None,
+        until: str | None,
+    ) -> Any:
         c = models.events.c
-        for column, value in ((c.environment, environment), (c.actor, actor), (c.kind, kind),
-                              (c.promotion_id, promotion_id)):
+        for column, value in (
+            (c.environment, environment),
+            (c.actor, actor),
+            (c.kind, kind),
+            (c.promotion_id, promotion_id),
+        ):
             if value is not None:
                 query = query.where(column == value)
         if since is not None:
@@ -98,12 +140,23 @@ class EventLog:
             query = query.where(c.at < _normal_time(until, f"until {until}", ErrorCode.BAD_FILTER))
         return query
 
-    def export(self, out: TextIO, fmt: str, *, environment: str | None = None, actor: str | None = None,
-               kind: str | None = None, promotion_id: str | None = None, since: str | None = None,
-               until: str | None = None, batch_size: int) -> int:
+    def export(
+        self,
+        out: TextIO,
+        fmt: str,
+        *,
+        environment: str | None = None,
+        actor: str | None = None,
+        kind: str | None = None,
+        promotion_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        batch_size: int,
+    ) -> int:
         if fmt not in ("csv", "jsonl"):
-            raise PortalError(f"export format {fmt!r}", "is not known", hint="use csv or jsonl",
-                              code=ErrorCode.EXPORT_FORMAT)
+            raise PortalError(
+                f"export format {fmt!r}", "is not known", hint="use csv or jsonl", code=ErrorCode.EXPORT_FORMAT
+            )
         table = models.events
         query = self._filtered(select(table), environment, actor, kind, promotion_id, since, until)
         writer = None
@@ -113,8 +166,11 @@ class EventLog:
         written, last = 0, 0
         with self._db.read(snapshot=True) as conn:
             while True:
-                rows = conn.execute(query.where(table.c.seq > last).order_by(table.c.seq)
-                                    .limit(batch_size)).mappings().all()
+                rows = (
+                    conn.execute(query.where(table.c.seq > last).order_by(table.c.seq).limit(batch_size))
+                    .mappings()
+                    .all()
+                )
                 if not rows:
                     break
                 for row in rows:

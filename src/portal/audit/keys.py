@@ -37,9 +37,12 @@ class AuditKey:
             raise TypeError(f"an audit key is text, not {type(text).__name__}")
         text = text.strip()
         if len(text) < MIN_KEY_LENGTH:
-            raise PortalError(where, f"is {len(text)} characters long; an audit key needs at least {MIN_KEY_LENGTH}",
-                              hint="e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'",
-                              code=ErrorCode.AUDIT_KEY)
+            raise PortalError(
+                where,
+                f"is {len(text)} characters long; an audit key needs at least {MIN_KEY_LENGTH}",
+                hint="e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))'",
+                code=ErrorCode.AUDIT_KEY,
+            )
         self._secret = text.encode("utf-8")
         self.key_id = hmac.new(self._secret, _KEY_ID_MESSAGE, hashlib.sha256).hexdigest()[:16]
 
@@ -68,16 +71,20 @@ def audit_key_from_environment() -> AuditKey | None:
     text = os.environ.get(AUDIT_KEY_ENV, "")
     path = os.environ.get(AUDIT_KEY_FILE_ENV, "").strip()
     if text.strip() and path:
-        raise PortalError(f"{AUDIT_KEY_ENV} and {AUDIT_KEY_FILE_ENV}", "are both set; set one of them",
-                          code=ErrorCode.AUDIT_KEY)
+        raise PortalError(
+            f"{AUDIT_KEY_ENV} and {AUDIT_KEY_FILE_ENV}", "are both set; set one of them", code=ErrorCode.AUDIT_KEY
+        )
     if text.strip():
         return AuditKey(text, where=AUDIT_KEY_ENV)
     if path:
         try:
             content = Path(path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
-            raise PortalError(f"{AUDIT_KEY_FILE_ENV} ({path})", f"cannot be read: {type(error).__name__}: "
-                              f"{getattr(error, 'strerror', None) or error}", code=ErrorCode.AUDIT_KEY) from None
+            raise PortalError(
+                f"{AUDIT_KEY_FILE_ENV} ({path})",
+                f"cannot be read: {type(error).__name__}: {getattr(error, 'strerror', None) or error}",
+                code=ErrorCode.AUDIT_KEY,
+            ) from None
         return AuditKey(content, where=f"the key in {AUDIT_KEY_FILE_ENV} ({path})")
     return None
 
@@ -90,6 +97,7 @@ class _FromEnvironment:
 # The default of every `key=` parameter: the deployment's key, read from the environment, so that every process
 # that opens the store signs (and checks) alike without each caller having to remember it.
 FROM_ENVIRONMENT = _FromEnvironment()
+
 
 def resolve_key(key: object) -> AuditKey | None:
     """An AuditKey from a `key=` argument: FROM_ENVIRONMENT → the environment's (or None); None → no key; text →

@@ -23,8 +23,9 @@ class Locks:
 
     def acquire_lock(self, environment: str, promotion_id: str, owner: str, lease_seconds: float) -> LockResult:
         if lease_seconds <= 0:
-            raise PortalError(f"environment {environment}", "a lock's lease must be positive",
-                              code=ErrorCode.AUDIT_DATA)
+            raise PortalError(
+                f"environment {environment}", "a lock's lease must be positive", code=ErrorCode.AUDIT_DATA
+            )
         table = models.locks
         for _ in range(10):
             try:
@@ -32,8 +33,11 @@ class Locks:
                     now = datetime.now(UTC)
                     until = now + timedelta(seconds=lease_seconds)
                     ours = Lock(environment, promotion_id, owner, _iso(now), _iso(until))
-                    row = conn.execute(select(table).where(table.c.environment == environment)
-                                       .with_for_update()).mappings().first()
+                    row = (
+                        conn.execute(select(table).where(table.c.environment == environment).with_for_update())
+                        .mappings()
+                        .first()
+                    )
                     if row is None:
                         conn.execute(insert(table).values(**_record_values(ours)))
                         return LockResult(True, ours, None)
@@ -42,31 +46,44 @@ class Locks:
                         return LockResult(False, held, None)
                     taken = conn.execute(
                         update(table)
-                        .where(table.c.environment == environment, table.c.promotion_id == held.promotion_id,
-                               table.c.owner == held.owner, table.c.expires_at == held.expires_at)
-                        .values(promotion_id=promotion_id, owner=owner, acquired_at=ours.acquired_at,
-                                expires_at=ours.expires_at))
+                        .where(
+                            table.c.environment == environment,
+                            table.c.promotion_id == held.promotion_id,
+                            table.c.owner == held.owner,
+                            table.c.expires_at == held.expires_at,
+                        )
+                        .values(
+                            promotion_id=promotion_id,
+                            owner=owner,
+                            acquired_at=ours.acquired_at,
+                            expires_at=ours.expires_at,
+                        )
+                    )
                     if taken.rowcount == 1:
                         return LockResult(True, ours, held)
             except IntegrityError:
                 pass  # another process inserted the lock first: look at it again
-        raise PortalError(f"environment {environment}", "its lock keeps changing hands; try again",
-                          code=ErrorCode.LOCK_CONTENDED)
+        raise PortalError(
+            f"environment {environment}", "its lock keeps changing hands; try again", code=ErrorCode.LOCK_CONTENDED
+        )
 
     def renew_lock(self, environment: str, promotion_id: str, lease_seconds: float) -> bool:
         table = models.locks
         with self._db.write() as conn:
             expires = _iso(datetime.now(UTC) + timedelta(seconds=lease_seconds))
-            done = conn.execute(update(table)
-                                .where(table.c.environment == environment, table.c.promotion_id == promotion_id)
-                                .values(expires_at=expires))
+            done = conn.execute(
+                update(table)
+                .where(table.c.environment == environment, table.c.promotion_id == promotion_id)
+                .values(expires_at=expires)
+            )
             return done.rowcount == 1
 
     def release_lock(self, environment: str, promotion_id: str) -> None:
         table = models.locks
         with self._db.write() as conn:
-            conn.execute(sql_delete(table).where(table.c.environment == environment,
-                                                 table.c.promotion_id == promotion_id))
+            conn.execute(
+                sql_delete(table).where(table.c.environment == environment, table.c.promotion_id == promotion_id)
+            )
 
     def lock(self, environment: str) -> Lock | None:
         table = models.locks

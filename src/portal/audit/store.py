@@ -179,17 +179,45 @@ class AuditStore:
         """An anchor of the chain head as it is now, for anchors.write_anchor (which signs it with the key)."""
         return self._events.anchor(promotion=promotion, environment=environment)
 
-    def events(self, *, environment: str | None = None, actor: str | None = None, kind: str | None = None,
-               promotion_id: str | None = None, since: str | None = None, until: str | None = None,
-               offset: int = 0, limit: int = 100, newest_first: bool = True) -> list[AuditEvent]:
+    def events(
+        self,
+        *,
+        environment: str | None = None,
+        actor: str | None = None,
+        kind: str | None = None,
+        promotion_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        offset: int = 0,
+        limit: int = 100,
+        newest_first: bool = True,
+    ) -> list[AuditEvent]:
         """Events matching every filter given; `since` is inclusive, `until` exclusive (ISO-8601 times)."""
-        return self._events.events(environment=environment, actor=actor, kind=kind, promotion_id=promotion_id,
-                                   since=since, until=until, offset=offset, limit=limit, newest_first=newest_first)
+        return self._events.events(
+            environment=environment,
+            actor=actor,
+            kind=kind,
+            promotion_id=promotion_id,
+            since=since,
+            until=until,
+            offset=offset,
+            limit=limit,
+            newest_first=newest_first,
+        )
 
-    def count_events(self, *, environment: str | None = None, actor: str | None = None, kind: str | None = None,
-                     promotion_id: str | None = None, since: str | None = None, until: str | None = None) -> int:
-        return self._events.count_events(environment=environment, actor=actor, kind=kind,
-                                         promotion_id=promotion_id, since=since, until=until)
+    def count_events(
+        self,
+        *,
+        environment: str | None = None,
+        actor: str | None = None,
+        kind: str | None = None,
+        promotion_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> int:
+        return self._events.count_events(
+            environment=environment, actor=actor, kind=kind, promotion_id=promotion_id, since=since, until=until
+        )
 
     def event(self, seq: int) -> AuditEvent | None:
         return self._events.event(seq)
@@ -208,32 +236,58 @@ class AuditStore:
         Every problem found is in `problems`; `reason` is the first."""
         return self._verification.verify(anchors=anchors, batch_size=VERIFY_BATCH)
 
-    def seal(self, *, anchors: AnchorReading | Iterable[Anchor] | None = None, actor: str = "portal",
-             actor_verified: bool = False) -> int:
+    def seal(
+        self,
+        *,
+        anchors: AnchorReading | Iterable[Anchor] | None = None,
+        actor: str = "portal",
+        actor_verified: bool = False,
+    ) -> int:
         """With the audit key: check the trail as verify does (events not signed yet aside), then sign every event
         that has no MAC, and record that as an `audit sealed` event; returns how many were signed (0: nothing to
         do, nothing recorded). Trust on first use: run it once when a key is introduced to an existing store.
 
         No key → PortalError AUDIT_KEY; a trail that is not intact (or has events signed with another key, or a
         wrong MAC) → PortalError TAMPERED, and nothing is signed."""
-        return self._verification.seal(anchors=anchors, actor=actor, actor_verified=actor_verified,
-                                       batch_size=VERIFY_BATCH)
+        return self._verification.seal(
+            anchors=anchors, actor=actor, actor_verified=actor_verified, batch_size=VERIFY_BATCH
+        )
 
-    def export(self, out: TextIO, fmt: str, *, environment: str | None = None, actor: str | None = None,
-               kind: str | None = None, promotion_id: str | None = None, since: str | None = None,
-               until: str | None = None) -> int:
+    def export(
+        self,
+        out: TextIO,
+        fmt: str,
+        *,
+        environment: str | None = None,
+        actor: str | None = None,
+        kind: str | None = None,
+        promotion_id: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> int:
         """Write the matching events, oldest first, as "csv" (a header row; data as JSON text) or "jsonl" (one
         canonical JSON object a line); returns the number of events written."""
-        return self._events.export(out, fmt, environment=environment, actor=actor, kind=kind,
-                                   promotion_id=promotion_id, since=since, until=until, batch_size=VERIFY_BATCH)
+        return self._events.export(
+            out,
+            fmt,
+            environment=environment,
+            actor=actor,
+            kind=kind,
+            promotion_id=promotion_id,
+            since=since,
+            until=until,
+            batch_size=VERIFY_BATCH,
+        )
 
     # -- artifacts ------------------------------------------------------------------------------------------------
 
-    def put_artifact(self, content: bytes, *, media_type: str, name: str, actor: str = "portal",
-                     actor_verified: bool = False) -> str:
+    def put_artifact(
+        self, content: bytes, *, media_type: str, name: str, actor: str = "portal", actor_verified: bool = False
+    ) -> str:
         """Store content under its SHA-256 (hex), which is returned; storing it again changes nothing."""
-        return self._artifacts.put_artifact(content, media_type=media_type, name=name, actor=actor,
-                                             actor_verified=actor_verified)
+        return self._artifacts.put_artifact(
+            content, media_type=media_type, name=name, actor=actor, actor_verified=actor_verified
+        )
 
     def artifact(self, digest: str) -> tuple[bytes, str, str] | None:
         """(content, media_type, name) of a stored artifact, or None. Its content's SHA-256 is recomputed and its
@@ -251,24 +305,34 @@ class AuditStore:
 
     # -- promotions -----------------------------------------------------------------------------------------------
 
-    def create_promotion(self, promotion: Promotion, *, actor: str = "portal",
-                         actor_verified: bool = False) -> Promotion:
+    def create_promotion(
+        self, promotion: Promotion, *, actor: str = "portal", actor_verified: bool = False
+    ) -> Promotion:
         """Record a new promotion of a stored snapshot; an id already used → PortalError CONFLICT."""
         return self._promotions.create_promotion(promotion, actor=actor, actor_verified=actor_verified)
 
     def promotion(self, promotion_id: str) -> Promotion | None:
         return self._promotions.promotion(promotion_id)
 
-    def update_promotion(self, promotion_id: str, expected_version: int, *, actor: str = "portal",
-                         actor_verified: bool = False, **changes: Any) -> Promotion:
+    def update_promotion(
+        self,
+        promotion_id: str,
+        expected_version: int,
+        *,
+        actor: str = "portal",
+        actor_verified: bool = False,
+        **changes: Any,
+    ) -> Promotion:
         """Change fields of a promotion that is still at `expected_version`; it moves to the next version.
         Changed by someone else meanwhile → PortalError CONFLICT; no such promotion → PortalError NOT_FOUND; a row
         that no longer matches its record → PortalError TAMPERED (it is not written over)."""
-        return self._promotions.update_promotion(promotion_id, expected_version, actor=actor,
-                                                 actor_verified=actor_verified, **changes)
+        return self._promotions.update_promotion(
+            promotion_id, expected_version, actor=actor, actor_verified=actor_verified, **changes
+        )
 
-    def promotions(self, *, environment: str | None = None, statuses: Sequence[str] | None = None,
-                   limit: int = 100) -> list[Promotion]:
+    def promotions(
+        self, *, environment: str | None = None, statuses: Sequence[str] | None = None, limit: int = 100
+    ) -> list[Promotion]:
         """Promotions, newest request first."""
         return self._promotions.promotions(environment=environment, statuses=statuses, limit=limit)
 

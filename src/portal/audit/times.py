@@ -20,8 +20,9 @@ def _parse_time(value: str, where: str, code: ErrorCode) -> datetime:
     try:
         moment = datetime.fromisoformat(value.strip())
     except (AttributeError, ValueError):
-        raise PortalError(where, f"{value!r} is not an ISO-8601 time", hint="e.g. 2026-11-23T22:40:01+00:00",
-                          code=code) from None
+        raise PortalError(
+            where, f"{value!r} is not an ISO-8601 time", hint="e.g. 2026-11-23T22:40:01+00:00", code=code
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 

@@ -44,36 +44,60 @@ class Verification:
     def __init__(self, db: Database):
         self._db = db
 
-    def verify(self, *, anchors: AnchorReading | Iterable[Anchor] | None = None,
-               batch_size: int) -> VerifyResult:
+    def verify(self, *, anchors: AnchorReading | Iterable[Anchor] | None = None, batch_size: int) -> VerifyResult:
         reading = _reading(anchors)
         with self._db.read(snapshot=True) as conn:
             return _verify(conn, self._db.key, reading, batch_size=batch_size).result
 
-    def seal(self, *, anchors: AnchorReading | Iterable[Anchor] | None = None, actor: str = "portal",
-             actor_verified: bool = False, batch_size: int) -> int:
+    def seal(
+        self,
+        *,
+        anchors: AnchorReading | Iterable[Anchor] | None = None,
+        actor: str = "portal",
+        actor_verified: bool = False,
+        batch_size: int,
+    ) -> int:
         if self._db.key is None:
-            raise PortalError("portal audit seal", "needs the audit key",
-                              hint="set PORTAL_AUDIT_KEY or PORTAL_AUDIT_KEY_FILE", code=ErrorCode.AUDIT_KEY)
+            raise PortalError(
+                "portal audit seal",
+                "needs the audit key",
+                hint="set PORTAL_AUDIT_KEY or PORTAL_AUDIT_KEY_FILE",
+                code=ErrorCode.AUDIT_KEY,
+            )
         reading = _reading(anchors)
         table = models.events
         with self._db.recording() as (conn, chain):
             checked = _verify(conn, self._db.key, reading, batch_size=batch_size, sealing=True)
             if not checked.result.ok:
-                raise PortalError("the audit trail", f"is not intact, so it was not sealed: {checked.result.reason}",
-                                  hint="run `portal audit verify`; sealing now would vouch for what was changed",
-                                  code=ErrorCode.TAMPERED)
+                raise PortalError(
+                    "the audit trail",
+                    f"is not intact, so it was not sealed: {checked.result.reason}",
+                    hint="run `portal audit verify`; sealing now would vouch for what was changed",
+                    code=ErrorCode.TAMPERED,
+                )
             if not checked.unsigned:
                 return 0
-            statement = (update(table).where(table.c.seq == bindparam("b_seq"))
-                         .values(mac=bindparam("b_mac"), key_id=bindparam("b_key_id")))
-            conn.execute(statement, [{"b_seq": seq, "b_mac": self._db.key.mac(digest), "b_key_id": self._db.key.key_id}
-                                     for seq, digest in checked.unsigned])
+            statement = (
+                update(table)
+                .where(table.c.seq == bindparam("b_seq"))
+                .values(mac=bindparam("b_mac"), key_id=bindparam("b_key_id"))
+            )
+            conn.execute(
+                statement,
+                [
+                    {"b_seq": seq, "b_mac": self._db.key.mac(digest), "b_key_id": self._db.key.key_id}
+                    for seq, digest in checked.unsigned
+                ],
+            )
             through = checked.unsigned[-1][0]
-            sealed = NewEvent(kind=AUDIT_SEALED, actor=actor, actor_verified=actor_verified,
-                              summary=f"{len(checked.unsigned)} events signed with audit key {self._db.key.key_id} "
-                                      f"(through event {through}), after the trail verified intact",
-                              data={"keyId": self._db.key.key_id, "signed": len(checked.unsigned), "through": through})
+            sealed = NewEvent(
+                kind=AUDIT_SEALED,
+                actor=actor,
+                actor_verified=actor_verified,
+                summary=f"{len(checked.unsigned)} events signed with audit key {self._db.key.key_id} "
+                f"(through event {through}), after the trail verified intact",
+                data={"keyId": self._db.key.key_id, "signed": len(checked.unsigned), "through": through},
+            )
             chain.add([(*_prepared(sealed), None)])
         return len(checked.unsigned)
 
@@ -90,8 +114,9 @@ def _reading(anchors: AnchorReading | Iterable[Anchor] | None) -> AnchorReading 
     return AnchorReading(tuple(anchors))
 
 
-def _verify(conn: Connection, key: AuditKey | None, reading: AnchorReading | None, *,
-            batch_size: int, sealing: bool = False) -> _Verified:
+def _verify(
+    conn: Connection, key: AuditKey | None, reading: AnchorReading | None, *, batch_size: int, sealing: bool = False
+) -> _Verified:
     """verify() and seal()'s check, on one connection (a consistent snapshot, or seal's write transaction).
     sealing: events without a MAC are collected, not reported. batch_size: events (and rows) read at a time."""
     table, head = models.events, models.chain_head
@@ -107,8 +132,11 @@ def _verify(conn: Connection, key: AuditKey | None, reading: AnchorReading | Non
     end = 0
     last = 0
     while True:
-        rows = conn.execute(select(table).where(table.c.seq > last).order_by(table.c.seq)
-                            .limit(batch_size)).mappings().all()
+        rows = (
+            conn.execute(select(table).where(table.c.seq > last).order_by(table.c.seq).limit(batch_size))
+            .mappings()
+            .all()
+        )
         if not rows:
             break
         checker.feed(rows)  # remembers the first break; the other checks read on
@@ -135,8 +163,13 @@ def _verify(conn: Connection, key: AuditKey | None, reading: AnchorReading | Non
                 latest[name] = (seq, data["table"], data["key"])
             elif row["record"] is not None and column_broken is None:
                 column_broken = (seq, f"event {seq} is no record, but its record column names one")
-            if row["kind"] == AUDIT_SEALED and key is not None and sealed_from is None \
-                    and isinstance(data, dict) and data.get("keyId") == key.key_id:
+            if (
+                row["kind"] == AUDIT_SEALED
+                and key is not None
+                and sealed_from is None
+                and isinstance(data, dict)
+                and data.get("keyId") == key.key_id
+            ):
                 sealed_from = seq
         last = rows[-1]["seq"]
 
@@ -173,25 +206,37 @@ def _verify(conn: Connection, key: AuditKey | None, reading: AnchorReading | Non
             if anchor.sig is None:
                 # Unsigned anchors from before the key (before its first seal, or while sealing) are compared below.
                 if not sealing and (sealed_from is None or anchor.seq >= sealed_from):
-                    anchor_problems.append((anchor.seq, f"{where} is not signed: forged, or written without the "
-                                                        "audit key"))
+                    anchor_problems.append(
+                        (anchor.seq, f"{where} is not signed: forged, or written without the audit key")
+                    )
                     continue
             elif anchor.key_id != key.key_id:
                 anchor_problems.append((anchor.seq, f"{where} is signed with another key (id {anchor.key_id})"))
                 continue
             elif not anchor.signature_valid(key):
-                anchor_problems.append((anchor.seq, f"{where}: its signature is wrong (the note was forged or "
-                                                    "changed)"))
+                anchor_problems.append(
+                    (anchor.seq, f"{where}: its signature is wrong (the note was forged or changed)")
+                )
                 continue
         found = hashes_at.get(anchor.seq)
         if anchor.seq > end:
-            anchor_problems.append((anchor.seq, f"{where} vouches for event {anchor.seq}, but the trail ends at "
-                                                f"event {end}: the trail was truncated"))
+            anchor_problems.append(
+                (
+                    anchor.seq,
+                    f"{where} vouches for event {anchor.seq}, but the trail ends at "
+                    f"event {end}: the trail was truncated",
+                )
+            )
         elif found is None:
             anchor_problems.append((anchor.seq, f"{where} vouches for event {anchor.seq}, which is missing"))
         elif found != anchor.hash:
-            anchor_problems.append((anchor.seq, f"{where} says event {anchor.seq} has hash {anchor.hash[:16]}…, "
-                                                f"the trail's has {found[:16]}…: the chain was rewritten"))
+            anchor_problems.append(
+                (
+                    anchor.seq,
+                    f"{where} says event {anchor.seq} has hash {anchor.hash[:16]}…, "
+                    f"the trail's has {found[:16]}…: the chain was rewritten",
+                )
+            )
         else:
             anchored_seq = max(anchored_seq or 0, anchor.seq)
     later.extend(anchor_problems)
@@ -225,24 +270,38 @@ def _verify(conn: Connection, key: AuditKey | None, reading: AnchorReading | Non
                     problem = "its content does not match its digest (changed outside the portal)"
                 problem = problem or _record_problem(records, row, None if sealing else key)
                 if problem is None and sealing:
-                    problem = _mac_problem({name_: row[f"rec_{name_}"] for name_ in _EVENT_COLUMNS}, key) \
-                        if row["rec_mac"] is not None else None
+                    problem = (
+                        _mac_problem({name_: row[f"rec_{name_}"] for name_ in _EVENT_COLUMNS}, key)
+                        if row["rec_mac"] is not None
+                        else None
+                    )
                 newest = latest.get(name)
                 if problem is None and newest is not None and newest[0] != row["record_seq"]:
-                    problem = (f"its record, event {row['record_seq']}, is not its newest one (event {newest[0]} "
-                               "recorded it later): an older version was put back")
+                    problem = (
+                        f"its record, event {row['record_seq']}, is not its newest one (event {newest[0]} "
+                        "recorded it later): an older version was put back"
+                    )
                 if problem is not None:
                     problems.append(f"{_row_label(records, row_key)}: {problem}")
             after = [rows[-1][c.name] for c in pk]
     names = {t.name for t in RECORD_TABLES}
     for name, (seq, table_name, row_key) in latest.items():
         if name not in seen and table_name in names:
-            problems.append(f"{_row_label(table_name, row_key)}: recorded in event {seq} but missing (deleted "
-                            "outside the portal)")
+            problems.append(
+                f"{_row_label(table_name, row_key)}: recorded in event {seq} but missing (deleted outside the portal)"
+            )
 
     result = VerifyResult(
-        ok=not problems, checked=checker.checked, first_broken=first_broken if problems else None,
-        reason=problems[0] if problems else None, rows_checked=rows_checked, anchors_checked=anchors_checked,
-        signed=key is not None, key_id=key.key_id if key else None, unsigned=len(unsigned),
-        anchored_seq=anchored_seq, problems=tuple(problems))
+        ok=not problems,
+        checked=checker.checked,
+        first_broken=first_broken if problems else None,
+        reason=problems[0] if problems else None,
+        rows_checked=rows_checked,
+        anchors_checked=anchors_checked,
+        signed=key is not None,
+        key_id=key.key_id if key else None,
+        unsigned=len(unsigned),
+        anchored_seq=anchored_seq,
+        problems=tuple(problems),
+    )
     return _Verified(result, unsigned)

@@ -48,8 +48,14 @@ class NotebookStepFailed(Exception):
         self.error = error
 
 
-def apply_notebooks(planned: PlannedNotebooks, target: WorkspaceTarget, *, sink: EventSink = no_events,
-                    parallelism: int = 4, report: NotebookReport | None = None) -> NotebookReport:
+def apply_notebooks(
+    planned: PlannedNotebooks,
+    target: WorkspaceTarget,
+    *,
+    sink: EventSink = no_events,
+    parallelism: int = 4,
+    report: NotebookReport | None = None,
+) -> NotebookReport:
     """Carry out the notebooks' steps (`notebook_steps`, the list `portal plan` prints) through the runner; a
     failed workspace call is raised as `NotebookStepFailed` naming its path once its step's other calls end."""
     report = report if report is not None else NotebookReport()

@@ -258,8 +258,13 @@ def compute_manifest_hash(sources: Iterable[NotebookSource], target_folder: str)
     the same."""
     prefix = target_folder.rstrip("/") + "/"
     rows = sorted(
-        [s.workspace_path[len(prefix):] if s.workspace_path.startswith(prefix) else s.workspace_path,
-         s.kind, s.import_format, s.language or "", s.content_hash]
+        [
+            s.workspace_path[len(prefix) :] if s.workspace_path.startswith(prefix) else s.workspace_path,
+            s.kind,
+            s.import_format,
+            s.language or "",
+            s.content_hash,
+        ]
         for s in sources
     )
     return _sha256(json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
@@ -314,28 +319,36 @@ def load_notebooks(
     Raises FindingsError listing every problem (see the module docstring).
     """
     findings: list[Finding] = []
-    target = _check_target(target_folder, allowed_roots, target_where or f"target folder {target_folder!r}",
-                           findings)
+    target = _check_target(target_folder, allowed_roots, target_where or f"target folder {target_folder!r}", findings)
     folder = _check_source_folder(snapshot, source_folder, findings, "notebook source folder")
     base_rel = _check_source_folder(snapshot, base_folder, findings, "base folder")
     if folder is None or base_rel is None:
         raise FindingsError(findings)
     base_prefix = f"{base_rel}/" if base_rel else ""
     if base_rel and folder != base_rel and not folder.startswith(base_prefix):
-        findings.append(Finding(code=ErrorCode.NB_SOURCE_FOLDER, where=snapshot.describe(folder or "."),
-                                what=f"the base folder {base_rel!r} is neither the source folder nor one of its "
-                                     "parents"))
+        findings.append(
+            Finding(
+                code=ErrorCode.NB_SOURCE_FOLDER,
+                where=snapshot.describe(folder or "."),
+                what=f"the base folder {base_rel!r} is neither the source folder nor one of its parents",
+            )
+        )
         raise FindingsError(findings)
-    between = folder[len(base_prefix):].split("/") if folder != base_rel else []
+    between = folder[len(base_prefix) :].split("/") if folder != base_rel else []
     problem = _path_problem(between)
     if problem:
         findings.append(Finding(code=ErrorCode.NB_SOURCE_FOLDER, where=snapshot.describe(folder), what=problem))
     try:
         paths = snapshot.files(folder)
     except PortalError as exc:
-        findings.append(Finding(code=ErrorCode.NB_SOURCE_FOLDER, where=snapshot.describe(source_folder or "."),
-                                what="the notebook source folder " + exc.what.removeprefix("folder "),
-                                hint="check the environment's notebook folder and the ref"))
+        findings.append(
+            Finding(
+                code=ErrorCode.NB_SOURCE_FOLDER,
+                where=snapshot.describe(source_folder or "."),
+                what="the notebook source folder " + exc.what.removeprefix("folder "),
+                hint="check the environment's notebook folder and the ref",
+            )
+        )
         raise FindingsError(findings) from exc
 
     prefix = f"{folder}/" if folder else ""
@@ -343,16 +356,22 @@ def load_notebooks(
     sources: list[NotebookSource] = []
     skipped: list[str] = []
     for path in paths:
-        below = path[len(prefix):].split("/")
+        below = path[len(prefix) :].split("/")
         problem = _path_problem(below)
         if problem:
-            findings.append(Finding(code=ErrorCode.NB_PATH, where=snapshot.describe(path), what=problem,
-                                    hint="rename the file so that its path stays inside the notebook folder"))
+            findings.append(
+                Finding(
+                    code=ErrorCode.NB_PATH,
+                    where=snapshot.describe(path),
+                    what=problem,
+                    hint="rename the file so that its path stays inside the notebook folder",
+                )
+            )
             continue
         if any(part.startswith(".") for part in below):
             skipped.append(path)
             continue
-        source = _load_one(snapshot, path, path[len(base_prefix):].split("/"), base, max_bytes, findings)
+        source = _load_one(snapshot, path, path[len(base_prefix) :].split("/"), base, max_bytes, findings)
         if source is not None:
             sources.append(source)
 
@@ -394,13 +413,18 @@ def _path_problem(parts: list[str]) -> str | None:
     return None
 
 
-def _check_target(target_folder: str, allowed_roots: Sequence[str], where: str,
-                  findings: list[Finding]) -> str | None:
+def _check_target(target_folder: str, allowed_roots: Sequence[str], where: str, findings: list[Finding]) -> str | None:
     """The normalised target folder (no trailing slash, no `/Workspace` prefix), or None after adding findings."""
     hint = "the target folder is an absolute workspace path such as /Shared/<project>"
     if not isinstance(target_folder, str) or not target_folder.startswith("/"):
-        findings.append(Finding(code=ErrorCode.NB_TARGET, where=where, what="the target folder must be an absolute "
-                                f"workspace path (starting with /), not {target_folder!r}", hint=hint))
+        findings.append(
+            Finding(
+                code=ErrorCode.NB_TARGET,
+                where=where,
+                what=f"the target folder must be an absolute workspace path (starting with /), not {target_folder!r}",
+                hint=hint,
+            )
+        )
         return None
     target = target_folder[:-1] if len(target_folder) > 1 and target_folder.endswith("/") else target_folder
     parts = target.split("/")[1:] if target != "/" else []
@@ -417,21 +441,29 @@ def _check_target(target_folder: str, allowed_roots: Sequence[str], where: str,
         return canonical != "/" if base == "/" else canonical.startswith(base + "/")
 
     if not any(strictly_below(root) for root in roots):
-        findings.append(Finding(
-            code=ErrorCode.NB_TARGET, where=where,
-            what=f"the target folder {target} is not below an allowed root ({', '.join(roots) or 'none'})",
-            hint="deploy into a folder of its own below one of the allowed roots"))
+        findings.append(
+            Finding(
+                code=ErrorCode.NB_TARGET,
+                where=where,
+                what=f"the target folder {target} is not below an allowed root ({', '.join(roots) or 'none'})",
+                hint="deploy into a folder of its own below one of the allowed roots",
+            )
+        )
         return None
     return canonical
 
 
-def _check_source_folder(snapshot: RepoSnapshot, source_folder: str, findings: list[Finding],
-                         label: str) -> str | None:
+def _check_source_folder(snapshot: RepoSnapshot, source_folder: str, findings: list[Finding], label: str) -> str | None:
     raw = (source_folder or "").replace("\\", "/")
     pure = PurePosixPath(raw) if raw else PurePosixPath(".")
     if pure.is_absolute() or ".." in pure.parts or "\\" in (source_folder or ""):
-        findings.append(Finding(code=ErrorCode.NB_SOURCE_FOLDER, where=snapshot.describe(source_folder),
-                                what=f"the {label} must be a relative path inside the repository"))
+        findings.append(
+            Finding(
+                code=ErrorCode.NB_SOURCE_FOLDER,
+                where=snapshot.describe(source_folder),
+                what=f"the {label} must be a relative path inside the repository",
+            )
+        )
         return None
     folder = pure.as_posix()
     return "" if folder == "." else folder
@@ -463,8 +495,9 @@ def _resolve_links(snapshot: RepoSnapshot, path: str) -> tuple[str | None, str |
     return current, None
 
 
-def _load_one(snapshot: RepoSnapshot, path: str, parts: list[str], target: str, max_bytes: int,
-              findings: list[Finding]) -> NotebookSource | None:
+def _load_one(
+    snapshot: RepoSnapshot, path: str, parts: list[str], target: str, max_bytes: int, findings: list[Finding]
+) -> NotebookSource | None:
     where = snapshot.describe(path)
 
     def fail(code: ErrorCode, what: str, hint: str | None = None) -> None:
@@ -479,12 +512,18 @@ def _load_one(snapshot: RepoSnapshot, path: str, parts: list[str], target: str, 
         if real == path:
             fail(ErrorCode.NB_READ, "could not be read (it vanished while the folder was read)")
         else:
-            fail(ErrorCode.NB_LINK, f"is a symbolic link to {real!r}, which is no file in the repository",
-                 "link to a file (folders are not followed)")
+            fail(
+                ErrorCode.NB_LINK,
+                f"is a symbolic link to {real!r}, which is no file in the repository",
+                "link to a file (folders are not followed)",
+            )
         return None
     if len(data) > max_bytes:
-        fail(ErrorCode.NB_SIZE, f"is {len(data)} bytes, over the import limit of {max_bytes} bytes",
-             "Databricks refuses imports over 10 MB; split the notebook or keep the data out of Git")
+        fail(
+            ErrorCode.NB_SIZE,
+            f"is {len(data)} bytes, over the import limit of {max_bytes} bytes",
+            "Databricks refuses imports over 10 MB; split the notebook or keep the data out of Git",
+        )
         return None
 
     name = parts[-1]
@@ -499,9 +538,12 @@ def _load_one(snapshot: RepoSnapshot, path: str, parts: list[str], target: str, 
         if language is None:
             return None
         kind, fmt, ws_name = NOTEBOOK, "JUPYTER", name[: -len(suffix)]
-    elif data.startswith(_BOM) and _header_language(first[len(_BOM):]):
-        fail(ErrorCode.NB_ENCODING, "starts with a UTF-8 byte order mark before the notebook header, so Databricks "
-             "would not see the header", "save the file as UTF-8 without BOM")
+    elif data.startswith(_BOM) and _header_language(first[len(_BOM) :]):
+        fail(
+            ErrorCode.NB_ENCODING,
+            "starts with a UTF-8 byte order mark before the notebook header, so Databricks would not see the header",
+            "save the file as UTF-8 without BOM",
+        )
         return None
     elif ext in _EXTENSION_LANGUAGE:
         expected = _EXTENSION_LANGUAGE[ext]
@@ -509,21 +551,31 @@ def _load_one(snapshot: RepoSnapshot, path: str, parts: list[str], target: str, 
             try:
                 data.decode("utf-8")
             except UnicodeDecodeError as exc:
-                fail(ErrorCode.NB_ENCODING, f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
-                     "Databricks reads notebook source as UTF-8", "save the notebook as UTF-8")
+                fail(
+                    ErrorCode.NB_ENCODING,
+                    f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                    "Databricks reads notebook source as UTF-8",
+                    "save the notebook as UTF-8",
+                )
                 return None
             kind, language, fmt, ws_name = NOTEBOOK, expected, "SOURCE", name[: -len(suffix)]
         elif header_language and not _same_header(header_language, expected):
-            fail(ErrorCode.NB_LANGUAGE, f"starts with the {_header_names(header_language)} notebook header "
-                 f"{source_header(header_language)!r}, but a {suffix} notebook is "
-                 f"{_DISPLAY[expected]} and starts with {source_header(expected)!r}",
-                 "fix the header line or the file extension")
+            fail(
+                ErrorCode.NB_LANGUAGE,
+                f"starts with the {_header_names(header_language)} notebook header "
+                f"{source_header(header_language)!r}, but a {suffix} notebook is "
+                f"{_DISPLAY[expected]} and starts with {source_header(expected)!r}",
+                "fix the header line or the file extension",
+            )
             return None
     elif header_language:
-        fail(ErrorCode.NB_LANGUAGE, f"starts with a Databricks notebook header, but "
-             f"{repr(suffix) + ' is no' if suffix else 'a name without extension has no'} notebook language's "
-             "extension (.py, .sql, .scala, .r, .ipynb)",
-             "give the file its language's extension, or remove the header line to deploy it as a plain file")
+        fail(
+            ErrorCode.NB_LANGUAGE,
+            f"starts with a Databricks notebook header, but "
+            f"{repr(suffix) + ' is no' if suffix else 'a name without extension has no'} notebook language's "
+            "extension (.py, .sql, .scala, .r, .ipynb)",
+            "give the file its language's extension, or remove the header line to deploy it as a plain file",
+        )
         return None
 
     relative = "/".join([*parts[:-1], ws_name])
@@ -566,27 +618,39 @@ def _jupyter_language(data: bytes, fail: Any) -> str | None:
     except ValueError as exc:
         fail(ErrorCode.NB_IPYNB, f"is not valid JSON ({exc})", hint)
         return None
-    if not isinstance(document, dict) or not isinstance(document.get("cells"), list) \
-            or not isinstance(document.get("metadata"), dict):
+    if (
+        not isinstance(document, dict)
+        or not isinstance(document.get("cells"), list)
+        or not isinstance(document.get("metadata"), dict)
+    ):
         fail(ErrorCode.NB_IPYNB, "is not a Jupyter notebook (it needs a 'cells' list and a 'metadata' object)", hint)
         return None
     nbformat = document.get("nbformat")
     if not isinstance(nbformat, int) or isinstance(nbformat, bool) or nbformat < 4:
-        fail(ErrorCode.NB_IPYNB,
-             f"has nbformat {nbformat!r}; Databricks imports Jupyter notebooks of nbformat 4 or newer", hint)
+        fail(
+            ErrorCode.NB_IPYNB,
+            f"has nbformat {nbformat!r}; Databricks imports Jupyter notebooks of nbformat 4 or newer",
+            hint,
+        )
         return None
     if _jupyter_cells(document) is None:
         fail(ErrorCode.NB_IPYNB, "has a cell that is not a JSON object", hint)
         return None
     metadata = document["metadata"]
-    for holder, key in (("application/vnd.databricks.v1+notebook", "language"), ("language_info", "name"),
-                        ("kernelspec", "language")):
+    for holder, key in (
+        ("application/vnd.databricks.v1+notebook", "language"),
+        ("language_info", "name"),
+        ("kernelspec", "language"),
+    ):
         value = metadata.get(holder, {}).get(key) if isinstance(metadata.get(holder), dict) else None
         if value:
             language = _JUPYTER_LANGUAGE.get(str(value).lower())
             if language is None:
-                fail(ErrorCode.NB_LANGUAGE, f"is a {value} notebook (metadata.{holder}.{key}); Databricks notebooks "
-                     "are Python, SQL, Scala or R")
+                fail(
+                    ErrorCode.NB_LANGUAGE,
+                    f"is a {value} notebook (metadata.{holder}.{key}); Databricks notebooks "
+                    "are Python, SQL, Scala or R",
+                )
             return language
     return "PYTHON"
 
@@ -598,10 +662,14 @@ def _check_collisions(snapshot: RepoSnapshot, sources: list[NotebookSource], fin
     for workspace_path, same in by_path.items():
         if len(same) > 1:
             others = " and ".join(snapshot.describe(s.repo_path) for s in same[1:])
-            findings.append(Finding(
-                code=ErrorCode.NB_COLLISION, where=snapshot.describe(same[0].repo_path),
-                what=f"deploys to {workspace_path}, and so does {others}",
-                hint="rename one of them (notebooks lose their extension in the workspace)"))
+            findings.append(
+                Finding(
+                    code=ErrorCode.NB_COLLISION,
+                    where=snapshot.describe(same[0].repo_path),
+                    what=f"deploys to {workspace_path}, and so does {others}",
+                    hint="rename one of them (notebooks lose their extension in the workspace)",
+                )
+            )
     folders: dict[str, NotebookSource] = {}
     for source in sources:
         parent = posixpath.dirname(source.workspace_path)
@@ -611,19 +679,28 @@ def _check_collisions(snapshot: RepoSnapshot, sources: list[NotebookSource], fin
     for source in sources:
         inside = folders.get(source.workspace_path)
         if inside is not None:
-            findings.append(Finding(
-                code=ErrorCode.NB_COLLISION, where=snapshot.describe(source.repo_path),
-                what=f"deploys to {source.workspace_path}, which {snapshot.describe(inside.repo_path)} needs as "
-                     "a folder", hint="rename the file or the folder"))
+            findings.append(
+                Finding(
+                    code=ErrorCode.NB_COLLISION,
+                    where=snapshot.describe(source.repo_path),
+                    what=f"deploys to {source.workspace_path}, which {snapshot.describe(inside.repo_path)} needs as "
+                    "a folder",
+                    hint="rename the file or the folder",
+                )
+            )
         if source.kind == NOTEBOOK and source.language:
             for ext in _LANGUAGE_EXTENSIONS[source.language]:
                 other = by_path.get(source.workspace_path + ext)
                 if other and other[0].kind == FILE:
-                    findings.append(Finding(
-                        code=ErrorCode.NB_COLLISION, where=snapshot.describe(source.repo_path),
-                        what=f"is the notebook {source.workspace_path}, and Databricks refuses it next to the "
-                             f"file {source.workspace_path + ext} from {snapshot.describe(other[0].repo_path)}",
-                        hint="a notebook's name plus its language's extension must not name a file beside it"))
+                    findings.append(
+                        Finding(
+                            code=ErrorCode.NB_COLLISION,
+                            where=snapshot.describe(source.repo_path),
+                            what=f"is the notebook {source.workspace_path}, and Databricks refuses it next to the "
+                            f"file {source.workspace_path + ext} from {snapshot.describe(other[0].repo_path)}",
+                            hint="a notebook's name plus its language's extension must not name a file beside it",
+                        )
+                    )
 
 
 def _folders(target: str, sources: Iterable[NotebookSource]) -> tuple[str, ...]:

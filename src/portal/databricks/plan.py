@@ -95,8 +95,13 @@ class NotebookPlan:
         return bool(self.changes or self.folders_to_create or self.folders_to_delete or self.write_manifest)
 
     def counts(self) -> dict[str, int]:
-        return {"create": len(self.creates), "update": len(self.updates), "delete": len(self.deletions),
-                "unchanged": self.unchanged, "drift": len(self.drifted)}
+        return {
+            "create": len(self.creates),
+            "update": len(self.updates),
+            "delete": len(self.deletions),
+            "unchanged": self.unchanged,
+            "drift": len(self.drifted),
+        }
 
 
 @dataclass(frozen=True)
@@ -108,8 +113,14 @@ class PlannedNotebooks:
     manifest: Manifest = field(repr=False)
 
 
-def plan_notebooks(notebooks: NotebookSet, target: WorkspaceTarget, *, environment: str,
-                   source_commit: str | None, parallelism: int = 4) -> PlannedNotebooks:
+def plan_notebooks(
+    notebooks: NotebookSet,
+    target: WorkspaceTarget,
+    *,
+    environment: str,
+    source_commit: str | None,
+    parallelism: int = 4,
+) -> PlannedNotebooks:
     root = canonical_workspace_path(notebooks.target_folder)
     where = f"workspace {target.host} → {root}"
     old = target.read_manifest() or Manifest({}, ())
@@ -171,9 +182,12 @@ def plan_notebooks(notebooks: NotebookSet, target: WorkspaceTarget, *, environme
         current = live.get(source.workspace_path)
 
         if current is not None and current.is_directory:
-            raise PortalError(f"{where} → {source.workspace_path}",
-                              f"is a folder in the workspace, but {source.repo_path} deploys a {source.kind} there",
-                              hint="rename one of them", code=ErrorCode.NOTEBOOK_PATH)
+            raise PortalError(
+                f"{where} → {source.workspace_path}",
+                f"is a folder in the workspace, but {source.repo_path} deploys a {source.kind} there",
+                hint="rename one of them",
+                code=ErrorCode.NOTEBOOK_PATH,
+            )
         found = found_hashes.get(source.workspace_path, deployed.hash if deployed else None)
         if current is None:
             changes.append(_change(source, CREATE, "deleted in the workspace" if deployed else "new"))
@@ -183,8 +197,14 @@ def plan_notebooks(notebooks: NotebookSet, target: WorkspaceTarget, *, environme
         elif found != deployed.hash and found == source.content_hash:
             unchanged += 1  # already what Git has (a run that failed before recording it)
         elif found != deployed.hash:
-            changes.append(_change(source, UPDATE, "edited in the workspace since it was deployed; Git's version "
-                                                   "replaces it", drift=True))
+            changes.append(
+                _change(
+                    source,
+                    UPDATE,
+                    "edited in the workspace since it was deployed; Git's version replaces it",
+                    drift=True,
+                )
+            )
         elif deployed.hash != source.content_hash:
             changes.append(_change(source, UPDATE, "changed in Git"))
         else:
@@ -203,9 +223,17 @@ def plan_notebooks(notebooks: NotebookSet, target: WorkspaceTarget, *, environme
             continue  # already gone: only the manifest forgets it
         pruned.add(path)
         drift = path in found_hashes and found_hashes[path] != deployed.hash
-        changes.append(NotebookChange(path, DELETE, deployed.kind, deployed.language, None,
-                                      "no longer in Git" + ("; it was edited in the workspace since it was deployed"
-                                                            if drift else ""), drift))
+        changes.append(
+            NotebookChange(
+                path,
+                DELETE,
+                deployed.kind,
+                deployed.language,
+                None,
+                "no longer in Git" + ("; it was edited in the workspace since it was deployed" if drift else ""),
+                drift,
+            )
+        )
 
     needed = set(notebooks.folders) | {root}
     missing = [f for f in sorted(needed, key=_depth) if listings.get(f) is None]
@@ -218,12 +246,27 @@ def plan_notebooks(notebooks: NotebookSet, target: WorkspaceTarget, *, environme
     if set(new_folders) != set(old.folders):
         write_manifest = True
     manifest = Manifest(
-        {_relative(root, s.workspace_path): DeployedEntry(s.content_hash, s.kind, s.language, s.import_format)
-         for s in notebooks.sources},
-        new_folders, notebooks.manifest_hash, source_commit, environment)
-    plan = NotebookPlan(target.host, root, notebooks.source_folder, notebooks.manifest_hash,
-                        tuple(sorted(changes, key=lambda c: c.path)), unchanged, to_create, to_delete, left_alone,
-                        write_manifest or bool(changes))
+        {
+            _relative(root, s.workspace_path): DeployedEntry(s.content_hash, s.kind, s.language, s.import_format)
+            for s in notebooks.sources
+        },
+        new_folders,
+        notebooks.manifest_hash,
+        source_commit,
+        environment,
+    )
+    plan = NotebookPlan(
+        target.host,
+        root,
+        notebooks.source_folder,
+        notebooks.manifest_hash,
+        tuple(sorted(changes, key=lambda c: c.path)),
+        unchanged,
+        to_create,
+        to_delete,
+        left_alone,
+        write_manifest or bool(changes),
+    )
     return PlannedNotebooks(plan, sources, manifest)
 
 
@@ -238,12 +281,14 @@ def _export_format(deployed: DeployedEntry) -> str:
 
 def _deployed_hash(exported: bytes, deployed: DeployedEntry) -> str:
     """The hash of an export of a deployed object Git no longer has, made as its manifest hash was."""
-    return normalised_hash(exported, kind=deployed.kind, import_format=deployed.format or "SOURCE",
-                           language=deployed.language)
+    return normalised_hash(
+        exported, kind=deployed.kind, import_format=deployed.format or "SOURCE", language=deployed.language
+    )
 
 
-def _emptied_folders(root: str, old: Manifest, needed: set[str], listings: Mapping[str, list[LiveEntry] | None],
-                     pruned: set[str]) -> tuple[str, ...]:
+def _emptied_folders(
+    root: str, old: Manifest, needed: set[str], listings: Mapping[str, list[LiveEntry] | None], pruned: set[str]
+) -> tuple[str, ...]:
     """Folders the portal made that Git no longer needs and that hold nothing but what is pruned, deepest first."""
     gone: set[str] = set()
     for folder in sorted((_join(root, f) for f in old.folders), key=_depth, reverse=True):

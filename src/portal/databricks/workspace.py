@@ -47,7 +47,7 @@ def canonical_workspace_path(path: str) -> str:
         path = path.rstrip("/") or "/"
     if path == WORKSPACE_ROOT:
         return "/"
-    return path[len(WORKSPACE_ROOT):] if path.startswith(WORKSPACE_ROOT + "/") else path
+    return path[len(WORKSPACE_ROOT) :] if path.startswith(WORKSPACE_ROOT + "/") else path
 
 
 @dataclass(frozen=True)
@@ -102,8 +102,10 @@ class Manifest:
             "sourceCommit": self.source_commit,
             "snapshot": self.snapshot,
             "folders": list(self.folders),
-            "objects": {path: {k: v for k, v in entry.__dict__.items() if v is not None}
-                        for path, entry in sorted(self.objects.items())},
+            "objects": {
+                path: {k: v for k, v in entry.__dict__.items() if v is not None}
+                for path, entry in sorted(self.objects.items())
+            },
         }
 
     @staticmethod
@@ -112,17 +114,24 @@ class Manifest:
             document = safe_json.loads(data.decode("utf-8"))
             if not isinstance(document, dict) or document.get("portalManifest") != MANIFEST_FORMAT:
                 raise ValueError("not a portal manifest of format 1")
-            objects = {str(path): DeployedEntry(str(entry["hash"]), str(entry["kind"]), entry.get("language"),
-                                                entry.get("format"))
-                       for path, entry in (document.get("objects") or {}).items()}
+            objects = {
+                str(path): DeployedEntry(
+                    str(entry["hash"]), str(entry["kind"]), entry.get("language"), entry.get("format")
+                )
+                for path, entry in (document.get("objects") or {}).items()
+            }
             folders = tuple(str(f) for f in document.get("folders") or ())
         except (ValueError, KeyError, TypeError, AttributeError) as error:
-            raise PortalError(where, f"the portal's manifest cannot be read ({error})",
-                              hint="it is the portal's own file; delete it to let the portal adopt the folder anew "
-                                   "(nothing will be pruned until the next promotion records a new one)",
-                              code=ErrorCode.MANIFEST) from error
-        return Manifest(objects, folders, document.get("snapshot"), document.get("sourceCommit"),
-                        document.get("environment"))
+            raise PortalError(
+                where,
+                f"the portal's manifest cannot be read ({error})",
+                hint="it is the portal's own file; delete it to let the portal adopt the folder anew "
+                "(nothing will be pruned until the next promotion records a new one)",
+                code=ErrorCode.MANIFEST,
+            ) from error
+        return Manifest(
+            objects, folders, document.get("snapshot"), document.get("sourceCommit"), document.get("environment")
+        )
 
 
 class Pacer:
@@ -167,9 +176,15 @@ class WorkspaceTarget:
             items = list(self.client.workspace.list(path))
         except NotFound:
             return None
-        return [LiveEntry(canonical_workspace_path(str(i.path)), _enum_value(i.object_type), i.modified_at,
-                          _enum_value(i.language) or None)
-                for i in items]
+        return [
+            LiveEntry(
+                canonical_workspace_path(str(i.path)),
+                _enum_value(i.object_type),
+                i.modified_at,
+                _enum_value(i.language) or None,
+            )
+            for i in items
+        ]
 
     def export(self, path: str, export_format: str) -> bytes | None:
         """The content of one object as `export_format` returns it, or None when it is not there."""
@@ -196,9 +211,13 @@ class WorkspaceTarget:
         from databricks.sdk.service.workspace import ImportFormat, Language
 
         self._imports.wait()
-        self.client.workspace.import_(path, content=base64.b64encode(content).decode("ascii"),
-                                      format=ImportFormat(import_format),
-                                      language=Language(language) if language else None, overwrite=True)
+        self.client.workspace.import_(
+            path,
+            content=base64.b64encode(content).decode("ascii"),
+            format=ImportFormat(import_format),
+            language=Language(language) if language else None,
+            overwrite=True,
+        )
 
     def delete(self, path: str, *, recursive: bool = False) -> None:
         from databricks.sdk.errors import NotFound

@@ -80,9 +80,16 @@ class ApplyFailed(PortalError):
         super().__init__(where, what, hint, code=ErrorCode.APPLY_FAILED)
 
 
-def apply_plan(plan: Plan, desired: Mapping[Key, DesiredObject], target: FactoryTarget, *,
-               resolve_secret: SecretResolver, sink: EventSink = no_events, parallelism: int = 4,
-               report: ApplyReport | None = None) -> ApplyReport:
+def apply_plan(
+    plan: Plan,
+    desired: Mapping[Key, DesiredObject],
+    target: FactoryTarget,
+    *,
+    resolve_secret: SecretResolver,
+    sink: EventSink = no_events,
+    parallelism: int = 4,
+    report: ApplyReport | None = None,
+) -> ApplyReport:
     """Carry out the factory part of `plan` (already checked against the live factory by the caller): its steps
     (`factory_steps`, the list `portal plan` prints) through the runner. A dependency cycle among the objects to
     write is refused before anything is written."""
@@ -108,8 +115,14 @@ def apply_plan(plan: Plan, desired: Mapping[Key, DesiredObject], target: Factory
         if not isinstance(error, Exception):
             raise  # KeyboardInterrupt and the like: triggers are back, now stop
         raise ApplyFailed(report, where, what) from error
-    sink(Event(FINISHED, "apply", message=f"{len(report.deployed)} deployed, {len(report.deleted)} deleted, "
-                                          f"{len(report.triggers_started)} triggers started"))
+    sink(
+        Event(
+            FINISHED,
+            "apply",
+            message=f"{len(report.deployed)} deployed, {len(report.deleted)} deleted, "
+            f"{len(report.triggers_started)} triggers started",
+        )
+    )
     return report
 
 
@@ -135,8 +148,12 @@ class _Downtime:
 
     def check(self, where: str) -> None:
         if self._deadline is not None and time.monotonic() >= self._deadline:
-            raise PortalError(where, f"triggers have been stopped for {self._limit} s "
-                              "(deploy.trigger_downtime_seconds); the deploy stops here", code=ErrorCode.DOWNTIME)
+            raise PortalError(
+                where,
+                f"triggers have been stopped for {self._limit} s "
+                "(deploy.trigger_downtime_seconds); the deploy stops here",
+                code=ErrorCode.DOWNTIME,
+            )
 
     def end(self) -> None:
         self._deadline = None
@@ -150,9 +167,15 @@ def _located(error: Exception, where: str) -> Exception:
     return error
 
 
-def _factory_actions(plan: Plan, desired: Mapping[Key, DesiredObject], target: FactoryTarget,
-                     resolve_secret: SecretResolver, report: ApplyReport, stopped: list[str],
-                     downtime: _Downtime) -> dict[str, StepAction]:
+def _factory_actions(
+    plan: Plan,
+    desired: Mapping[Key, DesiredObject],
+    target: FactoryTarget,
+    resolve_secret: SecretResolver,
+    report: ApplyReport,
+    stopped: list[str],
+    downtime: _Downtime,
+) -> dict[str, StepAction]:
     """What each of the factory's steps does to one item, and what it records (`stopped`: the triggers this run
     stopped and did not start again, for the restore after a failure)."""
     triggers = {t.name: t for t in plan.triggers}
@@ -174,8 +197,9 @@ def _factory_actions(plan: Plan, desired: Mapping[Key, DesiredObject], target: F
 
     def put(label: str) -> None:
         key = keys[label]
-        _put(target, desired[key], resolve_secret,
-             None if key[0] == "trigger" and key[1] in stopping else seen.get(key))
+        _put(
+            target, desired[key], resolve_secret, None if key[0] == "trigger" and key[1] in stopping else seen.get(key)
+        )
 
     def delete(label: str) -> None:
         change = deletions[label]
@@ -212,8 +236,9 @@ def _levels(writes: list[Key], desired: Mapping[Key, DesiredObject]) -> list[lis
         raise cycle_refused(error, "deploy", lambda key: f"{key[0]} {key[1]}") from error
 
 
-def _put(target: FactoryTarget, obj: DesiredObject, resolve_secret: SecretResolver,
-         seen: LiveVersion | None = None) -> None:
+def _put(
+    target: FactoryTarget, obj: DesiredObject, resolve_secret: SecretResolver, seen: LiveVersion | None = None
+) -> None:
     """Write one object; when the plan recorded its live version, only if it is still that version."""
     body = _with_secrets(obj.properties, resolve_secret)
     if obj.kind == "trigger" and isinstance(body, dict):

@@ -71,8 +71,10 @@ def _pair(ours: Any, theirs: Any, slot: Slot) -> tuple[Any, Any]:
         item = _slot(slot.model, ONE, slot.enum_values)
         pairs = [_pair(o, t, item) for o, t in zip(ours, theirs, strict=False)]  # as far as both go; the rest below
         rest = len(pairs)
-        return ([p[0] for p in pairs] + [_one(o, item) for o in ours[rest:]],
-                [p[1] for p in pairs] + [_one(t, item) for t in theirs[rest:]])
+        return (
+            [p[0] for p in pairs] + [_one(o, item) for o in ours[rest:]],
+            [p[1] for p in pairs] + [_one(t, item) for t in theirs[rest:]],
+        )
     if slot.container == MAP and type(ours) is dict and type(theirs) is dict:
         item = _slot(slot.model, ONE, slot.enum_values)
         return _mapping(ours, theirs, lambda key: item)
@@ -89,8 +91,7 @@ _FREE = _slot(None)
 _UNDEFINED = _slot(None)  # a property the model does not define (compared by identity with `is`)
 
 
-def _mapping(ours: dict[str, Any], theirs: dict[str, Any], slot_for: Any,
-             by_contract: bool = False) -> tuple[Any, Any]:
+def _mapping(ours: dict[str, Any], theirs: dict[str, Any], slot_for: Any, by_contract: bool = False) -> tuple[Any, Any]:
     """Both sides of a JSON object, property by property. With `by_contract` (an object the contract models), a
     property the contract defines is matched whatever the case of its name, as the service reads names (Git
     writes a change data capture's `SourceConnectionsInfo`, the contract `sourceConnectionsInfo`); both sides

@@ -160,8 +160,9 @@ class Plan:
 
     @property
     def factory_has_changes(self) -> bool:
-        return bool(self.creates or self.updates or self.effective_deletions
-                    or any(t.stop or t.start for t in self.triggers))
+        return bool(
+            self.creates or self.updates or self.effective_deletions or any(t.stop or t.start for t in self.triggers)
+        )
 
     @property
     def has_changes(self) -> bool:
@@ -169,8 +170,13 @@ class Plan:
 
     def counts(self) -> dict[str, int]:
         """The factory's changes by action; see `notebooks.counts()` for the notebooks'."""
-        return {"create": len(self.creates), "update": len(self.updates), "delete": len(self.effective_deletions),
-                "unchanged": len(self.unchanged), "triggers": sum(1 for t in self.triggers if t.stop or t.start)}
+        return {
+            "create": len(self.creates),
+            "update": len(self.updates),
+            "delete": len(self.effective_deletions),
+            "unchanged": len(self.unchanged),
+            "triggers": sum(1 for t in self.triggers if t.stop or t.start),
+        }
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -198,6 +204,7 @@ def _show(value: Any) -> Any:
 
 
 # --- the desired state ---------------------------------------------------------------------------------------------
+
 
 def desired_state(workspace: MappingWorkspace, rendered: RenderedEnvironment) -> dict[Key, DesiredObject]:
     """The objects the environment must have, by (kind, name), from its rendered resources."""
@@ -229,6 +236,7 @@ def _kind_of(arm_type: str) -> str:
 
 # --- comparing ---------------------------------------------------------------------------------------------------
 
+
 def property_changes(before: Any, after: Any, path: str = "properties") -> list[PropertyChange]:
     """A readable diff: one change per property path whose value differs."""
     if isinstance(before, dict) and isinstance(after, dict):
@@ -236,8 +244,12 @@ def property_changes(before: Any, after: Any, path: str = "properties") -> list[
         for key in list(after) + [k for k in before if k not in after]:
             changes.extend(property_changes(before.get(key), after.get(key), f"{path}.{key}"))
         return changes
-    if (isinstance(before, list) and isinstance(after, list) and len(before) == len(after)
-            and any(isinstance(v, (dict, list)) for v in before + after)):
+    if (
+        isinstance(before, list)
+        and isinstance(after, list)
+        and len(before) == len(after)
+        and any(isinstance(v, (dict, list)) for v in before + after)
+    ):
         changes = []
         for index, (b, a) in enumerate(zip(before, after, strict=True)):
             changes.extend(property_changes(b, a, f"{path}[{index}]"))
@@ -246,6 +258,7 @@ def property_changes(before: Any, after: Any, path: str = "properties") -> list[
 
 
 # --- the plan ----------------------------------------------------------------------------------------------------
+
 
 def live_fingerprint(live: Mapping[Key, LiveObject]) -> str:
     """Changes whenever any live object or trigger state changes (etags are per write)."""
@@ -268,8 +281,9 @@ def match_live(desired: Iterable[Key], live: Mapping[Key, LiveObject]) -> dict[K
     return matched
 
 
-def make_plan(env: Environment, desired: Mapping[Key, DesiredObject], live: Mapping[Key, LiveObject],
-              source_commit: str | None) -> Plan:
+def make_plan(
+    env: Environment, desired: Mapping[Key, DesiredObject], live: Mapping[Key, LiveObject], source_commit: str | None
+) -> Plan:
     matched = match_live(desired, live)
     objects: dict[Key, ObjectChange] = {}
     notes: list[str] = []
@@ -283,22 +297,26 @@ def make_plan(env: Environment, desired: Mapping[Key, DesiredObject], live: Mapp
         live_name = current.name if current.name != key[1] else None
         objects[key] = ObjectChange(key[0], key[1], UPDATE if changes else UNCHANGED, tuple(changes), live_name)
         if live_name is not None:
-            notes.append(f"{key[0]} {key[1]} is named {live_name} in the factory: names are case-insensitive, so "
-                         "it is that object (updated in place, never created beside it or deleted)")
+            notes.append(
+                f"{key[0]} {key[1]} is named {live_name} in the factory: names are case-insensitive, so "
+                "it is that object (updated in place, never created beside it or deleted)"
+            )
     kept = {(k, n.lower()) for k, n in desired}
-    deletions = [ObjectChange(k[0], k[1], DELETE) for k in live
-                 if (k[0], k[1].lower()) not in kept and _deletable(k)]
+    deletions = [ObjectChange(k[0], k[1], DELETE) for k in live if (k[0], k[1].lower()) not in kept and _deletable(k)]
     if deletions and not env.deploy.delete_removed:
-        notes.append(f"{len(deletions)} live objects are not in the source; deletion is off for {env.name} "
-                     "(deploy.delete_removed in portal.yaml)")
+        notes.append(
+            f"{len(deletions)} live objects are not in the source; deletion is off for {env.name} "
+            "(deploy.delete_removed in portal.yaml)"
+        )
     notes += _databricks_mismatches(env, desired)
-    triggers = _trigger_changes(env, desired, live, matched, objects,
-                                deletions if env.deploy.delete_removed else [])
+    triggers = _trigger_changes(env, desired, live, matched, objects, deletions if env.deploy.delete_removed else [])
     stopping = sum(1 for t in triggers if t.stop)
     if stopping:
-        notes.append(f"{stopping} started trigger{'s' if stopping != 1 else ''} will be stopped while the factory is "
-                     f"written, for at most {env.deploy.trigger_downtime_seconds} s "
-                     "(deploy.trigger_downtime_seconds): past that the deploy stops and they are started again")
+        notes.append(
+            f"{stopping} started trigger{'s' if stopping != 1 else ''} will be stopped while the factory is "
+            f"written, for at most {env.deploy.trigger_downtime_seconds} s "
+            "(deploy.trigger_downtime_seconds): past that the deploy stops and they are started again"
+        )
     effective = deletions if env.deploy.delete_removed else []
     blockers = plan_blockers(desired, objects, live, effective)
     writes = sum(1 for o in objects.values() if o.action != UNCHANGED) + len(effective)
@@ -311,16 +329,21 @@ def make_plan(env: Environment, desired: Mapping[Key, DesiredObject], live: Mapp
     touched += [(Kind.TRIGGER.value, t.name) for t in triggers]
     seen = {**live, **matched}
     return Plan(
-        environment=env.name, subscription_id=env.data_factory.subscription_id,
-        resource_group=env.data_factory.resource_group, factory=env.data_factory.factory_name,
+        environment=env.name,
+        subscription_id=env.data_factory.subscription_id,
+        resource_group=env.data_factory.resource_group,
+        factory=env.data_factory.factory_name,
         source_commit=source_commit,
         objects=tuple(objects[k] for k in deploy_order(desired)),
         deletions=tuple(_deletion_order(deletions, live)),
         deletions_enabled=env.deploy.delete_removed,
-        triggers=tuple(triggers), live_fingerprint=live_fingerprint(live),
-        trigger_state=env.deploy.trigger_state, notes=tuple(notes),
+        triggers=tuple(triggers),
+        live_fingerprint=live_fingerprint(live),
+        trigger_state=env.deploy.trigger_state,
+        notes=tuple(notes),
         preconditions=tuple(_live_version(key, seen.get(key)) for key in sorted(set(touched))),
-        stale_check=env.deploy.stale_check, trigger_downtime_seconds=env.deploy.trigger_downtime_seconds,
+        stale_check=env.deploy.stale_check,
+        trigger_downtime_seconds=env.deploy.trigger_downtime_seconds,
         blockers=tuple(blockers),
     )
 
@@ -337,8 +360,10 @@ def _databricks_mismatches(env: Environment, desired: Mapping[Key, DesiredObject
             continue
         domain = (obj.properties.get("typeProperties") or {}).get("domain")
         if isinstance(domain, str) and domain.rstrip("/").lower() != wanted:
-            notes.append(f"linked service {name} points at {domain}, but {env.name}'s notebooks go to "
-                         f"{env.databricks.host} (databricks.host): set its domain in the environment's values")
+            notes.append(
+                f"linked service {name} points at {domain}, but {env.name}'s notebooks go to "
+                f"{env.databricks.host} (databricks.host): set its domain in the environment's values"
+            )
     return notes
 
 
@@ -351,8 +376,11 @@ def _live_version(key: Key, live: LiveObject | None) -> LiveVersion:
 def moved_since_plan(plan: Plan, live: Mapping[Key, LiveObject | None]) -> list[LiveVersion]:
     """The plan's objects whose live version is no longer the one the plan saw (`live` holds at least them)."""
     by_lower = {(kind, name.lower()): obj for (kind, name), obj in live.items()}
-    return [v for v in plan.preconditions
-            if not v.matches(live.get(v.key) if v.key in live else by_lower.get((v.kind, v.name.lower())))]
+    return [
+        v
+        for v in plan.preconditions
+        if not v.matches(live.get(v.key) if v.key in live else by_lower.get((v.kind, v.name.lower())))
+    ]
 
 
 def _deletable(key: Key) -> bool:
@@ -366,17 +394,23 @@ def _references(properties: Any) -> Iterable[Key]:
         yield (ref.kind.value, ref.name)
 
 
-def _trigger_changes(env: Environment, desired: Mapping[Key, DesiredObject], live: Mapping[Key, LiveObject],
-                     matched: Mapping[Key, LiveObject], objects: Mapping[Key, ObjectChange],
-                     deletions: list[ObjectChange]) -> list[TriggerChange]:
+def _trigger_changes(
+    env: Environment,
+    desired: Mapping[Key, DesiredObject],
+    live: Mapping[Key, LiveObject],
+    matched: Mapping[Key, LiveObject],
+    objects: Mapping[Key, ObjectChange],
+    deletions: list[ObjectChange],
+) -> list[TriggerChange]:
     trigger = Kind.TRIGGER.value
     touched_pipelines = {c.name for c in objects.values() if c.kind == Kind.PIPELINE.value and c.action != UNCHANGED}
     touched_pipelines |= {c.name for c in deletions if c.kind == Kind.PIPELINE.value}
     deleted = {c.name for c in deletions if c.kind == trigger}
     result = []
     wanted_lower = {n.lower() for k, n in desired if k == trigger}
-    names = sorted({n for k, n in desired if k == trigger}
-                   | {n for k, n in live if k == trigger and n.lower() not in wanted_lower})
+    names = sorted(
+        {n for k, n in desired if k == trigger} | {n for k, n in live if k == trigger and n.lower() not in wanted_lower}
+    )
     for name in names:
         key = (trigger, name)
         current = matched.get(key) or live.get(key)

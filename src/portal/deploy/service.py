@@ -53,19 +53,22 @@ class PlannedEnvironment:
     workspace_target: WorkspaceTarget | None = None
 
 
-def open_target(workspace: MappingWorkspace, env_name: str, sink: EventSink = no_events,
-                retry: Mapping[str, Any] | None = None) -> FactoryTarget:
+def open_target(
+    workspace: MappingWorkspace, env_name: str, sink: EventSink = no_events, retry: Mapping[str, Any] | None = None
+) -> FactoryTarget:
     env = workspace.environment(env_name)
     holder = SinkHolder(sink)
     credentials = Credentials()  # this target's run signs in once (its Key Vault reads too: apply_environment)
     client = client_for(env.data_factory, workspace.snapshot.root, holder, retry, credentials)
     factory = env.data_factory
-    return FactoryTarget(client, factory.subscription_id, factory.resource_group, factory.factory_name, holder,
-                         credentials)
+    return FactoryTarget(
+        client, factory.subscription_id, factory.resource_group, factory.factory_name, holder, credentials
+    )
 
 
-def plan_environment(workspace: MappingWorkspace, env_name: str, *, sink: EventSink = no_events,
-                     target: FactoryTarget | None = None) -> PlannedEnvironment:
+def plan_environment(
+    workspace: MappingWorkspace, env_name: str, *, sink: EventSink = no_events, target: FactoryTarget | None = None
+) -> PlannedEnvironment:
     """Render the environment, read its live factory and compare them.
 
     A factory with errors (the checks of `portal validate`) gets no plan, so nothing of it is ever written: the
@@ -83,51 +86,77 @@ def plan_environment(workspace: MappingWorkspace, env_name: str, *, sink: EventS
         try:
             live = reading.result()
         except AzureError as error:  # sign-in, permissions, network: say so with the service's words, no trace
-            raise PortalError(f"environment {env_name} → factory {env.data_factory.factory_name}",
-                              f"cannot read the live factory: {service_message(error)}",
-                              hint=f"check data_factory.auth ({env.data_factory.auth}) and the principal's access",
-                              code=ErrorCode.TARGET) from error
+            raise PortalError(
+                f"environment {env_name} → factory {env.data_factory.factory_name}",
+                f"cannot read the live factory: {service_message(error)}",
+                hint=f"check data_factory.auth ({env.data_factory.auth}) and the principal's access",
+                code=ErrorCode.TARGET,
+            ) from error
     sink(Event(STEP_FINISHED, "read live factory", message=f"{len(live)} objects"))
     plan = make_plan(env, desired, live, workspace.snapshot.commit)
     notebooks = workspace_target = None
     if env.databricks is not None:
         notebooks, workspace_target = _plan_notebooks(workspace, env_name, sink)
         plan = replace(plan, notebooks=notebooks.plan)
-    references = {entry.reference.describe(): entry.reference
-                  for entry in workspace.values(env).entries.values() if entry.reference is not None}
+    references = {
+        entry.reference.describe(): entry.reference
+        for entry in workspace.values(env).entries.values()
+        if entry.reference is not None
+    }
     return PlannedEnvironment(plan, desired, target, references, notebooks, workspace_target)
 
 
 def open_workspace_target(workspace: MappingWorkspace, env_name: str) -> WorkspaceTarget:
     env = workspace.environment(env_name)
     if env.databricks is None:
-        raise PortalError(f"environment {env_name}", "has no Databricks target (databricks: in portal.yaml)",
-                          code=ErrorCode.NO_DATABRICKS)
+        raise PortalError(
+            f"environment {env_name}",
+            "has no Databricks target (databricks: in portal.yaml)",
+            code=ErrorCode.NO_DATABRICKS,
+        )
     return workspace_target_for(env.databricks, workspace.snapshot.root)
 
 
-def _plan_notebooks(workspace: MappingWorkspace, env_name: str,
-                    sink: EventSink) -> tuple[PlannedNotebooks, WorkspaceTarget]:
+def _plan_notebooks(
+    workspace: MappingWorkspace, env_name: str, sink: EventSink
+) -> tuple[PlannedNotebooks, WorkspaceTarget]:
     env = workspace.environment(env_name)
     settings = workspace.config.databricks
     if env.databricks is None:
         raise PortalError(f"environment {env_name}", "has no databricks target", code=ErrorCode.NO_DATABRICKS)
     # Bad notebooks are refused before any call to the workspace.
-    notebooks = load_notebooks(workspace.snapshot, settings.source_folder, env.databricks.target_folder,
-                               allowed_roots=settings.allowed_roots, base_folder=settings.source_folder,
-                               target_where=f"environment {env_name} → databricks.target_folder")
+    notebooks = load_notebooks(
+        workspace.snapshot,
+        settings.source_folder,
+        env.databricks.target_folder,
+        allowed_roots=settings.allowed_roots,
+        base_folder=settings.source_folder,
+        target_where=f"environment {env_name} → databricks.target_folder",
+    )
     target = open_workspace_target(workspace, env_name)
     sink(Event(STEP_STARTED, "read workspace folder", f"{target.host} {target.target_folder}"))
     try:
-        planned = plan_notebooks(notebooks, target, environment=env_name, source_commit=workspace.snapshot.commit,
-                                 parallelism=env.deploy.parallelism)
+        planned = plan_notebooks(
+            notebooks,
+            target,
+            environment=env_name,
+            source_commit=workspace.snapshot.commit,
+            parallelism=env.deploy.parallelism,
+        )
     except DatabricksError as error:
-        raise PortalError(f"environment {env_name} → workspace {target.host}",
-                          f"cannot read {target.target_folder}: {databricks_message(error)}",
-                          hint=f"check databricks.auth ({env.databricks.auth}) and the principal's access",
-                          code=ErrorCode.TARGET) from error
-    sink(Event(STEP_FINISHED, "read workspace folder",
-               message=f"{len(notebooks.sources)} in Git, {planned.plan.unchanged} unchanged"))
+        raise PortalError(
+            f"environment {env_name} → workspace {target.host}",
+            f"cannot read {target.target_folder}: {databricks_message(error)}",
+            hint=f"check databricks.auth ({env.databricks.auth}) and the principal's access",
+            code=ErrorCode.TARGET,
+        ) from error
+    sink(
+        Event(
+            STEP_FINISHED,
+            "read workspace folder",
+            message=f"{len(notebooks.sources)} in Git, {planned.plan.unchanged} unchanged",
+        )
+    )
     return planned, target
 
 
@@ -138,9 +167,16 @@ def databricks_message(error: Exception) -> str:
     return f"{code}: {first}" if code else first
 
 
-def apply_environment(workspace: MappingWorkspace, env_name: str, plan: Plan, *, sink: EventSink = no_events,
-                      target: FactoryTarget | None = None, planned: PlannedEnvironment | None = None,
-                      resolve_secret: Callable[[Secret], str] | None = None) -> ApplyReport:
+def apply_environment(
+    workspace: MappingWorkspace,
+    env_name: str,
+    plan: Plan,
+    *,
+    sink: EventSink = no_events,
+    target: FactoryTarget | None = None,
+    planned: PlannedEnvironment | None = None,
+    resolve_secret: Callable[[Secret], str] | None = None,
+) -> ApplyReport:
     """Apply `plan` if it is still what promoting would do; refuse, before writing anything, when the live
     factory moved under it (or the source changed).
 
@@ -148,9 +184,12 @@ def apply_environment(workspace: MappingWorkspace, env_name: str, plan: Plan, *,
     factory is checked again: the objects the plan changes, one GET each (`deploy.stale_check: changed-objects`),
     or the whole factory (`whole-factory`). Otherwise the whole plan is made again and must be the same."""
     if plan.blockers:
-        raise PortalError(f"environment {env_name}", "the service would refuse this plan: "
-                          + "; ".join(plan.blockers) + "; nothing was applied",
-                          hint="change the source so that the plan has no blockers", code=ErrorCode.PLAN_BLOCKED)
+        raise PortalError(
+            f"environment {env_name}",
+            "the service would refuse this plan: " + "; ".join(plan.blockers) + "; nothing was applied",
+            hint="change the source so that the plan has no blockers",
+            code=ErrorCode.PLAN_BLOCKED,
+        )
     same = planned is not None and planned.plan.hash == plan.hash
     if planned is not None and same:
         target = planned.target
@@ -172,8 +211,12 @@ def apply_environment(workspace: MappingWorkspace, env_name: str, plan: Plan, *,
             else:
                 why = "the source or the environment's values changed"
     if why is not None:
-        raise PortalError(f"environment {env_name}", f"{why} since the plan was made; nothing was applied",
-                          hint="make a new plan, review it, and apply that", code=ErrorCode.PLAN_STALE)
+        raise PortalError(
+            f"environment {env_name}",
+            f"{why} since the plan was made; nothing was applied",
+            hint="make a new plan, review it, and apply that",
+            code=ErrorCode.PLAN_STALE,
+        )
     sink(Event(STEP_FINISHED, "check live state", message="unchanged since the plan"))
     env = workspace.environment(env_name)
     report = ApplyReport(plan.hash)
@@ -184,18 +227,32 @@ def apply_environment(workspace: MappingWorkspace, env_name: str, plan: Plan, *,
         # Notebooks first: the pipelines being deployed may call the new versions.
         report.notebooks = NotebookReport()
         try:
-            apply_notebooks(fresh.notebooks, fresh.workspace_target, sink=sink, parallelism=env.deploy.parallelism,
-                            report=report.notebooks)
+            apply_notebooks(
+                fresh.notebooks,
+                fresh.workspace_target,
+                sink=sink,
+                parallelism=env.deploy.parallelism,
+                report=report.notebooks,
+            )
         except NotebookStepFailed as failed:
             what = databricks_message(failed.error)
             report.error = f"{failed.portal_where}: {what}"
             sink(Event(FAILED, "apply", failed.portal_where, what))
             raise ApplyFailed(report, failed.portal_where, what) from failed
-    resolver = resolve_secret or (sandbox_secret if env.data_factory.auth == "sandbox"
-                                  else key_vault_resolver(fresh.secret_sources, env.data_factory.auth,
-                                                          fresh.target.credentials))
-    return apply_plan(plan, fresh.desired, fresh.target, resolve_secret=resolver, sink=sink,
-                      parallelism=env.deploy.parallelism, report=report)
+    resolver = resolve_secret or (
+        sandbox_secret
+        if env.data_factory.auth == "sandbox"
+        else key_vault_resolver(fresh.secret_sources, env.data_factory.auth, fresh.target.credentials)
+    )
+    return apply_plan(
+        plan,
+        fresh.desired,
+        fresh.target,
+        resolve_secret=resolver,
+        sink=sink,
+        parallelism=env.deploy.parallelism,
+        report=report,
+    )
 
 
 # Above this many objects to check, listing the whole factory takes fewer calls than one GET per object.
@@ -212,11 +269,11 @@ def _live_moved(plan: Plan, target: FactoryTarget, parallelism: int) -> str | No
         keys = [version.key for version in plan.preconditions]
         if not keys:
             return None
-        live = target.read_all(parallelism) if len(keys) > _GET_EACH_LIMIT else \
-            target.read_objects(keys, parallelism)
+        live = target.read_all(parallelism) if len(keys) > _GET_EACH_LIMIT else target.read_objects(keys, parallelism)
     except AzureError as error:
-        raise PortalError(f"factory {plan.factory}", f"cannot read the live factory: {service_message(error)}",
-                          code=ErrorCode.TARGET) from error
+        raise PortalError(
+            f"factory {plan.factory}", f"cannot read the live factory: {service_message(error)}", code=ErrorCode.TARGET
+        ) from error
     moved = moved_since_plan(plan, live)
     if not moved:
         return None
@@ -224,9 +281,13 @@ def _live_moved(plan: Plan, target: FactoryTarget, parallelism: int) -> str | No
     return f"{len(moved)} of the objects the plan changes moved in the live factory ({shown})"
 
 
-def key_vault_resolver(references: Mapping[str, KeyVaultReference], auth: str,
-                       credentials: Credentials | None = None, *,
-                       secret_client: Callable[[str, Any], Any] | None = None) -> Callable[[Secret], str]:
+def key_vault_resolver(
+    references: Mapping[str, KeyVaultReference],
+    auth: str,
+    credentials: Credentials | None = None,
+    *,
+    secret_client: Callable[[str, Any], Any] | None = None,
+) -> Callable[[Secret], str]:
     """Secrets fetched at deploy time: Key Vault references with the deployment's credential, environment
     variables from the process.
 
@@ -262,8 +323,11 @@ def key_vault_resolver(references: Mapping[str, KeyVaultReference], auth: str,
             return os.environ[name]
         reference = references.get(source)
         if reference is None:
-            raise PortalError(f"secret {source}", "cannot be resolved (only whole Key Vault secrets can)",
-                              code=ErrorCode.SECRET_SOURCE)
+            raise PortalError(
+                f"secret {source}",
+                "cannot be resolved (only whole Key Vault secrets can)",
+                code=ErrorCode.SECRET_SOURCE,
+            )
         client = client_of(f"https://{reference.vault_name}.vault.azure.net")
         return client.get_secret(reference.secret_name, reference.secret_version).value or ""
 

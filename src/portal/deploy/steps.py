@@ -27,6 +27,7 @@ _WRITES = (CREATE, UPDATE)
 
 # --- the factory's steps ---------------------------------------------------------------------------------------
 
+
 class _ObjectChange(Protocol):
     @property
     def kind(self) -> str: ...
@@ -70,8 +71,9 @@ class _Desired(Protocol):
     def depends_on(self) -> Sequence[tuple[str, str]]: ...
 
 
-def factory_steps(plan: _FactoryPlan, desired: Mapping[tuple[str, str], _Desired] | None = None, *,
-                  parallelism: int = 1) -> list[Step]:
+def factory_steps(
+    plan: _FactoryPlan, desired: Mapping[tuple[str, str], _Desired] | None = None, *, parallelism: int = 1
+) -> list[Step]:
     """The factory's steps for `plan`: stop triggers, deploy, delete, start triggers.
 
     With the `desired` objects (their dependencies), the deploy step goes level by level, `parallelism` objects at
@@ -83,19 +85,33 @@ def factory_steps(plan: _FactoryPlan, desired: Mapping[tuple[str, str], _Desired
     deletions = tuple(c.label for c in plan.effective_deletions)
     return [
         sequential_step(
-            STOP_TRIGGERS, "stop the started triggers this deploy affects, one after the other, before anything "
-            "is written", stopping,
+            STOP_TRIGGERS,
+            "stop the started triggers this deploy affects, one after the other, before anything is written",
+            stopping,
             None if stopping else _no_triggers(plan, "no started trigger needs stopping"),
-            done_word="stopped", noun="trigger"),
+            done_word="stopped",
+            noun="trigger",
+        ),
         _deploy_step(plan, writes, desired, parallelism),
         sequential_step(
-            DELETE, "delete the live objects the source no longer has, dependents first, one after the "
-            "other", deletions,
-            None if deletions else "deploy.delete_removed is off" if plan.deletions
-            else "nothing was removed from the source", done_word="deleted"),
+            DELETE,
+            "delete the live objects the source no longer has, dependents first, one after the other",
+            deletions,
+            None
+            if deletions
+            else "deploy.delete_removed is off"
+            if plan.deletions
+            else "nothing was removed from the source",
+            done_word="deleted",
+        ),
         sequential_step(
-            START_TRIGGERS, "start the triggers that are to run, one after the other", starting,
-            None if starting else _no_triggers(plan, "no trigger needs starting"), done_word="started", noun="trigger"),
+            START_TRIGGERS,
+            "start the triggers that are to run, one after the other",
+            starting,
+            None if starting else _no_triggers(plan, "no trigger needs starting"),
+            done_word="started",
+            noun="trigger",
+        ),
     ]
 
 
@@ -103,8 +119,12 @@ def _no_triggers(plan: _FactoryPlan, otherwise: str) -> str:
     return otherwise if plan.triggers else "no trigger changes"
 
 
-def _deploy_step(plan: _FactoryPlan, writes: Sequence[_ObjectChange],
-                 desired: Mapping[tuple[str, str], _Desired] | None, parallelism: int) -> Step:
+def _deploy_step(
+    plan: _FactoryPlan,
+    writes: Sequence[_ObjectChange],
+    desired: Mapping[tuple[str, str], _Desired] | None,
+    parallelism: int,
+) -> Step:
     description = "create or update the changed objects, dependencies first, independent ones in parallel"
     labels = tuple(o.label for o in writes)
     if not labels:
@@ -115,15 +135,23 @@ def _deploy_step(plan: _FactoryPlan, writes: Sequence[_ObjectChange],
         parallelism = 1
     else:
         label_of = {(o.kind, o.name): o.label for o in writes}
-        waits_for = {o.label: [label_of[d] for d in _depends_on(desired, (o.kind, o.name)) if d in label_of]
-                     for o in writes}
+        waits_for = {
+            o.label: [label_of[d] for d in _depends_on(desired, (o.kind, o.name)) if d in label_of] for o in writes
+        }
         try:
             levels = dependency_levels(labels, waits_for)
         except CycleError as error:
             raise cycle_refused(error, f"factory {plan.factory}") from error
         batches = tuple(tuple(level) for level in levels)
-    return Step(DEPLOY, description, labels, batches=batches, parallelism=max(1, parallelism),
-                reports_as_done=True, done_word="deployed")
+    return Step(
+        DEPLOY,
+        description,
+        labels,
+        batches=batches,
+        parallelism=max(1, parallelism),
+        reports_as_done=True,
+        done_word="deployed",
+    )
 
 
 def _depends_on(desired: Mapping[tuple[str, str], _Desired], key: tuple[str, str]) -> Sequence[tuple[str, str]]:

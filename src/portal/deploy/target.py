@@ -57,10 +57,16 @@ COLLECTIONS: tuple[Collection, ...] = (
     Collection(Kind.TRIGGER.value, "triggers", "triggers"),
 )
 COLLECTION_BY_KEY = {c.key: c for c in COLLECTIONS}
-_BIG_KINDS = (Kind.PIPELINE.value, Kind.DATASET.value, Kind.LINKED_SERVICE.value, Kind.TRIGGER.value,
-              Kind.DATAFLOW.value)
-_LIST_FIRST = {key: (key not in _BIG_KINDS, _BIG_KINDS.index(key) if key in _BIG_KINDS else 0)
-               for key in COLLECTION_BY_KEY}
+_BIG_KINDS = (
+    Kind.PIPELINE.value,
+    Kind.DATASET.value,
+    Kind.LINKED_SERVICE.value,
+    Kind.TRIGGER.value,
+    Kind.DATAFLOW.value,
+)
+_LIST_FIRST = {
+    key: (key not in _BIG_KINDS, _BIG_KINDS.index(key) if key in _BIG_KINDS else 0) for key in COLLECTION_BY_KEY
+}
 EVENT_TRIGGER_TYPES = frozenset({"BlobEventsTrigger", "CustomEventsTrigger"})
 
 
@@ -124,7 +130,6 @@ class EventRetryPolicy(RetryPolicy):
             self._sink(Event(RETRY, "retry", message=f"{why}; retrying {_short_url(request)}"))
         return retry
 
-
     def _past_deadline(self, settings: Any, response: Any) -> bool:
         """Whether waiting for the next try would end past the run's deadline (see SinkHolder.deadline)."""
         remaining = self._sink.remaining() if isinstance(self._sink, SinkHolder) else None
@@ -145,8 +150,15 @@ def _short_url(url: str) -> str:
 class FactoryTarget:
     """One factory: list, put, delete, and trigger state changes."""
 
-    def __init__(self, client: Any, subscription_id: str, resource_group: str, factory_name: str,
-                 events: SinkHolder | None = None, credentials: Credentials | None = None):
+    def __init__(
+        self,
+        client: Any,
+        subscription_id: str,
+        resource_group: str,
+        factory_name: str,
+        events: SinkHolder | None = None,
+        credentials: Credentials | None = None,
+    ):
         self.client = client
         self.subscription_id = subscription_id
         self.resource_group = resource_group
@@ -175,16 +187,21 @@ class FactoryTarget:
             # The big kinds first: their pages come one after the other (nextLink), so they set the wall time.
             # The factory is asked for alongside, so that a missing one is told as such.
             exists = pool.submit(self.client.factories.get, rg, factory)
-            jobs = {key: pool.submit(listed, key) for key in sorted(
-                (c.key for c in COLLECTIONS if c.key != endpoints), key=_LIST_FIRST.__getitem__)}
+            jobs = {
+                key: pool.submit(listed, key)
+                for key in sorted((c.key for c in COLLECTIONS if c.key != endpoints), key=_LIST_FIRST.__getitem__)
+            }
             try:
                 exists.result()
             except ResourceNotFoundError as exc:
                 for job in jobs.values():
                     job.cancel()
-                raise PortalError(f"factory {factory}", f"does not exist in resource group {rg}",
-                                  hint="create the factory first (the portal deploys into an existing factory)",
-                                  code=ErrorCode.NO_FACTORY) from exc
+                raise PortalError(
+                    f"factory {factory}",
+                    f"does not exist in resource group {rg}",
+                    hint="create the factory first (the portal deploys into an existing factory)",
+                    code=ErrorCode.NO_FACTORY,
+                ) from exc
             for collection in COLLECTIONS:
                 if collection.key in jobs:
                     for name, item in jobs[collection.key].result():
@@ -195,8 +212,9 @@ class FactoryTarget:
                     self._add(live, endpoints, name, item)
         return live
 
-    def read_objects(self, keys: list[tuple[str, str]],
-                     parallelism: int = 4) -> dict[tuple[str, str], LiveObject | None]:
+    def read_objects(
+        self, keys: list[tuple[str, str]], parallelism: int = 4
+    ) -> dict[tuple[str, str], LiveObject | None]:
         """The given objects as they are now (None: not there), one GET each, `parallelism` at a time."""
 
         def read(key: tuple[str, str]) -> LiveObject | None:
@@ -210,8 +228,9 @@ class FactoryTarget:
     def _object_path(kind: str, name: str) -> str:
         if kind == Kind.MANAGED_PRIVATE_ENDPOINT.value:
             network, _, endpoint = name.partition("/")
-            return (f"managedVirtualNetworks/{quote(network, safe='')}/managedPrivateEndpoints/"
-                    f"{quote(endpoint, safe='')}")
+            return (
+                f"managedVirtualNetworks/{quote(network, safe='')}/managedPrivateEndpoints/{quote(endpoint, safe='')}"
+            )
         return f"{COLLECTION_BY_KEY[kind].segment}/{quote(name, safe='')}"
 
     # Reads go through the client's own pipeline (`send_request`: its credential, retry and logging policies) but
@@ -219,16 +238,19 @@ class FactoryTarget:
     # factory costs more than the calls themselves, and the plan compares plain JSON anyway.
 
     def _url(self, path: str) -> str:
-        return (f"/subscriptions/{quote(self.subscription_id, safe='')}/resourceGroups/"
-                f"{quote(self.resource_group, safe='')}/providers/Microsoft.DataFactory/factories/"
-                f"{quote(self.factory_name, safe='')}/{path}?api-version={API_VERSION}")
+        return (
+            f"/subscriptions/{quote(self.subscription_id, safe='')}/resourceGroups/"
+            f"{quote(self.resource_group, safe='')}/providers/Microsoft.DataFactory/factories/"
+            f"{quote(self.factory_name, safe='')}/{path}?api-version={API_VERSION}"
+        )
 
     def _send_get(self, url: str) -> Any:
         from azure.core.rest import HttpRequest
 
         # Streamed, then read here: otherwise azure-core's content-decode policy parses every page once more.
-        response = self.client.send_request(HttpRequest("GET", url, headers={"Accept": "application/json"}),
-                                            stream=True)
+        response = self.client.send_request(
+            HttpRequest("GET", url, headers={"Accept": "application/json"}), stream=True
+        )
         body = response.read()
         if response.status_code != 200:
             map_error(response.status_code, response, {401: ClientAuthenticationError, 404: ResourceNotFoundError})
@@ -291,8 +313,9 @@ class FactoryTarget:
     def stop_trigger(self, name: str) -> None:
         self.client.triggers.begin_stop(self.resource_group, self.factory_name, name).result()
 
-    def set_event_subscription(self, name: str, enabled: bool, *, timeout_s: float = 300.0,
-                               poll_s: float = 0.2) -> None:
+    def set_event_subscription(
+        self, name: str, enabled: bool, *, timeout_s: float = 300.0, poll_s: float = 0.2
+    ) -> None:
         """Subscribe (or unsubscribe) an event trigger and wait until the service says it is done."""
         rg, factory = self.resource_group, self.factory_name
         # A long-running operation whose 202 points (Location) at getEventSubscriptionStatus, which answers POST
@@ -311,8 +334,11 @@ class FactoryTarget:
             if status == wanted:
                 return
             if time.monotonic() > deadline:
-                raise PortalError(f"trigger {name}", f"event subscription still {status} after {timeout_s:.0f} s",
-                                  code=ErrorCode.EVENT_SUBSCRIPTION)
+                raise PortalError(
+                    f"trigger {name}",
+                    f"event subscription still {status} after {timeout_s:.0f} s",
+                    code=ErrorCode.EVENT_SUBSCRIPTION,
+                )
             time.sleep(poll_s)
 
 
@@ -320,9 +346,13 @@ class ChangedSincePlan(PortalError):
     """The service refused a conditional write: the object changed in the factory after the plan was made."""
 
     def __init__(self, where: str):
-        super().__init__(where, "changed in the factory since the plan was made (the service refused the write: "
-                         "its etag no longer matches); it was not overwritten",
-                         hint="make a new plan, review it, and apply that", code=ErrorCode.PLAN_STALE)
+        super().__init__(
+            where,
+            "changed in the factory since the plan was made (the service refused the write: "
+            "its etag no longer matches); it was not overwritten",
+            hint="make a new plan, review it, and apply that",
+            code=ErrorCode.PLAN_STALE,
+        )
 
 
 def service_message(error: Exception) -> str:
@@ -338,6 +368,7 @@ def service_message(error: Exception) -> str:
 
 
 # --- clients ------------------------------------------------------------------------------------------------------
+
 
 def credential_for(auth: str) -> Any:
     """The azure-identity credential for an environment's `auth` setting."""
@@ -373,8 +404,13 @@ class Credentials:
             return self._made[auth]
 
 
-def client_for(target: Any, repo_root: Path, sink: EventSink = no_events,
-               retry: Mapping[str, Any] | None = None, credentials: Credentials | None = None) -> Any:
+def client_for(
+    target: Any,
+    repo_root: Path,
+    sink: EventSink = no_events,
+    retry: Mapping[str, Any] | None = None,
+    credentials: Credentials | None = None,
+) -> Any:
     """The SDK client for an environment's Data Factory target (the sandbox when the target says so), signed in
     with `credentials` (the run's) when given."""
     retry_policy = EventRetryPolicy(sink, **dict(retry or {}))
@@ -388,5 +424,4 @@ def client_for(target: Any, repo_root: Path, sink: EventSink = no_events,
     from azure.mgmt.datafactory import DataFactoryManagementClient
 
     credential = credentials(target.auth) if credentials is not None else credential_for(target.auth)
-    return DataFactoryManagementClient(credential, target.subscription_id,
-                                       retry_policy=retry_policy)
+    return DataFactoryManagementClient(credential, target.subscription_id, retry_policy=retry_policy)

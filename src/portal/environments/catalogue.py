@@ -57,9 +57,15 @@ class CatalogueEntry:
 
     def as_json(self, environment: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "name": self.name, "type": self.type, "source": self.source, "objectKind": self.object_kind,
-            "objectName": self.object_name, "property": self.property_path, "required": self.required,
-            "secret": self.secret, "rule": self.rule,
+            "name": self.name,
+            "type": self.type,
+            "source": self.source,
+            "objectKind": self.object_kind,
+            "objectName": self.object_name,
+            "property": self.property_path,
+            "required": self.required,
+            "secret": self.secret,
+            "rule": self.rule,
             "default": None if self.secret or not self.has_default else self.default,
         }
         if environment is not None:
@@ -100,8 +106,9 @@ def describe_source(parameter: TemplateParameter) -> str:
     return f"{label} {name} → {words}" if name else f"{label} → {words}"
 
 
-def display_value(parameter: TemplateParameter, entry: ParameterEntry | None, env_variable: str | None,
-                  target_factory: str | None) -> EnvironmentValue:
+def display_value(
+    parameter: TemplateParameter, entry: ParameterEntry | None, env_variable: str | None, target_factory: str | None
+) -> EnvironmentValue:
     if parameter.name == "factoryName" and target_factory:
         return EnvironmentValue("target", target_factory, target_factory)
     if env_variable:

@@ -20,15 +20,30 @@ from portal.errors import ErrorCode, Finding, PortalError, Severity
 MAX_PARAMETERS = 256
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
-RESOURCE_ID = re.compile(r"^/subscriptions/[^/\s]+/resourceGroups/[^/\s]+/providers/[^/\s]+/[^/\s]+/[^\s]+$",
-                         re.IGNORECASE)
+RESOURCE_ID = re.compile(
+    r"^/subscriptions/[^/\s]+/resourceGroups/[^/\s]+/providers/[^/\s]+/[^/\s]+/[^\s]+$", re.IGNORECASE
+)
 # The last property name tells what form a value must have.
-URL_PROPERTIES = {"url", "baseurl", "serviceendpoint", "functionappurl", "datalakestoreuri", "clusteruri",
-                  "environmenturl", "domain", "batchuri", "accountendpoint", "endpoint"}
+URL_PROPERTIES = {
+    "url",
+    "baseurl",
+    "serviceendpoint",
+    "functionappurl",
+    "datalakestoreuri",
+    "clusteruri",
+    "environmenturl",
+    "domain",
+    "batchuri",
+    "accountendpoint",
+    "endpoint",
+}
 RESOURCE_ID_PROPERTIES = {"resourceid", "privatelinkresourceid"}
 GUID_PROPERTIES = {"tenant", "subscriptionid", "hostsubscriptionid", "serviceprincipalid"}
-KEY_VAULT_INPUT = re.compile(r"^(?:keyvault|kv):(?P<vault>/subscriptions/.+?/providers/Microsoft\.KeyVault/vaults/"
-                             r"[^/]+)/secrets/(?P<secret>[^/]+)(?:/(?P<version>[^/]+))?$", re.IGNORECASE)
+KEY_VAULT_INPUT = re.compile(
+    r"^(?:keyvault|kv):(?P<vault>/subscriptions/.+?/providers/Microsoft\.KeyVault/vaults/"
+    r"[^/]+)/secrets/(?P<secret>[^/]+)(?:/(?P<version>[^/]+))?$",
+    re.IGNORECASE,
+)
 ENV_INPUT = re.compile(r"^env:(?P<name>.+)$")
 
 _PYTHON_TYPES = {"string": (str,), "int": (int,), "bool": (bool,), "object": (dict,), "array": (list,)}
@@ -54,8 +69,10 @@ def injection_problem(value: Any) -> str | None:
     texts = [value] if isinstance(value, str) else list(_strings(value))
     for text in texts:
         if text.startswith("[") and text.endswith("]") and not text.startswith("[["):
-            return (f"{_short(text)!r} starts with '[' and ARM would evaluate it as an expression; write '[[' to "
-                    "mean a literal '['")
+            return (
+                f"{_short(text)!r} starts with '[' and ARM would evaluate it as an expression; write '[[' to "
+                "mean a literal '['"
+            )
     return None
 
 
@@ -90,66 +107,120 @@ def format_hint(parameter: TemplateParameter, value: Any) -> str | None:
 
 
 def check_environment(
-    env: Environment, parameters: Iterable[TemplateParameter], values: ParameterFile,
+    env: Environment,
+    parameters: Iterable[TemplateParameter],
+    values: ParameterFile,
 ) -> list[Finding]:
     """All problems of one environment's values against the template parameters."""
     findings: list[Finding] = []
     by_name = {p.name: p for p in parameters}
     if len(by_name) > MAX_PARAMETERS:
-        findings.append(Finding(ErrorCode.ARM_PARAMETER_LIMIT, f"environment {env.name}",
-                                f"the template has {len(by_name)} parameters; ARM allows at most {MAX_PARAMETERS}",
-                                hint="parameterize fewer properties in arm-template-parameters-definition.json"))
+        findings.append(
+            Finding(
+                ErrorCode.ARM_PARAMETER_LIMIT,
+                f"environment {env.name}",
+                f"the template has {len(by_name)} parameters; ARM allows at most {MAX_PARAMETERS}",
+                hint="parameterize fewer properties in arm-template-parameters-definition.json",
+            )
+        )
     for name, entry in values.entries.items():
         parameter = by_name.get(name)
         where = _where(env, name)
         if parameter is None:
-            findings.append(Finding(ErrorCode.STALE_PARAMETER, where,
-                                    "has a value but the template has no such parameter any more", Severity.WARNING,
-                                    f"remove it (portal params remove-stale {env.name}); ARM refuses parameters "
-                                    "the template does not declare"))
+            findings.append(
+                Finding(
+                    ErrorCode.STALE_PARAMETER,
+                    where,
+                    "has a value but the template has no such parameter any more",
+                    Severity.WARNING,
+                    f"remove it (portal params remove-stale {env.name}); ARM refuses parameters "
+                    "the template does not declare",
+                )
+            )
             continue
         findings.extend(_check_entry(env, parameter, entry))
     for name, variable in env.secrets_from_environment.items():
         parameter = by_name.get(name)
         if parameter is None:
-            findings.append(Finding(ErrorCode.STALE_PARAMETER,
-                                    f"portal.yaml: environments ({env.name}).secrets_from_environment",
-                                    f"{name!r} is not a template parameter", Severity.WARNING))
+            findings.append(
+                Finding(
+                    ErrorCode.STALE_PARAMETER,
+                    f"portal.yaml: environments ({env.name}).secrets_from_environment",
+                    f"{name!r} is not a template parameter",
+                    Severity.WARNING,
+                )
+            )
         elif not parameter.secure:
-            findings.append(Finding(ErrorCode.NOT_SECRET, _where(env, name),
-                                    f"is read from environment variable {variable} but is not a secure parameter",
-                                    Severity.WARNING, "give it a plain value in the parameter file instead"))
+            findings.append(
+                Finding(
+                    ErrorCode.NOT_SECRET,
+                    _where(env, name),
+                    f"is read from environment variable {variable} but is not a secure parameter",
+                    Severity.WARNING,
+                    "give it a plain value in the parameter file instead",
+                )
+            )
         if name in values.entries:
-            findings.append(Finding(ErrorCode.DOUBLE_VALUE, _where(env, name),
-                                    f"has a value in {values.path} and comes from environment variable {variable}",
-                                    hint="keep one of them"))
+            findings.append(
+                Finding(
+                    ErrorCode.DOUBLE_VALUE,
+                    _where(env, name),
+                    f"has a value in {values.path} and comes from environment variable {variable}",
+                    hint="keep one of them",
+                )
+            )
     for name, parameter in by_name.items():
         if name == "factoryName" or name in values.entries or name in env.secrets_from_environment:
             continue
         if parameter.secure or not parameter.has_default:
-            findings.append(Finding(ErrorCode.MISSING_VALUE, _where(env, name),
-                                    "has no value and no default" if not parameter.secure else
-                                    "is a secret and has no Key Vault reference or environment variable",
-                                    hint="set it in the parameter form or with `portal params set`"))
+            findings.append(
+                Finding(
+                    ErrorCode.MISSING_VALUE,
+                    _where(env, name),
+                    "has no value and no default"
+                    if not parameter.secure
+                    else "is a secret and has no Key Vault reference or environment variable",
+                    hint="set it in the parameter form or with `portal params set`",
+                )
+            )
     return findings
 
 
 def _check_entry(env: Environment, parameter: TemplateParameter, entry: ParameterEntry) -> list[Finding]:
     where = _where(env, parameter.name)
     if parameter.name == "factoryName" and entry.has_value and entry.value != env.data_factory.factory_name:
-        return [Finding(ErrorCode.FACTORY_NAME_MISMATCH, where,
-                        f"is {entry.value!r} in the parameter file but the environment's target factory is "
-                        f"{env.data_factory.factory_name!r}", hint="remove it: the target decides")]
+        return [
+            Finding(
+                ErrorCode.FACTORY_NAME_MISMATCH,
+                where,
+                f"is {entry.value!r} in the parameter file but the environment's target factory is "
+                f"{env.data_factory.factory_name!r}",
+                hint="remove it: the target decides",
+            )
+        ]
     if entry.reference is not None:
         found = [Finding(ErrorCode.KEY_VAULT_REFERENCE, where, problem) for problem in entry.reference.problems()]
         if not parameter.secure:
-            found.append(Finding(ErrorCode.NOT_SECRET, where, "is a Key Vault reference but not a secure parameter",
-                                 Severity.WARNING, "ARM passes Key Vault secrets only to secure parameters"))
+            found.append(
+                Finding(
+                    ErrorCode.NOT_SECRET,
+                    where,
+                    "is a Key Vault reference but not a secure parameter",
+                    Severity.WARNING,
+                    "ARM passes Key Vault secrets only to secure parameters",
+                )
+            )
         return found
     if parameter.secure:
-        return [Finding(ErrorCode.PLAINTEXT_SECRET, where, "is a secret given as plain text; the value is not shown",
-                        hint="use a Key Vault reference (keyvault:<vault id>/secrets/<name>) or an environment "
-                             "variable (env:NAME), and change the exposed secret")]
+        return [
+            Finding(
+                ErrorCode.PLAINTEXT_SECRET,
+                where,
+                "is a secret given as plain text; the value is not shown",
+                hint="use a Key Vault reference (keyvault:<vault id>/secrets/<name>) or an environment "
+                "variable (env:NAME), and change the exposed secret",
+            )
+        ]
     found = []
     problem = type_problem(parameter, entry.value)
     if problem:
@@ -178,13 +249,18 @@ def parse_input(parameter: TemplateParameter, text: str, env: Environment) -> Pa
         variable = ENV_INPUT.match(text.strip())
         if variable:
             if not re.match(ENV_VAR, variable["name"]):
-                raise PortalError(where, f"{variable['name']!r} is not an environment variable name",
-                                  code=ErrorCode.ENV_VARIABLE)
+                raise PortalError(
+                    where, f"{variable['name']!r} is not an environment variable name", code=ErrorCode.ENV_VARIABLE
+                )
             return variable["name"]
         # The text is not echoed: it may be the secret itself.
-        raise PortalError(where, "is a secret: plain text is refused and was not written anywhere",
-                          hint="give keyvault:/subscriptions/…/providers/Microsoft.KeyVault/vaults/<vault>/secrets/"
-                               "<name> or env:VARIABLE_NAME", code=ErrorCode.PLAINTEXT_SECRET)
+        raise PortalError(
+            where,
+            "is a secret: plain text is refused and was not written anywhere",
+            hint="give keyvault:/subscriptions/…/providers/Microsoft.KeyVault/vaults/<vault>/secrets/"
+            "<name> or env:VARIABLE_NAME",
+            code=ErrorCode.PLAINTEXT_SECRET,
+        )
     value: Any
     if parameter.type == "string":
         value = text
@@ -202,13 +278,16 @@ def parse_input(parameter: TemplateParameter, text: str, env: Environment) -> Pa
         try:
             value = safe_json.loads(text)
         except json.JSONDecodeError as exc:
-            raise PortalError(where, f"is of type {parameter.type}: give JSON ({exc.msg})",
-                              code=ErrorCode.TYPE) from None
+            raise PortalError(
+                where, f"is of type {parameter.type}: give JSON ({exc.msg})", code=ErrorCode.TYPE
+            ) from None
         except safe_json.NestingError as exc:
             raise PortalError(where, f"the value {exc}", code=ErrorCode.TYPE) from None
     entry = ParameterEntry(parameter.name, value)
-    for problem, code in ((type_problem(parameter, value), ErrorCode.TYPE),
-                          (injection_problem(value), ErrorCode.EXPRESSION_INJECTION)):
+    for problem, code in (
+        (type_problem(parameter, value), ErrorCode.TYPE),
+        (injection_problem(value), ErrorCode.EXPRESSION_INJECTION),
+    ):
         if problem:
             raise PortalError(where, problem, code=code)
     return entry

@@ -46,8 +46,9 @@ class DataFactoryTarget(_Strict):
     location: str = Field(min_length=1, pattern=r"^[a-z0-9]+$")
     # How the deploy signs in: azure-identity's DefaultAzureCredential chain (environment, workload identity,
     # managed identity, Azure CLI …), one of its members explicitly, or the embedded sandbox.
-    auth: Literal["default", "service-principal", "managed-identity", "workload-identity", "azure-cli",
-                  "sandbox"] = "default"
+    auth: Literal["default", "service-principal", "managed-identity", "workload-identity", "azure-cli", "sandbox"] = (
+        "default"
+    )
     # For auth "sandbox": the sandbox's state folder, relative to the repository.
     sandbox: str | None = None
 
@@ -61,8 +62,10 @@ class DataFactoryTarget(_Strict):
 
     @property
     def factory_id(self) -> str:
-        return (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-                f"/providers/Microsoft.DataFactory/factories/{self.factory_name}")
+        return (
+            f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.DataFactory/factories/{self.factory_name}"
+        )
 
 
 class DatabricksTarget(_Strict):
@@ -260,7 +263,8 @@ class PortalConfig(_Strict):
             if env.name == name:
                 return env
         raise PortalError(
-            f"environment {name!r}", "is not configured",
+            f"environment {name!r}",
+            "is not configured",
             hint="environments in portal.yaml: " + ", ".join(e.name for e in self.environments),
             code=ErrorCode.UNKNOWN_ENVIRONMENT,
         )
@@ -273,8 +277,10 @@ class PortalConfig(_Strict):
     def sandbox_only(self) -> bool:
         """Every target (factories and workspaces) is the embedded sandbox: only then may people name themselves
         instead of signing in, since nothing real can be reached."""
-        return all(env.data_factory.auth == "sandbox" and (env.databricks is None or env.databricks.auth == "sandbox")
-                   for env in self.environments)
+        return all(
+            env.data_factory.auth == "sandbox" and (env.databricks is None or env.databricks.auth == "sandbox")
+            for env in self.environments
+        )
 
 
 def parse_config(text: bytes | str, where: str = CONFIG_FILE) -> PortalConfig:
@@ -333,9 +339,12 @@ def with_secret_variable(text: bytes | str, environment: str, parameter: str, va
 def load_config(snapshot: RepoSnapshot) -> PortalConfig:
     data = snapshot.read(CONFIG_FILE)
     if data is None:
-        raise PortalError(snapshot.describe(CONFIG_FILE), "not found: the repository has no portal configuration",
-                          hint="add portal.yaml (see the README's Configuration section)",
-                          code=ErrorCode.CONFIG_MISSING)
+        raise PortalError(
+            snapshot.describe(CONFIG_FILE),
+            "not found: the repository has no portal configuration",
+            hint="add portal.yaml (see the README's Configuration section)",
+            code=ErrorCode.CONFIG_MISSING,
+        )
     return parse_config(data, snapshot.describe(CONFIG_FILE))
 
 
@@ -345,8 +354,11 @@ def _finding(where: str, error: Any, data: Any) -> Finding:
     for part in error["loc"]:
         if isinstance(part, int):
             field += f"[{part}]"
-            name = node[part].get("name") if isinstance(node, list) and part < len(node) \
-                and isinstance(node[part], dict) else None
+            name = (
+                node[part].get("name")
+                if isinstance(node, list) and part < len(node) and isinstance(node[part], dict)
+                else None
+            )
             if isinstance(name, str):
                 field += f" ({name})"
         else:

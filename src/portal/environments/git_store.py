@@ -56,7 +56,7 @@ class Author:
         """`Name <email>`, as Git writes authors."""
         match = re.fullmatch(r"\s*(.+?)\s*<([^<>\s]+@[^<>\s]+)>\s*", text)
         if not match:
-            raise PortalError("author", f"{text!r} is not \"Name <email>\"", code=ErrorCode.BAD_AUTHOR)
+            raise PortalError("author", f'{text!r} is not "Name <email>"', code=ErrorCode.BAD_AUTHOR)
         return Author(match.group(1), match.group(2))
 
     @staticmethod
@@ -70,8 +70,12 @@ class Author:
         finally:
             repo.close()
         if not name or not email:
-            raise PortalError("author", "none given and no Git user configured",
-                              hint='pass --author "Name <email>"', code=ErrorCode.BAD_AUTHOR)
+            raise PortalError(
+                "author",
+                "none given and no Git user configured",
+                hint='pass --author "Name <email>"',
+                code=ErrorCode.BAD_AUTHOR,
+            )
         return Author(name, email)
 
 
@@ -112,9 +116,10 @@ def commit_changes(
     checked = _checked_changes(changes, where)
     if branch is None and not allow_direct:
         raise PortalError(
-            where, f"direct commits to {base_branch} are not allowed",
+            where,
+            f"direct commits to {base_branch} are not allowed",
             hint=f"the configuration does not allow direct commits to {base_branch}; "
-                 "a branch will be created instead if you give one",
+            "a branch will be created instead if you give one",
             code=ErrorCode.DIRECT_COMMIT_REFUSED,
         )
     repo = _open(repo_dir)
@@ -122,13 +127,18 @@ def commit_changes(
         if branch is not None:
             branch = _new_branch_name(repo, branch, base_branch, f"{repo_dir}@{branch}")
         if push and remote not in {r.name for r in repo.remotes}:
-            raise PortalError(where, f"the repository has no remote {remote!r}; nothing was committed",
-                              code=ErrorCode.UNKNOWN_REMOTE)
+            raise PortalError(
+                where, f"the repository has no remote {remote!r}; nothing was committed", code=ErrorCode.UNKNOWN_REMOTE
+            )
 
         base = expected_base.strip().lower()
         if not _FULL_SHA.fullmatch(base):
-            raise PortalError(where, f"expected base {expected_base!r} is not a full commit id",
-                              hint="pass the hexsha head_of returned when the edit began", code=ErrorCode.BAD_BASE)
+            raise PortalError(
+                where,
+                f"expected base {expected_base!r} is not a full commit id",
+                hint="pass the hexsha head_of returned when the edit began",
+                code=ErrorCode.BAD_BASE,
+            )
         current = _head(repo, base_branch, where)
         if current != base:
             raise _base_moved(where, base_branch, base, current)
@@ -167,16 +177,20 @@ def commit_changes(
 def _check_message(message: str, where: str) -> None:
     first = message.split("\n", 1)[0].strip()
     if not first or "\0" in message:
-        raise PortalError(where, "the commit message needs a first line that says what changed",
-                          code=ErrorCode.BAD_MESSAGE)
+        raise PortalError(
+            where, "the commit message needs a first line that says what changed", code=ErrorCode.BAD_MESSAGE
+        )
 
 
 def _check_author(author: Author, where: str) -> None:
     # Git strips or refuses these in identities; better to say so than to commit a mangled name.
     for value in (author.name, author.email):
         if not value.strip() or any(c in value for c in "<>\n\0"):
-            raise PortalError(where, f"author {author.name!r} <{author.email}> is not a usable Git identity",
-                              code=ErrorCode.BAD_AUTHOR)
+            raise PortalError(
+                where,
+                f"author {author.name!r} <{author.email}> is not a usable Git identity",
+                code=ErrorCode.BAD_AUTHOR,
+            )
 
 
 def _checked_changes(changes: Sequence[FileChange], where: str) -> list[FileChange]:
@@ -186,8 +200,12 @@ def _checked_changes(changes: Sequence[FileChange], where: str) -> list[FileChan
         if problem is None and change.path in seen:
             problem = "is changed twice in the same edit"
         if problem is not None:
-            raise PortalError(f"{where}:{change.path}", problem,
-                              hint="give a repository-relative path with forward slashes", code=ErrorCode.BAD_PATH)
+            raise PortalError(
+                f"{where}:{change.path}",
+                problem,
+                hint="give a repository-relative path with forward slashes",
+                code=ErrorCode.BAD_PATH,
+            )
         seen.add(change.path)
     return list(changes)
 
@@ -211,15 +229,22 @@ def _path_problem(path: str) -> str | None:
 def _new_branch_name(repo: git.Repo, name: str, base_branch: str, where: str) -> str:
     """The short name of the branch an edit creates: `refs/heads/X` is X; never the main branch itself (that is a
     direct commit), never another kind of ref, and only what `git check-ref-format --branch` accepts."""
-    short = name[len("refs/heads/"):] if name.startswith("refs/heads/") else name
+    short = name[len("refs/heads/") :] if name.startswith("refs/heads/") else name
     if short.startswith("refs/") or short in ("refs", "HEAD"):
-        raise PortalError(where, f"{name!r} is not a branch name: it names a ref outside refs/heads",
-                          hint="give the branch's short name, e.g. params/test-change", code=ErrorCode.BAD_BRANCH)
+        raise PortalError(
+            where,
+            f"{name!r} is not a branch name: it names a ref outside refs/heads",
+            hint="give the branch's short name, e.g. params/test-change",
+            code=ErrorCode.BAD_BRANCH,
+        )
     _check_branch_name(repo, short, where)
     if short == base_branch:
-        raise PortalError(where, f"{name!r} is the main branch {base_branch!r}: an edit is committed on a new branch",
-                          hint="give a new branch name, or commit to the main branch with --direct where "
-                               "portal.yaml allows it", code=ErrorCode.BRANCH_IS_MAIN)
+        raise PortalError(
+            where,
+            f"{name!r} is the main branch {base_branch!r}: an edit is committed on a new branch",
+            hint="give a new branch name, or commit to the main branch with --direct where portal.yaml allows it",
+            code=ErrorCode.BRANCH_IS_MAIN,
+        )
     return short
 
 
@@ -227,9 +252,12 @@ def _check_branch_name(repo: git.Repo, name: str, where: str) -> None:
     # --branch also refuses names starting with "-" and HEAD; it expands @{-1}, hence the comparison.
     status, out, err = _run(repo.git, "check-ref-format", "--branch", name)
     if status != 0 or out != name:
-        raise PortalError(where, f"{name!r} is not a valid branch name",
-                          hint="use letters, digits, '-', '_', '.' and '/' (no spaces, '..' or '~^:?*[\\')",
-                          code=ErrorCode.BAD_BRANCH)
+        raise PortalError(
+            where,
+            f"{name!r} is not a valid branch name",
+            hint="use letters, digits, '-', '_', '.' and '/' (no spaces, '..' or '~^:?*[\\')",
+            code=ErrorCode.BAD_BRANCH,
+        )
 
 
 def _base_moved(where: str, branch: str, expected: str, current: str | None) -> PortalError:
@@ -238,13 +266,18 @@ def _base_moved(where: str, branch: str, expected: str, current: str | None) -> 
         where,
         f"{branch} is now at {now}, not at {expected[:8]} where the edit began: "
         "someone else changed it since the edit began",
-        hint=f"reload {branch} and redo the edit", code=ErrorCode.BASE_MOVED,
+        hint=f"reload {branch} and redo the edit",
+        code=ErrorCode.BASE_MOVED,
     )
 
 
 def _branch_exists(repo_dir: str | os.PathLike[str], branch: str) -> PortalError:
-    return PortalError(f"{repo_dir}@{branch}", f"branch {branch} already exists",
-                       hint="choose another branch name", code=ErrorCode.BRANCH_EXISTS)
+    return PortalError(
+        f"{repo_dir}@{branch}",
+        f"branch {branch} already exists",
+        hint="choose another branch name",
+        code=ErrorCode.BRANCH_EXISTS,
+    )
 
 
 # --- Git ---------------------------------------------------------------------------------------------------------
@@ -256,24 +289,28 @@ def _open(repo_dir: str | os.PathLike[str]) -> git.Repo:
 
 def _run(
     # GitPython accepts env, istream and with_exceptions, but its overloads of `execute` leave them out.
-    cmd: Any, *args: str, env: Mapping[str, str] | None = None, stdin: bytes | None = None,
+    cmd: Any,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    stdin: bytes | None = None,
 ) -> tuple[int, str, str]:
     """Run `git <args>` where `cmd` works; return status, stdout and stderr (never raises on a failed command)."""
     command = [git_repo.git_executable(), *args]
     if stdin is None:
-        status, out, err = cmd.execute(command, env=dict(env or {}), with_extended_output=True,
-                                       with_exceptions=False)
+        status, out, err = cmd.execute(command, env=dict(env or {}), with_extended_output=True, with_exceptions=False)
     else:
         with tempfile.TemporaryFile() as istream:  # GitPython's istream must be a real file: it becomes stdin
             istream.write(stdin)
             istream.seek(0)
-            status, out, err = cmd.execute(command, istream=istream, env=dict(env or {}),
-                                           with_extended_output=True, with_exceptions=False)
+            status, out, err = cmd.execute(
+                command, istream=istream, env=dict(env or {}), with_extended_output=True, with_exceptions=False
+            )
     return status, str(out), str(err)
 
 
-def _out(repo: git.Repo, *args: str, where: str, env: Mapping[str, str] | None = None,
-         stdin: bytes | None = None) -> str:
+def _out(
+    repo: git.Repo, *args: str, where: str, env: Mapping[str, str] | None = None, stdin: bytes | None = None
+) -> str:
     status, out, err = _run(repo.git, *args, env=env, stdin=stdin)
     if status != 0:
         raise PortalError(where, f"git {args[0]} failed: {err.strip()}", code=ErrorCode.GIT)
@@ -299,13 +336,18 @@ def _identity_env(author: Author) -> dict[str, str]:
     now = datetime.now().astimezone()
     date = f"{int(now.timestamp())} {now.strftime('%z')}"
     return {
-        "GIT_AUTHOR_NAME": author.name, "GIT_AUTHOR_EMAIL": author.email, "GIT_AUTHOR_DATE": date,
-        "GIT_COMMITTER_NAME": author.name, "GIT_COMMITTER_EMAIL": author.email, "GIT_COMMITTER_DATE": date,
+        "GIT_AUTHOR_NAME": author.name,
+        "GIT_AUTHOR_EMAIL": author.email,
+        "GIT_AUTHOR_DATE": date,
+        "GIT_COMMITTER_NAME": author.name,
+        "GIT_COMMITTER_EMAIL": author.email,
+        "GIT_COMMITTER_DATE": date,
     }
 
 
-def _write_commit(repo: git.Repo, base: str, changes: list[FileChange], identity: Mapping[str, str],
-                  message: str, where: str) -> str:
+def _write_commit(
+    repo: git.Repo, base: str, changes: list[FileChange], identity: Mapping[str, str], message: str, where: str
+) -> str:
     """The commit of `changes` on top of `base`, built in a temporary index; no ref moves yet."""
     with tempfile.TemporaryDirectory(prefix="portal-commit-") as tmp:
         # A temporary index (not GitPython's IndexFile.from_tree, which moves .git/index aside meanwhile).
@@ -320,8 +362,19 @@ def _write_commit(repo: git.Repo, base: str, changes: list[FileChange], identity
             blob_path = os.path.join(tmp, f"blob-{number}")
             Path(blob_path).write_bytes(change.content or b"")
             blob_paths.append(blob_path)
-        shas = _out(repo, "hash-object", "-w", "--no-filters", "--stdin-paths", where=where,
-                    stdin="".join(p + "\n" for p in blob_paths).encode()).split() if writes else []
+        shas = (
+            _out(
+                repo,
+                "hash-object",
+                "-w",
+                "--no-filters",
+                "--stdin-paths",
+                where=where,
+                stdin="".join(p + "\n" for p in blob_paths).encode(),
+            ).split()
+            if writes
+            else []
+        )
 
         zero = "0" * len(base)
         lines = [f"0 {zero}\t{c.path}" for c in changes if c.content is None]  # mode 0 removes the entry
@@ -329,8 +382,15 @@ def _write_commit(repo: git.Repo, base: str, changes: list[FileChange], identity
             mode = planned[change.path][0]
             planned[change.path] = (mode, sha)
             lines.append(f"{mode} {sha}\t{change.path}")
-        _out(repo, "update-index", "-z", "--index-info", where=where, env=index,
-             stdin="".join(line + "\0" for line in lines).encode())
+        _out(
+            repo,
+            "update-index",
+            "-z",
+            "--index-info",
+            where=where,
+            env=index,
+            stdin="".join(line + "\0" for line in lines).encode(),
+        )
         # update-index skips paths it refuses with only a warning: make sure the index is what was planned.
         refused = sorted(set(planned) ^ set(_index_files(repo, index, where)))
         if refused:
@@ -338,8 +398,9 @@ def _write_commit(repo: git.Repo, base: str, changes: list[FileChange], identity
         tree = _out(repo, "write-tree", where=where, env=index).strip()
 
     if tree == _out(repo, "rev-parse", f"{base}^{{tree}}", where=where).strip():
-        raise PortalError(where, "the edit changes nothing: the files already have this content",
-                          code=ErrorCode.NOTHING_CHANGED)
+        raise PortalError(
+            where, "the edit changes nothing: the files already have this content", code=ErrorCode.NOTHING_CHANGED
+        )
     message_file = None
     try:
         with tempfile.NamedTemporaryFile("wb", prefix="portal-message-", delete=False) as handle:
@@ -405,14 +466,18 @@ def _checkouts_ready(repo: git.Repo, branch: str, base: str, changes: list[FileC
     for checkout in checkouts:
         if _is_dirty(checkout):
             raise PortalError(
-                where, f"{branch} is checked out in {checkout} and that working tree has uncommitted changes",
-                hint="commit or stash them there, or save the edit on a new branch", code=ErrorCode.BRANCH_CHECKED_OUT,
+                where,
+                f"{branch} is checked out in {checkout} and that working tree has uncommitted changes",
+                hint="commit or stash them there, or save the edit on a new branch",
+                code=ErrorCode.BRANCH_CHECKED_OUT,
             )
         in_the_way = _untracked_in_the_way(repo, base, checkout, changes)
         if in_the_way is not None:
             raise PortalError(
-                where, f"{branch} is checked out in {checkout} and the untracked {in_the_way} there is in the way",
-                hint="move or remove it there, or save the edit on a new branch", code=ErrorCode.BRANCH_CHECKED_OUT,
+                where,
+                f"{branch} is checked out in {checkout} and the untracked {in_the_way} there is in the way",
+                hint="move or remove it there, or save the edit on a new branch",
+                code=ErrorCode.BRANCH_CHECKED_OUT,
             )
     return checkouts
 
@@ -432,8 +497,9 @@ def _checkouts(repo: git.Repo, branch: str) -> list[Path]:
 
 def _is_dirty(checkout: Path) -> bool:
     # GIT_OPTIONAL_LOCKS=0: `status` must not rewrite that working tree's index while only looking.
-    _, out, _ = _run(git_repo.git_command(checkout), "status", "--porcelain", "--untracked-files=no",
-                     env={"GIT_OPTIONAL_LOCKS": "0"})
+    _, out, _ = _run(
+        git_repo.git_command(checkout), "status", "--porcelain", "--untracked-files=no", env={"GIT_OPTIONAL_LOCKS": "0"}
+    )
     return bool(out.strip())
 
 
@@ -449,8 +515,16 @@ def _untracked_in_the_way(repo: git.Repo, base: str, checkout: Path, changes: li
     return None
 
 
-def _follow(repo: git.Repo, checkouts: list[Path], ref: str, old: str, new: str, subject: str,
-            identity: Mapping[str, str], where: str) -> None:
+def _follow(
+    repo: git.Repo,
+    checkouts: list[Path],
+    ref: str,
+    old: str,
+    new: str,
+    subject: str,
+    identity: Mapping[str, str],
+    where: str,
+) -> None:
     """Bring the checkouts of the branch from `old` to `new`, or undo the commit if one cannot follow.
 
     `reset --keep <new>` would do nothing here: HEAD already names `new` once the ref moved. A two-tree
@@ -469,14 +543,19 @@ def _follow(repo: git.Repo, checkouts: list[Path], ref: str, old: str, new: str,
         if undone == 0:
             for done in moved:
                 _run(git_repo.git_command(done), "read-tree", "-m", "-u", new, old)
-            raise PortalError(where, f"the working tree {checkout} could not follow the commit, so nothing was "
-                                     f"committed: {err.strip()}",
-                              hint="commit, stash or remove the files in the way there, then redo the edit",
-                              code=ErrorCode.BRANCH_CHECKED_OUT)
-        raise PortalError(where, f"commit {new[:8]} is on the branch but the working tree {checkout} still has "
-                                 f"the files of {old[:8]}: {err.strip()}",
-                          hint=f"there, save local changes and run git read-tree -m -u {old[:8]} {new[:8]}",
-                          code=ErrorCode.WORKTREE_NOT_UPDATED)
+            raise PortalError(
+                where,
+                f"the working tree {checkout} could not follow the commit, so nothing was committed: {err.strip()}",
+                hint="commit, stash or remove the files in the way there, then redo the edit",
+                code=ErrorCode.BRANCH_CHECKED_OUT,
+            )
+        raise PortalError(
+            where,
+            f"commit {new[:8]} is on the branch but the working tree {checkout} still has "
+            f"the files of {old[:8]}: {err.strip()}",
+            hint=f"there, save local changes and run git read-tree -m -u {old[:8]} {new[:8]}",
+            code=ErrorCode.WORKTREE_NOT_UPDATED,
+        )
 
 
 # --- push --------------------------------------------------------------------------------------------------------
@@ -487,10 +566,17 @@ def _push(repo: git.Repo, remote: str, branch: str, commit: str, where: str) -> 
     kept = f"the commit {commit[:8]} stays on the local branch {branch}"
     result = git_repo.push(repo, remote, spec, timeout_s=PUSH_TIMEOUT_S)
     if result.error is not None:  # unreachable remote, authentication, timeout: git exits before reporting
-        raise PortalError(where, f"push to {remote} failed: {result.error}; {kept}",
-                          hint="push again later", code=ErrorCode.PUSH_FAILED)
+        raise PortalError(
+            where,
+            f"push to {remote} failed: {result.error}; {kept}",
+            hint="push again later",
+            code=ErrorCode.PUSH_FAILED,
+        )
     if result.refused or not result.pushed:
         said = "; ".join(result.refused) or "no ref was pushed"
-        raise PortalError(where, f"push to {remote} failed: {'; '.join([said, *result.remote_lines])}; {kept}",
-                          hint=f"someone may have pushed to {branch}: reload and redo the edit, or push later",
-                          code=ErrorCode.PUSH_FAILED)
+        raise PortalError(
+            where,
+            f"push to {remote} failed: {'; '.join([said, *result.remote_lines])}; {kept}",
+            hint=f"someone may have pushed to {branch}: reload and redo the edit, or push later",
+            code=ErrorCode.PUSH_FAILED,
+        )

@@ -47,8 +47,10 @@ class KeyVaultReference:
     def problems(self) -> list[str]:
         found = []
         if not KEY_VAULT_ID.match(self.vault_id):
-            found.append("the Key Vault id must be /subscriptions/<guid>/resourceGroups/<group>/providers/"
-                         "Microsoft.KeyVault/vaults/<name>")
+            found.append(
+                "the Key Vault id must be /subscriptions/<guid>/resourceGroups/<group>/providers/"
+                "Microsoft.KeyVault/vaults/<name>"
+            )
         if not SECRET_NAME.match(self.secret_name):
             found.append("a secret name has 1-127 letters, digits and hyphens")
         return found
@@ -83,8 +85,9 @@ class ParameterFile:
     path: str
     entries: Mapping[str, ParameterEntry]
     # The file's other top-level keys ($schema, contentVersion, anything else), kept in order.
-    header: Mapping[str, Any] = field(default_factory=lambda: {"$schema": PARAMETERS_SCHEMA,
-                                                                 "contentVersion": "1.0.0.0"})
+    header: Mapping[str, Any] = field(
+        default_factory=lambda: {"$schema": PARAMETERS_SCHEMA, "contentVersion": "1.0.0.0"}
+    )
     # The file's own layout, kept so an edit's diff shows only the edit.
     indent: str = "    "
     final_newline: bool = True
@@ -120,39 +123,55 @@ def parse_parameter_file(data: bytes, path: str) -> ParameterFile:
     except UnicodeDecodeError as exc:
         raise FindingsError([Finding(ErrorCode.PARAMETER_FILE, path, f"is not UTF-8 text (byte {exc.start})")]) from exc
     except json.JSONDecodeError as exc:
-        raise FindingsError([Finding(ErrorCode.PARAMETER_FILE, f"{path}:{exc.lineno}:{exc.colno}",
-                                     f"invalid JSON: {exc.msg}")]) from exc
+        raise FindingsError(
+            [Finding(ErrorCode.PARAMETER_FILE, f"{path}:{exc.lineno}:{exc.colno}", f"invalid JSON: {exc.msg}")]
+        ) from exc
     except safe_json.NestingError as exc:
         raise FindingsError([Finding(ErrorCode.PARAMETER_FILE, path, str(exc))]) from None
     if not isinstance(document, dict) or not isinstance(document.get("parameters", {}), dict):
-        raise FindingsError([Finding(ErrorCode.PARAMETER_FILE, path,
-                                     "must be an ARM deployment parameter file: {\"parameters\": {…}}")])
+        raise FindingsError(
+            [Finding(ErrorCode.PARAMETER_FILE, path, 'must be an ARM deployment parameter file: {"parameters": {…}}')]
+        )
     findings: list[Finding] = []
     entries: dict[str, ParameterEntry] = {}
     for name, raw in document.get("parameters", {}).items():
         where = f"{path} (parameters.{name})"
         if not isinstance(raw, dict) or ("value" in raw) == ("reference" in raw):
-            findings.append(Finding(ErrorCode.PARAMETER_FILE, where,
-                                    "must hold either \"value\" or a Key Vault \"reference\""))
+            findings.append(
+                Finding(ErrorCode.PARAMETER_FILE, where, 'must hold either "value" or a Key Vault "reference"')
+            )
             continue
         if "value" in raw:
             entries[name] = ParameterEntry(name, raw["value"], raw=raw)
             continue
         reference = raw["reference"]
         vault = reference.get("keyVault") if isinstance(reference, dict) else None
-        if (not isinstance(vault, dict) or not isinstance(vault.get("id"), str)
-                or not isinstance(reference.get("secretName"), str)):
-            findings.append(Finding(ErrorCode.PARAMETER_FILE, where,
-                                    "a reference must be {\"keyVault\": {\"id\": …}, \"secretName\": …}"))
+        if (
+            not isinstance(vault, dict)
+            or not isinstance(vault.get("id"), str)
+            or not isinstance(reference.get("secretName"), str)
+        ):
+            findings.append(
+                Finding(ErrorCode.PARAMETER_FILE, where, 'a reference must be {"keyVault": {"id": …}, "secretName": …}')
+            )
             continue
         version = reference.get("secretVersion")
         entries[name] = ParameterEntry(
-            name, reference=KeyVaultReference(vault["id"], reference["secretName"],
-                                              version if isinstance(version, str) else None), raw=raw)
+            name,
+            reference=KeyVaultReference(
+                vault["id"], reference["secretName"], version if isinstance(version, str) else None
+            ),
+            raw=raw,
+        )
     if findings:
         raise FindingsError(findings)
     header = {k: v for k, v in document.items() if k != "parameters"}
     text = data.decode("utf-8-sig")
     indent = re.search(r"\n([ \t]+)\S", text)
-    return ParameterFile(path, entries, header or {"$schema": PARAMETERS_SCHEMA, "contentVersion": "1.0.0.0"},
-                         indent=indent.group(1) if indent else "    ", final_newline=text.endswith("\n"))
+    return ParameterFile(
+        path,
+        entries,
+        header or {"$schema": PARAMETERS_SCHEMA, "contentVersion": "1.0.0.0"},
+        indent=indent.group(1) if indent else "    ",
+        final_newline=text.endswith("\n"),
+    )

@@ -58,8 +58,12 @@ class RenderedResource:
         return self.object_name.rsplit("/", 1)[-1] + ".json"
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "type": self.type, "properties": shown(self.properties),
-                "dependsOn": list(self.depends_on)}
+        return {
+            "name": self.name,
+            "type": self.type,
+            "properties": shown(self.properties),
+            "dependsOn": list(self.depends_on),
+        }
 
 
 @dataclass(frozen=True)
@@ -123,9 +127,12 @@ def render_environment(workspace: MappingWorkspace, env_name: str) -> RenderedEn
     values, parameter_file = parameter_values(workspace, env)
     template = workspace.export.template
     context = EvaluationContext(
-        parameters=values, variables=template["variables"],
-        subscription_id=env.data_factory.subscription_id, resource_group=env.data_factory.resource_group,
-        location=env.data_factory.location, deployment_name=f"{env.data_factory.factory_name}_portal",
+        parameters=values,
+        variables=template["variables"],
+        subscription_id=env.data_factory.subscription_id,
+        resource_group=env.data_factory.resource_group,
+        location=env.data_factory.location,
+        deployment_name=f"{env.data_factory.factory_name}_portal",
     )
     resources = []
     for arm, body in zip(workspace.export.resources, template["resources"], strict=True):
@@ -135,10 +142,12 @@ def render_environment(workspace: MappingWorkspace, env_name: str) -> RenderedEn
         depends = evaluate_value(body.get("dependsOn", []), context, f"{where}.dependsOn")
         if not isinstance(depends, list):
             raise PortalError(where, "dependsOn does not evaluate to a list", code=ErrorCode.RENDER)
-        resources.append(RenderedResource(arm.key[0], str(name), arm.key[1], properties,
-                                          tuple(str(d) for d in depends)))
-    return RenderedEnvironment(env.name, env.data_factory.factory_name, tuple(resources), parameter_file,
-                               dict(env.secrets_from_environment))
+        resources.append(
+            RenderedResource(arm.key[0], str(name), arm.key[1], properties, tuple(str(d) for d in depends))
+        )
+    return RenderedEnvironment(
+        env.name, env.data_factory.factory_name, tuple(resources), parameter_file, dict(env.secrets_from_environment)
+    )
 
 
 @dataclass(frozen=True)
@@ -155,8 +164,9 @@ class ComparisonRow:
 MISSING = "— absent —"
 
 
-def compare(renders: Mapping[str, RenderedEnvironment], object_name: str,
-            type_or_label: str | None = None) -> list[ComparisonRow]:
+def compare(
+    renders: Mapping[str, RenderedEnvironment], object_name: str, type_or_label: str | None = None
+) -> list[ComparisonRow]:
     """One object's rendered properties side by side across environments, one row per property path."""
     flat: dict[str, dict[str, Any]] = {}
     order: list[str] = []
@@ -170,8 +180,9 @@ def compare(renders: Mapping[str, RenderedEnvironment], object_name: str,
                 order.append(path)
             flat[path][env] = value
     if not order:
-        raise PortalError(f"object {object_name!r}", "is in none of the rendered environments",
-                          code=ErrorCode.UNKNOWN_OBJECT)
+        raise PortalError(
+            f"object {object_name!r}", "is in none of the rendered environments", code=ErrorCode.UNKNOWN_OBJECT
+        )
     return [ComparisonRow(path, {env: flat[path].get(env, MISSING) for env in renders}) for path in order]
 
 
@@ -192,8 +203,9 @@ def _flatten(value: Any, prefix: str) -> dict[str, Any]:
 RENDER_MANIFEST = ".portal-render.json"
 
 
-def write_rendered(rendered: RenderedEnvironment, out_dir: str | os.PathLike[str], *,
-                   workspace: MappingWorkspace | None = None) -> Path:
+def write_rendered(
+    rendered: RenderedEnvironment, out_dir: str | os.PathLike[str], *, workspace: MappingWorkspace | None = None
+) -> Path:
     """`out_dir/<folder>/<object>.json` per resource, `parameters.json` (deployable with Azure's tooling) and
     `secrets-from-environment.json`; written to a temporary folder and moved into place.
 
@@ -202,24 +214,36 @@ def write_rendered(rendered: RenderedEnvironment, out_dir: str | os.PathLike[str
     repository or an audit store, or is (or holds) what the render read from `workspace` (the data repository,
     its ADF root folder, portal.yaml, the parameter files), is refused with nothing written (`portal.output_folder`).
     """
+
     def text(content: str):
         return lambda handle: handle.write(content)
 
-    files = [OutputFile(f"{resource.folder}/{resource.file_name}",
-                        text(json.dumps(resource.as_json(), indent=4, ensure_ascii=False) + "\n"))
-             for resource in rendered.resources]
+    files = [
+        OutputFile(
+            f"{resource.folder}/{resource.file_name}",
+            text(json.dumps(resource.as_json(), indent=4, ensure_ascii=False) + "\n"),
+        )
+        for resource in rendered.resources
+    ]
     files.append(OutputFile("parameters.json", text(rendered.parameter_file.to_json())))
-    files.append(OutputFile("secrets-from-environment.json",
-                            text(json.dumps(dict(rendered.secrets_from_environment), indent=4) + "\n")))
+    files.append(
+        OutputFile(
+            "secrets-from-environment.json", text(json.dumps(dict(rendered.secrets_from_environment), indent=4) + "\n")
+        )
+    )
     protected = _read_by(workspace) if workspace is not None else []
-    return write_output_folder(out_dir, files, command="portal render", protected=protected,
-                               manifest=RENDER_MANIFEST)
+    return write_output_folder(out_dir, files, command="portal render", protected=protected, manifest=RENDER_MANIFEST)
 
 
 def _read_by(workspace: MappingWorkspace) -> list[Protected]:
     root = workspace.snapshot.root
     adf = workspace.config.adf.root_folder.strip("/")
-    return [*repository_protections(root), Protected(root / adf, "the ADF root folder"),
-            Protected(root / CONFIG_FILE, "the portal configuration"),
-            *(Protected(root / env.parameter_file_path, f"the parameter file of {env.name}")
-              for env in workspace.config.environments)]
+    return [
+        *repository_protections(root),
+        Protected(root / adf, "the ADF root folder"),
+        Protected(root / CONFIG_FILE, "the portal configuration"),
+        *(
+            Protected(root / env.parameter_file_path, f"the parameter file of {env.name}")
+            for env in workspace.config.environments
+        ),
+    ]

@@ -75,8 +75,12 @@ class RepoSnapshot:
                     if item is None:
                         return None
                     if item.type == "blob" and item.mode == _GIT_LINK_MODE:
-                        raise _link_error(self.describe(item.path), item.path,
-                                          item.data_stream.read().decode("utf-8", "surrogateescape"), rel)
+                        raise _link_error(
+                            self.describe(item.path),
+                            item.path,
+                            item.data_stream.read().decode("utf-8", "surrogateescape"),
+                            rel,
+                        )
                     if item.type != "tree" and depth < len(parts):
                         return None
             item = view.entry(rel)
@@ -125,7 +129,9 @@ class RepoSnapshot:
             top = view.tree if not rel else view.entry(rel)
             if top is None or top.type != "tree":
                 what = "is a file, not a folder" if top is not None else "folder does not exist"
-                raise PortalError(self.describe(folder or "."), f"{what} at commit {self.commit}", code=ErrorCode.NO_FOLDER)
+                raise PortalError(
+                    self.describe(folder or "."), f"{what} at commit {self.commit}", code=ErrorCode.NO_FOLDER
+                )
             blobs = top.traverse(predicate=lambda item, _depth: item.type == "blob")
             return sorted(blob.path for blob in blobs)
 
@@ -176,8 +182,13 @@ class _CommitView:
 
 def _link_error(where: str, link: str, target: str, path: str) -> PortalError:
     inside = "" if link == path else f", on the way to {path}"
-    return PortalError(where, f"is a symbolic link (to {target!r}){inside}: the portal does not follow links in the "
-                       "repository, which can lead out of it", hint="commit the file itself", code=ErrorCode.SYMLINK)
+    return PortalError(
+        where,
+        f"is a symbolic link (to {target!r}){inside}: the portal does not follow links in the "
+        "repository, which can lead out of it",
+        hint="commit the file itself",
+        code=ErrorCode.SYMLINK,
+    )
 
 
 def _safe_relative(path: str) -> str:

@@ -39,9 +39,12 @@ def trusted_main(repo_root: str | os.PathLike[str]) -> TrustedMain:
         branch, source = _main_name(repo)
         commit = git_repo.find_commit(repo, f"refs/heads/{branch}")
         if commit is None:
-            raise PortalError(f"main branch {branch!r} ({source})", "does not exist in the repository",
-                              hint=f"create it, or set {MAIN_BRANCH_VARIABLE} to the main branch's name",
-                              code=ErrorCode.MAIN_BRANCH)
+            raise PortalError(
+                f"main branch {branch!r} ({source})",
+                "does not exist in the repository",
+                hint=f"create it, or set {MAIN_BRANCH_VARIABLE} to the main branch's name",
+                code=ErrorCode.MAIN_BRANCH,
+            )
         return TrustedMain(branch, commit.hexsha, source)
     finally:
         repo.close()
@@ -63,16 +66,23 @@ def _main_name(repo) -> tuple[str, str]:
         return name, f"{remote}/HEAD"
     if len(defaults) > 1:
         shown = ", ".join(f"{r}/HEAD → {n}" for r, n in sorted(defaults.items()))
-        raise PortalError("main branch", f"the remotes disagree on the default branch ({shown})",
-                          hint=f"set {MAIN_BRANCH_VARIABLE} in the portal's settings", code=ErrorCode.MAIN_BRANCH)
+        raise PortalError(
+            "main branch",
+            f"the remotes disagree on the default branch ({shown})",
+            hint=f"set {MAIN_BRANCH_VARIABLE} in the portal's settings",
+            code=ErrorCode.MAIN_BRANCH,
+        )
     local = {h.name for h in repo.heads}
     found = [name for name in FALLBACK_BRANCHES if name in local]
     if len(found) == 1:
         return found[0], f"the only local {found[0]!r} branch"
     what = "both main and master exist" if found else "neither main nor master exists"
-    raise PortalError("main branch", f"cannot tell which branch is the main one ({what}, and no remote names a "
-                      "default branch)", hint=f"set {MAIN_BRANCH_VARIABLE} in the portal's settings",
-                      code=ErrorCode.MAIN_BRANCH)
+    raise PortalError(
+        "main branch",
+        f"cannot tell which branch is the main one ({what}, and no remote names a default branch)",
+        hint=f"set {MAIN_BRANCH_VARIABLE} in the portal's settings",
+        code=ErrorCode.MAIN_BRANCH,
+    )
 
 
 def trusted_config(repo_root: str | os.PathLike[str], main: TrustedMain | None = None):
@@ -83,10 +93,11 @@ def trusted_config(repo_root: str | os.PathLike[str], main: TrustedMain | None =
     main = main or trusted_main(repo_root)
     config = load_config(RepoSnapshot.open(repo_root, main.commit))
     if config.git.main_branch != main.branch:
-        raise PortalError(f"portal.yaml on {main.branch} → git.main_branch",
-                          f"names {config.git.main_branch!r}, but the main branch is {main.branch!r} "
-                          f"(from {main.source})",
-                          hint=f"make them agree: set git.main_branch to {main.branch!r}, or set "
-                               f"{MAIN_BRANCH_VARIABLE}={config.git.main_branch} in the portal's settings",
-                          code=ErrorCode.MAIN_BRANCH)
+        raise PortalError(
+            f"portal.yaml on {main.branch} → git.main_branch",
+            f"names {config.git.main_branch!r}, but the main branch is {main.branch!r} (from {main.source})",
+            hint=f"make them agree: set git.main_branch to {main.branch!r}, or set "
+            f"{MAIN_BRANCH_VARIABLE}={config.git.main_branch} in the portal's settings",
+            code=ErrorCode.MAIN_BRANCH,
+        )
     return config

@@ -61,9 +61,14 @@ class Edit:
     changes: tuple[str, ...]  # one line per change, for the commit message and the preview
 
     def diff(self) -> str:
-        return "".join(difflib.unified_diff(
-            (self.before or "").splitlines(keepends=True), (self.after or "").splitlines(keepends=True),
-            fromfile=f"a/{self.path}", tofile=f"b/{self.path}"))
+        return "".join(
+            difflib.unified_diff(
+                (self.before or "").splitlines(keepends=True),
+                (self.after or "").splitlines(keepends=True),
+                fromfile=f"a/{self.path}",
+                tofile=f"b/{self.path}",
+            )
+        )
 
 
 class MappingWorkspace:
@@ -85,8 +90,12 @@ class MappingWorkspace:
         """The repository at `commit` (a full commit id), parsed once per process: the same object for every
         caller while the commit is among the `AT_COMMIT_KEPT` used last (see the module's docstring)."""
         if not _FULL_COMMIT.fullmatch(commit):
-            raise PortalError(f"{Path(repo_dir)}@{commit}", f"{commit!r} is not a full commit id",
-                              hint="resolve the ref to its commit first", code=ErrorCode.GIT_REF)
+            raise PortalError(
+                f"{Path(repo_dir)}@{commit}",
+                f"{commit!r} is not a full commit id",
+                hint="resolve the ref to its commit first",
+                code=ErrorCode.GIT_REF,
+            )
         root = Path(repo_dir).resolve()
         return _AT_COMMIT.get((root, commit), lambda: cls._read(root, commit))
 
@@ -123,8 +132,12 @@ class MappingWorkspace:
         for parameter in self.export.parameters:
             if parameter.name == name:
                 return parameter
-        raise PortalError(f"parameter {name!r}", "is not a parameter of the template",
-                          hint="`portal params show ENV` lists them", code=ErrorCode.UNKNOWN_PARAMETER)
+        raise PortalError(
+            f"parameter {name!r}",
+            "is not a parameter of the template",
+            hint="`portal params show ENV` lists them",
+            code=ErrorCode.UNKNOWN_PARAMETER,
+        )
 
     def environment(self, name: str) -> Environment:
         return self.config.environment(name)
@@ -140,9 +153,12 @@ class MappingWorkspace:
         entries = []
         for parameter in self.export.parameters:
             values = {
-                env.name: display_value(parameter, files[env.name].get(parameter.name),
-                                        env.secrets_from_environment.get(parameter.name),
-                                        env.data_factory.factory_name)
+                env.name: display_value(
+                    parameter,
+                    files[env.name].get(parameter.name),
+                    env.secrets_from_environment.get(parameter.name),
+                    env.data_factory.factory_name,
+                )
                 for env in self.config.environments
             }
             entries.append(catalogue_entry(parameter, values))
@@ -178,8 +194,12 @@ class MappingWorkspace:
         for name, text in inputs:
             parameter = self.parameter(name)
             if name == "factoryName":
-                raise PortalError(f"environment {env} → factoryName", "comes from the environment's target",
-                                  hint="change data_factory.factory_name in portal.yaml", code=ErrorCode.FACTORY_NAME)
+                raise PortalError(
+                    f"environment {env} → factoryName",
+                    "comes from the environment's target",
+                    hint="change data_factory.factory_name in portal.yaml",
+                    code=ErrorCode.FACTORY_NAME,
+                )
             parsed = parse_input(parameter, text, environment)
             if isinstance(parsed, str):
                 config_text = with_secret_variable(config_text, env, name, parsed)
@@ -205,8 +225,11 @@ class MappingWorkspace:
         if not stale:
             return []
         values = self.values(env)
-        return [self._file_edit(values.path, values.without(stale).to_json(),
-                                [f"{env}: remove stale {name}" for name in sorted(stale)])]
+        return [
+            self._file_edit(
+                values.path, values.without(stale).to_json(), [f"{env}: remove stale {name}" for name in sorted(stale)]
+            )
+        ]
 
     # --- parameterization rules ---------------------------------------------------------------------------------
 
@@ -216,8 +239,9 @@ class MappingWorkspace:
 
         return list_rules(current_definition(self.factory))
 
-    def change_rules(self, *, add: Rule | None = None,
-                     remove: RuleTarget | None = None) -> tuple[list[Edit], RulePreview]:
+    def change_rules(
+        self, *, add: Rule | None = None, remove: RuleTarget | None = None
+    ) -> tuple[list[Edit], RulePreview]:
         """An edit of `arm-template-parameters-definition.json` that adds a rule and/or removes one, with the
         preview of the parameters the new rules yield. Nothing is written yet."""
         from portal.adf.rules_editor import add_rule, current_definition, definition_text, preview, remove_rule
@@ -250,8 +274,15 @@ class MappingWorkspace:
 
     # --- saving --------------------------------------------------------------------------------------------------
 
-    def save(self, edits: Sequence[Edit], *, author: Author, branch: str | None = None,
-             message: str | None = None, push: bool | None = None) -> CommitResult:
+    def save(
+        self,
+        edits: Sequence[Edit],
+        *,
+        author: Author,
+        branch: str | None = None,
+        message: str | None = None,
+        push: bool | None = None,
+    ) -> CommitResult:
         """Commit the edits on a new branch (or directly, where the configuration allows), based on the commit
         this workspace was read at; refused if the main branch moved since."""
         from portal.environments.git_store import FileChange, commit_changes
@@ -259,8 +290,9 @@ class MappingWorkspace:
         if not edits:
             raise PortalError("edit", "changes nothing", code=ErrorCode.NOTHING_CHANGED)
         if self.snapshot.commit is None:
-            raise PortalError(str(self.snapshot.root), "is not a Git repository with a commit to build on",
-                              code=ErrorCode.GIT)
+            raise PortalError(
+                str(self.snapshot.root), "is not a Git repository with a commit to build on", code=ErrorCode.GIT
+            )
         lines = [line for edit in edits for line in edit.changes]
         title = message or (lines[0] if len(lines) == 1 else f"Update parameters: {len(lines)} changes")
         body = "\n".join(f"- {line}" for line in lines)
@@ -273,9 +305,14 @@ class MappingWorkspace:
         return commit_changes(
             self.snapshot.root,
             [FileChange(edit.path, None if edit.after is None else edit.after.encode("utf-8")) for edit in edits],
-            base_branch=main.branch, expected_base=self.snapshot.commit, author=author,
-            message=f"{title}\n\n{body}\n", branch=branch, allow_direct=git.allow_direct_commits,
-            push=git.push if push is None else push, remote=git.remote,
+            base_branch=main.branch,
+            expected_base=self.snapshot.commit,
+            author=author,
+            message=f"{title}\n\n{body}\n",
+            branch=branch,
+            allow_direct=git.allow_direct_commits,
+            push=git.push if push is None else push,
+            remote=git.remote,
         )
 
 

@@ -44,8 +44,12 @@ def verb(action: Action) -> str:
 class Forbidden(PortalError):
     def __init__(self, identity: Identity, action: Action, environment: str):
         needed = " or ".join(ACTION_ROLES[action] + (Role.ADMIN,))
-        super().__init__(f"environment {environment}", f"{identity.describe()} may not {verb(action)} here",
-                         hint=f"needs the role {needed} (access.roles in portal.yaml)", code=ErrorCode.FORBIDDEN)
+        super().__init__(
+            f"environment {environment}",
+            f"{identity.describe()} may not {verb(action)} here",
+            hint=f"needs the role {needed} (access.roles in portal.yaml)",
+            code=ErrorCode.FORBIDDEN,
+        )
         self.identity = identity
         self.action = action
         self.environment = environment
@@ -69,7 +73,7 @@ def _member(member: str, identity: Identity) -> bool:
     if member == "*":
         return True
     if member.startswith("group:"):
-        return member[len("group:"):].lower() in {g.lower() for g in identity.groups}
+        return member[len("group:") :].lower() in {g.lower() for g in identity.groups}
     return member.lower() == identity.name.lower()
 
 

@@ -23,8 +23,9 @@ if TYPE_CHECKING:
     from portal.environments.config import PortalConfig
 
 
-def identity_for_cli(repo_root: Path, environment: str | None, as_name: str | None,
-                     config: PortalConfig | None = None) -> Identity:
+def identity_for_cli(
+    repo_root: Path, environment: str | None, as_name: str | None, config: PortalConfig | None = None
+) -> Identity:
     """`config` is the main branch's committed configuration (the caller usually has it already)."""
     from portal.deploy.target import credential_for
     from portal.environments.trusted import trusted_config
@@ -34,8 +35,9 @@ def identity_for_cli(repo_root: Path, environment: str | None, as_name: str | No
     if config.sandbox_only:
         name = as_name or os.environ.get(USER_VARIABLE) or _login_name()
         identity = unverified(name, allowed=True)
-        return identity if as_name or os.environ.get(USER_VARIABLE) else Identity(identity.name, (), False,
-                                                                                   "login name")
+        return (
+            identity if as_name or os.environ.get(USER_VARIABLE) else Identity(identity.name, (), False, "login name")
+        )
     if as_name:
         unverified(as_name, allowed=False)  # raises: naming yourself is for the sandbox only
     target = envs[0].data_factory
@@ -44,9 +46,12 @@ def identity_for_cli(repo_root: Path, environment: str | None, as_name: str | No
     except PortalError:
         raise
     except Exception as error:  # noqa: BLE001 - any sign-in failure: say it in one line
-        raise PortalError(f"sign-in ({target.auth})", f"cannot tell who you are: {error}".splitlines()[0],
-                          hint="sign in (az login, or the pipeline's credential) and try again", code=ErrorCode.IDENTITY) \
-            from error
+        raise PortalError(
+            f"sign-in ({target.auth})",
+            f"cannot tell who you are: {error}".splitlines()[0],
+            hint="sign in (az login, or the pipeline's credential) and try again",
+            code=ErrorCode.IDENTITY,
+        ) from error
 
 
 def _login_name() -> str:

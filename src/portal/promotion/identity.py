@@ -43,8 +43,7 @@ def invisible_characters(name: str) -> list[str]:
 
 def from_claims(claims: Mapping[str, Any], source: str) -> Identity:
     """An identity from token or OIDC claims: users by their sign-in name, service principals by app id."""
-    name = next((str(claims[k]) for k in ("preferred_username", "upn", "unique_name", "email") if claims.get(k)),
-                None)
+    name = next((str(claims[k]) for k in ("preferred_username", "upn", "unique_name", "email") if claims.get(k)), None)
     if name is None:
         app = claims.get("appid") or claims.get("azp") or claims.get("oid") or claims.get("sub")
         if not app:
@@ -62,8 +61,9 @@ def claims_of_token(token: str) -> dict[str, Any]:
         payload += "=" * (-len(payload) % 4)
         claims = json.loads(base64.urlsafe_b64decode(payload.encode("ascii")))
     except (IndexError, ValueError, UnicodeError) as error:
-        raise PortalError("sign-in", "the Azure credential returned a token that is not a JWT", code=ErrorCode.IDENTITY) \
-            from error
+        raise PortalError(
+            "sign-in", "the Azure credential returned a token that is not a JWT", code=ErrorCode.IDENTITY
+        ) from error
     if not isinstance(claims, dict):
         raise PortalError("sign-in", "the Azure credential returned a token without claims", code=ErrorCode.IDENTITY)
     return claims
@@ -80,14 +80,25 @@ def unverified(name: str | None, *, allowed: bool) -> Identity:
     given = name or os.environ.get(USER_VARIABLE)
     source = "--as" if name else USER_VARIABLE
     if not allowed:
-        raise PortalError("--as / PORTAL_USER", "naming yourself is only possible in sandbox and demo mode",
-                          hint="sign in with the environment's Azure credential", code=ErrorCode.IDENTITY)
+        raise PortalError(
+            "--as / PORTAL_USER",
+            "naming yourself is only possible in sandbox and demo mode",
+            hint="sign in with the environment's Azure credential",
+            code=ErrorCode.IDENTITY,
+        )
     if not given or not given.strip():
-        raise PortalError("identity", "who is acting? give --as NAME or set PORTAL_USER (sandbox and demo mode)",
-                          code=ErrorCode.IDENTITY)
+        raise PortalError(
+            "identity",
+            "who is acting? give --as NAME or set PORTAL_USER (sandbox and demo mode)",
+            code=ErrorCode.IDENTITY,
+        )
     hidden = invisible_characters(given)
     if hidden:
         # A name that looks like someone else's must not pass for another person (e.g. a second approver).
-        raise PortalError(source, f"the name contains invisible characters ({', '.join(hidden)})",
-                          hint="type the name without them", code=ErrorCode.IDENTITY)
+        raise PortalError(
+            source,
+            f"the name contains invisible characters ({', '.join(hidden)})",
+            hint="type the name without them",
+            code=ErrorCode.IDENTITY,
+        )
     return Identity(given.strip(), (), False, source)

@@ -38,8 +38,12 @@ def snapshot_of(workspace: MappingWorkspace) -> SnapshotContent:
     """The snapshot a workspace read at a commit represents."""
     commit = workspace.snapshot.commit
     if workspace.snapshot.ref is None or commit is None:
-        raise PortalError(str(workspace.snapshot.root), "a promotion needs a commit, not the working tree",
-                          hint="promote a branch or commit (--ref), by default the main branch", code=ErrorCode.SNAPSHOT)
+        raise PortalError(
+            str(workspace.snapshot.root),
+            "a promotion needs a commit, not the working tree",
+            hint="promote a branch or commit (--ref), by default the main branch",
+            code=ErrorCode.SNAPSHOT,
+        )
     template_hash = sha256(canonical_json(workspace.export.template))
     notebook_hash = _notebook_hash(workspace)
     identity = canonical_json({"commit": commit, "template": template_hash, "notebooks": notebook_hash})
@@ -54,6 +58,11 @@ def _notebook_hash(workspace: MappingWorkspace) -> str | None:
         return None
     settings = workspace.config.databricks
     # The notebook set's hash is over paths relative to the target folder, so any environment's folder gives it.
-    notebooks = load_notebooks(workspace.snapshot, settings.source_folder, targets[0].target_folder,
-                               allowed_roots=settings.allowed_roots, base_folder=settings.source_folder)
+    notebooks = load_notebooks(
+        workspace.snapshot,
+        settings.source_folder,
+        targets[0].target_folder,
+        allowed_roots=settings.allowed_roots,
+        base_folder=settings.source_folder,
+    )
     return notebooks.manifest_hash

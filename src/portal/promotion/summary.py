@@ -28,16 +28,23 @@ class PlanSummary:
         plan = planned.plan
         notebooks = plan.notebooks
         return cls(
-            hash=plan.hash, counts=dict(plan.counts()),
+            hash=plan.hash,
+            counts=dict(plan.counts()),
             changes=tuple(f"{o.action} {o.label}" for o in plan.objects if o.action != "unchanged")[:_LISTED],
             deletions=tuple(o.label for o in plan.effective_deletions)[:_LISTED],
             triggers=tuple(t.name for t in plan.triggers),
             notebook_counts=dict(notebooks.counts()) if notebooks is not None else None,
-            notebook_changes=tuple(f"{c.action} {c.path}" for c in notebooks.changes)[:_LISTED] if notebooks else ())
+            notebook_changes=tuple(f"{c.action} {c.path}" for c in notebooks.changes)[:_LISTED] if notebooks else (),
+        )
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"hash": self.hash, "counts": dict(self.counts), "changes": list(self.changes),
-                                "deletions": list(self.deletions), "triggers": list(self.triggers)}
+        data: dict[str, Any] = {
+            "hash": self.hash,
+            "counts": dict(self.counts),
+            "changes": list(self.changes),
+            "deletions": list(self.deletions),
+            "triggers": list(self.triggers),
+        }
         if self.notebook_counts is not None:
             data["notebooks"] = {"counts": dict(self.notebook_counts), "changes": list(self.notebook_changes)}
         return data
@@ -48,11 +55,14 @@ class PlanSummary:
         data = data or {}
         notebooks = data.get("notebooks") or None
         return cls(
-            hash=str(data.get("hash") or ""), counts=dict(data.get("counts") or {}),
-            changes=tuple(data.get("changes") or ()), deletions=tuple(data.get("deletions") or ()),
+            hash=str(data.get("hash") or ""),
+            counts=dict(data.get("counts") or {}),
+            changes=tuple(data.get("changes") or ()),
+            deletions=tuple(data.get("deletions") or ()),
             triggers=tuple(data.get("triggers") or ()),
             notebook_counts=dict(notebooks.get("counts") or {}) if notebooks else None,
-            notebook_changes=tuple(notebooks.get("changes") or ()) if notebooks else ())
+            notebook_changes=tuple(notebooks.get("changes") or ()) if notebooks else (),
+        )
 
     def shown_counts(self) -> dict[str, int]:
         """The factory's counts, and how many notebooks change (created, updated or deleted)."""

@@ -97,10 +97,18 @@ _FACTORY_TYPE = f"{PROVIDER}/factories"
 _ID_SEGMENT = {"integrationRuntimes": "integrationruntimes"}
 # The contract's model names, as the service names them in "Invalid resource request" messages.
 _RESOURCE_WORD = {
-    "pipelines": "Pipeline", "datasets": "Dataset", "linkedservices": "LinkedService", "triggers": "Trigger",
-    "dataflows": "DataFlow", "integrationRuntimes": "IntegrationRuntime", "credentials": "Credential",
-    "managedVirtualNetworks": "ManagedVirtualNetwork", PRIVATE_ENDPOINTS: "ManagedPrivateEndpoint",
-    "adfcdcs": "ChangeDataCapture", "globalParameters": "GlobalParameter", "factories": "Factory",
+    "pipelines": "Pipeline",
+    "datasets": "Dataset",
+    "linkedservices": "LinkedService",
+    "triggers": "Trigger",
+    "dataflows": "DataFlow",
+    "integrationRuntimes": "IntegrationRuntime",
+    "credentials": "Credential",
+    "managedVirtualNetworks": "ManagedVirtualNetwork",
+    PRIVATE_ENDPOINTS: "ManagedPrivateEndpoint",
+    "adfcdcs": "ChangeDataCapture",
+    "globalParameters": "GlobalParameter",
+    "factories": "Factory",
 }
 _WRITE_METHODS = ("PUT", "PATCH", "POST")
 
@@ -118,8 +126,14 @@ class DataFactoryApi:
     """`options` (default: the state's own `SandboxState.options`) holds the settings tests change while the
     server runs: ARM write throttling and how pipeline runs end."""
 
-    def __init__(self, state: SandboxState, base_url: Callable[[], str], page_size: int = 50,
-                 options: ServiceOptions | None = None, clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        state: SandboxState,
+        base_url: Callable[[], str],
+        page_size: int = 50,
+        options: ServiceOptions | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.state = state
         self.base_url = base_url  # a callable: the port is known only once the server listens
         self.page_size = max(1, page_size)
@@ -156,8 +170,12 @@ class DataFactoryApi:
         if kind == "factories" and method == "GET":
             return self._page(self.state.factories(_scope_id(route)), request)
         if kind == "factory":
-            handler = {"GET": self._get_factory, "PUT": self._put_factory, "PATCH": self._patch_factory,
-                       "DELETE": self._delete_factory}.get(method)
+            handler = {
+                "GET": self._get_factory,
+                "PUT": self._put_factory,
+                "PATCH": self._patch_factory,
+                "DELETE": self._delete_factory,
+            }.get(method)
         elif kind == "collection" and method == "GET":
             return self._page(self.state.children(self._parent(route)["id"], route.collection or ""), request)
         elif kind == "resource":
@@ -185,9 +203,12 @@ class DataFactoryApi:
     def _factory(self, route: Route) -> Document:
         doc = self.state.get(_factory_id(route))
         if doc is None:
-            raise ApiError(404, "ResourceNotFound",
-                           f"The Resource '{_FACTORY_TYPE}/{route.factory}' under resource group "
-                           f"'{route.resource_group}' was not found.")
+            raise ApiError(
+                404,
+                "ResourceNotFound",
+                f"The Resource '{_FACTORY_TYPE}/{route.factory}' under resource group "
+                f"'{route.resource_group}' was not found.",
+            )
         return doc
 
     def _get_factory(self, route: Route, request: ApiRequest) -> ApiResponse:
@@ -205,10 +226,13 @@ class DataFactoryApi:
         if not isinstance(location, str) or not location:
             raise ApiError(400, "LocationRequired", "The location property is required for this definition.")
         if existing is not None and _location_key(location) != _location_key(str(existing.get("location", ""))):
-            raise ApiError(409, "InvalidResourceLocation",
-                           f"The resource '{existing['name']}' already exists in location '{existing['location']}' in "
-                           f"resource group '{route.resource_group}'. A resource with the same name cannot be created "
-                           f"in location '{location}'.")
+            raise ApiError(
+                409,
+                "InvalidResourceLocation",
+                f"The resource '{existing['name']}' already exists in location '{existing['location']}' in "
+                f"resource group '{route.resource_group}'. A resource with the same name cannot be created "
+                f"in location '{location}'.",
+            )
         properties = body.get("properties") or {}
         if not isinstance(properties, dict):
             raise _invalid_payload("factories", name)
@@ -307,8 +331,13 @@ class DataFactoryApi:
         if problems:
             raise _invalid_resource("integrationRuntimes", name, "Invalid payload: " + "; ".join(problems))
         if str((doc.get("properties") or {}).get("type", "")).lower() != "selfhosted":
-            raise ApiError(400, "BadRequest", f"Integration runtime '{doc['name']}' is not self-hosted: only a "
-                           "self-hosted integration runtime has auto-update settings.", target=str(doc["name"]))
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"Integration runtime '{doc['name']}' is not self-hosted: only a "
+                "self-hosted integration runtime has auto-update settings.",
+                target=str(doc["name"]),
+            )
         settings = dict(doc.get("_autoUpdate") or {})
         settings.update({k: v for k, v in body.items() if k in ("autoUpdate", "updateDelayOffset")})
         doc["_autoUpdate"] = settings
@@ -316,21 +345,27 @@ class DataFactoryApi:
         self.state.put(doc)
         return _answer(doc)
 
-    def _check_private_endpoint(self, vnet: Document, existing: Document | None, name: str,
-                                properties: Mapping[str, Any]) -> None:
+    def _check_private_endpoint(
+        self, vnet: Document, existing: Document | None, name: str, properties: Mapping[str, Any]
+    ) -> None:
         if existing is not None:
             if endpoint_definition(existing.get("properties") or {}) != endpoint_definition(properties):
-                raise _invalid_resource(PRIVATE_ENDPOINTS, name, "A managed private endpoint cannot be updated: "
-                                        "its properties differ from the existing one's. Delete it and create it "
-                                        "again")
+                raise _invalid_resource(
+                    PRIVATE_ENDPOINTS,
+                    name,
+                    "A managed private endpoint cannot be updated: "
+                    "its properties differ from the existing one's. Delete it and create it "
+                    "again",
+                )
             return
         target = (str(properties.get("privateLinkResourceId", "")).lower(), str(properties.get("groupId", "")).lower())
         for sibling in self.state.children(vnet["id"], PRIVATE_ENDPOINTS):
             props = sibling.get("properties") or {}
             if (str(props.get("privateLinkResourceId", "")).lower(), str(props.get("groupId", "")).lower()) == target:
                 # The service's words (Azure/Azure-DataFactory#250).
-                raise _invalid_resource(PRIVATE_ENDPOINTS, name,
-                                        "A managed private endpoint to the data source already exist.")
+                raise _invalid_resource(
+                    PRIVATE_ENDPOINTS, name, "A managed private endpoint to the data source already exist."
+                )
 
     def _delete(self, route: Route, request: ApiRequest) -> ApiResponse:
         parent = self._parent(route)
@@ -341,8 +376,12 @@ class DataFactoryApi:
             triggers.check_delete(doc)
         referrer = self._referrer(_factory_id(route), route.collection or "", doc)
         if referrer is not None:
-            raise ApiError(400, "BadRequest", f"The document cannot be deleted since it is referenced by {referrer}.",
-                           target=_target(route, doc["name"]))
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"The document cannot be deleted since it is referenced by {referrer}.",
+                target=_target(route, doc["name"]),
+            )
         self.state.delete(doc["id"])
         return ApiResponse(200)
 
@@ -358,9 +397,12 @@ class DataFactoryApi:
             if collection == route.collection and name.lower() == (route.name or "").lower():
                 continue  # a pipeline may run itself; the service does not ask it to exist first
             if self.state.get(f"{factory_id}/{collection}/{name}") is None:
-                raise ApiError(400, "BadRequest",
-                               f"The document creation or update failed because of invalid reference '{name}'.",
-                               target=_target(route, route.name or ""))
+                raise ApiError(
+                    400,
+                    "BadRequest",
+                    f"The document creation or update failed because of invalid reference '{name}'.",
+                    target=_target(route, route.name or ""),
+                )
 
     def _referrer(self, factory_id: str, collection: str, target: Document) -> str | None:
         """Name of an object of the factory that references `target`, if any."""
@@ -381,7 +423,7 @@ class DataFactoryApi:
         if not token.isdigit():
             raise ApiError(400, "InvalidSkipToken", f"The $skipToken '{token}' is not one this server gave.")
         start = int(token)
-        page = items[start:start + self.page_size]
+        page = items[start : start + self.page_size]
         body: dict[str, Any] = {"value": [shown(d) for d in page]}
         end = start + len(page)
         if end < len(items):
@@ -413,8 +455,12 @@ def _authorize(request: ApiRequest) -> None:
     header = request.headers.get("authorization")
     challenge = {"WWW-Authenticate": 'Bearer realm="portal-sandbox", error="invalid_token"'}
     if not header:
-        raise ApiError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.",
-                       headers=challenge)
+        raise ApiError(
+            401,
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is missing.",
+            headers=challenge,
+        )
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or token.strip() != SANDBOX_TOKEN:
         raise ApiError(401, "InvalidAuthenticationToken", "The access token is invalid.", headers=challenge)
@@ -423,11 +469,17 @@ def _authorize(request: ApiRequest) -> None:
 def _check_api_version(request: ApiRequest) -> None:
     version = request.query.get("api-version")
     if not version:
-        raise ApiError(400, "MissingApiVersionParameter",
-                       "The api-version query parameter (?api-version=) is required for all requests.")
+        raise ApiError(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        )
     if version != API_VERSION:
-        raise ApiError(400, "InvalidApiVersionParameter",
-                       f"The api-version '{version}' is invalid. The supported versions are '{API_VERSION}'.")
+        raise ApiError(
+            400,
+            "InvalidApiVersionParameter",
+            f"The api-version '{version}' is invalid. The supported versions are '{API_VERSION}'.",
+        )
 
 
 def _opaque(tag: str) -> str:
@@ -446,12 +498,16 @@ def _check_if_match(request: ApiRequest, existing: Document | None, etag_key: st
         return
     current = (existing or {}).get(etag_key)
     matched = current is not None and any(
-        tag == "*" or (not tag.startswith("W/") and _opaque(tag) == _opaque(str(current))) for tag in _tags(header))
+        tag == "*" or (not tag.startswith("W/") and _opaque(tag) == _opaque(str(current))) for tag in _tags(header)
+    )
     if not matched:
-        raise ApiError(412, "PreconditionFailed",
-                       "The specified precondition 'If-Match' failed: the entity tag does not match the resource's."
-                       if current is not None else
-                       "The specified precondition 'If-Match' failed: the resource does not exist.")
+        raise ApiError(
+            412,
+            "PreconditionFailed",
+            "The specified precondition 'If-Match' failed: the entity tag does not match the resource's."
+            if current is not None
+            else "The specified precondition 'If-Match' failed: the resource does not exist.",
+        )
 
 
 def _none_match(header: str | None, current: str) -> bool:
@@ -475,9 +531,13 @@ def _json_object(request: ApiRequest) -> dict[str, Any]:
 
 def _invalid_resource(collection: str, name: str, error: str) -> ApiError:
     """The service's wording for a refused body (Azure/Azure-DataFactory#250, MicrosoftDocs/azure-docs#73705)."""
-    return ApiError(400, "InvalidResourceRequest",
-                    f"Invalid resource request. Resource type: '{_RESOURCE_WORD.get(collection, collection)}', "
-                    f"Resource name: '{name}' 'Error: {error}'.", target=name)
+    return ApiError(
+        400,
+        "InvalidResourceRequest",
+        f"Invalid resource request. Resource type: '{_RESOURCE_WORD.get(collection, collection)}', "
+        f"Resource name: '{name}' 'Error: {error}'.",
+        target=name,
+    )
 
 
 def _invalid_payload(collection: str, name: str) -> ApiError:
@@ -485,11 +545,18 @@ def _invalid_payload(collection: str, name: str) -> ApiError:
 
 
 _VALIDATED_MODEL = {
-    "factories": "Factory", "pipelines": "PipelineResource", "datasets": "DatasetResource",
-    "linkedservices": "LinkedServiceResource", "triggers": "TriggerResource", "dataflows": "DataFlowResource",
-    "integrationRuntimes": "IntegrationRuntimeResource", "credentials": "CredentialResource",
-    "managedVirtualNetworks": "ManagedVirtualNetworkResource", PRIVATE_ENDPOINTS: "ManagedPrivateEndpointResource",
-    "adfcdcs": "ChangeDataCaptureResource", "globalParameters": "GlobalParameterResource",
+    "factories": "Factory",
+    "pipelines": "PipelineResource",
+    "datasets": "DatasetResource",
+    "linkedservices": "LinkedServiceResource",
+    "triggers": "TriggerResource",
+    "dataflows": "DataFlowResource",
+    "integrationRuntimes": "IntegrationRuntimeResource",
+    "credentials": "CredentialResource",
+    "managedVirtualNetworks": "ManagedVirtualNetworkResource",
+    PRIVATE_ENDPOINTS: "ManagedPrivateEndpointResource",
+    "adfcdcs": "ChangeDataCaptureResource",
+    "globalParameters": "GlobalParameterResource",
 }
 
 
@@ -533,8 +600,11 @@ def _target(route: Route, name: str) -> str:
 
 
 def _not_found(route: Route) -> ApiError:
-    return ApiError(404, "NotFound", f"Entity '{route.name}' of type '{route.collection}' was not found in factory "
-                    f"'{route.factory}'.")
+    return ApiError(
+        404,
+        "NotFound",
+        f"Entity '{route.name}' of type '{route.collection}' was not found in factory '{route.factory}'.",
+    )
 
 
 def _identity(identity: Any, resource_id: str) -> Any:

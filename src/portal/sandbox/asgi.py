@@ -285,11 +285,18 @@ class Listener:
 
         def protocol() -> asyncio.Protocol:
             return self.config.http_protocol_class(  # type: ignore[call-arg]
-                config=self.config, server_state=self.state, app_state={}, _loop=loop)
+                config=self.config, server_state=self.state, app_state={}, _loop=loop
+            )
 
-        tls: dict[str, Any] = {} if self.ssl_context is None else {
-            "ssl": self.ssl_context, "ssl_handshake_timeout": TLS_HANDSHAKE_TIMEOUT,
-            "ssl_shutdown_timeout": TLS_SHUTDOWN_TIMEOUT}
+        tls: dict[str, Any] = (
+            {}
+            if self.ssl_context is None
+            else {
+                "ssl": self.ssl_context,
+                "ssl_handshake_timeout": TLS_HANDSHAKE_TIMEOUT,
+                "ssl_shutdown_timeout": TLS_SHUTDOWN_TIMEOUT,
+            }
+        )
         # Accepting once this returns.
         self._server = await loop.create_server(protocol, sock=self.sock, backlog=128, **tls)
 

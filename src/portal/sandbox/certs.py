@@ -46,8 +46,13 @@ def ensure_certificates(folder: str | os.PathLike[str], extra_names: tuple[str, 
     ca_cert = _ca_certificate(ca_key)
     server_key = ec.generate_private_key(ec.SECP256R1())
     server_cert = _server_certificate(server_key, ca_key, ca_cert, names)
-    _write(paths.server_key, server_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()), private=True)
+    _write(
+        paths.server_key,
+        server_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+        private=True,
+    )
     _write(paths.server_cert, server_cert.public_bytes(serialization.Encoding.PEM))
     _write(paths.ca_cert, ca_cert.public_bytes(serialization.Encoding.PEM))
     return paths
@@ -102,8 +107,15 @@ def _server_certificate(
 
 def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
     return x509.KeyUsage(
-        digital_signature=True, content_commitment=False, key_encipherment=False, data_encipherment=False,
-        key_agreement=False, key_cert_sign=cert_sign, crl_sign=cert_sign, encipher_only=False, decipher_only=False,
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
     )
 
 

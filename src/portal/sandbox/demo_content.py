@@ -88,11 +88,14 @@ def lake_url(env: str) -> str:
 
 
 def storage_account_id(env: str) -> str:
-    return (f"/subscriptions/{DEMO_SUBSCRIPTIONS[env]}/resourceGroups/{resource_group(env)}"
-            f"/providers/Microsoft.Storage/storageAccounts/stretail{env}")
+    return (
+        f"/subscriptions/{DEMO_SUBSCRIPTIONS[env]}/resourceGroups/{resource_group(env)}"
+        f"/providers/Microsoft.Storage/storageAccounts/stretail{env}"
+    )
 
 
 # --- the data files --------------------------------------------------------------------------------------------------
+
 
 def _data() -> Traversable:
     return resources.files("portal.sandbox") / "demo"
@@ -121,11 +124,15 @@ def _data_text(name: str) -> str:
 
 def factory_documents() -> dict[str, Any]:
     """Every ADF object of the factory, by its path relative to the ADF root folder, as JSON."""
-    return {rel.removeprefix(f"{ADF_ROOT}/"): json.loads(text) for rel, text in _data_files(ADF_ROOT).items()
-            if rel.count("/") == 2}
+    return {
+        rel.removeprefix(f"{ADF_ROOT}/"): json.loads(text)
+        for rel, text in _data_files(ADF_ROOT).items()
+        if rel.count("/") == 2
+    }
 
 
 # --- repository files around the factory ----------------------------------------------------------------------------
+
 
 def portal_yaml() -> str:
     return _data_text("portal.yaml").format(
@@ -163,13 +170,16 @@ def parameter_file(env: str) -> str:
 
 def readme() -> str:
     if parameter_definition() is None:
-        rules = ("The factory uses ADF's default parameterization (it has no\n"
-                 "`arm-template-parameters-definition.json`).")
+        rules = (
+            "The factory uses ADF's default parameterization (it has no\n`arm-template-parameters-definition.json`)."
+        )
     else:
-        rules = ("`adf/arm-template-parameters-definition.json` is ADF's default parameterization with one rule "
-                 "added: the\nDatabricks linked service's `domain` (the workspace URL), which the default leaves "
-                 "fixed, so that each\nenvironment runs its notebooks in its own workspace (`portal rules list` "
-                 "shows the rules).")
+        rules = (
+            "`adf/arm-template-parameters-definition.json` is ADF's default parameterization with one rule "
+            "added: the\nDatabricks linked service's `domain` (the workspace URL), which the default leaves "
+            "fixed, so that each\nenvironment runs its notebooks in its own workspace (`portal rules list` "
+            "shows the rules)."
+        )
     return _data_text("README.md").replace("{parameterization}", rules)
 
 
@@ -212,16 +222,21 @@ def repository_files() -> dict[str, str]:
     return files
 
 
-def write_demo_repository(path: str | os.PathLike[str], *, author_name: str = "Portal Demo",
-                          author_email: str = "demo@portal.local") -> git.Repo:
+def write_demo_repository(
+    path: str | os.PathLike[str], *, author_name: str = "Portal Demo", author_email: str = "demo@portal.local"
+) -> git.Repo:
     """Create the demo data repository at `path`: a new Git repository on branch main with one commit.
 
     Refuses a path that exists and is not an empty folder, so nothing of anyone's is overwritten.
     """
     target = Path(path)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
-        raise PortalError(str(target), "exists and is not empty; the demo needs a new or empty folder",
-                          hint="choose another --path, or remove the folder first", code=ErrorCode.DEMO_PATH)
+        raise PortalError(
+            str(target),
+            "exists and is not empty; the demo needs a new or empty folder",
+            hint="choose another --path, or remove the folder first",
+            code=ErrorCode.DEMO_PATH,
+        )
     target.mkdir(parents=True, exist_ok=True)
     repo = git_repo.init_repo(target, initial_branch="main")
     files = repository_files()
@@ -230,7 +245,11 @@ def write_demo_repository(path: str | os.PathLike[str], *, author_name: str = "P
         file.parent.mkdir(parents=True, exist_ok=True)
         # Bytes as given: ADF's JSON has no final newline and Windows line ends must not creep in.
         file.write_bytes(text.encode("utf-8"))
-    git_repo.commit_paths(repo, sorted(files),
-                          "Demo data repository: retail sales analytics factory, environments dev, test, prod",
-                          author_name=author_name, author_email=author_email)
+    git_repo.commit_paths(
+        repo,
+        sorted(files),
+        "Demo data repository: retail sales analytics factory, environments dev, test, prod",
+        author_name=author_name,
+        author_email=author_email,
+    )
     return repo

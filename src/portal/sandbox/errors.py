@@ -16,8 +16,9 @@ class ApiResponse:
 class ApiError(Exception):
     """A refusal the way the service words it; raised anywhere in a handler, answered by the dispatcher."""
 
-    def __init__(self, status: int, code: str, message: str, target: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, target: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code

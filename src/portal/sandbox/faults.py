@@ -143,8 +143,7 @@ class SandboxStats:
     def total(self) -> int:
         return self.reads + self.writes
 
-    def count_request(self, method: str, is_write: bool, workspace: str | None = None,
-                      path: str | None = None) -> None:
+    def count_request(self, method: str, is_write: bool, workspace: str | None = None, path: str | None = None) -> None:
         with self._lock:
             if is_write:
                 self.writes += 1
@@ -176,8 +175,14 @@ class SandboxStats:
         """A copy of one workspace's counts (zeros when it had no request); `host` as configured or its name."""
         with self._lock:
             counts = self.workspaces.get(workspace_hostname(host), ApiCounts())
-            return ApiCounts(counts.reads, counts.writes, dict(counts.by_method), dict(counts.by_endpoint),
-                             counts.faults_injected, counts.rate_limited)
+            return ApiCounts(
+                counts.reads,
+                counts.writes,
+                dict(counts.by_method),
+                dict(counts.by_endpoint),
+                counts.faults_injected,
+                counts.rate_limited,
+            )
 
     def reset(self) -> None:
         with self._lock:

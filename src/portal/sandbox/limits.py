@@ -40,31 +40,48 @@ def check_object(collection: str, name: str, body_size: int, properties: Mapping
     """400 BadRequest when one object breaks a per-object limit."""
     limit = BYTES_PER_OBJECT.get(_KIND.get(collection, ""))
     if limit is not None and body_size > limit:
-        raise ApiError(400, "BadRequest",
-                       f"The {_KIND_WORD[collection]} '{name}' is {body_size} bytes, more than the {limit // KB} KB "
-                       f"allowed per {_KIND_WORD[collection]} object.", target=name)
+        raise ApiError(
+            400,
+            "BadRequest",
+            f"The {_KIND_WORD[collection]} '{name}' is {body_size} bytes, more than the {limit // KB} KB "
+            f"allowed per {_KIND_WORD[collection]} object.",
+            target=name,
+        )
     if collection == "pipelines":
         count = sum(1 for _ in all_activities(properties.get("activities")))
         if count > ACTIVITIES_PER_PIPELINE:
-            raise ApiError(400, "BadRequest",
-                           f"Pipeline '{name}' has {count} activities, more than the max number of "
-                           f"{ACTIVITIES_PER_PIPELINE} activities allowed per pipeline (inner activities of "
-                           "containers included).", target=name)
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"Pipeline '{name}' has {count} activities, more than the max number of "
+                f"{ACTIVITIES_PER_PIPELINE} activities allowed per pipeline (inner activities of "
+                "containers included).",
+                target=name,
+            )
         parameters = properties.get("parameters")
         if isinstance(parameters, Mapping) and len(parameters) > PARAMETERS_PER_PIPELINE:
-            raise ApiError(400, "BadRequest",
-                           f"Pipeline '{name}' has {len(parameters)} parameters, more than the max number of "
-                           f"{PARAMETERS_PER_PIPELINE} parameters allowed per pipeline.", target=name)
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"Pipeline '{name}' has {len(parameters)} parameters, more than the max number of "
+                f"{PARAMETERS_PER_PIPELINE} parameters allowed per pipeline.",
+                target=name,
+            )
     for where, length in long_expressions(properties, "properties"):
-        raise ApiError(400, "BadRequest",
-                       f"The expression at '{where}' of '{name}' has {length} characters, more than the "
-                       f"{CHARACTERS_PER_EXPRESSION} characters allowed per expression.", target=name)
+        raise ApiError(
+            400,
+            "BadRequest",
+            f"The expression at '{where}' of '{name}' has {length} characters, more than the "
+            f"{CHARACTERS_PER_EXPRESSION} characters allowed per expression.",
+            target=name,
+        )
 
 
 def check_entity_count(factory_name: str, count_after: int) -> None:
     if count_after > ENTITIES_PER_FACTORY:
-        raise ApiError(400, "BadRequest",
-                       f"Factory '{factory_name}' cannot hold more than {ENTITIES_PER_FACTORY} entities.")
+        raise ApiError(
+            400, "BadRequest", f"Factory '{factory_name}' cannot hold more than {ENTITIES_PER_FACTORY} entities."
+        )
 
 
 class WriteLimiter:
@@ -86,9 +103,11 @@ class WriteLimiter:
                 wait = limit.window_seconds - (now - window[0]) if window else limit.window_seconds
                 seconds = max(1, math.ceil(wait))
                 raise ApiError(
-                    429, "SubscriptionRequestsThrottled",
+                    429,
+                    "SubscriptionRequestsThrottled",
                     f"Number of 'write' requests for subscription '{subscription}' exceeded the limit of "
                     f"{limit.writes}. Please try again after '{seconds}' seconds.",
-                    headers={"Retry-After": str(seconds), "x-ms-ratelimit-remaining-subscription-writes": "0"})
+                    headers={"Retry-After": str(seconds), "x-ms-ratelimit-remaining-subscription-writes": "0"},
+                )
             window.append(now)
             return limit.writes - len(window)

@@ -39,8 +39,9 @@ class NameRule:
     def describe(self) -> str:
         parts = [f"match {self.pattern}"] if self.pattern else []
         if self.min_length is not None or self.max_length is not None:
-            parts.append(f"have {self.min_length or 0} to {self.max_length if self.max_length is not None else 'any'}"
-                         " characters")
+            parts.append(
+                f"have {self.min_length or 0} to {self.max_length if self.max_length is not None else 'any'} characters"
+            )
         return " and ".join(parts) or "be a valid name"
 
 
@@ -102,8 +103,9 @@ def rule_for(parameter: str) -> NameRule | None:
         except Exception as err:  # noqa: BLE001 - a contract still being vendored must not take the sandbox down
             if parameter not in _WARNED:
                 _WARNED.add(parameter)
-                log.warning("the vendored contract has no name rule for %s (%r); using the sandbox's copy",
-                            parameter, err)
+                log.warning(
+                    "the vendored contract has no name rule for %s (%r); using the sandbox's copy", parameter, err
+                )
     if found is not None:
         return NameRule(parameter, found.pattern, found.min_length, found.max_length)
     return _TABLE.get(parameter)
@@ -114,5 +116,8 @@ def check_name(collection: str, name: str) -> None:
     parameter = PARAMETER_OF.get(collection)
     rule = rule_for(parameter) if parameter else None
     if rule is not None and not rule.allows(name):
-        raise ApiError(400, "InvalidResourceName",
-                       f"The resource name '{name}' is invalid: {rule.parameter} must {rule.describe()}.")
+        raise ApiError(
+            400,
+            "InvalidResourceName",
+            f"The resource name '{name}' is invalid: {rule.parameter} must {rule.describe()}.",
+        )

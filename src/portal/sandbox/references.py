@@ -32,8 +32,12 @@ def find_references(value: Any) -> Iterator[tuple[str, str]]:
         ref_type, name = value.get("type"), value.get("referenceName")
         collection = REFERENCE_COLLECTIONS.get(ref_type) if isinstance(ref_type, str) else None
         # A name given as an expression ("@pipeline().parameters.x") is resolved at run time, not checked.
-        if (collection and isinstance(name, str) and not name.startswith("@")
-                and (collection, name.lower()) not in BUILT_IN):
+        if (
+            collection
+            and isinstance(name, str)
+            and not name.startswith("@")
+            and (collection, name.lower()) not in BUILT_IN
+        ):
             yield collection, name
         for child in value.values():
             yield from find_references(child)

@@ -12,8 +12,16 @@ PROVIDER = "Microsoft.DataFactory"
 
 # Collections of a factory, spelled as the SDK spells them in URLs (and so in ids and types).
 COLLECTIONS = (
-    "pipelines", "datasets", "linkedservices", "triggers", "dataflows", "integrationRuntimes",
-    "credentials", "managedVirtualNetworks", "adfcdcs", "globalParameters",
+    "pipelines",
+    "datasets",
+    "linkedservices",
+    "triggers",
+    "dataflows",
+    "integrationRuntimes",
+    "credentials",
+    "managedVirtualNetworks",
+    "adfcdcs",
+    "globalParameters",
 )
 _COLLECTION_BY_LOWER = {c.lower(): c for c in COLLECTIONS}
 PRIVATE_ENDPOINTS = "managedPrivateEndpoints"  # the one nested collection: under a managed virtual network
@@ -66,8 +74,12 @@ def parse_route(raw_path: str) -> Route:
     sub, rest = parts[1], parts[2:]
     if len(rest) == 3 and _is(rest[0], "providers") and _is(rest[1], PROVIDER) and _is(rest[2], "factories"):
         return Route(sub)
-    if len(rest) < 5 or not (_is(rest[0], "resourceGroups") and _is(rest[2], "providers")
-                             and _is(rest[3], PROVIDER) and _is(rest[4], "factories")):
+    if len(rest) < 5 or not (
+        _is(rest[0], "resourceGroups")
+        and _is(rest[2], "providers")
+        and _is(rest[3], PROVIDER)
+        and _is(rest[4], "factories")
+    ):
         raise _no_api(raw_path)
     rg, rest = rest[1], rest[5:]
     if not rest:
@@ -103,6 +115,9 @@ def _no_api(path: str) -> ApiError:
 
 
 def _unknown_type(segment: str) -> ApiError:
-    return ApiError(404, "InvalidResourceType",
-                    f"The resource type 'factories/{segment}' could not be found in the namespace '{PROVIDER}' "
-                    f"for api version '{API_VERSION}'.")
+    return ApiError(
+        404,
+        "InvalidResourceType",
+        f"The resource type 'factories/{segment}' could not be found in the namespace '{PROVIDER}' "
+        f"for api version '{API_VERSION}'.",
+    )

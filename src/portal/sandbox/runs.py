@@ -25,15 +25,25 @@ from portal.sandbox.state import Document, SandboxState
 _TERMINAL = ("Succeeded", "Failed", "Cancelled")
 
 
-def create(state: SandboxState, options: ServiceOptions, factory: Document, pipeline: Document,
-           parameters: Mapping[str, Any]) -> ApiResponse:
+def create(
+    state: SandboxState, options: ServiceOptions, factory: Document, pipeline: Document, parameters: Mapping[str, Any]
+) -> ApiResponse:
     declared = pipeline.get("properties", {}).get("parameters") or {}
-    missing = [name for name, spec in declared.items()
-               if isinstance(spec, Mapping) and "defaultValue" not in spec
-               and name.lower() not in {given.lower() for given in parameters}]
+    missing = [
+        name
+        for name, spec in declared.items()
+        if isinstance(spec, Mapping)
+        and "defaultValue" not in spec
+        and name.lower() not in {given.lower() for given in parameters}
+    ]
     if missing:
-        raise ApiError(400, "BadRequest", f"The required pipeline parameter(s) {', '.join(missing)} of pipeline "
-                       f"'{pipeline['name']}' were not provided.", target=str(pipeline["name"]))
+        raise ApiError(
+            400,
+            "BadRequest",
+            f"The required pipeline parameter(s) {', '.join(missing)} of pipeline "
+            f"'{pipeline['name']}' were not provided.",
+            target=str(pipeline["name"]),
+        )
     rule = options.run_rule(str(pipeline["name"])) or RunRule(status="Succeeded", message="")
     run_id = str(uuid.uuid4())
     now = _now()
@@ -53,8 +63,14 @@ def create(state: SandboxState, options: ServiceOptions, factory: Document, pipe
             "lastUpdated": _iso(now),
             "annotations": list(pipeline.get("properties", {}).get("annotations") or []),
         },
-        "_plan": {"reads": 0, "queued": max(0, rule.queued_reads), "in_progress": max(0, rule.in_progress_reads),
-                  "status": rule.status, "message": rule.message, "started": now.timestamp()},
+        "_plan": {
+            "reads": 0,
+            "queued": max(0, rule.queued_reads),
+            "in_progress": max(0, rule.in_progress_reads),
+            "status": rule.status,
+            "message": rule.message,
+            "started": now.timestamp(),
+        },
     }
     state.put(doc)
     return ApiResponse(200, {"runId": run_id})

@@ -49,11 +49,20 @@ if TYPE_CHECKING:
     from azure.mgmt.datafactory import DataFactoryManagementClient
     from databricks.sdk import WorkspaceClient
 
-_FAULT_CODES = {429: "TooManyRequests", 500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable",
-                504: "GatewayTimeout", 408: "RequestTimeout"}
+_FAULT_CODES = {
+    429: "TooManyRequests",
+    500: "InternalServerError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+    408: "RequestTimeout",
+}
 # Retry settings that keep tests fast: the first retry is immediate in azure-core, the next ones short.
 _TEST_CLIENT_SETTINGS: dict[str, Any] = {
-    "retry_total": 5, "retry_backoff_factor": 0.05, "retry_backoff_max": 1, "polling_interval": 0.05,
+    "retry_total": 5,
+    "retry_backoff_factor": 0.05,
+    "retry_backoff_max": 1,
+    "polling_interval": 0.05,
 }
 # The Databricks SDK retries 429/503 after Retry-After (at least 1 s) plus up to 1 s of jitter, until this budget
 # (300 s by default) is spent; tests want a failure sooner.
@@ -191,8 +200,9 @@ class SandboxServer:
 
     # -- one request -------------------------------------------------------------------------------------------
 
-    def injected_fault(self, method: str, path: str, is_write: bool,
-                       workspace: str | None = None) -> InjectedFault | None:
+    def injected_fault(
+        self, method: str, path: str, is_write: bool, workspace: str | None = None
+    ) -> InjectedFault | None:
         """Counts the request, waits out any latency, and tells the caller which fault (if any) to play.
 
         `workspace` is the host name of the workspace listener that received the request (None: Data Factory).
@@ -204,8 +214,9 @@ class SandboxServer:
         except StopIteration as done:
             return done.value
 
-    async def injected_fault_async(self, method: str, path: str, is_write: bool,
-                                   workspace: str | None = None) -> InjectedFault | None:
+    async def injected_fault_async(
+        self, method: str, path: str, is_write: bool, workspace: str | None = None
+    ) -> InjectedFault | None:
         steps = self._fault_steps(method, path, is_write, workspace)
         try:
             while True:
@@ -213,8 +224,9 @@ class SandboxServer:
         except StopIteration as done:
             return done.value
 
-    def _fault_steps(self, method: str, path: str, is_write: bool,
-                     workspace: str | None) -> Generator[float, None, InjectedFault | None]:
+    def _fault_steps(
+        self, method: str, path: str, is_write: bool, workspace: str | None
+    ) -> Generator[float, None, InjectedFault | None]:
         """Yields the seconds to wait, returns the fault: one definition for the thread and the loop."""
         self.stats.count_request(method, is_write, workspace, path if workspace is not None else None)
         faults = self.faults
@@ -263,8 +275,9 @@ def serve(
 
 def _is_read(method: str, path: str) -> bool:
     # The status of an event subscription is asked with POST but reads; everything else that is not GET writes.
-    return method in ("GET", "HEAD") or (method == "POST" and path.rstrip("/").lower().endswith(
-        "/geteventsubscriptionstatus"))
+    return method in ("GET", "HEAD") or (
+        method == "POST" and path.rstrip("/").lower().endswith("/geteventsubscriptionstatus")
+    )
 
 
 def _url(scheme: str, host: str, port: int) -> str:
@@ -295,8 +308,9 @@ class _DataFactoryGate:
 
     def fault_response(self, fault: InjectedFault) -> ApiResponse:
         code = _FAULT_CODES.get(fault.status, "InjectedFault")
-        return ApiError(fault.status, code, f"Injected by the sandbox: HTTP {fault.status}.",
-                        headers=fault.retry_headers()).response()
+        return ApiError(
+            fault.status, code, f"Injected by the sandbox: HTTP {fault.status}.", headers=fault.retry_headers()
+        ).response()
 
     def unreadable_body_response(self) -> ApiResponse:
         return ApiError(400, "InvalidRequestContent", "The request body could not be read.").response()

@@ -143,8 +143,13 @@ def has_secure_string(value: Any) -> bool:
     return False
 
 
-def fill(collection: str, properties: dict[str, Any], existing: Mapping[str, Any] | None, factory: Mapping[str, Any],
-         resource_id: str) -> dict[str, Any]:
+def fill(
+    collection: str,
+    properties: dict[str, Any],
+    existing: Mapping[str, Any] | None,
+    factory: Mapping[str, Any],
+    resource_id: str,
+) -> dict[str, Any]:
     """`properties` (already `accepted`) with the service's own fields, kept stable across updates."""
     before = dict(existing or {})
     result = dict(properties)
@@ -157,19 +162,29 @@ def fill(collection: str, properties: dict[str, Any], existing: Mapping[str, Any
         result.setdefault("fqdns", [])
         result["provisioningState"] = "Succeeded"
         result["connectionState"] = before.get("connectionState") or {
-            "status": "Pending", "description": "", "actionsRequired": "None"}
+            "status": "Pending",
+            "description": "",
+            "actionsRequired": "None",
+        }
     elif collection == "linkedservices":
         type_properties = result.get("typeProperties")
-        if (isinstance(type_properties, dict) and "encryptedCredential" not in type_properties
-                and has_secure_string(type_properties)):
+        if (
+            isinstance(type_properties, dict)
+            and "encryptedCredential" not in type_properties
+            and has_secure_string(type_properties)
+        ):
             result["typeProperties"] = {**type_properties, "encryptedCredential": _encrypted_credential(resource_id)}
     return result
 
 
 def _encrypted_credential(resource_id: str) -> str:
     """An opaque token like the one LinkedServices_Create.json answers (base64 of a small JSON document)."""
-    envelope = {"Version": "2017-11-30", "ProtectionMode": "Key", "SecretContentType": "Plaintext",
-                "CredentialId": f"SANDBOX_{uuid.uuid5(uuid.NAMESPACE_URL, resource_id.lower())}"}
+    envelope = {
+        "Version": "2017-11-30",
+        "ProtectionMode": "Key",
+        "SecretContentType": "Plaintext",
+        "CredentialId": f"SANDBOX_{uuid.uuid5(uuid.NAMESPACE_URL, resource_id.lower())}",
+    }
     return base64.b64encode(json.dumps(envelope).encode("utf-8")).decode("ascii")
 
 

@@ -63,7 +63,7 @@ class SandboxState:
         replaced on write, never changed in place."""
         prefix = f"{_key(parent_id)}/{collection.lower()}/"
         with self.lock:
-            found = [d for k, d in self._docs.items() if k.startswith(prefix) and "/" not in k[len(prefix):]]
+            found = [d for k, d in self._docs.items() if k.startswith(prefix) and "/" not in k[len(prefix) :]]
         return sorted(found, key=lambda d: str(d.get("name", "")).lower())
 
     def descendants(self, parent_id: str) -> Iterator[Document]:
@@ -80,8 +80,7 @@ class SandboxState:
         """The factories of a subscription or resource group, sorted by name."""
         prefix = _key(scope_id) + "/"
         with self.lock:
-            found = [copy.deepcopy(d) for k, d in self._docs.items()
-                     if k.startswith(prefix) and _is_factory_key(k)]
+            found = [copy.deepcopy(d) for k, d in self._docs.items() if k.startswith(prefix) and _is_factory_key(k)]
         return sorted(found, key=lambda d: str(d.get("name", "")).lower())
 
     # -- writing ---------------------------------------------------------------------------------------------
@@ -119,7 +118,7 @@ class SandboxState:
         lowered = [s.lower() for s in segments]
         for i in range(len(lowered) - 1):
             if (lowered[i], lowered[i + 1]) == _PROVIDER_SEGMENTS:
-                del segments[i:i + 2]
+                del segments[i : i + 2]
                 break
         # Quoting keeps any name a safe file name; ids carry the names, so loading never relies on file names.
         return self.root.joinpath(*(_file_segment(s) for s in segments))
@@ -171,7 +170,7 @@ def _file_segment(segment: str) -> str:
     if len(quoted) <= _MAX_SEGMENT:
         return quoted
     digest = hashlib.sha256(segment.encode("utf-8")).hexdigest()[:16]
-    return f"{quoted[:_MAX_SEGMENT - 17]}~{digest}"
+    return f"{quoted[: _MAX_SEGMENT - 17]}~{digest}"
 
 
 def _file(folder: Path) -> Path:

@@ -67,8 +67,9 @@ def check_delete(doc: Document) -> None:
 def act(state: SandboxState, factory: Document, route: Route, base_url: str, raw_path: str) -> ApiResponse:
     doc = state.get(f"{factory['id']}/triggers/{route.name}")
     if doc is None:
-        raise ApiError(404, "NotFound", f"Entity '{route.name}' of type 'triggers' was not found in factory "
-                       f"'{route.factory}'.")
+        raise ApiError(
+            404, "NotFound", f"Entity '{route.name}' of type 'triggers' was not found in factory '{route.factory}'."
+        )
     action = route.action
     if action == "getEventSubscriptionStatus":
         _require_event_trigger(doc)
@@ -100,8 +101,12 @@ def _start(state: SandboxState, factory: Document, doc: Document) -> None:
     _refuse_during_transition(doc)
     for collection, name in find_references(doc.get("properties")):
         if collection == "pipelines" and state.get(f"{factory['id']}/pipelines/{name}") is None:
-            raise ApiError(400, "BadRequest", f"Cannot start trigger '{doc['name']}': pipeline '{name}' was not found.",
-                           target=doc["name"])
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"Cannot start trigger '{doc['name']}': pipeline '{name}' was not found.",
+                target=doc["name"],
+            )
     _set_state(doc, "Started")
     if _is_event_trigger(doc) and _subscription(doc)["status"] != "Enabled":
         _change_subscription(doc, "Enabled")
@@ -128,14 +133,21 @@ def _is_event_trigger(doc: Document) -> bool:
 def _require_event_trigger(doc: Document) -> None:
     if not _is_event_trigger(doc):
         kind = doc.get("properties", {}).get("type")
-        raise ApiError(400, "BadRequest", f"Trigger '{doc['name']}' of type '{kind}' does not subscribe to events.",
-                       target=doc["name"])
+        raise ApiError(
+            400,
+            "BadRequest",
+            f"Trigger '{doc['name']}' of type '{kind}' does not subscribe to events.",
+            target=doc["name"],
+        )
 
 
 def _subscription(doc: Document) -> dict[str, Any]:
     stored = doc.get("_sandbox") or {}
-    return {"status": stored.get("status", "Disabled"), "transition": stored.get("transition"),
-            "polls": int(stored.get("polls", 0))}
+    return {
+        "status": stored.get("status", "Disabled"),
+        "transition": stored.get("transition"),
+        "polls": int(stored.get("polls", 0)),
+    }
 
 
 def _change_subscription(doc: Document, wanted: str) -> None:
@@ -160,4 +172,3 @@ def _read_status(doc: Document) -> str:
 
 def _status_answer(doc: Document, status: str) -> ApiResponse:
     return ApiResponse(200, {"triggerName": doc["name"], "status": status})
-

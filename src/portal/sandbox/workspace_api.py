@@ -70,8 +70,14 @@ _IMPORT_FORMATS = ("SOURCE", "JUPYTER", "AUTO", "RAW", "HTML", "DBC", "R_MARKDOW
 _EMULATED_FORMATS = ("SOURCE", "JUPYTER", "AUTO", "RAW")
 _DATABRICKS_NOTEBOOK_META = "application/vnd.databricks.v1+notebook"
 
-_FAULT_CODES = {429: "REQUEST_LIMIT_EXCEEDED", 500: "INTERNAL_ERROR", 502: "BAD_GATEWAY",
-                503: "TEMPORARILY_UNAVAILABLE", 504: "DEADLINE_EXCEEDED", 408: "REQUEST_TIMEOUT"}
+_FAULT_CODES = {
+    429: "REQUEST_LIMIT_EXCEEDED",
+    500: "INTERNAL_ERROR",
+    502: "BAD_GATEWAY",
+    503: "TEMPORARILY_UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+    408: "REQUEST_TIMEOUT",
+}
 
 
 def header_line(language: str) -> str:
@@ -182,15 +188,22 @@ def _workspace_endpoint(method: str, path: str) -> str | None:
     trimmed = path.rstrip("/")
     if not trimmed.startswith(prefix):
         return None
-    name = trimmed[len(prefix):]
-    expected = {"import": "POST", "mkdirs": "POST", "delete": "POST", "export": "GET", "list": "GET",
-                "get-status": "GET"}.get(name)
+    name = trimmed[len(prefix) :]
+    expected = {
+        "import": "POST",
+        "mkdirs": "POST",
+        "delete": "POST",
+        "export": "GET",
+        "list": "GET",
+        "get-status": "GET",
+    }.get(name)
     return name if expected == method else None
 
 
 def rate_limited(retry_after: int) -> ApiResponse:
     return DatabricksApiError(
-        429, "REQUEST_LIMIT_EXCEEDED",
+        429,
+        "REQUEST_LIMIT_EXCEEDED",
         "The workspace's request limit for this API was exceeded. Please try again later or try a faster operation.",
         {"Retry-After": str(retry_after)},
     ).response()
@@ -221,8 +234,9 @@ class WorkspaceApi:
             _authorize(request)
             handler = self._routes.get((request.method, path))
             if handler is None:
-                raise DatabricksApiError(404, "ENDPOINT_NOT_FOUND",
-                                         f"No API found for '{request.method} {request.path}'")
+                raise DatabricksApiError(
+                    404, "ENDPOINT_NOT_FOUND", f"No API found for '{request.method} {request.path}'"
+                )
             with self.state.lock:
                 return handler(request)
         except DatabricksApiError as err:
@@ -233,11 +247,14 @@ class WorkspaceApi:
     def _host_metadata(self) -> ApiResponse:
         # What an Azure workspace answers; the SDK fills `workspace_id` (then sent as X-Databricks-Workspace-Id)
         # and `cloud` from it. No token is needed: the SDK asks before it authenticates.
-        return ApiResponse(200, {
-            "oidc_endpoint": f"{self.base_url()}/oidc",
-            "workspace_id": self.state.workspace_id,
-            "cloud": "azure",
-        })
+        return ApiResponse(
+            200,
+            {
+                "oidc_endpoint": f"{self.base_url()}/oidc",
+                "workspace_id": self.state.workspace_id,
+                "cloud": "azure",
+            },
+        )
 
     def _me(self, request: ApiRequest) -> ApiResponse:
         user = {
@@ -249,8 +266,10 @@ class WorkspaceApi:
             "active": True,
             "groups": [],
             "entitlements": [],
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User",
-                        "urn:ietf:params:scim:schemas:extension:workspace:2.0:User"],
+            "schemas": [
+                "urn:ietf:params:scim:schemas:core:2.0:User",
+                "urn:ietf:params:scim:schemas:extension:workspace:2.0:User",
+            ],
         }
         return ApiResponse(200, user, {"x-databricks-org-id": self.state.workspace_id})
 
@@ -289,8 +308,14 @@ class WorkspaceApi:
             data, file_type = content_bytes(obj), posixpath.splitext(path)[1].lstrip(".")
         if request.query.get("direct_download", "").lower() == "true":
             name = posixpath.basename(path) + (f".{file_type}" if obj["object_type"] == NOTEBOOK else "")
-            return ApiResponse(200, data, {"Content-Type": "application/octet-stream",
-                                           "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+            return ApiResponse(
+                200,
+                data,
+                {
+                    "Content-Type": "application/octet-stream",
+                    "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+                },
+            )
         body = {"content": base64.b64encode(data).decode("ascii")}
         if file_type:
             body["file_type"] = file_type
@@ -313,12 +338,21 @@ class WorkspaceApi:
         for prefix in reversed(prefixes):
             existing = self.state.get(prefix)
             if existing is None:
-                self.state.put({"path": prefix, "object_type": DIRECTORY, "object_id": self.state.new_object_id(),
-                                "created_at": now, "modified_at": now})
+                self.state.put(
+                    {
+                        "path": prefix,
+                        "object_type": DIRECTORY,
+                        "object_id": self.state.new_object_id(),
+                        "created_at": now,
+                        "modified_at": now,
+                    }
+                )
             elif existing["object_type"] != DIRECTORY:
                 raise DatabricksApiError(
-                    400, "RESOURCE_ALREADY_EXISTS",
-                    f"Cannot create the folder ({path}): a {existing['object_type'].lower()} exists at {prefix}.")
+                    400,
+                    "RESOURCE_ALREADY_EXISTS",
+                    f"Cannot create the folder ({path}): a {existing['object_type'].lower()} exists at {prefix}.",
+                )
 
     def _import(self, request: ApiRequest) -> ApiResponse:
         fields, data = _import_fields(request)
@@ -332,9 +366,11 @@ class WorkspaceApi:
         if language is not None and language not in _LANGUAGES:
             raise _invalid(f"Invalid language: {language}.")
         if len(data) > MAX_IMPORT_BYTES:
-            raise DatabricksApiError(400, "MAX_NOTEBOOK_SIZE_EXCEEDED",
-                                     f"File size imported is ({len(data)} bytes), exceeded max size "
-                                     f"({MAX_IMPORT_BYTES} bytes)")
+            raise DatabricksApiError(
+                400,
+                "MAX_NOTEBOOK_SIZE_EXCEEDED",
+                f"File size imported is ({len(data)} bytes), exceeded max size ({MAX_IMPORT_BYTES} bytes)",
+            )
         path, kind, language, stored = _interpret(path, fmt, language, data)
         if path == ROOT:
             raise _invalid("Cannot import over the root folder.")
@@ -388,8 +424,9 @@ class WorkspaceApi:
 def _authorize(request: ApiRequest) -> None:
     header = request.headers.get("authorization")
     if not header:
-        raise DatabricksApiError(401, "UNAUTHENTICATED",
-                                 "Credential was not sent or was of an unsupported type for this API.")
+        raise DatabricksApiError(
+            401, "UNAUTHENTICATED", "Credential was not sent or was of an unsupported type for this API."
+        )
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or token.strip() != SANDBOX_TOKEN:
         raise DatabricksApiError(401, "UNAUTHENTICATED", "Invalid access token.")
@@ -477,8 +514,12 @@ def _truthy(value: Any) -> bool:
 
 
 def _object_info(obj: WorkspaceObject) -> dict[str, Any]:
-    info: dict[str, Any] = {"object_type": obj["object_type"], "path": obj["path"], "object_id": obj["object_id"],
-                            "resource_id": str(obj["object_id"])}
+    info: dict[str, Any] = {
+        "object_type": obj["object_type"],
+        "path": obj["path"],
+        "object_id": obj["object_id"],
+        "resource_id": str(obj["object_id"]),
+    }
     if obj["object_type"] == NOTEBOOK:
         info["language"] = obj["language"]
     if obj["object_type"] == FILE:  # "Only applicable to files" (ObjectInfo): notebooks and folders have none
@@ -573,7 +614,7 @@ def _export_notebook(obj: WorkspaceObject, fmt: str) -> tuple[bytes, str]:
     for source in sources:
         lines = source.split("\n")
         if all(line.startswith(magic) for line in lines):
-            lines = [line[len(magic):].removeprefix(" ") for line in lines]
+            lines = [line[len(magic) :].removeprefix(" ") for line in lines]
         kind = "markdown" if lines[0].strip() == "%md" or lines[0].startswith("%md ") else "code"
         if kind == "markdown":
             lines[0] = lines[0][3:].lstrip()

@@ -90,7 +90,7 @@ def canonical_path(path: str) -> str:
     if path == "/" + WORKSPACE_ROOT_ALIAS:
         return ROOT
     prefix = "/" + WORKSPACE_ROOT_ALIAS + "/"
-    return path[len(prefix) - 1:] if path.startswith(prefix) else path
+    return path[len(prefix) - 1 :] if path.startswith(prefix) else path
 
 
 def parent_of(path: str) -> str:
@@ -225,8 +225,15 @@ class WorkspaceState:
         write_json_atomic(manifest, {"host": f"https://{self.hostname}", "workspace_id": workspace_id})
         created = now_ms()
         for path in _INITIAL_FOLDERS:
-            self.put({"path": path, "object_type": DIRECTORY, "object_id": self.new_object_id(),
-                      "created_at": created, "modified_at": created})
+            self.put(
+                {
+                    "path": path,
+                    "object_type": DIRECTORY,
+                    "object_id": self.new_object_id(),
+                    "created_at": created,
+                    "modified_at": created,
+                }
+            )
         return workspace_id
 
     def _load_tree(self) -> None:

@@ -28,8 +28,7 @@ def create_demo(path: str | os.PathLike[str], *, sink: EventSink = no_events) ->
         assert target.sandbox is not None  # the demo's portal.yaml puts every target on the sandbox
         client = sandbox_for(root / target.sandbox).client(target.subscription_id)
         # In Azure the factories exist before anyone promotes into them; here the demo makes them.
-        client.factories.create_or_update(target.resource_group, target.factory_name,
-                                          Factory(location=target.location))
+        client.factories.create_or_update(target.resource_group, target.factory_name, Factory(location=target.location))
     # Dev is promoted the audited way, so its snapshot may go on to test (a snapshot reaches an environment only
     # after it succeeded in the one before).
     promotions = Promotions.open(root)

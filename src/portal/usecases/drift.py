@@ -57,7 +57,17 @@ def check_drift(promotions: Promotions, environment: str) -> DriftReport:
     notebook_counts = None
     if plan.notebooks is not None:
         notebook_counts = plan.notebooks.counts()
-        changes += [f"{c.action} {c.label}" + (" (edited in the workspace)" if c.drift else "")
-                    for c in plan.notebooks.changes]
-    return DriftReport(environment, current.id, current.snapshot_id, commit, checked, plan.has_changes,
-                       plan.counts(), notebook_counts, tuple(changes))
+        changes += [
+            f"{c.action} {c.label}" + (" (edited in the workspace)" if c.drift else "") for c in plan.notebooks.changes
+        ]
+    return DriftReport(
+        environment,
+        current.id,
+        current.snapshot_id,
+        commit,
+        checked,
+        plan.has_changes,
+        plan.counts(),
+        notebook_counts,
+        tuple(changes),
+    )

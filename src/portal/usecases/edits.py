@@ -60,16 +60,31 @@ def edit_branch(prefix: str, environment: str | None = None, now: datetime | Non
     return f"{prefix}/{environment}-{stamp}" if environment else f"{prefix}/{stamp}"
 
 
-def save_edit(promotions: Promotions, workspace: MappingWorkspace, edits: Sequence[Edit],
-              identity: Identity, *, environment: str | None, author: Author | None = None,
-              branch: str | None = None, direct: bool = False, message: str | None = None, push: bool | None = None,
-              display_name: str | None = None, branch_prefix: str = "params") -> SavedEdit:
+def save_edit(
+    promotions: Promotions,
+    workspace: MappingWorkspace,
+    edits: Sequence[Edit],
+    identity: Identity,
+    *,
+    environment: str | None,
+    author: Author | None = None,
+    branch: str | None = None,
+    direct: bool = False,
+    message: str | None = None,
+    push: bool | None = None,
+    display_name: str | None = None,
+    branch_prefix: str = "params",
+) -> SavedEdit:
     """Commit the edits (on a new branch unless `direct`), authored by `author` (by default derived from
     `identity`), and record the edit in the audit trail as made by `identity`."""
     author = author or git_author(identity, display_name)
     target = None if direct else ((branch or "").strip() or edit_branch(branch_prefix, environment))
-    result = workspace.save(edits, author=author, branch=target, message=(message or "").strip() or None,
-                            push=push)
-    promotions.record_parameter_edit(identity, environment, commit=result.commit, branch=result.branch,
-                                     changes=[line for edit in edits for line in edit.changes])
+    result = workspace.save(edits, author=author, branch=target, message=(message or "").strip() or None, push=push)
+    promotions.record_parameter_edit(
+        identity,
+        environment,
+        commit=result.commit,
+        branch=result.branch,
+        changes=[line for edit in edits for line in edit.changes],
+    )
     return SavedEdit(result, author)

@@ -71,8 +71,14 @@ class Outcome:
         return self.promotion
 
 
-def prepare(promotions: Promotions, environment: str, *, ref: str | None = None, rollback: bool = False,
-            sink: EventSink = no_events) -> PreparedPromotion:
+def prepare(
+    promotions: Promotions,
+    environment: str,
+    *,
+    ref: str | None = None,
+    rollback: bool = False,
+    sink: EventSink = no_events,
+) -> PreparedPromotion:
     """Plan `ref` (None: the main branch) for `environment` against its live state and name its snapshot.
     Nothing is recorded."""
     promotions.main_config().environment(environment)  # an unknown environment is named before any planning
@@ -88,25 +94,44 @@ def prepare_rollback(promotions: Promotions, environment: str, *, sink: EventSin
     return prepare(promotions, environment, ref=target.source_commit, rollback=True, sink=sink)
 
 
-def submit(promotions: Promotions, prepared: PreparedPromotion, identity: Identity, *,
-           skip_reason: str | None = None) -> Promotion:
+def submit(
+    promotions: Promotions, prepared: PreparedPromotion, identity: Identity, *, skip_reason: str | None = None
+) -> Promotion:
     """Record the request for the prepared plan (approved at once where the environment needs no approval).
     Never runs anything."""
-    promotion, _ = promotions.request(prepared.environment, identity, ref=prepared.ref, skip_reason=skip_reason,
-                                      rollback=prepared.rollback, planned=prepared.planned,
-                                      expected_plan_hash=prepared.plan.hash)
+    promotion, _ = promotions.request(
+        prepared.environment,
+        identity,
+        ref=prepared.ref,
+        skip_reason=skip_reason,
+        rollback=prepared.rollback,
+        planned=prepared.planned,
+        expected_plan_hash=prepared.plan.hash,
+    )
     return promotion
 
 
-def run(promotions: Promotions, promotion_id: str, identity: Identity, *, sink: EventSink = no_events,
-        planned: PlannedEnvironment | None = None) -> Outcome:
+def run(
+    promotions: Promotions,
+    promotion_id: str,
+    identity: Identity,
+    *,
+    sink: EventSink = no_events,
+    planned: PlannedEnvironment | None = None,
+) -> Outcome:
     """Run a promotion under its environment's lock. A failed or refused run is recorded and returned as the
     outcome's error."""
     return _run(promotions, promotion_id, identity, sink, planned)
 
 
-def start(promotions: Promotions, prepared: PreparedPromotion, identity: Identity, *,
-          skip_reason: str | None = None, sink: EventSink = no_events) -> Outcome:
+def start(
+    promotions: Promotions,
+    prepared: PreparedPromotion,
+    identity: Identity,
+    *,
+    skip_reason: str | None = None,
+    sink: EventSink = no_events,
+) -> Outcome:
     """Submit, and run at once where no approval is needed (with the plan that was shown)."""
     promotion = submit(promotions, prepared, identity, skip_reason=skip_reason)
     if promotion.status != APPROVED:
@@ -114,8 +139,9 @@ def start(promotions: Promotions, prepared: PreparedPromotion, identity: Identit
     return _run(promotions, promotion.id, identity, sink, prepared.planned)
 
 
-def approve(promotions: Promotions, promotion_id: str, identity: Identity, comment: str = "", *,
-            sink: EventSink = no_events) -> Outcome:
+def approve(
+    promotions: Promotions, promotion_id: str, identity: Identity, comment: str = "", *, sink: EventSink = no_events
+) -> Outcome:
     """Approve; the approval that completes the required number runs the promotion."""
     promotion = promotions.approve(promotion_id, identity, comment)
     if promotion.status != APPROVED:
@@ -127,22 +153,29 @@ def reject(promotions: Promotions, promotion_id: str, identity: Identity, reason
     return promotions.reject(promotion_id, identity, reason)
 
 
-def promote(promotions: Promotions, environment: str, identity: Identity, *, ref: str | None = None,
-            skip_reason: str | None = None, sink: EventSink = no_events) -> Promotion:
+def promote(
+    promotions: Promotions,
+    environment: str,
+    identity: Identity,
+    *,
+    ref: str | None = None,
+    skip_reason: str | None = None,
+    sink: EventSink = no_events,
+) -> Promotion:
     """Prepare and start without asking anyone (the demo's set-up, scripts, `--yes`); a failed run is raised."""
     prepared = prepare(promotions, environment, ref=ref, sink=sink)
     return start(promotions, prepared, identity, skip_reason=skip_reason, sink=sink).raise_for_error()
 
 
-def rollback(promotions: Promotions, environment: str, identity: Identity, *,
-             sink: EventSink = no_events) -> Promotion:
+def rollback(promotions: Promotions, environment: str, identity: Identity, *, sink: EventSink = no_events) -> Promotion:
     """Prepare and start a rollback without asking anyone; a failed run is raised."""
     prepared = prepare_rollback(promotions, environment, sink=sink)
     return start(promotions, prepared, identity, sink=sink).raise_for_error()
 
 
-def _run(promotions: Promotions, promotion_id: str, identity: Identity, sink: EventSink,
-         planned: PlannedEnvironment | None) -> Outcome:
+def _run(
+    promotions: Promotions, promotion_id: str, identity: Identity, sink: EventSink, planned: PlannedEnvironment | None
+) -> Outcome:
     try:
         done = promotions.run(promotion_id, identity, sink=sink, planned=planned)
     except PortalError as error:

@@ -55,8 +55,12 @@ def portal_site(environ: Mapping[str, str] | None = None) -> PortalSite:
     if configured:
         root = Path(configured).expanduser().resolve()
         if not (root / "portal.yaml").is_file():
-            raise PortalError(f"{REPO_VARIABLE}={configured}", "has no portal.yaml: it is not a data repository",
-                              hint="point it at the repository's top folder", code=ErrorCode.REPO)
+            raise PortalError(
+                f"{REPO_VARIABLE}={configured}",
+                "has no portal.yaml: it is not a data repository",
+                hint="point it at the repository's top folder",
+                code=ErrorCode.REPO,
+            )
         return PortalSite(root, demo=False, sandbox_only=_sandbox_only(root))
     root = Path(env.get(DEMO_VARIABLE, "") or DEFAULT_DEMO_DIR).expanduser().resolve()
     with _DEMO_LOCK:
@@ -64,8 +68,12 @@ def portal_site(environ: Mapping[str, str] | None = None) -> PortalSite:
             from portal.usecases.demo import create_demo
 
             if root.exists() and any(root.iterdir()):
-                raise PortalError(str(root), "is not empty and holds no demo repository",
-                                  hint=f"set {DEMO_VARIABLE} to an empty folder", code=ErrorCode.REPO)
+                raise PortalError(
+                    str(root),
+                    "is not empty and holds no demo repository",
+                    hint=f"set {DEMO_VARIABLE} to an empty folder",
+                    code=ErrorCode.REPO,
+                )
             create_demo(root)
     return PortalSite(root, demo=True, sandbox_only=_sandbox_only(root))
 
@@ -80,9 +88,12 @@ def sign_in_required(site: PortalSite, signs_in: bool) -> PortalError | None:
     """Why the portal must not open without sign-in, or None: a repository with real targets needs it."""
     if signs_in or site.sandbox_only:
         return None
-    return PortalError(site.label, "deploys to real Data Factory or Databricks targets, so the portal needs sign-in",
-                       hint="configure OIDC sign-in ([auth] in .streamlit/secrets.toml; see the README)",
-                       code=ErrorCode.SIGN_IN_REQUIRED)
+    return PortalError(
+        site.label,
+        "deploys to real Data Factory or Databricks targets, so the portal needs sign-in",
+        hint="configure OIDC sign-in ([auth] in .streamlit/secrets.toml; see the README)",
+        code=ErrorCode.SIGN_IN_REQUIRED,
+    )
 
 
 def identity_of(user: Mapping[str, Any] | None, *, demo_person: str | None, site: PortalSite) -> Identity | None:
@@ -92,6 +103,8 @@ def identity_of(user: Mapping[str, Any] | None, *, demo_person: str | None, site
         return from_claims(user, "oidc")
     if site.sandbox_only and demo_person:
         if demo_person not in DEMO_PEOPLE:
-            raise PortalError("demo person", f"{demo_person!r} is not one of the demo's people", code=ErrorCode.IDENTITY)
+            raise PortalError(
+                "demo person", f"{demo_person!r} is not one of the demo's people", code=ErrorCode.IDENTITY
+            )
         return Identity(demo_person, (), False, "demo picker")
     return None

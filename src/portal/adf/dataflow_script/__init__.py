@@ -19,8 +19,9 @@ from portal.adf.dataflow_script.syntax import (
 )
 
 
-def normalise_text(text: str, lines_form: bool = False, store_of: StoreOf | None = None,
-                   fast: bool = True) -> str | None:
+def normalise_text(
+    text: str, lines_form: bool = False, store_of: StoreOf | None = None, fast: bool = True
+) -> str | None:
     """The script as Publish writes it; None when it is not in the grammar (the caller keeps it as written).
 
     Most scripts in Git are already in ADF's form. With `fast`, the script is first read shallowly (shallow.py)
@@ -53,8 +54,9 @@ def _already_published(text: str, unit: str, store_of: StoreOf | None) -> bool:
         return False
 
 
-def problems_of(text: str, where: str = "script", store_of: StoreOf | None = None, lines_form: bool = False
-                ) -> list[str]:
+def problems_of(
+    text: str, where: str = "script", store_of: StoreOf | None = None, lines_form: bool = False
+) -> list[str]:
     """Why the script cannot be re-serialized: empty when it can. A script the shallow reading shows in ADF's
     form is exported as written without a parse, so it has no problem to report (and costs no parse)."""
     if _already_published(text, indent_unit(text, lines_form), store_of):
@@ -70,5 +72,4 @@ def problems_of(text: str, where: str = "script", store_of: StoreOf | None = Non
     return []
 
 
-__all__ = ["Script", "ScriptSyntaxError", "Statement", "Store", "StoreOf", "normalise_text", "parse",
-           "problems_of"]
+__all__ = ["Script", "ScriptSyntaxError", "Statement", "Store", "StoreOf", "normalise_text", "parse", "problems_of"]

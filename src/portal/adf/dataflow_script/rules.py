@@ -58,6 +58,7 @@ class _Context:
 # Argument text: edits inside one argument, made from its tokens (never from string search)
 # ---------------------------------------------------------------------------------------------------------------
 
+
 def _rewrite(arg: Arg, text: str, edits: list[tuple[int, int, str]]) -> None:
     """Queue (start, end, replacement) edits, in script positions, of an argument parsed from `text`; they are
     made together once every rule has run (normalise), so each rule works on the positions of the parse."""
@@ -71,7 +72,7 @@ def _gap_edits(node: Tree | Token, text: str, fix: Callable[[str, Token, Token],
     previous = None
     for token in tokens_of(node):
         if previous is not None and start_of(token) > end_of(previous):
-            gap = text[end_of(previous):start_of(token)]
+            gap = text[end_of(previous) : start_of(token)]
             fixed = fix(gap, previous, token)
             if fixed != gap:
                 edits.append((end_of(previous), start_of(token), fixed))
@@ -97,6 +98,7 @@ def _subtrees(node: Tree | Token, data: str):
 # ---------------------------------------------------------------------------------------------------------------
 # Rules for every statement
 # ---------------------------------------------------------------------------------------------------------------
+
 
 def _argument_layout(statement: Statement, ctx: _Context) -> None:
     # ADF ends each top-level argument at its last token: 'filter(isFloat({ "Weight(lbs)"}) )' is published as
@@ -184,7 +186,7 @@ def _set_option_separator(arg: Arg, separator: str) -> None:
         assert head is not None  # shallow.py made it an option because its text starts so
         value_start = arg.start + head.end()
     key_end = arg.start + len(arg.key or "")
-    if arg.text[key_end - arg.start:value_start - arg.start] != separator:
+    if arg.text[key_end - arg.start : value_start - arg.start] != separator:
         arg.edits.append((key_end, value_start, separator))
 
 
@@ -200,8 +202,16 @@ def _colon_spacing(statement: Statement, keys: frozenset[str]) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 
 _DELTA_SPACED = frozenset({"deletable", "insertable", "updateable", "upsertable", "overwrite", "truncate"})
-_SINK_TAIL = ("skipDuplicateMapInputs", "skipDuplicateMapOutputs", "saveOrder", "mapColumn", "partitionBy",
-              "errorHandlingOption", "outputAssertFailedRows", "quoteAll")
+_SINK_TAIL = (
+    "skipDuplicateMapInputs",
+    "skipDuplicateMapOutputs",
+    "saveOrder",
+    "mapColumn",
+    "partitionBy",
+    "errorHandlingOption",
+    "outputAssertFailedRows",
+    "quoteAll",
+)
 
 
 def _sink(statement: Statement, ctx: _Context) -> None:
@@ -262,16 +272,24 @@ def _source(statement: Statement, ctx: _Context) -> None:
     fmt = statement.option("format")
     # An inline delimited-text or JSON source writes useSchema (false) after its output schema, first without
     # one (kromerm__makadfwestus2 DynaCols; all 13 inline delimited/JSON sources Publish wrote in the corpus).
-    if info is not None and info.dataset_type is None and fmt is not None \
-            and fmt.value in ("'delimited'", "'json'") and statement.option("useSchema") is None:
+    if (
+        info is not None
+        and info.dataset_type is None
+        and fmt is not None
+        and fmt.value in ("'delimited'", "'json'")
+        and statement.option("useSchema") is None
+    ):
         position = statement.index("output", ("call",))
         _place(statement, position + 1, _option("useSchema", ": ", "false"))
     # A REST dataset source writes its pagination rules, RFC 5988 links by default ("paginationRules:
     # ['supportRFC5988' -> 'true']", docs "REST connector: mapping data flow properties"), after requestInterval
     # (kromerm__makadfwestus2 stringify).
     if info is not None and info.dataset_type == "RestResource" and statement.option("paginationRules") is None:
-        _insert_after(statement, ("requestInterval", "timeout", "httpMethod"),
-                      _option("paginationRules", ": ", "['supportRFC5988' -> 'true']"))
+        _insert_after(
+            statement,
+            ("requestInterval", "timeout", "httpMethod"),
+            _option("paginationRules", ": ", "['supportRFC5988' -> 'true']"),
+        )
     if info is None or info.file_based is None:
         return
     option = statement.option("ignoreNoFilesFound")
@@ -380,8 +398,13 @@ def _map_column_identity(statement: Statement, ctx: _Context) -> None:
         edits = []
         for assign in _subtrees(arg.node, "assign"):
             target, _, source = assign.children
-            if isinstance(target, Token) and isinstance(source, Token) and target.type == source.type \
-                    and str(target) == str(source) and target.type in ("NAME", "BRACE_ID"):
+            if (
+                isinstance(target, Token)
+                and isinstance(source, Token)
+                and target.type == source.type
+                and str(target) == str(source)
+                and target.type in ("NAME", "BRACE_ID")
+            ):
                 edits.append((start_of(assign), end_of(assign), str(target)))
         _rewrite(arg, ctx.text, edits)
 
@@ -438,8 +461,10 @@ def needs_tree(statement: Statement) -> bool:
     if statement.name == "alterRow":
         return any(_SPACED_COMPARISON.search(arg.text) for arg in statement.args)
     if statement.name == "select":
-        return any(arg.kind == "call" and arg.key == "mapColumn" and _IDENTITY_MAPPING.search(arg.text)
-                   for arg in statement.args)
+        return any(
+            arg.kind == "call" and arg.key == "mapColumn" and _IDENTITY_MAPPING.search(arg.text)
+            for arg in statement.args
+        )
     return False
 
 

@@ -19,7 +19,8 @@ _TOKENS = re.compile(
     r"""'(?:\\.|[^'\\])*'|"(?:\\.|[^"\\])*"|`(?:\\.|[^`\\])*`"""  # strings
     r"""|/\*|//"""  # comments: not modelled
     r"""|\{[^}\n]*\}"""  # {column name}
-    r"""|~>|[()\[\]{},]""")
+    r"""|~>|[()\[\]{},]"""
+)
 _OPTION = re.compile(r"([^\W\d]\w*)\s*:(?!=)")
 _CALL = re.compile(r"([^\W\d]\w*)\s*\(")
 _OUTPUT = re.compile(r"[ \t\r\n]*(?:([^\W\d]\w*)(?:@\([^()'\"`{}]*\))?|\{[^}\n]*\})")
@@ -91,8 +92,9 @@ def _statement(text: str, tokens: list[tuple[int, str]], i: int, cursor: int, sc
     name = stripped.rstrip(_WS).rsplit(None, 1)[-1]
     if not re.fullmatch(r"[^\W\d]\w*", name):
         raise _Unsure
-    statement = Statement(prefix=text[start:position + 1], name=name, args=[], before_arrow="",
-                          after_arrow="", output="")
+    statement = Statement(
+        prefix=text[start : position + 1], name=name, args=[], before_arrow="", after_arrow="", output=""
+    )
     depth = 1
     arg_start = position + 1
     i += 1
@@ -123,15 +125,15 @@ def _statement(text: str, tokens: list[tuple[int, str]], i: int, cursor: int, sc
     if i >= count or tokens[i][1] != "~>":
         raise _Unsure
     arrow = tokens[i][0]
-    if text[close + 1:arrow].strip(_WS):
+    if text[close + 1 : arrow].strip(_WS):
         raise _Unsure
-    statement.before_arrow = text[close + 1:arrow]
+    statement.before_arrow = text[close + 1 : arrow]
     match = _OUTPUT.match(text, arrow + 2)
     if not match:
         raise _Unsure
     output_start = arrow + 2 + (len(match.group()) - len(match.group().lstrip(_WS)))
-    statement.after_arrow = text[arrow + 2:output_start]
-    statement.output = text[output_start:match.end()]
+    statement.after_arrow = text[arrow + 2 : output_start]
+    statement.output = text[output_start : match.end()]
     end = match.end()
     i += 1
     while i < count and tokens[i][0] < end:
@@ -152,8 +154,7 @@ def _add_arg(statement: Statement, text: str, start: int, end: int, last: bool) 
         raise _Unsure
     lead_length = len(segment) - len(segment.lstrip(_WS))
     arg_start = start + lead_length
-    arg = Arg("expr", None, body, lead=segment[:lead_length], trail=segment[lead_length + len(body):],
-              start=arg_start)
+    arg = Arg("expr", None, body, lead=segment[:lead_length], trail=segment[lead_length + len(body) :], start=arg_start)
     option = _OPTION.match(body)
     if option:
         arg.kind, arg.key = "option", option.group(1)

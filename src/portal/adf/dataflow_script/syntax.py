@@ -27,8 +27,9 @@ class ScriptSyntaxError(ValueError):
 def parser() -> Lark:
     """The LALR parser, built once (about 0.1 s) on first use."""
     grammar = resources.files(__package__).joinpath("dfs.lark").read_text(encoding="utf-8")
-    return Lark(grammar, parser="lalr", lexer="basic", propagate_positions=True, keep_all_tokens=True,
-                maybe_placeholders=False)
+    return Lark(
+        grammar, parser="lalr", lexer="basic", propagate_positions=True, keep_all_tokens=True, maybe_placeholders=False
+    )
 
 
 Node = Tree | Token
@@ -83,9 +84,9 @@ class Arg:
         for start, end, replacement in sorted(self.edits):
             if start < cursor:
                 continue
-            out += [self.text[cursor - base:start - base], replacement]
+            out += [self.text[cursor - base : start - base], replacement]
             cursor = end
-        out.append(self.text[cursor - base:])
+        out.append(self.text[cursor - base :])
         self.text = "".join(out)
         self.edits = []
 
@@ -172,8 +173,8 @@ def _statement(text: str, node: Tree) -> Statement:
         for position, item in enumerate(items):
             arg = _arg(text, item)
             following = start_of(commas[position]) if position < len(commas) else start_of(rparen)
-            arg.lead = text[cursor:arg.start]
-            arg.trail = text[arg.start + len(arg.text):following]
+            arg.lead = text[cursor : arg.start]
+            arg.trail = text[arg.start + len(arg.text) : following]
             args.append(arg)
             cursor = following + 1
     start = node.meta.start_pos
@@ -183,9 +184,9 @@ def _statement(text: str, node: Tree) -> Statement:
         prefix=text[start:prefix_end],
         name=name,
         args=args,
-        before_arrow=text[end_of(rparen):start_of(arrow)],
-        after_arrow=text[end_of(arrow):start_of(output)],
-        output=text[start_of(output):end_of(output)],
+        before_arrow=text[end_of(rparen) : start_of(arrow)],
+        after_arrow=text[end_of(arrow) : start_of(output)],
+        output=text[start_of(output) : end_of(output)],
     )
 
 

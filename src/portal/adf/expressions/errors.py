@@ -28,5 +28,5 @@ class _SyntaxProblem(Exception):
 
 
 def _quote(text: str) -> str:
-    shown = text if len(text) <= QUOTE_LIMIT else text[:QUOTE_LIMIT - 3] + "..."
+    shown = text if len(text) <= QUOTE_LIMIT else text[: QUOTE_LIMIT - 3] + "..."
     return f'"{shown}"'

@@ -102,8 +102,9 @@ class _Evaluator:
     def if_(self, node: Call) -> Any:
         # Only the chosen branch is evaluated: the other may hold what is only valid in the other case.
         if len(node.args) != 3:
-            self.fail(f"if takes 3 arguments (condition, value if true, value if false), got {len(node.args)}",
-                      node.column)
+            self.fail(
+                f"if takes 3 arguments (condition, value if true, value if false), got {len(node.args)}", node.column
+            )
         condition = self.eval(node.args[0])
         secret = next(_secrets(condition), None)
         if secret is not None:
@@ -122,8 +123,11 @@ class _Evaluator:
             self.fail(f"function {name} is not supported by the offline evaluator", node.column, reason)
         if "." in key:
             self.fail(f"user-defined function {node.name} is not supported by the offline evaluator", node.column)
-        self.fail(f"unknown function {node.name}", node.column,
-                  "see the ARM template functions reference for the names ARM knows")
+        self.fail(
+            f"unknown function {node.name}",
+            node.column,
+            "see the ARM template functions reference for the names ARM knows",
+        )
 
     def resolve(self, kind: Literal["parameter", "variable"], name: str, column: int) -> Any:
         table = self.ctx.parameters if kind == "parameter" else self.ctx.variables
@@ -137,9 +141,10 @@ class _Evaluator:
         if slot in self.ctx._done:
             return self.ctx._done[slot]
         if slot in self.ctx._active:
-            chain = self.ctx._active[self.ctx._active.index(slot):] + [slot]
-            self.fail("a cycle: " + " → ".join(f"{k}s('{n}')" for k, n in chain), column,
-                      "a value cannot depend on itself")
+            chain = self.ctx._active[self.ctx._active.index(slot) :] + [slot]
+            self.fail(
+                "a cycle: " + " → ".join(f"{k}s('{n}')" for k, n in chain), column, "a value cannot depend on itself"
+            )
         self.ctx._active.append(slot)
         try:
             # Default values and variables may be expressions themselves, or hold expressions inside.
@@ -151,6 +156,7 @@ class _Evaluator:
 
 
 # --- public entry points --------------------------------------------------------------------------------------
+
 
 def evaluate_string(text: str, ctx: EvaluationContext, where: str) -> Any:
     """The value of a JSON string as ARM sees it: an expression is evaluated, '[[...]' loses its first bracket,

@@ -30,6 +30,7 @@ from portal.adf.expressions.values import (
 
 # --- functions: strings ---------------------------------------------------------------------------------------
 
+
 def _concat(call: _Invocation, args: list[Any]) -> Any:
     if isinstance(args[0], list):
         joined: list[Any] = []
@@ -58,14 +59,14 @@ def _format(call: _Invocation, args: list[Any]) -> str:
     i, n = 0, len(template)
     while i < n:
         ch = template[i]
-        if ch == "{" and template[i + 1:i + 2] == "{" or ch == "}" and template[i + 1:i + 2] == "}":
+        if ch == "{" and template[i + 1 : i + 2] == "{" or ch == "}" and template[i + 1 : i + 2] == "}":
             out.append(ch)
             i += 2
         elif ch == "{":
             end = template.find("}", i)
             if end < 0:
                 call.fail("the format string has a '{' without a matching '}'", "write '{{' for a literal brace")
-            item = template[i + 1:end]
+            item = template[i + 1 : end]
             match = _PLACEHOLDER.fullmatch(item)
             if not match:
                 call.fail(f"'{{{item}}}' is not a placeholder such as {{0}}")
@@ -93,8 +94,10 @@ def _format_item(call: _Invocation, value: Any, spec: str | None, position: int)
         return call.text(value, f"value {position}")
     match = re.fullmatch(r"([NnDdXx])(\d{0,2})", spec)
     if not match or not _is_int(value):
-        call.fail(f"the format specifier ':{spec}' is not supported offline for a {json_type_name(value)}",
-                  "supported: N, D and X with an optional precision, for ints")
+        call.fail(
+            f"the format specifier ':{spec}' is not supported offline for a {json_type_name(value)}",
+            "supported: N, D and X with an optional precision, for ints",
+        )
     kind, digits = match[1], match[2]
     if kind in "Nn":
         return f"{value:,.{int(digits) if digits else 2}f}"
@@ -121,9 +124,11 @@ def _substring(call: _Invocation, args: list[Any]) -> str:
         return text[start:]
     length = call.integer(args, 2)
     if length < 0 or start + length > len(text):
-        call.fail("the index and length must refer to a location within the string: "
-                  f"index {start}, length {length}, string length {len(text)}")
-    return text[start:start + length]
+        call.fail(
+            "the index and length must refer to a location within the string: "
+            f"index {start}, length {length}, string length {len(text)}"
+        )
+    return text[start : start + length]
 
 
 def _pad_left(call: _Invocation, args: list[Any]) -> str:
@@ -254,6 +259,7 @@ def _base64_to_string(call: _Invocation, args: list[Any]) -> str:
 def _parse_json(call: _Invocation, text: str) -> Any:
     def reject(constant: str) -> NoReturn:
         call.fail(f"{constant} is not valid JSON")
+
     try:
         return safe_json.loads(text, parse_constant=reject)
     except json.JSONDecodeError as error:
@@ -294,6 +300,7 @@ def _unique_string(call: _Invocation, args: list[Any]) -> str:
 
 # --- functions: arrays and objects ----------------------------------------------------------------------------
 
+
 def _sliced(call: _Invocation, args: list[Any], take: bool) -> Any:
     value = args[0]
     if isinstance(args[1], Secret):
@@ -320,7 +327,7 @@ def _end(call: _Invocation, args: list[Any], first: bool) -> Any:
     if isinstance(value, Secret):
         return Secret(f"{call.name} of {value.source}")
     if isinstance(value, str):
-        return (value[:1] if first else value[-1:])
+        return value[:1] if first else value[-1:]
     if isinstance(value, list):
         return (value[0] if first else value[-1]) if value else None
     call.fail(f"needs an array or a string, got a {json_type_name(value)}")
@@ -389,12 +396,16 @@ def _union(call: _Invocation, args: list[Any]) -> Any:
 
 def _intersection(call: _Invocation, args: list[Any]) -> Any:
     if _same_kind(call, args) is dict:
-        return {key: value for key, value in args[0].items()
-                if all(key in other and _deep_equal(other[key], value) for other in args[1:])}
+        return {
+            key: value
+            for key, value in args[0].items()
+            if all(key in other and _deep_equal(other[key], value) for other in args[1:])
+        }
     elements: list[Any] = []
     for element in args[0]:
-        if all(any(_deep_equal(element, x) for x in other) for other in args[1:]) \
-                and not any(_deep_equal(element, kept) for kept in elements):
+        if all(any(_deep_equal(element, x) for x in other) for other in args[1:]) and not any(
+            _deep_equal(element, kept) for kept in elements
+        ):
             elements.append(element)
     return elements
 
@@ -423,6 +434,7 @@ def _range(call: _Invocation, args: list[Any]) -> list[int]:
 
 
 # --- functions: logic, comparison, numbers, conversions -------------------------------------------------------
+
 
 def _compare(call: _Invocation, args: list[Any]) -> int:
     a, b = args
@@ -482,12 +494,13 @@ def _float(call: _Invocation, args: list[Any]) -> float:
 
 # --- functions: deployment ------------------------------------------------------------------------------------
 
+
 def _resource_path(call: _Invocation, args: list[Any], at: int) -> str:
     """'providers/<namespace>/<type>/<name>[/<child type>/<child name>...]' from the type at `at` and the names
     after it."""
     resource_type = args[at]
     segments = resource_type.split("/")
-    names = args[at + 1:]
+    names = args[at + 1 :]
     if len(segments) < 2 or not all(segments):
         call.fail(f"'{resource_type}' is not a resource type such as 'Microsoft.Storage/storageAccounts'")
     if len(names) != len(segments) - 1:
@@ -530,97 +543,105 @@ def _tenant_resource_id(call: _Invocation, args: list[Any]) -> str:
 
 def _subscription(call: _Invocation, args: list[Any]) -> dict[str, Any]:
     ctx = call.ctx
-    return {"id": f"/subscriptions/{ctx.subscription_id}", "subscriptionId": ctx.subscription_id,
-            "tenantId": ctx.tenant_id, "displayName": ctx.subscription_id}
+    return {
+        "id": f"/subscriptions/{ctx.subscription_id}",
+        "subscriptionId": ctx.subscription_id,
+        "tenantId": ctx.tenant_id,
+        "displayName": ctx.subscription_id,
+    }
 
 
 def _resource_group(call: _Invocation, args: list[Any]) -> dict[str, Any]:
     ctx = call.ctx
-    return {"id": f"/subscriptions/{ctx.subscription_id}/resourceGroups/{ctx.resource_group}",
-            "name": ctx.resource_group, "location": ctx.location}
+    return {
+        "id": f"/subscriptions/{ctx.subscription_id}/resourceGroups/{ctx.resource_group}",
+        "name": ctx.resource_group,
+        "location": ctx.location,
+    }
 
 
-def _function(name: str, min_args: int, max_args: int | None, secrets: SecretMode,
-              impl: Callable[[_Invocation, list[Any]], Any]) -> tuple[str, _Function]:
+def _function(
+    name: str, min_args: int, max_args: int | None, secrets: SecretMode, impl: Callable[[_Invocation, list[Any]], Any]
+) -> tuple[str, _Function]:
     return name.lower(), _Function(name, min_args, max_args, secrets, impl)
 
 
-_FUNCTIONS: dict[str, _Function] = dict([
-    _function("parameters", 1, 1, "value",
-              lambda c, a: c.evaluator.resolve("parameter", c.string(a, 0), c.column)),
-    _function("variables", 1, 1, "value",
-              lambda c, a: c.evaluator.resolve("variable", c.string(a, 0), c.column)),
-    # strings
-    _function("concat", 1, None, "handled", _concat),
-    _function("format", 1, None, "propagate", _format),
-    _function("replace", 3, 3, "propagate", _replace),
-    _function("toLower", 1, 1, "propagate", lambda c, a: c.string(a, 0).lower()),
-    _function("toUpper", 1, 1, "propagate", lambda c, a: c.string(a, 0).upper()),
-    _function("trim", 1, 1, "propagate", lambda c, a: c.string(a, 0).strip()),
-    _function("substring", 1, 3, "propagate", _substring),
-    _function("padLeft", 2, 3, "propagate", _pad_left),
-    _function("string", 1, 1, "propagate", _string),
-    _function("join", 2, 2, "propagate", _join),
-    _function("base64", 1, 1, "propagate", _base64),
-    _function("base64ToString", 1, 1, "propagate", _base64_to_string),
-    _function("base64ToJson", 1, 1, "value", _base64_to_json),
-    _function("uriComponent", 1, 1, "propagate", _uri_component),
-    _function("uriComponentToString", 1, 1, "propagate", _uri_component_to_string),
-    _function("uri", 2, 2, "propagate", _uri),
-    _function("uniqueString", 1, None, "value", _unique_string),
-    _function("startsWith", 2, 2, "value", _starts_with),
-    _function("endsWith", 2, 2, "value", _ends_with),
-    _function("indexOf", 2, 2, "value", _index_of),
-    _function("lastIndexOf", 2, 2, "value", _last_index_of),
-    _function("split", 2, 2, "value", _split),
-    _function("json", 1, 1, "value", _json),
-    # arrays and objects
-    _function("length", 1, 1, "shallow", _length),
-    _function("empty", 1, 1, "shallow", _empty),
-    _function("contains", 2, 2, "handled", _contains),
-    _function("first", 1, 1, "handled", _first),
-    _function("last", 1, 1, "handled", _last),
-    _function("take", 2, 2, "handled", _take),
-    _function("skip", 2, 2, "handled", _skip),
-    _function("createArray", 0, None, "handled", lambda c, a: list(a)),
-    _function("createObject", 0, None, "handled", _create_object),
-    _function("array", 1, 1, "handled", _array),
-    _function("union", 1, None, "handled", _union),
-    _function("intersection", 1, None, "value", _intersection),
-    _function("coalesce", 1, None, "handled", _coalesce),
-    _function("min", 1, None, "value", lambda c, a: min(_ints(c, a))),
-    _function("max", 1, None, "value", lambda c, a: max(_ints(c, a))),
-    _function("range", 2, 2, "value", _range),
-    # logic and comparison
-    _function("equals", 2, 2, "value", lambda c, a: _deep_equal(a[0], a[1])),
-    _function("not", 1, 1, "value", lambda c, a: not c.boolean(a, 0)),
-    _function("and", 2, None, "value", lambda c, a: all(_bools(c, a))),
-    _function("or", 2, None, "value", lambda c, a: any(_bools(c, a))),
-    _function("greater", 2, 2, "value", lambda c, a: _compare(c, a) > 0),
-    _function("greaterOrEquals", 2, 2, "value", lambda c, a: _compare(c, a) >= 0),
-    _function("less", 2, 2, "value", lambda c, a: _compare(c, a) < 0),
-    _function("lessOrEquals", 2, 2, "value", lambda c, a: _compare(c, a) <= 0),
-    _function("true", 0, 0, "value", lambda c, a: True),
-    _function("false", 0, 0, "value", lambda c, a: False),
-    _function("null", 0, 0, "value", lambda c, a: None),
-    # numbers and conversions
-    _function("add", 2, 2, "value", lambda c, a: c.checked(c.integer(a, 0) + c.integer(a, 1))),
-    _function("sub", 2, 2, "value", lambda c, a: c.checked(c.integer(a, 0) - c.integer(a, 1))),
-    _function("mul", 2, 2, "value", lambda c, a: c.checked(c.integer(a, 0) * c.integer(a, 1))),
-    _function("div", 2, 2, "value", _div),
-    _function("mod", 2, 2, "value", _mod),
-    _function("int", 1, 1, "value", _int),
-    _function("bool", 1, 1, "value", _bool),
-    _function("float", 1, 1, "value", _float),
-    # deployment
-    _function("resourceId", 2, None, "value", _resource_id),
-    _function("subscriptionResourceId", 2, None, "value", _subscription_resource_id),
-    _function("tenantResourceId", 2, None, "value", _tenant_resource_id),
-    _function("subscription", 0, 0, "value", _subscription),
-    _function("resourceGroup", 0, 0, "value", _resource_group),
-    _function("deployment", 0, 0, "value", lambda c, a: {"name": c.ctx.deployment_name}),
-    _function("environment", 0, 0, "value", lambda c, a: {"name": "AzureCloud"}),
-])
+_FUNCTIONS: dict[str, _Function] = dict(
+    [
+        _function("parameters", 1, 1, "value", lambda c, a: c.evaluator.resolve("parameter", c.string(a, 0), c.column)),
+        _function("variables", 1, 1, "value", lambda c, a: c.evaluator.resolve("variable", c.string(a, 0), c.column)),
+        # strings
+        _function("concat", 1, None, "handled", _concat),
+        _function("format", 1, None, "propagate", _format),
+        _function("replace", 3, 3, "propagate", _replace),
+        _function("toLower", 1, 1, "propagate", lambda c, a: c.string(a, 0).lower()),
+        _function("toUpper", 1, 1, "propagate", lambda c, a: c.string(a, 0).upper()),
+        _function("trim", 1, 1, "propagate", lambda c, a: c.string(a, 0).strip()),
+        _function("substring", 1, 3, "propagate", _substring),
+        _function("padLeft", 2, 3, "propagate", _pad_left),
+        _function("string", 1, 1, "propagate", _string),
+        _function("join", 2, 2, "propagate", _join),
+        _function("base64", 1, 1, "propagate", _base64),
+        _function("base64ToString", 1, 1, "propagate", _base64_to_string),
+        _function("base64ToJson", 1, 1, "value", _base64_to_json),
+        _function("uriComponent", 1, 1, "propagate", _uri_component),
+        _function("uriComponentToString", 1, 1, "propagate", _uri_component_to_string),
+        _function("uri", 2, 2, "propagate", _uri),
+        _function("uniqueString", 1, None, "value", _unique_string),
+        _function("startsWith", 2, 2, "value", _starts_with),
+        _function("endsWith", 2, 2, "value", _ends_with),
+        _function("indexOf", 2, 2, "value", _index_of),
+        _function("lastIndexOf", 2, 2, "value", _last_index_of),
+        _function("split", 2, 2, "value", _split),
+        _function("json", 1, 1, "value", _json),
+        # arrays and objects
+        _function("length", 1, 1, "shallow", _length),
+        _function("empty", 1, 1, "shallow", _empty),
+        _function("contains", 2, 2, "handled", _contains),
+        _function("first", 1, 1, "handled", _first),
+        _function("last", 1, 1, "handled", _last),
+        _function("take", 2, 2, "handled", _take),
+        _function("skip", 2, 2, "handled", _skip),
+        _function("createArray", 0, None, "handled", lambda c, a: list(a)),
+        _function("createObject", 0, None, "handled", _create_object),
+        _function("array", 1, 1, "handled", _array),
+        _function("union", 1, None, "handled", _union),
+        _function("intersection", 1, None, "value", _intersection),
+        _function("coalesce", 1, None, "handled", _coalesce),
+        _function("min", 1, None, "value", lambda c, a: min(_ints(c, a))),
+        _function("max", 1, None, "value", lambda c, a: max(_ints(c, a))),
+        _function("range", 2, 2, "value", _range),
+        # logic and comparison
+        _function("equals", 2, 2, "value", lambda c, a: _deep_equal(a[0], a[1])),
+        _function("not", 1, 1, "value", lambda c, a: not c.boolean(a, 0)),
+        _function("and", 2, None, "value", lambda c, a: all(_bools(c, a))),
+        _function("or", 2, None, "value", lambda c, a: any(_bools(c, a))),
+        _function("greater", 2, 2, "value", lambda c, a: _compare(c, a) > 0),
+        _function("greaterOrEquals", 2, 2, "value", lambda c, a: _compare(c, a) >= 0),
+        _function("less", 2, 2, "value", lambda c, a: _compare(c, a) < 0),
+        _function("lessOrEquals", 2, 2, "value", lambda c, a: _compare(c, a) <= 0),
+        _function("true", 0, 0, "value", lambda c, a: True),
+        _function("false", 0, 0, "value", lambda c, a: False),
+        _function("null", 0, 0, "value", lambda c, a: None),
+        # numbers and conversions
+        _function("add", 2, 2, "value", lambda c, a: c.checked(c.integer(a, 0) + c.integer(a, 1))),
+        _function("sub", 2, 2, "value", lambda c, a: c.checked(c.integer(a, 0) - c.integer(a, 1))),
+        _function("mul", 2, 2, "value", lambda c, a: c.checked(c.integer(a, 0) * c.integer(a, 1))),
+        _function("div", 2, 2, "value", _div),
+        _function("mod", 2, 2, "value", _mod),
+        _function("int", 1, 1, "value", _int),
+        _function("bool", 1, 1, "value", _bool),
+        _function("float", 1, 1, "value", _float),
+        # deployment
+        _function("resourceId", 2, None, "value", _resource_id),
+        _function("subscriptionResourceId", 2, None, "value", _subscription_resource_id),
+        _function("tenantResourceId", 2, None, "value", _tenant_resource_id),
+        _function("subscription", 0, 0, "value", _subscription),
+        _function("resourceGroup", 0, 0, "value", _resource_group),
+        _function("deployment", 0, 0, "value", lambda c, a: {"name": c.ctx.deployment_name}),
+        _function("environment", 0, 0, "value", lambda c, a: {"name": "AzureCloud"}),
+    ]
+)
 
 # ARM functions whose value exists only at deployment time (any other list* function is one too).
 _OFFLINE: dict[str, str] = {
@@ -637,32 +658,35 @@ _OFFLINE: dict[str, str] = {
     "copyindex": "it only has a value inside a copy loop",
 }
 # ARM functions this evaluator does not implement, by lowercase name: (ARM's spelling, why).
-_UNSUPPORTED: dict[str, tuple[str, str]] = {name.lower(): (name, why) for name, why in [
-    ("guid", "ARM derives it with a hash this evaluator does not reproduce"),
-    ("dataUri", "not needed by ADF templates"),
-    ("dataUriToString", "not needed by ADF templates"),
-    ("dateTimeAdd", "date functions are not implemented"),
-    ("dateTimeFromEpoch", "date functions are not implemented"),
-    ("dateTimeToEpoch", "date functions are not implemented"),
-    ("items", "not needed by ADF templates"),
-    ("objectKeys", "not needed by ADF templates"),
-    ("shallowMerge", "not needed by ADF templates"),
-    ("tryGet", "not needed by ADF templates"),
-    ("flatten", "not needed by ADF templates"),
-    ("filter", "lambda functions are not implemented"),
-    ("map", "lambda functions are not implemented"),
-    ("mapValues", "lambda functions are not implemented"),
-    ("reduce", "lambda functions are not implemented"),
-    ("sort", "lambda functions are not implemented"),
-    ("groupBy", "lambda functions are not implemented"),
-    ("toObject", "lambda functions are not implemented"),
-    ("lambda", "lambda functions are not implemented"),
-    ("lambdaVariables", "lambda functions are not implemented"),
-    ("extensionResourceId", "not needed by ADF templates"),
-    ("managementGroupResourceId", "not needed by ADF templates"),
-    ("parseCidr", "CIDR functions are not implemented"),
-    ("cidrSubnet", "CIDR functions are not implemented"),
-    ("cidrHost", "CIDR functions are not implemented"),
-]}
+_UNSUPPORTED: dict[str, tuple[str, str]] = {
+    name.lower(): (name, why)
+    for name, why in [
+        ("guid", "ARM derives it with a hash this evaluator does not reproduce"),
+        ("dataUri", "not needed by ADF templates"),
+        ("dataUriToString", "not needed by ADF templates"),
+        ("dateTimeAdd", "date functions are not implemented"),
+        ("dateTimeFromEpoch", "date functions are not implemented"),
+        ("dateTimeToEpoch", "date functions are not implemented"),
+        ("items", "not needed by ADF templates"),
+        ("objectKeys", "not needed by ADF templates"),
+        ("shallowMerge", "not needed by ADF templates"),
+        ("tryGet", "not needed by ADF templates"),
+        ("flatten", "not needed by ADF templates"),
+        ("filter", "lambda functions are not implemented"),
+        ("map", "lambda functions are not implemented"),
+        ("mapValues", "lambda functions are not implemented"),
+        ("reduce", "lambda functions are not implemented"),
+        ("sort", "lambda functions are not implemented"),
+        ("groupBy", "lambda functions are not implemented"),
+        ("toObject", "lambda functions are not implemented"),
+        ("lambda", "lambda functions are not implemented"),
+        ("lambdaVariables", "lambda functions are not implemented"),
+        ("extensionResourceId", "not needed by ADF templates"),
+        ("managementGroupResourceId", "not needed by ADF templates"),
+        ("parseCidr", "CIDR functions are not implemented"),
+        ("cidrSubnet", "CIDR functions are not implemented"),
+        ("cidrHost", "CIDR functions are not implemented"),
+    ]
+}
 
 SUPPORTED_FUNCTIONS: tuple[str, ...] = tuple(sorted(["if", *(f.name for f in _FUNCTIONS.values())], key=str.lower))

@@ -23,8 +23,8 @@ def _murmur64(data: bytes) -> int:
     h1 = h2 = 0
     i, n = 0, len(data)
     while i + 8 <= n:
-        k1 = int.from_bytes(data[i:i + 4], "little")
-        k2 = int.from_bytes(data[i + 4:i + 8], "little")
+        k1 = int.from_bytes(data[i : i + 4], "little")
+        k2 = int.from_bytes(data[i + 4 : i + 8], "little")
         h1 ^= _rotl32((k1 * c1) & _MASK32, 15) * c2 & _MASK32
         h1 = (_rotl32(h1, 19) + h2) & _MASK32
         h1 = (h1 * 5 + 0x561CCD1B) & _MASK32
@@ -34,10 +34,10 @@ def _murmur64(data: bytes) -> int:
         i += 8
     tail = n - i
     if tail > 0:
-        k1 = int.from_bytes(data[i:i + min(tail, 4)], "little")
+        k1 = int.from_bytes(data[i : i + min(tail, 4)], "little")
         h1 ^= _rotl32((k1 * c1) & _MASK32, 15) * c2 & _MASK32
         if tail > 4:
-            k2 = int.from_bytes(data[i + 4:n], "little")
+            k2 = int.from_bytes(data[i + 4 : n], "little")
             h2 ^= _rotl32((k2 * c2) & _MASK32, 17) * c1 & _MASK32
     h1 ^= n
     h2 ^= n

@@ -35,6 +35,7 @@ class _Function:
 def _arity(spec: _Function) -> str:
     def args(n: int) -> str:
         return f"{n} argument" + ("" if n == 1 else "s")
+
     if spec.max_args is None:
         return f"at least {args(spec.min_args)}"
     if spec.min_args == spec.max_args:
@@ -69,8 +70,10 @@ class _Invocation:
         self.evaluator.fail(f"{self.name}: {what}", self.column, hint)
 
     def secret(self, secret: Secret) -> NoReturn:
-        self.fail(f"needs the value of {secret}, which is unknown offline",
-                  "a secure value can be passed on or combined into a string, not tested or compared")
+        self.fail(
+            f"needs the value of {secret}, which is unknown offline",
+            "a secure value can be passed on or combined into a string, not tested or compared",
+        )
 
     def wrong(self, args: list[Any], i: int, wanted: str) -> NoReturn:
         self.fail(f"argument {i + 1} must be {wanted}, got a {json_type_name(args[i])}")

@@ -34,8 +34,11 @@ def _tokens(text: str, offset: int) -> list[_Token]:
             j = i + 1
             while True:
                 if j >= n:
-                    raise _SyntaxProblem(column, "the string that starts here has no closing quote",
-                                         "a quote inside a string is written ''")
+                    raise _SyntaxProblem(
+                        column,
+                        "the string that starts here has no closing quote",
+                        "a quote inside a string is written ''",
+                    )
                 if text[j] == "'":
                     if j + 1 < n and text[j + 1] == "'":
                         parts.append("'")
@@ -44,16 +47,20 @@ def _tokens(text: str, offset: int) -> list[_Token]:
                     break
                 parts.append(text[j])
                 j += 1
-            tokens.append(_Token("string", text[i:j + 1], "".join(parts), column))
+            tokens.append(_Token("string", text[i : j + 1], "".join(parts), column))
             i = j + 1
-        elif ch.isascii() and ch.isdigit() or (ch == "-" and i + 1 < n and text[i + 1].isascii()
-                                                and text[i + 1].isdigit()):
+        elif (
+            ch.isascii()
+            and ch.isdigit()
+            or (ch == "-" and i + 1 < n and text[i + 1].isascii() and text[i + 1].isdigit())
+        ):
             j = i + 1
             while j < n and text[j].isascii() and text[j].isdigit():
                 j += 1
             if j + 1 < n and text[j] == "." and text[j + 1].isdigit():
-                raise _SyntaxProblem(column, "decimal numbers are not part of ARM expressions",
-                                     "write json('1.5') or float('1.5')")
+                raise _SyntaxProblem(
+                    column, "decimal numbers are not part of ARM expressions", "write json('1.5') or float('1.5')"
+                )
             tokens.append(_Token("int", text[i:j], int(text[i:j]), column))
             i = j
         elif ch.isascii() and (ch.isalpha() or ch == "_"):

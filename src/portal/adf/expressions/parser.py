@@ -88,8 +88,9 @@ class _Parser:
             return IntegerLiteral(token.value, token.column)
         if token.kind == "name":
             return self.call()
-        raise _SyntaxProblem(token.column, "expected a function call, a string in single quotes or an integer, "
-                                           f"found {_describe(token)}")
+        raise _SyntaxProblem(
+            token.column, f"expected a function call, a string in single quotes or an integer, found {_describe(token)}"
+        )
 
     def call(self) -> Node:
         first = self.take()
@@ -99,10 +100,12 @@ class _Parser:
             self.take()
             name = f"{name}.{self.take().text}"
         if self.peek().kind != "(":
-            hint = (f"ARM writes {name}() with parentheses" if name.lower() in ("true", "false", "null")
-                    else "functions are called as name(...); strings are written in single quotes")
-            raise _SyntaxProblem(self.peek().column, f"expected '(' after {name}, found {_describe(self.peek())}",
-                                 hint)
+            hint = (
+                f"ARM writes {name}() with parentheses"
+                if name.lower() in ("true", "false", "null")
+                else "functions are called as name(...); strings are written in single quotes"
+            )
+            raise _SyntaxProblem(self.peek().column, f"expected '(' after {name}, found {_describe(self.peek())}", hint)
         self.take()
         args: list[Node] = []
         if self.peek().kind == ")":
@@ -142,8 +145,9 @@ def _parse_cached(body: str, offset: int) -> Node | _SyntaxProblem:
 def _parse(body: str, offset: int, where: str, shown: str) -> Node:
     result = _parse_cached(body, offset)
     if isinstance(result, _SyntaxProblem):
-        raise ExpressionError(where, f"syntax error at column {result.column}: {result.detail} in {_quote(shown)}",
-                              result.hint)
+        raise ExpressionError(
+            where, f"syntax error at column {result.column}: {result.detail} in {_quote(shown)}", result.hint
+        )
     return result
 
 

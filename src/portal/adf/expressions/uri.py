@@ -59,7 +59,7 @@ def resolve_uri(base: str, reference: str) -> str:
                 elif b_auth is not None and not b_path:
                     path = _remove_dot_segments("/" + r_path)
                 else:
-                    path = _remove_dot_segments(b_path[:b_path.rfind("/") + 1] + r_path)
+                    path = _remove_dot_segments(b_path[: b_path.rfind("/") + 1] + r_path)
                 query = r_query
     text = f"{scheme}:"
     if auth is not None:

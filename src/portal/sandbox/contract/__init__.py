@@ -102,8 +102,10 @@ def _load_example(name: str) -> Example:
 def _operation_named(name: str) -> tuple[str, str, str] | None:
     """The operation an example the spec does not list belongs to: the longest "_"-prefix of its name that is an
     operationId ("Factories_Get_IfNoneMatch" → Factories_Get)."""
-    by_id = {operation_id.lower(): (operation_id, method, path)
-             for operation_id, method, path in _operations_by_example().values()}
+    by_id = {
+        operation_id.lower(): (operation_id, method, path)
+        for operation_id, method, path in _operations_by_example().values()
+    }
     parts = name.split("_")
     for end in range(len(parts), 1, -1):
         found = by_id.get("_".join(parts[:end]).lower())
@@ -184,11 +186,11 @@ def _resolve(ref: str, in_document: str) -> tuple[str, str]:
     target, _, pointer = ref.partition("#")
     document = posixpath.normpath(posixpath.join(posixpath.dirname(in_document), target)) if target else in_document
     prefix = "/definitions/"
-    if not pointer.startswith(prefix) or "/" in pointer[len(prefix):]:
+    if not pointer.startswith(prefix) or "/" in pointer[len(prefix) :]:
         raise ValueError(f"unsupported $ref {ref!r} in {in_document}")
     if document not in _documents():
         raise ValueError(f"$ref {ref!r} in {in_document} points at a file that is not vendored")
-    return document, pointer[len(prefix):]
+    return document, pointer[len(prefix) :]
 
 
 def _key(document: str, name: str) -> str:
@@ -231,7 +233,8 @@ class _Compiler:
                 self.by_name.setdefault(name, []).append(key)
                 parents[key] = [
                     _key(*_resolve(part["$ref"], document))
-                    for part in schema.get("allOf") or [] if isinstance(part, dict) and "$ref" in part
+                    for part in schema.get("allOf") or []
+                    if isinstance(part, dict) and "$ref" in part
                 ]
         for key, (_, name, schema) in raw.items():
             if "discriminator" in schema:
@@ -267,8 +270,9 @@ class _Compiler:
             key += "@base"  # a subtype extends the base's own properties; dispatching again would loop
         return {"$ref": f"#/definitions/{key}"}
 
-    def _schema(self, schema: Any, document: str, *, in_all_of: bool,
-                owner: tuple[str, str | None] | None = None) -> Any:
+    def _schema(
+        self, schema: Any, document: str, *, in_all_of: bool, owner: tuple[str, str | None] | None = None
+    ) -> Any:
         """`owner`: (definition, property) the schema describes, to tell whether its `enum` is extensible; the
         property is None for the definition itself, and an array's items keep their property's owner."""
         if not isinstance(schema, dict):
@@ -286,8 +290,9 @@ class _Compiler:
                         read_only.add(prop)
                         props[prop] = {}
                     else:
-                        props[prop] = self._schema(sub, document, in_all_of=False,
-                                                   owner=(definition, prop) if definition else None)
+                        props[prop] = self._schema(
+                            sub, document, in_all_of=False, owner=(definition, prop) if definition else None
+                        )
                 out[word] = props
             elif word == "items":
                 out[word] = self._schema(value, document, in_all_of=False, owner=owner)
@@ -404,8 +409,10 @@ def _validator(key: str) -> Any:
         elif additional is False and extras:
             yield ValidationError(f"Additional properties are not allowed ({', '.join(map(repr, extras))})")
 
-    cls = jsonschema.validators.extend(jsonschema.Draft4Validator, {
-        _DISPATCH: dispatch, "properties": properties, "required": required, "additionalProperties": additional})
+    cls = jsonschema.validators.extend(
+        jsonschema.Draft4Validator,
+        {_DISPATCH: dispatch, "properties": properties, "required": required, "additionalProperties": additional},
+    )
     return cls({"$ref": f"#/definitions/{key}", "definitions": compiler.definitions})
 
 

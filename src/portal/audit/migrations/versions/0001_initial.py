@@ -99,9 +99,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["snapshot_id"], ["audit_snapshots.id"], name="fk_audit_promotions_snapshot_id"),
         sa.PrimaryKeyConstraint("id", name="pk_audit_promotions"),
     )
-    op.create_index(
-        "ix_audit_promotions_environment_requested_at", "audit_promotions", ["environment", "requested_at"]
-    )
+    op.create_index("ix_audit_promotions_environment_requested_at", "audit_promotions", ["environment", "requested_at"])
     op.create_index(
         "ix_audit_promotions_environment_status_finished_at",
         "audit_promotions",

@@ -46,9 +46,25 @@ TABLES: dict[str, tuple[list[str], dict[str, sa.types.TypeEngine[Any]], list[str
         ["digest"],
     ),
     "audit_promotions": (
-        ["id", "environment", "snapshot_id", "status", "requested_by", "requested_at", "is_rollback", "skip_reason",
-         "plan_hash", "plan_summary", "parameters_hash", "started_at", "finished_at", "error", "version",
-         "approvals_required", "expires_at"],
+        [
+            "id",
+            "environment",
+            "snapshot_id",
+            "status",
+            "requested_by",
+            "requested_at",
+            "is_rollback",
+            "skip_reason",
+            "plan_hash",
+            "plan_summary",
+            "parameters_hash",
+            "started_at",
+            "finished_at",
+            "error",
+            "version",
+            "approvals_required",
+            "expires_at",
+        ],
         {"is_rollback": sa.Boolean(), "version": sa.Integer(), "approvals_required": sa.Integer()},
         ["id"],
     ),
@@ -61,21 +77,32 @@ TABLES: dict[str, tuple[list[str], dict[str, sa.types.TypeEngine[Any]], list[str
 
 events = sa.table(
     "audit_events",
-    sa.column("seq", sa.Integer()), sa.column("at", TIME), sa.column("kind", sa.String()),
-    sa.column("actor", sa.String()), sa.column("actor_verified", sa.Boolean()),
-    sa.column("environment", sa.String()), sa.column("promotion_id", sa.String()),
-    sa.column("snapshot_id", sa.String()), sa.column("summary", sa.Text()), sa.column("data", sa.Text()),
-    sa.column("prev_hash", HASH), sa.column("hash", HASH), sa.column("mac", HASH), sa.column("key_id", sa.String()),
+    sa.column("seq", sa.Integer()),
+    sa.column("at", TIME),
+    sa.column("kind", sa.String()),
+    sa.column("actor", sa.String()),
+    sa.column("actor_verified", sa.Boolean()),
+    sa.column("environment", sa.String()),
+    sa.column("promotion_id", sa.String()),
+    sa.column("snapshot_id", sa.String()),
+    sa.column("summary", sa.Text()),
+    sa.column("data", sa.Text()),
+    sa.column("prev_hash", HASH),
+    sa.column("hash", HASH),
+    sa.column("mac", HASH),
+    sa.column("key_id", sa.String()),
     sa.column("record", sa.Text()),
 )
-head = sa.table("audit_chain_head", sa.column("id", sa.Integer()), sa.column("seq", sa.Integer()),
-                sa.column("hash", HASH))
+head = sa.table(
+    "audit_chain_head", sa.column("id", sa.Integer()), sa.column("seq", sa.Integer()), sa.column("hash", HASH)
+)
 
 
 def _table(name: str) -> sa.TableClause:
     columns, types, _ = TABLES[name]
-    return sa.table(name, *(sa.column(c, types.get(c, sa.String())) for c in columns),
-                    sa.column("record_seq", sa.Integer()))
+    return sa.table(
+        name, *(sa.column(c, types.get(c, sa.String())) for c in columns), sa.column("record_seq", sa.Integer())
+    )
 
 
 def upgrade() -> None:
@@ -109,36 +136,50 @@ def _backfill(bind: sa.Connection, key) -> None:
     """One `record written` event for every row, chained after the newest event; the head moves at the end."""
     top = bind.execute(sa.select(head.c.seq, head.c.hash).where(head.c.id == 1)).first()
     if top is None:
-        raise RuntimeError("the audit trail's chain head is missing; run `portal audit verify` with the previous "
-                           "portal version before upgrading")
+        raise RuntimeError(
+            "the audit trail's chain head is missing; run `portal audit verify` with the previous "
+            "portal version before upgrading"
+        )
     seq, prev_hash = top.seq, top.hash
     last_at = bind.scalar(sa.select(events.c.at).where(events.c.seq == seq)) if seq else None
     now = datetime.now(UTC).isoformat(timespec="milliseconds")
     at = max(now, last_at or "")
     for name, (columns, _, key_columns) in TABLES.items():
         table = _table(name)
-        rows = bind.execute(sa.select(*(table.c[c] for c in columns))
-                            .order_by(*(table.c[c] for c in key_columns))).mappings().all()
+        rows = (
+            bind.execute(sa.select(*(table.c[c] for c in columns)).order_by(*(table.c[c] for c in key_columns)))
+            .mappings()
+            .all()
+        )
         for row in rows:
             seq += 1
             values = {c: row[c] for c in columns}
             row_key = values[key_columns[0]] if len(key_columns) == 1 else [values[c] for c in key_columns]
             data = {"table": name, "key": row_key, "digest": record_digest(values), "migration": "0002"}
             fields = {
-                "seq": seq, "at": at, "kind": "record written", "actor": "portal", "actor_verified": False,
+                "seq": seq,
+                "at": at,
+                "kind": "record written",
+                "actor": "portal",
+                "actor_verified": False,
                 "environment": values.get("environment"),
                 "promotion_id": values.get("promotion_id") or (values["id"] if name == "audit_promotions" else None),
                 "snapshot_id": values.get("snapshot_id") or (values["id"] if name == "audit_snapshots" else None),
                 "summary": f"{name} row {row_key}: recorded as it was at the upgrade to schema 0002",
-                "data": data, "prev_hash": prev_hash,
+                "data": data,
+                "prev_hash": prev_hash,
             }
             digest = event_hash(fields)
-            bind.execute(sa.insert(events).values(
-                **{**fields, "data": canonical_json(data)}, hash=digest,
-                mac=key.mac(digest) if key is not None else None, key_id=key.key_id if key is not None else None,
-                record=record_name(name, row_key)))
-            bind.execute(sa.update(table).where(*(table.c[c] == values[c] for c in key_columns))
-                         .values(record_seq=seq))
+            bind.execute(
+                sa.insert(events).values(
+                    **{**fields, "data": canonical_json(data)},
+                    hash=digest,
+                    mac=key.mac(digest) if key is not None else None,
+                    key_id=key.key_id if key is not None else None,
+                    record=record_name(name, row_key),
+                )
+            )
+            bind.execute(sa.update(table).where(*(table.c[c] == values[c] for c in key_columns)).values(record_seq=seq))
             prev_hash = digest
     if seq != top.seq:
         bind.execute(sa.update(head).where(head.c.id == 1, head.c.seq == top.seq).values(seq=seq, hash=prev_hash))
