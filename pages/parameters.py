@@ -87,7 +87,7 @@ def _promotions():
     return promotions
 
 
-def _secret_picker(form_field: view.FormField, key: str) -> view.SecretSource:
+def _secret_picker(form_field: view.FormField, key: str) -> view.SecretPick:
     """Where the secret comes from; the secret itself is never typed here."""
     initial = form_field.initial
     kind = st.radio(
@@ -103,7 +103,7 @@ def _secret_picker(form_field: view.FormField, key: str) -> view.SecretSource:
         variable = st.text_input(
             "Environment variable name", initial.variable, key=f"{key}:variable", placeholder="SALES_SQL_CONNECTION"
         )
-        return view.SecretSource(view.ENVIRONMENT_VARIABLE, variable=variable)
+        return view.SecretPick(view.ENVIRONMENT_VARIABLE, variable=variable)
     vault_column, name_column, version_column = st.columns([4, 2, 1.5])
     vault = vault_column.text_input(
         "Key Vault resource id",
@@ -113,7 +113,7 @@ def _secret_picker(form_field: view.FormField, key: str) -> view.SecretSource:
     )
     name = name_column.text_input("Secret name", initial.secret_name, key=f"{key}:secret")
     version = version_column.text_input("Version (optional)", initial.version, key=f"{key}:version")
-    return view.SecretSource(view.KEY_VAULT, vault, name, version)
+    return view.SecretPick(view.KEY_VAULT, vault, name, version)
 
 
 def _field(form_field: view.FormField, key: str):

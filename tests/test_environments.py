@@ -13,6 +13,7 @@ from portal.environments.config import parse_config
 from portal.environments.parameter_files import ParameterEntry, parse_parameter_file
 from portal.environments.workspace import MappingWorkspace
 from portal.errors import FindingsError, PortalError, Severity
+from portal.secret_sources import EnvironmentVariable, KeyVaultReference
 from tests.mapping_repo import CONFIG, KV_TEST, make_repo, write_json
 
 URL = "LS_Lake_properties_typeProperties_url"
@@ -382,6 +383,26 @@ def test_secret_as_key_vault_reference_or_environment_variable(repo: Path) -> No
     assert "LAKE_KEY" in by_path["portal.yaml"].after
     assert "# Environments of the sales data platform" in by_path["portal.yaml"].after  # comments kept
     assert "LS_Lake_accountKey" not in json.loads(by_path["environments/test.parameters.json"].after)["parameters"]
+
+
+def test_a_secret_source_given_as_a_value_edits_as_its_text_form_does(repo: Path) -> None:
+    """The portal's picker hands the core a source as a value; the CLI types it. Both make the same edit, and a
+    source for a parameter that is not secure is refused, naming it."""
+    workspace = MappingWorkspace.open(repo)
+    reference = KeyVaultReference(KV_TEST, "sql-conn", "0123abcd")
+    typed = workspace.set_values("test", [("LS_Sql_connectionString", f"keyvault:{KV_TEST}/secrets/sql-conn/0123abcd")])
+    given = workspace.set_values("test", [("LS_Sql_connectionString", reference)])
+    assert [(e.path, e.after, e.changes) for e in given] == [(e.path, e.after, e.changes) for e in typed]
+    from_variable = workspace.set_values("test", [("LS_Lake_accountKey", EnvironmentVariable("LAKE_KEY"))])
+    assert [(e.path, e.after) for e in from_variable] == [
+        (e.path, e.after) for e in workspace.set_values("test", [("LS_Lake_accountKey", "env:LAKE_KEY")])
+    ]
+    with pytest.raises(PortalError) as bad_name:
+        workspace.set_values("test", [("LS_Lake_accountKey", EnvironmentVariable("1-not-a-name"))])
+    assert bad_name.value.code == "ENV_VARIABLE" and "LS_Lake_accountKey" in bad_name.value.where
+    with pytest.raises(PortalError) as not_secure:
+        workspace.set_values("test", [(BATCH, reference)])
+    assert not_secure.value.code == "TYPE" and BATCH in not_secure.value.where
 
 
 def test_remove_stale(repo: Path) -> None:

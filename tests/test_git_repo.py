@@ -32,11 +32,11 @@ from portal.deploy.service import key_vault_resolver, open_target
 from portal.deploy.target import Credentials
 from portal.environments import workspace as workspace_module
 from portal.environments.git_store import Author, head_of
-from portal.environments.parameter_files import KeyVaultReference
 from portal.environments.trusted import trusted_main
 from portal.environments.workspace import MappingWorkspace
 from portal.errors import PortalError
 from portal.promotion.service import Promotions
+from portal.secret_sources import EnvironmentVariable, KeyVaultReference
 from tests.mapping_repo import KV_TEST, commit_all, make_repo, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -554,8 +554,8 @@ def test_one_credential_and_one_client_per_vault_for_a_run():
     class Client(RecordingSecretClient):
         made = []
 
-    resolve = key_vault_resolver(references, "azure-cli", Credentials(made), secret_client=Client)
-    secrets = [Secret(source) for source in references] * 4  # each secret asked for several times
+    resolve = key_vault_resolver("azure-cli", Credentials(made), secret_client=Client)
+    secrets = [Secret(source, reference) for source, reference in references.items()] * 4  # each asked several times
     start = threading.Barrier(len(secrets))
     values: dict[int, str] = {}
 
@@ -576,9 +576,30 @@ def test_one_credential_and_one_client_per_vault_for_a_run():
     assert Client.made[0].credential is Client.made[1].credential
     assert sum(len(c.read) for c in Client.made) == len(secrets)
 
-    again = key_vault_resolver(references, "azure-cli", Credentials(made), secret_client=Client)
-    again(Secret(next(iter(references))))
+    again = key_vault_resolver("azure-cli", Credentials(made), secret_client=Client)
+    again(next(Secret(source, reference) for source, reference in references.items()))
     assert made.made == {"azure-cli": 2} and len(Client.made) == 3  # another run signs in anew
+
+
+def test_a_secret_is_resolved_by_its_source_as_a_value_never_by_its_words(monkeypatch):
+    """The deploy fetches a secret by where it comes from (`Secret.origin`); its text is for people only, so a
+    secret derived by an expression (no origin) is refused whatever its words say."""
+    made = CountingCredentials()
+
+    class Client(RecordingSecretClient):
+        made = []
+
+    resolve = key_vault_resolver("azure-cli", Credentials(made), secret_client=Client)
+    monkeypatch.setenv("LAKE_KEY", "from-the-environment")
+    variable = EnvironmentVariable("LAKE_KEY")
+    assert resolve(Secret(variable.describe(), variable)) == "from-the-environment"
+    monkeypatch.delenv("LAKE_KEY")
+    with pytest.raises(PortalError) as unset:
+        resolve(Secret(variable.describe(), variable))
+    assert unset.value.code == "SECRET_MISSING" and "from-the-environment" not in str(unset.value)
+    with pytest.raises(PortalError) as words_only:
+        resolve(Secret("environment variable PATH"))  # reads like a source, but none was given
+    assert words_only.value.code == "SECRET_SOURCE" and made.made == {} and Client.made == []
 
 
 def test_credentials_are_made_once_per_auth_kind():
@@ -600,11 +621,9 @@ def test_the_run_reads_key_vault_with_the_factory_clients_credential(tmp_path):
     class Client(RecordingSecretClient):
         made = []
 
-    references = {
-        entry.reference.describe(): entry.reference
-        for entry in workspace.values("test").entries.values()
-        if entry.reference is not None
-    }
-    resolve = key_vault_resolver(references, "default", target.credentials, secret_client=Client)
-    assert resolve(Secret("Key Vault kv-test / lake-key")) == "https://kv-test.vault.azure.net/lake-key"
+    (reference,) = [
+        entry.reference for entry in workspace.values("test").entries.values() if entry.reference is not None
+    ]
+    resolve = key_vault_resolver("default", target.credentials, secret_client=Client)
+    assert resolve(Secret(reference.describe(), reference)) == "https://kv-test.vault.azure.net/lake-key"
     assert [c.credential for c in Client.made] == [credential]

@@ -19,8 +19,9 @@ from portal.adf.parameterization import ACTIONS
 from portal.environments.catalogue import CatalogueEntry
 from portal.environments.checks import check_environment
 from portal.environments.config import CONFIG_FILE, parse_config
-from portal.environments.parameter_files import KeyVaultReference, parse_parameter_file
+from portal.environments.parameter_files import parse_parameter_file
 from portal.errors import ErrorCode, Finding, FindingsError, PortalError
+from portal.secret_sources import EnvironmentVariable, KeyVaultReference, SecretSource
 
 if TYPE_CHECKING:
     from portal.adf.rules_editor import Rule, RulePreview
@@ -39,8 +40,8 @@ KEY_VAULT, ENVIRONMENT_VARIABLE, NO_SOURCE = "key-vault", "environment-variable"
 
 
 @dataclass(frozen=True)
-class SecretSource:
-    """Where a secret comes from, as the picker's fields hold it: never the secret itself."""
+class SecretPick:
+    """Where a secret comes from, as the picker's fields hold it (strings as typed): never the secret itself."""
 
     kind: str = NO_SOURCE  # KEY_VAULT, ENVIRONMENT_VARIABLE or NO_SOURCE
     vault_id: str = ""
@@ -55,8 +56,8 @@ class SecretSource:
             return not self.variable.strip()
         return True
 
-    def same_as(self, other: SecretSource) -> bool:
-        def key(source: SecretSource) -> tuple[str, ...]:
+    def same_as(self, other: SecretPick) -> bool:
+        def key(source: SecretPick) -> tuple[str, ...]:
             if source.is_blank():
                 return (NO_SOURCE,)
             if source.kind == KEY_VAULT:
@@ -73,7 +74,7 @@ class FormField:
     entry: CatalogueEntry
     environment: str
     widget: str
-    initial: Any  # int | None, bool, str (text and JSON), or a SecretSource
+    initial: Any  # int | None, bool, str (text and JSON), or a SecretPick
 
     @property
     def name(self) -> str:
@@ -95,23 +96,24 @@ class FormField:
         """What the environment gives the parameter today, in words (a secret only as its source)."""
         return self.entry.values[self.environment].display
 
-    def input_text(self, value: Any) -> str | None:
-        """The text `MappingWorkspace.set_values` takes for the widget's value; None when it is unchanged.
+    def input_text(self, value: Any) -> str | SecretSource | None:
+        """What `MappingWorkspace.set_values` takes for the widget's value: text, or for a secret its source as a
+        value; None when it is unchanged.
 
         Raises PortalError (naming the environment and parameter) for a Key Vault reference of the wrong form."""
         if self.widget == FIXED:
             return None
         if self.widget == SECRET:
-            source = value if isinstance(value, SecretSource) else SecretSource()
-            if source.same_as(self.initial) or source.is_blank():
+            pick = value if isinstance(value, SecretPick) else SecretPick()
+            if pick.same_as(self.initial) or pick.is_blank():
                 return None
-            if source.kind == ENVIRONMENT_VARIABLE:
-                return f"env:{source.variable.strip()}"
+            if pick.kind == ENVIRONMENT_VARIABLE:
+                return EnvironmentVariable(pick.variable.strip())
             reference = KeyVaultReference(
-                source.vault_id.strip().rstrip("/"), source.secret_name.strip(), source.version.strip() or None
+                pick.vault_id.strip().rstrip("/"), pick.secret_name.strip(), pick.version.strip() or None
             )
             problems = reference.problems()
-            if source.version.strip() and not re.fullmatch(r"[0-9A-Za-z]{1,64}", source.version.strip()):
+            if pick.version.strip() and not re.fullmatch(r"[0-9A-Za-z]{1,64}", pick.version.strip()):
                 problems.append("a secret version is the 32-character id Key Vault gives it, letters and digits")
             if problems:
                 raise PortalError(
@@ -119,8 +121,7 @@ class FormField:
                     "; ".join(problems),
                     code=ErrorCode.KEY_VAULT_REFERENCE,
                 )
-            version = f"/{reference.secret_version}" if reference.secret_version else ""
-            return f"keyvault:{reference.vault_id}/secrets/{reference.secret_name}{version}"
+            return reference
         if self.widget == INT:
             if value is None or (value == self.initial and not isinstance(value, bool)):
                 return None
@@ -169,12 +170,12 @@ def parameter_form(workspace: MappingWorkspace, env: str) -> list[FormGroup]:
             current = values.get(entry.name)
             variable = environment.secrets_from_environment.get(entry.name)
             if variable:
-                initial = SecretSource(ENVIRONMENT_VARIABLE, variable=variable)
+                initial = SecretPick(ENVIRONMENT_VARIABLE, variable=variable)
             elif current is not None and current.reference is not None:
                 ref = current.reference
-                initial = SecretSource(KEY_VAULT, ref.vault_id, ref.secret_name, ref.secret_version or "")
+                initial = SecretPick(KEY_VAULT, ref.vault_id, ref.secret_name, ref.secret_version or "")
             else:
-                initial = SecretSource()
+                initial = SecretPick()
         elif widget == INT:
             initial = plain if isinstance(plain, int) and not isinstance(plain, bool) else None
         elif widget == BOOL:
@@ -192,7 +193,7 @@ class ParameterDraft:
     """The pending edit of one environment's values: what it changes and what is wrong with it."""
 
     environment: str
-    inputs: tuple[tuple[str, str], ...]
+    inputs: tuple[tuple[str, str | SecretSource], ...]
     edits: tuple[Edit, ...]
     errors: Mapping[str, PortalError]  # parameter → why its input is refused
     findings: Mapping[str, tuple[Finding, ...]]  # parameter → findings on the values after the edit
@@ -217,7 +218,7 @@ def draft_parameters(
     """Check the form's values (`values`: parameter → the widget's value) the way the CLI's `params set` does and
     prepare the edit of what changed; each refusal is kept with its field. Nothing is written."""
     environment = workspace.environment(env)
-    inputs: list[tuple[str, str]] = []
+    inputs: list[tuple[str, str | SecretSource]] = []
     errors: dict[str, PortalError] = {}
     for form_field in fields:
         if form_field.name not in values:

@@ -27,7 +27,6 @@ from portal.deploy.plan import (
 )
 from portal.deploy.steps import factory_steps
 from portal.deploy.target import Credentials, FactoryTarget, SinkHolder, client_for, service_message
-from portal.environments.parameter_files import KeyVaultReference
 from portal.environments.render import render_environment
 from portal.errors import ErrorCode, FindingsError, PortalError
 from portal.events import (
@@ -38,6 +37,7 @@ from portal.events import (
     EventSink,
     no_events,
 )
+from portal.secret_sources import EnvironmentVariable, KeyVaultReference
 
 if TYPE_CHECKING:
     from portal.environments.workspace import MappingWorkspace
@@ -48,7 +48,6 @@ class PlannedEnvironment:
     plan: Plan
     desired: Mapping[Key, DesiredObject]
     target: FactoryTarget
-    secret_sources: Mapping[str, KeyVaultReference]
     notebooks: PlannedNotebooks | None = None
     workspace_target: WorkspaceTarget | None = None
 
@@ -98,12 +97,7 @@ def plan_environment(
     if env.databricks is not None:
         notebooks, workspace_target = _plan_notebooks(workspace, env_name, sink)
         plan = replace(plan, notebooks=notebooks.plan)
-    references = {
-        entry.reference.describe(): entry.reference
-        for entry in workspace.values(env).entries.values()
-        if entry.reference is not None
-    }
-    return PlannedEnvironment(plan, desired, target, references, notebooks, workspace_target)
+    return PlannedEnvironment(plan, desired, target, notebooks, workspace_target)
 
 
 def open_workspace_target(workspace: MappingWorkspace, env_name: str) -> WorkspaceTarget:
@@ -242,7 +236,7 @@ def apply_environment(
     resolver = resolve_secret or (
         sandbox_secret
         if env.data_factory.auth == "sandbox"
-        else key_vault_resolver(fresh.secret_sources, env.data_factory.auth, fresh.target.credentials)
+        else key_vault_resolver(env.data_factory.auth, fresh.target.credentials)
     )
     return apply_plan(
         plan,
@@ -282,14 +276,13 @@ def _live_moved(plan: Plan, target: FactoryTarget, parallelism: int) -> str | No
 
 
 def key_vault_resolver(
-    references: Mapping[str, KeyVaultReference],
     auth: str,
     credentials: Credentials | None = None,
     *,
     secret_client: Callable[[str, Any], Any] | None = None,
 ) -> Callable[[Secret], str]:
-    """Secrets fetched at deploy time: Key Vault references with the deployment's credential, environment
-    variables from the process.
+    """Secrets fetched at deploy time, by where each comes from (`Secret.origin`): Key Vault references with the
+    deployment's credential, environment variables from the process.
 
     One resolver serves one run: it makes one client per vault (`secret_client(vault_url, credential)`, by default
     azure-keyvault's SecretClient), all signed in with the one credential `credentials` holds for `auth` (the
@@ -315,20 +308,18 @@ def key_vault_resolver(
             return client
 
     def resolve(secret: Secret) -> str:
-        source = secret.source
-        if source.startswith("environment variable "):
-            name = source.split(" ", 2)[2]
-            if name not in os.environ:
-                raise PortalError(f"secret from {source}", "is not set", code=ErrorCode.SECRET_MISSING)
-            return os.environ[name]
-        reference = references.get(source)
-        if reference is None:
-            raise PortalError(
-                f"secret {source}",
-                "cannot be resolved (only whole Key Vault secrets can)",
-                code=ErrorCode.SECRET_SOURCE,
-            )
-        client = client_of(f"https://{reference.vault_name}.vault.azure.net")
-        return client.get_secret(reference.secret_name, reference.secret_version).value or ""
+        origin = secret.origin
+        if isinstance(origin, EnvironmentVariable):
+            if origin.name not in os.environ:
+                raise PortalError(f"secret from {origin.describe()}", "is not set", code=ErrorCode.SECRET_MISSING)
+            return os.environ[origin.name]
+        if isinstance(origin, KeyVaultReference):
+            client = client_of(origin.vault_url)
+            return client.get_secret(origin.secret_name, origin.secret_version).value or ""
+        raise PortalError(
+            f"secret {secret.source}",
+            "cannot be resolved (only whole Key Vault secrets and environment variables can)",
+            code=ErrorCode.SECRET_SOURCE,
+        )
 
     return resolve

@@ -13,9 +13,10 @@ from typing import Any
 from portal import safe_json
 from portal.adf.expressions import json_type_name
 from portal.adf.parameterization import TemplateParameter
-from portal.environments.config import ENV_VAR, Environment
-from portal.environments.parameter_files import KeyVaultReference, ParameterEntry, ParameterFile
+from portal.environments.config import Environment
+from portal.environments.parameter_files import ParameterEntry, ParameterFile
 from portal.errors import ErrorCode, Finding, PortalError, Severity
+from portal.secret_sources import EnvironmentVariable, KeyVaultReference, SecretSource
 
 MAX_PARAMETERS = 256
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -234,25 +235,40 @@ def _check_entry(env: Environment, parameter: TemplateParameter, entry: Paramete
     return found
 
 
-def parse_input(parameter: TemplateParameter, text: str, env: Environment) -> ParameterEntry | str:
-    """A value typed by a person (CLI argument or form field) → a parameter file entry, or for a secret read
-    from the environment, the variable's name. Refuses what must never be written to Git."""
+def secret_source_of(text: str) -> SecretSource | None:
+    """The source a person typed for a secret (`keyvault:<vault id>/secrets/<name>[/<version>]` or `env:NAME`,
+    as the CLI takes it), or None when the text is neither (it may be the secret itself)."""
+    vault = KEY_VAULT_INPUT.match(text.strip())
+    if vault:
+        return KeyVaultReference(vault["vault"], vault["secret"], vault["version"])
+    variable = ENV_INPUT.match(text.strip())
+    return EnvironmentVariable(variable["name"]) if variable else None
+
+
+def parse_input(
+    parameter: TemplateParameter, given: str | SecretSource, env: Environment
+) -> ParameterEntry | EnvironmentVariable:
+    """A value given by a person (CLI text, a form field's value, or a secret's source as a value) → a parameter
+    file entry, or for a secret read from the environment, the variable. Refuses what must never be written to
+    Git."""
     where = _where(env, parameter.name)
+    if not isinstance(given, str) and not parameter.secure:
+        raise PortalError(
+            where, f"is not a secure parameter: it takes a value, not {given.describe()}", code=ErrorCode.TYPE
+        )
     if parameter.secure:
-        vault = KEY_VAULT_INPUT.match(text.strip())
-        if vault:
-            reference = KeyVaultReference(vault["vault"], vault["secret"], vault["version"])
-            problems = reference.problems()
+        source = secret_source_of(given) if isinstance(given, str) else given
+        if isinstance(source, KeyVaultReference):
+            problems = source.problems()
             if problems:
                 raise PortalError(where, "; ".join(problems), code=ErrorCode.KEY_VAULT_REFERENCE)
-            return ParameterEntry(parameter.name, reference=reference)
-        variable = ENV_INPUT.match(text.strip())
-        if variable:
-            if not re.match(ENV_VAR, variable["name"]):
+            return ParameterEntry(parameter.name, reference=source)
+        if isinstance(source, EnvironmentVariable):
+            if source.problems():
                 raise PortalError(
-                    where, f"{variable['name']!r} is not an environment variable name", code=ErrorCode.ENV_VARIABLE
+                    where, f"{source.name!r} is not an environment variable name", code=ErrorCode.ENV_VARIABLE
                 )
-            return variable["name"]
+            return source
         # The text is not echoed: it may be the secret itself.
         raise PortalError(
             where,
@@ -261,6 +277,7 @@ def parse_input(parameter: TemplateParameter, text: str, env: Environment) -> Pa
             "<name> or env:VARIABLE_NAME",
             code=ErrorCode.PLAINTEXT_SECRET,
         )
+    text = given if isinstance(given, str) else ""  # a source was refused above for a plain parameter
     value: Any
     if parameter.type == "string":
         value = text

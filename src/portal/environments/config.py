@@ -25,6 +25,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from portal.environments.repository import RepoSnapshot
 from portal.errors import ErrorCode, Finding, FindingsError, PortalError
 from portal.safe_json import NestingError, check_depth, check_text_depth
+from portal.secret_sources import ENVIRONMENT_VARIABLE_NAME
 
 CONFIG_FILE = "portal.yaml"
 
@@ -32,7 +33,7 @@ GUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
 # Data factory names: 3-63 letters, digits and hyphens, starting and ending with a letter or digit.
 FACTORY_NAME = r"^[A-Za-z0-9](?:[A-Za-z0-9-]{1,61})[A-Za-z0-9]$"
 ENVIRONMENT_NAME = r"^[a-z][a-z0-9-]{0,31}$"
-ENV_VAR = r"^[A-Za-z_][A-Za-z0-9_]*$"
+ENV_VAR = ENVIRONMENT_VARIABLE_NAME.pattern
 
 
 class _Strict(BaseModel):

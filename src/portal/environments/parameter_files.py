@@ -15,47 +15,9 @@ from typing import Any
 
 from portal import safe_json
 from portal.errors import ErrorCode, Finding, FindingsError
+from portal.secret_sources import KeyVaultReference
 
 PARAMETERS_SCHEMA = "https://schema.management.azure.com/schemas/2015-01-01/deploymentParameters.json#"
-KEY_VAULT_ID = re.compile(
-    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[-\w._()]+/providers/Microsoft\.KeyVault/vaults/"
-    r"(?P<vault>[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9])$"
-)
-SECRET_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
-
-
-@dataclass(frozen=True)
-class KeyVaultReference:
-    vault_id: str
-    secret_name: str
-    secret_version: str | None = None
-
-    @property
-    def vault_name(self) -> str:
-        return self.vault_id.rstrip("/").rsplit("/", 1)[-1]
-
-    def describe(self) -> str:
-        version = f" (version {self.secret_version})" if self.secret_version else ""
-        return f"Key Vault {self.vault_name} / {self.secret_name}{version}"
-
-    def as_json(self) -> dict[str, Any]:
-        reference: dict[str, Any] = {"keyVault": {"id": self.vault_id}, "secretName": self.secret_name}
-        if self.secret_version:
-            reference["secretVersion"] = self.secret_version
-        return {"reference": reference}
-
-    def problems(self) -> list[str]:
-        found = []
-        if not KEY_VAULT_ID.match(self.vault_id):
-            found.append(
-                "the Key Vault id must be /subscriptions/<guid>/resourceGroups/<group>/providers/"
-                "Microsoft.KeyVault/vaults/<name>"
-            )
-        if not SECRET_NAME.match(self.secret_name):
-            found.append("a secret name has 1-127 letters, digits and hyphens")
-        return found
-
-
 _UNSET = object()
 
 

@@ -20,6 +20,7 @@ from portal.environments.config import CONFIG_FILE, Environment
 from portal.environments.parameter_files import ParameterEntry, ParameterFile
 from portal.errors import ErrorCode, FindingsError, PortalError, Severity
 from portal.output_folder import OutputFile, Protected, repository_protections, write_output_folder
+from portal.secret_sources import EnvironmentVariable
 
 if TYPE_CHECKING:
     from portal.environments.workspace import MappingWorkspace
@@ -107,9 +108,10 @@ def parameter_values(workspace: MappingWorkspace, env: Environment) -> tuple[dic
             values[name] = env.data_factory.factory_name
             entries[name] = ParameterEntry(name, env.data_factory.factory_name)
         elif name in env.secrets_from_environment:
-            values[name] = Secret(f"environment variable {env.secrets_from_environment[name]}")
+            variable = EnvironmentVariable(env.secrets_from_environment[name])
+            values[name] = Secret(variable.describe(), variable)
         elif entry is not None and entry.reference is not None:
-            values[name] = Secret(entry.reference.describe())
+            values[name] = Secret(entry.reference.describe(), entry.reference)
             entries[name] = entry
         elif entry is not None:
             values[name] = entry.value

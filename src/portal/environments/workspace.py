@@ -45,6 +45,7 @@ from portal.environments.parameter_files import (
 )
 from portal.environments.repository import RepoSnapshot
 from portal.errors import ErrorCode, Finding, FindingsError, PortalError, Severity
+from portal.secret_sources import EnvironmentVariable, SecretSource
 
 if TYPE_CHECKING:
     from portal.adf.rules_editor import Rule, RulePreview, RuleTarget
@@ -183,9 +184,10 @@ class MappingWorkspace:
 
     # --- edits ---------------------------------------------------------------------------------------------------
 
-    def set_values(self, env: str, inputs: Iterable[tuple[str, str]]) -> list[Edit]:
-        """Edits that give parameters of `env` new values typed by a person. Nothing is written yet; a secret
-        in plain text, a wrong type or an expression is refused here."""
+    def set_values(self, env: str, inputs: Iterable[tuple[str, str | SecretSource]]) -> list[Edit]:
+        """Edits that give parameters of `env` new values: text typed by a person (the CLI's form, with
+        `keyvault:`/`env:` for a secret's source), or a secret's source as a value (the portal's picker).
+        Nothing is written yet; a secret in plain text, a wrong type or an expression is refused here."""
         environment = self.environment(env)
         values = self.values(environment)
         config_text = self._config_text()
@@ -201,9 +203,9 @@ class MappingWorkspace:
                     code=ErrorCode.FACTORY_NAME,
                 )
             parsed = parse_input(parameter, text, environment)
-            if isinstance(parsed, str):
-                config_text = with_secret_variable(config_text, env, name, parsed)
-                config_changes.append(f"{env}: {name} from environment variable {parsed}")
+            if isinstance(parsed, EnvironmentVariable):
+                config_text = with_secret_variable(config_text, env, name, parsed.name)
+                config_changes.append(f"{env}: {name} from {parsed.describe()}")
                 if values.get(name) is not None:
                     values = values.without({name})
                     changes.append(f"{env}: {name} no longer in the parameter file")

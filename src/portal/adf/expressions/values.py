@@ -8,15 +8,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from portal.secret_sources import SecretSource
 
 
 @dataclass(frozen=True)
 class Secret:
     """A secure value that must never be shown: rendering keeps only where it comes from."""
 
-    source: str  # e.g. "Key Vault kv-prod / sql-password" or "environment variable SQL_PASSWORD"
+    source: str  # in words, e.g. "Key Vault kv-prod / sql-password" or "environment variable SQL_PASSWORD"
+    # The source as a value, for the deploy to fetch it; None for a secret an expression derived from others
+    # (base64 of a secret, say), which only ARM itself could work out.
+    origin: SecretSource | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"«secret: {self.source}»"
