@@ -6,7 +6,7 @@ portal's rules live in `src/portal` (which never imports Streamlit); pages only 
 
 import streamlit as st
 
-from portal.errors import PortalError
+from portal.errors import PortalError, describe
 from portal.usecases.reading import open_promotions
 from portal.usecases.session import DEMO_PEOPLE, identity_of, portal_site, sign_in_required
 
@@ -25,7 +25,7 @@ def _promotions(repo_root: str):
 
 
 def _message(error: PortalError) -> str:
-    return f"{error.where}: {error.what}" + (f" — {error.hint}" if error.hint else "")
+    return describe(error)
 
 
 try:

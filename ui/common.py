@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from portal.errors import Finding, FindingsError, PortalError, Severity
+from portal.errors import Finding, PortalError, Severity, describe, findings_of
 from ui.markdown import code, literal
 
 
@@ -38,18 +38,13 @@ def when(moment: str | None) -> str:
     return parsed.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _line(finding: Finding) -> str:
-    return f"{finding.where}: {finding.what}" + (f" — {finding.hint}" if finding.hint else "")
-
-
 def error_lines(error: PortalError) -> list[str]:
-    """A core error as lines naming the file or field, one per finding (never a traceback)."""
-    findings = error.findings if isinstance(error, FindingsError) else [error.as_finding()]
-    return [_line(f) for f in findings]
+    """A core error as lines naming the file or field, one per finding, as the CLI prints them."""
+    return [describe(f) for f in findings_of(error)]
 
 
 def findings_text(findings: Iterable[Finding]) -> list[tuple[Severity, str]]:
-    return [(f.severity, _line(f)) for f in findings]
+    return [(f.severity, describe(f)) for f in findings]
 
 
 # --- the commit the pages read ------------------------------------------------------------------------------------

@@ -264,12 +264,12 @@ def findings_by_parameter(
     findings: Iterable[Finding], env: str
 ) -> tuple[dict[str, tuple[Finding, ...]], list[Finding]]:
     """Findings that name one parameter of `env` (for the field), and the rest (for the page)."""
-    prefix = f"environment {env} → "
     by_name: dict[str, list[Finding]] = {}
     other: list[Finding] = []
     for finding in findings:
-        if finding.where.startswith(prefix):
-            by_name.setdefault(finding.where[len(prefix) :], []).append(finding)
+        place = finding.place
+        if place is not None and place.environment == env and place.object and not place.file:
+            by_name.setdefault(place.object, []).append(finding)
         else:
             other.append(finding)
     return {name: tuple(found) for name, found in by_name.items()}, other

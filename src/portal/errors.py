@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum, StrEnum
+from typing import Any
 
 
 class Severity(str, Enum):
@@ -176,9 +177,56 @@ class ErrorCode(StrEnum):
     DEMO_PATH = "DEMO_PATH"  # the demo needs a new or empty folder
 
 
+class Place(str):
+    """Where a problem is, as parts: a file (with line and column), the JSON path inside it, the environment and
+    the object. It is also the text the CLI and the pages print (a `str`, so every `where` stays a string), e.g.
+    `environment test → LS_Sql_connectionString`, `portal.yaml:3:7`, `pipeline PL_Load (properties.activities)`.
+    Code that needs a part reads it (`error.place.environment`) instead of parsing the text back."""
+
+    file: str | None
+    line: int | None
+    column: int | None
+    json_path: str | None
+    environment: str | None
+    object: str | None
+
+    def __new__(
+        cls,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        json_path: str | None = None,
+        environment: str | None = None,
+        object: str | None = None,  # the object the problem is in ("pipeline PL_Load", a parameter)
+    ) -> Place:
+        named = [f"environment {environment}" if environment else None, object]
+        text = " → ".join(part for part in named if part)
+        if file:
+            location = file
+            if line is not None:
+                location += f":{line}" + (f":{column}" if column is not None else "")
+            text = f"{text} ({location})" if text else location
+        if json_path:
+            text = f"{text} ({json_path})" if text else json_path
+        place = super().__new__(cls, text or "portal")
+        place.file, place.line, place.column, place.json_path = file, line, column, json_path
+        place.environment, place.object = environment, object
+        return place
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled by its parts (the text is made from them)
+        return _place, (self.file, self.line, self.column, self.json_path, self.environment, self.object)
+
+
+def _place(*parts: Any) -> Place:
+    file, line, column, json_path, environment, object_ = parts
+    return Place(file=file, line=line, column=column, json_path=json_path, environment=environment, object=object_)
+
+
 @dataclass(frozen=True)
 class Finding:
-    """One problem found in a factory: what is wrong, where, and how to fix it."""
+    """One problem found in a factory: what is wrong, where (text, or a `Place` with its parts), and how to fix
+    it."""
 
     code: ErrorCode
     where: str
@@ -186,11 +234,12 @@ class Finding:
     severity: Severity = Severity.ERROR
     hint: str | None = None
 
+    @property
+    def place(self) -> Place | None:
+        return self.where if isinstance(self.where, Place) else None
+
     def __str__(self) -> str:
-        text = f"{self.severity.value}: {self.where}: {self.what} [{self.code}]"
-        if self.hint:
-            text += f"\n  hint: {self.hint}"
-        return text
+        return f"{self.severity.value}: {describe(self)} [{self.code}]"
 
 
 class PortalError(Exception):
@@ -203,14 +252,27 @@ class PortalError(Exception):
         self.code = code
         super().__init__(str(self))
 
+    @property
+    def place(self) -> Place | None:
+        return self.where if isinstance(self.where, Place) else None
+
     def __str__(self) -> str:
-        text = f"{self.where}: {self.what}"
-        if self.hint:
-            text += f" (hint: {self.hint})"
-        return text
+        return describe(self)
 
     def as_finding(self) -> Finding:
         return Finding(code=self.code, where=self.where, what=self.what, hint=self.hint)
+
+
+def describe(problem: PortalError | Finding) -> str:
+    """One problem in one line, the one way the CLI and the pages say it: where it is, what is wrong, and the hint
+    (never a traceback)."""
+    text = f"{problem.where}: {problem.what}"
+    return text + (f" — {problem.hint}" if problem.hint else "")
+
+
+def findings_of(error: PortalError) -> list[Finding]:
+    """An error as its findings: several for a FindingsError, else the one."""
+    return list(error.findings) if isinstance(error, FindingsError) else [error.as_finding()]
 
 
 class FindingsError(PortalError):

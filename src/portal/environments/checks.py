@@ -15,7 +15,7 @@ from portal.adf.expressions import json_type_name
 from portal.adf.parameterization import TemplateParameter
 from portal.environments.config import Environment
 from portal.environments.parameter_files import ParameterEntry, ParameterFile
-from portal.errors import ErrorCode, Finding, PortalError, Severity
+from portal.errors import ErrorCode, Finding, Place, PortalError, Severity
 from portal.secret_sources import EnvironmentVariable, KeyVaultReference, SecretSource
 
 MAX_PARAMETERS = 256
@@ -50,8 +50,8 @@ ENV_INPUT = re.compile(r"^env:(?P<name>.+)$")
 _PYTHON_TYPES = {"string": (str,), "int": (int,), "bool": (bool,), "object": (dict,), "array": (list,)}
 
 
-def _where(env: Environment, name: str) -> str:
-    return f"environment {env.name} → {name}"
+def _where(env: Environment, name: str) -> Place:
+    return Place(environment=env.name, object=name)
 
 
 def type_problem(parameter: TemplateParameter, value: Any) -> str | None:

@@ -23,7 +23,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from portal.environments.repository import RepoSnapshot
-from portal.errors import ErrorCode, Finding, FindingsError, PortalError
+from portal.errors import ErrorCode, Finding, FindingsError, Place, PortalError
 from portal.safe_json import NestingError, check_depth, check_text_depth
 from portal.secret_sources import ENVIRONMENT_VARIABLE_NAME
 
@@ -294,7 +294,7 @@ def parse_config(text: bytes | str, where: str = CONFIG_FILE) -> PortalConfig:
         raise FindingsError([Finding(ErrorCode.CONFIG_NESTING, where, str(NestingError()))]) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
-        place = f"{where}:{mark.line + 1}:{mark.column + 1}" if mark else where
+        place = Place(file=where, line=mark.line + 1, column=mark.column + 1) if mark else where
         raise FindingsError([Finding(ErrorCode.CONFIG_SYNTAX, place, f"invalid YAML: {exc.problem}")]) from exc
     except YAMLError as exc:
         raise FindingsError([Finding(ErrorCode.CONFIG_SYNTAX, where, f"invalid YAML: {exc}")]) from exc

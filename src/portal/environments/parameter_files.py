@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from portal import safe_json
-from portal.errors import ErrorCode, Finding, FindingsError
+from portal.errors import ErrorCode, Finding, FindingsError, Place
 from portal.secret_sources import KeyVaultReference
 
 PARAMETERS_SCHEMA = "https://schema.management.azure.com/schemas/2015-01-01/deploymentParameters.json#"
@@ -86,7 +86,13 @@ def parse_parameter_file(data: bytes, path: str) -> ParameterFile:
         raise FindingsError([Finding(ErrorCode.PARAMETER_FILE, path, f"is not UTF-8 text (byte {exc.start})")]) from exc
     except json.JSONDecodeError as exc:
         raise FindingsError(
-            [Finding(ErrorCode.PARAMETER_FILE, f"{path}:{exc.lineno}:{exc.colno}", f"invalid JSON: {exc.msg}")]
+            [
+                Finding(
+                    ErrorCode.PARAMETER_FILE,
+                    Place(file=path, line=exc.lineno, column=exc.colno),
+                    f"invalid JSON: {exc.msg}",
+                )
+            ]
         ) from exc
     except safe_json.NestingError as exc:
         raise FindingsError([Finding(ErrorCode.PARAMETER_FILE, path, str(exc))]) from None

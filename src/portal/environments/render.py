@@ -18,7 +18,7 @@ from portal.adf.expressions import EvaluationContext, Secret, evaluate_value
 from portal.adf.model import Kind
 from portal.environments.config import CONFIG_FILE, Environment
 from portal.environments.parameter_files import ParameterEntry, ParameterFile
-from portal.errors import ErrorCode, FindingsError, PortalError, Severity
+from portal.errors import ErrorCode, FindingsError, Place, PortalError, Severity
 from portal.output_folder import OutputFile, Protected, repository_protections, write_output_folder
 from portal.secret_sources import EnvironmentVariable
 
@@ -138,7 +138,7 @@ def render_environment(workspace: MappingWorkspace, env_name: str) -> RenderedEn
     )
     resources = []
     for arm, body in zip(workspace.export.resources, template["resources"], strict=True):
-        where = f"environment {env.name} → {arm.key[0].rsplit('/', 1)[-1]} {arm.key[1]}"
+        where = Place(environment=env.name, object=f"{arm.key[0].rsplit('/', 1)[-1]} {arm.key[1]}")
         name = evaluate_value(body["name"], context, f"{where}.name")
         properties = evaluate_value(body.get("properties", {}), context, f"{where}.properties")
         depends = evaluate_value(body.get("dependsOn", []), context, f"{where}.dependsOn")

@@ -44,7 +44,7 @@ from portal.environments.parameter_files import (
     parse_parameter_file,
 )
 from portal.environments.repository import RepoSnapshot
-from portal.errors import ErrorCode, Finding, FindingsError, PortalError, Severity
+from portal.errors import ErrorCode, Finding, FindingsError, Place, PortalError, Severity
 from portal.secret_sources import EnvironmentVariable, SecretSource
 
 if TYPE_CHECKING:
@@ -197,7 +197,7 @@ class MappingWorkspace:
             parameter = self.parameter(name)
             if name == "factoryName":
                 raise PortalError(
-                    f"environment {env} → factoryName",
+                    Place(environment=env, object="factoryName"),
                     "comes from the environment's target",
                     hint="change data_factory.factory_name in portal.yaml",
                     code=ErrorCode.FACTORY_NAME,
