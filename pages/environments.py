@@ -27,7 +27,7 @@ st.caption(
 )
 st.dataframe([row.as_table_row() for row in rows], hide_index=True, width="stretch")
 for row in rows:
-    if row.last_status in ("failed", "interrupted") and row.last_error:
+    if row.ended_badly and row.last_error:
         st.warning(
             f"**{row.environment}**: the last promotion ({row.last_promotion_id}) {row.last_status}: "
             f"{literal(row.last_error)}",

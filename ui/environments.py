@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from portal.audit import Promotion
+from portal.audit.vocabulary import PromotionStatus
 from portal.promotion.service import AWAITING_APPROVAL, Promotions
 from ui.common import short, when
 
@@ -25,6 +26,11 @@ class EnvironmentRow:
     last_status: str | None
     last_error: str | None
     running: str | None  # the promotion running there now, if any
+
+    @property
+    def ended_badly(self) -> bool:
+        """The newest promotion failed or was interrupted (it may be run again)."""
+        return self.last_status in (PromotionStatus.FAILED, PromotionStatus.INTERRUPTED)
 
     @property
     def deployed(self) -> bool:

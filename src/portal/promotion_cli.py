@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from portal.audit.vocabulary import PromotionStatus
 from portal.errors import ErrorCode, PortalError
 from portal.events import PrintSink
 from portal.usecases import promotions as flow
@@ -174,7 +175,7 @@ def _report(promotions, outcome: flow.Outcome, *, requested: bool = False) -> in
         print(f"promotion {promotion.id}: {what}")
     if outcome.error is not None:
         print(f"error: {outcome.error}", file=sys.stderr)
-        if promotion.status == "failed":
+        if promotion.status == PromotionStatus.FAILED:
             print(f"promotion {promotion.id} failed; promote again to converge", file=sys.stderr)
         return FAILED
     if outcome.waiting:
