@@ -38,6 +38,7 @@ __all__ = [
     "init_repo",
     "open_repo",
     "push",
+    "tree_blobs",
     "recent_refs",
     "resolve_commit",
     "symbolic_target",

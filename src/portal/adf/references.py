@@ -182,8 +182,9 @@ def dependency_graph(factory: Factory) -> Mapping[tuple[Kind, str], list[tuple[K
     if cached is None:
         missing: set[tuple[Kind, str]] = set()
         cached = {obj.key: _dependency_keys(factory, obj, missing) for obj in factory.objects}
-        object.__setattr__(factory, "_dependency_graph", cached)
+        # The graph last: a thread that finds it (workspaces are shared per commit) finds the other one too.
         object.__setattr__(factory, "_with_missing_references", frozenset(missing))
+        object.__setattr__(factory, "_dependency_graph", cached)
     return cached
 
 
