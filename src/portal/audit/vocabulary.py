@@ -45,3 +45,5 @@ class EventKind(StrEnum):
     RECORD_WRITTEN = "record written"  # data: {"table", "key", "digest"} of a row of a decision table, as written
     AUDIT_SEALED = "audit sealed"  # data: {"keyId", "signed", "through"}: events signed when a key was introduced
     ANCHOR_FAILED = "anchor failed"
+    NOTIFICATION_SENT = "notification sent"  # data: {"channel", "notice"}; never the channel's address
+    NOTIFICATION_FAILED = "notification failed"

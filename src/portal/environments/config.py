@@ -233,6 +233,28 @@ class PromotionSettings(_Strict):
     lock_lease_seconds: float = Field(default=300, ge=5, le=24 * 3600)
 
 
+class Notice(StrEnum):
+    """What a notification channel may be told about."""
+
+    APPROVAL_NEEDED = "approval needed"
+    PROMOTION_SUCCEEDED = "promotion succeeded"
+    PROMOTION_FAILED = "promotion failed"
+
+
+class NotificationChannel(_Strict):
+    # A name for the trail and messages ("release-team"); the channel's address is never written anywhere.
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    # The environment variable holding the channel's Apprise URL (Teams, Slack, e-mail, a webhook …): the URL
+    # carries the channel's secret, so it never goes into portal.yaml.
+    url_from_env: str = Field(pattern=ENV_VAR)
+    events: list[Notice] = Field(min_length=1)
+    # Only these environments (default: all).
+    environments: list[str] = []
+    # For e-mail (mailto:/mailtos:): "approval needed" goes to the people who may approve, as access.roles names
+    # them by address (groups cannot be mailed).
+    to_approvers: bool = False
+
+
 class PortalConfig(_Strict):
     version: Literal[1] = 1
     adf: AdfSource = AdfSource()
@@ -241,6 +263,7 @@ class PortalConfig(_Strict):
     audit: AuditSettings = AuditSettings()
     promotion: PromotionSettings = PromotionSettings()
     git: GitSettings = GitSettings()
+    notifications: list[NotificationChannel] = []
     environments: list[Environment] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -257,6 +280,16 @@ class PortalConfig(_Strict):
         for scope in self.access.roles:
             if scope != "*" and scope not in seen:
                 raise ValueError(f"access.roles names the environment {scope!r}, which is not defined")
+        channels: set[str] = set()
+        for channel in self.notifications:
+            if channel.name in channels:
+                raise ValueError(f"notifications: the channel {channel.name!r} is defined twice")
+            channels.add(channel.name)
+            for name in channel.environments:
+                if name not in seen:
+                    raise ValueError(
+                        f"notifications ({channel.name}) names the environment {name!r}, which is not defined"
+                    )
         return self
 
     def environment(self, name: str) -> Environment:

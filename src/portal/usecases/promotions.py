@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING
 
 from portal.audit import Promotion, Snapshot
 from portal.deploy.service import plan_environment
+from portal.environments.config import Notice
 from portal.errors import PortalError
 from portal.events import EventSink, no_events
 from portal.promotion.identity import Identity
-from portal.promotion.service import APPROVED, AWAITING_APPROVAL, Promotions
+from portal.promotion.notifications import notify
+from portal.promotion.service import APPROVED, AWAITING_APPROVAL, FAILED, Promotions
 from portal.promotion.snapshot import snapshot_of
 
 if TYPE_CHECKING:
@@ -108,6 +110,8 @@ def submit(
         planned=prepared.planned,
         expected_plan_hash=prepared.plan.hash,
     )
+    if promotion.status == AWAITING_APPROVAL:
+        notify(promotions, Notice.APPROVAL_NEEDED, promotion)
     return promotion
 
 
@@ -176,13 +180,17 @@ def rollback(promotions: Promotions, environment: str, identity: Identity, *, si
 def _run(
     promotions: Promotions, promotion_id: str, identity: Identity, sink: EventSink, planned: PlannedEnvironment | None
 ) -> Outcome:
+    before = promotions.store.promotion(promotion_id)
     try:
         done = promotions.run(promotion_id, identity, sink=sink, planned=planned)
     except PortalError as error:
         after = promotions.store.promotion(promotion_id)
         if after is None:
             raise
+        if after.status == FAILED and (before is None or after.version != before.version):
+            notify(promotions, Notice.PROMOTION_FAILED, after, outcome=str(error))  # this run failed
         return Outcome(after, error)
+    notify(promotions, Notice.PROMOTION_SUCCEEDED, done, outcome=outcome_text(promotions, done.id))
     return Outcome(done)
 
 
