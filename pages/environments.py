@@ -23,10 +23,13 @@ except PortalError as error:
 
 st.caption(
     "In promotion order. A snapshot reaches an environment after it succeeded in the one before; "
-    "— means nothing was promoted there yet. *approvals*: how many a promotion there needs."
+    "— means nothing was promoted there yet. *approvals*: how many a promotion there needs; *releases*: when its "
+    "release windows let promotions run."
 )
 st.dataframe([row.as_table_row() for row in rows], hide_index=True, width="stretch")
 for row in rows:
+    if row.line_stopped:
+        st.error(f"**{row.environment}**: {literal(row.line_stopped)}", icon=":material/front_hand:")
     if row.ended_badly and row.last_error:
         st.warning(
             f"**{row.environment}**: the last promotion ({row.last_promotion_id}) {row.last_status}: "

@@ -7,7 +7,7 @@ from typing import Any
 
 from portal.audit import Promotion
 from portal.audit.vocabulary import PromotionStatus
-from portal.promotion.service import AWAITING_APPROVAL, Promotions
+from portal.promotion.service import ALL_ENVIRONMENTS, AWAITING_APPROVAL, Promotions
 from ui.common import short, when
 
 # --- the environment matrix ------------------------------------------------------------------------------------
@@ -26,6 +26,8 @@ class EnvironmentRow:
     last_status: str | None
     last_error: str | None
     running: str | None  # the promotion running there now, if any
+    releases: str = "any time"  # the release windows now, in words
+    line_stopped: str | None = None  # who stopped the line there, and why
 
     @property
     def ended_badly(self) -> bool:
@@ -46,6 +48,7 @@ class EnvironmentRow:
             "last promotion": (f"{self.last_status} ({self.last_promotion_id})" if self.last_promotion_id else "")
             + (f"; {self.running} running" if self.running not in (None, self.last_promotion_id) else ""),
             "approvals": self.approvals_required,  # needed there; what waits is listed below the matrix
+            "releases": "line stopped" if self.line_stopped else self.releases,
         }
 
 
@@ -71,6 +74,8 @@ def environment_rows(promotions: Promotions) -> list[EnvironmentRow]:
                 last_status=last.status if last else None,
                 last_error=last.error if last else None,
                 running=status.running.id if status.running else None,
+                releases=releases_text(promotions, status.environment),
+                line_stopped=_line_stopped(promotions, status.environment),
             )
         )
     return rows
@@ -79,3 +84,24 @@ def environment_rows(promotions: Promotions) -> list[EnvironmentRow]:
 def waiting_promotions(promotions: Promotions, *, limit: int = 50) -> list[Promotion]:
     """Promotions awaiting approval, newest first."""
     return promotions.store.promotions(statuses=[AWAITING_APPROVAL], limit=limit)
+
+
+def releases_text(promotions: Promotions, environment: str) -> str:
+    """The release windows now, in words: "any time", "open now", or when they next open (in their time zone)."""
+    windows = promotions.main_config().environment(environment).windows
+    if windows is None:
+        return "any time"
+    state = promotions.window_state(environment)
+    if state.open:
+        return "open now"
+    if state.next_open is None:
+        return "closed (no window opens within 400 days)"
+    return f"closed; opens {state.next_open.strftime('%Y-%m-%d %H:%M')} {windows.time_zone}"
+
+
+def _line_stopped(promotions: Promotions, environment: str) -> str | None:
+    stopped = promotions.line_stop(environment)
+    if stopped is None:
+        return None
+    scope = "every environment" if stopped.environment == ALL_ENVIRONMENTS else environment
+    return f"{stopped.actor} stopped the line for {scope} at {when(stopped.at)}: {stopped.summary}"

@@ -157,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from portal import params_cli
 
             return params_cli.rules(args)
-        if args.command in ("promote", "approve", "reject", "rollback", "status", "audit"):
+        if args.command in ("promote", "approve", "reject", "rollback", "line", "status", "audit"):
             from portal import promotion_cli
 
             return promotion_cli.run(args)

@@ -158,6 +158,8 @@ class ErrorCode(StrEnum):
     ALREADY_VOTED = "ALREADY_VOTED"
     REASON = "REASON"  # a rejection needs a reason
     LOCKED = "LOCKED"  # another promotion holds the environment's lock
+    LINE_STOPPED = "LINE_STOPPED"  # an admin stopped the line for the environment (or all)
+    OUTSIDE_WINDOW = "OUTSIDE_WINDOW"  # outside the environment's release windows
     LOCK_CONTENDED = "LOCK_CONTENDED"
     LOCK_LOST = "LOCK_LOST"
     ROLLBACK = "ROLLBACK"  # nothing to roll back from or to

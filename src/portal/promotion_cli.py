@@ -11,8 +11,10 @@ from pathlib import Path
 from portal.audit.vocabulary import PromotionStatus
 from portal.errors import ErrorCode, PortalError
 from portal.events import PrintSink
+from portal.promotion.service import ALL_ENVIRONMENTS
 from portal.usecases import promotions as flow
 
+OVERRIDE_HELP = "admins: promote outside the release windows or past a stopped line, with this reason on record"
 # Exit codes of the promotion commands.
 DONE, FAILED, WAITING = 0, 1, 3
 
@@ -30,6 +32,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         help="admins: promote although the snapshot has not succeeded in the "
         "previous environment (hotfix), with this reason on record",
     )
+    promote.add_argument("--override-reason", help=OVERRIDE_HELP)
     _common(promote, ref=True)
 
     approve = commands.add_parser(
@@ -47,7 +50,19 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     rollback = commands.add_parser("rollback", help="promote ENV's previous successful snapshot again")
     rollback.add_argument("env", metavar="ENV")
     rollback.add_argument("--yes", action="store_true", help="do not ask")
+    rollback.add_argument("--override-reason", help=OVERRIDE_HELP)
     _common(rollback)
+
+    line = commands.add_parser("line", help="admins: stop all promotions to ENV (or all) with a reason, or restart")
+    line_commands = line.add_subparsers(dest="line_command", required=True)
+    stop = line_commands.add_parser("stop", help="stop the line: no promotion starts until it is restarted")
+    stop.add_argument("env", metavar="ENV|all")
+    stop.add_argument("--reason", required=True)
+    _common(stop)
+    restart = line_commands.add_parser("restart", help="restart the line")
+    restart.add_argument("env", metavar="ENV|all")
+    restart.add_argument("--reason", default="")
+    _common(restart)
 
     status = commands.add_parser("status", help="which snapshot is in which environment; what waits for approval")
     status.add_argument("--json", action="store_true")
@@ -119,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
             return DONE
         if args.command == "rollback":
             return _rollback(promotions, identity, args)
+        if args.command == "line":
+            return _line(promotions, identity, args)
     finally:
         promotions.close()
     raise AssertionError(args.command)
@@ -128,6 +145,8 @@ def _identity(promotions, args: argparse.Namespace):
     from portal.promotion.cli_identity import identity_for_cli
 
     environment = getattr(args, "env", None)
+    if environment == "all":  # `portal line … all`: every environment's targets say who it is
+        environment = None
     if environment is None and getattr(args, "promotion_id", None):
         found = promotions.store.promotion(args.promotion_id)
         environment = found.environment if found else None
@@ -143,7 +162,14 @@ def _promote(promotions, identity, args: argparse.Namespace) -> int:
         return FAILED
     return _report(
         promotions,
-        flow.start(promotions, prepared, identity, skip_reason=args.skip_reason, sink=PrintSink()),
+        flow.start(
+            promotions,
+            prepared,
+            identity,
+            skip_reason=args.skip_reason,
+            override_reason=args.override_reason,
+            sink=PrintSink(),
+        ),
         requested=True,
     )
 
@@ -160,7 +186,19 @@ def _rollback(promotions, identity, args: argparse.Namespace) -> int:
     print_plan(prepared.plan)
     if not _confirm(args.yes, f"Roll {args.env} back?"):
         return FAILED  # declined: nothing is recorded
-    return _report(promotions, flow.start(promotions, prepared, identity, sink=PrintSink()), requested=True)
+    outcome = flow.start(promotions, prepared, identity, override_reason=args.override_reason, sink=PrintSink())
+    return _report(promotions, outcome, requested=True)
+
+
+def _line(promotions, identity, args: argparse.Namespace) -> int:
+    scope = ALL_ENVIRONMENTS if args.env == "all" else args.env
+    if args.line_command == "stop":
+        promotions.stop_line(scope, identity, args.reason)
+        print(f"the line is stopped for {args.env}: {args.reason}")
+    else:
+        promotions.restart_line(scope, identity, args.reason)
+        print(f"the line is restarted for {args.env}")
+    return DONE
 
 
 def _report(promotions, outcome: flow.Outcome, *, requested: bool = False) -> int:
@@ -178,6 +216,9 @@ def _report(promotions, outcome: flow.Outcome, *, requested: bool = False) -> in
         if promotion.status == PromotionStatus.FAILED:
             print(f"promotion {promotion.id} failed; promote again to converge", file=sys.stderr)
         return FAILED
+    if outcome.held is not None:
+        print(f"promotion {promotion.id} is approved and held: {outcome.held}")
+        return WAITING
     if outcome.waiting:
         return _waiting(promotions, promotion)
     finished = promotions.store.events(promotion_id=promotion.id, kind="promotion finished", limit=1)

@@ -47,3 +47,6 @@ class EventKind(StrEnum):
     ANCHOR_FAILED = "anchor failed"
     NOTIFICATION_SENT = "notification sent"  # data: {"channel", "notice"}; never the channel's address
     NOTIFICATION_FAILED = "notification failed"
+    LINE_STOPPED = "line stopped"  # environment: the one stopped, or "*" for all; summary: the reason
+    LINE_RESTARTED = "line restarted"
+    ACTION_OVERRIDDEN = "action overridden"  # an admin promoted past a closed window or a stopped line

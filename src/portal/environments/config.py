@@ -10,6 +10,7 @@ import io
 import re
 from enum import StrEnum
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -23,6 +24,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from portal.environments.repository import RepoSnapshot
+from portal.environments.windows import parse_rule
 from portal.errors import ErrorCode, Finding, FindingsError, Place, PortalError
 from portal.safe_json import NestingError, check_depth, check_text_depth
 from portal.secret_sources import ENVIRONMENT_VARIABLE_NAME
@@ -116,12 +118,49 @@ class DeploySettings(_Strict):
     trigger_downtime_seconds: int = Field(default=300, ge=10, le=86400)
 
 
+class Window(_Strict):
+    # An RFC 5545 recurrence rule's parts, e.g. FREQ=WEEKLY;BYDAY=MO,TU,WE,TH;BYHOUR=9;BYMINUTE=0
+    rule: str = Field(min_length=1)
+    duration_minutes: int = Field(ge=1, le=31 * 24 * 60)
+
+
+class Windows(_Strict):
+    # The windows' wall clock (an IANA zone, e.g. Europe/Amsterdam).
+    time_zone: str = "UTC"
+    allow: list[Window] = []
+    deny: list[Window] = []
+    # A request outside the windows: recorded and run once a window opens ("wait"), or refused ("refuse").
+    outside: Literal["wait", "refuse"] = "wait"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone (an IANA name such as Europe/Amsterdam)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _rules(self) -> Windows:
+        for kind, windows in (("allow", self.allow), ("deny", self.deny)):
+            for index, window in enumerate(windows):
+                try:
+                    parse_rule(window.rule, self.time_zone)
+                except ValueError as error:
+                    raise ValueError(
+                        f"{kind}[{index}].rule {window.rule!r} is not a recurrence rule: {error}"
+                    ) from None
+        return self
+
+
 class Environment(_Strict):
     name: str = Field(pattern=ENVIRONMENT_NAME)
     data_factory: DataFactoryTarget
     databricks: DatabricksTarget | None = None
     protection: Protection = Protection()
     deploy: DeploySettings = DeploySettings()
+    windows: Windows | None = None
     # ARM deployment parameter file (the format of ARMTemplateParametersForFactory.json), repository-relative.
     parameters_file: str | None = None
     # Secure parameters read from an environment variable at deploy time: parameter name → variable name.

@@ -20,6 +20,8 @@ class Action(StrEnum):
     REJECT = "reject"
     SKIP = "skip"  # skipping the order of environments (hotfix)
     RUN = "run"  # running an approved promotion: a promoter's or an approver's
+    OVERRIDE = "override"  # promoting outside the release windows or past a stopped line, with a reason
+    STOP_LINE = "stop the line"  # stopping (or restarting) all promotions to an environment
 
 
 # What each action needs; admin may do everything.
@@ -32,9 +34,15 @@ ACTION_ROLES: dict[Action, tuple[Role, ...]] = {
     Action.REJECT: (Role.APPROVER,),
     Action.SKIP: (),  # admins only
     Action.RUN: (Role.PROMOTER, Role.APPROVER),
+    Action.OVERRIDE: (),  # admins only
+    Action.STOP_LINE: (),  # admins only
 }
 
-VERBS = {Action.ROLLBACK: "roll back", Action.SKIP: "skip the order"}  # how an action reads in a sentence
+VERBS = {
+    Action.ROLLBACK: "roll back",
+    Action.SKIP: "skip the order",
+    Action.OVERRIDE: "override the release windows or a stopped line",
+}  # how an action reads in a sentence
 
 
 def verb(action: Action) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portal.audit import (
+    AuditEvent,
     AuditStore,
     NewEvent,
     Promotion,
@@ -32,6 +33,7 @@ from portal.audit.store import Approval
 from portal.audit.vocabulary import Decision, EventKind, PromotionStatus
 from portal.environments.render import shown
 from portal.environments.trusted import trusted_config, trusted_main
+from portal.environments.windows import WindowState, state_at
 from portal.errors import ErrorCode, PortalError
 from portal.events import Event, EventSink, no_events
 from portal.promotion.access import Action, Forbidden, allowed, require, who_may
@@ -44,6 +46,8 @@ if TYPE_CHECKING:
     from portal.environments.config import PortalConfig
     from portal.environments.workspace import MappingWorkspace
 
+# The scope of a stopped line that holds every environment.
+ALL_ENVIRONMENTS = "*"
 AWAITING_APPROVAL = PromotionStatus.AWAITING_APPROVAL
 APPROVED = PromotionStatus.APPROVED
 RUNNING = PromotionStatus.RUNNING
@@ -219,15 +223,28 @@ class Promotions:
         sink: EventSink = no_events,
         planned: PlannedEnvironment | None = None,
         expected_plan_hash: str | None = None,
+        override_reason: str | None = None,
     ) -> tuple[Promotion, PlannedEnvironment]:
         """Ask for a snapshot (the main branch, or `ref`) to be promoted to `environment`; returns the promotion
         (approved at once where no approval is needed) and the plan that was recorded. With `expected_plan_hash`
-        (the plan a person was shown), a different plan is refused rather than recorded."""
+        (the plan a person was shown), a different plan is refused rather than recorded. A stopped line refuses
+        the request, and so does a closed release window where the environment says `outside: refuse`, unless an
+        admin gives `override_reason`."""
         from portal.deploy.service import plan_environment
 
         rules = self.main_config()
         env = rules.environment(environment)
-        self._check(rules, identity, Action.ROLLBACK if rollback else Action.PROMOTE, environment)
+        action = Action.ROLLBACK if rollback else Action.PROMOTE
+        self._check(rules, identity, action, environment)
+        windows = env.windows
+        self._gate(
+            rules,
+            identity,
+            environment,
+            action,
+            override_reason,
+            windows_apply=windows is not None and windows.outside == "refuse",
+        )
         workspace = self.workspace_at(ref)
         content = snapshot_of(workspace)
         if rollback:
@@ -407,6 +424,96 @@ class Promotions:
             )
         return digests
 
+    # -- release windows and the stopped line ----------------------------------------------------------------
+
+    def window_state(self, environment: str) -> WindowState:
+        """Whether the environment's release windows are open now, and when they next open."""
+        return state_at(self.main_config().environment(environment).windows)
+
+    def line_stop(self, environment: str) -> AuditEvent | None:
+        """The event that stopped the line for `environment` (or for all, "*"), while it stands."""
+        for scope in (environment, ALL_ENVIRONMENTS):
+            stopped = self.store.events(kind=EventKind.LINE_STOPPED, environment=scope, limit=1)
+            restarted = self.store.events(kind=EventKind.LINE_RESTARTED, environment=scope, limit=1)
+            if stopped and (not restarted or restarted[0].seq < stopped[0].seq):
+                return stopped[0]
+        return None
+
+    def stop_line(self, scope: str, identity: Identity, reason: str) -> None:
+        """Stop all promotions to `scope` (an environment, or "*" for all) until restarted; running ones finish."""
+        self._line(EventKind.LINE_STOPPED, scope, identity, reason)
+
+    def restart_line(self, scope: str, identity: Identity, reason: str = "") -> None:
+        self._line(EventKind.LINE_RESTARTED, scope, identity, reason or "restarted")
+
+    def _line(self, kind: EventKind, scope: str, identity: Identity, reason: str) -> None:
+        rules = self.main_config()
+        if scope != ALL_ENVIRONMENTS:
+            rules.environment(scope)  # an unknown environment is named
+        self._check(rules, identity, Action.STOP_LINE, scope)
+        if kind is EventKind.LINE_STOPPED and not reason.strip():
+            raise PortalError(f"environment {scope}", "stopping the line needs a reason", code=ErrorCode.REASON)
+        self.store.append(
+            NewEvent(
+                kind=kind,
+                actor=identity.name,
+                actor_verified=identity.verified,
+                environment=scope,
+                summary=reason.strip()[:300],
+                data={"reason": reason.strip()},
+            )
+        )
+
+    def _gate(
+        self,
+        rules: PortalConfig,
+        identity: Identity,
+        environment: str,
+        action: Action,
+        override_reason: str | None,
+        *,
+        windows_apply: bool,
+        promotion: Promotion | None = None,
+    ) -> None:
+        """Refuse what a stopped line, or a closed release window (where it applies), forbids; an admin's written
+        override lets it through, on record."""
+        problems = []
+        stopped = self.line_stop(environment)
+        if stopped is not None:
+            problems.append(
+                PortalError(
+                    f"environment {environment}",
+                    f"the line is stopped ({stopped.actor}: {stopped.summary})",
+                    hint="an admin restarts it (portal line restart), or overrides with a written reason",
+                    code=ErrorCode.LINE_STOPPED,
+                )
+            )
+        state = state_at(rules.environment(environment).windows)
+        if windows_apply and not state.open:
+            opens = f"; it next opens {state.next_open.isoformat(timespec='minutes')}" if state.next_open else ""
+            problems.append(
+                PortalError(
+                    f"environment {environment}",
+                    f"is outside its release windows: {state.why}{opens}",
+                    hint="wait for the window (an approved promotion stays approved), or an admin overrides with a "
+                    "written reason",
+                    code=ErrorCode.OUTSIDE_WINDOW,
+                )
+            )
+        if not problems:
+            return
+        if override_reason is None or not override_reason.strip():
+            raise self._refuse(identity, problems[0], environment=environment, promotion=promotion, action=action)
+        self._check(rules, identity, Action.OVERRIDE, environment)
+        self._record(
+            EventKind.ACTION_OVERRIDDEN,
+            identity,
+            environment=environment,
+            promotion=promotion,
+            summary=f"{action}: {override_reason.strip()}"[:300],
+            data={"action": action, "reason": override_reason.strip(), "overrode": [str(p.code) for p in problems]},
+        )
+
     # -- approvals --------------------------------------------------------------------------------------------
 
     def _promotion(self, promotion_id: str) -> Promotion:
@@ -537,8 +644,11 @@ class Promotions:
         *,
         sink: EventSink = no_events,
         planned: PlannedEnvironment | None = None,
+        override_reason: str | None = None,
     ) -> Promotion:
-        """Carry out an approved promotion under its environment's lock; every step goes to the audit trail."""
+        """Carry out an approved promotion under its environment's lock; every step goes to the audit trail. Outside
+        the release windows or with the line stopped it is refused (it stays approved), unless an admin gives
+        `override_reason`."""
         from portal.deploy.service import apply_environment, plan_environment
 
         rules = self.main_config()
@@ -556,6 +666,7 @@ class Promotions:
         stale = self.superseded_by(promotion)
         if stale is not None:
             raise self._expire(promotion, identity, stale)
+        self._gate(rules, identity, environment, Action.RUN, override_reason, windows_apply=True, promotion=promotion)
         if promotion.approvals_required:
             valid = self.valid_approvals(promotion, rules)
             if len(valid) < promotion.approvals_required:

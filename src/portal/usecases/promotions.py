@@ -61,6 +61,7 @@ class Outcome:
 
     promotion: Promotion
     error: PortalError | None = None
+    held: str | None = None  # approved, and held until the release windows open: why
 
     @property
     def waiting(self) -> bool:
@@ -97,7 +98,12 @@ def prepare_rollback(promotions: Promotions, environment: str, *, sink: EventSin
 
 
 def submit(
-    promotions: Promotions, prepared: PreparedPromotion, identity: Identity, *, skip_reason: str | None = None
+    promotions: Promotions,
+    prepared: PreparedPromotion,
+    identity: Identity,
+    *,
+    skip_reason: str | None = None,
+    override_reason: str | None = None,
 ) -> Promotion:
     """Record the request for the prepared plan (approved at once where the environment needs no approval).
     Never runs anything."""
@@ -109,6 +115,7 @@ def submit(
         rollback=prepared.rollback,
         planned=prepared.planned,
         expected_plan_hash=prepared.plan.hash,
+        override_reason=override_reason,
     )
     if promotion.status == AWAITING_APPROVAL:
         notify(promotions, Notice.APPROVAL_NEEDED, promotion)
@@ -122,10 +129,11 @@ def run(
     *,
     sink: EventSink = no_events,
     planned: PlannedEnvironment | None = None,
+    override_reason: str | None = None,
 ) -> Outcome:
     """Run a promotion under its environment's lock. A failed or refused run is recorded and returned as the
     outcome's error."""
-    return _run(promotions, promotion_id, identity, sink, planned)
+    return _run(promotions, promotion_id, identity, sink, planned, override_reason)
 
 
 def start(
@@ -134,13 +142,18 @@ def start(
     identity: Identity,
     *,
     skip_reason: str | None = None,
+    override_reason: str | None = None,
     sink: EventSink = no_events,
 ) -> Outcome:
-    """Submit, and run at once where no approval is needed (with the plan that was shown)."""
-    promotion = submit(promotions, prepared, identity, skip_reason=skip_reason)
+    """Submit, and run at once where no approval is needed (with the plan that was shown); outside the release
+    windows the approved request is held until they open (unless an admin overrides)."""
+    promotion = submit(promotions, prepared, identity, skip_reason=skip_reason, override_reason=override_reason)
     if promotion.status != APPROVED:
         return Outcome(promotion)
-    return _run(promotions, promotion.id, identity, sink, prepared.planned)
+    held = _held(promotions, promotion, override_reason)
+    if held is not None:
+        return Outcome(promotion, held=held)
+    return _run(promotions, promotion.id, identity, sink, prepared.planned, override_reason)
 
 
 def approve(
@@ -150,6 +163,9 @@ def approve(
     promotion = promotions.approve(promotion_id, identity, comment)
     if promotion.status != APPROVED:
         return Outcome(promotion)
+    held = _held(promotions, promotion, None)
+    if held is not None:
+        return Outcome(promotion, held=held)
     return _run(promotions, promotion.id, identity, sink, None)
 
 
@@ -177,12 +193,29 @@ def rollback(promotions: Promotions, environment: str, identity: Identity, *, si
     return start(promotions, prepared, identity, sink=sink).raise_for_error()
 
 
+def _held(promotions: Promotions, promotion: Promotion, override_reason: str | None) -> str | None:
+    """Why an approved promotion waits instead of running now: its environment's release windows are closed (the
+    request was recorded; it runs once they open). None: it may run (or an override was given)."""
+    if override_reason and override_reason.strip():
+        return None
+    state = promotions.window_state(promotion.environment)
+    if state.open:
+        return None
+    opens = f"; it runs once they open ({state.next_open.isoformat(timespec='minutes')})" if state.next_open else ""
+    return f"{promotion.environment} is outside its release windows: {state.why}{opens}"
+
+
 def _run(
-    promotions: Promotions, promotion_id: str, identity: Identity, sink: EventSink, planned: PlannedEnvironment | None
+    promotions: Promotions,
+    promotion_id: str,
+    identity: Identity,
+    sink: EventSink,
+    planned: PlannedEnvironment | None,
+    override_reason: str | None = None,
 ) -> Outcome:
     before = promotions.store.promotion(promotion_id)
     try:
-        done = promotions.run(promotion_id, identity, sink=sink, planned=planned)
+        done = promotions.run(promotion_id, identity, sink=sink, planned=planned, override_reason=override_reason)
     except PortalError as error:
         after = promotions.store.promotion(promotion_id)
         if after is None:
