@@ -76,6 +76,9 @@ def _carry_out(title: str, action) -> None:
     if outcome.error is not None:
         box.update(label=f"{noun} {promotion.id} failed", state="error")
         _flash("error", common.error_text(outcome.error), promotion.id, progress.lines())
+    elif outcome.held is not None:
+        box.update(label=f"{noun} {promotion.id} is held", state="complete", expanded=False)
+        _flash("info", f"{noun} {promotion.id} is approved and held: {literal(outcome.held)}", promotion.id)
     elif outcome.waiting:
         box.update(label=f"{noun} {promotion.id} waits for approval", state="complete", expanded=False)
         valid = len(promotions.valid_approvals(promotion))

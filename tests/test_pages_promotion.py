@@ -23,6 +23,7 @@ from portal.promotion.identity import Identity, from_claims
 from portal.promotion.service import AWAITING_APPROVAL, REJECTED, SUCCEEDED, Promotions
 from portal.usecases import promotions as flow
 from portal.usecases.demo import create_demo
+from tests.mapping_repo import commit_all
 from ui import environments as environment_view, promote as promote_view
 from ui.common import when
 
@@ -508,3 +509,25 @@ def test_snapshot_choices_start_with_the_main_branch(demo, core):
     assert choices[0].ref is None and choices[0].label.startswith("main (main branch)")
     assert any(c.ref == "params/test-change" for c in choices)
     assert any(c.ref == repo.head.commit.hexsha for c in choices)
+
+
+def test_a_request_outside_the_release_windows_is_held_and_says_so(demo, core):
+    config = demo / "portal.yaml"
+    text = config.read_text()
+    closed = "    windows:\n      deny:\n        - rule: FREQ=DAILY\n          duration_minutes: 1440\n"
+    assert "  - name: test\n" in text
+    config.write_text(text.replace("  - name: test\n", "  - name: test\n" + closed, 1))
+    commit_all(demo, "test takes no promotions")
+    flow.promote(core, "dev", DANA)  # the new snapshot reaches test only after dev
+    at = app("pages/promote.py")
+    plan(at, "test")
+    at.button(key="request").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not texts(at.error), texts(at.error)
+    (held,) = core.store.promotions(environment="test", limit=1)
+    assert held.status == "approved"  # recorded, not run
+    assert any(f"{held.id} is approved and held" in i and "outside its release windows" in i for i in texts(at.info))
+    at.switch_page("pages/environments.py").run()
+    matrix = at.dataframe[0].value.set_index("environment")
+    assert matrix.loc["test", "releases"] == "closed (no window opens within 400 days)"
+    assert matrix.loc["dev", "releases"] == "any time"
