@@ -4,6 +4,7 @@ and all of it is in the audit trail."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -158,3 +159,20 @@ def test_the_environments_page_says_when_releases_run_and_who_stopped_the_line(r
     assert rows["test"].line_stopped is not None
     assert rows["test"].line_stopped.startswith(f"{ADMIN.name} stopped the line for test at ")
     assert rows["test"].line_stopped.endswith(": the test database is being restored")
+
+
+def test_portal_status_says_when_releases_run_and_who_stopped_the_line(
+    repo: Path, promotions: Promotions, capsys: pytest.CaptureFixture[str]
+):
+    closed_dev(repo, "wait")
+    promotions.stop_line("test", ADMIN, "restoring the test database")
+    assert main(["status", "--repo", str(repo), "--json"]) == 0
+    rows = {row["environment"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["dev"]["releases"] == "closed (no window opens within 400 days)" and rows["dev"]["lineStopped"] is None
+    assert rows["test"]["lineStopped"]["by"] == ADMIN.name
+    assert rows["test"]["lineStopped"]["reason"] == "restoring the test database"
+    assert rows["prod"]["releases"] == "any time"
+    assert main(["status", "--repo", str(repo)]) == 0
+    out = capsys.readouterr().out
+    assert "  releases: closed (no window opens within 400 days)" in out
+    assert f"  releases: line stopped for test by {ADMIN.name} at " in out

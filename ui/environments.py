@@ -7,7 +7,8 @@ from typing import Any
 
 from portal.audit import Promotion
 from portal.audit.vocabulary import PromotionStatus
-from portal.promotion.service import ALL_ENVIRONMENTS, AWAITING_APPROVAL, Promotions
+from portal.promotion.service import AWAITING_APPROVAL, Promotions
+from portal.usecases import promotions as flow
 from ui.common import short, when
 
 # --- the environment matrix ------------------------------------------------------------------------------------
@@ -74,8 +75,8 @@ def environment_rows(promotions: Promotions) -> list[EnvironmentRow]:
                 last_status=last.status if last else None,
                 last_error=last.error if last else None,
                 running=status.running.id if status.running else None,
-                releases=releases_text(promotions, status.environment),
-                line_stopped=_line_stopped(promotions, status.environment),
+                releases=flow.releases_text(promotions, status.environment),
+                line_stopped=_stop_text(flow.line_stop(promotions, status.environment)),
             )
         )
     return rows
@@ -86,22 +87,5 @@ def waiting_promotions(promotions: Promotions, *, limit: int = 50) -> list[Promo
     return promotions.store.promotions(statuses=[AWAITING_APPROVAL], limit=limit)
 
 
-def releases_text(promotions: Promotions, environment: str) -> str:
-    """The release windows now, in words: "any time", "open now", or when they next open (in their time zone)."""
-    windows = promotions.main_config().environment(environment).windows
-    if windows is None:
-        return "any time"
-    state = promotions.window_state(environment)
-    if state.open:
-        return "open now"
-    if state.next_open is None:
-        return "closed (no window opens within 400 days)"
-    return f"closed; opens {state.next_open.strftime('%Y-%m-%d %H:%M')} {windows.time_zone}"
-
-
-def _line_stopped(promotions: Promotions, environment: str) -> str | None:
-    stopped = promotions.line_stop(environment)
-    if stopped is None:
-        return None
-    scope = "every environment" if stopped.environment == ALL_ENVIRONMENTS else environment
-    return f"{stopped.actor} stopped the line for {scope} at {when(stopped.at)}: {stopped.summary}"
+def _stop_text(stop: flow.LineStop | None) -> str | None:
+    return f"{stop.actor} stopped the line for {stop.scope} at {when(stop.at)}: {stop.reason}" if stop else None

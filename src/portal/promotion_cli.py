@@ -264,6 +264,8 @@ def _status(promotions, args: argparse.Namespace) -> int:
                         "finished": r.current.finished_at if r.current else None,
                         "running": r.running.id if r.running else None,
                         "waiting": [p.id for p in r.waiting],
+                        "releases": flow.releases_text(promotions, r.environment),
+                        "lineStopped": _stop_json(flow.line_stop(promotions, r.environment)),
                     }
                     for r in rows
                 ],
@@ -279,6 +281,11 @@ def _status(promotions, args: argparse.Namespace) -> int:
             else "nothing yet"
         )
         print(f"{r.environment}: {where}")
+        stop = flow.line_stop(promotions, r.environment)
+        if stop is not None:
+            print(f"  releases: line stopped for {stop.scope} by {stop.actor} at {stop.at}: {stop.reason}")
+        else:
+            print(f"  releases: {flow.releases_text(promotions, r.environment)}")
         if r.running:
             print(f"  running: {r.running.id} (snapshot {r.running.snapshot_id})")
         for waiting in r.waiting:
@@ -287,6 +294,10 @@ def _status(promotions, args: argparse.Namespace) -> int:
                 f"{waiting.requested_by})"
             )
     return DONE
+
+
+def _stop_json(stop: flow.LineStop | None) -> dict[str, str] | None:
+    return {"by": stop.actor, "scope": stop.scope, "at": stop.at, "reason": stop.reason} if stop else None
 
 
 def _audit(promotions, args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ from portal.errors import PortalError
 from portal.events import EventSink, no_events
 from portal.promotion.identity import Identity
 from portal.promotion.notifications import notify
-from portal.promotion.service import APPROVED, AWAITING_APPROVAL, FAILED, Promotions
+from portal.promotion.service import ALL_ENVIRONMENTS, APPROVED, AWAITING_APPROVAL, FAILED, Promotions
 from portal.promotion.snapshot import snapshot_of
 
 if TYPE_CHECKING:
@@ -260,3 +260,35 @@ def outcome_text(promotions: Promotions, promotion_id: str) -> str:
         return f"promotion {promotion_id} to {promotion.environment} succeeded: {finished[0].summary}"
     text = f"promotion {promotion_id} to {promotion.environment} is {promotion.status}"
     return text + (f": {promotion.error}" if promotion.error else "")
+
+
+def releases_text(promotions: Promotions, environment: str) -> str:
+    """The release windows now, in words: "any time", "open now", or when they next open (in their time zone)."""
+    windows = promotions.main_config().environment(environment).windows
+    if windows is None:
+        return "any time"
+    state = promotions.window_state(environment)
+    if state.open:
+        return "open now"
+    if state.next_open is None:
+        return "closed (no window opens within 400 days)"
+    return f"closed; opens {state.next_open.strftime('%Y-%m-%d %H:%M')} {windows.time_zone}"
+
+
+@dataclass(frozen=True)
+class LineStop:
+    """Who stopped the line for an environment (`scope`: it, or "every environment"), when and why."""
+
+    actor: str
+    scope: str
+    at: str  # ISO-8601, as stored
+    reason: str
+
+
+def line_stop(promotions: Promotions, environment: str) -> LineStop | None:
+    """The stop that holds the environment's line; None while promotions may start there."""
+    stopped = promotions.line_stop(environment)
+    if stopped is None:
+        return None
+    scope = "every environment" if stopped.environment == ALL_ENVIRONMENTS else environment
+    return LineStop(stopped.actor, scope, stopped.at, stopped.summary)
