@@ -148,6 +148,12 @@ class Portal:
         self.page.get_by_role("option", name=option, exact=True).click()
         self.settled()
 
+    def press(self, button) -> None:
+        """Click a button once it is there once: as with select boxes, a rerun keeps the old element for a moment,
+        and a locator that finds two refuses to click."""
+        expect(button).to_have_count(1)
+        button.click()
+
     def cell(self, text: str):
         """A cell of a table (st.dataframe): the grid draws on a canvas, and keeps its cells in a hidden table for
         screen readers."""
@@ -210,7 +216,7 @@ def _journey(portal: Portal, demo: Path) -> None:
     expect(diff).to_contain_text('-            "value": 50')
     expect(diff).to_contain_text('+            "value": 75')
     portal.screenshot("parameters")
-    main.get_by_role("button", name="Save as a commit").click()
+    portal.press(main.get_by_role("button", name="Save as a commit"))
     saved = main.get_by_text(re.compile(r"^Committed \w{10} on branch params/test-\d{8}-\d{6} as Dana"))
     expect(saved).to_be_visible()
     branch = re.search(r"on branch (\S+)", saved.inner_text()).group(1)
@@ -231,11 +237,11 @@ def _journey(portal: Portal, demo: Path) -> None:
     # --- Promote: plan test, request: it runs at once ------------------------------------------------------------
     portal.open("Promote", "Promote")
     portal.choose(main, "Target environment", "test")
-    main.get_by_role("button", name="Plan").click()
+    portal.press(main.get_by_role("button", name="Plan"))
     expect(main.get_by_text(re.compile(r"^Plan \w{12} for test"))).to_be_visible()
     portal.settled()
     expect(main.get_by_role("button", name=re.compile("^Request promotion$"))).to_be_enabled()
-    main.get_by_role("button", name=re.compile("^Request promotion$")).click()
+    portal.press(main.get_by_role("button", name=re.compile("^Request promotion$")))
     done = main.get_by_text(re.compile(r"^promotion \w+ to test succeeded: 28 deployed"))
     expect(done).to_be_visible()
     portal.settled()
@@ -243,17 +249,17 @@ def _journey(portal: Portal, demo: Path) -> None:
     expect(main.get_by_text(re.compile(r"deploy 28/28"))).to_be_visible()
     expect(main.get_by_text(re.compile(r"start triggers 2/2"))).to_be_visible()
 
-    main.get_by_role("button", name="Dismiss").click()
+    portal.press(main.get_by_role("button", name="Dismiss"))
     expect(done).to_have_count(0)
     portal.settled()
 
     # --- Promote: plan prod, request: it waits for an approval ----------------------------------------------------
     portal.choose(main, "Target environment", "prod")
-    main.get_by_role("button", name="Plan").click()
+    portal.press(main.get_by_role("button", name="Plan"))
     expect(main.get_by_text(re.compile(r"^Plan \w{12} for prod"))).to_be_visible()
     portal.settled()
     portal.screenshot("promote-plan")
-    main.get_by_role("button", name=re.compile("^Request promotion$")).click()
+    portal.press(main.get_by_role("button", name=re.compile("^Request promotion$")))
     waiting = main.get_by_text(re.compile(r"^Promotion \w+ of snapshot \w+ to prod waits for approval"))
     expect(waiting).to_be_visible()
     promotion_id = re.match(r"Promotion (\w+)", waiting.inner_text()).group(1)
@@ -274,7 +280,7 @@ def _journey(portal: Portal, demo: Path) -> None:
     portal.open("Promote", "Promote")
     portal.choose(sidebar, "Act as", "Rita, release manager")
     expect(main.get_by_text("You requested this promotion")).to_have_count(0)
-    main.get_by_role("button", name=re.compile("^Approve$")).click()
+    portal.press(main.get_by_role("button", name=re.compile("^Approve$")))
     expect(main.get_by_text(re.compile(rf"^promotion {promotion_id} to prod succeeded: 28 deployed"))).to_be_visible()
     portal.settled()
     expect(main.get_by_text("No promotion waits for approval.")).to_be_visible()
