@@ -1,7 +1,8 @@
-"""The export's rules are ADF's, not the corpus's: no value in src/portal names a corpus entry.
+"""The export's rules are ADF's, not the corpus's: nothing in src/portal names a corpus entry.
 
-Comments and docstrings cite the corpus entry that shows a rule (the evidence); a string in the code that names
-one (a condition on a factory's name, a table keyed by it) would be a rule tuned to that factory. Object names
+A string in the code that names one (a condition on a factory's name, a table keyed by it) would be a rule tuned
+to that factory; comments and docstrings do not name them either (they say what ADF does, and "a corpus factory"
+where an example is the evidence: the golden tests name the entries). Object names
 inside the factories are too ordinary to tell apart ("pipeline1"), so the entries' names are what is checked:
 `owner__repository`, and the repository part alone where it is distinctive.
 """
@@ -9,6 +10,8 @@ inside the factories are too ordinary to tell apart ("pipeline1"), so the entrie
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from pathlib import Path
 
 from tests.corpus import needs_corpus, paired_entries, source_only_entries
@@ -84,3 +87,33 @@ def test_no_data_file_of_the_core_names_a_corpus_entry() -> None:
         if name in p.read_text(encoding="utf-8").lower()
     ]
     assert found == []
+
+
+def _comments_and_docstrings(path: Path) -> list[tuple[int, str]]:
+    source = path.read_text(encoding="utf-8")
+    tree = ast.parse(source, filename=str(path))
+    docstrings = _docstrings(tree)
+    found = [
+        (node.lineno, node.value) for node in ast.walk(tree) if id(node) in docstrings and isinstance(node.value, str)
+    ]
+    comments = tokenize.generate_tokens(io.StringIO(source).readline)
+    return found + [(t.start[0], t.string) for t in comments if t.type == tokenize.COMMENT]
+
+
+def test_no_comment_or_docstring_of_the_core_names_a_corpus_entry() -> None:
+    names = _names()
+    found = [
+        f"{path.relative_to(SRC.parent)}:{line} names {name}"
+        for path in sorted(SRC.rglob("*.py"))
+        for line, text in _comments_and_docstrings(path)
+        for name in names
+        if name in text.lower()
+    ]
+    assert found == []
+
+
+def test_the_comment_check_sees_a_citation(tmp_path: Path) -> None:
+    module = tmp_path / "rule.py"
+    name = paired_entries()[0].name
+    module.write_text(f'"""Cites {name}."""\n\nx = 1  # as {name} shows\n', encoding="utf-8")
+    assert [text for _, text in _comments_and_docstrings(module)] == [f"Cites {name}.", f"# as {name} shows"]

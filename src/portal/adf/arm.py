@@ -311,7 +311,7 @@ def _object_resource(
 def _resource_parameters(body: Mapping[str, Any], made: list[str]) -> tuple[str, ...]:
     """The parameters of a resource in document order, and after them those made for it that a rule then
     replaced: Publish still declares the secure string it added for a secret when a custom rule parameterizes
-    the secret's value again (SureshGopiLaveti__ADFLearning). Most resources get no parameter and are not
+    the secret's value again (a corpus factory). Most resources get no parameter and are not
     scanned."""
     if not made:
         return ()
@@ -324,7 +324,7 @@ def _parameterized_dependencies(
 ) -> None:
     """A rule that parameterizes a reference's `referenceName` (e.g. `connectVia.referenceName: "="`) makes its
     `dependsOn` entry name the parameter, so the deployment waits for the object the environment names
-    (SureshGopiLaveti__ADFLearning). Changes `body["dependsOn"]` in place."""
+    (a corpus factory). Changes `body["dependsOn"]` in place."""
     by_key: dict[tuple[Kind, str], str] = {}
     for ref in object_references(obj):
         if (ref.kind, ref.name) in by_key or ref.pointer is None:

@@ -124,7 +124,7 @@ def _normalised_script(type_props: dict[str, Any], lookup: ObjectLookup) -> dict
 
 def _flowlet_references(type_props: dict[str, Any]) -> dict[str, Any]:
     # A flowlet transformation's data flow reference is written with its (empty) parameters, as every data flow
-    # reference (kromerm__makadfwestus2 dataflow8; the 8 data flows of rameshgurukul__Mappingdataflowsynapse that
+    # reference (a corpus factory dataflow8; the 8 data flows of a corpus factory that
     # use the flowlet FLW_GreenTaxi).
     transformations = type_props.get("transformations")
     if not isinstance(transformations, list):
@@ -142,7 +142,7 @@ def _flowlet_references(type_props: dict[str, Any]) -> dict[str, Any]:
 
 def _wrangling(type_props: dict[str, Any], lookup: ObjectLookup) -> dict[str, Any]:
     # Power Query: the sinks moved to the activities that run the data flow (ExecuteWranglingDataflow `queries`),
-    # so Publish writes the data flow without `sinks`, whether empty or not (kromerm__makadfwestus2 PowerQuery2-4,
+    # so Publish writes the data flow without `sinks`, whether empty or not (a corpus factory PowerQuery2-4,
     # moviesWrangling).
     type_props = {key: value for key, value in type_props.items() if key != "sinks"}
     sources = type_props.get("sources")
@@ -179,7 +179,7 @@ def wrangling_activity_defaults(props: dict[str, Any], lookup: ObjectLookup) -> 
     """An ExecuteWranglingDataflow activity's typeProperties as Publish writes them: the older form
     `sinks: {query: sink}` migrated to `queries: [{queryName, dataflowSinks: [sink]}]`, `staging: {}` after the
     data flow, and the data flow reference's datasetParameters naming the data flow's sources then every query
-    sink (kromerm__makadfwestus2 wranglingpipeline: sinks -> queries; Cloud Data Pipeline 1, Data Cleansing,
+    sink (a corpus factory wranglingpipeline: sinks -> queries; Cloud Data Pipeline 1, Data Cleansing,
     MovieDemo, awpipeline, pqpipe: datasetParameters and staging)."""
     out: dict[str, Any] = {}
     for key, value in props.items():

@@ -4,10 +4,10 @@ ADF Studio re-serializes every object it loads before Publish. A property that t
 "string (or Expression with resultType …)" and that holds a plain string with an expression in it (it starts with
 '@', or holds a '@{…}' interpolation) comes out in the Expression form. Seen in the corpus:
 
-- dataset location fileName / fileSystem ("@pipeline()…", "@dataset()…"): KenshoHigashi__labs-adf DelimitedText3,
-  rmusti__azuredatafactory;
-- Copy source storeSettings.wildcardFileName "@item().name": kromerm__makadfwestus2 pipeline1;
-- Azure Data Explorer command with '@{activity(…)…}' inside: rmusti__azuredatafactory ADXIngestAppTables_seqnum.
+- dataset location fileName / fileSystem ("@pipeline()…", "@dataset()…"): a corpus factory DelimitedText3,
+  a corpus factory;
+- Copy source storeSettings.wildcardFileName "@item().name": a corpus factory pipeline1;
+- Azure Data Explorer command with '@{activity(…)…}' inside: a corpus factory ADXIngestAppTables_seqnum.
 
 Which properties those are comes from the azure-mgmt-datafactory SDK models (the REST spec's entityTypes), not from
 names: `expression-types.json` holds, per model, the JSON names of its Expression-typed properties and of its nested
@@ -17,8 +17,8 @@ takes longer to import than a whole export of a mid-sized factory.
 
 Free-form values are left alone: reference parameters, Web activity `body` objects, headers dictionaries, anything
 typed as a plain object. So are the linked services' own properties: ADF keeps a parameterized linked service's
-"@{linkedService().x}" as a plain string (SureshGopiLaveti__ADFLearning AzureBlobFS url, praful-potphode__adf19july2024
-SqlServer server/database/userName, gitpuru__training RestService url); in a linked service only Key Vault secret
+"@{linkedService().x}" as a plain string (a corpus factory AzureBlobFS url, a corpus factory
+SqlServer server/database/userName, a corpus factory RestService url); in a linked service only Key Vault secret
 references are re-serialized (`secretName`, `secretVersion`).
 """
 
@@ -50,8 +50,8 @@ ROOT_MODELS: Mapping[str, str] = {
 # In a linked service only these models' Expression-typed properties are re-serialized (see the module docstring).
 LINKED_SERVICE_EXPRESSION_MODELS = frozenset({"AzureKeyVaultSecretReference"})
 # Models whose Expression-typed properties the Studio keeps as written: an activity's user properties stay plain
-# strings (kromerm__makadfwestus2 MetadataDrivenCopyTask_9rl_BottomLevel, PramodatMicrosoft__adf-test-repo Test-01,
-# NrgFly__ADF-CICD ADF_SQL_pl: "@{…}" / "@concat(…)" values unchanged in ARM). The table leaves them out.
+# strings (a corpus factory MetadataDrivenCopyTask_9rl_BottomLevel, a corpus factory Test-01,
+# a corpus factory ADF_SQL_pl: "@{…}" / "@concat(…)" values unchanged in ARM). The table leaves them out.
 KEPT_AS_WRITTEN_MODELS = frozenset({"UserProperty"})
 
 

@@ -5,22 +5,22 @@ real Publish output (shared/adf-corpus; the entry named is evidence, not a condi
 
 - `properties` always come in ADF Studio's order: description, parameters, annotations, type, typeProperties,
   connectVia. Git files written by other tools (Synapse workspaces, hand-written JSON) often have another order;
-  Publish re-serializes them (AdarshSingh04__CMS AzureSynapseArtifacts, SeeyaXi__ADFRepo Snowflake,
-  rameshgurukul__Mappingdataflowsynapse, pmcmorrow-insight__test-datafactory-git, Ludwinic1__adf-showcase).
+  Publish re-serializes them (a corpus factory AzureSynapseArtifacts, a corpus factory Snowflake,
+  a corpus factory, a corpus factory, a corpus factory).
 - Connectors whose form ADF Studio rebuilds on load get their typeProperties in the form's order
   (STUDIO_TYPE_PROPERTY_ORDER): AzureBlobFS url, azureCloudType, tenant, servicePrincipalId, credential type,
-  credential (AdarshSingh04__CMS, a Synapse-written service-principal linked service; the ADF-Studio-written
-  ones of _source_only/Tonilifter__dap-core-datafactory already have this order). Properties the form does not
+  credential (a corpus factory, a Synapse-written service-principal linked service; the ADF-Studio-written
+  ones of _source_only/a corpus factory already have this order). Properties the form does not
   know (subscriptionId, resourceGroupName there) keep their order after the known ones.
 - A linked service with an encrypted credential goes through ADF Studio's connector form, which Publish uses to
-  put the secure strings in; the form writes its defaults then, and only then (simonxin__adftest's Databricks
+  put the secure strings in; the form writes its defaults then, and only then (a corpus factory Databricks
   linked service, whose token is a Key Vault secret, keeps its Git form without clusterOption):
   - empty lists of linked-service references (the SDK types them list[LinkedServiceReference]) are not
-    written: HDInsightOnDemand additionalLinkedServiceNames [] (rmusti__azuredatafactory);
+    written: HDInsightOnDemand additionalLinkedServiceNames [] (a corpus factory);
   - legacy Snowflake, whose service model declares no authentication type, gets authenticationType "Basic"
-    first (kromerm__makadfwestus2; SeeyaXi__ADFRepo has it in Git);
+    first (a corpus factory; a corpus factory has it in Git);
   - an Azure Databricks new job cluster with a fixed worker count gets clusterOption "Fixed" last, a form-only
-    property (rmusti__azuredatafactory; AdarshSingh04__CMS and taizawa512__adfTest01 have it in Git).
+    property (a corpus factory; a corpus factory and a corpus factory have it in Git).
 """
 
 from __future__ import annotations

@@ -301,7 +301,7 @@ class RuleApplier:
             inner = value.get("value")
             if isinstance(inner, str) and is_parameter_expression(inner):
                 # Already ADF's automatic secure string (secrets.py): the rule writes that parameter as a plain
-                # reference (AdarshSingh04__CMS connectionString, ChristianLo__improved-succotash masked one).
+                # reference (a corpus factory connectionString, a corpus factory masked one).
                 holder[key] = inner
                 return
             # A secret typed into the UI (Git holds it masked): the parameter takes the value's place.
@@ -310,7 +310,7 @@ class RuleApplier:
         if isinstance(value, dict) and value.get("type") == "SecureString" and "value" in value:
             # A '=' or '-' rule on a secret keeps its SecureString wrapper and parameterizes what it holds, under
             # the property's name and the rule's type. It gets no default: what the wrapper holds is masked or
-            # ADF's own secure-string parameter, which Publish still declares (SureshGopiLaveti__ADFLearning:
+            # ADF's own secure-string parameter, which Publish still declares (a corpus factory:
             # "connectionString": "=" gives ..._properties_typeProperties_connectionString, a string).
             inner = value["value"]
             parameter = TemplateParameter(
@@ -329,7 +329,7 @@ class RuleApplier:
             value["value"] = parameter_expression(self.sink.add(parameter))
             return
         if isinstance(value, dict) and spec.type not in ("object", "secureObject"):
-            # A rule on an object without '::object' leaves it alone (ashish-bj__adf-ashish: "changeNumber": "="
+            # A rule on an object without '::object' leaves it alone (a corpus factory: "changeNumber": "="
             # on a pipeline parameter's declaration); arrays are parameterized (fqdns, dependsOn).
             return
         if (
@@ -339,7 +339,7 @@ class RuleApplier:
             and name_path
             and name_path[-1] == "value"
         ):
-            # A rule on a SecureString's value names the secret, not its "value" (SeeyaXi__ADFRepo SSIS
+            # A rule on a SecureString's value names the secret, not its "value" (a corpus factory SSIS
             # ..._catalogInfo_catalogAdminPassword from {"catalogAdminPassword": {"value": "-::secureString"}}).
             name_path = name_path[:-1]
         rule_text = _spec_text(spec)

@@ -30,20 +30,20 @@ METHODS_WITH_BODY = frozenset({"POST", "PUT"})
 # Dataset types whose typeProperties ADF Studio writes before `schema` (it writes the others' after it; the order
 # of each type's own Git JSON in the corpus: 244 DelimitedText, 297 Parquet, 26 Json... vs 199 SqlServerTable,
 # 108 AzureSqlTable, 43 OracleTable...). The file formats are the dataset models whose typeProperties hold a
-# `location` (SDK); RestResource is seen so too (anil-alpha__ADFDemorepo RestResource1, gitpuru__training ds_rest).
+# `location` (SDK); RestResource is seen so too (a corpus factory RestResource1, a corpus factory ds_rest).
 TYPE_PROPERTIES_BEFORE_SCHEMA = frozenset(
     {"Avro", "Binary", "DelimitedText", "Excel", "Iceberg", "Json", "Orc", "Parquet", "Xml", "RestResource"}
 )
 
 # The model of a managed virtual network has only read-only properties (vNetId, alias), so the Studio writes
-# `properties: {}` whatever Git holds (kromerm__makadfwestus2 default: preventDataExfiltration dropped; every other
+# `properties: {}` whatever Git holds (a corpus factory default: preventDataExfiltration dropped; every other
 # managed network in the corpus has no properties in Git and {} in ARM).
 MANAGED_VIRTUAL_NETWORK_WRITABLE: frozenset[str] = frozenset()
 
 # Activity policies the Studio fills in from the model's defaults when an activity has none: SetVariable
-# (SecureInputOutputPolicy; kromerm__makadfwestus2 2023-09, rameshgurukul__Mappingdataflowsynapse 2025) and
-# ExecutePipeline (ExecutePipelineActivityPolicy; gitpuru__training 2024-02). Studio versions before those dates
-# wrote none (bilatam__BPBI 2022, LearnWith911__911Demo 2023-01, diveshagarwal12__mydejourney 2023-08): the export
+# (SecureInputOutputPolicy; a corpus factory 2023-09, a corpus factory 2025) and
+# ExecutePipeline (ExecutePipelineActivityPolicy; a corpus factory 2024-02). Studio versions before those dates
+# wrote none (a corpus factory 2022, a corpus factory 2023-01, a corpus factory 2023-08): the export
 # writes what the current Studio does, and the golden test treats these policies as a version-only difference.
 ACTIVITY_POLICY_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
     "SetVariable": {"secureOutput": False, "secureInput": False},
@@ -107,7 +107,7 @@ def _add_reference_parameters(value: Any, wrangling: bool = False) -> Any:
     """`"parameters": {}` on every dataset and data flow reference of a pipeline, as the service returns them
     (data flows keep their dataset references as written), and `datasetParameters: {}` on data flow references.
     The data flow reference of an ExecuteWranglingDataflow activity (Power Query) gets no `parameters`
-    (kromerm__makadfwestus2 Data Cleansing, pqpipe: only datasetParameters; their sinks' dataset references do get
+    (a corpus factory Data Cleansing, pqpipe: only datasetParameters; their sinks' dataset references do get
     them). Changes `value` in place."""
     if isinstance(value, dict):
         inner = wrangling or value.get("type") == "ExecuteWranglingDataflow"
@@ -152,9 +152,9 @@ def _data_flow_endpoints(flow: Mapping[str, Any] | None) -> list[str]:
 
 def _data_flow_reference(ref: dict[str, Any], lookup: ObjectLookup) -> dict[str, Any]:
     """The Studio rebuilds an ExecuteDataFlow's reference: `parameters` before `datasetParameters`
-    (praful-potphode__adf19july2024 pl_dataflow_union), and `datasetParameters` holding every source and sink of
-    the data flow in the data flow's order, sources first (Mukka-praneeth__sample pipeline2: sink1, source1 in Git
-    -> source1, sink1; anil-alpha__ADFDemorepo PL_log). Entries that name no source or sink stay, after them."""
+    (a corpus factory pl_dataflow_union), and `datasetParameters` holding every source and sink of
+    the data flow in the data flow's order, sources first (a corpus factory pipeline2: sink1, source1 in Git
+    -> source1, sink1; a corpus factory PL_log). Entries that name no source or sink stay, after them."""
     existing = ref.get("datasetParameters")
     existing = existing if isinstance(existing, dict) else {}
     ordered: dict[str, Any] = {}
@@ -171,8 +171,8 @@ def _data_flow_reference(ref: dict[str, Any], lookup: ObjectLookup) -> dict[str,
 
 def _execute_data_flow(props: dict[str, Any], lookup: ObjectLookup) -> dict[str, Any]:
     """ExecuteDataFlow: the reference rebuilt (above); an empty `staging` right after `dataflow`, first when there
-    is no `dataflow` (chaithanya-sigmoid__adf: compute, traceLevel -> staging, compute, traceLevel); and the
-    model's default traceLevel "Fine" after compute (rmusti__azuredatafactory TransformMovieData)."""
+    is no `dataflow` (a corpus factory: compute, traceLevel -> staging, compute, traceLevel); and the
+    model's default traceLevel "Fine" after compute (a corpus factory TransformMovieData)."""
     ref = props.get("dataflow")
     if isinstance(ref, dict) and isinstance(ref.get("referenceName"), str):
         props["dataflow"] = _data_flow_reference(ref, lookup)
@@ -184,8 +184,8 @@ def _execute_data_flow(props: dict[str, Any], lookup: ObjectLookup) -> dict[str,
 
 
 def _web_headers_and_body(props: dict[str, Any]) -> dict[str, Any]:
-    """Web, WebHook and Azure Function activities get `headers: {}` after `method` (bilatam__BPBI, 117 of them)
-    and, for a method that carries a payload, `body: {}` after the headers (taizawa512__adfTest01
+    """Web, WebHook and Azure Function activities get `headers: {}` after `method` (a corpus factory, 117 of them)
+    and, for a method that carries a payload, `body: {}` after the headers (a corpus factory
     2207060060000503_Rest, Decompress7z)."""
     if "headers" not in props:
         props = insert_after(props, "method", "headers", {})
@@ -196,8 +196,8 @@ def _web_headers_and_body(props: dict[str, Any]) -> dict[str, Any]:
 
 
 def _web_activity(props: dict[str, Any], lookup: ObjectLookup) -> dict[str, Any]:
-    """The current Studio writes a Web activity's `method` and `headers` first (gitpuru__training pipeline1 and
-    pl_rest, 2024-02: url, method -> method, headers, url; the Studio before, GodMayank__ADF 2024-01, kept url
+    """The current Studio writes a Web activity's `method` and `headers` first (a corpus factory pipeline1 and
+    pl_rest, 2024-02: url, method -> method, headers, url; the Studio before, a corpus factory 2024-01, kept url
     first)."""
     props = _web_headers_and_body(props)
     front: dict[str, Any] = {key: props[key] for key in ("method", "headers") if key in props}
@@ -209,7 +209,7 @@ def _other_web_activity(props: dict[str, Any], lookup: ObjectLookup) -> dict[str
 
 
 def _execute_pipeline(props: dict[str, Any], lookup: ObjectLookup) -> dict[str, Any]:
-    """`parameters: {}` last (simonxin__adftest, diveshagarwal12__mydejourney Execute Pipeline1)."""
+    """`parameters: {}` last (a corpus factory, a corpus factory Execute Pipeline1)."""
     if "parameters" not in props:
         props["parameters"] = {}
     return props
@@ -231,8 +231,8 @@ def _recursive_read_settings() -> frozenset[str]:
 
 
 def _get_metadata(props: dict[str, Any], lookup: ObjectLookup) -> dict[str, Any]:
-    """GetMetadata: `recursive: true` after the store settings' `type` when missing (GodMayank__ADF
-    21-Dynamic-column-mapping, rguggalla__hfb_code1 pipeline1, SureshGopiLaveti__ADFLearning pl_1; a Delete
+    """GetMetadata: `recursive: true` after the store settings' `type` when missing (a corpus factory
+    21-Dynamic-column-mapping, a corpus factory pipeline1, a corpus factory pl_1; a Delete
     activity's store settings always hold it in Git)."""
     settings = props.get("storeSettings")
     if isinstance(settings, dict) and "recursive" not in settings and settings.get("type") in RECURSIVE_READ_SETTINGS:
@@ -242,7 +242,7 @@ def _get_metadata(props: dict[str, Any], lookup: ObjectLookup) -> dict[str, Any]
 
 def _copy(props: dict[str, Any], lookup: ObjectLookup) -> dict[str, Any]:
     """Copy into Azure Synapse (SqlDWSink) with the COPY command on gets the model's `copyCommandSettings: {}`
-    after `allowCopyCommand` (rmusti__azuredatafactory, four Copy activities)."""
+    after `allowCopyCommand` (a corpus factory, four Copy activities)."""
     sink = props.get("sink")
     if (
         isinstance(sink, dict)
@@ -285,7 +285,7 @@ def _activity_defaults(activities: list[Any], lookup: ObjectLookup) -> list[Any]
             continue
         kind: Any = activity.get("type")  # looked up as the JSON has it
         if "typeProperties" not in activity and kind in ACTIVITY_TYPES_WITH_TYPE_PROPERTIES:
-            # An activity without typeProperties gets the model's empty one, last (GodMayank__ADF
+            # An activity without typeProperties gets the model's empty one, last (a corpus factory
             # 44-Stored-Procedure-Activity-ADF, a SqlServerStoredProcedure activity).
             activity = {**activity, "typeProperties": {}}
         if "policy" not in activity and kind in ACTIVITY_POLICY_DEFAULTS:
@@ -321,7 +321,7 @@ def pipeline_defaults(props: dict[str, Any], lookup: ObjectLookup) -> dict[str, 
         props = {**props, "activities": _activity_defaults(props["activities"], lookup)}
     props = _add_reference_parameters(props)
     if "policy" not in props:
-        # After `concurrency` when the pipeline has one (SeeyaXi__ADFRepo CopyFromBlobToSqlPipeline), else after
+        # After `concurrency` when the pipeline has one (a corpus factory CopyFromBlobToSqlPipeline), else after
         # the activities (every other pipeline of the corpus).
         props = insert_after_first(props, ("concurrency", "activities"), "policy", dict(PIPELINE_POLICY_DEFAULT))
     return props
@@ -330,8 +330,8 @@ def pipeline_defaults(props: dict[str, Any], lookup: ObjectLookup) -> dict[str, 
 def dataset_defaults(props: dict[str, Any]) -> dict[str, Any]:
     if "typeProperties" not in props:
         # Every dataset without typeProperties in Git gets {} (15 in the corpus: AzureSqlTable in
-        # PramodatMicrosoft__adf-test-repo, RestResource in anil-alpha__ADFDemorepo, SnowflakeTable in
-        # kromerm__makadfwestus2, ...), at the place its type has it.
+        # a corpus factory, RestResource in a corpus factory, SnowflakeTable in
+        # a corpus factory, ...), at the place its type has it.
         if props.get("type") in TYPE_PROPERTIES_BEFORE_SCHEMA:
             props = insert_after_first(props, ("type",), "typeProperties", {})
         else:
@@ -347,7 +347,7 @@ def _trigger_pipeline(entry: Any) -> Any:
 
 def trigger_defaults(props: dict[str, Any]) -> dict[str, Any]:
     """`parameters: {}` after each pipelineReference: the `pipelines[]` of schedule and event triggers, and the
-    single `pipeline` of a tumbling-window trigger (taizawa512__adfTest01 TriggerA, SeeyaXi__ADFRepo
+    single `pipeline` of a tumbling-window trigger (a corpus factory TriggerA, a corpus factory
     tumblingtrigger1)."""
     pipelines = props.get("pipelines")
     if isinstance(pipelines, list):
@@ -364,7 +364,7 @@ def integration_runtime_defaults(props: dict[str, Any]) -> dict[str, Any]:
 
 
 def credential_defaults(props: dict[str, Any]) -> dict[str, Any]:
-    """A credential without typeProperties gets {} (rameshgurukul__Mappingdataflowsynapse
+    """A credential without typeProperties gets {} (a corpus factory
     WorkspaceSystemIdentity, a ManagedIdentity credential)."""
     if "typeProperties" not in props:
         props = {**props, "typeProperties": {}}

@@ -62,7 +62,7 @@ _SCRIPT_STEP = re.compile(r"~>\s*([A-Za-z_][A-Za-z0-9_]*)")
 def _data_flow_references(props: Any, pointer: str | None) -> list[Reference]:
     """A data flow's references as Publish lists them: the UDF libraries, then each step's references in the
     order the script defines the steps, not the order of the sources, sinks and transformations lists
-    (rameshgurukul__Mappingdataflowsynapse: a flowlet defined first in the script comes before the sink's
+    (a corpus factory: a flowlet defined first in the script comes before the sink's
     dataset and linked service; a source's inline linked service before a later flowlet)."""
     refs = list(find_references(props, pointer, "properties"))
     type_props = props.get("typeProperties") if isinstance(props, dict) else None
@@ -93,7 +93,7 @@ def _activity_references(activities: list[Any], pointer: str | None) -> list[Ref
     """References of a pipeline's activities, breadth first: every activity at one level before the
     activities nested in ForEach, Until, If and Switch, as Publish orders `dependsOn`. Within an activity its
     `inputs` and `outputs` come first, wherever the JSON has them: a Copy activity's datasets before the log or
-    staging linked service in its typeProperties (shubham-chauhan1992__Azure_data_eng_project, SeeyaXi__ADFRepo)."""
+    staging linked service in its typeProperties (a corpus factory, a corpus factory)."""
     refs: list[Reference] = []
     queue: list[tuple[Any, str | None]] = [(a, _at(pointer, f"[{i}]")) for i, a in enumerate(activities)]
     while queue:
@@ -237,7 +237,7 @@ def pointer_steps(pointer: str) -> list[str | int]:
 
 # Kinds that ADF Studio rebuilds from its designer's model when it loads them: an optional reference to an
 # object that no longer exists is dropped then (a data flow sink's `rejectedDataLinkedService` and a change data
-# capture's connection `linkedService` naming a deleted linked service, both in Mukka-praneeth__sample), and
+# capture's connection `linkedService` naming a deleted linked service, both in a corpus factory), and
 # Publish goes on without it. Elsewhere the service itself resolves references when the template is deployed,
 # so a missing object stays an error.
 DESIGNER_KINDS = frozenset({Kind.DATAFLOW, Kind.CHANGE_DATA_CAPTURE})

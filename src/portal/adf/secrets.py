@@ -14,43 +14,43 @@ Which secrets an encrypted credential stands for
 - A secret belongs to the model attribute before it (`LinkedServiceModel.owner`: userName before password,
   servicePrincipalId before servicePrincipalKey, clusterSshUserName before clusterSshPassword, domain before
   accessToken). Publish adds the secrets whose owner the linked service has: the authentication in use
-  (taizawa512__adfTest01: SapTable basic auth has clientId, the SAP client, and gets password only; Salesforce
-  password and securityToken both belong to username; rmusti__azuredatafactory HDInsightOnDemand clusterPassword,
-  clusterSshPassword and servicePrincipalKey; ChristianLo__improved-succotash Informix password and credential).
-  A password also belongs to any user name the model puts elsewhere (MySql: SeeyaXi__ADFRepo, twang001__Project1).
+  (a corpus factory: SapTable basic auth has clientId, the SAP client, and gets password only; Salesforce
+  password and securityToken both belong to username; a corpus factory HDInsightOnDemand clusterPassword,
+  clusterSshPassword and servicePrincipalKey; a corpus factory Informix password and credential).
+  A password also belongs to any user name the model puts elsewhere (MySql: a corpus factory, a corpus factory).
 - Secrets owned by the model's first attribute, the endpoint (Databricks accessToken, AzureFunction functionKey,
   Azure Batch accessKey, ADLS Gen2 accountKey), are the fallback: added only when no other secret of the
-  linked service is present or added (AdarshSingh04__CMS AzureBlobFS account key vs its service-principal one).
+  linked service is present or added (a corpus factory AzureBlobFS account key vs its service-principal one).
 - Secrets inside a credential string (the account key of a connection string, the SAS token of a SAS URI) are
-  not added: the string holds them (every AzureBlobStorage connectionString entry; Harsha-484__demo_adf sasUri).
+  not added: the string holds them (every AzureBlobStorage connectionString entry; a corpus factory sasUri).
 - servicePrincipalCredentialType picks the service-principal secret: servicePrincipalCredential where the model
-  has one (SeeyaXi__ADFRepo Dataverse, twang001__Project1 DynamicsCrm), else servicePrincipalKey for
+  has one (a corpus factory Dataverse, a corpus factory DynamicsCrm), else servicePrincipalKey for
   "ServicePrincipalKey" and the embedded certificate for "ServicePrincipalCert".
 - Some secrets only exist for one authentication type (AUTH_SECRETS, the SDK docstrings' enums); managed
   identities and anonymous access have none.
-- The SDK types ADLS Gen2 accountKey as a plain object, though the service keeps it encrypted (AdarshSingh04__CMS,
-  anil-alpha__ADFDemorepo, diveshagarwal12__mydejourney); Event Hubs is a connector the SDK lacks
-  (kromerm__makadfwestus2 accessKey after accessKeyName). SDK_SUPPLEMENT adds them.
+- The SDK types ADLS Gen2 accountKey as a plain object, though the service keeps it encrypted (a corpus factory,
+  a corpus factory, a corpus factory); Event Hubs is a connector the SDK lacks
+  (a corpus factory accessKey after accessKeyName). SDK_SUPPLEMENT adds them.
 
 Where Publish writes them
-- In the place of `encryptedCredential`, in the model's order (Tej-sharma-11__adf2 DeltaLake accessToken after
-  clusterId, AdarshSingh04__CMS AzureFunction functionKey after authentication, SeeyaXi__ADFRepo and
-  twang001__Project1 SnowflakeV2 password last, ChristianLo__improved-succotash Informix password, credential).
-- A service-principal secret right after servicePrincipalId (SeeyaXi__ADFRepo, twang001__Project1: before
+- In the place of `encryptedCredential`, in the model's order (a corpus factory DeltaLake accessToken after
+  clusterId, a corpus factory AzureFunction functionKey after authentication, a corpus factory and
+  a corpus factory SnowflakeV2 password last, a corpus factory Informix password, credential).
+- A service-principal secret right after servicePrincipalId (a corpus factory, a corpus factory: before
   servicePrincipalCredentialType).
 - Connectors whose linked service ADF Studio rebuilds from its model (MODEL_SLOT_TYPES) put it in the model's
-  slot, after the nearest attribute before it (AdarshSingh04__CMS, Tej-sharma-11__adf2 Databricks accessToken
-  after domain; SeeyaXi__ADFRepo, twang001__Project1 MySql password before driverVersion).
+  slot, after the nearest attribute before it (a corpus factory, a corpus factory Databricks accessToken
+  after domain; a corpus factory, a corpus factory MySql password before driverVersion).
 
 Plain strings and masks
 - A plain-string connectionString is a secret in its own right: it becomes an automatic secure string too (its
-  parameter is listed with them: AdarshSingh04__CMS). Without encryptedCredential and without any other secret
-  the string is the whole credential and Publish keeps it as the parameter's defaultValue (calebu__adf_cicd,
-  rameshgurukul__Mappingdataflowsynapse); next to a Key Vault secret it has none (Ludwinic1__adf-showcase,
-  NrgFly__ADF-CICD). The default parameterization rule `|:-connectionString` then writes the plain reference.
+  parameter is listed with them: a corpus factory). Without encryptedCredential and without any other secret
+  the string is the whole credential and Publish keeps it as the parameter's defaultValue (a corpus factory,
+  a corpus factory); next to a Key Vault secret it has none (a corpus factory,
+  a corpus factory). The default parameterization rule `|:-connectionString` then writes the plain reference.
 - A sasUri is not: the default rule `|:-sasUri:secureString` makes its parameter, among the rule-made ones
-  (Harsha-484__demo_adf, sudarshan710__cs5-adf-publish, twang001__Project1, SeeyaXi__ADFRepo).
-- A masked SecureString becomes an automatic secure string in place (ChristianLo__improved-succotash Informix
+  (a corpus factory, a corpus factory, a corpus factory, a corpus factory).
+- A masked SecureString becomes an automatic secure string in place (a corpus factory Informix
   connectionString). Nothing masked may reach a template: deploying it would set the password to the mask.
 """
 

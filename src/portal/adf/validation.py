@@ -258,7 +258,7 @@ def check_types(factory: Factory) -> Iterator[Finding]:
         declared = obj.body.get("type")
         if isinstance(declared, str) and _is_synapse_twin(declared, obj.kind):
             # Synapse and ADF share the Git format; ADF Studio publishes such a file, found in its own folder,
-            # as the factory's object of that folder (rameshgurukul__Mappingdataflowsynapse has 22).
+            # as the factory's object of that folder (a corpus factory has 22).
             yield Finding(
                 ErrorCode.SYNAPSE_TYPE,
                 f"{obj.path} (type)",
@@ -461,7 +461,7 @@ def check_parameter_definition(factory: Factory) -> list[Finding]:
     resources = _rule_targets(factory)
     seen_types: set[str] = set()
     if definition and not any(key.lower() in resources for key in definition):
-        # An ARM template or parameter file saved under the definition's name (omkarjadhav-bot__azure-repo):
+        # An ARM template or parameter file saved under the definition's name (a corpus factory):
         # Publish reads it as a definition whose keys name no resource type, so it parameterizes nothing, and
         # ADF's default parameterization does not apply either.
         findings.append(

@@ -85,8 +85,8 @@ _AFTER_COMMENT = re.compile(r"(\*/)[ \t]+$")
 
 def _comment_gap(gap: str, before: Token, after: Token) -> str:
     # ADF writes a block comment directly before the token it annotates: '/* All input columns */ true()' is
-    # published as '/* All input columns */true()' (kromerm__makadfwestus2 DedupeFuzzyFlowlet1/2; the flowlet
-    # Publish wrote in rameshgurukul__Mappingdataflowsynapse DF_Pivot_MapDrifted has the same form in Git).
+    # published as '/* All input columns */true()' (a corpus factory DedupeFuzzyFlowlet1/2; the flowlet
+    # Publish wrote in a corpus factory DF_Pivot_MapDrifted has the same form in Git).
     return _AFTER_COMMENT.sub(r"\1", gap) if "*/" in gap else gap
 
 
@@ -102,13 +102,13 @@ def _subtrees(node: Tree | Token, data: str):
 
 def _argument_layout(statement: Statement, ctx: _Context) -> None:
     # ADF ends each top-level argument at its last token: 'filter(isFloat({ "Weight(lbs)"}) )' is published as
-    # '...}))' (ROBINLEI__newietl dataflow1), 'designation \n,' as 'designation,' (praful-potphode__adf19july2024
-    # df_scdtype1), 'Location = :local1[1]\n\n,' as '...[1],' (kromerm__makadfwestus2 regex). A trailing
-    # comment stays ('count(1) /* this is my comment */)', kromerm__makadfwestus2 RowCounts).
+    # '...}))' (a corpus factory dataflow1), 'designation \n,' as 'designation,' (a corpus factory
+    # df_scdtype1), 'Location = :local1[1]\n\n,' as '...[1],' (a corpus factory regex). A trailing
+    # comment stays ('count(1) /* this is my comment */)', a corpus factory RowCounts).
     for arg in statement.args:
         arg.trail = arg.trail.rstrip()
     # One space after '~>': 'source(...) ~>  moviesCSV' is published as '~> moviesCSV' (the source scripts of
-    # kromerm__makadfwestus2's Power Query data flows).
+    # a corpus factory Power Query data flows).
     if statement.after_arrow != " " and statement.after_arrow.strip() == "":
         statement.after_arrow = " "
     for arg in statement.args:
@@ -216,38 +216,38 @@ _SINK_TAIL = (
 
 def _sink(statement: Statement, ctx: _Context) -> None:
     # validateSchema is always written, after allowSchemaDrift: cache sinks without it are published with
-    # 'validateSchema: false' first (kromerm__makadfwestus2 Read from Delta, findNulls, regex, row fingerprints).
+    # 'validateSchema: false' first (a corpus factory Read from Delta, findNulls, regex, row fingerprints).
     if statement.option("validateSchema") is None:
         _insert_after(statement, ("allowSchemaDrift",), _option("validateSchema", ": ", "false"), default=0)
-    # The sink's schema, input(...), follows allowSchemaDrift and validateSchema (rmusti__azuredatafactory
-    # AverageDelay; kromerm__makadfwestus2 row fingerprints, wranglingdataflow).
+    # The sink's schema, input(...), follows allowSchemaDrift and validateSchema (a corpus factory
+    # AverageDelay; a corpus factory row fingerprints, wranglingdataflow).
     position = statement.index("input", ("call",))
     anchor = max(statement.index("allowSchemaDrift"), statement.index("validateSchema"))
     if 0 <= position < anchor:
         _place(statement, anchor, _pop(statement, position))
-    # The column mapping, mapColumn(...), is the last argument but the partitioning (kromerm__makadfwestus2 tpcds;
+    # The column mapping, mapColumn(...), is the last argument but the partitioning (a corpus factory tpcds;
     # in every published sink it follows skipDuplicateMap*, errorHandlingOption and saveOrder).
     _move_to_end(statement, "mapColumn", before=("partitionBy",))
     # The partitioning, partitionBy(...), is the sink's last argument: Git's "partitionBy('hash', 1),\n\t
-    # skipDuplicateMapInputs: true, ..." is published with partitionBy last (kromerm__makadfwestus2 RowCounts,
-    # partBySize, partitions; rmusti__azuredatafactory AverageDelay), as in every published sink of the corpus.
-    # (Not so in select: kromerm__makadfwestus2 hierachical publishes partitionBy before skipDuplicateMap*.)
+    # skipDuplicateMapInputs: true, ..." is published with partitionBy last (a corpus factory RowCounts,
+    # partBySize, partitions; a corpus factory AverageDelay), as in every published sink of the corpus.
+    # (Not so in select: a corpus factory hierachical publishes partitionBy before skipDuplicateMap*.)
     _move_to_end(statement, "partitionBy")
-    # Delta's write options are written 'key: value' (kromerm__makadfwestus2 DeltaLake1, complexDTs, taxiDemo;
-    # the 13 Delta sinks of rameshgurukul__Mappingdataflowsynapse). Other stores keep what they have (SQL table
-    # sinks are published as 'deletable:false', e.g. SeeyaXi__ADFRepo).
+    # Delta's write options are written 'key: value' (a corpus factory DeltaLake1, complexDTs, taxiDemo;
+    # the 13 Delta sinks of a corpus factory). Other stores keep what they have (SQL table
+    # sinks are published as 'deletable:false', e.g. a corpus factory).
     fmt = statement.option("format")
     if fmt is not None and fmt.value == "'delta'":
         _colon_spacing(statement, _DELTA_SPACED)
-    # A cache sink writes its output flag, 'output: false' after format (kromerm__makadfwestus2 findNulls, Read
+    # A cache sink writes its output flag, 'output: false' after format (a corpus factory findNulls, Read
     # from Delta, partBySize, regex, row fingerprints).
     store = statement.option("store")
     if store is not None and store.value == "'cache'" and statement.option("output") is None:
         _insert_after(statement, ("format", "store"), _option("output", ": ", "false"))
     # ADLS Gen2 sinks write the file permissions and the commands to run before and after the write: umask 0022
     # (the documented default), preCommands [] and postCommands [] (docs "Azure Data Lake Storage Gen2: sink
-    # properties"; sudarshan710__cs5-adf-publish dataflow1, rmusti__azuredatafactory AverageDelay and
-    # TransformMovieData, kromerm__makadfwestus2 complexDTs, taxiDemo, updateTaxi), before skipDuplicateMap*.
+    # properties"; a corpus factory dataflow1, a corpus factory AverageDelay and
+    # TransformMovieData, a corpus factory complexDTs, taxiDemo, updateTaxi), before skipDuplicateMap*.
     info = ctx.store_of("sink", _stream_name(statement)) if ctx.store_of else None
     if info is not None and info.linked_service_type == "AzureBlobFS" and store is None:
         _adls_gen2_commands(statement)
@@ -271,7 +271,7 @@ def _source(statement: Statement, ctx: _Context) -> None:
     info = ctx.store_of("source", _stream_name(statement)) if ctx.store_of else None
     fmt = statement.option("format")
     # An inline delimited-text or JSON source writes useSchema (false) after its output schema, first without
-    # one (kromerm__makadfwestus2 DynaCols; all 13 inline delimited/JSON sources Publish wrote in the corpus).
+    # one (a corpus factory DynaCols; all 13 inline delimited/JSON sources Publish wrote in the corpus).
     if (
         info is not None
         and info.dataset_type is None
@@ -283,7 +283,7 @@ def _source(statement: Statement, ctx: _Context) -> None:
         _place(statement, position + 1, _option("useSchema", ": ", "false"))
     # A REST dataset source writes its pagination rules, RFC 5988 links by default ("paginationRules:
     # ['supportRFC5988' -> 'true']", docs "REST connector: mapping data flow properties"), after requestInterval
-    # (kromerm__makadfwestus2 stringify).
+    # (a corpus factory stringify).
     if info is not None and info.dataset_type == "RestResource" and statement.option("paginationRules") is None:
         _insert_after(
             statement,
@@ -295,23 +295,23 @@ def _source(statement: Statement, ctx: _Context) -> None:
     option = statement.option("ignoreNoFilesFound")
     if info.file_based and option is None:
         # A file source writes ignoreNoFilesFound (default false) after validateSchema
-        # (rmusti__azuredatafactory TransformMovieData).
+        # (a corpus factory TransformMovieData).
         _insert_after(statement, ("validateSchema", "allowSchemaDrift"), _option("ignoreNoFilesFound", ": ", "false"))
     elif not info.file_based and option is not None:
-        # ... and a table source does not have it (kromerm__makadfwestus2 PowerQuery4: the SQL source's
+        # ... and a table source does not have it (a corpus factory PowerQuery4: the SQL source's
         # 'ignoreNoFilesFound: false' is dropped).
         _pop(statement, statement.args.index(option))
 
 
 def _external_call(statement: Statement, ctx: _Context) -> None:
-    # External call: the request headers are written as an assignment, "headers = [...]" (kromerm__makadfwestus2
+    # External call: the request headers are written as an assignment, "headers = [...]" (a corpus factory
     # dataflow7: Git's "headers: [...]"; the docs' script example writes it so too).
     headers = statement.option("headers")
     if headers is not None:
         _set_option_separator(headers, " = ")
         headers.kind, headers.key = "assign", None
     # ... and when its output schema has the response's headers and body columns, it names them after
-    # httpMethod: headerColumnName 'headers', bodyColumnName 'body' (kromerm__makadfwestus2 dataflow10).
+    # httpMethod: headerColumnName 'headers', bodyColumnName 'body' (a corpus factory dataflow10).
     schema = next((arg for arg in statement.args if arg.kind == "call" and arg.key == "output"), None)
     if schema is None or schema.node is None:
         return
@@ -330,7 +330,7 @@ def _external_call(statement: Statement, ctx: _Context) -> None:
 
 def _join(statement: Statement, ctx: _Context) -> None:
     # join writes its match type after joinType: "matchType:'exact'" and 'ignoreSpaces: false' are the
-    # documented defaults (docs "Join transformation: data flow script"; kromerm__makadfwestus2 AWDataFlow,
+    # documented defaults (docs "Join transformation: data flow script"; a corpus factory AWDataFlow,
     # dataDedupe, DedupeFuzzy, ...).
     if statement.option("joinType") is None:
         return
@@ -341,14 +341,14 @@ def _join(statement: Statement, ctx: _Context) -> None:
 
 
 def _key_generate(statement: Statement, ctx: _Context) -> None:
-    # The surrogate key writes its increment, 'stepValue: 1L' (default 1) after startAt (kromerm__makadfwestus2
+    # The surrogate key writes its increment, 'stepValue: 1L' (default 1) after startAt (a corpus factory
     # createParts, GenericSCDType21, leadAndLag, regex, SCD Type 2, dataflow10).
     if statement.option("startAt") is not None and statement.option("stepValue") is None:
         _insert_after(statement, ("startAt",), _option("stepValue", ": ", "1L"))
 
 
 def _flowlet_input(statement: Statement, ctx: _Context) -> None:
-    # A flowlet input writes 'allowSchemaDrift: true' after order (kromerm__makadfwestus2 flowlet1, flowlet2,
+    # A flowlet input writes 'allowSchemaDrift: true' after order (a corpus factory flowlet1, flowlet2,
     # dedupeFlowlet, dataDedupeFlowlet, DedupeFuzzyFlowlet1/2).
     if statement.option("order") is not None and statement.option("allowSchemaDrift") is None:
         _insert_after(statement, ("order",), _option("allowSchemaDrift", ": ", "true"))
@@ -359,7 +359,7 @@ _COMPARISON = frozenset({"==", "!=", "<>", "===", "!==", "<=>", ">=", "<=", ">",
 
 def _alter_row(statement: Statement, ctx: _Context) -> None:
     # Alter row conditions are written without spaces around comparison operators: 'upsertIf(1 == 1)' is
-    # published as 'upsertIf(1==1)' (GodMayank__ADF SCD1); every alter row condition Publish wrote in the corpus
+    # published as 'upsertIf(1==1)' (a corpus factory SCD1); every alter row condition Publish wrote in the corpus
     # has this form ('updateIf(year==1988)', 'deleteIf(round_distance<10.0)').
     for arg in statement.args:
         if arg.node is None or arg.kind != "call":
@@ -391,7 +391,7 @@ def _spaces_around(text: str, token: Token) -> list[tuple[int, int, str]]:
 
 def _map_column_identity(statement: Statement, ctx: _Context) -> None:
     # A mapping of a column to itself is written as the column alone: 'customerStruct = customerStruct' in
-    # mapColumn(...) is published as 'customerStruct' (kromerm__makadfwestus2 dataflow3).
+    # mapColumn(...) is published as 'customerStruct' (a corpus factory dataflow3).
     for arg in statement.args:
         if arg.kind != "call" or arg.key != "mapColumn" or arg.node is None:
             continue
@@ -411,8 +411,8 @@ def _map_column_identity(statement: Statement, ctx: _Context) -> None:
 
 def _parse(statement: Statement, ctx: _Context) -> None:
     # parse writes the fields of the parsed type one per line, indented twice: 'Description ? (desc1 as string,
-    # desc2 as string, desc3 as string)' is published with a line per field (kromerm__makadfwestus2 parse); the
-    # fields already on their own lines keep their indentation (kromerm__makadfwestus2 dataflow12).
+    # desc2 as string, desc3 as string)' is published with a line per field (a corpus factory parse); the
+    # fields already on their own lines keep their indentation (a corpus factory dataflow12).
     for arg in statement.args:
         if arg.kind != "assign" or arg.node is None:
             continue
