@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from portal.audit import Promotion, Snapshot
-from portal.deploy.service import plan_environment
 from portal.environments.config import Notice
 from portal.errors import PortalError
 from portal.events import EventSink, no_events
@@ -85,6 +84,9 @@ def prepare(
     """Plan `ref` (None: the main branch) for `environment` against its live state and name its snapshot.
     Nothing is recorded."""
     promotions.main_config().environment(environment)  # an unknown environment is named before any planning
+    # Imported on use: the SDKs it loads take most of a second, which every page would pay at its first render.
+    from portal.deploy.service import plan_environment
+
     workspace = promotions.workspace_at(ref)
     content = snapshot_of(workspace)
     planned = plan_environment(workspace, environment, sink=sink)
